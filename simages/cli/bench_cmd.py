@@ -1,0 +1,23 @@
+"""`simages bench extract|query`: speed measured against baselines in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from simages.settings import Settings
+
+BENCHES = {
+    "extract": ("simages.bench.extract_bench", "descriptor extraction: plain Keras predict vs the fast path"),
+    "query": ("simages.bench.query_bench", "key x set and set x set joins vs naive baselines"),
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="benchmarks that print speed ratios against baselines")
+    benches = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    for name, (module_name, help_text) in BENCHES.items():
+        sub = benches.add_parser(name, help=help_text)
+        module = importlib.import_module(module_name)
+        module.add_arguments(sub)
+        sub.set_defaults(func=module.run_bench)

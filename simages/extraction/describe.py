@@ -1,0 +1,44 @@
+"""Descriptors for decoded images and single files, with a set's descriptor settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from simages.extraction.descriptor_spec import DescriptorSpec
+from simages.extraction.images import load_for_network
+from simages.extraction.network import Network, load_network
+from simages.extraction.pooling import l2_normalise, pool
+from simages.settings import Settings
+
+
+def describe_images(network: Network, images: np.ndarray, spec: DescriptorSpec) -> np.ndarray:
+    """(n, 224, 224, 3) uint8 -> (n, d) float32 descriptors as stored (before any whitening)."""
+    vectors = pool(network.maps(images), spec)
+    if spec.flip:
+        mirrored = pool(network.maps(np.ascontiguousarray(images[:, :, ::-1])), spec)
+        vectors = (vectors + mirrored) / 2
+        if spec.l2:
+            vectors = l2_normalise(vectors)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def describe_image_file(
+    path: Path, network: Network, spec: DescriptorSpec, max_pixels: int = 120_000_000
+) -> np.ndarray:
+    """The descriptor (d,) of one image file, e.g. an upload; UnreadableImage if it is not an image."""
+    image = load_for_network(path, max_pixels)
+    return describe_images(network, image[None], spec)[0]
+
+
+@lru_cache(maxsize=2)
+def network_for(weights: Path | None) -> Network:
+    """One network per process and weights file: loading VGG-16 costs a second, a query should not."""
+    return load_network(weights)
+
+
+def describe_file(path: Path, settings: Settings) -> np.ndarray:
+    """The descriptor of any image file with the settings' weights and descriptor spec (CLI keys, uploads)."""
+    return describe_image_file(path, network_for(settings.weights), settings.descriptor, settings.max_image_pixels)

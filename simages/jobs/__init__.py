@@ -1,0 +1,1 @@
+"""Indexing jobs: what to compute for a set, running it in background processes, watching the folders."""

@@ -1,0 +1,259 @@
+"""The app's side of indexing: a queue of sets, one background worker process, live statuses.
+
+One IndexManager belongs to one running app. It starts an indexing worker process, feeds it one set at a
+time (a set asked for again while it runs is run once more afterwards, so no change is missed), and keeps
+a status per set from the worker's events. Key images uploaded in the browser are described by a second
+worker process, so an upload never waits behind a long indexing job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import multiprocessing
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simages.extraction.images import UnreadableImage
+from simages.extraction.network import Network
+from simages.jobs import status as st
+from simages.jobs.summary import IndexSummary
+from simages.jobs.watcher import FolderWatcher
+from simages.jobs.worker import worker_main
+from simages.naming import list_sets
+from simages.settings import Settings
+from simages.store.npz_store import read_names_count
+
+_CONTEXT = multiprocessing.get_context("spawn")
+# A set whose worker died this many times in a row is reported failed instead of retried forever.
+_MAX_CRASHES = 2
+
+
+class _Worker:
+    def __init__(self, settings: Settings, events: Any, network_factory: Callable[[], Network] | None) -> None:
+        self.requests = _CONTEXT.Queue()
+        self.process = _CONTEXT.Process(
+            target=worker_main,
+            args=(settings, self.requests, events, network_factory),
+            name="simages-worker",
+            daemon=True,
+        )
+        self.process.start()
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.requests.put(None)
+        self.process.join(timeout=3)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=3)
+
+
+class IndexManager:
+    def __init__(
+        self,
+        settings: Settings,
+        network_factory: Callable[[], Network] | None = None,
+        watch: bool = True,
+        debounce_ms: int = 1500,
+    ) -> None:
+        self.settings = settings
+        self.network_factory = network_factory
+        self._lock = threading.RLock()
+        self._statuses: dict[str, st.SetStatus] = {}
+        self._summaries: dict[str, IndexSummary] = {}
+        self._queue: list[str] = []
+        self._current: str | None = None
+        self._again: set[str] = set()
+        self._crashes: dict[str, int] = {}
+        self._events = _CONTEXT.Queue()
+        self._indexer: _Worker | None = None
+        self._describer: _Worker | None = None
+        self._futures: dict[int, Future[np.ndarray]] = {}
+        self._ids = itertools.count(1)
+        self._stopping = threading.Event()
+        self._reader = threading.Thread(target=self._read_events, name="simages-events", daemon=True)
+        self._watcher = FolderWatcher(settings.image_sets, self.request, debounce_ms) if watch else None
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    def start(self, set_names: list[str] | None = None) -> None:
+        """Start the workers and index `set_names` (default: every set)."""
+        self.settings.image_sets.mkdir(parents=True, exist_ok=True)
+        self._reader.start()
+        if self._watcher:
+            self._watcher.start()
+        self.request(set(list_sets(self.settings.image_sets)) if set_names is None else set_names)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._watcher:
+            self._watcher.stop()
+        for worker in (self._indexer, self._describer):
+            if worker:
+                worker.stop()
+        self._reader.join(timeout=5)
+        for future in self._futures.values():
+            future.cancel()
+
+    # -- statuses -----------------------------------------------------------------------------------------
+    def statuses(self) -> list[st.SetStatus]:
+        with self._lock:
+            return [self._statuses[name] for name in sorted(self._statuses)]
+
+    def status(self, set_name: str) -> st.SetStatus:
+        with self._lock:
+            return self._statuses.get(set_name) or st.SetStatus(set_name)
+
+    def summary(self, set_name: str) -> IndexSummary | None:
+        """The summary of the last finished run for the set, if any."""
+        with self._lock:
+            return self._summaries.get(set_name)
+
+    def wait_until_idle(self, timeout: float = 60.0) -> bool:
+        """Block until no set is queued or running (used by tests and the CLI); False on timeout."""
+        done = threading.Event()
+
+        def check() -> None:
+            while not self._stopping.is_set():
+                with self._lock:
+                    if self._current is None and not self._queue:
+                        done.set()
+                        return
+                self._stopping.wait(0.05)
+
+        thread = threading.Thread(target=check, daemon=True)
+        thread.start()
+        return done.wait(timeout)
+
+    # -- requests -----------------------------------------------------------------------------------------
+    def request(self, set_names: set[str] | list[str]) -> None:
+        """Queue sets for indexing; sets that no longer exist are dropped from the statuses."""
+        present = set(list_sets(self.settings.image_sets))
+        with self._lock:
+            for name in sorted(set_names):
+                if name not in present:
+                    self._statuses.pop(name, None)
+                    continue
+                if name == self._current:
+                    self._again.add(name)
+                elif name not in self._queue:
+                    self._queue.append(name)
+                    previous = self._statuses.get(name) or st.SetStatus(
+                        name, count=read_names_count(self.settings.store_path(name))
+                    )
+                    self._statuses[name] = replace(previous, state=st.WAITING, done=0, total=0)
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        if self._current is not None or not self._queue or self._stopping.is_set():
+            return
+        if self._indexer is None or not self._indexer.alive():
+            self._indexer = _Worker(self.settings, self._events, self.network_factory)
+        self._current = self._queue.pop(0)
+        self._indexer.requests.put(("index", self._current))
+
+    async def describe_upload(self, path: Path, timeout: float = 300.0) -> np.ndarray:
+        """The descriptor of an uploaded image, computed in the describer process."""
+        return await asyncio.wait_for(asyncio.wrap_future(self._submit_describe(path)), timeout)
+
+    def describe_upload_sync(self, path: Path, timeout: float = 300.0) -> np.ndarray:
+        return self._submit_describe(path).result(timeout)
+
+    def _submit_describe(self, path: Path) -> Future[np.ndarray]:
+        future: Future[np.ndarray] = Future()
+        with self._lock:
+            if self._describer is None or not self._describer.alive():
+                self._describer = _Worker(self.settings, self._events, self.network_factory)
+            request_id = next(self._ids)
+            self._futures[request_id] = future
+            self._describer.requests.put(("describe", request_id, str(path)))
+        return future
+
+    # -- events -------------------------------------------------------------------------------------------
+    def _read_events(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                event = self._events.get(timeout=0.2)
+            except queue.Empty:
+                self._check_workers()
+                continue
+            except (EOFError, OSError):
+                return
+            self._handle(event)
+
+    def _handle(self, event: tuple[Any, ...]) -> None:
+        kind = event[0]
+        if kind == "vector":
+            _, request_id, vector, error = event
+            with self._lock:
+                future = self._futures.pop(request_id, None)
+            if future is not None and not future.done():
+                if error is None:
+                    future.set_result(vector)
+                else:
+                    future.set_exception(UnreadableImage(error))
+            return
+        with self._lock:
+            name = event[1]
+            current = self._statuses.get(name) or st.SetStatus(name)
+            if kind == "started":
+                self._statuses[name] = replace(current, state=st.INDEXING, done=0, total=0, message="")
+            elif kind == "waiting":
+                self._statuses[name] = replace(
+                    current, state=st.WAITING, message="waiting for another indexer (e.g. the CLI) to finish"
+                )
+            elif kind == "progress":
+                self._statuses[name] = replace(current, state=st.INDEXING, done=event[2], total=event[3])
+            elif kind == "done":
+                summary = IndexSummary.from_dict(event[2])
+                self._summaries[name] = summary
+                self._statuses[name] = st.SetStatus(
+                    name, st.INDEXED, summary.total, message=summary.describe(), unreadable=summary.unreadable
+                )
+                self._finish(name)
+            elif kind == "failed":
+                self._statuses[name] = replace(current, state=st.FAILED, message=event[2], done=0, total=0)
+                self._finish(name)
+
+    def _finish(self, name: str) -> None:
+        self._crashes.pop(name, None)
+        if self._current == name:
+            self._current = None
+        if name in self._again:
+            self._again.discard(name)
+            if name not in self._queue:
+                self._queue.append(name)
+        self._dispatch()
+
+    def _check_workers(self) -> None:
+        with self._lock:
+            if self._current is not None and self._indexer is not None and not self._indexer.alive():
+                name = self._current
+                code = self._indexer.process.exitcode
+                self._current = None
+                self._crashes[name] = self._crashes.get(name, 0) + 1
+                if self._crashes[name] >= _MAX_CRASHES:
+                    self._statuses[name] = replace(
+                        self.status(name),
+                        state=st.FAILED,
+                        message=f"the indexing process stopped unexpectedly (exit code {code}); "
+                        "fix the cause (e.g. memory) and touch the folder to retry",
+                    )
+                else:
+                    self._queue.insert(0, name)
+                self._dispatch()
+            if self._describer is not None and not self._describer.alive() and self._futures:
+                for future in self._futures.values():
+                    future.set_exception(UnreadableImage("the describing process stopped unexpectedly"))
+                self._futures.clear()

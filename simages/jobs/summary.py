@@ -1,0 +1,58 @@
+"""What an indexing run reports: progress while it runs, a summary when it ends."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Progress:
+    set_name: str
+    done: int
+    total: int
+
+
+@dataclass
+class IndexSummary:
+    set_name: str
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    resumed: int = 0  # taken from checkpoints of an interrupted run instead of recomputed
+    computed: int = 0
+    total: int = 0  # images in the store after the run
+    unreadable: dict[str, str] = field(default_factory=dict)  # every unreadable image now in the set
+    skipped: dict[str, str] = field(default_factory=dict)  # entries not even tried (links leaving image_sets/)
+    rebuilt_because: str | None = None
+    network: str | None = None  # which computation path ran; None when the model was not needed
+    seconds: float = 0.0
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.computed == 0 and self.removed == 0 and self.rebuilt_because is None and not self.resumed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexSummary:
+        return cls(**data)
+
+    def describe(self) -> str:
+        """One line for people: what changed, then what could not be read."""
+        if self.nothing_to_do:
+            head = f"{self.set_name}: up to date, {self.total} images"
+        else:
+            head = (
+                f"{self.set_name}: {self.total} images; {self.new} new, {self.changed} changed, "
+                f"{self.removed} removed"
+            )
+            if self.resumed:
+                head += f", {self.resumed} resumed from an interrupted run"
+            if self.rebuilt_because:
+                head += f" (rebuilt: {self.rebuilt_because})"
+        if self.unreadable:
+            head += f"; {len(self.unreadable)} unreadable"
+        return head

@@ -1,0 +1,85 @@
+"""The body of a background worker process: index sets and describe key images on request.
+
+Workers are started with the spawn method, so they share nothing with the process that serves pages
+(no forked threads or locks, no copy of the web server). Requests and events are plain tuples on
+multiprocessing queues; vectors travel as numpy arrays.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from simages.extraction.describe import describe_image_file, network_for
+from simages.extraction.images import UnreadableImage
+from simages.extraction.network import Network
+from simages.jobs.indexer import index_set
+from simages.settings import MissingWeightsError, Settings
+
+# Requests: ("index", set_name) | ("describe", request_id, path) | None (stop)
+# Events:   ("started", set_name) | ("waiting", set_name) | ("progress", set_name, done, total)
+#           | ("done", set_name, summary_dict) | ("failed", set_name, message)
+#           | ("vector", request_id, vector_or_None, error_or_None)
+
+
+def worker_main(
+    settings: Settings, requests: Any, events: Any, network_factory: Callable[[], Network] | None = None
+) -> None:
+    network: Network | None = None
+
+    def get_network() -> Network:
+        nonlocal network
+        if network is None:
+            if network_factory is not None:
+                network = network_factory()
+            else:
+                # A missing weights file must give our clear message, not Keras' download error.
+                message = settings.check_weights()
+                if message:
+                    raise MissingWeightsError(message)
+                network = network_for(settings.weights)
+        return network
+
+    while True:
+        request = requests.get()
+        if request is None:
+            return
+        if request[0] == "index":
+            _index(settings, request[1], events, get_network)
+        elif request[0] == "describe":
+            _describe(settings, request[1], Path(request[2]), events, get_network)
+
+
+def _index(settings: Settings, set_name: str, events: Any, get_network: Callable[[], Network]) -> None:
+    events.put(("started", set_name))
+    try:
+        summary = index_set(
+            settings,
+            set_name,
+            progress=lambda p: events.put(("progress", p.set_name, p.done, p.total)),
+            network_factory=get_network,
+            on_wait=lambda: events.put(("waiting", set_name)),
+        )
+    except (MissingWeightsError, LookupError, ValueError) as error:
+        events.put(("failed", set_name, str(error)))
+    except Exception as error:  # a worker must report, never die silently
+        detail = traceback.format_exception_only(type(error), error)[-1].strip()
+        events.put(("failed", set_name, f"indexing failed: {detail}"))
+    else:
+        events.put(("done", set_name, summary.to_dict()))
+
+
+def _describe(
+    settings: Settings, request_id: int, path: Path, events: Any, get_network: Callable[[], Network]
+) -> None:
+    try:
+        vector = describe_image_file(path, get_network(), settings.descriptor, settings.max_image_pixels)
+    except (UnreadableImage, MissingWeightsError) as error:
+        events.put(("vector", request_id, None, str(error)))
+    except Exception as error:
+        detail = traceback.format_exception_only(type(error), error)[-1].strip()
+        events.put(("vector", request_id, None, f"could not describe the image: {detail}"))
+    else:
+        events.put(("vector", request_id, vector, None))

@@ -1,0 +1,97 @@
+"""Sets and images are addressed by names, never by paths: every name is checked to lie inside its set.
+
+A set is a direct sub-folder of `image_sets/`; an image is a path relative to its set, written with `/`,
+sub-folders allowed. Names come from URLs, uploads and the command line, so each is validated before it
+touches the file system, and the resolved path is checked once more (symlinks may point anywhere).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+_MAX_NAME = 1024
+
+
+class InvalidName(ValueError):
+    """A set or image name that is not acceptable; the message is meant for the user."""
+
+
+
+def is_image_name(name: str) -> bool:
+    return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _check_component(component: str, what: str) -> None:
+    if component in ("", ".", ".."):
+        raise InvalidName(f"invalid {what} name: empty, '.' or '..' parts are not allowed")
+    if component.startswith("."):
+        raise InvalidName(f"invalid {what} name: hidden entries (starting with '.') are not served")
+    if "\\" in component or "\x00" in component or ":" in component[:2]:
+        raise InvalidName(f"invalid {what} name: backslashes, drive letters and NUL are not allowed")
+
+
+def validate_set_name(name: str) -> str:
+    """Return the name if it can be a set (one folder name, not hidden), else raise InvalidName."""
+    if not isinstance(name, str) or not name or len(name) > 255:
+        raise InvalidName("a set name is a folder name of 1 to 255 characters")
+    if "/" in name:
+        raise InvalidName("a set name is a single folder name, without '/'")
+    _check_component(name, "set")
+    return name
+
+
+def validate_image_name(name: str) -> str:
+    """Return the image name (relative, '/'-separated, no '..') if acceptable, else raise InvalidName."""
+    if not isinstance(name, str) or not name or len(name) > _MAX_NAME:
+        raise InvalidName("an image name is a relative path of 1 to 1024 characters")
+    if name.startswith("/"):
+        raise InvalidName("an image name is relative to its set; absolute paths are not allowed")
+    for component in name.split("/"):
+        _check_component(component, "image")
+    return name
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def set_dir(image_sets: Path, set_name: str) -> Path:
+    """The folder of an existing set; InvalidName if the name is bad, LookupError if there is no such set."""
+    validate_set_name(set_name)
+    folder = image_sets / set_name
+    real_root = image_sets.resolve()
+    if not folder.is_dir() or not _inside(folder.resolve(), real_root):
+        raise LookupError(f"no image set named {set_name!r}")
+    return folder
+
+
+def image_path(image_sets: Path, set_name: str, image_name: str) -> Path:
+    """The file of an existing image of a set, guaranteed to resolve inside `image_sets/`."""
+    folder = set_dir(image_sets, set_name)
+    validate_image_name(image_name)
+    path = folder.joinpath(*image_name.split("/"))
+    real = Path(os.path.realpath(path))
+    if not _inside(real, image_sets.resolve()) or not real.is_file():
+        raise LookupError(f"no image {image_name!r} in set {set_name!r}")
+    return path
+
+
+def list_sets(image_sets: Path) -> list[str]:
+    """Sub-folders of `image_sets/` that are sets: visible, real folders (or links that stay inside)."""
+    if not image_sets.is_dir():
+        return []
+    real_root = image_sets.resolve()
+    names = []
+    for entry in os.scandir(image_sets):
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        if entry.is_symlink() and not _inside(Path(os.path.realpath(entry.path)), real_root):
+            continue
+        names.append(entry.name)
+    return sorted(names)

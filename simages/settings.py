@@ -1,0 +1,111 @@
+"""Where SIMages keeps things and how it computes descriptors, read from options and the environment."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
+
+ENV_ROOT = "SIMAGES_ROOT"
+ENV_WEIGHTS = "SIMAGES_WEIGHTS"
+ENV_DESCRIPTOR = "SIMAGES_DESCRIPTOR"
+
+# Keras' own download of the notop weights; used when no local file is named.
+KERAS_WEIGHTS_ID = "keras:vgg16_weights_tf_dim_ordering_tf_kernels_notop"
+
+
+class MissingWeightsError(RuntimeError):
+    """The VGG-16 weights file named in the settings does not exist."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    weights: Path | None = None
+    descriptor: DescriptorSpec = field(default_factory=lambda: DEFAULT_DESCRIPTOR)
+    batch_size: int = 32
+    # Above this many pixels an image is refused as a likely decompression bomb.
+    max_image_pixels: int = 120_000_000
+
+    @property
+    def image_sets(self) -> Path:
+        return self.root / "image_sets"
+
+    @property
+    def features(self) -> Path:
+        return self.root / "features"
+
+    @property
+    def thumbnails(self) -> Path:
+        return self.features / ".thumbnails"
+
+    @property
+    def partial(self) -> Path:
+        """Checkpoints of an indexing run in progress, so a killed run resumes."""
+        return self.features / ".partial"
+
+    @property
+    def locks(self) -> Path:
+        return self.features / ".locks"
+
+    def store_path(self, set_name: str) -> Path:
+        return self.features / f"{set_name}.npz"
+
+    def weights_id(self) -> str:
+        """Identity of the weights recorded in every store: a store made with other weights is rebuilt."""
+        if self.weights is None:
+            return KERAS_WEIGHTS_ID
+        return "sha256:" + file_sha256(str(self.weights.resolve()))
+
+    def check_weights(self) -> str | None:
+        """A message for the user when the named weights file is missing, else None."""
+        if self.weights is not None and not self.weights.is_file():
+            return (
+                f"VGG-16 weights file not found: {self.weights}. Set {ENV_WEIGHTS} (or --weights) to the path of "
+                "vgg16_imagenet_notop.h5, or unset it to let Keras download its own copy."
+            )
+        return None
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls,
+        root: str | os.PathLike[str] | None = None,
+        weights: str | os.PathLike[str] | None = None,
+        descriptor: str | None = None,
+        **overrides: object,
+    ) -> Settings:
+        """Options win over environment variables, which win over defaults."""
+        root_value = root or os.environ.get(ENV_ROOT) or os.getcwd()
+        weights_value = weights or os.environ.get(ENV_WEIGHTS) or None
+        descriptor_value = descriptor or os.environ.get(ENV_DESCRIPTOR) or None
+        return cls(
+            root=Path(root_value).expanduser().resolve(),
+            weights=Path(weights_value).expanduser() if weights_value else None,
+            descriptor=DescriptorSpec.parse(descriptor_value) if descriptor_value else DEFAULT_DESCRIPTOR,
+            **overrides,  # type: ignore[arg-type]
+        )
+
+
+@lru_cache(maxsize=8)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def file_sha256(path: str) -> str:
+    """Short sha256 of a file, remembered per (path, size, mtime) so repeated checks cost nothing."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError as error:
+        raise MissingWeightsError(f"VGG-16 weights file not found: {path}") from error
+    return _sha256_cached(path, stat.st_size, stat.st_mtime_ns)

@@ -1,0 +1,1 @@
+"""The feature store: one compressed `.npz` per set in `features/`, written atomically."""
