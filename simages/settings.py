@@ -59,6 +59,9 @@ class Settings:
         """Identity of the weights recorded in every store: a store made with other weights is rebuilt."""
         if self.weights is None:
             return KERAS_WEIGHTS_ID
+        message = self.check_weights()
+        if message:
+            raise MissingWeightsError(message)
         return "sha256:" + file_sha256(str(self.weights.resolve()))
 
     def check_weights(self) -> str | None:

@@ -1,0 +1,148 @@
+"""`simages eval DIR`: retrieval quality (P@1, P@10, P@20, mAP) of descriptor options on a labeled folder.
+
+DIR's sub-folders are the classes. Every image is a key against all the others (leave-one-out). The
+maps are cached under features/.eval/, so a second run only redoes the arithmetic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from simages.evaluation.leave_one_out import METRICS
+from simages.evaluation.runner import DEFAULT_OPTIONS, PLOT_MAX_K, TABLE_KS, EvalReport, run_eval
+from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
+from simages.settings import MissingWeightsError, Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="leave-one-out retrieval quality of descriptor options on a folder of class sub-folders",
+        description=__doc__,
+    )
+    parser.add_argument("folder", metavar="DIR", help="folder whose sub-folders are the classes")
+    parser.add_argument(
+        "-d",
+        "--descriptor",
+        dest="options",
+        action="append",
+        metavar="SPEC",
+        help="descriptor option to evaluate, e.g. gap+l2 or gem3+sqrt+flip+l2+whiten+qe5; repeat for "
+        f"several (default: {len(DEFAULT_OPTIONS)} options covering every pooling and flag, and the default)",
+    )
+    parser.add_argument(
+        "--metric",
+        dest="metrics",
+        action="append",
+        choices=METRICS,
+        help="distance to rank by; repeat for both (default: both)",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    parser.add_argument(
+        "--plot", metavar="PATH", help=f"save a plot of precision at k (k = 1..{PLOT_MAX_K}) per option (matplotlib)"
+    )
+    parser.set_defaults(func=run)
+
+
+def chosen_options(texts: list[str] | None) -> list[DescriptorSpec]:
+    """The options asked for, in order, without repeats; ValueError on an unknown spec."""
+    if texts:
+        specs = [DescriptorSpec.parse(text) for text in texts]
+    else:
+        specs = [DescriptorSpec.parse(text) for text in DEFAULT_OPTIONS]
+        specs.append(DEFAULT_DESCRIPTOR)
+    return list(dict.fromkeys(specs))
+
+
+def format_table(report: EvalReport) -> str:
+    """The human table: one line per option x metric, the default marked."""
+    header = ["descriptor", "metric", "dim", *(f"P@{k}" for k in TABLE_KS), "mAP"]
+    lines = [header]
+    for row in report.rows:
+        name = row.descriptor + (" (default)" if row.descriptor == DEFAULT_DESCRIPTOR.key() else "")
+        values = [f"{row.precision[k]:.3f}" for k in TABLE_KS]
+        lines.append([name, row.metric, str(row.dimension), *values, f"{row.mean_ap:.3f}"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = [
+        "  ".join(cell.ljust(width) if i < 2 else cell.rjust(width) for i, (cell, width) in enumerate(zip(line, widths)))
+        for line in lines
+    ]
+    text.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(text)
+
+
+def save_plot(report: EvalReport, path: Path) -> None:
+    """Precision at k per option and metric; matplotlib is optional (pip install 'simages[plot]')."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(9, 6))
+    for row in report.rows:
+        ks = sorted(k for k in row.precision if k <= PLOT_MAX_K)
+        style = "-" if row.metric == "cosine" else "--"
+        axis.plot(ks, [row.precision[k] for k in ks], style, label=f"{row.descriptor} ({row.metric})")
+    axis.set_xlabel("k")
+    axis.set_ylabel("precision at k")
+    axis.set_title(f"Leave-one-out precision at k: {Path(report.folder).name} ({report.images} images)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="x-small", ncol=2)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    folder = Path(args.folder).expanduser()
+    if not folder.is_dir():
+        print(f"simages eval: {folder} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        options = chosen_options(args.options)
+    except ValueError as error:
+        print(f"simages eval: {error}", file=sys.stderr)
+        return 2
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("simages eval: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
+            return 2
+    metrics = list(dict.fromkeys(args.metrics or METRICS))
+
+    def note(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    try:
+        report = run_eval(folder, settings, options, metrics, curve=bool(args.plot), progress=note)
+    except MissingWeightsError as error:
+        print(f"simages eval: {error}", file=sys.stderr)
+        return 2
+    if len(report.classes) < 2 or report.images < 2:
+        print(
+            f"simages eval: {folder} needs at least two class sub-folders with images "
+            f"(found {len(report.classes)} classes, {report.images} images)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.plot:
+        save_plot(report, Path(args.plot))
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        classes = ", ".join(f"{name} ({count})" for name, count in report.classes.items())
+        print(f"{report.folder}: {report.images} images in {len(report.classes)} classes: {classes}")
+        if report.unlabeled:
+            print(f"  {report.unlabeled} images directly in the folder have no class and were left out")
+        for name, reason in report.unreadable.items():
+            print(f"  unreadable: {name}: {reason}")
+        print("Leave-one-out: every image is a key against all the others; mAP over the full ranking.\n")
+        print(format_table(report))
+        if args.plot:
+            print(f"\nplot saved to {args.plot}")
+    return 0

@@ -1,0 +1,47 @@
+"""Names from users and URLs never reach outside image_sets/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from simages.naming import InvalidName, image_path, list_sets, set_dir, validate_image_name, validate_set_name
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", ".hidden", "a/b", "..\\x", "a\x00b", "x" * 300])
+def test_bad_set_names_are_refused(name: str) -> None:
+    with pytest.raises(InvalidName):
+        validate_set_name(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["../x.jpg", "/etc/passwd", "a/../../x.jpg", "a/./b.jpg", ".git/config", "a\\..\\b.jpg", "C:/x.jpg"]
+)
+def test_bad_image_names_are_refused(name: str) -> None:
+    with pytest.raises(InvalidName):
+        validate_image_name(name)
+
+
+def test_odd_but_valid_names_resolve_inside_their_set(tmp_path: Path) -> None:
+    folder = tmp_path / "image_sets" / "holiday 2024"
+    (folder / "sub dir").mkdir(parents=True)
+    for name in ("a #1?.jpg", "100% ünïcode.png", "sub dir/x.jpg"):
+        (folder / name).write_bytes(b"x")
+        assert image_path(tmp_path / "image_sets", "holiday 2024", name).is_file()
+    assert list_sets(tmp_path / "image_sets") == ["holiday 2024"]
+
+
+def test_symlinks_leading_outside_are_not_served(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.jpg"
+    outside.write_bytes(b"x")
+    folder = tmp_path / "image_sets" / "s"
+    folder.mkdir(parents=True)
+    os.symlink(outside, folder / "link.jpg")
+    os.symlink(tmp_path, tmp_path / "image_sets" / "escape")
+    with pytest.raises(LookupError):
+        image_path(tmp_path / "image_sets", "s", "link.jpg")
+    with pytest.raises(LookupError):
+        set_dir(tmp_path / "image_sets", "escape")
+    assert list_sets(tmp_path / "image_sets") == ["s"]
