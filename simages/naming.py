@@ -18,7 +18,6 @@ class InvalidName(ValueError):
     """A set or image name that is not acceptable; the message is meant for the user."""
 
 
-
 def is_image_name(name: str) -> bool:
     return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
 

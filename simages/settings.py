@@ -68,8 +68,8 @@ class Settings:
         """A message for the user when the named weights file is missing, else None."""
         if self.weights is not None and not self.weights.is_file():
             return (
-                f"VGG-16 weights file not found: {self.weights}. Set {ENV_WEIGHTS} (or --weights) to the path of "
-                "vgg16_imagenet_notop.h5, or unset it to let Keras download its own copy."
+                f"VGG-16 weights file not found: {self.weights}. Set {ENV_WEIGHTS} (or --weights) "
+                "to the path of vgg16_imagenet_notop.h5, or unset it to let Keras download its own copy."
             )
         return None
 

@@ -36,7 +36,9 @@ def real_weights_path() -> Path | None:
 def weights_path() -> Path:
     path = real_weights_path()
     if path is None:
-        pytest.skip("real VGG-16 weights not found: set SIMAGES_WEIGHTS or put ../shared/weights beside the repo")
+        pytest.skip(
+            "real VGG-16 weights not found: set SIMAGES_WEIGHTS or put ../shared/weights beside the repo"
+        )
     return path
 
 

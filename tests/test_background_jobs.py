@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from imagegen import photo, save, write_set
+
 from simages.cli import main
 from simages.extraction.network import TinyNetwork
 from simages.jobs import status as st
@@ -48,6 +48,7 @@ def test_progress_is_reported_while_indexing(settings: Settings) -> None:
     seen: set[tuple[int, int]] = set()
     manager.start()
     try:
+
         def finished() -> bool:
             status = manager.status("big")
             if status.state == st.INDEXING and status.total:
@@ -69,12 +70,16 @@ def test_dropped_folder_and_changed_files_are_indexed_without_asking(settings: S
         staging = settings.root / "staging"
         write_set(staging, 3, start_seed=40)
         shutil.move(staging, settings.image_sets / "dropped")
-        assert _wait_for(lambda: manager.status("dropped").state == st.INDEXED and manager.status("dropped").count == 3)
+        assert _wait_for(
+            lambda: manager.status("dropped").state == st.INDEXED and manager.status("dropped").count == 3
+        )
         save(photo(77), settings.image_sets / "first" / "added.png")
         (settings.image_sets / "first" / "img_000.png").unlink()
         assert _wait_for(
-            lambda: "added.png" in load_store(settings.store_path("first")).names
-            and "img_000.png" not in load_store(settings.store_path("first")).names
+            lambda: (
+                "added.png" in load_store(settings.store_path("first")).names
+                and "img_000.png" not in load_store(settings.store_path("first")).names
+            )
         )
         shutil.rmtree(settings.image_sets / "dropped")
         assert _wait_for(lambda: "dropped" not in {s.name for s in manager.statuses()})
@@ -97,7 +102,9 @@ def test_uploads_are_described_in_the_background(settings: Settings, tmp_path: P
         manager.stop()
 
 
-def test_cli_index_summarises_and_reports_unreadable(root: Path, capsys, monkeypatch, weights_path: Path) -> None:
+def test_cli_index_summarises_and_reports_unreadable(
+    root: Path, capsys, monkeypatch, weights_path: Path
+) -> None:
     write_set(root / "image_sets" / "s", 3)
     (root / "image_sets" / "s" / "broken.jpg").write_text("nope")
     assert main(["--root", str(root), "--weights", str(weights_path), "index", "--quiet"]) == 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import imagegen
 import numpy as np
 import pytest
 from PIL import Image
 
-import imagegen
 from simages.extraction.images import UnreadableImage, load_for_network, open_rgb
 
 

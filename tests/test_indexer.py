@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from imagegen import photo, save, write_set
+
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.network import TinyNetwork
 from simages.jobs.indexer import index_set
@@ -60,7 +60,9 @@ def test_second_run_does_not_even_create_the_network(settings: Settings) -> None
     assert settings.store_path("s").stat().st_mtime_ns == mtime, "an unchanged store was rewritten"
 
 
-def test_add_change_remove_recomputes_exactly_the_difference(settings: Settings, network: CountingNetwork) -> None:
+def test_add_change_remove_recomputes_exactly_the_difference(
+    settings: Settings, network: CountingNetwork
+) -> None:
     folder = settings.image_sets / "s"
     write_set(folder, 6)
     index_set(settings, "s", network_factory=lambda: network)
@@ -95,7 +97,9 @@ def test_settings_change_rebuilds_the_store(settings: Settings, network: Countin
     assert store.meta["descriptor"] == "flat" and store.vectors.shape == (3, 7 * 7 * 512)
 
 
-def test_older_format_or_damaged_store_is_rebuilt_not_misread(settings: Settings, network: CountingNetwork) -> None:
+def test_older_format_or_damaged_store_is_rebuilt_not_misread(
+    settings: Settings, network: CountingNetwork
+) -> None:
     write_set(settings.image_sets / "s", 2)
     settings.store_path("s").write_bytes(b"garbage")
     summary = index_set(settings, "s", network_factory=lambda: network)
@@ -103,7 +107,9 @@ def test_older_format_or_damaged_store_is_rebuilt_not_misread(settings: Settings
     assert len(load_store(settings.store_path("s"))) == 2
 
 
-def test_unreadable_files_are_skipped_reported_and_not_retried(settings: Settings, network: CountingNetwork) -> None:
+def test_unreadable_files_are_skipped_reported_and_not_retried(
+    settings: Settings, network: CountingNetwork
+) -> None:
     folder = settings.image_sets / "s"
     write_set(folder, 2)
     (folder / "notes.jpg").write_text("not a picture")

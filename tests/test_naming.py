@@ -17,7 +17,8 @@ def test_bad_set_names_are_refused(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["../x.jpg", "/etc/passwd", "a/../../x.jpg", "a/./b.jpg", ".git/config", "a\\..\\b.jpg", "C:/x.jpg"]
+    "name",
+    ["../x.jpg", "/etc/passwd", "a/../../x.jpg", "a/./b.jpg", ".git/config", "a\\..\\b.jpg", "C:/x.jpg"],
 )
 def test_bad_image_names_are_refused(name: str) -> None:
     with pytest.raises(InvalidName):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from simages.settings import Settings
-
 BENCHES = {
     "extract": ("simages.bench.extract_bench", "descriptor extraction: plain Keras predict vs the fast path"),
     "query": ("simages.bench.query_bench", "key x set and set x set joins vs naive baselines"),

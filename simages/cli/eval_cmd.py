@@ -42,7 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     parser.add_argument(
-        "--plot", metavar="PATH", help=f"save a plot of precision at k (k = 1..{PLOT_MAX_K}) per option (matplotlib)"
+        "--plot",
+        metavar="PATH",
+        help=f"save a plot of precision at k (k = 1..{PLOT_MAX_K}) per option (needs matplotlib)",
     )
     parser.set_defaults(func=run)
 
@@ -61,15 +63,23 @@ def format_table(report: EvalReport) -> str:
     """The human table: one line per option x metric, the default marked."""
     header = ["descriptor", "metric", "dim", *(f"P@{k}" for k in TABLE_KS), "mAP"]
     lines = [header]
+    defaults = []
     for row in report.rows:
-        name = row.descriptor + (" (default)" if row.descriptor == DEFAULT_DESCRIPTOR.key() else "")
         values = [f"{row.precision[k]:.3f}" for k in TABLE_KS]
-        lines.append([name, row.metric, str(row.dimension), *values, f"{row.mean_ap:.3f}"])
+        lines.append([row.descriptor, row.metric, str(row.dimension), *values, f"{row.mean_ap:.3f}"])
+        defaults.append(row.descriptor == DEFAULT_DESCRIPTOR.key())
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    # Names left-aligned, numbers right-aligned.
     text = [
-        "  ".join(cell.ljust(width) if i < 2 else cell.rjust(width) for i, (cell, width) in enumerate(zip(line, widths)))
+        "  ".join(
+            cell.ljust(width) if i < 2 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
         for line in lines
     ]
+    for index, is_default in enumerate(defaults, start=1):
+        if is_default:
+            text[index] += "  <- default"
     text.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(text)
 

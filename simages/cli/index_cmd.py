@@ -31,7 +31,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             set_dir(settings.image_sets, name)
         except (InvalidName, LookupError) as error:
-            print(f"simages index: {error}. Sets are the sub-folders of {settings.image_sets}.", file=sys.stderr)
+            print(
+                f"simages index: {error}. Sets are the sub-folders of {settings.image_sets}.", file=sys.stderr
+            )
             return 2
     if not names:
         print(f"No image sets in {settings.image_sets}: put a folder of images there, then run again.")
@@ -43,7 +45,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for name in names:
             failed += _follow(manager, name, quiet=args.quiet)
     except KeyboardInterrupt:
-        print("\nInterrupted: what was computed so far is kept and the next run resumes from it.", file=sys.stderr)
+        print(
+            "\nInterrupted: what was computed so far is kept and the next run resumes from it.",
+            file=sys.stderr,
+        )
         return 130
     finally:
         manager.stop()

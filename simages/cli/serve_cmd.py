@@ -9,7 +9,9 @@ from simages.settings import Settings
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("serve", help="start the browser app (the default command)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)"
+    )
     parser.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
     parser.add_argument("--native", action="store_true", help="open in a desktop window (needs pywebview)")
     parser.add_argument("--show", action="store_true", help="open a browser tab on start")

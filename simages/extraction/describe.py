@@ -41,4 +41,6 @@ def network_for(weights: Path | None) -> Network:
 
 def describe_file(path: Path, settings: Settings) -> np.ndarray:
     """The descriptor of any image file with the settings' weights and descriptor spec (CLI keys, uploads)."""
-    return describe_image_file(path, network_for(settings.weights), settings.descriptor, settings.max_image_pixels)
+    return describe_image_file(
+        path, network_for(settings.weights), settings.descriptor, settings.max_image_pixels
+    )

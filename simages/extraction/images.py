@@ -28,7 +28,9 @@ def _decode(path: Path, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(path)
     except UnidentifiedImageError as error:
-        raise UnreadableImage("not an image Pillow can read (wrong extension or unsupported format)") from error
+        raise UnreadableImage(
+            "not an image Pillow can read (wrong extension or unsupported format)"
+        ) from error
     except FileNotFoundError as error:
         raise UnreadableImage("file disappeared before it could be read") from error
     except OSError as error:
@@ -59,7 +61,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
-def open_rgb(path: Path, max_pixels: int = 120_000_000, draft_side: int | None = _DRAFT_MIN_SIDE) -> Image.Image:
+def open_rgb(
+    path: Path, max_pixels: int = 120_000_000, draft_side: int | None = _DRAFT_MIN_SIDE
+) -> Image.Image:
     """The image as upright 8-bit RGB (first frame of animations); UnreadableImage if it cannot be."""
     with warnings.catch_warnings():
         # Pillow warns before it refuses; the limit above already decided, so keep logs clean.

@@ -40,7 +40,7 @@ class CheckpointWriter:
 
 
 def read_checkpoints(folder: Path, expected: dict[str, Any]) -> list[FeatureStore]:
-    """Chunks written with the same settings; damaged or foreign ones are ignored (they will be recomputed)."""
+    """Chunks written with the same settings; damaged or foreign ones are ignored (and recomputed)."""
     if not folder.is_dir():
         return []
     chunks = []

@@ -38,7 +38,9 @@ _MAX_CRASHES = 2
 
 
 class _Worker:
-    def __init__(self, settings: Settings, events: Any, network_factory: Callable[[], Network] | None) -> None:
+    def __init__(
+        self, settings: Settings, events: Any, network_factory: Callable[[], Network] | None
+    ) -> None:
         self.requests = _CONTEXT.Queue()
         self.process = _CONTEXT.Process(
             target=worker_main,

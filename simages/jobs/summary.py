@@ -24,7 +24,9 @@ class IndexSummary:
     computed: int = 0
     total: int = 0  # images in the store after the run
     unreadable: dict[str, str] = field(default_factory=dict)  # every unreadable image now in the set
-    skipped: dict[str, str] = field(default_factory=dict)  # entries not even tried (links leaving image_sets/)
+    skipped: dict[str, str] = field(
+        default_factory=dict
+    )  # entries not even tried (links leaving image_sets/)
     rebuilt_because: str | None = None
     network: str | None = None  # which computation path ran; None when the model was not needed
     seconds: float = 0.0

@@ -26,7 +26,9 @@ def sets_touched(image_sets: Path, paths: Iterable[str]) -> set[str]:
 class FolderWatcher:
     """Calls `on_change(set_names)` after file activity settles (watchfiles debounces bursts of events)."""
 
-    def __init__(self, image_sets: Path, on_change: Callable[[set[str]], None], debounce_ms: int = 1500) -> None:
+    def __init__(
+        self, image_sets: Path, on_change: Callable[[set[str]], None], debounce_ms: int = 1500
+    ) -> None:
         self.image_sets = image_sets
         self.on_change = on_change
         self.debounce_ms = debounce_ms

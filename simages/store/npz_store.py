@@ -130,7 +130,10 @@ def load_store(path: Path) -> FeatureStore:
             failed = {
                 str(name): (Fingerprint(int(size), int(mtime)), str(reason))
                 for name, size, mtime, reason in zip(
-                    data["failed_names"], data["failed_sizes"], data["failed_mtimes"], data["failed_reasons"],
+                    data["failed_names"],
+                    data["failed_sizes"],
+                    data["failed_mtimes"],
+                    data["failed_reasons"],
                     strict=True,
                 )
             }

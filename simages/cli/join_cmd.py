@@ -1,0 +1,101 @@
+"""`simages join A B (--knn K | --range T) [--metric M] [--output pairs.csv]`: every image of A against B.
+
+A = B is a self-join: an image is never paired with itself (identical copies under other names are).
+Without --output the pairs are printed as a table grouped by A's image; with it they are streamed to a
+CSV file with columns a,b,score (`--output -` writes the CSV to standard output), so a join of large sets
+never has to fit in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TextIO
+
+from simages.cli.query_cmd import (
+    USER_ERRORS,
+    add_predicate_arguments,
+    format_score,
+    spec_from_args,
+    user_error,
+)
+from simages.nearest.cache import default_cache
+from simages.nearest.joins import is_self_join, iter_set_join
+from simages.nearest.query_spec import QuerySpec
+from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "join",
+        help="pair every image of set A with its most similar images of set B",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("a", metavar="A", help="the set whose images are the keys")
+    parser.add_argument("b", metavar="B", help="the set searched (may be A itself)")
+    add_predicate_arguments(parser)
+    parser.add_argument("--output", metavar="PATH", help="write the pairs as CSV (a,b,score); '-' for stdout")
+    parser.set_defaults(func=run)
+
+
+def _open_sets(settings: Settings, a_name: str, b_name: str) -> tuple[SetIndex, SetIndex]:
+    a = default_cache.get(settings, a_name)
+    b = a if b_name == a_name else default_cache.get(settings, b_name)
+    if a.descriptor != b.descriptor:
+        raise ValueError(
+            f"set {a_name!r} was indexed with descriptor {a.descriptor!r} but set {b_name!r} with "
+            f"{b.descriptor!r}; re-index one of them with the other's descriptor"
+        )
+    return a, b
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        spec = spec_from_args(args)
+        a, b = _open_sets(settings, args.a, args.b)
+        if args.output is None:
+            write_table(a, b, spec, sys.stdout)
+            return 0
+        target = Path(args.output)
+        if args.output != "-" and not target.parent.is_dir():
+            raise LookupError(f"cannot write {args.output}: folder {target.parent} does not exist")
+        with nullcontext(sys.stdout) if args.output == "-" else target.open("w", newline="") as out:
+            pairs = write_csv(a, b, spec, out)
+    except USER_ERRORS as error:
+        return user_error(error)
+    except OSError as error:
+        print(f"error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    if args.output != "-":
+        print(f"wrote {pairs} pairs for {len(a)} images of {a.set_name} to {args.output}", file=sys.stderr)
+    return 0
+
+
+def write_csv(a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO) -> int:
+    """Stream the join as CSV rows a,b,score; returns the number of pairs written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["a", "b", "score"])
+    count = 0
+    for a_image, matches in iter_set_join(a, b, spec):
+        writer.writerows([a_image, m.image, format_score(m.score)] for m in matches)
+        count += len(matches)
+    return count
+
+
+def write_table(a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO) -> None:
+    note = " (self-join: an image is never paired with itself)" if is_self_join(a, b) else ""
+    out.write(f"Join of {a.set_name} against {b.set_name}: {spec.describe()}{note}\n")
+    pairs = 0
+    for a_image, matches in iter_set_join(a, b, spec):
+        out.write(f"{a_image}\n")
+        if not matches:
+            out.write("    (no match)\n")
+        for match in matches:
+            out.write(f"    {format_score(match.score):>10}  {match.image}\n")
+        pairs += len(matches)
+    out.write(f"{pairs} pairs for {len(a)} images\n")

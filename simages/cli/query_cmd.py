@@ -1,0 +1,200 @@
+"""`simages query KEY --set SET (--knn K | --range T) [--metric M] [--format F]`: one key against a set.
+
+How KEY is read, in this order:
+  1. `SET/IMAGE` when SET names a known set (a folder of image_sets/ or an existing store): the image's
+     stored descriptor is used. IMAGE may contain '/'.
+  2. otherwise, a path to an existing image file anywhere on disk: its descriptor is computed on the
+     fly with the searched set's descriptor settings.
+  To force the file reading for a relative path whose first folder is also a set name, write `./path`.
+Exit codes: 0 success, 2 a user error (bad name, set not indexed, bad option), 1 extraction failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from simages.extraction.descriptor_spec import DescriptorSpec
+from simages.naming import InvalidName, validate_image_name, validate_set_name
+from simages.nearest.cache import default_cache
+from simages.nearest.joins import key_join
+from simages.nearest.query_spec import METRICS, QuerySpec
+from simages.nearest.results import KeyResult
+from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
+from simages.store.npz_store import StoreError
+
+# Errors whose message is written for the user: printed as is, exit code 2, never a traceback.
+USER_ERRORS = (ValueError, LookupError, StoreError)
+
+
+def add_predicate_arguments(parser: argparse.ArgumentParser) -> None:
+    """--knn / --range / --metric, shared by `query` and `join`."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    # Read as text so QuerySpec.parse gives its friendly messages rather than argparse's.
+    group.add_argument("--knn", metavar="K", help="the K most similar images")
+    group.add_argument(
+        "--range", metavar="T", help="every image with cosine similarity >= T, or Euclidean distance <= T"
+    )
+    parser.add_argument("--metric", choices=METRICS, default="cosine", help="default: cosine")
+
+
+def spec_from_args(args: argparse.Namespace) -> QuerySpec:
+    if args.knn is not None:
+        return QuerySpec.parse(args.metric, "knn", args.knn)
+    return QuerySpec.parse(args.metric, "range", args.range)
+
+
+def user_error(error: BaseException) -> int:
+    message = str(error)
+    if isinstance(error, StoreError):
+        message += "; rebuild it with `simages index SET`"
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def format_score(score: float) -> str:
+    return f"{score:.6f}"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "query",
+        help="find the images of a set most similar to a key image",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("key", metavar="KEY", help="SET/IMAGE of an indexed set, or a path to an image file")
+    parser.add_argument("--set", required=True, metavar="SET", help="the set to search")
+    add_predicate_arguments(parser)
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="default: table")
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help="list at most N matches (range: all are still counted)"
+    )
+    parser.add_argument(
+        "--include-self", action="store_true", help="when KEY is an image of SET, list it among its matches"
+    )
+    parser.set_defaults(func=run)
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    set_name: str
+    image: str
+
+    def label(self) -> str:
+        return f"{self.set_name}/{self.image}"
+
+
+@dataclass(frozen=True)
+class FileKey:
+    path: Path
+
+    def label(self) -> str:
+        return str(self.path)
+
+
+def _is_known_set(settings: Settings, name: str) -> bool:
+    try:
+        validate_set_name(name)
+    except InvalidName:
+        return False
+    return (settings.image_sets / name).is_dir() or settings.store_path(name).is_file()
+
+
+def parse_key(text: str, settings: Settings) -> StoredKey | FileKey:
+    """Apply the KEY rule of this module's docstring; LookupError / InvalidName with a user message."""
+    first, slash, rest = text.partition("/")
+    if slash and rest and _is_known_set(settings, first):
+        return StoredKey(first, validate_image_name(rest))
+    path = Path(text).expanduser()
+    if path.is_file():
+        return FileKey(path)
+    if slash and rest and not text.startswith(("/", "./", "../", "~")):
+        raise LookupError(f"{text!r} is neither an image of a known set (no set named {first!r}) nor a file")
+    raise LookupError(f"no such image file: {text} (an image of a set is written SET/IMAGE)")
+
+
+def _describe(path: Path, settings: Settings, index: SetIndex) -> np.ndarray:
+    """Descriptor of an outside image, computed with the settings the searched set was indexed with."""
+    from simages.extraction.describe import describe_file  # heavy (Keras, torch): only when needed
+
+    message = settings.check_weights()
+    if message:
+        raise LookupError(message)
+    if index.descriptor:
+        settings = settings.with_(descriptor=DescriptorSpec.parse(index.descriptor))
+    return np.asarray(describe_file(path, settings), dtype=np.float32)
+
+
+def key_vector(
+    key: StoredKey | FileKey, settings: Settings, index: SetIndex
+) -> tuple[np.ndarray, str | None]:
+    """The raw descriptor of the key, and the image of the searched set to leave out (the key itself)."""
+    if isinstance(key, FileKey):
+        return _describe(key.path, settings, index), None
+    key_index = index if key.set_name == index.set_name else default_cache.get(settings, key.set_name)
+    if key_index.descriptor != index.descriptor:
+        raise ValueError(
+            f"set {key.set_name!r} was indexed with descriptor {key_index.descriptor!r} but set "
+            f"{index.set_name!r} with {index.descriptor!r}; re-index one of them with the other's descriptor"
+        )
+    if key.image not in key_index:
+        raise LookupError(
+            f"image {key.image!r} is not in the index of set {key.set_name!r}; "
+            f"run `simages index {key.set_name}` if it was added since"
+        )
+    exclude = key.image if key.set_name == index.set_name else None
+    return key_index.raw_vector(key.image), exclude
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        spec = spec_from_args(args)
+        if args.limit is not None and args.limit < 1:
+            raise ValueError("--limit must be a positive integer")
+        index = default_cache.get(settings, args.set)
+        key = parse_key(args.key, settings)
+        raw, exclude = key_vector(key, settings, index)
+        if args.include_self:
+            exclude = None
+        result = key_join(index, raw, spec, key=key.label(), exclude=exclude, limit=args.limit)
+    except USER_ERRORS as error:
+        return user_error(error)
+    except (ImportError, OSError, RuntimeError) as error:
+        print(f"error: cannot compute the descriptor of {args.key}: {error}", file=sys.stderr)
+        return 1
+    write_result(result, spec, args.format, sys.stdout)
+    return 0
+
+
+def write_result(result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        json.dump(result.to_json(), out, indent=2)
+        out.write("\n")
+        return
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["image", "score"])
+        writer.writerows([m.image, format_score(m.score)] for m in result.matches)
+        return
+    out.write(f"Key:   {result.key}\n")
+    out.write(f"Set:   {result.set} ({result.total} images searched)\n")
+    out.write(f"Query: {spec.describe()}\n")
+    if result.passed is not None:
+        shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
+        out.write(f"Passed: {result.passed} of {result.total}{shown}\n")
+    if not result.matches:
+        out.write("No image matches.\n")
+        return
+    width = len(str(len(result.matches)))
+    out.write(f"{'#':>{width}}  {'score':>10}  image\n")
+    for rank, match in enumerate(result.matches, 1):
+        out.write(f"{rank:>{width}}  {format_score(match.score):>10}  {match.image}\n")

@@ -1,0 +1,43 @@
+"""Nearest-neighbour joins: key x set and set x set, cosine or Euclidean, kNN or range.
+
+Typical use::
+
+    index = get_set_index(settings, "holidays")            # cached until the store file changes
+    spec = QuerySpec.parse("cosine", "knn", "10")
+    result = key_join(index, index.raw_vector("beach/1.jpg"), spec, key="holidays/beach/1.jpg",
+                      exclude="beach/1.jpg")
+"""
+
+from simages.nearest.cache import DescriptorCache, NotIndexed, default_cache, get_set_index
+from simages.nearest.distribution import (
+    ScoreDistribution,
+    default_threshold,
+    key_distribution,
+    set_distribution,
+)
+from simages.nearest.joins import iter_set_join, key_join, set_join
+from simages.nearest.query_spec import METRICS, PREDICATES, QuerySpec
+from simages.nearest.results import JoinResult, KeyResult, Match, Pair
+from simages.nearest.set_index import SetIndex
+
+__all__ = [
+    "METRICS",
+    "PREDICATES",
+    "DescriptorCache",
+    "JoinResult",
+    "KeyResult",
+    "Match",
+    "NotIndexed",
+    "Pair",
+    "QuerySpec",
+    "ScoreDistribution",
+    "SetIndex",
+    "default_cache",
+    "default_threshold",
+    "get_set_index",
+    "iter_set_join",
+    "key_distribution",
+    "key_join",
+    "set_distribution",
+    "set_join",
+]

@@ -1,0 +1,107 @@
+"""Descriptors loaded once per process and reused until their store file changes.
+
+Every `get` costs one `os.stat`: the store is identified by (mtime_ns, size, inode), and because stores
+are replaced by an atomic rename a rewrite always changes the inode, even within one mtime tick.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from simages.naming import validate_set_name
+from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
+from simages.store.npz_store import load_store
+
+
+class NotIndexed(LookupError):
+    """A set without a feature store; the message tells the user how to build one."""
+
+    def __init__(self, set_name: str) -> None:
+        super().__init__(f"set {set_name!r} is not indexed yet; run `simages index {set_name}` first")
+        self.set_name = set_name
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    stat = os.stat(path)
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+class DescriptorCache:
+    """Thread-safe map from store file to its SetIndex. Loads of different sets may run in parallel;
+    concurrent requests for the same set wait for a single load."""
+
+    # A file replaced while being read is read again; more changes than this in a row is an error.
+    _MAX_RELOADS = 5
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, SetIndex] = {}
+        self._guard = threading.Lock()
+        self._path_locks: dict[Path, threading.Lock] = {}
+        self.loads = 0  # how many times a store was actually read; lets tests and benchmarks see reuse
+
+    def _lock_for(self, path: Path) -> threading.Lock:
+        with self._guard:
+            return self._path_locks.setdefault(path, threading.Lock())
+
+    def get(self, settings: Settings, set_name: str) -> SetIndex:
+        """The join-ready index of a set. InvalidName for a bad name, NotIndexed when there is no store,
+        StoreError when the store cannot be read."""
+        validate_set_name(set_name)
+        path = settings.store_path(set_name)
+        try:
+            identity = _identity(path)
+        except FileNotFoundError:
+            self.forget(path)
+            raise NotIndexed(set_name) from None
+        cached = self._entries.get(path)
+        if cached is not None and cached.source == identity:
+            return cached
+        with self._lock_for(path):
+            for _ in range(self._MAX_RELOADS):
+                try:
+                    identity = _identity(path)
+                except FileNotFoundError:
+                    self.forget(path)
+                    raise NotIndexed(set_name) from None
+                cached = self._entries.get(path)
+                if cached is not None and cached.source == identity:
+                    return cached  # another thread loaded it while we waited
+                try:
+                    store = load_store(path)
+                except FileNotFoundError:
+                    self.forget(path)
+                    raise NotIndexed(set_name) from None
+                self.loads += 1
+                # Unchanged across the read means the arrays belong to exactly this file version.
+                if _identity_or_none(path) == identity:
+                    index = SetIndex.from_store(set_name, store, source=identity)
+                    with self._guard:
+                        self._entries[path] = index
+                    return index
+            raise RuntimeError(f"feature store of set {set_name!r} keeps changing while being read")
+
+    def forget(self, path: Path) -> None:
+        with self._guard:
+            self._entries.pop(path, None)
+
+    def clear(self) -> None:
+        with self._guard:
+            self._entries.clear()
+
+
+def _identity_or_none(path: Path) -> tuple[int, int, int] | None:
+    try:
+        return _identity(path)
+    except FileNotFoundError:
+        return None
+
+
+# The process-wide cache used by the CLI and the GUI.
+default_cache = DescriptorCache()
+
+
+def get_set_index(settings: Settings, set_name: str) -> SetIndex:
+    return default_cache.get(settings, set_name)

@@ -1,0 +1,128 @@
+"""Score distributions, so the UI can plot them and range thresholds can be chosen from data.
+
+A fixed cosine threshold means different things for different descriptors (GAP features of ReLU maps are
+all positive and cluster near 1; whitened ones spread around 0), so default thresholds are measured on
+the set being searched: the score that only the closest `top_fraction` of pairs within the set reach.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simages.nearest import scores
+from simages.nearest.query_spec import higher_is_better
+from simages.nearest.set_index import SetIndex
+
+QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
+DEFAULT_TOP_FRACTION = 0.01
+# Rows and columns sampled for pairwise scores: up to ~1M pairs, a few ms of BLAS, stable quantiles.
+_SAMPLE_SIDE = 1000
+
+
+@dataclass(frozen=True)
+class ScoreDistribution:
+    metric: str
+    count: int
+    minimum: float
+    maximum: float
+    quantiles: dict[float, float]
+    bin_edges: list[float]
+    counts: list[int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "count": self.count,
+            "min": self.minimum,
+            "max": self.maximum,
+            "quantiles": {f"{q:g}": v for q, v in self.quantiles.items()},
+            "bin_edges": self.bin_edges,
+            "counts": self.counts,
+        }
+
+
+def summarize(values: np.ndarray, metric: str, bins: int = 40) -> ScoreDistribution:
+    """Min, max, quantiles and a histogram of scores (similarities or distances)."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return ScoreDistribution(metric, 0, float("nan"), float("nan"), {}, [], [])
+    counts, edges = np.histogram(values, bins=bins)
+    qs = np.quantile(values, QUANTILES)
+    return ScoreDistribution(
+        metric=metric,
+        count=len(values),
+        minimum=float(values.min()),
+        maximum=float(values.max()),
+        quantiles={q: float(v) for q, v in zip(QUANTILES, qs, strict=True)},
+        bin_edges=[float(e) for e in edges],
+        counts=[int(c) for c in counts],
+    )
+
+
+def key_scores(
+    index: SetIndex, key_vector: np.ndarray, metric: str, exclude: str | None = None
+) -> np.ndarray:
+    """All scores of a raw key against a set (similarities for cosine, distances for Euclidean)."""
+    query = index.project(key_vector)
+    if metric == "cosine":
+        values = -scores.cosine_keys(query, index.vectors, index.inv_norms)[0]
+    else:
+        values = np.sqrt(scores.euclidean_keys(query, index.vectors, index.sq_norms)[0])
+    if exclude is not None and exclude in index:
+        values = np.delete(values, index.row_of(exclude))
+    return values
+
+
+def key_distribution(
+    index: SetIndex, key_vector: np.ndarray, metric: str, exclude: str | None = None, bins: int = 40
+) -> ScoreDistribution:
+    """Distribution of one key's scores against every image of a set."""
+    return summarize(key_scores(index, key_vector, metric, exclude), metric, bins)
+
+
+def sample_pair_scores(index: SetIndex, metric: str, seed: int = 0) -> np.ndarray:
+    """Scores of up to ~1M pairs of distinct images of the set, drawn reproducibly (fixed seed)."""
+    n = len(index)
+    if n < 2:
+        return np.zeros(0, np.float32)
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(n, size=min(n, _SAMPLE_SIDE), replace=False))
+    cols = np.sort(rng.choice(n, size=min(n, _SAMPLE_SIDE), replace=False))
+    queries, targets = index.vectors[rows], index.vectors[cols]
+    if metric == "cosine":
+        values = -scores.cosine_keys(queries, targets, index.inv_norms[cols])
+    else:
+        values = np.sqrt(scores.euclidean_keys(queries, targets, index.sq_norms[cols]))
+    distinct = rows[:, None] != cols[None, :]
+    return values[distinct]
+
+
+def set_distribution(index: SetIndex, metric: str, bins: int = 40) -> ScoreDistribution:
+    """Distribution of pairwise scores within a set (sampled for large sets)."""
+    return summarize(sample_pair_scores(index, metric), metric, bins)
+
+
+def default_threshold(index: SetIndex, metric: str, top_fraction: float = DEFAULT_TOP_FRACTION) -> float:
+    """A range threshold that about `top_fraction` of the pairs within the set pass: for cosine the
+    (1 - top_fraction) quantile of similarities, for Euclidean the top_fraction quantile of distances.
+    Measured per set, hence per descriptor; remembered for as long as the set's store is unchanged.
+    With fewer than two images there is nothing to measure, and only identical images pass."""
+    if not 0 < top_fraction < 1:
+        raise ValueError("top_fraction must lie strictly between 0 and 1")
+    memo_key = ("default_threshold", metric, top_fraction)
+    if memo_key in index.memo:
+        return index.memo[memo_key]
+    values = sample_pair_scores(index, metric)
+    if len(values) == 0:
+        threshold = 1.0 if higher_is_better(metric) else 0.0
+    else:
+        q = 1.0 - top_fraction if higher_is_better(metric) else top_fraction
+        threshold = float(np.quantile(values.astype(np.float64), q))
+        if higher_is_better(metric):
+            threshold = min(1.0, max(-1.0, threshold))
+    index.memo[memo_key] = threshold
+    return threshold

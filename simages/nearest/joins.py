@@ -1,0 +1,148 @@
+"""Key x set and set x set joins on SetIndex objects.
+
+A set join is computed in blocks of query rows so that one block's score matrix is about 64 MB whatever
+the set sizes: a 100k x 100k join never holds more than a block of scores (plus its selections).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from simages.nearest import predicates, scores
+from simages.nearest.query_spec import QuerySpec
+from simages.nearest.results import JoinResult, KeyResult, Match
+from simages.nearest.set_index import SetIndex
+
+BLOCK_BYTES = 64 * 1024 * 1024
+
+
+def block_rows_for(columns: int, block_bytes: int = BLOCK_BYTES) -> int:
+    """Query rows per block so that a (rows x columns) float32 score matrix is about `block_bytes`."""
+    return max(1, block_bytes // (4 * max(1, columns)))
+
+
+def _keys(index: SetIndex, queries: np.ndarray, metric: str) -> np.ndarray:
+    if metric == "cosine":
+        return scores.cosine_keys(queries, index.vectors, index.inv_norms)
+    return scores.euclidean_keys(queries, index.vectors, index.sq_norms)
+
+
+def _answer_row(
+    index: SetIndex, query: np.ndarray, keys: np.ndarray, spec: QuerySpec
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(rows best first, their scores, how many passed) for one query row of keys.
+
+    The keys preselect generously (see scores.COSINE_SLACK); the decision and the order use scores
+    recomputed per candidate, so ties and cut-offs do not depend on how the keys were computed."""
+    cosine = spec.metric == "cosine"
+    if cosine:
+        slack, cutoff = scores.COSINE_SLACK, -float(spec.param)
+    else:
+        slack, cutoff = scores.d2_slack(float(query @ query), index.max_sq_norm), float(spec.param) ** 2
+    if spec.predicate == "knn":
+        candidates = predicates.knn_candidates(keys, int(spec.param), slack)
+    else:
+        candidates = np.flatnonzero(keys <= cutoff + slack)
+    if cosine:
+        exact = scores.exact_cosines(index.vectors, index.inv_norms, candidates, query)
+        order_keys = -exact
+    else:
+        exact = order_keys = scores.exact_distances(index.vectors, candidates, query)
+    if spec.predicate == "range":
+        inside = exact >= spec.param if cosine else exact <= spec.param
+        candidates, exact, order_keys = candidates[inside], exact[inside], order_keys[inside]
+    perm = predicates.order(order_keys, index.name_rank[candidates])
+    if spec.predicate == "knn":
+        perm = perm[: int(spec.param)]
+    return candidates[perm], exact[perm], len(perm)
+
+
+def _matches(index: SetIndex, rows: np.ndarray, values: np.ndarray, limit: int | None) -> list[Match]:
+    if limit is not None:
+        rows, values = rows[:limit], values[:limit]
+    names = index.names
+    return [Match(names[r], float(v)) for r, v in zip(rows.tolist(), values.tolist(), strict=True)]
+
+
+def key_join(
+    index: SetIndex,
+    key_vector: np.ndarray,
+    spec: QuerySpec,
+    *,
+    key: str = "",
+    exclude: str | None = None,
+    limit: int | None = None,
+) -> KeyResult:
+    """One key against a set. `key_vector` is a stored-style (raw) descriptor: a stored row of any set or
+    one computed for an uploaded file; it is projected into the set's space here. `exclude` names an image
+    of the set never to return (the key itself, when it belongs to the set). `limit` cuts the listed
+    matches of a range query; `passed` still counts them all."""
+    query = index.project(key_vector)
+    total = len(index)
+    if total == 0:
+        return KeyResult(key, index.set_name, spec.metric, spec.predicate, spec.param, [],
+                         0 if spec.predicate == "range" else None, 0)
+    keys = _keys(index, query, spec.metric)[0]
+    if exclude is not None and exclude in index:
+        keys[index.row_of(exclude)] = np.inf
+        total -= 1
+    rows, values, passed = _answer_row(index, query[0], keys, spec)
+    return KeyResult(
+        key=key,
+        set=index.set_name,
+        metric=spec.metric,
+        predicate=spec.predicate,
+        param=spec.param,
+        matches=_matches(index, rows, values, limit),
+        passed=passed if spec.predicate == "range" else None,
+        total=total,
+    )
+
+
+def is_self_join(a: SetIndex, b: SetIndex) -> bool:
+    return a is b or (a.set_name == b.set_name and a.source is not None and a.source == b.source)
+
+
+def iter_set_join(
+    a: SetIndex,
+    b: SetIndex,
+    spec: QuerySpec,
+    *,
+    block_rows: int | None = None,
+    limit: int | None = None,
+) -> Iterator[tuple[str, list[Match]]]:
+    """For each image of A in name order, its matches in B best first. A self-join (A is B) never pairs an
+    image with itself; the exclusion is by row, so identical images under two names still pair."""
+    if a.dimension != b.dimension and len(a) and len(b):
+        raise ValueError(
+            f"sets {a.set_name!r} ({a.dimension}-d) and {b.set_name!r} ({b.dimension}-d) hold different "
+            "descriptors; index both with the same descriptor"
+        )
+    self_join = is_self_join(a, b)
+    rows_per_block = block_rows or block_rows_for(len(b))
+    # Iterating A in name order makes the output order independent of the store's row order.
+    a_order = np.argsort(a.name_rank)
+    for start in range(0, len(a), rows_per_block):
+        a_rows = a_order[start : start + rows_per_block]
+        queries = a.vectors[a_rows] if self_join else b.project(a.raw[a_rows])
+        keys = _keys(b, queries, spec.metric) if len(b) else np.zeros((len(a_rows), 0), np.float32)
+        if self_join:
+            keys[np.arange(len(a_rows)), a_rows] = np.inf
+        for i, a_row in enumerate(a_rows.tolist()):
+            rows, values, _ = _answer_row(b, queries[i], keys[i], spec)
+            yield a.names[a_row], _matches(b, rows, values, limit)
+
+
+def set_join(
+    a: SetIndex,
+    b: SetIndex,
+    spec: QuerySpec,
+    *,
+    block_rows: int | None = None,
+    limit: int | None = None,
+) -> JoinResult:
+    """Every image of A against B, grouped by A's image (see `iter_set_join`)."""
+    groups = dict(iter_set_join(a, b, spec, block_rows=block_rows, limit=limit))
+    return JoinResult(a.set_name, b.set_name, spec.metric, spec.predicate, spec.param, groups)

@@ -1,0 +1,89 @@
+"""Answers of joins as small immutable values, with the JSON shape the CLI prints and the GUI consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Six decimals are far below any meaningful score difference and keep printed JSON readable.
+_DECIMALS = 6
+
+
+def _score(value: float) -> float:
+    return round(float(value), _DECIMALS)
+
+
+@dataclass(frozen=True)
+class Match:
+    image: str
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"image": self.image, "score": _score(self.score)}
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: str
+    b: str
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "score": _score(self.score)}
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    """One key against one set. For a range query `passed` counts every image that passed, even when
+    `matches` was cut to a display limit; for kNN it is None. `total` is the number of images searched."""
+
+    key: str
+    set: str
+    metric: str
+    predicate: str
+    param: float | int
+    matches: list[Match]
+    passed: int | None
+    total: int
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "key": self.key,
+            "set": self.set,
+            "metric": self.metric,
+            "predicate": self.predicate,
+            "param": self.param,
+            "results": [m.to_json() for m in self.matches],
+        }
+        if self.passed is not None:
+            out["passed"] = self.passed
+        return out
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """Set x set: for every image a of `a_set` (in name order), its matches in `b_set`, best first."""
+
+    a_set: str
+    b_set: str
+    metric: str
+    predicate: str
+    param: float | int
+    groups: dict[str, list[Match]] = field(default_factory=dict)
+
+    def pairs(self) -> list[Pair]:
+        return [Pair(a, m.image, m.score) for a, matches in self.groups.items() for m in matches]
+
+    @property
+    def pair_count(self) -> int:
+        return sum(len(matches) for matches in self.groups.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a_set": self.a_set,
+            "b_set": self.b_set,
+            "metric": self.metric,
+            "predicate": self.predicate,
+            "param": self.param,
+            "results": {a: [m.to_json() for m in matches] for a, matches in self.groups.items()},
+        }

@@ -1,0 +1,127 @@
+"""A set's descriptors made ready for joins: post-processed vectors, their norms, and name lookups.
+
+Stored vectors are what extraction produced. If the store's descriptor asks for whitening, the PCA
+whitening is learned here on the set itself (that is what `whiten` means) and applied, followed by a new
+L2 normalisation; `project` applies the very same transform to a key from outside the set or to another
+set's vectors, so everything compared with this set lives in the same space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simages.extraction.descriptor_spec import DescriptorSpec
+from simages.nearest import scores
+from simages.store.npz_store import FeatureStore
+
+# Eigenvalues below this fraction of the largest are noise (or exact rank deficiency when a set has
+# fewer images than dimensions); dividing by them would blow noise up, so those directions are dropped.
+_WHITEN_RELATIVE_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class Whitening:
+    mean: np.ndarray  # (d,)
+    matrix: np.ndarray  # (d, r): principal directions scaled by 1/sqrt(eigenvalue)
+
+    @classmethod
+    def learn(cls, vectors: np.ndarray) -> Whitening | None:
+        """PCA whitening of the rows; None when the set is too small to estimate a covariance."""
+        if len(vectors) < 2:
+            return None
+        x = vectors.astype(np.float64)
+        mean = x.mean(axis=0)
+        # SVD of the centred data rather than eigh of the covariance: stabler, and cheap for n x 512.
+        _, singular, vt = np.linalg.svd(x - mean, full_matrices=False)
+        eigen = singular**2 / (len(x) - 1)
+        keep = eigen > eigen[0] * _WHITEN_RELATIVE_FLOOR if eigen[0] > 0 else np.zeros(len(eigen), bool)
+        if not keep.any():
+            return None
+        matrix = vt[keep].T / np.sqrt(eigen[keep])[None, :]
+        return cls(mean.astype(np.float32), np.ascontiguousarray(matrix, dtype=np.float32))
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        out = (raw - self.mean[None, :]) @ self.matrix
+        out *= scores.inverse_norms(out)[:, None]
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+
+@dataclass(eq=False)
+class SetIndex:
+    """Immutable by convention once built; shared between threads by the cache."""
+
+    set_name: str
+    names: list[str]
+    raw: np.ndarray  # stored vectors (n, d)
+    descriptor: str
+    whitening: Whitening | None = None
+    # Identity of the store file this was read from: (mtime_ns, size, inode).
+    source: tuple[int, int, int] | None = None
+    vectors: np.ndarray = field(init=False)
+    inv_norms: np.ndarray = field(init=False)
+    sq_norms: np.ndarray = field(init=False)
+    name_rank: np.ndarray = field(init=False)
+    max_sq_norm: float = field(init=False)
+    _rows: dict[str, int] = field(init=False, repr=False)
+    # Values derived from the vectors (e.g. default thresholds), valid as long as this index is.
+    memo: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.raw = np.ascontiguousarray(self.raw, dtype=np.float32)
+        if self.raw.ndim != 2 or len(self.raw) != len(self.names):
+            shape = self.raw.shape
+            raise ValueError(f"set {self.set_name!r}: {len(self.names)} names but vectors of shape {shape}")
+        self.vectors = self.project(self.raw)
+        self.inv_norms = scores.inverse_norms(self.vectors)
+        self.sq_norms = scores.squared_norms(self.vectors)
+        self.max_sq_norm = float(self.sq_norms.max()) if len(self.sq_norms) else 0.0
+        rank = np.empty(len(self.names), dtype=np.int64)
+        rank[np.argsort(np.array(self.names, dtype=object), kind="stable")] = np.arange(len(self.names))
+        self.name_rank = rank
+        self._rows = {name: i for i, name in enumerate(self.names)}
+
+    @classmethod
+    def from_store(
+        cls, set_name: str, store: FeatureStore, source: tuple[int, int, int] | None = None
+    ) -> SetIndex:
+        descriptor = str(store.meta.get("descriptor", ""))
+        whiten = False
+        if descriptor:
+            try:
+                whiten = DescriptorSpec.parse(descriptor).whiten
+            except ValueError:
+                whiten = False
+        whitening = Whitening.learn(store.vectors) if whiten else None
+        return cls(set_name, list(store.names), store.vectors, descriptor, whitening, source)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def dimension(self) -> int:
+        """Dimension of the stored (raw) vectors, the one a key must have."""
+        return int(self.raw.shape[1]) if self.raw.ndim == 2 else 0
+
+    def project(self, raw: np.ndarray) -> np.ndarray:
+        """Map stored-style vectors (one or many rows) into this set's join space."""
+        rows = scores.as_float32_rows(raw)
+        if rows.shape[1] != self.dimension:
+            raise ValueError(
+                f"descriptor has {rows.shape[1]} dimensions but set {self.set_name!r} holds {self.dimension}"
+            )
+        return self.whitening.apply(rows) if self.whitening is not None else rows
+
+    def row_of(self, image: str) -> int:
+        try:
+            return self._rows[image]
+        except KeyError:
+            raise LookupError(f"no image {image!r} in the index of set {self.set_name!r}") from None
+
+    def __contains__(self, image: object) -> bool:
+        return image in self._rows
+
+    def raw_vector(self, image: str) -> np.ndarray:
+        return self.raw[self.row_of(image)]

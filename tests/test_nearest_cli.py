@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from simages.cli import join_cmd, query_cmd
+from simages.settings import Settings
+from simages.store.fingerprint import Fingerprint
+from simages.store.npz_store import FeatureStore, save_store
+
+NAMES = ["cats/1.jpg", "cats/2.jpg", "dogs/1.jpg", "dogs/2.jpg", "dogs/3.jpg"]
+VECTORS = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0.1, 0.9, 0], [0, 0.8, 0.2]], np.float32)
+
+
+def write_store(settings, set_name, names, vectors, descriptor="gap+l2"):
+    store = FeatureStore(list(names), [Fingerprint(1, 1)] * len(names), np.asarray(vectors, np.float32),
+                         {"descriptor": descriptor})
+    save_store(settings.store_path(set_name), store)
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(root=tmp_path / "root")
+    (settings.image_sets / "pets").mkdir(parents=True)
+    write_store(settings, "pets", NAMES, VECTORS)
+    return settings
+
+
+def _full_cli():
+    try:
+        from simages.cli import build_parser, main
+
+        build_parser()
+    except ImportError:
+        return None  # another command's module is not there yet: drive these two commands directly
+    return main
+
+
+def cli(settings, *argv):
+    """Run `simages --root ROOT ARGV...` and return the exit code."""
+    main = _full_cli()
+    if main is not None:
+        return main(["--root", str(settings.root), *argv])
+    parser = argparse.ArgumentParser(prog="simages")
+    sub = parser.add_subparsers(required=True)
+    query_cmd.register(sub)
+    join_cmd.register(sub)
+    args = parser.parse_args(list(argv))
+    return args.func(args, settings)
+
+
+def test_query_json_lists_nearest_images_without_the_key(settings, capsys):
+    assert cli(settings, "query", "pets/cats/1.jpg", "--set", "pets", "--knn", "2", "--format", "json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["key"] == "pets/cats/1.jpg" and data["set"] == "pets"
+    assert (data["metric"], data["predicate"], data["param"]) == ("cosine", "knn", 2)
+    assert [r["image"] for r in data["results"]] == ["cats/2.jpg", "dogs/2.jpg"]
+    assert "passed" not in data
+
+
+def test_query_range_reports_how_many_pass(settings, capsys):
+    assert cli(settings, "query", "pets/dogs/1.jpg", "--set", "pets", "--range", "0.9", "--format", "json",
+               "--limit", "1") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["passed"] == 2 and [r["image"] for r in data["results"]] == ["dogs/2.jpg"]
+
+
+def test_query_euclidean_csv(settings, capsys):
+    assert cli(settings, "query", "pets/cats/1.jpg", "--set", "pets", "--knn", "1", "--metric", "euclidean",
+               "--format", "csv", "--include-self") == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows == [["image", "score"], ["cats/1.jpg", "0.000000"]]
+
+
+def test_query_table_is_readable(settings, capsys):
+    assert cli(settings, "query", "pets/cats/1.jpg", "--set", "pets", "--range", "0.999") == 0
+    out = capsys.readouterr().out
+    assert "cosine similarity >= 0.999" in out and "Passed: 0 of 4" in out and "No image matches" in out
+
+
+def test_query_of_a_set_that_is_not_indexed_suggests_indexing(settings, capsys):
+    assert cli(settings, "query", "pets/cats/1.jpg", "--set", "birds", "--knn", "3") == 2
+    assert "simages index birds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["query", "pets/cats/1.jpg", "--set", "../x", "--knn", "3"], "a set name is a single folder name"),
+        (["query", "pets/../../secret.jpg", "--set", "pets", "--knn", "3"], "invalid image name"),
+        (["query", "pets/cats/9.jpg", "--set", "pets", "--knn", "3"], "not in the index of set 'pets'"),
+        (["query", "zoo/cat.jpg", "--set", "pets", "--knn", "3"], "neither an image of a known set"),
+        (["query", "pets/cats/1.jpg", "--set", "pets", "--knn", "0"], "k must be a positive integer"),
+        (["query", "pets/cats/1.jpg", "--set", "pets", "--range", "2"], "between -1 and 1"),
+        (["join", "pets", "..", "--knn", "1"], "invalid set name"),
+    ],
+)
+def test_bad_input_gives_a_message_and_exit_code_2(settings, capsys, argv, message):
+    assert cli(settings, *argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_uploaded_file_is_described_with_the_set_settings(settings, tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def describe_file(path, file_settings):
+        seen["path"], seen["descriptor"] = path, file_settings.descriptor.key()
+        return np.array([0, 1, 0], np.float32)
+
+    monkeypatch.setitem(sys.modules, "simages.extraction.describe",
+                        types.SimpleNamespace(describe_file=describe_file))
+    write_store(settings, "pets", NAMES, VECTORS, descriptor="max+sqrt+l2")
+    upload = tmp_path / "upload.png"
+    upload.write_bytes(b"fake")
+    assert cli(settings, "query", "upload.png", "--set", "pets", "--knn", "1", "--format", "json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["results"][0]["image"] == "dogs/1.jpg" and data["key"] == "upload.png"
+    assert seen == {"path": upload.relative_to(tmp_path), "descriptor": "max+sqrt+l2"}
+
+
+def test_set_image_wins_over_a_same_named_file(settings, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "simages.extraction.describe", types.SimpleNamespace(
+        describe_file=lambda *_: pytest.fail("a set image must not be described again")))
+    (tmp_path / "pets" / "cats").mkdir(parents=True)
+    (tmp_path / "pets" / "cats" / "1.jpg").write_bytes(b"x")
+    assert cli(settings, "query", "pets/cats/1.jpg", "--set", "pets", "--knn", "1", "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["image"] == "cats/2.jpg"
+
+
+def test_key_from_another_set_with_another_descriptor_is_refused(settings, capsys):
+    write_store(settings, "other", ["x.jpg"], [[1, 0, 0]], descriptor="max+l2")
+    assert cli(settings, "query", "other/x.jpg", "--set", "pets", "--knn", "1") == 2
+    assert "re-index" in capsys.readouterr().err
+
+
+def test_join_writes_csv_pairs_grouped_by_a(settings, tmp_path, capsys):
+    out = tmp_path / "pairs.csv"
+    assert cli(settings, "join", "pets", "pets", "--knn", "1", "--output", str(out)) == 0
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["a", "b", "score"]
+    assert [(a, b) for a, b, _ in rows[1:]] == [
+        ("cats/1.jpg", "cats/2.jpg"), ("cats/2.jpg", "cats/1.jpg"), ("dogs/1.jpg", "dogs/2.jpg"),
+        ("dogs/2.jpg", "dogs/1.jpg"), ("dogs/3.jpg", "dogs/1.jpg"),
+    ]
+    assert "wrote 5 pairs" in capsys.readouterr().err
+
+
+def test_join_of_two_sets_prints_a_table(settings, capsys):
+    write_store(settings, "queries", ["q.jpg"], [[0, 0, 1]])
+    assert cli(settings, "join", "queries", "pets", "--range", "0.2", "--metric", "cosine") == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1:] == ["q.jpg", "      0.242536  dogs/3.jpg", "1 pairs for 1 images"]
+
+
+def test_join_with_unindexed_set_exits_2(settings, capsys):
+    assert cli(settings, "join", "pets", "birds", "--knn", "1") == 2
+    assert "simages index birds" in capsys.readouterr().err
