@@ -156,7 +156,12 @@ def index_folder(
         names = sorted([*plan.keep, *(name for name, _ in plan.compute if name in known.vectors)])
         summary.unreadable = {name: reason for name, (_, reason) in sorted(failed.items())}
         summary.total = len(names)
-        if not summary.nothing_to_do or previous is None or failed.keys() != previous.failed.keys():
+        if (
+            not summary.nothing_to_do
+            or previous is None
+            or failed.keys() != previous.failed.keys()
+            or previous.meta.get("descriptor_spec") != spec.key()
+        ):
             dimension = spec.dimension
             vectors = (
                 np.stack([known.vectors[name] for name in names]).astype(np.float32, copy=False)
@@ -164,7 +169,7 @@ def index_folder(
                 else np.zeros((0, dimension), np.float32)
             )
             ran = summary.network or (previous.meta.get("network") if previous else None)
-            meta = {**expected, "updated": time.time(), "network": ran}
+            meta = {**expected, "descriptor_spec": spec.key(), "updated": time.time(), "network": ran}
             store = FeatureStore(names, [known.fingerprints[name] for name in names], vectors, meta, failed)
             save_store(store_path, store)
         clear_checkpoints(checkpoint_dir)

@@ -87,7 +87,9 @@ class SetIndex:
     def from_store(
         cls, set_name: str, store: FeatureStore, source: tuple[int, int, int] | None = None
     ) -> SetIndex:
-        descriptor = str(store.meta.get("descriptor", ""))
+        # "descriptor_spec" is the full spec including load-time steps such as whitening;
+        # "descriptor" is the part that shaped the stored vectors.
+        descriptor = str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
         whiten = False
         if descriptor:
             try:

@@ -1,0 +1,76 @@
+"""App factory: registers the two pages and the image route on NiceGUI's app, and runs it.
+
+`build_app` holds no module-level state: everything shared lives in the GuiContext it returns, and each
+page visit (each browser tab) builds its own page state.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import Request
+from nicegui import app, ui
+
+from simages.gui.context import GuiContext, ManagerLike
+from simages.gui.home_page import build_home
+from simages.gui.image_route import register_image_route
+from simages.gui.results_page import build_results
+from simages.gui.styles import CSS
+from simages.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, manager: ManagerLike | None = None) -> GuiContext:
+    """Register pages and routes for these settings. Without a manager, an IndexManager is created and
+    started with the app (and stopped with it); a given manager is left to its owner."""
+    if manager is None:
+        from simages.jobs.manager import IndexManager  # imported late: tests may run without it
+
+        manager = IndexManager(settings)
+        app.on_startup(manager.start)
+        app.on_shutdown(manager.stop)
+    ctx = GuiContext(settings, manager)
+    problem = settings.check_weights()
+    if problem:
+        log.warning("%s", problem)
+    register_image_route(app, ctx)
+
+    @ui.page("/", title="SIMages — find similar images")
+    def home(request: Request) -> None:
+        ui.add_css(CSS)
+        build_home(ctx, dict(request.query_params))
+
+    @ui.page("/similar", title="SIMages — similar images")
+    def similar(request: Request) -> None:
+        ui.add_css(CSS)
+        build_results(ctx, dict(request.query_params))
+
+    return ctx
+
+
+def run_app(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    native: bool = False,
+    show: bool = False,
+    manager: ManagerLike | None = None,
+) -> None:
+    """Serve the app until interrupted; bound to localhost unless told otherwise. `native` opens a desktop
+    window (needs pywebview) instead of a browser tab."""
+    build_app(settings, manager)
+    options: dict[str, object] = {}
+    if native:
+        options["window_size"] = (1280, 860)
+    ui.run(
+        host=host,
+        port=port,
+        reload=False,
+        show=show,
+        native=native,
+        title="SIMages",
+        favicon="🔎",
+        show_welcome_message=True,
+        **options,
+    )

@@ -1,0 +1,82 @@
+"""Pieces both pages use: the header, the friendly error page and set lookups that never raise at users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+
+from simages.gui.context import GuiContext
+from simages.naming import InvalidName, list_sets, validate_set_name
+from simages.nearest.cache import NotIndexed
+from simages.nearest.distribution import default_threshold
+from simages.nearest.set_index import SetIndex
+from simages.store.npz_store import StoreError
+
+
+def page_header(subtitle: str = "") -> None:
+    ui.query("body").classes("bg-grey-1")
+    with ui.header(elevated=False).classes("bg-white text-grey-9 items-center q-px-lg q-py-sm border-b"):
+        with ui.link(target="/").classes("no-underline text-grey-9 row items-center gap-2"):
+            ui.icon("image_search", size="md", color="primary")
+            ui.label("SIMages").classes("text-h6 text-weight-bold")
+        if subtitle:
+            ui.label(subtitle).classes("text-grey-7 q-ml-md gt-xs")
+
+
+def error_page(title: str, message: str, home: str = "/") -> None:
+    """A calm page for a missing set or image or a bad link, instead of a stack trace."""
+    page_header()
+    outer = ui.column().classes("w-full items-center q-pa-xl")
+    with outer, ui.card().classes("q-pa-lg").style("max-width: 560px"):
+        with ui.row().classes("items-center gap-2"):
+            ui.icon("sentiment_dissatisfied", color="grey-7", size="md")
+            ui.label(title).classes("text-h6").mark("error-title")
+        ui.label(message).classes("text-body1 text-grey-8").mark("error-message")
+        ui.link("Back to the start page", home).classes("text-primary").mark("home-link")
+
+
+def known_sets(ctx: GuiContext) -> list[str]:
+    """Sets with a folder or a feature store, as the manager and the disk know them."""
+    names = set(list_sets(ctx.settings.image_sets))
+    names.update(status.name for status in ctx.manager.statuses())
+    return sorted(names)
+
+
+def set_exists(ctx: GuiContext, name: str) -> bool:
+    try:
+        validate_set_name(name)
+    except InvalidName:
+        return False
+    return (ctx.settings.image_sets / name).is_dir() or ctx.settings.store_path(name).is_file()
+
+
+def load_index(ctx: GuiContext, name: str) -> SetIndex | None:
+    """The set's index, or None while it has no usable store (not indexed yet, or being rebuilt)."""
+    try:
+        return ctx.descriptors.get(ctx.settings, name)
+    except (NotIndexed, StoreError, InvalidName):
+        return None
+
+
+def threshold_for(ctx: GuiContext, name: str | None, metric: str) -> float | None:
+    index = load_index(ctx, name) if name else None
+    if index is None:
+        return None
+    return default_threshold(index, metric)
+
+
+def status_of(ctx: GuiContext, name: str) -> Any | None:
+    try:
+        return ctx.manager.status(name)
+    except (LookupError, KeyError):
+        return None
+
+
+def thumbnail_img(url: str, classes: str = "") -> ui.element:
+    """A plain lazily loaded <img>: far lighter than ui.image for grids of dozens of thumbnails."""
+    img = ui.element("img").classes(classes)
+    img.props["src"] = url
+    img.props["loading"] = "lazy"
+    img.props["alt"] = ""
+    return img

@@ -1,0 +1,52 @@
+"""What every page of one app shares: settings, the index manager and the caches, created by the app factory.
+
+Pages get this object as an argument instead of reaching for module globals, so two apps (two tests) in
+one process never see each other's state, and per-tab state stays in each page's own closure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from simages.gui.thumbnails import ThumbnailCache
+from simages.gui.uploads import UploadStore
+from simages.nearest.cache import DescriptorCache
+from simages.settings import Settings
+
+
+class SetStatusLike(Protocol):
+    name: str
+    state: str  # "indexed" | "indexing" | "waiting" | "failed" | "not indexed"
+    count: int
+    done: int
+    total: int
+    message: str
+    unreadable: dict[str, str]
+
+
+class ManagerLike(Protocol):
+    """The part of simages.jobs.manager.IndexManager the GUI uses."""
+
+    def statuses(self) -> list[Any]: ...
+
+    def status(self, set_name: str) -> Any: ...
+
+    async def describe_upload(self, path: Path) -> np.ndarray: ...
+
+
+@dataclass
+class GuiContext:
+    settings: Settings
+    manager: ManagerLike
+    descriptors: DescriptorCache = field(default_factory=DescriptorCache)
+    uploads: UploadStore = field(default_factory=UploadStore)
+    thumbnails: ThumbnailCache = field(init=False)
+    # Upload size limit (bytes): large enough for any camera photo, small enough to refuse junk quickly.
+    max_upload_bytes: int = 25 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        self.thumbnails = ThumbnailCache(self.settings)

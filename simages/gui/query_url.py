@@ -1,0 +1,130 @@
+"""A query as URL parameters and back, so a results page can be bookmarked and shared.
+
+The URL carries names only (sets, an image relative to its set, an upload id), never a file-system path;
+every name is validated here, before any page touches the disk. Parsing is pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+
+from simages.naming import InvalidName, validate_image_name, validate_set_name
+from simages.nearest.query_spec import METRICS, PREDICATES, QuerySpec
+
+DEFAULT_METRIC = "cosine"
+DEFAULT_PREDICATE = "knn"
+DEFAULT_K = 10
+# Upload ids are uuid4 hex strings made by the app; anything else is refused before a lookup.
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class InvalidQuery(ValueError):
+    """A URL that does not describe a query; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class QueryState:
+    """Everything a results page needs: the key (an image of a set, or an upload), the searched set and the
+    query settings. `param` is the text the user typed; empty means "the default for this predicate"."""
+
+    join_set: str
+    key_set: str | None = None
+    image: str | None = None
+    upload: str | None = None
+    metric: str = DEFAULT_METRIC
+    predicate: str = DEFAULT_PREDICATE
+    param: str = ""
+
+    @property
+    def is_upload(self) -> bool:
+        return self.upload is not None
+
+    def with_(self, **changes: object) -> QueryState:
+        return replace(self, **changes)
+
+    def spec(self, default_threshold: float | None = None) -> QuerySpec:
+        """The validated QuerySpec; ValueError with a friendly message for a bad parameter."""
+        param: str | float | int = self.param.strip()
+        if param == "":
+            if self.predicate == "knn":
+                param = DEFAULT_K
+            elif default_threshold is not None:
+                param = default_threshold
+            else:
+                raise ValueError("enter a threshold for the range query")
+        return QuerySpec.parse(self.metric, self.predicate, param)
+
+
+def to_params(state: QueryState) -> dict[str, str]:
+    """URL parameters in a stable order; defaults are written out so a shared link never changes meaning."""
+    params: dict[str, str] = {}
+    if state.upload is not None:
+        params["upload"] = state.upload
+    else:
+        params["key_set"] = state.key_set or ""
+        params["image"] = state.image or ""
+    params["set"] = state.join_set
+    params["metric"] = state.metric
+    params["predicate"] = state.predicate
+    if state.param.strip():
+        params["param"] = state.param.strip()
+    return params
+
+
+def results_url(state: QueryState) -> str:
+    return "/similar?" + urlencode(to_params(state))
+
+
+def home_url(join_set: str | None = None, key_set: str | None = None, **settings: str) -> str:
+    """The home page, keeping the chosen sets and query settings so going back loses nothing."""
+    params = {k: v for k, v in {"key_set": key_set, "set": join_set, **settings}.items() if v}
+    return "/?" + urlencode(params) if params else "/"
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    value = value.strip().lower()
+    if value not in allowed:
+        raise InvalidQuery(f"unknown {what} {value!r}; choose {' or '.join(allowed)}")
+    return value
+
+
+def parse_settings(params: Mapping[str, str]) -> tuple[str, str, str]:
+    """(metric, predicate, param text) from URL parameters, with defaults for missing ones."""
+    metric = _choice(params.get("metric") or DEFAULT_METRIC, METRICS, "metric")
+    predicate = _choice(params.get("predicate") or DEFAULT_PREDICATE, PREDICATES, "predicate")
+    param = (params.get("param") or "").strip()
+    if len(param) > 32:
+        raise InvalidQuery("the query parameter is too long to be a number")
+    return metric, predicate, param
+
+
+def parse_set(value: str | None, what: str = "set") -> str:
+    if not value:
+        raise InvalidQuery(f"the link names no {what}")
+    try:
+        return validate_set_name(value)
+    except InvalidName as error:
+        raise InvalidQuery(str(error)) from None
+
+
+def from_params(params: Mapping[str, str]) -> QueryState:
+    """A validated QueryState from the parameters of a results URL; InvalidQuery otherwise."""
+    join_set = parse_set(params.get("set"), "set to search")
+    metric, predicate, param = parse_settings(params)
+    upload = params.get("upload")
+    if upload:
+        if not _UPLOAD_ID.match(upload):
+            raise InvalidQuery("this upload link is not valid")
+        return QueryState(join_set, upload=upload, metric=metric, predicate=predicate, param=param)
+    key_set = parse_set(params.get("key_set") or join_set, "key set")
+    image = params.get("image")
+    if not image:
+        raise InvalidQuery("the link names no key image")
+    try:
+        validate_image_name(image)
+    except InvalidName as error:
+        raise InvalidQuery(str(error)) from None
+    return QueryState(join_set, key_set=key_set, image=image, metric=metric, predicate=predicate, param=param)

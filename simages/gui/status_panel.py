@@ -1,0 +1,88 @@
+"""Index status of every set, polled from the index manager and redrawn only when something changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+
+from simages.gui.context import ManagerLike
+
+_STATE_STYLE = {
+    "indexed": ("positive", "check_circle"),
+    "indexing": ("primary", "autorenew"),
+    "waiting": ("grey-7", "schedule"),
+    "failed": ("negative", "error"),
+    "not indexed": ("grey-7", "radio_button_unchecked"),
+}
+
+
+def status_signature(status: Any) -> tuple:
+    return (status.name, status.state, status.count, status.done, status.total, status.message,
+            len(status.unreadable or {}))
+
+
+def describe_status(status: Any) -> str:
+    """One line for people, e.g. `indexed, 1,000 images` or `indexing 12 of 40`."""
+    if status.state == "indexed":
+        return f"indexed, {status.count:,} image{'s' if status.count != 1 else ''}"
+    if status.state == "indexing":
+        return f"indexing {status.done:,} of {status.total:,}" if status.total else "indexing…"
+    if status.state == "failed":
+        return f"failed: {status.message}" if status.message else "failed"
+    if status.state == "waiting":
+        return "waiting to be indexed"
+    return status.message or "not indexed yet"
+
+
+class StatusPanel:
+    """A card listing every set; `on_change(statuses)` runs whenever any status changes."""
+
+    def __init__(
+        self,
+        manager: ManagerLike,
+        on_change: Callable[[list[Any]], None] | None = None,
+        interval: float = 1.0,
+    ) -> None:
+        self.manager = manager
+        self.on_change = on_change
+        self._signature: tuple | None = None
+        with ui.card().classes("w-full").props("flat bordered").mark("status-panel"):
+            ui.label("Image sets").classes("text-subtitle1 text-weight-medium")
+            self.rows = ui.column().classes("w-full gap-1")
+        self.poll(notify=False)  # the page draws itself from the same state; only later changes matter
+        ui.timer(interval, self.poll)
+
+    def poll(self, notify: bool = True) -> None:
+        statuses = sorted(self.manager.statuses(), key=lambda s: s.name)
+        signature = tuple(status_signature(s) for s in statuses)
+        if signature == self._signature:
+            return
+        self._signature = signature
+        self._draw(statuses)
+        if notify and self.on_change is not None:
+            self.on_change(statuses)
+
+    def _draw(self, statuses: list[Any]) -> None:
+        self.rows.clear()
+        with self.rows:
+            if not statuses:
+                hint = "No sets yet: put a folder of images into image_sets/ and it is indexed here."
+                ui.label(hint).classes("text-grey-7 text-body2")
+            for status in statuses:
+                color, icon = _STATE_STYLE.get(status.state, ("grey-7", "help"))
+                with ui.column().classes("w-full gap-0").mark(f"status:{status.name}"):
+                    with ui.row().classes("w-full items-center no-wrap gap-2"):
+                        ui.icon(icon, color=color, size="sm")
+                        ui.label(status.name).classes("text-weight-medium ellipsis")
+                        ui.space()
+                        ui.label(describe_status(status)).classes(f"text-caption text-{color}")
+                    if status.state == "indexing" and status.total:
+                        ui.linear_progress(status.done / status.total, show_value=False).props("rounded")
+                    if status.unreadable:
+                        text = f"{len(status.unreadable)} file(s) could not be read"
+                        with ui.label(text).classes("text-caption text-warning"):
+                            first = list(status.unreadable.items())[:10]
+                            detail = "\n".join(f"{n}: {why}" for n, why in first)
+                            ui.tooltip(detail).style("white-space: pre-line")

@@ -1,0 +1,27 @@
+"""Describing an uploaded key image: saved to a temporary file outside image_sets/, described by the
+index manager's worker with the app's settings, then forgotten on disk (only vector and thumbnail stay)."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path, PurePath
+
+from simages.extraction.images import UnreadableImage
+from simages.gui.context import GuiContext
+from simages.gui.thumbnails import render_jpeg
+from simages.gui.uploads import UploadedKey
+
+
+async def describe_uploaded(ctx: GuiContext, filename: str, data: bytes) -> UploadedKey:
+    """Store an uploaded image as a key; UnreadableImage (with a message for the user) if it is not one."""
+    if len(data) > ctx.max_upload_bytes:
+        raise UnreadableImage(f"the file is larger than {ctx.max_upload_bytes // (1024 * 1024)} MB")
+    suffix = PurePath(filename).suffix[:10] or ".img"
+    with tempfile.TemporaryDirectory(prefix="simages-upload-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(data)
+        # The thumbnail doubles as the early "is this an image?" check, before the network is asked.
+        thumbnail = await asyncio.to_thread(render_jpeg, path, ctx.settings.max_image_pixels, 512)
+        vector = await ctx.manager.describe_upload(path)
+    return ctx.uploads.add(PurePath(filename).name or "upload", vector, thumbnail)

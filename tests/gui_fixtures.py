@@ -1,0 +1,143 @@
+"""Helpers for the GUI tests: tiny image sets with hand-made stores, a stand-in index manager, and a
+simulated user on an app built by `build_app` (NiceGUI's user simulation, without a main file)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from nicegui import ui
+from nicegui.functions.download import download
+from nicegui.functions.navigate import Navigate
+from nicegui.functions.notify import notify
+from nicegui.testing.general import nicegui_reset_globals, prepare_simulation
+from nicegui.testing.user import User
+from PIL import Image
+
+from simages.extraction.images import open_rgb
+from simages.gui.app import build_app
+from simages.gui.context import GuiContext
+from simages.settings import Settings
+from simages.store.fingerprint import Fingerprint
+from simages.store.npz_store import FeatureStore, save_store
+
+DIM = 8
+
+
+def make_images(root: Path, set_name: str, count: int, prefix: str = "img") -> list[str]:
+    """Small distinct PNGs (a colour gradient per image); names are '/'-separated, some in a sub-folder."""
+    folder = root / "image_sets" / set_name
+    names = []
+    for i in range(count):
+        name = f"{prefix}{i:03d}.png" if i % 3 else f"sub/{prefix}{i:03d}.png"
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        array = np.zeros((40, 60, 3), np.uint8)
+        array[..., 0] = (i * 37) % 256
+        array[..., 1] = np.linspace(0, 255, 60, dtype=np.uint8)[None, :]
+        array[..., 2] = (i * 91) % 256
+        Image.fromarray(array).save(path)
+        names.append(name)
+    return sorted(names)
+
+
+def vectors_for(names: list[str], seed: int = 0) -> np.ndarray:
+    """Vectors along a curve, so neighbours in name order are also neighbours in descriptor space."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 3, len(names))[:, None]
+    base = np.hstack([np.cos(t * (k + 1)) for k in range(DIM)]) + 2.0
+    return (base + rng.normal(0, 0.01, base.shape)).astype(np.float32)
+
+
+def write_store(
+    settings: Settings, set_name: str, names: list[str], vectors: np.ndarray | None = None
+) -> None:
+    vectors = vectors_for(names) if vectors is None else vectors
+    folder = settings.image_sets / set_name
+    fingerprints = [Fingerprint.of((folder / n).stat()) for n in names]
+    save_store(settings.store_path(set_name), FeatureStore(names, fingerprints, vectors, {"descriptor": ""}))
+
+
+@dataclass
+class FakeStatus:
+    name: str
+    state: str = "indexed"
+    count: int = 0
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+
+class FakeManager:
+    """The IndexManager interface the GUI uses; statuses are set by the test, uploads described by a
+    cheap function of the pixels (so a non-image fails as with the real worker)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.states: dict[str, FakeStatus] = {}
+        self.described: list[Path] = []
+
+    def set(self, name: str, **fields: object) -> None:
+        self.states[name] = FakeStatus(name, **fields)  # type: ignore[arg-type]
+
+    def statuses(self) -> list[FakeStatus]:
+        return list(self.states.values())
+
+    def status(self, set_name: str) -> FakeStatus:
+        if set_name not in self.states:
+            raise LookupError(set_name)
+        return self.states[set_name]
+
+    async def describe_upload(self, path: Path) -> np.ndarray:
+        self.described.append(path)
+        image = np.asarray(open_rgb(path).resize((4, 2)), np.float32)
+        return image.reshape(-1)[:DIM] / 255.0 + 2.0
+
+
+def demo_root(root: Path, sizes: dict[str, int] | None = None) -> tuple[Settings, FakeManager]:
+    """A root with indexed sets (default: `animals` with 12 images, `plants` with 7) and a fake manager."""
+    settings = Settings(root=root)
+    manager = FakeManager(settings)
+    for set_name, count in (sizes or {"animals": 12, "plants": 7}).items():
+        names = make_images(root, set_name, count, prefix=set_name[:3])
+        write_store(settings, set_name, names)
+        manager.set(set_name, state="indexed", count=count)
+    return settings, manager
+
+
+@contextlib.asynccontextmanager
+async def gui_app(settings: Settings, manager: object | None) -> AsyncIterator[tuple[GuiContext, User]]:
+    """Like nicegui.testing's user_simulation, with the app built by our factory instead of a main file."""
+    # NiceGUI's reset drops the modules of page functions from sys.modules (meant for main files);
+    # putting them back keeps one identity for our classes across tests.
+    modules = dict(sys.modules)
+    with nicegui_reset_globals():
+        os.environ["NICEGUI_USER_SIMULATION"] = "true"
+        try:
+            prepare_simulation()
+            ctx = build_app(settings, manager)  # type: ignore[arg-type]
+            ui.run(reload=False, storage_secret="simulated secret")
+            import httpx
+            from nicegui import core
+
+            async with core.app.router.lifespan_context(core.app):
+                transport = httpx.ASGITransport(core.app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                    yield ctx, User(client)
+        finally:
+            os.environ.pop("NICEGUI_USER_SIMULATION", None)
+            ui.navigate = Navigate()
+            ui.notify = notify
+            ui.download = download
+    sys.modules.update(modules)
+
+
+def new_user(user: User) -> User:
+    """A second browser tab of the same app (same server, its own page state)."""
+    return User(user.http_client)

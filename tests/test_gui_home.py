@@ -1,0 +1,177 @@
+"""Simulated-user tests of the key-selection page (`/`)."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+from nicegui import ui
+from nicegui.elements.upload_files import SmallFileUpload
+from PIL import Image
+
+from tests.gui_fixtures import demo_root, gui_app, make_images, new_user, write_store
+
+
+def only(user, marker: str):
+    (element,) = user.find(marker=marker).elements
+    return element
+
+
+def current_query(user) -> dict[str, str]:
+    url = urlparse(user.back_history[-1])
+    return {k: v[0] for k, v in parse_qs(url.query).items()} | {"path": url.path}
+
+
+async def test_home_lists_sets_thumbnails_and_status(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        await user.should_see("Pick a key image from")
+        await user.should_see("Images of animals (12)")
+        await user.should_see(marker="thumb:ani001.png")
+        await user.should_see(marker="thumb:sub/ani000.png")
+        await user.should_see(marker="status:plants")
+        await user.should_see("indexed, 7 images")
+        await user.should_not_see(marker="weights-banner")
+
+
+async def test_click_thumbnail_opens_results_with_settings_in_url(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        with user:
+            only(user, "join-set").value = "plants"
+            only(user, "metric").value = "euclidean"
+            only(user, "param").value = "3"
+        user.find(marker="thumb:ani004.png").click()
+        await user.should_see(marker="results-grid")
+        query = current_query(user)
+        assert query == {"path": "/similar", "key_set": "animals", "image": "ani004.png", "set": "plants",
+                         "metric": "euclidean", "predicate": "knn", "param": "3"}
+        await user.should_see("The 3 nearest of 7 images in plants, by Euclidean distance")
+
+
+async def test_range_predicate_gets_a_default_threshold(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        with user:
+            only(user, "predicate").value = "range"
+        param = only(user, "param")
+        assert -1 <= float(param.value) <= 1
+        await user.should_see("Threshold: similarity at least (-1 to 1)")
+        with user:
+            only(user, "metric").value = "euclidean"
+        assert float(param.value) >= 0
+        with user:
+            only(user, "predicate").value = "knn"
+        assert param.value == "10"
+
+
+async def test_invalid_parameter_is_refused_without_navigation(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        for bad, message in (("abc", "k must be a positive integer"), ("-3", "k must be a positive integer")):
+            with user:
+                only(user, "param").value = bad
+            user.find(marker="thumb:ani001.png").click()
+            await user.should_see(f"Please fix the query setting: {message}")
+            assert current_query(user)["path"] == "/"
+        with user:
+            only(user, "predicate").value = "range"
+            only(user, "param").value = "1.5"
+        user.find(marker="thumb:ani001.png").click()
+        await user.should_see("a cosine similarity threshold must lie between -1 and 1", retries=5)
+        assert current_query(user)["path"] == "/"
+
+
+async def test_shuffle_pages_and_random_key(tmp_path):
+    settings, manager = demo_root(tmp_path, {"big": 60})
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        await user.should_see("Images of big (60)")
+        await user.should_see(kind=ui.pagination)
+        grid = only(user, "key-grid")
+        assert len(grid.default_slot.children) == 48  # one page, not the whole set
+        user.find(marker="shuffle").click()
+        await user.should_see(marker="key-grid")
+        user.find(marker="random-key").click()
+        await user.should_see(marker="results-grid")
+        query = current_query(user)
+        assert query["path"] == "/similar" and query["key_set"] == "big"
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((30, 30, 3), 120, np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def test_upload_key_image_and_refuse_non_images(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (ctx, user):
+        await user.open("/")
+        upload = only(user, "upload")
+        with user:
+            await upload.handle_uploads([SmallFileUpload("notes.png", "image/png", b"this is text")])
+        await user.should_see("notes.png is not an image we can read")
+        assert current_query(user)["path"] == "/"
+
+        with user:
+            await upload.handle_uploads([SmallFileUpload("holiday photo.png", "image/png", png_bytes())])
+        await user.should_see(marker="upload-note", retries=20)
+        query = current_query(user)
+        assert query["path"] == "/similar" and len(query["upload"]) == 32 and "image" not in query
+        await user.should_see("Uploaded: holiday photo.png")
+        # The upload is not added to any set, and the temporary file is gone.
+        assert sorted(p.name for p in settings.image_sets.iterdir()) == ["animals", "plants"]
+        assert not any(path.exists() for path in manager.described)
+        assert ctx.uploads.get(query["upload"]) is not None
+
+
+async def test_weights_banner_when_weights_are_missing(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    settings = settings.with_(weights=tmp_path / "nowhere" / "vgg16.h5")
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        await user.should_see(marker="weights-banner")
+        await user.should_see("Descriptors cannot be computed: the network weights are missing")
+        await user.should_see(marker="thumb:ani001.png")  # the app still works for indexed sets
+
+
+async def test_new_set_appears_and_can_be_waited_for(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        names = make_images(tmp_path, "fresh", 5, prefix="new")
+        manager.set("fresh", state="indexing", done=2, total=5)
+        await user.should_see(marker="status:fresh", retries=30)
+        await user.should_see("indexing 2 of 5")
+        with user:
+            only(user, "key-set").value = "fresh"
+        await user.should_see(marker="not-indexed")
+        await user.should_see("you can wait on this page", retries=5)
+        write_store(settings, "fresh", names)
+        manager.set("fresh", state="indexed", count=5)
+        await user.should_see(marker="thumb:new001.png", retries=30)
+        await user.should_see("Images of fresh (5)")
+
+
+async def test_two_tabs_keep_their_own_choices(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, first):
+        await first.open("/")
+        second = new_user(first)
+        await second.open("/")
+        with first:
+            only(first, "key-set").value = "plants"
+            only(first, "metric").value = "euclidean"
+        await first.should_see("Images of plants (7)")
+        await second.should_see("Images of animals (12)")
+        assert only(second, "metric").value == "cosine"
+        second.find(marker="thumb:ani002.png").click()
+        await second.should_see(marker="results-grid")
+        assert current_query(second)["metric"] == "cosine"
+        await first.should_see("Images of plants (7)")

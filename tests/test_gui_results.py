@@ -1,0 +1,201 @@
+"""Simulated-user tests of the results page (`/similar`) and of the image route."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from nicegui import ui
+
+from tests.gui_fixtures import demo_root, gui_app, make_images, new_user, write_store
+
+KEY = "/similar?key_set=animals&image=ani001.png&set=animals"
+
+
+def only(user, marker: str):
+    (element,) = user.find(marker=marker).elements
+    return element
+
+
+def current_query(user) -> dict[str, str]:
+    url = urlparse(user.back_history[-1])
+    return {k: v[0] for k, v in parse_qs(url.query).items()} | {"path": url.path}
+
+
+def scores(user) -> list[float]:
+    return [float(label.text) for label in user.find(marker="score").elements]
+
+
+async def test_results_ranked_with_scores_and_histogram(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(KEY)
+        await user.should_see("The 10 most similar of 11 images in animals, by cosine similarity")
+        await user.should_see(marker="key-image")
+        await user.should_see("animals / ani001.png")
+        await user.should_see(marker="histogram")
+        values = scores(user)
+        assert len(values) == 10
+        # Tiles are created best first; element ids follow creation order.
+        labels = sorted(user.find(marker="score").elements, key=lambda e: e.id)
+        ordered = [float(label.text) for label in labels]
+        assert ordered == sorted(ordered, reverse=True) and all(-1 <= v <= 1 for v in ordered)
+        await user.should_not_see(marker="result:ani001.png")  # the key itself is not its own result
+        await user.should_see(marker="result:ani002.png")
+        chart = only(user, "histogram")
+        marker = chart.options["series"][0]["markLine"]["data"][0]["xAxis"]
+        assert marker == pytest.approx(min(values), abs=5e-4)
+
+
+async def test_range_query_counts_passed_images(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(KEY + "&metric=euclidean&predicate=range&param=0.5")
+        await user.should_see(marker="summary")
+        text = only(user, "summary").text
+        assert " of 11 images in animals have distance ≤ 0.500" in text
+        passed = int(text.split(" ")[0])
+        assert passed == len(user.find(marker="score").elements) if passed else True
+        assert all(v <= 0.5 for v in scores(user)) if passed else True
+        chart = only(user, "histogram")
+        assert chart.options["series"][0]["markLine"]["data"][0]["xAxis"] == 0.5
+
+
+async def test_rerun_in_place_with_other_settings(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(KEY)
+        await user.should_see(marker="results-grid")
+        with user:
+            only(user, "join-set").value = "plants"
+            only(user, "metric").value = "euclidean"
+            only(user, "param").value = "4"
+        user.find(marker="rerun").click()
+        await user.should_see("The 4 nearest of 7 images in plants, by Euclidean distance")
+        # Invalid input is explained and the shown results stay.
+        with user:
+            only(user, "param").value = "abc"
+        user.find(marker="rerun").click()
+        await user.should_see("Please fix the query setting: k must be a positive integer, got 'abc'")
+        await user.should_see("The 4 nearest of 7 images in plants, by Euclidean distance")
+
+
+async def test_bad_links_give_friendly_pages(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/similar?key_set=animals&image=ani001.png&set=nothere")
+        await user.should_see("No such image set")
+        await user.open("/similar?key_set=animals&image=missing.png&set=animals")
+        await user.should_see("No such image")
+        await user.should_see("The set “animals” has no image named “missing.png”.")
+        await user.open("/similar?key_set=animals&image=../plants/pla001.png&set=animals")
+        await user.should_see("This link does not describe a search")
+        await user.open("/similar?key_set=..&image=x.png&set=animals")
+        await user.should_see("This link does not describe a search")
+        await user.open("/similar?set=animals&upload=" + "0" * 32)
+        await user.should_see("This uploaded image is no longer available")
+        await user.open(KEY + "&metric=manhattan")
+        await user.should_see("unknown metric 'manhattan'; choose cosine or euclidean")
+        await user.open(KEY + "&param=abc")
+        await user.should_see("This search cannot run")
+        await user.should_see("K must be a positive integer, got 'abc'")
+        await user.open(KEY + "&param=-3")
+        await user.should_see("K must be a positive integer, got -3")
+        await user.should_see(marker="home-link")
+
+
+async def test_full_screen_viewer_keyboard_and_new_key(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(KEY)
+        await user.should_see(marker="results-grid")
+        dialog = user.find(kind=ui.dialog).elements.pop()
+        assert not dialog.value
+        user.find(marker="result:ani002.png").click()
+        assert dialog.value
+        title = only(user, "viewer-title")
+        assert title.text == "ani002.png"
+        image = only(user, "viewer-image")
+        assert "size=full" in image.props["src"] and "ani002.png" in image.props["src"]
+        keyboard = user.find(kind=ui.keyboard).elements.pop()
+        assert keyboard.active
+
+        def press(key: str) -> None:
+            args = {"action": "keydown", "repeat": False, "altKey": False, "ctrlKey": False, "metaKey": False,
+                    "shiftKey": False, "key": key, "code": key, "location": 0}
+            user.find(kind=ui.keyboard).trigger("key", args)
+
+        press("ArrowRight")
+        second = title.text
+        assert second != "ani002.png"
+        press("ArrowLeft")
+        assert title.text == "ani002.png"
+        press("ArrowLeft")  # wraps around to the last result
+        press("ArrowRight")
+        assert title.text == "ani002.png"
+        press("Escape")
+        assert not dialog.value
+        user.find(marker="result:sub/ani003.png").click()
+        user.find(marker="make-key").click()
+        await user.should_see("animals / sub/ani003.png", retries=10)
+        query = current_query(user)
+        assert query["image"] == "sub/ani003.png" and query["key_set"] == "animals"
+        assert query["path"] == "/similar"
+
+
+async def test_waits_for_a_set_that_is_not_indexed_yet(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    names = make_images(tmp_path, "late", 4, prefix="late")
+    manager.set("late", state="waiting")
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/similar?key_set=animals&image=ani001.png&set=late")
+        await user.should_see(marker="waiting")
+        await user.should_see("late: waiting to be indexed.")
+        manager.set("late", state="indexing", done=1, total=4)
+        await user.should_see("late: indexing 1 of 4.", retries=30)
+        write_store(settings, "late", names)
+        manager.set("late", state="indexed", count=4)
+        await user.should_see("The 4 most similar of 4 images in late, by cosine similarity", retries=30)
+
+
+async def test_two_tabs_run_independent_queries(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, first):
+        await first.open(KEY)
+        second = new_user(first)
+        await second.open("/similar?key_set=plants&image=pla002.png&set=plants&param=3")
+        with first:
+            only(first, "metric").value = "euclidean"
+            only(first, "param").value = "2"
+        first.find(marker="rerun").click()
+        await first.should_see("The 2 nearest of 11 images in animals, by Euclidean distance")
+        await second.should_see("The 3 most similar of 6 images in plants, by cosine similarity")
+        assert len(second.find(marker="score").elements) == 3
+
+
+async def test_image_route_serves_cached_thumbnails_and_validates_names(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        client = user.http_client
+        response = await client.get("/image", params={"set": "animals", "name": "sub/ani000.png"})
+        assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+        cached = list(settings.thumbnails.rglob("*.jpg"))
+        assert len(cached) == 1
+        stamp = cached[0].stat().st_mtime_ns
+        again = await client.get("/image", params={"set": "animals", "name": "sub/ani000.png"})
+        assert again.content == response.content and cached[0].stat().st_mtime_ns == stamp  # made once
+        full = await client.get("/image", params={"set": "animals", "name": "ani001.png", "size": "full"})
+        assert full.status_code == 200 and full.headers["content-type"] == "image/png"
+        for params, status in (
+            ({"set": "animals", "name": "../plants/pla001.png"}, 400),
+            ({"set": "..", "name": "x.png"}, 400),
+            ({"set": "animals", "name": "/etc/passwd"}, 400),
+            ({"set": "animals", "name": "nope.png"}, 404),
+            ({"set": "nope", "name": "ani001.png"}, 404),
+            ({"set": "animals", "name": "ani001.png", "size": "huge"}, 400),
+            ({"upload": "f" * 32}, 404),
+        ):
+            response = await client.get("/image", params=params)
+            assert response.status_code == status, params
+            assert "Traceback" not in response.text
+        assert not any(p.is_relative_to(settings.image_sets) for p in settings.thumbnails.rglob("*"))
