@@ -134,3 +134,15 @@ def test_missing_weights_file_gives_a_clear_message(root: Path) -> None:
 def test_unknown_set_is_a_lookup_error(settings: Settings) -> None:
     with pytest.raises(LookupError, match="no image set"):
         index_set(settings, "nope")
+
+
+def test_whitening_switch_updates_the_store_without_recomputing(
+    settings: Settings, network: CountingNetwork
+) -> None:
+    write_set(settings.image_sets / "s", 3)
+    index_set(settings, "s", network_factory=lambda: network)
+    network.seen = 0
+    whitened = settings.with_(descriptor=DescriptorSpec.parse(settings.descriptor.key() + "+whiten"))
+    summary = index_set(whitened, "s", network_factory=lambda: network)
+    assert network.seen == 0 and summary.rebuilt_because is None
+    assert load_store(settings.store_path("s")).meta["descriptor_spec"].endswith("whiten")

@@ -1,0 +1,89 @@
+"""The convolutional network that turns 224x224 RGB images into VGG-16's 7x7x512 map.
+
+`Network` is what the rest of SIMages sees: a batch of uint8 RGB images in, float32 maps out, plus a
+description of which computation path ran. Keras is always the source of the model and its weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from simages.settings import MissingWeightsError
+
+MAP_SHAPE = (7, 7, 512)
+
+
+class Network(Protocol):
+    description: str
+
+    def maps(self, images: np.ndarray) -> np.ndarray:
+        """(n, 224, 224, 3) uint8 RGB -> (n, 7, 7, 512) float32."""
+        ...
+
+
+def keras_vgg16(weights: Path | None):  # -> keras.Model
+    """Keras' VGG-16 without the classifier: from a local weights file, or Keras' own download."""
+    # The simages package has set KERAS_BACKEND=torch before anything imports keras.
+    import keras
+
+    if weights is not None:
+        return keras.applications.VGG16(include_top=False, weights=str(weights), input_shape=(224, 224, 3))
+    try:
+        return keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=(224, 224, 3))
+    except Exception as error:  # Keras raises a bare Exception when its download fails
+        if "fetch failure" not in str(error) and "download" not in str(error).lower():
+            raise
+        raise MissingWeightsError(
+            "Keras could not download the VGG-16 weights (no internet connection?). Download "
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 elsewhere and set SIMAGES_WEIGHTS "
+            "(or --weights) to its path."
+        ) from error
+
+
+class PlainKerasNetwork:
+    """The reference path: Keras' preprocessing and `model.predict` in fp32, as the original design did."""
+
+    description = "keras predict fp32 (reference)"
+
+    def __init__(self, weights: Path | None, batch_size: int = 64) -> None:
+        self.model = keras_vgg16(weights)
+        self.batch_size = batch_size
+
+    def maps(self, images: np.ndarray) -> np.ndarray:
+        from keras.applications.vgg16 import preprocess_input
+
+        batch = preprocess_input(np.asarray(images, dtype=np.float32))
+        return np.asarray(self.model.predict(batch, batch_size=self.batch_size, verbose=0), dtype=np.float32)
+
+
+class TinyNetwork:
+    """A deterministic stand-in with VGG-16's output shape, for fast tests of everything around the model.
+
+    Each 32x32 block of the image becomes one cell of the 7x7 map through a fixed random projection of its
+    mean colour and texture, so similar images still get similar maps.
+    """
+
+    description = "tiny stand-in network (tests only)"
+
+    def __init__(self, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.projection = rng.standard_normal((6, MAP_SHAPE[2])).astype(np.float32)
+
+    def maps(self, images: np.ndarray) -> np.ndarray:
+        x = np.asarray(images, dtype=np.float32) / 255.0
+        n = x.shape[0]
+        blocks = x.reshape(n, 7, 32, 7, 32, 3)
+        features = np.concatenate([blocks.mean(axis=(2, 4)), blocks.std(axis=(2, 4))], axis=-1)
+        return np.maximum(features @ self.projection, 0.0).astype(np.float32)
+
+
+def load_network(weights: Path | None, fast: bool = True) -> Network:
+    """The network used for indexing and keys. `fast` selects the optimised path where one exists."""
+    if not fast:
+        return PlainKerasNetwork(weights)
+    from simages.extraction.torch_vgg import torch_vgg16
+
+    return torch_vgg16(weights)
