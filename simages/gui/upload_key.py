@@ -4,6 +4,7 @@ index manager's worker with the app's settings, then forgotten on disk (only vec
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 from pathlib import Path, PurePath
 
@@ -12,12 +13,18 @@ from simages.gui.context import GuiContext
 from simages.gui.thumbnails import render_jpeg
 from simages.gui.uploads import UploadedKey
 
+# The browser names the file; only a plain extension of it is kept (decoders sniff the format by it), so a
+# name with '/', '\\', NUL or '..' can neither place the temporary file elsewhere nor make the write fail.
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,9}$")
+
 
 async def describe_uploaded(ctx: GuiContext, filename: str, data: bytes) -> UploadedKey:
     """Store an uploaded image as a key; UnreadableImage (with a message for the user) if it is not one."""
     if len(data) > ctx.max_upload_bytes:
-        raise UnreadableImage(f"the file is larger than {ctx.max_upload_bytes // (1024 * 1024)} MB")
-    suffix = PurePath(filename).suffix[:10] or ".img"
+        # Checked here as well as in the browser (ui.upload's max_file_size): a direct POST skips the latter.
+        raise UnreadableImage(f"the file is larger than the {ctx.max_upload_bytes // (1024 * 1024)} MB limit")
+    suffix = PurePath(filename).suffix
+    suffix = suffix if _SUFFIX.match(suffix) else ".img"
     with tempfile.TemporaryDirectory(prefix="simages-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(data)

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints speed ratios against a baseline measured in the same run."""
