@@ -141,3 +141,32 @@ async def gui_app(settings: Settings, manager: object | None) -> AsyncIterator[t
 def new_user(user: User) -> User:
     """A second browser tab of the same app (same server, its own page state)."""
     return User(user.http_client)
+
+
+def layout_demo(root: Path) -> tuple[Settings, FakeManager]:
+    """Sets that stress the layout: class folders as in Corel-1k, a set that failed with a long reason and a
+    long name, and one still indexing (browser layout tests and screenshots)."""
+    settings, manager = demo_root(root, {"animals": 12})
+    folder = settings.image_sets / "corel"
+    for c, cls in enumerate(("dinosaurs", "elephants", "a_class_with_a_rather_long_folder_name")):
+        (folder / cls).mkdir(parents=True)
+        for i in range(4):
+            array = np.full((48, 64, 3), (60 * c + 40, 25 * i + 60, 140 - 30 * c), np.uint8)
+            Image.fromarray(array).save(folder / cls / f"{c}_{400 + 13 * i}.png")
+    corel = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+    write_store(settings, "corel", corel)
+    manager.set("corel", state="indexed", count=len(corel))
+    long_name = "holiday_photos_from_the_long_summer_trip_2019"
+    make_images(root, long_name, 3, prefix="trip")
+    manager.set(long_name, state="failed", message="the network weights are missing: no file at "
+                "/home/someone/projects/simages/weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    make_images(root, "fresh", 5, prefix="new")
+    manager.set("fresh", state="indexing", done=2, total=5)
+    return settings, manager
+
+
+if __name__ == "__main__":  # `python -m tests.gui_fixtures ROOT PORT`: serve layout_demo(ROOT)
+    from simages.gui.app import run_app
+
+    demo_settings, demo_manager = layout_demo(Path(sys.argv[1]))
+    run_app(demo_settings, host="127.0.0.1", port=int(sys.argv[2]), manager=demo_manager)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ each page are saved under test-output/browser_e2e/ (git-ignored); the path is pr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "test-output" / "browser_e2e"
+POLISH = REPO / "test-output" / "polish"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -52,25 +55,21 @@ def wait_for(check, timeout: float, what: str) -> None:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def server(tmp_path):
-    demo = REPO / "image_sets" / "demo"
-    if demo.is_dir():
-        shutil.copytree(demo, tmp_path / "image_sets" / "demo")
-    else:
-        make_images(tmp_path, "demo", 10)
+@contextlib.contextmanager
+def serving(module: str, root: Path, ready) -> Iterator[str]:
+    """Run `python -m module ROOT PORT` until the block ends; `ready(root)` says when it may be used."""
     port = free_port()
-    log = (tmp_path / "server.log").open("w")
+    log = (root / "server.log").open("w")
     # NiceGUI treats a process with PYTEST_CURRENT_TEST as a test run and would ignore our port.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.gui_serve", str(tmp_path), str(port)], cwd=REPO, stdout=log,
+        [sys.executable, "-m", module, str(root), str(port)], cwd=REPO, stdout=log,
         stderr=subprocess.STDOUT, env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: urllib.request.urlopen(url + "/", timeout=2).status == 200, 60, "the server")
-        wait_for(lambda: (tmp_path / "features" / "demo.npz").is_file(), 120, "indexing of the demo set")
+        wait_for(lambda: ready(root), 120, "the sets")
         yield url
     finally:
         process.terminate()
@@ -79,6 +78,24 @@ def server(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    demo = REPO / "image_sets" / "demo"
+    if demo.is_dir():
+        shutil.copytree(demo, tmp_path / "image_sets" / "demo")
+    else:
+        make_images(tmp_path, "demo", 10)
+    with serving("tests.gui_serve", tmp_path, lambda root: (root / "features" / "demo.npz").is_file()) as url:
+        yield url
+
+
+@pytest.fixture
+def layout_server(tmp_path):
+    """The app on the sets of gui_fixtures.layout_demo, with a stand-in index manager."""
+    with serving("tests.gui_fixtures", tmp_path, lambda root: True) as url:
+        yield url
 
 
 def test_click_thumbnail_shows_ranked_results(server):
@@ -124,3 +141,80 @@ def test_click_thumbnail_shows_ranked_results(server):
         finally:
             browser.close()
     print(f"\nscreenshots saved in {OUTPUT}")
+
+
+ALL_LOADED = "[...document.querySelectorAll('.thumb-tile img')].every(i => i.complete)"
+
+
+def load_all_images(page) -> None:
+    """Full-page screenshots: lazy thumbnails below the window would never load by themselves."""
+    page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; })")
+    page.wait_for_function(ALL_LOADED)
+
+
+def check_layout(page) -> None:
+    """Nothing wider than the window, and no card of the settings column overlaps the images."""
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "horizontal overflow"
+    main = page.locator(".main-column").bounding_box()
+    assert main
+    for card in page.locator(".side-column > *").all():
+        box = card.bounding_box()
+        if not box:
+            continue
+        apart_x = box["x"] + box["width"] <= main["x"] + 1 or main["x"] + main["width"] <= box["x"] + 1
+        apart_y = box["y"] + box["height"] <= main["y"] + 1 or main["y"] + main["height"] <= box["y"] + 1
+        assert apart_x or apart_y, (box, main)
+
+
+def test_layout_wide_and_narrow(layout_server, tmp_path):
+    POLISH.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            for width in (1280, 420):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(layout_server + "/?key_set=corel")
+                page.locator(".thumb-tile").first.wait_for(timeout=20_000)
+                load_all_images(page)
+                check_layout(page)
+                # The drop zone instead of Quasar's "label 0.0B / 0.00%" header.
+                assert page.get_by_text("Drop an image here or click to choose").is_visible()
+                assert "0.00%" not in page.inner_text("body")
+                # Status names keep their width next to a long failure message.
+                for name in page.locator(".status-name").all():
+                    box = name.bounding_box()
+                    assert box and box["width"] >= min(name.evaluate("e => e.scrollWidth"), 150), box
+                # Captions carry the class folder: the whole name fits in a tile at this size.
+                caption = page.locator("[title='dinosaurs/0_400.png'] .thumb-caption")
+                assert caption.inner_text().replace("\n", "") == "dinosaurs/0_400.png"
+                assert caption.evaluate("e => [...e.children].every(c => c.scrollWidth <= c.clientWidth)")
+                page.screenshot(path=str(POLISH / f"home-{width}.png"), full_page=True)
+                if width == 1280:  # the drop zone's own file input still uploads (and auto-uploads)
+                    picture = tmp_path / "image_sets" / "corel" / "dinosaurs" / "0_413.png"
+                    page.locator(".key-upload input[type=file]").set_input_files(str(picture))
+                    page.wait_for_url("**/similar?*upload=*", timeout=20_000)
+                    page.get_by_text("Uploaded: 0_413.png").wait_for(timeout=10_000)
+
+                page.goto(layout_server + "/?key_set=fresh")  # still indexing: images and a note
+                page.locator(".thumb-tile").first.wait_for(timeout=20_000)
+                load_all_images(page)
+                assert page.get_by_text("fresh is indexing 2 of 5").is_visible()
+                check_layout(page)
+                page.screenshot(path=str(POLISH / f"home-indexing-{width}.png"), full_page=True)
+
+                page.goto(layout_server + "/similar?key_set=corel&image=dinosaurs/0_400.png&set=corel")
+                page.locator(".thumb-score").first.wait_for(timeout=20_000)
+                page.locator("canvas").first.wait_for(timeout=10_000)
+                load_all_images(page)
+                check_layout(page)
+                page.screenshot(path=str(POLISH / f"results-{width}.png"), full_page=True)
+
+                response = page.goto(layout_server + "/nope")
+                assert response is not None and response.status == 404
+                page.get_by_text("Page not found").wait_for(timeout=10_000)
+                assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+                page.screenshot(path=str(POLISH / f"not-found-{width}.png"), full_page=True)
+                page.close()
+        finally:
+            browser.close()
+    print(f"\nscreenshots saved in {POLISH}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from urllib.parse import parse_qs, urlparse
 
+import nicegui
 import numpy as np
 from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
@@ -141,7 +142,7 @@ async def test_weights_banner_when_weights_are_missing(tmp_path):
         await user.should_see(marker="thumb:ani001.png")  # the app still works for indexed sets
 
 
-async def test_new_set_appears_and_can_be_waited_for(tmp_path):
+async def test_new_set_can_be_browsed_while_it_is_indexed(tmp_path):
     settings, manager = demo_root(tmp_path)
     async with gui_app(settings, manager) as (_, user):
         await user.open("/")
@@ -151,12 +152,105 @@ async def test_new_set_appears_and_can_be_waited_for(tmp_path):
         await user.should_see("indexing 2 of 5")
         with user:
             only(user, "key-set").value = "fresh"
+        # Browsing needs no descriptors: the folder's files are shown at once, with a note above them.
         await user.should_see(marker="not-indexed")
-        await user.should_see("you can wait on this page", retries=5)
+        await user.should_see("Images of fresh (5)")
+        await user.should_see(marker="thumb:sub/new000.png")
+        await user.should_see("fresh is indexing 2 of 5. You can pick a key image already", retries=5)
+        grid = only(user, "key-grid")
+        manager.set("fresh", state="indexing", done=4, total=5)
+        await user.should_see("fresh is indexing 4 of 5", retries=30)
+        assert only(user, "key-grid") is grid  # the progress does not redraw the thumbnails
         write_store(settings, "fresh", names)
         manager.set("fresh", state="indexed", count=5)
-        await user.should_see(marker="thumb:new001.png", retries=30)
+        await user.should_not_see(marker="not-indexed", retries=30)
+        await user.should_see(marker="thumb:new001.png")
         await user.should_see("Images of fresh (5)")
+
+
+async def test_failed_set_shows_its_images_the_reason_and_still_opens_results(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    make_images(tmp_path, "broken", 4, prefix="brk")
+    reason = "the network weights are missing: " + "/a/rather/long/path/to/the/weights" * 4 + "/vgg16.h5"
+    manager.set("broken", state="failed", message=reason)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/?key_set=broken")
+        await user.should_see("Images of broken (4)")
+        await user.should_see(marker="thumb:brk001.png")
+        await user.should_see(f"broken could not be indexed: {reason}")
+        user.find(marker="thumb:sub/brk000.png").click()
+        await user.should_see("This search cannot run")
+        await user.should_see("could not be indexed", kind=ui.label)
+        query = current_query(user)
+        assert query["path"] == "/similar" and query["image"] == "sub/brk000.png"
+        await user.open("/?key_set=broken")
+        user.find(marker="random-key").click()  # random keys come from the folder too
+        await user.should_see("This search cannot run")
+        assert current_query(user)["key_set"] == "broken"
+
+
+async def test_status_panel_keeps_the_name_on_its_own_line(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    name = "holidays_2019_" + "x" * 60
+    make_images(tmp_path, name, 2)
+    reason = "cannot read the weights file " + "/very/long/path" * 12
+    manager.set(name, state="failed", message=reason)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        await user.should_see(marker=f"status:{name}")
+        (row,) = user.find(marker=f"status:{name}").elements
+        (state,) = user.find(marker=f"state:{name}").elements
+        (label,) = [e for e in row.descendants() if "status-name" in e.classes]
+        assert label.text == name and "ellipsis" in label.classes
+        assert state.text == f"failed: {reason}"
+        name_line = label.parent_slot.parent
+        assert state not in name_line.descendants()  # the message never shares the name's line
+        tooltips = [t for t in name_line.descendants() if isinstance(t, ui.tooltip)]
+        assert [(t.text, t.props["target"]) for t in tooltips] == [(name, f"#{label.html_id}")]
+
+
+def caption(user, marker: str) -> str:
+    (tile,) = user.find(marker=marker).elements
+    return "".join(e.text for e in tile.descendants() if isinstance(e, ui.label))
+
+
+async def test_thumbnails_show_the_full_relative_name(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        await user.should_see(marker="thumb:sub/ani000.png")
+        assert caption(user, "thumb:sub/ani000.png") == "sub/ani000.png"
+        assert caption(user, "thumb:ani001.png") == "ani001.png"
+        assert only(user, "thumb:sub/ani000.png").props["title"] == "sub/ani000.png"
+
+
+async def test_upload_is_a_friendly_drop_zone(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (ctx, user):
+        await user.open("/")
+        upload = only(user, "upload")
+        header = upload.slots["header"].template or ""
+        assert "Drop an image here or click to choose" in header and "q-uploader-add-trigger" in header
+        assert f"up to {ctx.max_upload_bytes // (1024 * 1024)} MB" in header
+        assert not upload.props.get("label")  # the header slot replaces "Key image 0.0B / 0.00%"
+        assert upload.props["auto-upload"] and upload.props["accept"] == "image/*"
+        assert upload.props["max-file-size"] == ctx.max_upload_bytes
+
+
+async def test_unknown_address_gets_a_friendly_page(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        client = user.http_client
+        response = await client.get("/nope")
+        assert response.status_code == 404
+        assert "Page not found" in response.text and "Back to the start page" in response.text
+        # NiceGUI's own resources and the image route keep their plain answers.
+        resource = await client.get(f"/_nicegui/{nicegui.__version__}/components/nope.js")
+        assert resource.status_code == 404 and resource.json() == {"detail": 'component "nope.js" not found'}
+        image = await client.get("/image", params={"set": "animals", "name": "nope.png"})
+        assert image.status_code == 404 and image.headers["content-type"].startswith("text/plain")
+        await user.open("/")  # the pages themselves are not shadowed
+        await user.should_see("Images of animals (12)")
 
 
 async def test_two_tabs_keep_their_own_choices(tmp_path):

@@ -42,6 +42,10 @@ async def test_results_ranked_with_scores_and_histogram(tmp_path):
         assert ordered == sorted(ordered, reverse=True) and all(-1 <= v <= 1 for v in ordered)
         await user.should_not_see(marker="result:ani001.png")  # the key itself is not its own result
         await user.should_see(marker="result:ani002.png")
+        (tile,) = user.find(marker="result:sub/ani003.png").elements
+        caption = "".join(e.text for e in tile.descendants() if isinstance(e, ui.label) and "thumb-caption" in
+                          " ".join(e.parent_slot.parent.classes))
+        assert caption == "sub/ani003.png"  # the folder tells the class of a result
         chart = only(user, "histogram")
         marker = chart.options["series"][0]["markLine"]["data"][0]["xAxis"]
         assert marker == pytest.approx(min(values), abs=5e-4)

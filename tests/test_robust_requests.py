@@ -167,9 +167,6 @@ def test_pages_answer_hostile_links_with_a_friendly_message(site, target, expect
     check_page(server, root, target, expected)
 
 
-@pytest.mark.xfail(strict=True, reason="common.set_exists follows a set symlink leading outside image_sets/ "
-                   "while the set list (naming.list_sets) drops it, so ui.select raises: a 500 page. "
-                   "Fix: set_exists should use naming.set_dir; then remove this marker.")
 def test_symlinked_set_leading_outside_is_no_such_set_on_the_results_page(site):
     server, root, _ = site
     check_page(server, root, "/similar?set=escape&key_set=demo&image=img001.png", "No such image set")

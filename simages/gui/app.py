@@ -9,8 +9,12 @@ from __future__ import annotations
 import logging
 
 from fastapi import Request
-from nicegui import app, ui
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import Response
+from nicegui import Client, app, ui
+from starlette.exceptions import HTTPException
 
+from simages.gui.common import not_found_page
 from simages.gui.context import GuiContext, ManagerLike
 from simages.gui.home_page import build_home
 from simages.gui.image_route import register_image_route
@@ -46,7 +50,22 @@ def build_app(settings: Settings, manager: ManagerLike | None = None) -> GuiCont
         ui.add_css(CSS)
         build_results(ctx, dict(request.query_params))
 
+    app.add_exception_handler(404, _not_found)
     return ctx
+
+
+async def _not_found(request: Request, exception: Exception) -> Response:
+    """A page of the app for unknown addresses. Routes that exist but answer 404 themselves (NiceGUI's own
+    /_nicegui/... resources) keep their plain answer, as NiceGUI's default handler does; `/image` returns
+    its 404s directly and never comes here."""
+    is_route = request.scope.get("endpoint") is not None and not request.scope.get("nicegui_page_path")
+    if is_route and isinstance(exception, HTTPException):
+        return await http_exception_handler(request, exception)
+    log.info("%s not found", request.url.path)
+    with Client(ui.page(""), request=request) as client:
+        ui.add_css(CSS)
+        not_found_page(request.url.path)
+    return client.build_response(request, 404)
 
 
 def run_app(

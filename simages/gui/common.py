@@ -7,11 +7,12 @@ from typing import Any
 from nicegui import ui
 
 from simages.gui.context import GuiContext
-from simages.naming import InvalidName, list_sets, validate_set_name
+from simages.naming import InvalidName, list_sets, set_dir
 from simages.nearest.cache import NotIndexed
 from simages.nearest.distribution import default_threshold
 from simages.nearest.set_index import SetIndex
 from simages.store.npz_store import StoreError
+from simages.store.scan import scan_set
 
 
 def page_header(subtitle: str = "") -> None:
@@ -36,6 +37,11 @@ def error_page(title: str, message: str, home: str = "/") -> None:
         ui.link("Back to the start page", home).classes("text-primary").mark("home-link")
 
 
+def not_found_page(path: str) -> None:
+    """The page for an unknown address (a mistyped or outdated link)."""
+    error_page("Page not found", f"There is no page at {path}. Images are found from the start page.")
+
+
 def known_sets(ctx: GuiContext) -> list[str]:
     """Sets with a folder or a feature store, as the manager and the disk know them."""
     names = set(list_sets(ctx.settings.image_sets))
@@ -44,11 +50,12 @@ def known_sets(ctx: GuiContext) -> list[str]:
 
 
 def set_exists(ctx: GuiContext, name: str) -> bool:
+    # set_dir, not a plain is_dir(): a set must be a folder that stays inside image_sets/.
     try:
-        validate_set_name(name)
-    except InvalidName:
+        set_dir(ctx.settings.image_sets, name)
+    except (InvalidName, LookupError):
         return False
-    return (ctx.settings.image_sets / name).is_dir() or ctx.settings.store_path(name).is_file()
+    return True
 
 
 def load_index(ctx: GuiContext, name: str) -> SetIndex | None:
@@ -57,6 +64,18 @@ def load_index(ctx: GuiContext, name: str) -> SetIndex | None:
         return ctx.descriptors.get(ctx.settings, name)
     except (NotIndexed, StoreError, InvalidName):
         return None
+
+
+def browsable_images(ctx: GuiContext, name: str, index: SetIndex | None) -> list[str]:
+    """The images to show for browsing a set, sorted: the indexed names when its index is usable (exactly the
+    images a search can use), otherwise the image files in its folder -- browsing needs no descriptors."""
+    if index is not None:
+        return list(index.names)
+    try:
+        folder = set_dir(ctx.settings.image_sets, name)
+    except (InvalidName, LookupError):
+        return []
+    return list(scan_set(folder, ctx.settings.image_sets).files)
 
 
 def threshold_for(ctx: GuiContext, name: str | None, metric: str) -> float | None:
@@ -80,3 +99,15 @@ def thumbnail_img(url: str, classes: str = "") -> ui.element:
     img.props["loading"] = "lazy"
     img.props["alt"] = ""
     return img
+
+
+def name_caption(name: str) -> ui.element:
+    """A thumbnail's caption with the image's full relative name (`dinosaurs/4_438.jpg`): the folder tells
+    which class an image belongs to. When too long, the folder part is cut first (`dinos…/4_438.jpg`), so the
+    file name stays readable; the tile's tooltip has the whole name."""
+    folder, _, base = name.rpartition("/")
+    with ui.element("div").classes("thumb-caption") as caption:
+        if folder:
+            ui.label(folder + "/").classes("thumb-caption-dir")
+        ui.label(base).classes("thumb-caption-base")
+    return caption

@@ -32,21 +32,23 @@ def histogram_options(dist: ScoreDistribution, marker: float | None, marker_labe
             "symbol": "none",
             "silent": True,
             "lineStyle": {"color": "#e65100", "width": 2, "type": "solid"},
-            "label": {"formatter": marker_label, "position": "end", "color": "#e65100"},
+            # The label runs away from the nearer edge, so it never covers the y axis or leaves the chart.
+            "label": {"formatter": marker_label, "position": "end", "color": "#e65100",
+                      "align": "left" if marker <= (low + high) / 2 else "right"},
             "data": [{"xAxis": marker}],
         }
     decimals = 2 if dist.metric == "cosine" else 1
     return {
         "animation": False,
         "grid": {"left": 40, "right": 24, "top": 30, "bottom": 36},
-                "xAxis": {
+        "xAxis": {
             "type": "value",
             "min": round(low - pad, 4),
             "max": round(high + pad, 4),
             "name": score_label(dist.metric),
             "nameLocation": "middle",
             "nameGap": 24,
-            "axisLabel": {"fontSize": 10, ":formatter": f"v => v.toFixed({decimals})"},
+            "axisLabel": {"fontSize": 10, "hideOverlap": True, ":formatter": f"v => v.toFixed({decimals})"},
         },
         "yAxis": {"type": "value", "minInterval": 1, "axisLabel": {"fontSize": 10}},
         "series": [series],

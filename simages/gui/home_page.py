@@ -12,7 +12,16 @@ from typing import Any
 from nicegui import events, ui
 
 from simages.extraction.images import UnreadableImage
-from simages.gui.common import known_sets, load_index, page_header, status_of, threshold_for, thumbnail_img
+from simages.gui.common import (
+    browsable_images,
+    known_sets,
+    load_index,
+    name_caption,
+    page_header,
+    status_of,
+    threshold_for,
+    thumbnail_img,
+)
 from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls
 from simages.gui.image_route import thumb_url
@@ -21,6 +30,21 @@ from simages.gui.status_panel import StatusPanel, describe_status
 from simages.gui.upload_key import describe_uploaded
 
 PAGE_SIZE = 48
+
+# The upload's header is replaced by a drop zone (Quasar's default shows "label 0.0B / 0.00%" before any file
+# is chosen). The add trigger is Quasar's own file input laid over the zone, so a click opens the file picker;
+# dropping a file anywhere on the uploader works as before.
+_DROP_ZONE = """
+<div class="upload-drop row no-wrap items-center q-pa-md relative-position cursor-pointer">
+  <q-icon name="add_photo_alternate" size="md" color="primary" class="q-mr-md"></q-icon>
+  <div class="col" style="min-width: 0">
+    <div class="text-body2 text-weight-medium">Drop an image here or click to choose</div>
+    <div class="text-caption text-grey-7">JPEG, PNG, WebP, TIFF… up to LIMIT MB</div>
+  </div>
+  <q-spinner v-if="props.isUploading" color="primary" size="sm" class="q-ml-sm"></q-spinner>
+  <q-uploader-add-trigger></q-uploader-add-trigger>
+</div>
+"""
 
 
 def _initial_set(requested: str | None, sets: list[str]) -> str | None:
@@ -57,9 +81,9 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                     ui.label(weights_problem).classes("text-body2")
                     ui.label("Sets indexed earlier can still be searched.").classes("text-caption")
 
-        with ui.row().classes("w-full no-wrap items-start gap-4"):
-            with ui.column().classes("gap-4").style("width: 340px; min-width: 300px"):
-                with ui.card().classes("w-full").props("flat bordered"):
+        with ui.row().classes("w-full items-start gap-4 page-columns"):
+            with ui.column().classes("gap-4 side-column"):
+                with ui.card().classes("w-full narrow-first").props("flat bordered"):
                     ui.label("1. Choose the sets").classes("text-subtitle1 text-weight-medium")
                     key_select = ui.select(sets, value=tab["key_set"], label="Pick a key image from").classes(
                         "w-full").mark("key-set")
@@ -70,7 +94,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                         random_button = ui.button("Random key", icon="casino").props("outline no-caps")
                         random_button.mark("random-key")
 
-                with ui.card().classes("w-full").props("flat bordered"):
+                with ui.card().classes("w-full narrow-first").props("flat bordered"):
                     ui.label("2. Query settings").classes("text-subtitle1 text-weight-medium")
                     controls = QueryControls(
                         metric, predicate, param, lambda m: threshold_for(ctx, tab["join_set"], m)
@@ -78,20 +102,20 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
 
                 with ui.card().classes("w-full").props("flat bordered"):
                     ui.label("Or upload a key image").classes("text-subtitle1 text-weight-medium")
-                    ui.label(
-                        f"Drop a photo here or pick a file (up to {limit_mb} MB). "
-                        "It is compared with the set searched, not added to any set."
-                    ).classes("text-caption text-grey-7")
+                    ui.label("It is compared with the set searched, not added to any set.").classes(
+                        "text-caption text-grey-7")
+                    upload = ui.upload(auto_upload=True, max_file_size=ctx.max_upload_bytes)
+                    upload.props('accept="image/*" flat color="blue-1" text-color="grey-9"')
+                    upload.classes("w-full key-upload").mark("upload")
+                    upload.add_slot("header", _DROP_ZONE.replace("LIMIT", str(limit_mb)))
                     upload_status = ui.label("").classes("text-caption").mark("upload-status")
-                    upload = ui.upload(
-                        auto_upload=True, max_file_size=ctx.max_upload_bytes, label="Key image"
-                    ).props('accept="image/*" flat bordered').classes("w-full").mark("upload")
 
                 StatusPanel(ctx.manager, on_change=lambda statuses: sets_changed(statuses))
 
-            with ui.column().classes("col gap-2"):
+            with ui.column().classes("col gap-2 main-column"):
                 grid_title = ui.label("").classes("text-subtitle1 text-weight-medium")
                 ui.label("Click an image to find the most similar ones.").classes("text-caption text-grey-7")
+                note_area = ui.column().classes("w-full gap-0")
                 grid_area = ui.column().classes("w-full gap-2")
 
     def current_state(image: str) -> QueryState | None:
@@ -107,16 +131,53 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             ui.navigate.to(results_url(state))
 
     def ordered_names() -> list[str]:
-        index = load_index(ctx, tab["key_set"]) if tab["key_set"] else None
-        if index is None:
+        """The key set's images in display order: its files even before (or without) descriptors."""
+        key_set = tab["key_set"]
+        if key_set is None:
             return []
-        names = list(index.names)
+        names = browsable_images(ctx, key_set, load_index(ctx, key_set))
         if shuffle.value:
             random.Random(tab["seed"]).shuffle(names)
         return names
 
+    def grid_signature() -> tuple:
+        """What the grid depends on besides the page: redrawn only when this changes, not at every step of
+        the indexing progress (the note above it follows that)."""
+        key_set = tab["key_set"]
+        status = status_of(ctx, key_set) if key_set else None
+        return (key_set, getattr(status, "state", None), getattr(status, "count", None),
+                key_set is not None and load_index(ctx, key_set) is not None)
+
+    def draw_note() -> None:
+        """A line above the grid while the key set cannot be searched yet: its images can still be browsed."""
+        note_area.clear()
+        key_set = tab["key_set"]
+        if key_set is None:
+            return
+        status = status_of(ctx, key_set)
+        state = getattr(status, "state", None)
+        indexed = load_index(ctx, key_set) is not None
+        if indexed and state in ("indexed", None):
+            return
+        with note_area, ui.row().classes("items-center no-wrap gap-2 q-py-xs").mark("not-indexed"):
+            if state in ("indexing", "waiting"):
+                ui.spinner(size="sm")
+                text = (f"{key_set} is {describe_status(status)}. You can pick a key image already: "
+                        "its search starts as soon as the set is ready.")
+                ui.label(text).classes("text-body2 text-grey-8")
+            elif state == "failed":
+                ui.icon("error", color="negative", size="sm")
+                reason = f": {status.message}" if status.message else ""
+                ui.label(f"{key_set} could not be indexed{reason}").classes("text-body2 text-negative")
+            else:
+                ui.icon("hourglass_empty", color="grey-7", size="sm")
+                ui.label(f"{key_set} is not indexed yet; its images can be browsed already.").classes(
+                    "text-body2 text-grey-8")
+
     def draw_grid() -> None:
         grid_area.clear()
+        draw_note()
+        tab["drawn"] = grid_signature()
         key_set = tab["key_set"]
         with grid_area:
             if key_set is None:
@@ -125,25 +186,13 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                          "without restarting the app.").classes("text-grey-8")
                 return
             names = ordered_names()
+            grid_title.text = f"Images of {key_set} ({len(names):,})"
             if not names:
-                status = status_of(ctx, key_set)
-                grid_title.text = f"Images of {key_set}"
-                with ui.row().classes("items-center gap-3 q-pa-md").mark("not-indexed"):
-                    if status is not None and status.state in ("indexing", "waiting"):
-                        ui.spinner(size="md")
-                        ui.label(f"{key_set} is {describe_status(status)}. Its images appear here as soon as "
-                                 "it is ready; you can wait on this page.")
-                    elif status is not None and status.state == "failed":
-                        ui.icon("error", color="negative", size="md")
-                        ui.label(f"{key_set} could not be indexed: {status.message}")
-                    else:
-                        ui.icon("hourglass_empty", color="grey-7", size="md")
-                        ui.label(f"{key_set} has no indexed images yet.")
+                ui.label(f"{key_set} has no images yet.").classes("text-grey-8 q-pa-md").mark("no-images")
                 return
             pages = (len(names) + PAGE_SIZE - 1) // PAGE_SIZE
             tab["page"] = min(max(1, tab["page"]), pages)
             start = (tab["page"] - 1) * PAGE_SIZE
-            grid_title.text = f"Images of {key_set} ({len(names):,})"
             if pages > 1:
                 ui.pagination(1, pages, direction_links=True, value=tab["page"],
                               on_change=lambda e: go_to_page(e.value)).props("max-pages=9 boundary-numbers")
@@ -154,7 +203,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                     tile.on("click", lambda _, n=name: open_key(n))
                     with tile:
                         thumbnail_img(thumb_url(key_set, name))
-                        ui.label(name.rsplit("/", 1)[-1]).classes("thumb-caption")
+                        name_caption(name)
 
     def go_to_page(page: int) -> None:
         tab["page"] = page
@@ -173,11 +222,11 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
         draw_grid()
 
     def random_key() -> None:
-        index = load_index(ctx, tab["key_set"]) if tab["key_set"] else None
-        if index is None or len(index) == 0:
-            ui.notify("The key set has no indexed images yet.", type="warning")
+        names = ordered_names()
+        if not names:
+            ui.notify("The key set has no images yet.", type="warning")
             return
-        open_key(random.choice(index.names))
+        open_key(random.choice(names))
 
     def sets_changed(statuses: list[Any]) -> None:
         names = known_sets(ctx)
@@ -190,11 +239,12 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             if tab["join_set"] not in names:
                 tab["join_set"] = tab["key_set"]
                 join_select.value = tab["join_set"]
-        # The key set may have just finished indexing (or been re-indexed): show its current images.
-        if not grid_area.default_slot.children or any(
-            s.name == tab["key_set"] for s in statuses
-        ):
+        # The key set may have just finished indexing (or been re-indexed): show its current images; while
+        # it is indexing only the note above the grid follows the progress.
+        if not grid_area.default_slot.children or grid_signature() != tab.get("drawn"):
             draw_grid()
+        elif any(s.name == tab["key_set"] for s in statuses):
+            draw_note()
         controls.refresh_default()
 
     async def uploaded(e: events.UploadEventArguments) -> None:

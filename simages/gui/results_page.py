@@ -17,6 +17,7 @@ from simages.gui.common import (
     error_page,
     known_sets,
     load_index,
+    name_caption,
     page_header,
     set_exists,
     status_of,
@@ -82,9 +83,9 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
     with ui.column().classes("w-full q-pa-md gap-3").style("max-width: 1400px; margin: 0 auto"):
         back = ui.link("← Back to the start page", home_url(state.join_set, state.key_set)).classes(
             "text-primary").mark("home-link")
-        with ui.row().classes("w-full no-wrap items-start gap-4"):
-            with ui.column().classes("gap-4").style("width: 340px; min-width: 300px"):
-                with ui.card().classes("w-full").props("flat bordered").mark("key-card"):
+        with ui.row().classes("w-full items-start gap-4 page-columns"):
+            with ui.column().classes("gap-4 side-column"):
+                with ui.card().classes("w-full narrow-first").props("flat bordered").mark("key-card"):
                     ui.label("Key image").classes("text-subtitle1 text-weight-medium")
                     key_img = thumbnail_img(key_thumb(state), "key-image cursor-pointer").mark("key-image")
                     key_img.on("click", lambda: open_key_view())
@@ -95,7 +96,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                                  "any set. The link works only as long as the app runs.").classes(
                             "text-caption text-grey-7").mark("upload-note")
 
-                with ui.card().classes("w-full").props("flat bordered"):
+                with ui.card().classes("w-full narrow-first").props("flat bordered"):
                     ui.label("Query settings").classes("text-subtitle1 text-weight-medium")
                     join_select = ui.select(known_sets(ctx), value=state.join_set, label="Search in").classes(
                         "w-full").mark("join-set")
@@ -113,7 +114,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                              "bars thin out.").classes("text-caption text-grey-7")
                     chart_area = ui.column().classes("w-full")
 
-            with ui.column().classes("col gap-2"):
+            with ui.column().classes("col gap-2 main-column"):
                 summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
                 results_area = ui.column().classes("w-full gap-2")
 
@@ -199,7 +200,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     with tile:
                         thumbnail_img(thumb_url(current.join_set, match.image))
                         ui.label(str(rank + 1)).classes("thumb-rank")
-                        ui.label(match.image.rsplit("/", 1)[-1]).classes("thumb-caption")
+                        name_caption(match.image)
                         score = format_score(result.metric, match.score)
                         ui.label(score).classes("thumb-score").mark("score")
 

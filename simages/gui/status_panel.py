@@ -72,17 +72,20 @@ class StatusPanel:
                 ui.label(hint).classes("text-grey-7 text-body2")
             for status in statuses:
                 color, icon = _STATE_STYLE.get(status.state, ("grey-7", "help"))
+                # The name has a line of its own: a long failure message below it can never squeeze it.
                 with ui.column().classes("w-full gap-0").mark(f"status:{status.name}"):
                     with ui.row().classes("w-full items-center no-wrap gap-2"):
                         ui.icon(icon, color=color, size="sm")
-                        ui.label(status.name).classes("text-weight-medium ellipsis")
-                        ui.space()
-                        ui.label(describe_status(status)).classes(f"text-caption text-{color}")
-                    if status.state == "indexing" and status.total:
-                        ui.linear_progress(status.done / status.total, show_value=False).props("rounded")
-                    if status.unreadable:
-                        text = f"{len(status.unreadable)} file(s) could not be read"
-                        with ui.label(text).classes("text-caption text-warning"):
-                            first = list(status.unreadable.items())[:10]
-                            detail = "\n".join(f"{n}: {why}" for n, why in first)
-                            ui.tooltip(detail).style("white-space: pre-line")
+                        name = ui.label(status.name).classes("col text-weight-medium ellipsis status-name")
+                        name.tooltip(status.name)
+                    with ui.column().classes("w-full gap-1 status-detail"):
+                        ui.label(describe_status(status)).classes(f"text-caption text-{color}").mark(
+                            f"state:{status.name}")
+                        if status.state == "indexing" and status.total:
+                            ui.linear_progress(status.done / status.total, show_value=False).props("rounded")
+                        if status.unreadable:
+                            text = f"{len(status.unreadable)} file(s) could not be read"
+                            with ui.label(text).classes("text-caption text-warning"):
+                                first = list(status.unreadable.items())[:10]
+                                detail = "\n".join(f"{n}: {why}" for n, why in first)
+                                ui.tooltip(detail).style("white-space: pre-line")

@@ -9,11 +9,35 @@ CSS = """
               transition: box-shadow .15s, transform .15s; }
 .thumb-tile:hover { box-shadow: 0 4px 14px rgba(0,0,0,.15); transform: translateY(-1px); }
 .thumb-tile img { display: block; width: 100%; aspect-ratio: 1 / 1; object-fit: cover; background: #f2f2f2; }
-.thumb-caption { font-size: 12px; color: #424242; padding: 4px 8px; white-space: nowrap; overflow: hidden;
-                 text-overflow: ellipsis; }
+.thumb-caption { display: flex; font-size: 12px; color: #424242; padding: 4px 8px; white-space: nowrap;
+                 overflow: hidden; }
+/* A long relative name is cut in the folder part first ("dinos…/4_438.jpg"), then in the file name. */
+.thumb-caption-dir { flex: 0 1000 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
+.thumb-caption-base { flex: none; max-width: 100%; overflow: hidden; text-overflow: ellipsis; }
+.thumb-caption-dir + .thumb-caption-base { max-width: calc(100% - 2em); }
+.status-name { min-width: 0; }
+.status-detail { padding-left: 32px; overflow-wrap: anywhere; }
+.key-upload { border: 2px dashed #90caf9; border-radius: 8px; max-height: none; }
+.key-upload:hover { border-color: #1976d2; }
+.key-upload .q-uploader__header { border-radius: 6px; }
+.key-upload .q-uploader__list { min-height: 0; padding: 0; }
+.key-upload .q-uploader__list:not(:empty) { padding: 8px; }
 .thumb-score { font-size: 13px; font-weight: 600; padding: 0 8px 6px 8px; color: #1565c0; }
 .thumb-rank { position: absolute; top: 6px; left: 6px; background: rgba(0,0,0,.6); color: white;
               border-radius: 10px; padding: 0 7px; font-size: 12px; }
 .key-image { width: 100%; max-width: 320px; border-radius: 8px; display: block; }
+/* Settings beside the images on wide screens, above them on narrow ones (phones, projectors). */
+.nicegui-row.page-columns { flex-wrap: nowrap; }
+.side-column { width: 340px; min-width: 300px; flex: none; }
+.main-column { min-width: 0; }
+/* Narrow: one column; the side column's cards become items of the row, so the images come right after
+   the cards marked narrow-first and before the rest (upload, set status, histogram). */
+@media (max-width: 760px) {
+  .nicegui-row.page-columns { flex-wrap: wrap; }
+  .side-column { display: contents; }
+  .side-column > * { flex: 1 1 100%; min-width: 0; order: 2; }
+  .side-column > .narrow-first { order: 0; }
+  .main-column { flex: 1 1 100%; order: 1; }
+}
 .viewer-image { max-width: 100%; max-height: calc(100vh - 140px); object-fit: contain; }
 """
