@@ -145,4 +145,4 @@ def test_whitening_switch_updates_the_store_without_recomputing(
     whitened = settings.with_(descriptor=DescriptorSpec.parse(settings.descriptor.key() + "+whiten"))
     summary = index_set(whitened, "s", network_factory=lambda: network)
     assert network.seen == 0 and summary.rebuilt_because is None
-    assert load_store(settings.store_path("s")).meta["descriptor_spec"].endswith("whiten")
+    assert DescriptorSpec.parse(load_store(settings.store_path("s")).meta["descriptor_spec"]).whiten

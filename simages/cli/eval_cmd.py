@@ -91,16 +91,21 @@ def save_plot(report: EvalReport, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(9, 6))
+    figure, axis = plt.subplots(figsize=(12, 6))
+    descriptors = list(dict.fromkeys(row.descriptor for row in report.rows))
+    # One colour per descriptor, one line style per metric, so the two metrics of an option pair up.
+    colours = plt.get_cmap("tab20" if len(descriptors) > 10 else "tab10")
     for row in report.rows:
         ks = sorted(k for k in row.precision if k <= PLOT_MAX_K)
         style = "-" if row.metric == "cosine" else "--"
-        axis.plot(ks, [row.precision[k] for k in ks], style, label=f"{row.descriptor} ({row.metric})")
+        colour = colours(descriptors.index(row.descriptor) % colours.N)
+        label = f"{row.descriptor} ({row.metric}, mAP {row.mean_ap:.3f})"
+        axis.plot(ks, [row.precision[k] for k in ks], style, color=colour, label=label)
     axis.set_xlabel("k")
     axis.set_ylabel("precision at k")
     axis.set_title(f"Leave-one-out precision at k: {Path(report.folder).name} ({report.images} images)")
     axis.grid(alpha=0.3)
-    axis.legend(fontsize="x-small", ncol=2)
+    axis.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)

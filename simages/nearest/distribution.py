@@ -67,7 +67,8 @@ def key_scores(
     index: SetIndex, key_vector: np.ndarray, metric: str, exclude: str | None = None
 ) -> np.ndarray:
     """All scores of a raw key against a set (similarities for cosine, distances for Euclidean)."""
-    query = index.project(key_vector)
+    own_row = index.row_of(exclude) if exclude is not None and exclude in index else -1
+    query = index.queries(index.project(key_vector), metric, np.array([own_row]))
     if metric == "cosine":
         values = -scores.cosine_keys(query, index.vectors, index.inv_norms)[0]
     else:
@@ -92,7 +93,8 @@ def sample_pair_scores(index: SetIndex, metric: str, seed: int = 0) -> np.ndarra
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(n, size=min(n, _SAMPLE_SIDE), replace=False))
     cols = np.sort(rng.choice(n, size=min(n, _SAMPLE_SIDE), replace=False))
-    queries, targets = index.vectors[rows], index.vectors[cols]
+    # Keys go through query expansion exactly as in a join, so thresholds fit what a range query sees.
+    queries, targets = index.queries(index.vectors[rows], metric, rows), index.vectors[cols]
     if metric == "cosine":
         values = -scores.cosine_keys(queries, targets, index.inv_norms[cols])
     else:

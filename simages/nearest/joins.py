@@ -79,7 +79,8 @@ def key_join(
     one computed for an uploaded file; it is projected into the set's space here. `exclude` names an image
     of the set never to return (the key itself, when it belongs to the set). `limit` cuts the listed
     matches of a range query; `passed` still counts them all."""
-    query = index.project(key_vector)
+    own_row = index.row_of(exclude) if exclude is not None and exclude in index else -1
+    query = index.queries(index.project(key_vector), spec.metric, np.array([own_row]))
     total = len(index)
     if total == 0:
         return KeyResult(key, index.set_name, spec.metric, spec.predicate, spec.param, [],
@@ -126,7 +127,8 @@ def iter_set_join(
     a_order = np.argsort(a.name_rank)
     for start in range(0, len(a), rows_per_block):
         a_rows = a_order[start : start + rows_per_block]
-        queries = a.vectors[a_rows] if self_join else b.project(a.raw[a_rows])
+        projected = a.vectors[a_rows] if self_join else b.project(a.raw[a_rows])
+        queries = b.queries(projected, spec.metric, a_rows if self_join else None)
         keys = _keys(b, queries, spec.metric) if len(b) else np.zeros((len(a_rows), 0), np.float32)
         if self_join:
             keys[np.arange(len(a_rows)), a_rows] = np.inf

@@ -1,9 +1,10 @@
 """A set's descriptors made ready for joins: post-processed vectors, their norms, and name lookups.
 
-Stored vectors are what extraction produced. If the store's descriptor asks for whitening, the PCA
-whitening is learned here on the set itself (that is what `whiten` means) and applied, followed by a new
-L2 normalisation; `project` applies the very same transform to a key from outside the set or to another
-set's vectors, so everything compared with this set lives in the same space.
+Stored vectors are what extraction produced. If the store's descriptor asks for PCA or whitening, the
+transform is learned here on the set itself (that is what those options mean) and applied, followed by a
+new L2 normalisation; `project` applies the very same transform to a key from outside the set or to
+another set's vectors, so everything compared with this set lives in the same space. With query
+expansion (`qe`), `queries` replaces each projected key by the mean of itself and its nearest rows.
 """
 
 from __future__ import annotations
@@ -14,39 +15,9 @@ from typing import Any
 import numpy as np
 
 from simages.extraction.descriptor_spec import DescriptorSpec
+from simages.extraction.postprocess import Whitening, average_query_expansion, learned_transform
 from simages.nearest import scores
 from simages.store.npz_store import FeatureStore
-
-# Eigenvalues below this fraction of the largest are noise (or exact rank deficiency when a set has
-# fewer images than dimensions); dividing by them would blow noise up, so those directions are dropped.
-_WHITEN_RELATIVE_FLOOR = 1e-6
-
-
-@dataclass(frozen=True)
-class Whitening:
-    mean: np.ndarray  # (d,)
-    matrix: np.ndarray  # (d, r): principal directions scaled by 1/sqrt(eigenvalue)
-
-    @classmethod
-    def learn(cls, vectors: np.ndarray) -> Whitening | None:
-        """PCA whitening of the rows; None when the set is too small to estimate a covariance."""
-        if len(vectors) < 2:
-            return None
-        x = vectors.astype(np.float64)
-        mean = x.mean(axis=0)
-        # SVD of the centred data rather than eigh of the covariance: stabler, and cheap for n x 512.
-        _, singular, vt = np.linalg.svd(x - mean, full_matrices=False)
-        eigen = singular**2 / (len(x) - 1)
-        keep = eigen > eigen[0] * _WHITEN_RELATIVE_FLOOR if eigen[0] > 0 else np.zeros(len(eigen), bool)
-        if not keep.any():
-            return None
-        matrix = vt[keep].T / np.sqrt(eigen[keep])[None, :]
-        return cls(mean.astype(np.float32), np.ascontiguousarray(matrix, dtype=np.float32))
-
-    def apply(self, raw: np.ndarray) -> np.ndarray:
-        out = (raw - self.mean[None, :]) @ self.matrix
-        out *= scores.inverse_norms(out)[:, None]
-        return np.ascontiguousarray(out, dtype=np.float32)
 
 
 @dataclass(eq=False)
@@ -90,14 +61,33 @@ class SetIndex:
         # "descriptor_spec" is the full spec including load-time steps such as whitening;
         # "descriptor" is the part that shaped the stored vectors.
         descriptor = str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
-        whiten = False
-        if descriptor:
-            try:
-                whiten = DescriptorSpec.parse(descriptor).whiten
-            except ValueError:
-                whiten = False
-        whitening = Whitening.learn(store.vectors) if whiten else None
+        try:
+            spec = DescriptorSpec.parse(descriptor) if descriptor else None
+        except ValueError:
+            spec = None
+        whitening = learned_transform(spec, store.vectors) if spec is not None else None
         return cls(set_name, list(store.names), store.vectors, descriptor, whitening, source)
+
+    @property
+    def expansion(self) -> int:
+        """Neighbours averaged into each key (average query expansion), 0 for none."""
+        try:
+            spec = DescriptorSpec.parse(self.descriptor) if self.descriptor else None
+        except ValueError:
+            return 0
+        return spec.qe_k if spec is not None and spec.qe else 0
+
+    def queries(
+        self, projected: np.ndarray, metric: str, exclude_rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Keys in this set's space, expanded with their nearest rows when the descriptor asks for it.
+
+        `exclude_rows` gives, per key, its own row in this set (-1 if it is not part of it): a key must not
+        expand with itself, or a self-join would weigh it twice."""
+        k = self.expansion
+        if not k or not len(self):
+            return projected
+        return average_query_expansion(projected, self.vectors, k, exclude_rows, metric)
 
     def __len__(self) -> int:
         return len(self.names)

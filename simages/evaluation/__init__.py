@@ -1,0 +1,1 @@
+"""Retrieval-quality evaluation: leave-one-out ranking metrics over a labeled folder (`simages eval`)."""

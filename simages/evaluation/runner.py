@@ -1,0 +1,245 @@
+"""`simages eval DIR`: leave-one-out retrieval quality of descriptor options on a labeled folder.
+
+The folder's sub-folders are the classes. It is indexed once, through the normal indexer, with the
+`flat` descriptor: the stored 25088-d vector is the whole 7x7x512 map, which is all that every pooling
+needs, so each option is then derived in memory. Options with `flip` also need the maps of the mirrored
+images; those live in a second store beside the first. Both stores are incremental, so running eval again
+on the same folder costs no network pass at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from simages.evaluation.leave_one_out import METRICS, leave_one_out, set_vectors
+from simages.extraction.describe import network_for
+from simages.extraction.descriptor_spec import DescriptorSpec
+from simages.extraction.images import load_for_network
+from simages.extraction.network import MAP_SHAPE, Network
+from simages.jobs.indexer import index_folder
+from simages.settings import MissingWeightsError, Settings
+from simages.store.npz_store import (
+    FeatureStore,
+    StoreError,
+    expected_meta,
+    is_compatible,
+    load_store,
+    save_store,
+)
+
+NetworkFactory = Callable[[], Network]
+
+# Every pooling with and without L2, then each post-processing option alone on top of gap+l2, then the
+# combinations around the default; `simages eval` runs these (and the default) when no -d is given.
+DEFAULT_OPTIONS = (
+    "flat",
+    "flat+l2",
+    "gap",
+    "gap+l2",
+    "max",
+    "max+l2",
+    "gem3",
+    "gem3+l2",
+    "rmac",
+    "gap+sqrt+l2",
+    "gap+flip+l2",
+    "gap+l2+pca",
+    "gap+l2+pca128",
+    "gap+l2+whiten",
+    "gap+l2+whiten128",
+    "gap+l2+qe10",
+    "gem3+sqrt+l2+whiten",
+    "rmac+sqrt+l2+whiten",
+    "gap+sqrt+l2+pca128+qe10",
+    "gap+flip+l2+pca128+qe10",
+    "gap+l2+pca128+qe10",
+)
+TABLE_KS = (1, 10, 20)
+PLOT_MAX_K = 50
+_MIRRORED_KEY = "flat@mirrored"
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    descriptor: str
+    metric: str
+    dimension: int
+    precision: dict[int, float]  # k -> P@k (table ks, plus 1..PLOT_MAX_K when a curve is wanted)
+    mean_ap: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        table = {f"P@{k}": round(self.precision[k], 4) for k in TABLE_KS}
+        return {
+            "descriptor": self.descriptor,
+            "metric": self.metric,
+            "dimension": self.dimension,
+            **table,
+            "mAP": round(self.mean_ap, 4),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class EvalReport:
+    folder: str
+    images: int
+    classes: dict[str, int]
+    rows: list[EvalRow] = field(default_factory=list)
+    unlabeled: int = 0  # images directly in DIR, not in a class sub-folder: left out
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "folder": self.folder,
+            "images": self.images,
+            "classes": self.classes,
+            "unlabeled": self.unlabeled,
+            "unreadable": self.unreadable,
+            "results": [row.as_dict() for row in self.rows],
+        }
+
+
+def store_name(folder: Path) -> str:
+    """`eval-<folder name>-<hash of its path>`: two folders called `photos` must not share a store."""
+    resolved = str(folder.resolve())
+    return f"eval-{folder.name or 'root'}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
+
+
+def eval_store_paths(settings: Settings, folder: Path) -> tuple[Path, Path]:
+    base = settings.features / ".eval"
+    name = store_name(folder)
+    return base / f"{name}.npz", base / f"{name}.mirrored.npz"
+
+
+def labels_of(names: Sequence[str]) -> list[str | None]:
+    """The class of each image: its first folder below DIR (None for images directly in DIR)."""
+    return [name.split("/", 1)[0] if "/" in name else None for name in names]
+
+
+def load_maps(
+    folder: Path,
+    settings: Settings,
+    need_mirrored: bool,
+    network_factory: NetworkFactory | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[FeatureStore, np.ndarray | None, dict[str, str]]:
+    """The folder's maps store (indexed or updated now), its mirrored maps if asked, unreadable images."""
+    store_path, mirrored_path = eval_store_paths(settings, folder)
+    flat = settings.with_(descriptor=DescriptorSpec(pooling="flat"))
+    if progress:
+        progress(f"indexing {folder} (maps of every image, cached in {store_path.parent})")
+    summary = index_folder(folder, store_path, flat, network_factory=network_factory)
+    store = load_store(store_path)
+    mirrored = None
+    if need_mirrored:
+        mirrored = _mirrored_maps(folder, store, mirrored_path, settings, network_factory, progress)
+    return store, mirrored, summary.unreadable
+
+
+def _mirrored_maps(
+    folder: Path,
+    store: FeatureStore,
+    path: Path,
+    settings: Settings,
+    network_factory: NetworkFactory | None,
+    progress: Callable[[str], None] | None,
+) -> np.ndarray:
+    """Maps of the mirrored images, in the order of `store`; only new or changed images are computed."""
+    expected = expected_meta(_MIRRORED_KEY, settings.weights_id())
+    known: dict[str, tuple[object, np.ndarray]] = {}
+    try:
+        previous = load_store(path)
+        if is_compatible(previous.meta, expected):
+            known = {
+                name: (fp, previous.vectors[row])
+                for row, (name, fp) in enumerate(zip(previous.names, previous.fingerprints, strict=True))
+            }
+    except (FileNotFoundError, StoreError):
+        pass
+    vectors = np.zeros_like(store.vectors)
+    todo = []
+    for row, (name, fingerprint) in enumerate(zip(store.names, store.fingerprints, strict=True)):
+        if name in known and known[name][0] == fingerprint:
+            vectors[row] = known[name][1]
+        else:
+            todo.append(row)
+    if todo:
+        if progress:
+            progress(f"computing maps of {len(todo)} mirrored images")
+        if network_factory is None:
+            message = settings.check_weights()
+            if message:
+                raise MissingWeightsError(message)
+        network = (network_factory or (lambda: network_for(settings.weights)))()
+        for start in range(0, len(todo), settings.batch_size):
+            rows = todo[start : start + settings.batch_size]
+            images = np.stack(
+                [load_for_network(folder / store.names[row], settings.max_image_pixels) for row in rows]
+            )
+            maps = network.maps(np.ascontiguousarray(images[:, :, ::-1]))
+            vectors[rows] = maps.reshape(len(rows), -1)
+        meta = {**expected, "updated": time.time(), "network": network.description}
+        save_store(path, FeatureStore(list(store.names), list(store.fingerprints), vectors, meta))
+    return vectors
+
+
+def evaluate(
+    maps: np.ndarray,
+    mirrored: np.ndarray | None,
+    labels: Sequence[str],
+    options: Sequence[DescriptorSpec],
+    metrics: Sequence[str] = METRICS,
+    curve: bool = False,
+) -> list[EvalRow]:
+    """One row per option x metric, from maps already in memory (pure apart from timing)."""
+    ks = sorted(set(TABLE_KS) | (set(range(1, PLOT_MAX_K + 1)) if curve else set()))
+    maps = np.asarray(maps, dtype=np.float32).reshape(len(maps), *MAP_SHAPE)
+    if mirrored is not None:
+        mirrored = np.asarray(mirrored, dtype=np.float32).reshape(len(mirrored), *MAP_SHAPE)
+    rows = []
+    for spec in options:
+        started = time.monotonic()
+        vectors = set_vectors(maps, mirrored, spec)
+        prepared = time.monotonic() - started
+        for metric in metrics:
+            started = time.monotonic()
+            scores = leave_one_out(vectors, labels, metric, spec.qe_k if spec.qe else 0, ks)
+            seconds = prepared + time.monotonic() - started
+            dimension = vectors.shape[1]
+            rows.append(EvalRow(spec.key(), metric, dimension, scores.precision, scores.mean_ap, seconds))
+    return rows
+
+
+def run_eval(
+    folder: Path,
+    settings: Settings,
+    options: Sequence[DescriptorSpec],
+    metrics: Sequence[str] = METRICS,
+    curve: bool = False,
+    network_factory: NetworkFactory | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> EvalReport:
+    """Index `folder` (cached), then evaluate every option x metric leave-one-out."""
+    need_mirrored = any(spec.flip for spec in options)
+    store, mirrored, unreadable = load_maps(folder, settings, need_mirrored, network_factory, progress)
+    labels = labels_of(store.names)
+    rows = [row for row, label in enumerate(labels) if label is not None]
+    kept_labels = [labels[row] for row in rows]
+    classes = {label: kept_labels.count(label) for label in sorted(set(kept_labels))}
+    unlabeled = len(labels) - len(rows)
+    report = EvalReport(str(folder), len(rows), classes, unlabeled=unlabeled, unreadable=unreadable)
+    if len(rows) < 2:
+        return report
+    maps = store.vectors[rows]
+    mirrored_rows = mirrored[rows] if mirrored is not None else None
+    if progress:
+        progress(f"evaluating {len(options)} options x {len(metrics)} metrics on {len(rows)} images")
+    report.rows = evaluate(maps, mirrored_rows, kept_labels, options, metrics, curve)
+    return report

@@ -1,0 +1,139 @@
+"""`simages eval` end to end on a tiny labeled folder, with the stand-in network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from simages.cli import eval_cmd
+from simages.evaluation import runner
+from simages.extraction.network import TinyNetwork
+from simages.settings import Settings
+
+COLOURS = {"reds": (200, 40, 40), "greens": (40, 170, 60), "blues": (40, 60, 200)}
+
+
+def make_labeled_folder(folder: Path) -> None:
+    """3 classes x 4 images: each class a colour and a pattern, each image a variation of it."""
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:120, 0:160]
+    for index, (name, colour) in enumerate(COLOURS.items()):
+        for image in range(4):
+            pattern = np.sin((x if index == 0 else y if index == 1 else x + y) / (4 + image)) * 30
+            pixels = np.array(colour)[None, None, :] + pattern[..., None] + rng.normal(0, 10, (120, 160, 3))
+            path = folder / name / f"{name}_{image}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
+
+
+class CountingNetwork(TinyNetwork):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images = 0
+
+    def maps(self, images: np.ndarray) -> np.ndarray:
+        self.images += len(images)
+        return super().maps(images)
+
+
+@pytest.fixture
+def labeled(tmp_path: Path) -> Path:
+    folder = tmp_path / "labeled"
+    make_labeled_folder(folder)
+    Image.new("RGB", (50, 50)).save(folder / "no_class.png")  # not in a class folder: left out
+    return folder
+
+
+@pytest.fixture
+def network(monkeypatch: pytest.MonkeyPatch) -> CountingNetwork:
+    network = CountingNetwork()
+    monkeypatch.setattr("simages.jobs.indexer.network_for", lambda weights: network)
+    monkeypatch.setattr(runner, "network_for", lambda weights: network)
+    return network
+
+
+def run_cli(settings: Settings, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    eval_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["eval", *argv])
+    return args.func(args, settings)
+
+
+def test_eval_prints_the_table_for_every_option_and_metric(
+    settings: Settings, labeled: Path, network: CountingNetwork, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run_cli(settings, [str(labeled), "-d", "gap+l2", "-d", "rmac+flip+l2+whiten+qe2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "12 images in 3 classes: blues (4), greens (4), reds (4)" in out
+    assert "1 images directly in the folder have no class" in out
+    lines = [line for line in out.splitlines() if line.startswith(("gap+l2", "rmac+flip"))]
+    assert [line.split()[:2] for line in lines] == [
+        ["gap+l2", "cosine"], ["gap+l2", "euclidean"],
+        ["rmac+flip+l2+whiten+qe2", "cosine"], ["rmac+flip+l2+whiten+qe2", "euclidean"],
+    ]
+    assert "P@10" in out and "mAP" in out
+
+
+def test_eval_json_is_machine_readable_and_separates_the_classes(
+    settings: Settings, labeled: Path, network: CountingNetwork, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run_cli(settings, [str(labeled), "-d", "gap+l2", "--metric", "cosine", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["images"] == 12 and report["classes"] == {"blues": 4, "greens": 4, "reds": 4}
+    (row,) = report["results"]
+    assert row["descriptor"] == "gap+l2" and row["metric"] == "cosine" and row["dimension"] == 512
+    # Distinct colours are easy even for the stand-in network.
+    assert row["P@1"] == 1.0 and row["mAP"] == 1.0
+    # With 3 neighbours of the same class, P@10 is at most 3/10.
+    assert row["P@10"] == pytest.approx(0.3)
+
+
+def test_eval_reuses_its_stores_on_a_second_run(
+    settings: Settings, labeled: Path, network: CountingNetwork, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [str(labeled), "-d", "gap+flip+l2", "--json"]
+    assert run_cli(settings, argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert network.images == 26  # 13 images and their 13 mirrors
+    assert run_cli(settings, argv) == 0
+    assert network.images == 26
+    second = json.loads(capsys.readouterr().out)
+    without_timing = lambda report: [{**row, "seconds": None} for row in report["results"]]  # noqa: E731
+    assert without_timing(second) == without_timing(first)
+    store, mirrored = runner.eval_store_paths(settings, labeled)
+    assert store.is_file() and mirrored.is_file()
+    # A new image is the only one computed on the next run.
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(labeled / "reds" / "extra.png")
+    assert run_cli(settings, argv) == 0
+    assert network.images == 28
+
+
+def test_default_options_cover_every_pooling_and_flag() -> None:
+    specs = eval_cmd.chosen_options(None)
+    assert {spec.pooling for spec in specs} == {"flat", "gap", "max", "gem", "rmac"}
+    for flag in ("sqrt", "flip", "l2", "pca", "whiten", "qe"):
+        assert any(getattr(spec, flag) for spec in specs), flag
+
+
+def test_eval_refuses_unknown_options_and_folders(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(settings, [str(tmp_path), "-d", "gap+blur"]) == 2
+    assert "unknown descriptor flag" in capsys.readouterr().err
+    assert run_cli(settings, [str(tmp_path / "missing")]) == 2
+
+
+def test_eval_saves_a_precision_plot(
+    settings: Settings, labeled: Path, network: CountingNetwork, tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "plots" / "precision.png"
+    assert run_cli(settings, [str(labeled), "-d", "gap+l2", "-d", "max+l2", "--plot", str(plot)]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
