@@ -55,12 +55,17 @@ def vectors_for(names: list[str], seed: int = 0) -> np.ndarray:
 
 
 def write_store(
-    settings: Settings, set_name: str, names: list[str], vectors: np.ndarray | None = None
+    settings: Settings,
+    set_name: str,
+    names: list[str],
+    vectors: np.ndarray | None = None,
+    descriptor: str = "",
 ) -> None:
     vectors = vectors_for(names) if vectors is None else vectors
     folder = settings.image_sets / set_name
     fingerprints = [Fingerprint.of((folder / n).stat()) for n in names]
-    save_store(settings.store_path(set_name), FeatureStore(names, fingerprints, vectors, {"descriptor": ""}))
+    store = FeatureStore(names, fingerprints, vectors, {"descriptor": descriptor})
+    save_store(settings.store_path(set_name), store)
 
 
 @dataclass

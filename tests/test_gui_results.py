@@ -203,3 +203,15 @@ async def test_image_route_serves_cached_thumbnails_and_validates_names(tmp_path
             assert response.status_code == status, params
             assert "Traceback" not in response.text
         assert not any(p.is_relative_to(settings.image_sets) for p in settings.thumbnails.rglob("*"))
+
+
+async def test_results_say_which_descriptor_and_query_expansion_made_the_scores(tmp_path):
+    settings, manager = demo_root(tmp_path, {"animals": 12})
+    names = make_images(tmp_path, "animals", 12, prefix="ani")
+    write_store(settings, "animals", names, descriptor="gap+l2+qe3")
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(KEY)
+        await user.should_see("The 10 most similar of 11 images in animals")
+        (method,) = user.find(marker="method").elements
+        assert "average-pooled" in method.text
+        assert "averaged with its 3 nearest images (query expansion)" in method.text

@@ -82,6 +82,34 @@ class DescriptorSpec:
         later = {"pca": False, "pca_dim": None, "whiten": False, "whiten_dim": None, "qe": False}
         return self.with_(**later, qe_k=DEFAULT_QE_K).key()
 
+    def explain(self) -> str:
+        """One sentence for people (results page, CLI): what the descriptor is and what a score measures."""
+        pooling = {
+            "flat": "the flattened 7x7x512 VGG-16 map",
+            "gap": "VGG-16 features, average-pooled",
+            "max": "VGG-16 features, max-pooled",
+            "gem": f"VGG-16 features, GeM-pooled (p={self.gem_p:g})",
+            "rmac": "VGG-16 features, R-MAC regions",
+        }[self.pooling]
+        steps = []
+        if self.sqrt:
+            steps.append("square-rooted")
+        if self.flip:
+            steps.append("averaged with the mirror image")
+        if self.l2:
+            steps.append("scaled to unit length")
+        if self.whiten:
+            steps.append("PCA-whitened on the set searched")
+        elif self.pca:
+            steps.append(f"reduced by PCA to {self.pca_dim or 'all'} dimensions learned on the set searched")
+        text = pooling + (", " + ", ".join(steps) if steps else "")
+        if self.qe:
+            text += (
+                f"; each key is averaged with its {self.qe_k} nearest images (query expansion), "
+                "so scores are measured from that expanded key"
+            )
+        return text + "."
+
     @property
     def learned_on_set(self) -> bool:
         """Whether joins need a transform learned on the searched set (`pca` or `whiten`)."""

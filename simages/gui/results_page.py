@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from nicegui import ui
 
+from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.gui.common import (
     error_page,
     known_sets,
@@ -116,6 +117,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
 
             with ui.column().classes("col gap-2 main-column"):
                 summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
+                method = ui.label("").classes("text-caption text-grey-7").mark("method")
                 results_area = ui.column().classes("w-full gap-2")
 
     def key_vector(current: QueryState) -> np.ndarray | Waiting | str:
@@ -157,6 +159,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             show_problem(str(error))
             return
         summary.text = summary_text(result)
+        method.text = method_text(index.descriptor)
         kth = result.matches[-1].score if spec.predicate == "knn" and result.matches else None
         marker, label = marker_for(current.metric, spec.predicate, spec.param, kth)
         with chart_area:
@@ -165,6 +168,14 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             else:
                 ui.label("No other images to compare with.").classes("text-grey-7")
         draw_results(current, result)
+
+    def method_text(descriptor: str) -> str:
+        if not descriptor:
+            return ""
+        try:
+            return "Descriptors: " + DescriptorSpec.parse(descriptor).explain()
+        except ValueError:
+            return f"Descriptors: {descriptor}"
 
     def summary_text(result: KeyResult) -> str:
         kind = score_label(result.metric)
