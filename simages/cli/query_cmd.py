@@ -171,11 +171,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (ImportError, OSError, RuntimeError) as error:
         print(f"error: cannot compute the descriptor of {args.key}: {error}", file=sys.stderr)
         return 1
-    write_result(result, spec, args.format, sys.stdout)
+    write_result(result, spec, args.format, sys.stdout, index.descriptor)
     return 0
 
 
-def write_result(result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO) -> None:
+def write_result(result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, descriptor: str = "") -> None:
     if fmt == "json":
         json.dump(result.to_json(), out, indent=2)
         out.write("\n")
@@ -188,6 +188,11 @@ def write_result(result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO) -> N
     out.write(f"Key:   {result.key}\n")
     out.write(f"Set:   {result.set} ({result.total} images searched)\n")
     out.write(f"Query: {spec.describe()}\n")
+    if descriptor:
+        try:
+            out.write(f"Descriptors: {DescriptorSpec.parse(descriptor).explain()}\n")
+        except ValueError:
+            out.write(f"Descriptors: {descriptor}\n")
     if result.passed is not None:
         shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
         out.write(f"Passed: {result.passed} of {result.total}{shown}\n")
