@@ -269,3 +269,44 @@ async def test_two_tabs_keep_their_own_choices(tmp_path):
         await second.should_see(marker="results-grid")
         assert current_query(second)["metric"] == "cosine"
         await first.should_see("Images of plants (7)")
+
+
+async def test_query_expansion_switch_is_carried_into_the_results_url(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        await user.should_see(marker="expand")  # always shown here, even for sets without qe
+        await user.should_see("The set searched does not use it (its descriptor has no qe).")
+        with user:
+            only(user, "expand").value = False
+        user.find(marker="thumb:ani004.png").click()
+        await user.should_see(marker="results-grid")
+        assert current_query(user)["expand"] == "0"
+        await user.open("/?set=animals&expand=0")
+        assert only(user, "expand").value is False
+        await user.open("/?set=animals&expand=abc")  # the start page ignores bad settings
+        assert only(user, "expand").value is True
+
+
+async def test_suggested_threshold_follows_the_expansion_switch(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    names = make_images(tmp_path, "animals", 12, prefix="ani")
+    write_store(settings, "animals", names, descriptor="gap+l2+qe3")
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/?set=animals")
+        await user.should_see("Average the key with its 3 nearest images: better rankings, scores measured "
+                              "from the expanded key.")
+        with user:
+            only(user, "predicate").value = "range"
+        param = only(user, "param")
+        expanded = param.value
+        with user:
+            only(user, "expand").value = False
+        assert param.value != expanded and -1 <= float(param.value) <= 1
+        with user:
+            only(user, "expand").value = True
+        assert param.value == expanded
+        with user:
+            only(user, "param").value = "0.5"  # typed by the user: kept when the switch moves
+            only(user, "expand").value = False
+        assert param.value == "0.5"

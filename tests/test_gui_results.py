@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from nicegui import ui
+from nicegui.functions.navigate import History
 
 from tests.gui_fixtures import demo_root, gui_app, make_images, new_user, write_store
 
@@ -215,3 +216,64 @@ async def test_results_say_which_descriptor_and_query_expansion_made_the_scores(
         (method,) = user.find(marker="method").elements
         assert "average-pooled" in method.text
         assert "averaged with its 3 nearest images (query expansion)" in method.text
+
+
+async def test_query_expansion_switch_reruns_in_place_and_lives_in_the_url(tmp_path, monkeypatch):
+    settings, manager = demo_root(tmp_path, {"animals": 12, "plants": 7})
+    names = make_images(tmp_path, "animals", 12, prefix="ani")
+    write_store(settings, "animals", names, descriptor="gap+l2+qe3")
+    async with gui_app(settings, manager) as (_, user):
+        replaced: list[str] = []  # the simulation does not follow history.replace: record the URLs
+
+        def current_query(_user) -> dict[str, str]:
+            url = urlparse(replaced[-1])
+            return {k: v[0] for k, v in parse_qs(url.query).items()}
+
+        monkeypatch.setattr(History, "replace", lambda _history, url: replaced.append(url))
+        await user.open(KEY)
+        await user.should_see("The 10 most similar of 11 images in animals")
+        await user.should_see(marker="expand")
+        await user.should_see("Average the key with its 3 nearest images: better rankings, scores measured "
+                              "from the expanded key.")
+        assert only(user, "expand").value is True
+        expanded = scores(user)
+        with user:
+            only(user, "expand").value = False
+        user.find(marker="rerun").click()
+        await user.should_see("Query expansion is off for this query")
+        assert "averaged with its 3 nearest images (query expansion)" not in only(user, "method").text
+        assert current_query(user)["expand"] == "0"
+        plain = scores(user)
+        assert sorted(plain) != sorted(expanded)
+        # Back on: `expand` leaves the URL (absent means on) and the expanded scores come back.
+        with user:
+            only(user, "expand").value = True
+        user.find(marker="rerun").click()
+        await user.should_see("averaged with its 3 nearest images (query expansion)")
+        assert "expand" not in current_query(user)
+        assert sorted(scores(user)) == sorted(expanded)
+        # A link with expand=0 opens with the switch off; plants has no qe, so the switch is hidden there.
+        await user.open(KEY + "&expand=0")
+        await user.should_see("Query expansion is off for this query")
+        assert only(user, "expand").value is False
+        assert sorted(scores(user)) == sorted(plain)
+        with user:
+            only(user, "join-set").value = "plants"
+        await user.should_not_see(marker="expand")
+        await user.open("/similar?key_set=plants&image=pla001.png&set=plants")
+        await user.should_see("The 6 most similar of 6 images in plants")
+        await user.should_not_see(marker="expand")
+        with user:
+            only(user, "join-set").value = "animals"
+        await user.should_see(marker="expand")
+
+
+async def test_bad_expand_parameter_gives_the_friendly_page(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        for value in ("abc", "2", "true"):
+            await user.open(KEY + "&expand=" + value)
+            await user.should_see("This link does not describe a search")
+            await user.should_see("expand must be 0 (query expansion off) or 1 (on)")
+        await user.open(KEY + "&expand=1")
+        await user.should_see("The 10 most similar of 11 images in animals")

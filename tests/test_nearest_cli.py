@@ -164,3 +164,41 @@ def test_join_of_two_sets_prints_a_table(settings, capsys):
 def test_join_with_unindexed_set_exits_2(settings, capsys):
     assert cli(settings, "join", "pets", "birds", "--knn", "1") == 2
     assert "simages index birds" in capsys.readouterr().err
+
+
+def write_qe_store(settings):
+    (settings.image_sets / "qepets").mkdir(parents=True, exist_ok=True)
+    names = [*NAMES, "copy/cats-1.jpg"]
+    write_store(settings, "qepets", names, np.vstack([VECTORS, VECTORS[:1]]), descriptor="gap+l2+qe3")
+
+
+def test_query_without_expansion_scores_the_key_itself_at_one(settings, capsys):
+    write_qe_store(settings)
+    argv = ("query", "qepets/cats/1.jpg", "--set", "qepets", "--knn", "2", "--format", "json",
+            "--include-self")
+    assert cli(settings, *argv) == 0
+    expanded = json.loads(capsys.readouterr().out)
+    assert expanded["expansion"] == 3 and expanded["results"][0]["score"] < 0.9999
+    assert cli(settings, *argv, "--no-expansion") == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["expansion"] == 0
+    assert [r["score"] for r in plain["results"]] == [1.0, 1.0]  # the key and its exact copy
+    assert {r["image"] for r in plain["results"]} == {"cats/1.jpg", "copy/cats-1.jpg"}
+
+
+def test_tables_say_whether_query_expansion_was_used(settings, capsys):
+    write_qe_store(settings)
+    assert cli(settings, "query", "qepets/cats/1.jpg", "--set", "qepets", "--knn", "2") == 0
+    out = capsys.readouterr().out
+    assert "averaged with its 3 nearest images (query expansion)" in out and "without" not in out
+    assert cli(settings, "query", "qepets/cats/1.jpg", "--set", "qepets", "--knn", "2", "--no-expansion") == 0
+    out = capsys.readouterr().out
+    assert "Query: 2 nearest by cosine similarity, without query expansion" in out
+    assert "Query expansion is off for this query" in out
+    assert cli(settings, "join", "qepets", "qepets", "--knn", "1") == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "with query expansion (each key averaged with its 3 nearest images)" in first
+    assert cli(settings, "join", "qepets", "qepets", "--knn", "1", "--no-expansion") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "without query expansion" in lines[0]
+    assert lines[1:3] == ["cats/1.jpg", "      1.000000  copy/cats-1.jpg"]

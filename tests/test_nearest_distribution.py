@@ -62,3 +62,23 @@ def test_set_distribution_excludes_self_pairs():
     dist = set_distribution(make_index(vectors), "cosine")
     assert dist.count == 50 * 49
     assert dist.maximum < 0.999  # a self pair would score exactly 1
+
+
+def test_expansion_switch_changes_distributions_and_thresholds_memoised_separately():
+    rng = np.random.default_rng(3)
+    raw = rng.standard_normal((80, 8)).astype(np.float32)
+    names = [f"{i:02d}.jpg" for i in range(80)]
+    index = SetIndex("q", names, raw, "gap+l2+qe5")
+    plain = SetIndex("q", names, raw, "gap+l2")
+    on = default_threshold(index, "cosine")
+    off = default_threshold(index, "cosine", expand=False)
+    assert on != off
+    assert off == default_threshold(plain, "cosine")
+    thresholds = {k: v for k, v in index.memo.items() if k[0] == "default_threshold"}
+    assert sorted(thresholds.values()) == sorted([on, off])
+    assert default_threshold(index, "cosine", expand=False) == off
+    assert default_threshold(index, "cosine") == on
+    dist_off = key_distribution(index, raw[0], "cosine", exclude="00.jpg", expand=False)
+    assert dist_off == key_distribution(plain, raw[0], "cosine", exclude="00.jpg")
+    assert key_distribution(index, raw[0], "cosine", exclude="00.jpg") != dist_off
+    assert set_distribution(index, "euclidean", expand=False) == set_distribution(plain, "euclidean")

@@ -221,8 +221,9 @@ def test_results_serialise_to_the_documented_json():
     index = random_index(n=5)
     result = key_join(index, index.raw[0], QuerySpec("cosine", "range", -1.0), key="s/x.jpg")
     data = result.to_json()
-    assert set(data) == {"key", "set", "metric", "predicate", "param", "results", "passed"}
+    assert set(data) == {"key", "set", "metric", "predicate", "param", "expansion", "results", "passed"}
     assert data["passed"] == 5 and set(data["results"][0]) == {"image", "score"}
+    assert data["expansion"] == 0  # gap+l2 has no query expansion
     knn = key_join(index, index.raw[0], QuerySpec("cosine", "knn", 2)).to_json()
     assert "passed" not in knn and len(knn["results"]) == 2
 
@@ -245,3 +246,48 @@ def test_query_expansion_descriptor_expands_keys_without_the_key_itself():
     # The self-join expands every key the same way, so it agrees with the key joins.
     joined = set_join(index, index, spec)
     assert joined.groups["07.jpg"] == result.matches
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("predicate,param", [("knn", 7), ("range", 0.2)])
+def test_expansion_switched_off_equals_the_descriptor_without_qe(metric, predicate, param):
+    rng = np.random.default_rng(5)
+    raw = rng.standard_normal((60, 8)).astype(np.float32)
+    names = [f"{i:02d}.jpg" for i in range(60)]
+    with_qe = SetIndex("q", names, raw, "gap+l2+qe4")
+    without = SetIndex("q", names, raw, "gap+l2")
+    if predicate == "range" and metric == "euclidean":
+        param = 1.2
+    on, off = QuerySpec(metric, predicate, param), QuerySpec(metric, predicate, param, expand=False)
+    assert QuerySpec(metric, predicate, param) == QuerySpec(metric, predicate, param, True)  # positional
+    plain = key_join(without, raw[3], on, exclude="03.jpg")
+    got = key_join(with_qe, raw[3], off, exclude="03.jpg")
+    assert got.matches == plain.matches and got.passed == plain.passed
+    assert got.expansion == 0 and key_join(with_qe, raw[3], on, exclude="03.jpg").expansion == 4
+    assert key_join(with_qe, raw[3], on, exclude="03.jpg").matches != plain.matches
+    assert set_join(with_qe, with_qe, off).groups == set_join(without, without, on).groups
+    assert set_join(with_qe, with_qe, off).to_json()["expansion"] == 0
+    assert set_join(with_qe, with_qe, on).to_json()["expansion"] == 4
+    outside = SetIndex("o", ["a.jpg", "b.jpg"], raw[:2] + 0.1, "gap+l2+qe4")
+    assert dict(iter_set_join(outside, with_qe, off)) == dict(iter_set_join(outside, without, on))
+
+
+def test_without_expansion_an_exact_copy_scores_one():
+    rng = np.random.default_rng(2)
+    raw = rng.standard_normal((30, 8)).astype(np.float32)
+    index = SetIndex("q", [f"{i:02d}.jpg" for i in range(30)], raw, "gap+l2+qe5")
+    expanded = key_join(index, raw[4], QuerySpec("cosine", "knn", 1))
+    plain = key_join(index, raw[4], QuerySpec("cosine", "knn", 1, expand=False))
+    assert plain.matches[0].image == "04.jpg" and plain.matches[0].score == pytest.approx(1.0, abs=1e-6)
+    assert expanded.matches[0].score < 0.99
+
+
+def test_query_spec_describes_and_parses_the_expansion_switch():
+    assert QuerySpec("cosine", "knn", 5, expand=False).describe() == (
+        "5 nearest by cosine similarity, without query expansion")
+    assert QuerySpec.parse("cosine", "knn", "5", "0").expand is False
+    assert QuerySpec.parse("cosine", "knn", "5").expand is True
+    with pytest.raises(ValueError, match="query expansion must be on"):
+        QuerySpec.parse("cosine", "knn", "5", "maybe")
+    with pytest.raises(ValueError):
+        QuerySpec("cosine", "knn", 5, "no")  # type: ignore[arg-type]

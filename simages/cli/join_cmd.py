@@ -1,9 +1,11 @@
-"""`simages join A B (--knn K | --range T) [--metric M] [--output pairs.csv]`: every image of A against B.
+"""`simages join A B (--knn K | --range T) [--metric M] [--no-expansion] [--output pairs.csv]`: every image
+of A against B.
 
 A = B is a self-join: an image is never paired with itself (identical copies under other names are).
 Without --output the pairs are printed as a table grouped by A's image; with it they are streamed to a
 CSV file with columns a,b,score (`--output -` writes the CSV to standard output), so a join of large sets
-never has to fit in memory.
+never has to fit in memory. With a query-expansion descriptor (`qe`) every key of A is averaged with its
+nearest images of B first; --no-expansion scores from the keys themselves.
 """
 
 from __future__ import annotations
@@ -89,7 +91,10 @@ def write_csv(a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO) -> int:
 
 def write_table(a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO) -> None:
     note = " (self-join: an image is never paired with itself)" if is_self_join(a, b) else ""
-    out.write(f"Join of {a.set_name} against {b.set_name}: {spec.describe()}{note}\n")
+    k = b.expansion_for(spec.expand)
+    # describe() already says "without query expansion" when it is switched off.
+    expansion = f", with query expansion (each key averaged with its {k} nearest images)" if k else ""
+    out.write(f"Join of {a.set_name} against {b.set_name}: {spec.describe()}{expansion}{note}\n")
     pairs = 0
     for a_image, matches in iter_set_join(a, b, spec):
         out.write(f"{a_image}\n")

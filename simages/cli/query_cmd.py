@@ -1,4 +1,5 @@
-"""`simages query KEY --set SET (--knn K | --range T) [--metric M] [--format F]`: one key against a set.
+"""`simages query KEY --set SET (--knn K | --range T) [--metric M] [--no-expansion] [--format F]`: one key
+against a set.
 
 How KEY is read, in this order:
   1. `SET/IMAGE` when SET names a known set (a folder of image_sets/ or an existing store): the image's
@@ -6,6 +7,8 @@ How KEY is read, in this order:
   2. otherwise, a path to an existing image file anywhere on disk: its descriptor is computed on the
      fly with the searched set's descriptor settings.
   To force the file reading for a relative path whose first folder is also a set name, write `./path`.
+When the set's descriptor has query expansion (`qe`), the key is averaged with its nearest images of the
+set before scoring; --no-expansion scores from the key itself (an exact copy of the key then scores 1.0).
 Exit codes: 0 success, 2 a user error (bad name, set not indexed, bad option), 1 extraction failure.
 """
 
@@ -44,12 +47,27 @@ def add_predicate_arguments(parser: argparse.ArgumentParser) -> None:
         "--range", metavar="T", help="every image with cosine similarity >= T, or Euclidean distance <= T"
     )
     parser.add_argument("--metric", choices=METRICS, default="cosine", help="default: cosine")
+    parser.add_argument(
+        "--no-expansion",
+        dest="expand",
+        action="store_false",
+        help="score from the key itself, without the query expansion of a `qe` descriptor",
+    )
 
 
 def spec_from_args(args: argparse.Namespace) -> QuerySpec:
+    expand = getattr(args, "expand", True)
     if args.knn is not None:
-        return QuerySpec.parse(args.metric, "knn", args.knn)
-    return QuerySpec.parse(args.metric, "range", args.range)
+        return QuerySpec.parse(args.metric, "knn", args.knn, expand)
+    return QuerySpec.parse(args.metric, "range", args.range, expand)
+
+
+def explain_descriptor(descriptor: str, expand: bool = True) -> str:
+    """The descriptor in words for a table header, saying whether query expansion was used."""
+    try:
+        return DescriptorSpec.parse(descriptor).explain(expand)
+    except ValueError:
+        return descriptor
 
 
 def user_error(error: BaseException) -> int:
@@ -189,10 +207,7 @@ def write_result(result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, desc
     out.write(f"Set:   {result.set} ({result.total} images searched)\n")
     out.write(f"Query: {spec.describe()}\n")
     if descriptor:
-        try:
-            out.write(f"Descriptors: {DescriptorSpec.parse(descriptor).explain()}\n")
-        except ValueError:
-            out.write(f"Descriptors: {descriptor}\n")
+        out.write(f"Descriptors: {explain_descriptor(descriptor, spec.expand)}\n")
     if result.passed is not None:
         shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
         out.write(f"Passed: {result.passed} of {result.total}{shown}\n")

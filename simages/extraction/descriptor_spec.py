@@ -82,8 +82,9 @@ class DescriptorSpec:
         later = {"pca": False, "pca_dim": None, "whiten": False, "whiten_dim": None, "qe": False}
         return self.with_(**later, qe_k=DEFAULT_QE_K).key()
 
-    def explain(self) -> str:
-        """One sentence for people (results page, CLI): what the descriptor is and what a score measures."""
+    def explain(self, expand: bool = True) -> str:
+        """One sentence for people (results page, CLI): what the descriptor is and what a score measures.
+        `expand=False` describes a query run with query expansion switched off (it matters only with `qe`)."""
         pooling = {
             "flat": "the flattened 7x7x512 VGG-16 map",
             "gap": "VGG-16 features, average-pooled",
@@ -103,10 +104,15 @@ class DescriptorSpec:
         elif self.pca:
             steps.append(f"reduced by PCA to {self.pca_dim or 'all'} dimensions learned on the set searched")
         text = pooling + (", " + ", ".join(steps) if steps else "")
-        if self.qe:
+        if self.qe and expand:
             text += (
                 f"; each key is averaged with its {self.qe_k} nearest images (query expansion), "
                 "so scores are measured from that expanded key"
+            )
+        elif self.qe:
+            return (
+                text + ". Query expansion is off for this query: scores are measured from the key itself "
+                f"(with it, the key would be averaged with its {self.qe_k} nearest images)."
             )
         return text + "."
 

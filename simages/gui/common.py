@@ -78,11 +78,17 @@ def browsable_images(ctx: GuiContext, name: str, index: SetIndex | None) -> list
     return list(scan_set(folder, ctx.settings.image_sets).files)
 
 
-def threshold_for(ctx: GuiContext, name: str | None, metric: str) -> float | None:
+def threshold_for(ctx: GuiContext, name: str | None, metric: str, expand: bool = True) -> float | None:
     index = load_index(ctx, name) if name else None
     if index is None:
         return None
-    return default_threshold(index, metric)
+    return default_threshold(index, metric, expand=expand)
+
+
+def expansion_of(ctx: GuiContext, name: str | None) -> int | None:
+    """Neighbours the set's descriptor averages into a key (query expansion), 0 for none, None if unknown."""
+    index = load_index(ctx, name) if name else None
+    return None if index is None else index.expansion
 
 
 def status_of(ctx: GuiContext, name: str) -> Any | None:

@@ -1,10 +1,11 @@
-"""The query settings panel shared by both pages: metric, predicate and its parameter, validated as typed."""
+"""The query settings panel shared by both pages: metric, predicate and its parameter, validated as typed,
+and the query expansion switch (it matters only for sets whose descriptor has `qe`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from nicegui import ui
+from nicegui import events, ui
 
 from simages.gui.query_url import DEFAULT_K, QueryState
 from simages.nearest.query_spec import QuerySpec
@@ -33,19 +34,38 @@ def format_threshold(metric: str, value: float) -> str:
     return f"{value:.3f}" if metric == "cosine" else f"{value:.4g}"
 
 
+def expansion_hint(k: int | None) -> str:
+    """What the query expansion switch does, for a searched set averaging `k` neighbours (None: unknown)."""
+    if k:
+        return (f"Average the key with its {k} nearest images: better rankings, scores measured from the "
+                "expanded key.")
+    text = "Average the key with its nearest images: better rankings, scores measured from the expanded key."
+    if k == 0:
+        return text + " The set searched does not use it (its descriptor has no qe)."
+    return text + " Only for sets whose descriptor uses query expansion (qe)."
+
+
 class QueryControls:
-    """Metric select, predicate toggle and parameter input. `default_threshold(metric)` gives the suggested
-    range threshold for the searched set (None while it is not indexed)."""
+    """Metric select, predicate toggle, parameter input and query expansion switch.
+    `default_threshold(metric, expand)` gives the suggested range threshold for the searched set (None while
+    it is not indexed). The switch is always shown with `always_show_expansion`, otherwise only while the
+    searched set uses query expansion (see `set_expansion`)."""
 
     def __init__(
         self,
         metric: str,
         predicate: str,
         param: str,
-        default_threshold: Callable[[str], float | None],
+        default_threshold: Callable[[str, bool], float | None],
         on_submit: Callable[[], None] | None = None,
+        *,
+        expand: bool = True,
+        expansion: int | None = None,
+        always_show_expansion: bool = True,
     ) -> None:
         self.default_threshold = default_threshold
+        self.always_show_expansion = always_show_expansion
+        self._initial_expand = expand  # what expand_value says until the switch exists
         with ui.column().classes("w-full gap-2"):
             self.metric = ui.select(METRIC_LABELS, value=metric, label="Compare by").classes("w-full")
             self.metric.mark("metric")
@@ -57,8 +77,18 @@ class QueryControls:
             self.param.props("dense outlined")
             if on_submit is not None:
                 self.param.on("keydown.enter", lambda: on_submit())
+            with ui.column().classes("w-full gap-0").mark("expansion-box") as self.expansion_box:
+                self.expansion = ui.switch("Query expansion", value=expand).mark("expand")
+                self.expansion_note = ui.label("").classes("text-caption text-grey-7").mark("expand-hint")
+        self.set_expansion(expansion)
         self.metric.on_value_change(lambda _: self._settings_changed())
         self.predicate.on_value_change(lambda _: self._settings_changed())
+        self.expansion.on_value_change(self._expansion_changed)
+
+    def set_expansion(self, k: int | None) -> None:
+        """The searched set averages `k` neighbours into a key (0: none, None: not known yet)."""
+        self.expansion_note.text = expansion_hint(k)
+        self.expansion_box.set_visibility(self.always_show_expansion or bool(k))
 
     def _param_label(self) -> str:
         if self.predicate_value == "knn":
@@ -70,7 +100,10 @@ class QueryControls:
     def _default_param(self) -> str:
         if self.predicate_value == "knn":
             return str(DEFAULT_K)
-        value = self.default_threshold(self.metric_value)
+        return self._suggested(self.expand_value)
+
+    def _suggested(self, expand: bool) -> str:
+        value = self.default_threshold(self.metric_value, expand)
         return "" if value is None else format_threshold(self.metric_value, value)
 
     @property
@@ -80,6 +113,18 @@ class QueryControls:
     @property
     def predicate_value(self) -> str:
         return getattr(getattr(self, "predicate", None), "value", None) or "knn"
+
+    @property
+    def expand_value(self) -> bool:
+        switch = getattr(self, "expansion", None)
+        return self._initial_expand if switch is None else bool(switch.value)
+
+    def _expansion_changed(self, e: events.ValueChangeEventArguments) -> None:
+        # Expansion moves the scores, hence the suggested threshold: follow it unless the user typed another.
+        if self.predicate_value == "range" and (self.param.value or "").strip() in ("", self._suggested(
+                not e.value)):
+            self.param.value = self._default_param()
+        self.param.validate()
 
     def _settings_changed(self) -> None:
         # A k makes no sense as a threshold (and a cosine threshold none as a distance): suggest afresh.
@@ -100,8 +145,9 @@ class QueryControls:
         return None
 
     def _spec_from(self, text: str) -> QuerySpec:
-        state = QueryState("-", metric=self.metric_value, predicate=self.predicate_value, param=text or "")
-        return state.spec(self.default_threshold(self.metric_value))
+        state = QueryState("-", metric=self.metric_value, predicate=self.predicate_value, param=text or "",
+                           expand=self.expand_value)
+        return state.spec(self.default_threshold(self.metric_value, self.expand_value))
 
     def settings(self) -> tuple[str, str, str]:
         """(metric, predicate, parameter text) as they are now."""

@@ -14,6 +14,7 @@ from nicegui import events, ui
 from simages.extraction.images import UnreadableImage
 from simages.gui.common import (
     browsable_images,
+    expansion_of,
     known_sets,
     load_index,
     name_caption,
@@ -25,7 +26,7 @@ from simages.gui.common import (
 from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls
 from simages.gui.image_route import thumb_url
-from simages.gui.query_url import InvalidQuery, QueryState, parse_settings, results_url
+from simages.gui.query_url import InvalidQuery, QueryState, parse_expand, parse_settings, results_url
 from simages.gui.status_panel import StatusPanel, describe_status
 from simages.gui.upload_key import describe_uploaded
 
@@ -59,6 +60,10 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
         metric, predicate, param = parse_settings(params)
     except InvalidQuery:
         metric, predicate, param = "cosine", "knn", ""
+    try:
+        expand = parse_expand(params)
+    except InvalidQuery:
+        expand = True
     sets = known_sets(ctx)
     tab: dict[str, Any] = {
         "key_set": _initial_set(params.get("key_set"), sets),
@@ -96,8 +101,10 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
 
                 with ui.card().classes("w-full narrow-first").props("flat bordered"):
                     ui.label("2. Query settings").classes("text-subtitle1 text-weight-medium")
+                    # The expansion switch is always shown here: it only matters for sets with `qe`.
                     controls = QueryControls(
-                        metric, predicate, param, lambda m: threshold_for(ctx, tab["join_set"], m)
+                        metric, predicate, param, lambda m, e: threshold_for(ctx, tab["join_set"], m, e),
+                        expand=expand, expansion=expansion_of(ctx, tab["join_set"]),
                     )
 
                 with ui.card().classes("w-full").props("flat bordered"):
@@ -123,7 +130,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             return None
         m, p, text = controls.settings()
         return QueryState(tab["join_set"], key_set=tab["key_set"], image=image, metric=m, predicate=p,
-                          param=text)
+                          param=text, expand=controls.expand_value)
 
     def open_key(image: str) -> None:
         state = current_state(image)
@@ -215,6 +222,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
 
     def join_set_chosen(e: events.ValueChangeEventArguments) -> None:
         tab["join_set"] = e.value
+        controls.set_expansion(expansion_of(ctx, e.value))
         controls.refresh_default()
 
     def shuffle_changed(e: events.ValueChangeEventArguments) -> None:
@@ -245,6 +253,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             draw_grid()
         elif any(s.name == tab["key_set"] for s in statuses):
             draw_note()
+        controls.set_expansion(expansion_of(ctx, tab["join_set"]))
         controls.refresh_default()
 
     async def uploaded(e: events.UploadEventArguments) -> None:
@@ -264,7 +273,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         m, p, text = controls.settings()
         ui.navigate.to(results_url(QueryState(tab["join_set"], upload=item.id, metric=m, predicate=p,
-                                              param=text)))
+                                              param=text, expand=controls.expand_value)))
 
     def rejected() -> None:
         upload_status.text = (f"That file is too large: the limit is {limit_mb} MB "

@@ -2,6 +2,7 @@
 
 The URL carries names only (sets, an image relative to its set, an upload id), never a file-system path;
 every name is validated here, before any page touches the disk. Parsing is pure: no I/O.
+Query expansion is on unless the URL says `expand=0` (only 0 and 1 are accepted).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class QueryState:
     metric: str = DEFAULT_METRIC
     predicate: str = DEFAULT_PREDICATE
     param: str = ""
+    # Query expansion of a `qe` descriptor; off only when the URL says expand=0.
+    expand: bool = True
 
     @property
     def is_upload(self) -> bool:
@@ -55,7 +58,7 @@ class QueryState:
                 param = default_threshold
             else:
                 raise ValueError("enter a threshold for the range query")
-        return QuerySpec.parse(self.metric, self.predicate, param)
+        return QuerySpec.parse(self.metric, self.predicate, param, self.expand)
 
 
 def to_params(state: QueryState) -> dict[str, str]:
@@ -71,6 +74,8 @@ def to_params(state: QueryState) -> dict[str, str]:
     params["predicate"] = state.predicate
     if state.param.strip():
         params["param"] = state.param.strip()
+    if not state.expand:
+        params["expand"] = "0"
     return params
 
 
@@ -101,6 +106,14 @@ def parse_settings(params: Mapping[str, str]) -> tuple[str, str, str]:
     return metric, predicate, param
 
 
+def parse_expand(params: Mapping[str, str]) -> bool:
+    """Whether query expansion is on: absent (or empty) or `1` means on, `0` off; anything else is refused."""
+    value = (params.get("expand") or "1").strip()
+    if value not in ("0", "1"):
+        raise InvalidQuery(f"expand must be 0 (query expansion off) or 1 (on), got {value[:32]!r}")
+    return value == "1"
+
+
 def parse_set(value: str | None, what: str = "set") -> str:
     if not value:
         raise InvalidQuery(f"the link names no {what}")
@@ -114,11 +127,13 @@ def from_params(params: Mapping[str, str]) -> QueryState:
     """A validated QueryState from the parameters of a results URL; InvalidQuery otherwise."""
     join_set = parse_set(params.get("set"), "set to search")
     metric, predicate, param = parse_settings(params)
+    expand = parse_expand(params)
     upload = params.get("upload")
     if upload:
         if not _UPLOAD_ID.match(upload):
             raise InvalidQuery("this upload link is not valid")
-        return QueryState(join_set, upload=upload, metric=metric, predicate=predicate, param=param)
+        return QueryState(join_set, upload=upload, metric=metric, predicate=predicate, param=param,
+                          expand=expand)
     key_set = parse_set(params.get("key_set") or join_set, "key set")
     image = params.get("image")
     if not image:
@@ -127,4 +142,5 @@ def from_params(params: Mapping[str, str]) -> QueryState:
         validate_image_name(image)
     except InvalidName as error:
         raise InvalidQuery(str(error)) from None
-    return QueryState(join_set, key_set=key_set, image=image, metric=metric, predicate=predicate, param=param)
+    return QueryState(join_set, key_set=key_set, image=image, metric=metric, predicate=predicate, param=param,
+                      expand=expand)

@@ -16,6 +16,7 @@ from nicegui import ui
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.gui.common import (
     error_page,
+    expansion_of,
     known_sets,
     load_index,
     name_caption,
@@ -103,7 +104,9 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                         "w-full").mark("join-set")
                     controls = QueryControls(
                         state.metric, state.predicate, state.param,
-                        lambda m: threshold_for(ctx, join_select.value, m), on_submit=lambda: rerun(),
+                        lambda m, e: threshold_for(ctx, join_select.value, m, e), on_submit=lambda: rerun(),
+                        expand=state.expand, expansion=expansion_of(ctx, state.join_set),
+                        always_show_expansion=False,
                     )
                     ui.button("Search again", icon="refresh", on_click=lambda: rerun()).props(
                         "unelevated no-caps").classes("w-full").mark("rerun")
@@ -142,6 +145,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         chart_area.clear()
         vector = key_vector(current)
         index = load_index(ctx, current.join_set)
+        controls.set_expansion(expansion_of(ctx, join_select.value))  # the set may have just been indexed
         if isinstance(vector, str):
             show_problem(vector)
             return
@@ -149,17 +153,17 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             show_waiting(vector.set_name if isinstance(vector, Waiting) else current.join_set)
             return
         try:
-            spec = current.spec(default_threshold(index, current.metric))
+            spec = current.spec(default_threshold(index, current.metric, expand=current.expand))
             same_set = current.upload is None and current.key_set == current.join_set
             exclude = current.image if same_set else None
             result = key_join(index, vector, spec, key=current.image or "upload", exclude=exclude,
                               limit=RESULT_LIMIT)
-            dist = key_distribution(index, vector, current.metric, exclude=exclude)
+            dist = key_distribution(index, vector, current.metric, exclude=exclude, expand=spec.expand)
         except ValueError as error:  # a bad parameter in the URL, or descriptors that do not match
             show_problem(str(error))
             return
         summary.text = summary_text(result)
-        method.text = method_text(index.descriptor)
+        method.text = method_text(index.descriptor, spec.expand)
         kth = result.matches[-1].score if spec.predicate == "knn" and result.matches else None
         marker, label = marker_for(current.metric, spec.predicate, spec.param, kth)
         with chart_area:
@@ -169,11 +173,11 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                 ui.label("No other images to compare with.").classes("text-grey-7")
         draw_results(current, result)
 
-    def method_text(descriptor: str) -> str:
+    def method_text(descriptor: str, expand: bool) -> str:
         if not descriptor:
             return ""
         try:
-            return "Descriptors: " + DescriptorSpec.parse(descriptor).explain()
+            return "Descriptors: " + DescriptorSpec.parse(descriptor).explain(expand)
         except ValueError:
             return f"Descriptors: {descriptor}"
 
@@ -258,7 +262,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         if not controls.check():
             return
         metric, predicate, param = controls.settings()
-        new = tab["state"].with_(join_set=join_select.value, metric=metric, predicate=predicate, param=param)
+        new = tab["state"].with_(join_set=join_select.value, metric=metric, predicate=predicate, param=param,
+                                 expand=controls.expand_value)
         tab["state"] = new
         back.props["href"] = home_url(new.join_set, new.key_set)
         back.update()
@@ -268,10 +273,14 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
     def make_key(image: str) -> None:
         current: QueryState = tab["state"]
         new = QueryState(current.join_set, key_set=current.join_set, image=image, metric=current.metric,
-                         predicate=current.predicate, param=current.param)
+                         predicate=current.predicate, param=current.param, expand=current.expand)
         ui.navigate.to(results_url(new))
 
-    join_select.on_value_change(lambda _: controls.refresh_default())
+    def join_set_chosen() -> None:
+        controls.set_expansion(expansion_of(ctx, join_select.value))
+        controls.refresh_default()
+
+    join_select.on_value_change(lambda _: join_set_chosen())
     render()
 
 

@@ -3,6 +3,8 @@
 A fixed cosine threshold means different things for different descriptors (GAP features of ReLU maps are
 all positive and cluster near 1; whitened ones spread around 0), so default thresholds are measured on
 the set being searched: the score that only the closest `top_fraction` of pairs within the set reach.
+Every function takes `expand` (default on): whether keys go through the set's query expansion, as a query
+with QuerySpec.expand does, so plotted scores and thresholds match what that query sees.
 """
 
 from __future__ import annotations
@@ -64,11 +66,11 @@ def summarize(values: np.ndarray, metric: str, bins: int = 40) -> ScoreDistribut
 
 
 def key_scores(
-    index: SetIndex, key_vector: np.ndarray, metric: str, exclude: str | None = None
+    index: SetIndex, key_vector: np.ndarray, metric: str, exclude: str | None = None, *, expand: bool = True
 ) -> np.ndarray:
     """All scores of a raw key against a set (similarities for cosine, distances for Euclidean)."""
     own_row = index.row_of(exclude) if exclude is not None and exclude in index else -1
-    query = index.queries(index.project(key_vector), metric, np.array([own_row]))
+    query = index.queries(index.project(key_vector), metric, np.array([own_row]), expand=expand)
     if metric == "cosine":
         values = -scores.cosine_keys(query, index.vectors, index.inv_norms)[0]
     else:
@@ -79,13 +81,19 @@ def key_scores(
 
 
 def key_distribution(
-    index: SetIndex, key_vector: np.ndarray, metric: str, exclude: str | None = None, bins: int = 40
+    index: SetIndex,
+    key_vector: np.ndarray,
+    metric: str,
+    exclude: str | None = None,
+    bins: int = 40,
+    *,
+    expand: bool = True,
 ) -> ScoreDistribution:
     """Distribution of one key's scores against every image of a set."""
-    return summarize(key_scores(index, key_vector, metric, exclude), metric, bins)
+    return summarize(key_scores(index, key_vector, metric, exclude, expand=expand), metric, bins)
 
 
-def sample_pair_scores(index: SetIndex, metric: str, seed: int = 0) -> np.ndarray:
+def sample_pair_scores(index: SetIndex, metric: str, seed: int = 0, *, expand: bool = True) -> np.ndarray:
     """Scores of up to ~1M pairs of distinct images of the set, drawn reproducibly (fixed seed)."""
     n = len(index)
     if n < 2:
@@ -94,7 +102,8 @@ def sample_pair_scores(index: SetIndex, metric: str, seed: int = 0) -> np.ndarra
     rows = np.sort(rng.choice(n, size=min(n, _SAMPLE_SIDE), replace=False))
     cols = np.sort(rng.choice(n, size=min(n, _SAMPLE_SIDE), replace=False))
     # Keys go through query expansion exactly as in a join, so thresholds fit what a range query sees.
-    queries, targets = index.queries(index.vectors[rows], metric, rows), index.vectors[cols]
+    queries = index.queries(index.vectors[rows], metric, rows, expand=expand)
+    targets = index.vectors[cols]
     if metric == "cosine":
         values = -scores.cosine_keys(queries, targets, index.inv_norms[cols])
     else:
@@ -103,22 +112,28 @@ def sample_pair_scores(index: SetIndex, metric: str, seed: int = 0) -> np.ndarra
     return values[distinct]
 
 
-def set_distribution(index: SetIndex, metric: str, bins: int = 40) -> ScoreDistribution:
+def set_distribution(
+    index: SetIndex, metric: str, bins: int = 40, *, expand: bool = True
+) -> ScoreDistribution:
     """Distribution of pairwise scores within a set (sampled for large sets)."""
-    return summarize(sample_pair_scores(index, metric), metric, bins)
+    return summarize(sample_pair_scores(index, metric, expand=expand), metric, bins)
 
 
-def default_threshold(index: SetIndex, metric: str, top_fraction: float = DEFAULT_TOP_FRACTION) -> float:
+def default_threshold(
+    index: SetIndex, metric: str, top_fraction: float = DEFAULT_TOP_FRACTION, *, expand: bool = True
+) -> float:
     """A range threshold that about `top_fraction` of the pairs within the set pass: for cosine the
     (1 - top_fraction) quantile of similarities, for Euclidean the top_fraction quantile of distances.
     Measured per set, hence per descriptor; remembered for as long as the set's store is unchanged.
-    With fewer than two images there is nothing to measure, and only identical images pass."""
+    With fewer than two images there is nothing to measure, and only identical images pass. Query
+    expansion (`expand`) changes the scores, so each setting has its own threshold."""
     if not 0 < top_fraction < 1:
         raise ValueError("top_fraction must lie strictly between 0 and 1")
-    memo_key = ("default_threshold", metric, top_fraction)
+    expansion = index.expansion_for(expand)
+    memo_key = ("default_threshold", metric, top_fraction, expansion)
     if memo_key in index.memo:
         return index.memo[memo_key]
-    values = sample_pair_scores(index, metric)
+    values = sample_pair_scores(index, metric, expand=expand)
     if len(values) == 0:
         threshold = 1.0 if higher_is_better(metric) else 0.0
     else:

@@ -80,11 +80,12 @@ def key_join(
     of the set never to return (the key itself, when it belongs to the set). `limit` cuts the listed
     matches of a range query; `passed` still counts them all."""
     own_row = index.row_of(exclude) if exclude is not None and exclude in index else -1
-    query = index.queries(index.project(key_vector), spec.metric, np.array([own_row]))
+    query = index.queries(index.project(key_vector), spec.metric, np.array([own_row]), expand=spec.expand)
     total = len(index)
+    expansion = index.expansion_for(spec.expand)
     if total == 0:
         return KeyResult(key, index.set_name, spec.metric, spec.predicate, spec.param, [],
-                         0 if spec.predicate == "range" else None, 0)
+                         0 if spec.predicate == "range" else None, 0, expansion)
     keys = _keys(index, query, spec.metric)[0]
     if exclude is not None and exclude in index:
         keys[index.row_of(exclude)] = np.inf
@@ -99,6 +100,7 @@ def key_join(
         matches=_matches(index, rows, values, limit),
         passed=passed if spec.predicate == "range" else None,
         total=total,
+        expansion=expansion,
     )
 
 
@@ -115,7 +117,8 @@ def iter_set_join(
     limit: int | None = None,
 ) -> Iterator[tuple[str, list[Match]]]:
     """For each image of A in name order, its matches in B best first. A self-join (A is B) never pairs an
-    image with itself; the exclusion is by row, so identical images under two names still pair."""
+    image with itself; the exclusion is by row, so identical images under two names still pair. Keys go
+    through B's query expansion unless `spec.expand` is off."""
     if a.dimension != b.dimension and len(a) and len(b):
         raise ValueError(
             f"sets {a.set_name!r} ({a.dimension}-d) and {b.set_name!r} ({b.dimension}-d) hold different "
@@ -128,7 +131,7 @@ def iter_set_join(
     for start in range(0, len(a), rows_per_block):
         a_rows = a_order[start : start + rows_per_block]
         projected = a.vectors[a_rows] if self_join else b.project(a.raw[a_rows])
-        queries = b.queries(projected, spec.metric, a_rows if self_join else None)
+        queries = b.queries(projected, spec.metric, a_rows if self_join else None, expand=spec.expand)
         keys = _keys(b, queries, spec.metric) if len(b) else np.zeros((len(a_rows), 0), np.float32)
         if self_join:
             keys[np.arange(len(a_rows)), a_rows] = np.inf
@@ -147,4 +150,5 @@ def set_join(
 ) -> JoinResult:
     """Every image of A against B, grouped by A's image (see `iter_set_join`)."""
     groups = dict(iter_set_join(a, b, spec, block_rows=block_rows, limit=limit))
-    return JoinResult(a.set_name, b.set_name, spec.metric, spec.predicate, spec.param, groups)
+    return JoinResult(a.set_name, b.set_name, spec.metric, spec.predicate, spec.param, groups,
+                      b.expansion_for(spec.expand))

@@ -1,5 +1,8 @@
 """What a join asks for: a metric, a predicate and its parameter, validated with messages meant for users.
 
+`expand` says whether a key goes through the searched set's query expansion (when its descriptor has `qe`):
+on by default; off, every score is measured from the key itself (an exact copy of the key scores 1.0).
+
 The CLI and the GUI both build a `QuerySpec` from text the user typed, so the wording of every error
 names the option and the accepted values.
 """
@@ -23,23 +26,30 @@ class QuerySpec:
     metric: str
     predicate: str
     param: float | int
+    # Average query expansion when the searched set's descriptor has it (`qe`); False measures from the key.
+    expand: bool = True
 
     def __post_init__(self) -> None:
         # Direct construction gets the same checks as parse(), so an invalid spec never exists.
         QuerySpec._check(self.metric, self.predicate, self.param)
+        if not isinstance(self.expand, bool):
+            raise ValueError(f"query expansion must be on or off (True or False), got {self.expand!r}")
 
     @property
     def higher_is_better(self) -> bool:
         return higher_is_better(self.metric)
 
     def describe(self) -> str:
-        """Short human text, e.g. `10 nearest by cosine` or `cosine >= 0.8`."""
+        """Short human text, e.g. `10 nearest by cosine similarity` or `cosine similarity >= 0.8`, followed
+        by `, without query expansion` when expansion is switched off."""
         if self.predicate == "knn":
             kind = "similarity" if self.higher_is_better else "distance"
-            return f"{self.param} nearest by {self.metric} {kind}"
-        op = ">=" if self.higher_is_better else "<="
-        name = "cosine similarity" if self.higher_is_better else "Euclidean distance"
-        return f"{name} {op} {self.param:g}"
+            text = f"{self.param} nearest by {self.metric} {kind}"
+        else:
+            op = ">=" if self.higher_is_better else "<="
+            name = "cosine similarity" if self.higher_is_better else "Euclidean distance"
+            text = f"{name} {op} {self.param:g}"
+        return text if self.expand else text + ", without query expansion"
 
     @staticmethod
     def _check(metric: str, predicate: str, param: float | int) -> None:
@@ -59,14 +69,30 @@ class QuerySpec:
             raise ValueError(f"a Euclidean distance threshold must be 0 or more, got {param:g}")
 
     @classmethod
-    def parse(cls, metric: str, predicate: str, param: str | float | int) -> QuerySpec:
-        """Build a spec from user input (text or numbers); ValueError with a friendly message if invalid."""
+    def parse(
+        cls, metric: str, predicate: str, param: str | float | int, expand: bool | str = True
+    ) -> QuerySpec:
+        """Build a spec from user input (text or numbers); ValueError with a friendly message if invalid.
+        `expand` may be a bool or text (1/0, on/off, true/false, yes/no)."""
         metric = str(metric).strip().lower()
         predicate = str(predicate).strip().lower()
         if predicate in ("k", "nn", "k-nn"):
             predicate = "knn"
         value: float | int = _parse_k(param) if predicate == "knn" else _parse_threshold(param)
-        return cls(metric, predicate, value)
+        return cls(metric, predicate, value, _parse_switch(expand))
+
+
+_ON = ("1", "on", "true", "yes")
+_OFF = ("0", "off", "false", "no")
+
+
+def _parse_switch(value: bool | str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _ON or text in _OFF:
+        return text in _ON
+    raise ValueError(f"query expansion must be on (1) or off (0), got {text!r}")
 
 
 def _parse_k(param: str | float | int) -> int:

@@ -45,6 +45,8 @@ class KeyResult:
     matches: list[Match]
     passed: int | None
     total: int
+    # Neighbours averaged into the key by query expansion; 0 when it was off or the descriptor has none.
+    expansion: int = 0
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -53,6 +55,7 @@ class KeyResult:
             "metric": self.metric,
             "predicate": self.predicate,
             "param": self.param,
+            "expansion": self.expansion,
             "results": [m.to_json() for m in self.matches],
         }
         if self.passed is not None:
@@ -70,6 +73,8 @@ class JoinResult:
     predicate: str
     param: float | int
     groups: dict[str, list[Match]] = field(default_factory=dict)
+    # Neighbours averaged into each key by query expansion; 0 when it was off or the descriptor has none.
+    expansion: int = 0
 
     def pairs(self) -> list[Pair]:
         return [Pair(a, m.image, m.score) for a, matches in self.groups.items() for m in matches]
@@ -85,5 +90,6 @@ class JoinResult:
             "metric": self.metric,
             "predicate": self.predicate,
             "param": self.param,
+            "expansion": self.expansion,
             "results": {a: [m.to_json() for m in matches] for a, matches in self.groups.items()},
         }

@@ -77,14 +77,24 @@ class SetIndex:
             return 0
         return spec.qe_k if spec is not None and spec.qe else 0
 
+    def expansion_for(self, expand: bool = True) -> int:
+        """Neighbours a query averages into its key: `expansion` when `expand` is on, else 0."""
+        return self.expansion if expand else 0
+
     def queries(
-        self, projected: np.ndarray, metric: str, exclude_rows: np.ndarray | None = None
+        self,
+        projected: np.ndarray,
+        metric: str,
+        exclude_rows: np.ndarray | None = None,
+        *,
+        expand: bool = True,
     ) -> np.ndarray:
-        """Keys in this set's space, expanded with their nearest rows when the descriptor asks for it.
+        """Keys in this set's space, expanded with their nearest rows when the descriptor asks for it and
+        `expand` is on (a query may switch expansion off: see QuerySpec.expand).
 
         `exclude_rows` gives, per key, its own row in this set (-1 if it is not part of it): a key must not
         expand with itself, or a self-join would weigh it twice."""
-        k = self.expansion
+        k = self.expansion_for(expand)
         if not k or not len(self):
             return projected
         return average_query_expansion(projected, self.vectors, k, exclude_rows, metric)
