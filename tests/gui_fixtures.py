@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 from nicegui import ui
@@ -175,3 +176,14 @@ if __name__ == "__main__":  # `python -m tests.gui_fixtures ROOT PORT`: serve la
 
     demo_settings, demo_manager = layout_demo(Path(sys.argv[1]))
     run_app(demo_settings, host="127.0.0.1", port=int(sys.argv[2]), manager=demo_manager)  # type: ignore[arg-type]
+
+
+# Lookups shared by the simulated-user tests of both pages.
+def only(user, marker: str):
+    (element,) = user.find(marker=marker).elements
+    return element
+
+
+def current_query(user) -> dict[str, str]:
+    url = urlparse(user.back_history[-1])
+    return {k: v[0] for k, v in parse_qs(url.query).items()} | {"path": url.path}

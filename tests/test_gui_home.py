@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from urllib.parse import parse_qs, urlparse
 
 import nicegui
 import numpy as np
@@ -11,17 +10,15 @@ from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from PIL import Image
 
-from tests.gui_fixtures import demo_root, gui_app, make_images, new_user, write_store
-
-
-def only(user, marker: str):
-    (element,) = user.find(marker=marker).elements
-    return element
-
-
-def current_query(user) -> dict[str, str]:
-    url = urlparse(user.back_history[-1])
-    return {k: v[0] for k, v in parse_qs(url.query).items()} | {"path": url.path}
+from tests.gui_fixtures import (
+    current_query,
+    demo_root,
+    gui_app,
+    make_images,
+    new_user,
+    only,
+    write_store,
+)
 
 
 async def test_home_lists_sets_thumbnails_and_status(tmp_path):

@@ -8,19 +8,17 @@ import pytest
 from nicegui import ui
 from nicegui.functions.navigate import History
 
-from tests.gui_fixtures import demo_root, gui_app, make_images, new_user, write_store
+from tests.gui_fixtures import (
+    current_query,
+    demo_root,
+    gui_app,
+    make_images,
+    new_user,
+    only,
+    write_store,
+)
 
 KEY = "/similar?key_set=animals&image=ani001.png&set=animals"
-
-
-def only(user, marker: str):
-    (element,) = user.find(marker=marker).elements
-    return element
-
-
-def current_query(user) -> dict[str, str]:
-    url = urlparse(user.back_history[-1])
-    return {k: v[0] for k, v in parse_qs(url.query).items()} | {"path": url.path}
 
 
 def scores(user) -> list[float]:
