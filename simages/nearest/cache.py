@@ -51,23 +51,13 @@ class DescriptorCache:
         StoreError when the store cannot be read."""
         validate_set_name(set_name)
         path = settings.store_path(set_name)
-        try:
-            identity = _identity(path)
-        except FileNotFoundError:
-            self.forget(path)
-            raise NotIndexed(set_name) from None
-        cached = self._entries.get(path)
-        if cached is not None and cached.source == identity:
+        identity, cached = self._current(path, set_name)
+        if cached is not None:
             return cached
         with self._lock_for(path):
             for _ in range(self._MAX_RELOADS):
-                try:
-                    identity = _identity(path)
-                except FileNotFoundError:
-                    self.forget(path)
-                    raise NotIndexed(set_name) from None
-                cached = self._entries.get(path)
-                if cached is not None and cached.source == identity:
+                identity, cached = self._current(path, set_name)
+                if cached is not None:
                     return cached  # another thread loaded it while we waited
                 try:
                     store = load_store(path)
@@ -82,6 +72,16 @@ class DescriptorCache:
                         self._entries[path] = index
                     return index
             raise RuntimeError(f"feature store of set {set_name!r} keeps changing while being read")
+
+    def _current(self, path: Path, set_name: str) -> tuple[tuple[int, int, int], SetIndex | None]:
+        """The store file's identity, and the cached index if it was read from exactly that file."""
+        try:
+            identity = _identity(path)
+        except FileNotFoundError:
+            self.forget(path)
+            raise NotIndexed(set_name) from None
+        cached = self._entries.get(path)
+        return identity, cached if cached is not None and cached.source == identity else None
 
     def forget(self, path: Path) -> None:
         with self._guard:
