@@ -118,3 +118,4 @@ def test_cli_index_summarises_and_reports_unreadable(
 def test_cli_index_rejects_unknown_set(root: Path, capsys) -> None:
     assert main(["--root", str(root), "index", "../etc"]) == 2
     assert "sub-folders of" in capsys.readouterr().err
+

@@ -19,7 +19,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    import importlib.util
+    import sys
+
     from simages.gui.app import run_app
+
+    if args.native and importlib.util.find_spec("webview") is None:
+        # The desktop window is optional: say how to get it rather than fail inside NiceGUI.
+        print(
+            "simages serve --native needs pywebview: `pip install pywebview` (plus a GUI toolkit), "
+            "or run without --native and open the printed address in a browser.",
+            file=sys.stderr,
+        )
+        return 2
 
     run_app(settings, host=args.host, port=args.port, native=args.native, show=args.show)
     return 0
