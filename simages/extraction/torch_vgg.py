@@ -196,7 +196,8 @@ class TorchVGG16:
         import torch
 
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32) - self._means
+            # Decoded images may be read-only views of Pillow's buffer; torch wants memory it may write.
+            x = torch.from_numpy(np.require(images, requirements=["C", "W"])).to(torch.float32) - self._means
             y = self._forward(x.to(self.dtype))
             return y.to(torch.float32).numpy()
 
