@@ -288,10 +288,10 @@ async def test_query_expansion_switch_is_carried_into_the_results_url(tmp_path):
 async def test_suggested_threshold_follows_the_expansion_switch(tmp_path):
     settings, manager = demo_root(tmp_path)
     names = make_images(tmp_path, "animals", 12, prefix="ani")
-    write_store(settings, "animals", names, descriptor="gap+l2+qe3")
+    write_store(settings, "animals", names, descriptor="gap+l2+qe2")
     async with gui_app(settings, manager) as (_, user):
         await user.open("/?set=animals")
-        await user.should_see("Average the key with its 3 nearest images: better rankings, scores measured "
+        await user.should_see("Average the key with its 2 nearest images: better rankings, scores measured "
                               "from the expanded key.")
         with user:
             only(user, "predicate").value = "range"

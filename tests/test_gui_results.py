@@ -207,19 +207,19 @@ async def test_image_route_serves_cached_thumbnails_and_validates_names(tmp_path
 async def test_results_say_which_descriptor_and_query_expansion_made_the_scores(tmp_path):
     settings, manager = demo_root(tmp_path, {"animals": 12})
     names = make_images(tmp_path, "animals", 12, prefix="ani")
-    write_store(settings, "animals", names, descriptor="gap+l2+qe3")
+    write_store(settings, "animals", names, descriptor="gap+l2+qe2")
     async with gui_app(settings, manager) as (_, user):
         await user.open(KEY)
         await user.should_see("The 10 most similar of 11 images in animals")
         (method,) = user.find(marker="method").elements
         assert "average-pooled" in method.text
-        assert "averaged with its 3 nearest images (query expansion)" in method.text
+        assert "averaged with its 2 nearest images (query expansion)" in method.text
 
 
 async def test_query_expansion_switch_reruns_in_place_and_lives_in_the_url(tmp_path, monkeypatch):
     settings, manager = demo_root(tmp_path, {"animals": 12, "plants": 7})
     names = make_images(tmp_path, "animals", 12, prefix="ani")
-    write_store(settings, "animals", names, descriptor="gap+l2+qe3")
+    write_store(settings, "animals", names, descriptor="gap+l2+qe2")
     async with gui_app(settings, manager) as (_, user):
         replaced: list[str] = []  # the simulation does not follow history.replace: record the URLs
 
@@ -231,7 +231,7 @@ async def test_query_expansion_switch_reruns_in_place_and_lives_in_the_url(tmp_p
         await user.open(KEY)
         await user.should_see("The 10 most similar of 11 images in animals")
         await user.should_see(marker="expand")
-        await user.should_see("Average the key with its 3 nearest images: better rankings, scores measured "
+        await user.should_see("Average the key with its 2 nearest images: better rankings, scores measured "
                               "from the expanded key.")
         assert only(user, "expand").value is True
         expanded = scores(user)
@@ -239,7 +239,7 @@ async def test_query_expansion_switch_reruns_in_place_and_lives_in_the_url(tmp_p
             only(user, "expand").value = False
         user.find(marker="rerun").click()
         await user.should_see("Query expansion is off for this query")
-        assert "averaged with its 3 nearest images (query expansion)" not in only(user, "method").text
+        assert "averaged with its 2 nearest images (query expansion)" not in only(user, "method").text
         assert current_query(user)["expand"] == "0"
         plain = scores(user)
         assert sorted(plain) != sorted(expanded)
@@ -247,7 +247,7 @@ async def test_query_expansion_switch_reruns_in_place_and_lives_in_the_url(tmp_p
         with user:
             only(user, "expand").value = True
         user.find(marker="rerun").click()
-        await user.should_see("averaged with its 3 nearest images (query expansion)")
+        await user.should_see("averaged with its 2 nearest images (query expansion)")
         assert "expand" not in current_query(user)
         assert sorted(scores(user)) == sorted(expanded)
         # A link with expand=0 opens with the switch off; plants has no qe, so the switch is hidden there.
@@ -275,3 +275,16 @@ async def test_bad_expand_parameter_gives_the_friendly_page(tmp_path):
             await user.should_see("expand must be 0 (query expansion off) or 1 (on)")
         await user.open(KEY + "&expand=1")
         await user.should_see("The 10 most similar of 11 images in animals")
+
+
+async def test_small_set_says_it_is_searched_without_pca_and_expansion(tmp_path):
+    settings, manager = demo_root(tmp_path, {"animals": 12})
+    names = make_images(tmp_path, "animals", 12, prefix="ani")
+    write_store(settings, "animals", names, descriptor="gap+l2+pca128+qe10")
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(KEY)
+        await user.should_see("The 10 most similar of 11 images in animals")
+        text = only(user, "method").text
+        assert "query expansion" not in text.split(" animals has too few")[0]
+        assert "animals has too few images (12) to learn the rest of its descriptor" in text
+        await user.should_not_see(marker="expand")

@@ -168,8 +168,11 @@ def test_join_with_unindexed_set_exits_2(settings, capsys):
 
 def write_qe_store(settings):
     (settings.image_sets / "qepets").mkdir(parents=True, exist_ok=True)
-    names = [*NAMES, "copy/cats-1.jpg"]
-    write_store(settings, "qepets", names, np.vstack([VECTORS, VECTORS[:1]]), descriptor="gap+l2+qe3")
+    # Fifteen images: query expansion is only applied to sets of at least five times its neighbours.
+    fillers = np.random.default_rng(3).random((9, 3)).astype(np.float32)
+    names = [*NAMES, "copy/cats-1.jpg", *(f"more/{i}.jpg" for i in range(9))]
+    vectors = np.vstack([VECTORS, VECTORS[:1], fillers])
+    write_store(settings, "qepets", names, vectors, descriptor="gap+l2+qe3")
 
 
 def test_query_without_expansion_scores_the_key_itself_at_one(settings, capsys):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.nearest import QuerySpec, SetIndex, key_join, set_join
 from simages.nearest.joins import block_rows_for, iter_set_join
 from simages.store.fingerprint import Fingerprint
@@ -291,3 +292,22 @@ def test_query_spec_describes_and_parses_the_expansion_switch():
         QuerySpec.parse("cosine", "knn", "5", "maybe")
     with pytest.raises(ValueError):
         QuerySpec("cosine", "knn", 5, "no")  # type: ignore[arg-type]
+
+
+def test_small_sets_are_searched_without_what_they_are_too_small_to_learn():
+    from simages.nearest.set_index import applicable_spec
+
+    default = DescriptorSpec.parse("gap+l2+pca128+qe10")
+    assert applicable_spec(default, 1000, 512).key() == "gap+l2+pca128+qe10"
+    assert applicable_spec(default, 100, 512).key() == "gap+l2+qe10"  # PCA needs 256 images
+    assert applicable_spec(default, 10, 512).key() == "gap+l2"  # and expansion 50
+    rng = np.random.default_rng(2)
+    raw = np.abs(rng.standard_normal((10, 512))).astype(np.float32)
+    store = FeatureStore([f"{i}.jpg" for i in range(10)], [Fingerprint(1, 1)] * 10, raw,
+                         {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca128+qe10"})
+    index = SetIndex.from_store("tiny", store)
+    assert index.descriptor == "gap+l2+pca128+qe10" and index.applied == "gap+l2"
+    assert index.whitening is None and index.expansion == 0
+    # Plain cosine on the stored vectors: an image's own copy would score exactly 1.
+    result = key_join(index, raw[3], QuerySpec("cosine", "knn", 1))
+    assert result.matches[0].image == "3.jpg" and result.matches[0].score == pytest.approx(1.0, abs=1e-6)

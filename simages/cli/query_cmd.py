@@ -189,11 +189,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (ImportError, OSError, RuntimeError) as error:
         print(f"error: cannot compute the descriptor of {args.key}: {error}", file=sys.stderr)
         return 1
-    write_result(result, spec, args.format, sys.stdout, index.descriptor)
+    write_result(result, spec, args.format, sys.stdout, index.applied, index.descriptor)
     return 0
 
 
-def write_result(result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, descriptor: str = "") -> None:
+def write_result(
+    result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, descriptor: str = "", recorded: str = ""
+) -> None:
+    """`descriptor` is the one applied to the searched set, `recorded` the one its store asks for."""
     if fmt == "json":
         json.dump(result.to_json(), out, indent=2)
         out.write("\n")
@@ -208,6 +211,9 @@ def write_result(result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, desc
     out.write(f"Query: {spec.describe()}\n")
     if descriptor:
         out.write(f"Descriptors: {explain_descriptor(descriptor, spec.expand)}\n")
+    if recorded and recorded != descriptor:
+        out.write(f"Note: {result.set} has too few images to learn the rest of its descriptor ({recorded}), "
+                  "so that part is left out.\n")
     if result.passed is not None:
         shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
         out.write(f"Passed: {result.passed} of {result.total}{shown}\n")

@@ -163,7 +163,10 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             show_problem(str(error))
             return
         summary.text = summary_text(result)
-        method.text = method_text(index.descriptor, spec.expand)
+        method.text = method_text(index.applied, spec.expand)
+        if index.applied != index.descriptor:
+            method.text += (f" {index.set_name} has too few images ({len(index):,}) to learn the rest of its "
+                            f"descriptor ({index.descriptor}), so that part is left out.")
         kth = result.matches[-1].score if spec.predicate == "knn" and result.matches else None
         marker, label = marker_for(current.metric, spec.predicate, spec.param, kth)
         with chart_area:

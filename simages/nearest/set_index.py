@@ -19,6 +19,23 @@ from simages.extraction.postprocess import Whitening, average_query_expansion, l
 from simages.nearest import scores
 from simages.store.npz_store import FeatureStore
 
+# What a set must hold before something is learned from it: a PCA (or whitening) from fewer images than
+# twice the dimensions it keeps is mostly noise, and expanding a key with its 10 nearest images in a set
+# of 20 averages half the set. Smaller sets are searched with their stored descriptors as they are.
+MIN_IMAGES_PER_LEARNED_DIMENSION = 2
+MIN_IMAGES_PER_EXPANSION_NEIGHBOUR = 5
+
+
+def applicable_spec(spec: DescriptorSpec, images: int, dimension: int) -> DescriptorSpec:
+    """The part of `spec` that a set of `images` vectors of `dimension` values can support."""
+    if spec.learned_on_set:
+        kept = min(spec.whiten_dim or spec.pca_dim or dimension, dimension)
+        if images < MIN_IMAGES_PER_LEARNED_DIMENSION * kept:
+            spec = spec.with_(pca=False, pca_dim=None, whiten=False, whiten_dim=None)
+    if spec.qe and images < MIN_IMAGES_PER_EXPANSION_NEIGHBOUR * spec.qe_k:
+        spec = spec.with_(qe=False)
+    return spec
+
 
 @dataclass(eq=False)
 class SetIndex:
@@ -31,6 +48,8 @@ class SetIndex:
     whitening: Whitening | None = None
     # Identity of the store file this was read from: (mtime_ns, size, inode).
     source: tuple[int, int, int] | None = None
+    # The descriptor actually applied: `descriptor` less what the set is too small to learn.
+    applied: str = ""
     vectors: np.ndarray = field(init=False)
     inv_norms: np.ndarray = field(init=False)
     sq_norms: np.ndarray = field(init=False)
@@ -42,6 +61,7 @@ class SetIndex:
 
     def __post_init__(self) -> None:
         self.raw = np.ascontiguousarray(self.raw, dtype=np.float32)
+        self.applied = self.applied or self.descriptor
         if self.raw.ndim != 2 or len(self.raw) != len(self.names):
             shape = self.raw.shape
             raise ValueError(f"set {self.set_name!r}: {len(self.names)} names but vectors of shape {shape}")
@@ -65,14 +85,18 @@ class SetIndex:
             spec = DescriptorSpec.parse(descriptor) if descriptor else None
         except ValueError:
             spec = None
-        whitening = learned_transform(spec, store.vectors) if spec is not None else None
-        return cls(set_name, list(store.names), store.vectors, descriptor, whitening, source)
+        applied = applicable_spec(spec, len(store.names), store.dimension) if spec is not None else None
+        whitening = learned_transform(applied, store.vectors) if applied is not None else None
+        names = list(store.names)
+        return cls(
+            set_name, names, store.vectors, descriptor, whitening, source, applied.key() if applied else ""
+        )
 
     @property
     def expansion(self) -> int:
         """Neighbours averaged into each key (average query expansion), 0 for none."""
         try:
-            spec = DescriptorSpec.parse(self.descriptor) if self.descriptor else None
+            spec = DescriptorSpec.parse(self.applied) if self.applied else None
         except ValueError:
             return 0
         return spec.qe_k if spec is not None and spec.qe else 0
