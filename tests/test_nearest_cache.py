@@ -46,6 +46,9 @@ def test_rewritten_store_is_reloaded(settings):
 
 def test_missing_store_says_how_to_index(settings):
     cache = DescriptorCache()
+    with pytest.raises(NotIndexed, match="no image set 'holidays'"):
+        cache.get(settings, "holidays")
+    (settings.image_sets / "holidays").mkdir(parents=True)
     with pytest.raises(NotIndexed, match="simages index holidays"):
         cache.get(settings, "holidays")
     write_store(settings, "holidays", ["a.jpg"], [[1.0, 2.0]])

@@ -87,6 +87,7 @@ def test_query_table_is_readable(settings, capsys):
 
 
 def test_query_of_a_set_that_is_not_indexed_suggests_indexing(settings, capsys):
+    (settings.image_sets / "birds").mkdir(parents=True)
     assert cli(settings, "query", "pets/cats/1.jpg", "--set", "birds", "--knn", "3") == 2
     assert "simages index birds" in capsys.readouterr().err
 
@@ -162,6 +163,9 @@ def test_join_of_two_sets_prints_a_table(settings, capsys):
 
 
 def test_join_with_unindexed_set_exits_2(settings, capsys):
+    assert cli(settings, "join", "pets", "birds", "--knn", "1") == 2
+    assert "there is no image set 'birds'" in capsys.readouterr().err
+    (settings.image_sets / "birds").mkdir(parents=True)
     assert cli(settings, "join", "pets", "birds", "--knn", "1") == 2
     assert "simages index birds" in capsys.readouterr().err
 

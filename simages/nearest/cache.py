@@ -19,8 +19,12 @@ from simages.store.npz_store import load_store
 class NotIndexed(LookupError):
     """A set without a feature store; the message tells the user how to build one."""
 
-    def __init__(self, set_name: str) -> None:
-        super().__init__(f"set {set_name!r} is not indexed yet; run `simages index {set_name}` first")
+    def __init__(self, set_name: str, exists: bool = True) -> None:
+        if exists:
+            message = f"set {set_name!r} is not indexed yet; run `simages index {set_name}` first"
+        else:
+            message = f"there is no image set {set_name!r}: sets are the sub-folders of image_sets/"
+        super().__init__(message)
         self.set_name = set_name
 
 
@@ -51,12 +55,12 @@ class DescriptorCache:
         StoreError when the store cannot be read."""
         validate_set_name(set_name)
         path = settings.store_path(set_name)
-        identity, cached = self._current(path, set_name)
+        identity, cached = self._current(settings, path, set_name)
         if cached is not None:
             return cached
         with self._lock_for(path):
             for _ in range(self._MAX_RELOADS):
-                identity, cached = self._current(path, set_name)
+                identity, cached = self._current(settings, path, set_name)
                 if cached is not None:
                     return cached  # another thread loaded it while we waited
                 try:
@@ -73,13 +77,15 @@ class DescriptorCache:
                     return index
             raise RuntimeError(f"feature store of set {set_name!r} keeps changing while being read")
 
-    def _current(self, path: Path, set_name: str) -> tuple[tuple[int, int, int], SetIndex | None]:
+    def _current(
+        self, settings: Settings, path: Path, set_name: str
+    ) -> tuple[tuple[int, int, int], SetIndex | None]:
         """The store file's identity, and the cached index if it was read from exactly that file."""
         try:
             identity = _identity(path)
         except FileNotFoundError:
             self.forget(path)
-            raise NotIndexed(set_name) from None
+            raise NotIndexed(set_name, (settings.image_sets / set_name).is_dir()) from None
         cached = self._entries.get(path)
         return identity, cached if cached is not None and cached.source == identity else None
 
