@@ -119,3 +119,23 @@ def test_cli_index_rejects_unknown_set(root: Path, capsys) -> None:
     assert main(["--root", str(root), "index", "../etc"]) == 2
     assert "sub-folders of" in capsys.readouterr().err
 
+
+
+def test_small_sets_are_indexed_before_big_ones(settings: Settings) -> None:
+    write_set(settings.image_sets / "a_big", 30)
+    write_set(settings.image_sets / "z_small", 2, start_seed=50)
+    manager = IndexManager(settings.with_(batch_size=2), network_factory=TinyNetwork, watch=False)
+    finished: list[str] = []
+    manager.start()
+    try:
+
+        def record() -> bool:
+            for status in manager.statuses():
+                if status.state == st.INDEXED and status.name not in finished:
+                    finished.append(status.name)
+            return len(finished) == 2
+
+        assert _wait_for(record, 120)
+    finally:
+        manager.stop()
+    assert finished == ["z_small", "a_big"]
