@@ -66,12 +66,7 @@ class Settings:
 
     def check_weights(self) -> str | None:
         """A message for the user when the named weights file is missing, else None."""
-        if self.weights is not None and not self.weights.is_file():
-            return (
-                f"VGG-16 weights file not found: {self.weights}. Set {ENV_WEIGHTS} (or --weights) "
-                "to the path of vgg16_imagenet_notop.h5, or unset it to let Keras download its own copy."
-            )
-        return None
+        return weights_problem(self.weights)
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -94,6 +89,16 @@ class Settings:
             descriptor=DescriptorSpec.parse(descriptor_value) if descriptor_value else DEFAULT_DESCRIPTOR,
             **overrides,  # type: ignore[arg-type]
         )
+
+
+def weights_problem(weights: Path | None) -> str | None:
+    """Why a named weights file cannot be used (it is missing), for people; None if fine or none named."""
+    if weights is not None and not weights.is_file():
+        return (
+            f"VGG-16 weights file not found: {weights}. Set {ENV_WEIGHTS} (or --weights) "
+            "to the path of vgg16_imagenet_notop.h5, or unset it to let Keras download its own copy."
+        )
+    return None
 
 
 @lru_cache(maxsize=8)

@@ -139,3 +139,18 @@ def test_small_sets_are_indexed_before_big_ones(settings: Settings) -> None:
     finally:
         manager.stop()
     assert finished == ["z_small", "a_big"]
+
+
+def test_without_weights_indexing_and_uploads_say_what_is_missing(root: Path, tmp_path: Path) -> None:
+    settings = Settings(root=root, weights=root / "missing.h5")
+    write_set(settings.image_sets / "s", 2)
+    manager = IndexManager(settings, watch=False)
+    manager.start()
+    try:
+        assert _wait_for(lambda: manager.status("s").state == st.FAILED, 120)
+        assert "SIMAGES_WEIGHTS" in manager.status("s").message
+        upload = save(photo(1), tmp_path / "key.png")
+        with pytest.raises(Exception, match="weights file not found"):
+            manager.describe_upload_sync(upload, timeout=120)
+    finally:
+        manager.stop()

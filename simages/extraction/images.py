@@ -20,6 +20,10 @@ INPUT_SIZE = 224
 _DRAFT_MIN_SIDE = 2 * INPUT_SIZE
 
 
+# The reason given for a file removed between listing and decoding; the indexer treats it as removed.
+VANISHED = "file disappeared before it could be read"
+
+
 class UnreadableImage(Exception):
     """An image that cannot be decoded; the message says why, for the index summary."""
 
@@ -32,7 +36,7 @@ def _decode(path: Path, max_pixels: int) -> Image.Image:
             "not an image Pillow can read (wrong extension or unsupported format)"
         ) from error
     except FileNotFoundError as error:
-        raise UnreadableImage("file disappeared before it could be read") from error
+        raise UnreadableImage(VANISHED) from error
     except OSError as error:
         raise UnreadableImage(f"cannot open: {error}") from error
     width, height = image.size

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from simages.settings import MissingWeightsError
+from simages.settings import MissingWeightsError, weights_problem
 
 MAP_SHAPE = (7, 7, 512)
 
@@ -30,6 +30,10 @@ def keras_vgg16(weights: Path | None):  # -> keras.Model
     import keras
 
     if weights is not None:
+        # Our message names the setting to fix; Keras' own would be about an unreadable HDF5 file.
+        problem = weights_problem(weights)
+        if problem:
+            raise MissingWeightsError(problem)
         return keras.applications.VGG16(include_top=False, weights=str(weights), input_shape=(224, 224, 3))
     try:
         return keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=(224, 224, 3))

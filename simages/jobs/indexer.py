@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 
 from simages.extraction.describe import describe_images, network_for
+from simages.extraction.images import VANISHED
 from simages.extraction.network import Network
 from simages.extraction.pipeline import iter_decoded_batches
 from simages.jobs.checkpoints import CheckpointWriter, clear_checkpoints, read_checkpoints
 from simages.jobs.summary import IndexSummary, Progress
 from simages.naming import set_dir
-from simages.settings import MissingWeightsError, Settings
+from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.lock import set_lock
 from simages.store.npz_store import (
@@ -140,17 +141,14 @@ def index_folder(
         failed = dict(plan.still_unreadable)
 
         if plan.compute:
-            if network_factory is None:
-                message = settings.check_weights()
-                if message:
-                    raise MissingWeightsError(message)
+            # A missing weights file already failed above, in settings.weights_id(), with its message.
             network = (network_factory or (lambda: network_for(settings.weights)))()
             summary.network = network.description
             writer = CheckpointWriter(checkpoint_dir, expected)
             _compute(folder, plan.compute, network, settings, writer, known, failed, progress, set_name)
             summary.computed = len(plan.compute)
 
-        vanished = {name for name, (_, reason) in failed.items() if reason == _VANISHED}
+        vanished = {name for name, (_, reason) in failed.items() if reason == VANISHED}
         for name in vanished:
             failed.pop(name)
         names = sorted([*plan.keep, *(name for name, _ in plan.compute if name in known.vectors)])
@@ -175,9 +173,6 @@ def index_folder(
         clear_checkpoints(checkpoint_dir)
     summary.seconds = time.monotonic() - started
     return summary
-
-
-_VANISHED = "file disappeared before it could be read"
 
 
 def _compute(

@@ -32,14 +32,7 @@ def worker_main(
     def get_network() -> Network:
         nonlocal network
         if network is None:
-            if network_factory is not None:
-                network = network_factory()
-            else:
-                # A missing weights file must give our clear message, not Keras' download error.
-                message = settings.check_weights()
-                if message:
-                    raise MissingWeightsError(message)
-                network = network_for(settings.weights)
+            network = network_factory() if network_factory is not None else network_for(settings.weights)
         return network
 
     while True:
