@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
@@ -125,19 +126,13 @@ class IndexManager:
 
     def wait_until_idle(self, timeout: float = 60.0) -> bool:
         """Block until no set is queued or running (used by tests and the CLI); False on timeout."""
-        done = threading.Event()
-
-        def check() -> None:
-            while not self._stopping.is_set():
-                with self._lock:
-                    if self._current is None and not self._queue:
-                        done.set()
-                        return
-                self._stopping.wait(0.05)
-
-        thread = threading.Thread(target=check, daemon=True)
-        thread.start()
-        return done.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._stopping.is_set():
+            with self._lock:
+                if self._current is None and not self._queue:
+                    return True
+            time.sleep(0.05)
+        return False
 
     # -- requests -----------------------------------------------------------------------------------------
     def request(self, set_names: set[str] | list[str]) -> None:
