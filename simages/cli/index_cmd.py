@@ -40,10 +40,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     manager = IndexManager(settings, watch=False)
     manager.start(names)
-    failed = 0
     try:
-        for name in names:
-            failed += _follow(manager, name, quiet=args.quiet)
+        failed = _follow(manager, names, quiet=args.quiet)
     except KeyboardInterrupt:
         print(
             "\nInterrupted: what was computed so far is kept and the next run resumes from it.",
@@ -55,22 +53,40 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
-def _follow(manager: IndexManager, name: str, quiet: bool) -> int:
-    """Show one set's progress until its run ends; print its summary; 1 if it failed."""
+def _follow(manager: IndexManager, names: list[str], quiet: bool) -> int:
+    """Show the progress of whichever set is being indexed (the manager picks the order) and print each
+    set's summary as it ends; the number of sets that failed."""
+    pending = list(names)
+    failed = 0
     bar: tqdm | None = None
-    while True:
-        status = manager.status(name)
-        if status.state == st.INDEXING and status.total and not quiet:
-            if bar is None:
-                bar = tqdm(total=status.total, desc=name, unit="img", dynamic_ncols=True)
-            if status.done > bar.n:
-                bar.update(status.done - bar.n)
-        if status.state == st.FAILED or (status.state == st.INDEXED and manager.summary(name) is not None):
-            break
+    bar_name = ""
+    while pending:
+        for name in list(pending):
+            status = manager.status(name)
+            finished = status.state == st.FAILED or (
+                status.state == st.INDEXED and manager.summary(name) is not None
+            )
+            if status.state == st.INDEXING and status.total and not quiet and not finished:
+                if bar_name != name:
+                    if bar is not None:
+                        bar.close()
+                    bar, bar_name = tqdm(total=status.total, desc=name, unit="img", dynamic_ncols=True), name
+                if bar is not None and status.done > bar.n:
+                    bar.update(status.done - bar.n)
+            if not finished:
+                continue
+            if bar is not None and bar_name == name:
+                bar.update(bar.total - bar.n)
+                bar.close()
+                bar, bar_name = None, ""
+            pending.remove(name)
+            failed += _report(manager, name, status)
         time.sleep(0.1)
-    if bar is not None:
-        bar.update(status.total - bar.n)
-        bar.close()
+    return failed
+
+
+def _report(manager: IndexManager, name: str, status: st.SetStatus) -> int:
+    """Print one set's summary; 1 if it failed."""
     if status.state == st.FAILED:
         print(f"{name}: FAILED: {status.message}", file=sys.stderr)
         return 1
