@@ -86,18 +86,18 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool) -> int:
 
 
 def _report(manager: IndexManager, name: str, status: st.SetStatus) -> int:
-    """Print one set's summary; 1 if it failed."""
+    """Print one set's summary (above any progress bar); 1 if it failed."""
     if status.state == st.FAILED:
-        print(f"{name}: FAILED: {status.message}", file=sys.stderr)
+        tqdm.write(f"{name}: FAILED: {status.message}", file=sys.stderr)
         return 1
     summary = manager.summary(name)
     assert summary is not None
     line = summary.describe()
     if summary.computed:
         line += f" ({summary.computed} computed in {summary.seconds:.1f} s, {summary.network})"
-    print(line)
+    tqdm.write(line)
     for image, reason in summary.unreadable.items():
-        print(f"  unreadable: {image}: {reason}")
+        tqdm.write(f"  unreadable: {image}: {reason}")
     for entry, reason in summary.skipped.items():
-        print(f"  skipped: {entry}: {reason}")
+        tqdm.write(f"  skipped: {entry}: {reason}")
     return 0
