@@ -4,6 +4,7 @@ simulated user on an app built by `build_app` (NiceGUI's user simulation, withou
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 from nicegui import ui
+from nicegui.element import Element
 from nicegui.functions.download import download
 from nicegui.functions.navigate import Navigate
 from nicegui.functions.notify import notify
@@ -171,19 +173,26 @@ def layout_demo(root: Path) -> tuple[Settings, FakeManager]:
     return settings, manager
 
 
+# Lookups shared by the simulated-user tests of both pages.
+def only(user: User, marker: str) -> Element:
+    (element,) = user.find(marker=marker).elements
+    return element
+
+
+def current_query(user: User) -> dict[str, str]:
+    url = urlparse(user.back_history[-1])
+    return {k: v[0] for k, v in parse_qs(url.query).items()} | {"path": url.path}
+
+
+def png_bytes(side: int = 30, value: int = 120) -> bytes:
+    """A plain grey PNG, as a browser would upload it."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((side, side, 3), value, np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 if __name__ == "__main__":  # `python -m tests.gui_fixtures ROOT PORT`: serve layout_demo(ROOT)
     from simages.gui.app import run_app
 
     demo_settings, demo_manager = layout_demo(Path(sys.argv[1]))
     run_app(demo_settings, host="127.0.0.1", port=int(sys.argv[2]), manager=demo_manager)  # type: ignore[arg-type]
-
-
-# Lookups shared by the simulated-user tests of both pages.
-def only(user, marker: str):
-    (element,) = user.find(marker=marker).elements
-    return element
-
-
-def current_query(user) -> dict[str, str]:
-    url = urlparse(user.back_history[-1])
-    return {k: v[0] for k, v in parse_qs(url.query).items()} | {"path": url.path}

@@ -6,78 +6,26 @@ each page are saved under test-output/browser_e2e/ (git-ignored); the path is pr
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from simages.bench import page_bench
+from simages.bench.app_server import REPO, AppServer, wait_for
 from tests.gui_fixtures import make_images
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path(page_bench.CHROMIUM)
 OUTPUT = REPO / "test-output" / "browser_e2e"
 POLISH = REPO / "test-output" / "polish"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
+CHROMIUM_ARGS = page_bench.CHROMIUM_ARGS
+ALL_LOADED = "[...document.querySelectorAll('.thumb-tile img')].every(i => i.complete)"
 
 if not CHROMIUM.is_file():
     pytest.skip("Debian chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
-@contextlib.contextmanager
-def serving(module: str, root: Path, ready) -> Iterator[str]:
-    """Run `python -m module ROOT PORT` until the block ends; `ready(root)` says when it may be used."""
-    port = free_port()
-    log = (root / "server.log").open("w")
-    # NiceGUI treats a process with PYTEST_CURRENT_TEST as a test run and would ignore our port.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_"))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, str(root), str(port)], cwd=REPO, stdout=log,
-        stderr=subprocess.STDOUT, env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: urllib.request.urlopen(url + "/", timeout=2).status == 200, 60, "the server")
-        wait_for(lambda: ready(root), 120, "the sets")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture
@@ -87,15 +35,16 @@ def server(tmp_path):
         shutil.copytree(demo, tmp_path / "image_sets" / "demo")
     else:
         make_images(tmp_path, "demo", 10)
-    with serving("tests.gui_serve", tmp_path, lambda root: (root / "features" / "demo.npz").is_file()) as url:
-        yield url
+    with AppServer("tests.gui_serve", tmp_path) as app_server:
+        wait_for(lambda: (tmp_path / "features" / "demo.npz").is_file(), 120, "the sets")
+        yield app_server.url
 
 
 @pytest.fixture
 def layout_server(tmp_path):
     """The app on the sets of gui_fixtures.layout_demo, with a stand-in index manager."""
-    with serving("tests.gui_fixtures", tmp_path, lambda root: True) as url:
-        yield url
+    with AppServer("tests.gui_fixtures", tmp_path) as app_server:
+        yield app_server.url
 
 
 def test_click_thumbnail_shows_ranked_results(server):
@@ -107,7 +56,7 @@ def test_click_thumbnail_shows_ranked_results(server):
             page.goto(server + "/")
             tile = page.locator(".thumb-tile").first
             tile.wait_for(timeout=20_000)
-            page.wait_for_function("[...document.querySelectorAll('.thumb-tile img')].every(i => i.complete)")
+            page.wait_for_function(ALL_LOADED)
             page.screenshot(path=str(OUTPUT / "home.png"), full_page=True)
             key_name = tile.get_attribute("title")
 
@@ -121,7 +70,7 @@ def test_click_thumbnail_shows_ranked_results(server):
             titles = [page.locator(".thumb-tile").nth(i).get_attribute("title") for i in range(len(scores))]
             assert key_name not in titles
             page.locator("canvas").first.wait_for(timeout=10_000)  # the score histogram
-            page.wait_for_function("[...document.querySelectorAll('.thumb-tile img')].every(i => i.complete)")
+            page.wait_for_function(ALL_LOADED)
             page.screenshot(path=str(OUTPUT / "results.png"), full_page=True)
 
             page.locator(".thumb-tile").first.click()
@@ -142,8 +91,6 @@ def test_click_thumbnail_shows_ranked_results(server):
             browser.close()
     print(f"\nscreenshots saved in {OUTPUT}")
 
-
-ALL_LOADED = "[...document.querySelectorAll('.thumb-tile img')].every(i => i.complete)"
 
 
 def load_all_images(page) -> None:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import nicegui
-import numpy as np
 from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
-from PIL import Image
 
 from tests.gui_fixtures import (
     current_query,
@@ -17,6 +13,7 @@ from tests.gui_fixtures import (
     make_images,
     new_user,
     only,
+    png_bytes,
     write_store,
 )
 
@@ -99,12 +96,6 @@ async def test_shuffle_pages_and_random_key(tmp_path):
         await user.should_see(marker="results-grid")
         query = current_query(user)
         assert query["path"] == "/similar" and query["key_set"] == "big"
-
-
-def png_bytes() -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.full((30, 30, 3), 120, np.uint8)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 async def test_upload_key_image_and_refuse_non_images(tmp_path):

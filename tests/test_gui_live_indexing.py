@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import io
 
-import numpy as np
 from nicegui.elements.upload_files import SmallFileUpload
-from PIL import Image
 
 from simages.extraction.network import TinyNetwork
 from simages.jobs.manager import IndexManager
 from simages.settings import Settings
-from tests.gui_fixtures import gui_app, make_images
+from tests.gui_fixtures import gui_app, make_images, png_bytes
 
 
 async def wait_idle(manager: IndexManager, timeout: float = 120) -> None:
@@ -39,11 +36,9 @@ async def test_live_indexing_new_folder_and_upload(tmp_path):
             await user.should_see(marker="status:dropped", retries=100)
             await user.should_see("indexed, 4 images", retries=200)
 
-            buffer = io.BytesIO()
-            Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(buffer, "PNG")
             (upload,) = user.find(marker="upload").elements
             with user:
-                await upload.handle_uploads([SmallFileUpload("mine.png", "image/png", buffer.getvalue())])
+                await upload.handle_uploads([SmallFileUpload("mine.png", "image/png", png_bytes(64, 90))])
             await user.should_see("Uploaded: mine.png", retries=200)
             await user.should_see("The 6 most similar of 6 images in first, by cosine similarity", retries=30)
     finally:

@@ -22,7 +22,7 @@ from nicegui.elements.upload_files import SmallFileUpload
 from PIL import Image
 
 from simages.bench.app_server import AppServer, wait_for
-from tests.gui_fixtures import demo_root, gui_app, make_images
+from tests.gui_fixtures import demo_root, gui_app, make_images, png_bytes
 
 MARKER = f"SECRET-{uuid.uuid4().hex}"
 
@@ -189,10 +189,9 @@ def test_upload_post_with_hostile_file_names_places_no_file(site):
     upload_path = html.split('"url":"/_nicegui/client/', 1)[1].split('"', 1)[0]
     target = "/_nicegui/client/" + upload_path
     assert client_id in target
-    image = io.BytesIO()
-    Image.fromarray(np.full((24, 24, 3), 90, np.uint8)).save(image, "PNG")
-    for filename, data in (("../../../escaped.png", image.getvalue()), (f"{root}/image_sets/demo/put.png",
-                           image.getvalue()), ("..\\..\\escaped.png", b"not an image"), ("x.p\0ng", b"x")):
+    image = png_bytes(24, 90)
+    for filename, data in (("../../../escaped.png", image), (f"{root}/image_sets/demo/put.png", image),
+                           ("..\\..\\escaped.png", b"not an image"), ("x.p\0ng", b"x")):
         body = (f'--B\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
                 "Content-Type: image/png\r\n\r\n").encode() + data + b"\r\n--B--\r\n"
         status, _, text = get(server.url, target, "POST", body,
@@ -202,12 +201,6 @@ def test_upload_post_with_hostile_file_names_places_no_file(site):
     created = {p for p in root.rglob("*") if ".thumbnails" not in p.parts} - before
     assert {p.relative_to(root).as_posix() for p in created} <= {"features/.locks"}
     assert not (root.parent / "escaped.png").exists() and set(root.parent.iterdir()) - parent_before == set()
-
-
-def png(side: int = 30) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.full((side, side, 3), 120, np.uint8)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 async def test_oversize_and_non_image_uploads_get_clear_messages(tmp_path):
@@ -239,7 +232,7 @@ async def test_upload_file_names_cannot_place_files(tmp_path, filename):
         await user.open("/")
         (upload,) = user.find(marker="upload").elements
         with user:
-            await upload.handle_uploads([SmallFileUpload(filename, "image/png", png())])
+            await upload.handle_uploads([SmallFileUpload(filename, "image/png", png_bytes())])
         await user.should_see(marker="upload-note", retries=20)
         (used,) = manager.described
         assert used.parent.name.startswith("simages-upload-") and not used.exists()

@@ -125,17 +125,15 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                 note_area = ui.column().classes("w-full gap-0")
                 grid_area = ui.column().classes("w-full gap-2")
 
-    def current_state(image: str) -> QueryState | None:
-        if not controls.check():
-            return None
+    def results_for(**key: str | None) -> str:
+        """The results URL for this key (key_set and image, or upload) with the settings as they are now."""
         m, p, text = controls.settings()
-        return QueryState(tab["join_set"], key_set=tab["key_set"], image=image, metric=m, predicate=p,
-                          param=text, expand=controls.expand_value)
+        return results_url(QueryState(tab["join_set"], metric=m, predicate=p, param=text,
+                                      expand=controls.expand_value, **key))
 
     def open_key(image: str) -> None:
-        state = current_state(image)
-        if state is not None:
-            ui.navigate.to(results_url(state))
+        if controls.check():
+            ui.navigate.to(results_for(key_set=tab["key_set"], image=image))
 
     def ordered_names() -> list[str]:
         """The key set's images in display order: its files even before (or without) descriptors."""
@@ -271,9 +269,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             upload_status.classes(replace="text-caption text-negative")
             upload.reset()
             return
-        m, p, text = controls.settings()
-        ui.navigate.to(results_url(QueryState(tab["join_set"], upload=item.id, metric=m, predicate=p,
-                                              param=text, expand=controls.expand_value)))
+        ui.navigate.to(results_for(upload=item.id))
 
     def rejected() -> None:
         upload_status.text = (f"That file is too large: the limit is {limit_mb} MB "

@@ -176,26 +176,6 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                 ui.label("No other images to compare with.").classes("text-grey-7")
         draw_results(current, result)
 
-    def method_text(descriptor: str, expand: bool) -> str:
-        if not descriptor:
-            return ""
-        try:
-            return "Descriptors: " + DescriptorSpec.parse(descriptor).explain(expand)
-        except ValueError:
-            return f"Descriptors: {descriptor}"
-
-    def summary_text(result: KeyResult) -> str:
-        kind = score_label(result.metric)
-        shown = len(result.matches)
-        cut = f" (showing the first {shown})" if shown < (result.passed or 0) else ""
-        if result.predicate == "range":
-            op = "≥" if result.metric == "cosine" else "≤"
-            return (f"{result.passed:,} of {result.total:,} images in {result.set} have {kind} {op} "
-                    f"{format_score(result.metric, float(result.param))}{cut}")
-        best = "most similar" if result.metric == "cosine" else "nearest"
-        measure = "cosine similarity" if result.metric == "cosine" else "Euclidean distance"
-        return f"The {shown} {best} of {result.total:,} images in {result.set}, by {measure}"
-
     def draw_results(current: QueryState, result: KeyResult) -> None:
         items = [
             ViewItem(m.image, f"{score_label(result.metric)} {format_score(result.metric, m.score)}",
@@ -275,9 +255,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
 
     def make_key(image: str) -> None:
         current: QueryState = tab["state"]
-        new = QueryState(current.join_set, key_set=current.join_set, image=image, metric=current.metric,
-                         predicate=current.predicate, param=current.param, expand=current.expand)
-        ui.navigate.to(results_url(new))
+        ui.navigate.to(results_url(current.with_(key_set=current.join_set, image=image, upload=None)))
 
     def join_set_chosen() -> None:
         controls.set_expansion(expansion_of(ctx, join_select.value))
@@ -285,6 +263,29 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
 
     join_select.on_value_change(lambda _: join_set_chosen())
     render()
+
+
+def method_text(descriptor: str, expand: bool) -> str:
+    """Which descriptor made the scores, in words (empty for a store that does not record it)."""
+    if not descriptor:
+        return ""
+    try:
+        return "Descriptors: " + DescriptorSpec.parse(descriptor).explain(expand)
+    except ValueError:
+        return f"Descriptors: {descriptor}"
+
+
+def summary_text(result: KeyResult) -> str:
+    kind = score_label(result.metric)
+    shown = len(result.matches)
+    cut = f" (showing the first {shown})" if shown < (result.passed or 0) else ""
+    if result.predicate == "range":
+        op = "≥" if result.metric == "cosine" else "≤"
+        return (f"{result.passed:,} of {result.total:,} images in {result.set} have {kind} {op} "
+                f"{format_score(result.metric, float(result.param))}{cut}")
+    best = "most similar" if result.metric == "cosine" else "nearest"
+    measure = "cosine similarity" if result.metric == "cosine" else "Euclidean distance"
+    return f"The {shown} {best} of {result.total:,} images in {result.set}, by {measure}"
 
 
 def key_thumb(state: QueryState) -> str:
