@@ -137,3 +137,16 @@ def test_eval_saves_a_precision_plot(
     plot = tmp_path / "plots" / "precision.png"
     assert run_cli(settings, [str(labeled), "-d", "gap+l2", "-d", "max+l2", "--plot", str(plot)]) == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_refuses_a_folder_without_two_class_folders_before_indexing(
+    settings: Settings, tmp_path: Path, network: CountingNetwork, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "flat"
+    (folder / "only").mkdir(parents=True)
+    for index in range(3):
+        Image.new("RGB", (64, 64), (index * 80, 40, 40)).save(folder / f"photo_{index}.png")
+    assert run_cli(settings, [str(folder), "-d", "gap+l2"]) == 2
+    assert "found 1 sub-folders" in capsys.readouterr().err
+    assert network.images == 0
+    assert not runner.eval_store_paths(settings, folder)[0].exists()

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from simages.extraction.descriptor_spec import DescriptorSpec
-from simages.extraction.pooling import pool
+from simages.extraction.network import MAP_SHAPE, Network
+from simages.extraction.pooling import l2_normalise, pool
 from simages.settings import Settings
 
 ENV_COREL = "SIMAGES_COREL"
@@ -83,7 +84,9 @@ def sample_corel(root: Path, count: int) -> list[Path]:
     return [files[int(i * step)] for i in range(count)]
 
 
-def make_large_jpegs(sources: list[Path], count: int, folder: Path, size=(4000, 3000)) -> list[Path]:
+def make_large_jpegs(
+    sources: list[Path], count: int, folder: Path, size: tuple[int, int] = (4000, 3000)
+) -> list[Path]:
     """Real-looking 12 MP JPEGs: Corel photos upscaled, with sensor-like noise so the JPEG is not smooth."""
     from PIL import Image
 
@@ -138,7 +141,7 @@ def run_plain(model, paths: list[Path], spec: DescriptorSpec) -> PathRun:
     return PathRun(seconds, len(paths), flat, "keras predict fp32, batch 64")
 
 
-def run_fast(network, paths: list[Path], spec: DescriptorSpec, settings: Settings) -> PathRun:
+def run_fast(network: Network, paths: list[Path], spec: DescriptorSpec, settings: Settings) -> PathRun:
     """The indexer's loop: streaming decode, network, pooling, store write (in memory).
 
     It calls network.maps and pool itself (what describe_images does) to keep the maps for agreement.
@@ -161,9 +164,8 @@ def run_fast(network, paths: list[Path], spec: DescriptorSpec, settings: Setting
 
 
 def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return float((a * b).sum(axis=1).min())
+    """The worst agreement between row i of `a` and row i of `b`."""
+    return float((l2_normalise(a) * l2_normalise(b)).sum(axis=1).min())
 
 
 def _neighbours(vectors: np.ndarray, k: int) -> np.ndarray:
@@ -184,7 +186,7 @@ def top10_agreement(plain: np.ndarray, fast: np.ndarray, k: int = 10) -> tuple[f
 
 
 def _maps(flat: np.ndarray) -> np.ndarray:
-    return flat.reshape(-1, 7, 7, 512)
+    return flat.reshape(-1, *MAP_SHAPE)
 
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:

@@ -16,6 +16,8 @@ from simages.evaluation.runner import DEFAULT_OPTIONS, PLOT_MAX_K, TABLE_KS, Eva
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
 from simages.settings import MissingWeightsError, Settings
 
+_NEEDS_CLASSES = "needs at least two class sub-folders with images"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -129,6 +131,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print("simages eval: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
             return 2
     metrics = list(dict.fromkeys(args.metrics or METRICS))
+    sub_folders = sum(1 for path in folder.iterdir() if path.is_dir())
+    if sub_folders < 2:
+        # Refused before indexing: a flat folder of many images would otherwise cost a full network pass.
+        print(f"simages eval: {folder} {_NEEDS_CLASSES} (found {sub_folders} sub-folders)", file=sys.stderr)
+        return 2
 
     def note(message: str) -> None:
         print(message, file=sys.stderr)
@@ -140,7 +147,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if len(report.classes) < 2 or report.images < 2:
         print(
-            f"simages eval: {folder} needs at least two class sub-folders with images "
+            f"simages eval: {folder} {_NEEDS_CLASSES} "
             f"(found {len(report.classes)} classes, {report.images} images)",
             file=sys.stderr,
         )

@@ -12,7 +12,7 @@ import numpy as np
 
 from simages.evaluation.retrieval_metrics import RetrievalScores, relevance_matrix, summarise
 from simages.extraction.descriptor_spec import DescriptorSpec
-from simages.extraction.pooling import l2_normalise, pool
+from simages.extraction.pooling import l2_normalise, pool_with_mirror
 from simages.extraction.postprocess import average_query_expansion, learned_transform
 
 METRICS = ("cosine", "euclidean")
@@ -25,13 +25,7 @@ def set_vectors(maps: np.ndarray, flipped_maps: np.ndarray | None, spec: Descrip
 
     Mirrors `describe_images` for the stored part and the set index for whitening (learned on the set).
     """
-    vectors = pool(maps, spec)
-    if spec.flip:
-        if flipped_maps is None:
-            raise ValueError(f"{spec} needs the maps of the mirrored images")
-        vectors = (vectors + pool(flipped_maps, spec)) / 2
-        if spec.l2:
-            vectors = l2_normalise(vectors)
+    vectors = pool_with_mirror(maps, flipped_maps, spec)
     transform = learned_transform(spec, vectors)
     if transform is not None:
         vectors = transform.apply(vectors)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from simages.evaluation.leave_one_out import METRICS, leave_one_out, set_vectors
-from simages.extraction.describe import network_for
+from simages.extraction.describe import mirror, network_for
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.images import load_for_network
 from simages.extraction.network import MAP_SHAPE, Network
-from simages.jobs.indexer import index_folder
-from simages.settings import MissingWeightsError, Settings
+from simages.jobs.indexer import Known, index_folder
+from simages.settings import Settings
 from simages.store.npz_store import (
     FeatureStore,
     StoreError,
@@ -152,38 +153,32 @@ def _mirrored_maps(
     progress: Callable[[str], None] | None,
 ) -> np.ndarray:
     """Maps of the mirrored images, in the order of `store`; only new or changed images are computed."""
+    # A missing weights file raises MissingWeightsError here (and already did in index_folder).
     expected = expected_meta(_MIRRORED_KEY, settings.weights_id())
-    known: dict[str, tuple[object, np.ndarray]] = {}
+    known = Known()
     try:
         previous = load_store(path)
         if is_compatible(previous.meta, expected):
-            known = {
-                name: (fp, previous.vectors[row])
-                for row, (name, fp) in enumerate(zip(previous.names, previous.fingerprints, strict=True))
-            }
+            known.absorb(previous)
     except (FileNotFoundError, StoreError):
         pass
     vectors = np.zeros_like(store.vectors)
     todo = []
     for row, (name, fingerprint) in enumerate(zip(store.names, store.fingerprints, strict=True)):
-        if name in known and known[name][0] == fingerprint:
-            vectors[row] = known[name][1]
+        if known.fingerprints.get(name) == fingerprint:
+            vectors[row] = known.vectors[name]
         else:
             todo.append(row)
     if todo:
         if progress:
             progress(f"computing maps of {len(todo)} mirrored images")
-        if network_factory is None:
-            message = settings.check_weights()
-            if message:
-                raise MissingWeightsError(message)
         network = (network_factory or (lambda: network_for(settings.weights)))()
         for start in range(0, len(todo), settings.batch_size):
             rows = todo[start : start + settings.batch_size]
             images = np.stack(
                 [load_for_network(folder / store.names[row], settings.max_image_pixels) for row in rows]
             )
-            maps = network.maps(np.ascontiguousarray(images[:, :, ::-1]))
+            maps = network.maps(mirror(images))
             vectors[rows] = maps.reshape(len(rows), -1)
         meta = {**expected, "updated": time.time(), "network": network.description}
         save_store(path, FeatureStore(list(store.names), list(store.fingerprints), vectors, meta))
@@ -232,7 +227,7 @@ def run_eval(
     labels = labels_of(store.names)
     rows = [row for row, label in enumerate(labels) if label is not None]
     kept_labels = [labels[row] for row in rows]
-    classes = {label: kept_labels.count(label) for label in sorted(set(kept_labels))}
+    classes = dict(sorted(Counter(kept_labels).items()))
     unlabeled = len(labels) - len(rows)
     report = EvalReport(str(folder), len(rows), classes, unlabeled=unlabeled, unreadable=unreadable)
     if len(rows) < 2:

@@ -10,19 +10,20 @@ import numpy as np
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.images import load_for_network
 from simages.extraction.network import Network, load_network
-from simages.extraction.pooling import l2_normalise, pool
+from simages.extraction.pooling import pool_with_mirror
 from simages.settings import Settings
 
 
 def describe_images(network: Network, images: np.ndarray, spec: DescriptorSpec) -> np.ndarray:
     """(n, 224, 224, 3) uint8 -> (n, d) float32 descriptors as stored (before any whitening)."""
-    vectors = pool(network.maps(images), spec)
-    if spec.flip:
-        mirrored = pool(network.maps(np.ascontiguousarray(images[:, :, ::-1])), spec)
-        vectors = (vectors + mirrored) / 2
-        if spec.l2:
-            vectors = l2_normalise(vectors)
-    return np.ascontiguousarray(vectors, dtype=np.float32)
+    maps = network.maps(images)
+    mirrored = network.maps(mirror(images)) if spec.flip else None
+    return pool_with_mirror(maps, mirrored, spec)
+
+
+def mirror(images: np.ndarray) -> np.ndarray:
+    """(n, h, w, 3) images flipped left to right, contiguous as the network wants them."""
+    return np.ascontiguousarray(images[:, :, ::-1])
 
 
 def describe_image_file(

@@ -78,7 +78,7 @@ def rmac(maps: np.ndarray, levels: int = RMAC_LEVELS) -> np.ndarray:
 
 
 def pool(maps: np.ndarray, spec: DescriptorSpec) -> np.ndarray:
-    """Descriptors (n, d) float32 for maps (n, 7, 7, 512); flip averaging and whitening happen elsewhere."""
+    """Descriptors (n, d) float32 for maps (n, 7, 7, 512); flip averaging is `pool_with_mirror`."""
     maps = np.asarray(maps, dtype=np.float32)
     n = maps.shape[0]
     if spec.pooling == "flat":
@@ -95,6 +95,22 @@ def pool(maps: np.ndarray, spec: DescriptorSpec) -> np.ndarray:
         raise ValueError(f"unknown pooling {spec.pooling!r}")
     if spec.sqrt:
         vectors = signed_sqrt(vectors)
+    if spec.l2:
+        vectors = l2_normalise(vectors)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def pool_with_mirror(maps: np.ndarray, mirrored_maps: np.ndarray | None, spec: DescriptorSpec) -> np.ndarray:
+    """`pool`, averaged with the mirror images' descriptors when the spec has `flip` (then L2 again).
+
+    The one definition of flip averaging, shared by indexing (`describe_images`) and evaluation.
+    """
+    vectors = pool(maps, spec)
+    if not spec.flip:
+        return vectors
+    if mirrored_maps is None:
+        raise ValueError(f"{spec} needs the maps of the mirrored images")
+    vectors = (vectors + pool(mirrored_maps, spec)) / 2
     if spec.l2:
         vectors = l2_normalise(vectors)
     return np.ascontiguousarray(vectors, dtype=np.float32)
