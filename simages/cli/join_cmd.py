@@ -21,6 +21,7 @@ from simages.cli.query_cmd import (
     USER_ERRORS,
     add_predicate_arguments,
     format_score,
+    require_same_descriptor,
     spec_from_args,
     user_error,
 )
@@ -48,11 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _open_sets(settings: Settings, a_name: str, b_name: str) -> tuple[SetIndex, SetIndex]:
     a = default_cache.get(settings, a_name)
     b = a if b_name == a_name else default_cache.get(settings, b_name)
-    if a.descriptor != b.descriptor:
-        raise ValueError(
-            f"set {a_name!r} was indexed with descriptor {a.descriptor!r} but set {b_name!r} with "
-            f"{b.descriptor!r}; re-index one of them with the other's descriptor"
-        )
+    require_same_descriptor(a, b)
     return a, b
 
 

@@ -152,6 +152,16 @@ def _describe(path: Path, settings: Settings, index: SetIndex) -> np.ndarray:
     return np.asarray(describe_file(path, settings), dtype=np.float32)
 
 
+def require_same_descriptor(a: SetIndex, b: SetIndex) -> None:
+    """ValueError unless both sets were indexed with the same descriptor (vectors of two descriptors are
+    not comparable, even when their dimensions agree)."""
+    if a.descriptor != b.descriptor:
+        raise ValueError(
+            f"set {a.set_name!r} was indexed with descriptor {a.descriptor!r} but set {b.set_name!r} with "
+            f"{b.descriptor!r}; re-index one of them with the other's descriptor"
+        )
+
+
 def key_vector(
     key: StoredKey | FileKey, settings: Settings, index: SetIndex
 ) -> tuple[np.ndarray, str | None]:
@@ -159,11 +169,7 @@ def key_vector(
     if isinstance(key, FileKey):
         return _describe(key.path, settings, index), None
     key_index = index if key.set_name == index.set_name else default_cache.get(settings, key.set_name)
-    if key_index.descriptor != index.descriptor:
-        raise ValueError(
-            f"set {key.set_name!r} was indexed with descriptor {key_index.descriptor!r} but set "
-            f"{index.set_name!r} with {index.descriptor!r}; re-index one of them with the other's descriptor"
-        )
+    require_same_descriptor(key_index, index)
     if key.image not in key_index:
         raise LookupError(
             f"image {key.image!r} is not in the index of set {key.set_name!r}; "
@@ -194,9 +200,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def write_result(
-    result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, descriptor: str = "", recorded: str = ""
+    result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, applied: str = "", recorded: str = ""
 ) -> None:
-    """`descriptor` is the one applied to the searched set, `recorded` the one its store asks for."""
+    """`applied` is the descriptor applied to the searched set, `recorded` the one its store asks for."""
     if fmt == "json":
         json.dump(result.to_json(), out, indent=2)
         out.write("\n")
@@ -209,9 +215,9 @@ def write_result(
     out.write(f"Key:   {result.key}\n")
     out.write(f"Set:   {result.set} ({result.total} images searched)\n")
     out.write(f"Query: {spec.describe()}\n")
-    if descriptor:
-        out.write(f"Descriptors: {explain_descriptor(descriptor, spec.expand)}\n")
-    if recorded and recorded != descriptor:
+    if applied:
+        out.write(f"Descriptors: {explain_descriptor(applied, spec.expand)}\n")
+    if recorded and recorded != applied:
         out.write(f"Note: {result.set} has too few images to learn the rest of its descriptor ({recorded}), "
                   "so that part is left out.\n")
     if result.passed is not None:

@@ -68,7 +68,8 @@ class DescriptorCache:
                 except FileNotFoundError:
                     self.forget(path)
                     raise NotIndexed(set_name) from None
-                self.loads += 1
+                with self._guard:  # loads of different sets run in parallel: `+=` alone could lose a count
+                    self.loads += 1
                 # Unchanged across the read means the arrays belong to exactly this file version.
                 if _identity_or_none(path) == identity:
                     index = SetIndex.from_store(set_name, store, source=identity)

@@ -65,19 +65,21 @@ def summarize(values: np.ndarray, metric: str, bins: int = 40) -> ScoreDistribut
     )
 
 
+def _scores(queries: np.ndarray, index: SetIndex, cols: slice | np.ndarray, metric: str) -> np.ndarray:
+    """Scores of queries against the rows `cols` of the set: similarities for cosine, distances for
+    Euclidean (the keys of `scores` turned back into what users read)."""
+    if metric == "cosine":
+        return -scores.cosine_keys(queries, index.vectors[cols], index.inv_norms[cols])
+    return np.sqrt(scores.euclidean_keys(queries, index.vectors[cols], index.sq_norms[cols]))
+
+
 def key_scores(
     index: SetIndex, key_vector: np.ndarray, metric: str, exclude: str | None = None, *, expand: bool = True
 ) -> np.ndarray:
     """All scores of a raw key against a set (similarities for cosine, distances for Euclidean)."""
-    own_row = index.row_of(exclude) if exclude is not None and exclude in index else -1
-    query = index.queries(index.project(key_vector), metric, np.array([own_row]), expand=expand)
-    if metric == "cosine":
-        values = -scores.cosine_keys(query, index.vectors, index.inv_norms)[0]
-    else:
-        values = np.sqrt(scores.euclidean_keys(query, index.vectors, index.sq_norms)[0])
-    if exclude is not None and exclude in index:
-        values = np.delete(values, index.row_of(exclude))
-    return values
+    query, own_row = index.key_query(key_vector, metric, exclude, expand=expand)
+    values = _scores(query, index, slice(None), metric)[0]
+    return np.delete(values, own_row) if own_row >= 0 else values
 
 
 def key_distribution(
@@ -103,11 +105,7 @@ def sample_pair_scores(index: SetIndex, metric: str, seed: int = 0, *, expand: b
     cols = np.sort(rng.choice(n, size=min(n, _SAMPLE_SIDE), replace=False))
     # Keys go through query expansion exactly as in a join, so thresholds fit what a range query sees.
     queries = index.queries(index.vectors[rows], metric, rows, expand=expand)
-    targets = index.vectors[cols]
-    if metric == "cosine":
-        values = -scores.cosine_keys(queries, targets, index.inv_norms[cols])
-    else:
-        values = np.sqrt(scores.euclidean_keys(queries, targets, index.sq_norms[cols]))
+    values = _scores(queries, index, cols, metric)
     distinct = rows[:, None] != cols[None, :]
     return values[distinct]
 

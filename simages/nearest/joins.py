@@ -79,16 +79,15 @@ def key_join(
     one computed for an uploaded file; it is projected into the set's space here. `exclude` names an image
     of the set never to return (the key itself, when it belongs to the set). `limit` cuts the listed
     matches of a range query; `passed` still counts them all."""
-    own_row = index.row_of(exclude) if exclude is not None and exclude in index else -1
-    query = index.queries(index.project(key_vector), spec.metric, np.array([own_row]), expand=spec.expand)
+    query, own_row = index.key_query(key_vector, spec.metric, exclude, expand=spec.expand)
     total = len(index)
     expansion = index.expansion_for(spec.expand)
     if total == 0:
         return KeyResult(key, index.set_name, spec.metric, spec.predicate, spec.param, [],
                          0 if spec.predicate == "range" else None, 0, expansion)
     keys = _keys(index, query, spec.metric)[0]
-    if exclude is not None and exclude in index:
-        keys[index.row_of(exclude)] = np.inf
+    if own_row >= 0:
+        keys[own_row] = np.inf
         total -= 1
     rows, values, passed = _answer_row(index, query[0], keys, spec)
     return KeyResult(

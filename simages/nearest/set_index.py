@@ -37,6 +37,14 @@ def applicable_spec(spec: DescriptorSpec, images: int, dimension: int) -> Descri
     return spec
 
 
+def _expansion_of(descriptor: str) -> int:
+    try:
+        spec = DescriptorSpec.parse(descriptor) if descriptor else None
+    except ValueError:
+        return 0
+    return spec.qe_k if spec is not None and spec.qe else 0
+
+
 @dataclass(eq=False)
 class SetIndex:
     """Immutable by convention once built; shared between threads by the cache."""
@@ -55,6 +63,8 @@ class SetIndex:
     sq_norms: np.ndarray = field(init=False)
     name_rank: np.ndarray = field(init=False)
     max_sq_norm: float = field(init=False)
+    # Neighbours averaged into each key (average query expansion), 0 for none; read from `applied` once.
+    expansion: int = field(init=False)
     _rows: dict[str, int] = field(init=False, repr=False)
     # Values derived from the vectors (e.g. default thresholds), valid as long as this index is.
     memo: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
@@ -62,6 +72,7 @@ class SetIndex:
     def __post_init__(self) -> None:
         self.raw = np.ascontiguousarray(self.raw, dtype=np.float32)
         self.applied = self.applied or self.descriptor
+        self.expansion = _expansion_of(self.applied)
         if self.raw.ndim != 2 or len(self.raw) != len(self.names):
             shape = self.raw.shape
             raise ValueError(f"set {self.set_name!r}: {len(self.names)} names but vectors of shape {shape}")
@@ -92,18 +103,18 @@ class SetIndex:
             set_name, names, store.vectors, descriptor, whitening, source, applied.key() if applied else ""
         )
 
-    @property
-    def expansion(self) -> int:
-        """Neighbours averaged into each key (average query expansion), 0 for none."""
-        try:
-            spec = DescriptorSpec.parse(self.applied) if self.applied else None
-        except ValueError:
-            return 0
-        return spec.qe_k if spec is not None and spec.qe else 0
-
     def expansion_for(self, expand: bool = True) -> int:
         """Neighbours a query averages into its key: `expansion` when `expand` is on, else 0."""
         return self.expansion if expand else 0
+
+    def key_query(
+        self, key_vector: np.ndarray, metric: str, exclude: str | None = None, *, expand: bool = True
+    ) -> tuple[np.ndarray, int]:
+        """One raw key as a (1, d) query in this set's space, and the row of `exclude` (-1 when it is None
+        or not in the set): the key does not expand with that row, and the caller leaves it out."""
+        own_row = self._rows.get(exclude, -1) if exclude is not None else -1
+        query = self.queries(self.project(key_vector), metric, np.array([own_row]), expand=expand)
+        return query, own_row
 
     def queries(
         self,
@@ -129,7 +140,7 @@ class SetIndex:
     @property
     def dimension(self) -> int:
         """Dimension of the stored (raw) vectors, the one a key must have."""
-        return int(self.raw.shape[1]) if self.raw.ndim == 2 else 0
+        return int(self.raw.shape[1])
 
     def project(self, raw: np.ndarray) -> np.ndarray:
         """Map stored-style vectors (one or many rows) into this set's join space."""
