@@ -62,14 +62,6 @@ def spec_from_args(args: argparse.Namespace) -> QuerySpec:
     return QuerySpec.parse(args.metric, "range", args.range, expand)
 
 
-def explain_descriptor(descriptor: str, expand: bool = True) -> str:
-    """The descriptor in words for a table header, saying whether query expansion was used."""
-    try:
-        return DescriptorSpec.parse(descriptor).explain(expand)
-    except ValueError:
-        return descriptor
-
-
 def user_error(error: BaseException) -> int:
     message = str(error)
     if isinstance(error, StoreError):
@@ -195,14 +187,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (ImportError, OSError, RuntimeError) as error:
         print(f"error: cannot compute the descriptor of {args.key}: {error}", file=sys.stderr)
         return 1
-    write_result(result, spec, args.format, sys.stdout, index.applied, index.descriptor)
+    write_result(result, spec, args.format, sys.stdout, index.explain(spec.expand))
     return 0
 
 
-def write_result(
-    result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, applied: str = "", recorded: str = ""
-) -> None:
-    """`applied` is the descriptor applied to the searched set, `recorded` the one its store asks for."""
+def write_result(result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, descriptors: str = "") -> None:
+    """`descriptors` says in words which descriptor made the scores (SetIndex.explain)."""
     if fmt == "json":
         json.dump(result.to_json(), out, indent=2)
         out.write("\n")
@@ -215,11 +205,8 @@ def write_result(
     out.write(f"Key:   {result.key}\n")
     out.write(f"Set:   {result.set} ({result.total} images searched)\n")
     out.write(f"Query: {spec.describe()}\n")
-    if applied:
-        out.write(f"Descriptors: {explain_descriptor(applied, spec.expand)}\n")
-    if recorded and recorded != applied:
-        out.write(f"Note: {result.set} has too few images to learn the rest of its descriptor ({recorded}), "
-                  "so that part is left out.\n")
+    if descriptors:
+        out.write(f"Descriptors: {descriptors}\n")
     if result.passed is not None:
         shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
         out.write(f"Passed: {result.passed} of {result.total}{shown}\n")

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from nicegui import ui
 
-from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.gui.common import (
     error_page,
     expansion_of,
@@ -37,6 +36,7 @@ from simages.naming import InvalidName, image_path
 from simages.nearest.distribution import default_threshold, key_distribution
 from simages.nearest.joins import key_join
 from simages.nearest.results import KeyResult
+from simages.nearest.set_index import SetIndex
 
 # Listed results at most; a range query still reports how many passed in total.
 RESULT_LIMIT = 200
@@ -163,10 +163,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             show_problem(str(error))
             return
         summary.text = summary_text(result)
-        method.text = method_text(index.applied, spec.expand)
-        if index.applied != index.descriptor:
-            method.text += (f" {index.set_name} has too few images ({len(index):,}) to learn the rest of its "
-                            f"descriptor ({index.descriptor}), so that part is left out.")
+        method.text = method_text(index, spec.expand)
         kth = result.matches[-1].score if spec.predicate == "knn" and result.matches else None
         marker, label = marker_for(current.metric, spec.predicate, spec.param, kth)
         with chart_area:
@@ -265,14 +262,10 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
     render()
 
 
-def method_text(descriptor: str, expand: bool) -> str:
+def method_text(index: SetIndex, expand: bool) -> str:
     """Which descriptor made the scores, in words (empty for a store that does not record it)."""
-    if not descriptor:
-        return ""
-    try:
-        return "Descriptors: " + DescriptorSpec.parse(descriptor).explain(expand)
-    except ValueError:
-        return f"Descriptors: {descriptor}"
+    explained = index.explain(expand)
+    return f"Descriptors: {explained}" if explained else ""
 
 
 def summary_text(result: KeyResult) -> str:

@@ -134,6 +134,21 @@ class SetIndex:
             return projected
         return average_query_expansion(projected, self.vectors, k, exclude_rows, metric)
 
+    def explain(self, expand: bool = True) -> str:
+        """The descriptor the joins apply, in words, and what a set too small to learn from leaves out."""
+        if not self.applied:
+            return ""
+        try:
+            text = DescriptorSpec.parse(self.applied).explain(expand)
+        except ValueError:
+            return self.applied
+        if self.applied != self.descriptor:
+            text += (
+                f" {self.set_name} has too few images ({len(self):,}) to learn the rest of its descriptor "
+                f"({self.descriptor}), so that part is left out."
+            )
+        return text
+
     def __len__(self) -> int:
         return len(self.names)
 
