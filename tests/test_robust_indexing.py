@@ -182,10 +182,22 @@ def test_two_indexers_on_one_set_never_corrupt_it(settings: Settings) -> None:
     assert len(load_store(settings.store_path("s"))) == 40
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
-def test_unreadable_permissions_are_reported(settings: Settings) -> None:
+def test_unreadable_permissions_are_reported(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = settings.image_sets / "s"
     imagegen.write_set(folder, 2)
     (folder / "img_000.png").chmod(0)
+    if os.geteuid() == 0:
+        # Root reads any file, so refuse this one the way the OS refuses everyone else.
+        from PIL import Image
+
+        real_open = Image.open
+
+        def refusing_open(path, *args, **kwargs):
+            if str(path).endswith("img_000.png"):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(Image, "open", refusing_open)
     summary = index_set(settings, "s", network_factory=TinyNetwork)
-    assert "img_000.png" in summary.unreadable
+    assert "Permission denied" in summary.unreadable["img_000.png"]
+    assert summary.total == 1
