@@ -288,3 +288,21 @@ async def test_small_set_says_it_is_searched_without_pca_and_expansion(tmp_path)
         assert "query expansion" not in text.split(" animals has too few")[0]
         assert "animals has too few images (12) to learn the rest of its descriptor" in text
         await user.should_not_see(marker="expand")
+
+
+async def test_a_changed_image_gets_a_new_thumbnail_and_the_old_one_goes(tmp_path):
+    import os
+
+    from tests.gui_fixtures import png_bytes
+
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        params = {"set": "animals", "name": "ani001.png"}
+        first = await user.http_client.get("/image", params=params)
+        source = settings.image_sets / "animals" / "ani001.png"
+        source.write_bytes(png_bytes(64, 250))
+        later = source.stat().st_mtime + 5
+        os.utime(source, (later, later))
+        second = await user.http_client.get("/image", params=params)
+        assert second.status_code == 200 and second.content != first.content
+        assert len(list(settings.thumbnails.rglob("*.jpg"))) == 1, "the old version's thumbnail stays behind"

@@ -58,11 +58,16 @@ class ThumbnailCache:
     def _cached(self, set_name: str, image: str, kind: str, side: int) -> Path:
         source = image_path(self.settings.image_sets, set_name, image)  # InvalidName / LookupError
         stat = source.stat()
-        key = f"{set_name}\0{image}\0{stat.st_size}\0{stat.st_mtime_ns}\0{kind}{side}"
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        target = self.folder / digest[:2] / f"{digest}.jpg"
+        # Named by image, then by version: a changed image gets a new file, and its old one is found and
+        # removed by name, so the cache does not keep every version that ever existed.
+        image_key = hashlib.sha256(f"{set_name}\0{image}\0{kind}{side}".encode()).hexdigest()[:32]
+        version = hashlib.sha256(f"{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+        target = self.folder / image_key[:2] / f"{image_key}-{version}.jpg"
         if not target.is_file():
             _write_atomically(target, render_jpeg(source, self.settings.max_image_pixels, side))
+            for stale in target.parent.glob(f"{image_key}-*.jpg"):
+                if stale != target:
+                    stale.unlink(missing_ok=True)
         return target
 
     def thumbnail(self, set_name: str, image: str) -> Path:
