@@ -52,12 +52,9 @@ def validate_image_name(name: str) -> str:
     return name
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-    except ValueError:
-        return False
-    return True
+def is_inside(path: Path, folder: Path) -> bool:
+    """Whether `path` lies in `folder` (both taken as given: resolve them first to follow links)."""
+    return path.is_relative_to(folder)
 
 
 def set_dir(image_sets: Path, set_name: str) -> Path:
@@ -65,7 +62,7 @@ def set_dir(image_sets: Path, set_name: str) -> Path:
     validate_set_name(set_name)
     folder = image_sets / set_name
     real_root = image_sets.resolve()
-    if not folder.is_dir() or not _inside(folder.resolve(), real_root):
+    if not folder.is_dir() or not is_inside(folder.resolve(), real_root):
         raise LookupError(f"no image set named {set_name!r}")
     return folder
 
@@ -76,7 +73,7 @@ def image_path(image_sets: Path, set_name: str, image_name: str) -> Path:
     validate_image_name(image_name)
     path = folder.joinpath(*image_name.split("/"))
     real = Path(os.path.realpath(path))
-    if not _inside(real, image_sets.resolve()) or not real.is_file():
+    if not is_inside(real, image_sets.resolve()) or not real.is_file():
         raise LookupError(f"no image {image_name!r} in set {set_name!r}")
     return path
 
@@ -90,7 +87,7 @@ def list_sets(image_sets: Path) -> list[str]:
     for entry in os.scandir(image_sets):
         if entry.name.startswith(".") or not entry.is_dir():
             continue
-        if entry.is_symlink() and not _inside(Path(os.path.realpath(entry.path)), real_root):
+        if entry.is_symlink() and not is_inside(Path(os.path.realpath(entry.path)), real_root):
             continue
         names.append(entry.name)
     return sorted(names)

@@ -20,7 +20,7 @@ from simages.extraction.network import Network
 from simages.extraction.pipeline import iter_decoded_batches
 from simages.jobs.checkpoints import CheckpointWriter, clear_checkpoints, read_checkpoints
 from simages.jobs.summary import IndexSummary, Progress
-from simages.naming import set_dir
+from simages.naming import is_inside, set_dir
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.lock import set_lock
@@ -128,7 +128,8 @@ def index_folder(
             known.absorb(previous)
             stored = previous.entries()
             stored.update({name: fp for name, (fp, _) in previous.failed.items()})
-        listing = scan_set(folder, settings.image_sets if _inside(folder, settings.image_sets) else None)
+        inside_sets = is_inside(folder.resolve(), settings.image_sets.resolve())
+        listing = scan_set(folder, settings.image_sets if inside_sets else None)
         summary.skipped = listing.skipped
         chunks = read_checkpoints(checkpoint_dir, expected)
         before = dict(known.fingerprints)
@@ -227,14 +228,6 @@ def _flush(
     names.clear()
     vectors.clear()
     failed.clear()
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True
 
 
 def index_set(
