@@ -306,3 +306,20 @@ async def test_a_changed_image_gets_a_new_thumbnail_and_the_old_one_goes(tmp_pat
         second = await user.http_client.get("/image", params=params)
         assert second.status_code == 200 and second.content != first.content
         assert len(list(settings.thumbnails.rglob("*.jpg"))) == 1, "the old version's thumbnail stays behind"
+
+
+def test_thumbnails_of_deleted_images_and_sets_are_pruned(tmp_path):
+    import shutil
+
+    from simages.gui.thumbnails import ThumbnailCache
+
+    settings, _ = demo_root(tmp_path)
+    cache = ThumbnailCache(settings)
+    kept = cache.thumbnail("animals", "ani001.png")
+    gone = cache.thumbnail("animals", "ani002.png")
+    other_set = cache.thumbnail("plants", "pla001.png")
+    assert cache.prune() == 0 and kept.is_file() and gone.is_file()
+    (settings.image_sets / "animals" / "ani002.png").unlink()
+    shutil.rmtree(settings.image_sets / "plants")
+    assert cache.prune() == 2
+    assert kept.is_file() and not gone.exists() and not other_set.exists()

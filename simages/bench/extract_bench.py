@@ -2,10 +2,10 @@
 
 Plain path (the original design): keras.utils.load_img (PIL, bilinear to 224x224), img_to_array,
 vgg16.preprocess_input, model.predict in batches of 64. Fast path: the indexer's own loop, i.e. the
-streaming decoder (draft-mode JPEG decoding on a thread pool), the torch network, pooling and a store
-write (in memory here). Both are timed in steady state: one untimed warm-up batch, then every image.
-Agreement compares the descriptors of the two paths image by image (GAP+L2 and the flat 25088-d map)
-and the top-10 neighbours of every small image used as a query against the others.
+streaming decoder (draft-mode JPEG decoding on a thread pool), the fast network (ncnn or torch),
+pooling and a store write (in memory here). Both are timed in steady state: one untimed warm-up batch,
+then every image. Agreement compares the descriptors of the two paths image by image (GAP+L2 and the
+flat 25088-d map) and the top-10 neighbours of every small image used as a query against the others.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from simages.extraction.descriptor_spec import DescriptorSpec
-from simages.extraction.network import MAP_SHAPE, Network
+from simages.extraction.network import ENGINES, MAP_SHAPE, Network, choose_engine
 from simages.extraction.pooling import l2_normalise, pool
 from simages.settings import Settings
 
@@ -53,7 +53,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="time and compare all 1000 Corel images (top-10 agreement over every query; plain path ~5 min)",
     )
     parser.add_argument(
-        "--precision", choices=("auto", "bf16", "fp32"), default=None, help="fast path precision"
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="fast path engine (default: $SIMAGES_ENGINE, else auto: ncnn if installed, else torch)",
+    )
+    parser.add_argument(
+        "--precision", choices=("auto", "bf16", "fp32"), default=None, help="precision of the torch engine"
+    )
+    parser.add_argument(
+        "--engines",
+        action="store_true",
+        help="instead: the network alone on each engine (Keras predict, torch fp32/bf16, ncnn) on --images",
     )
 
 
@@ -189,7 +200,46 @@ def _maps(flat: np.ndarray) -> np.ndarray:
     return flat.reshape(-1, *MAP_SHAPE)
 
 
+def run_engines(args: argparse.Namespace, settings: Settings) -> int:
+    """The network alone, every engine on the same decoded images, against Keras' predict."""
+    from simages.extraction.images import load_for_network
+    from simages.extraction.ncnn_vgg import NcnnVGG16, ncnn_available
+    from simages.extraction.network import PlainKerasNetwork, keras_vgg16
+    from simages.extraction.torch_vgg import TorchVGG16, conv_weights_from_keras, native_bf16
+
+    files = sample_corel(args.data or default_corel(), args.images)
+    images = np.stack([load_for_network(path) for path in files])
+    model = keras_vgg16(settings.weights)
+    plain = PlainKerasNetwork(None, PLAIN_BATCH, model=model)
+    convs = conv_weights_from_keras(model)
+    engines: list[Network] = [plain, TorchVGG16(convs, precision="fp32")]
+    if native_bf16():
+        engines.append(TorchVGG16(convs, precision="bf16"))
+    if ncnn_available():
+        engines.append(NcnnVGG16(convs))
+    print(f"{len(images)} Corel images, decoded once; the network alone, best of 2 runs after a warm-up")
+    print("| engine | ms/img | speed-up over Keras predict | min cos flat | min cos GAP+L2 |")
+    print("|---|---:|---:|---:|---:|")
+    reference, baseline = None, None
+    for network in engines:
+        network.maps(images[:4])
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            maps = network.maps(images)
+            times.append(time.perf_counter() - start)
+        ms = 1000 * min(times) / len(images)
+        if reference is None:
+            reference, baseline = maps, ms
+        flat = min_cosine(maps.reshape(len(maps), -1), reference.reshape(len(maps), -1))
+        gap = min_cosine(pool(maps, GAP_L2), pool(reference, GAP_L2))
+        print(f"| {network.description} | {ms:.1f} | {baseline / ms:.2f}x | {flat:.6f} | {gap:.6f} |")
+    return 0
+
+
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.engines:
+        return run_engines(args, settings)
     import torch
 
     from simages.extraction.network import keras_vgg16
@@ -200,7 +250,13 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     small = sample_corel(corel, count)
     spec = settings.descriptor
     model = keras_vgg16(settings.weights)
-    network = TorchVGG16(conv_weights_from_keras(model), precision=args.precision)
+    convs = conv_weights_from_keras(model)
+    if choose_engine(args.engine) == "ncnn":
+        from simages.extraction.ncnn_vgg import NcnnVGG16
+
+        network: Network = NcnnVGG16(convs)
+    else:
+        network = TorchVGG16(convs, precision=args.precision)
     plain_threads = torch.get_num_threads()
     print(
         f"torch {torch.__version__}, {os.cpu_count()} CPUs; "

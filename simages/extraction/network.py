@@ -6,6 +6,7 @@ description of which computation path ran. Keras is always the source of the mod
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -52,8 +53,8 @@ class PlainKerasNetwork:
 
     description = "keras predict fp32 (reference)"
 
-    def __init__(self, weights: Path | None, batch_size: int = 64) -> None:
-        self.model = keras_vgg16(weights)
+    def __init__(self, weights: Path | None, batch_size: int = 64, model=None) -> None:
+        self.model = model if model is not None else keras_vgg16(weights)
         self.batch_size = batch_size
 
     def maps(self, images: np.ndarray) -> np.ndarray:
@@ -84,10 +85,38 @@ class TinyNetwork:
         return np.maximum(features @ self.projection, 0.0).astype(np.float32)
 
 
-def load_network(weights: Path | None, fast: bool = True) -> Network:
-    """The network used for indexing and keys. `fast` selects the optimised path where one exists."""
+ENV_ENGINE = "SIMAGES_ENGINE"
+ENGINES = ("auto", "ncnn", "torch")
+
+
+def choose_engine(requested: str | None = None) -> str:
+    """'ncnn' or 'torch': the request (argument, else SIMAGES_ENGINE, else auto).
+
+    auto prefers ncnn (fp32 Winograd: as fast here as torch's bf16 path, and exact); torch is the
+    fallback where the ncnn wheel is not installed.
+    """
+    from simages.extraction.ncnn_vgg import ncnn_available
+
+    choice = (requested or os.environ.get(ENV_ENGINE) or "auto").strip().lower()
+    if choice not in ENGINES:
+        raise ValueError(f"{ENV_ENGINE}={choice!r}: choose one of {', '.join(ENGINES)}")
+    if choice == "ncnn" and not ncnn_available():
+        raise RuntimeError(f"{ENV_ENGINE}=ncnn, but the ncnn package is not installed (pip install ncnn)")
+    if choice == "auto":
+        return "ncnn" if ncnn_available() else "torch"
+    return choice
+
+
+def load_network(weights: Path | None, fast: bool = True, engine: str | None = None) -> Network:
+    """The network used for indexing and keys. `fast` selects the optimised path, on `engine`."""
     if not fast:
         return PlainKerasNetwork(weights)
-    from simages.extraction.torch_vgg import torch_vgg16
+    from simages.extraction.torch_vgg import TorchVGG16, conv_weights_from_keras
 
-    return torch_vgg16(weights)
+    chosen = choose_engine(engine)
+    convs = conv_weights_from_keras(keras_vgg16(weights))
+    if chosen == "ncnn":
+        from simages.extraction.ncnn_vgg import NcnnVGG16
+
+        return NcnnVGG16(convs)
+    return TorchVGG16(convs)

@@ -1,18 +1,17 @@
 """VGG-16's convolutional stack run directly in PyTorch, built from the Keras model's own weights.
 
-Keras stays the source of the model: its layers and weights are copied once into plain torch tensors.
-The speed comes from running the same convolutions the way oneDNN runs them fastest on a CPU:
-channels-last (NHWC) activations and, where the CPU has native bfloat16 dot products (AVX-512 BF16 or
-AMX), bf16 weights and activations with fp32 accumulation; Winograd convolution (winograd.py) where it
-pays; one chunk of images per core. Elsewhere, or with SIMAGES_PRECISION=fp32, the same code runs in
-fp32. docs/speed.md has the measurements.
+The fallback engine where the ncnn wheel is missing (ncnn_vgg.py is the default). Keras stays the source
+of the model: its layers and weights are copied once into plain torch tensors. The speed comes from
+running the same convolutions the way oneDNN runs them fastest on a CPU: channels-last (NHWC)
+activations and, where the CPU has native bfloat16 dot products (AVX-512 BF16 or AMX), bf16 weights and
+activations with fp32 accumulation; one chunk of images per core. Elsewhere, or with
+SIMAGES_PRECISION=fp32, the same code runs in fp32. docs/speed.md has the measurements.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,12 +26,6 @@ BGR_MEANS = (103.939, 116.779, 123.68)
 # Images per forward pass: enough to keep oneDNN's kernels busy, small enough that the 224x224x64
 # activations (about 13 MB per image in fp32) stay in a bounded few hundred MB.
 DEFAULT_CHUNK = 4
-# Convolutions computed with Winograd's F(2x2,3x3), 2.25x fewer multiplications. Measured on a 2-core
-# Zen 4 (docs/speed.md): a win in blocks 4-5 (512 channels, small maps), where the products dominate;
-# with fewer channels the add/subtract transforms cost as much as they save.
-DEFAULT_WINOGRAD: tuple[str, ...] = tuple(
-    f"block{block}_conv{index}" for block in (4, 5) for index in (1, 2, 3)
-)
 
 
 @dataclass(frozen=True)
@@ -48,7 +41,6 @@ class ConvWeights:
 @dataclass
 class _Layer:
     kernel: object  # torch (out, in, 3, 3) channels-last, for oneDNN's direct convolution
-    winograd: object  # or the Winograd-domain kernel (16, in, out)
     bias: object
     pool_after: bool
 
@@ -137,7 +129,6 @@ class TorchVGG16:
         precision: str | None = None,
         chunk: int = DEFAULT_CHUNK,
         workers: int | None = None,
-        winograd: Iterable[str] | None = None,
     ) -> None:
         import torch
 
@@ -145,49 +136,37 @@ class TorchVGG16:
         self.dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         self.chunk = max(1, int(chunk))
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
-        chosen = set(DEFAULT_WINOGRAD if winograd is None else winograd)
         # Folding the RGB->BGR swap into the first kernel is exact and saves a pass over the input.
         first = convs[0]
         swapped = ConvWeights(first.name, first.kernel[:, ::-1].copy(), first.bias, first.pool_after)
         convs = [swapped, *convs[1:]]
-        self._layers = [self._prepare(conv, conv.name in chosen) for conv in convs]
+        self._layers = [self._prepare(conv) for conv in convs]
         self._means = torch.tensor(BGR_MEANS[::-1], dtype=torch.float32)  # in RGB order, before the swap
         self._pool = None
         if self.workers > 1:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="simages-cnn")
         feature = f" ({native_bf16()})" if self.precision == "bf16" else ""
-        n_wino = sum(layer.winograd is not None for layer in self._layers)
-        wino = f", Winograd F(2x2,3x3) on {n_wino} of 13 convs" if n_wino else ""
         threads = f"{self.workers} workers x 1 thread"
         if self.workers == 1:
             threads = f"{torch.get_num_threads()} intra-op threads"
-        self.description = f"torch {self.precision} channels-last{feature}{wino}, {threads}"
+        self.description = f"torch {self.precision} channels-last{feature}, {threads}"
 
-    def _prepare(self, conv: ConvWeights, use_winograd: bool) -> _Layer:
+    def _prepare(self, conv: ConvWeights) -> _Layer:
         import torch
 
-        from simages.extraction.winograd import winograd_kernel
-
         bias = torch.from_numpy(conv.bias).to(self.dtype)
-        if use_winograd:
-            return _Layer(None, winograd_kernel(conv.kernel, self.dtype), bias, conv.pool_after)
         kernel = torch.from_numpy(conv.kernel).to(self.dtype).contiguous(memory_format=torch.channels_last)
-        return _Layer(kernel, None, bias, conv.pool_after)
+        return _Layer(kernel, bias, conv.pool_after)
 
     def _forward(self, x):
         """NHWC (n, h, w, c) in the working dtype -> NHWC (n, 7, 7, 512)."""
         import torch
         import torch.nn.functional as F
 
-        from simages.extraction.winograd import winograd_conv_relu
-
         for layer in self._layers:
-            if layer.winograd is not None:
-                x = winograd_conv_relu(x, layer.winograd, layer.bias)
-            else:
-                # An NHWC tensor viewed as NCHW is torch's channels-last layout: oneDNN's fast path.
-                x = torch.relu_(F.conv2d(x.permute(0, 3, 1, 2), layer.kernel, layer.bias, padding=1))
-                x = x.permute(0, 2, 3, 1)
+            # An NHWC tensor viewed as NCHW is torch's channels-last layout: oneDNN's fast path.
+            x = torch.relu_(F.conv2d(x.permute(0, 3, 1, 2), layer.kernel, layer.bias, padding=1))
+            x = x.permute(0, 2, 3, 1)
             if layer.pool_after:
                 x = F.max_pool2d(x.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
         return x
@@ -250,10 +229,3 @@ class _OneThread:
 
 
 _ONE_THREAD = _OneThread()
-
-
-def torch_vgg16(weights: Path | None, precision: str | None = None, **options) -> TorchVGG16:
-    """The fast network for a weights file (None: Keras' own ImageNet download)."""
-    from simages.extraction.network import keras_vgg16
-
-    return TorchVGG16(conv_weights_from_keras(keras_vgg16(weights)), precision=precision, **options)

@@ -7,6 +7,7 @@ page visit (each browser tab) builds its own page state.
 from __future__ import annotations
 
 import logging
+import threading
 
 from fastapi import Request
 from fastapi.exception_handlers import http_exception_handler
@@ -35,6 +36,7 @@ def build_app(settings: Settings, manager: ManagerLike | None = None) -> GuiCont
         app.on_startup(manager.start)
         app.on_shutdown(manager.stop)
     ctx = GuiContext(settings, manager)
+    app.on_startup(lambda: threading.Thread(target=_prune_thumbnails, args=(ctx,), daemon=True).start())
     problem = settings.check_weights()
     if problem:
         log.warning("%s", problem)
@@ -52,6 +54,16 @@ def build_app(settings: Settings, manager: ManagerLike | None = None) -> GuiCont
 
     app.add_exception_handler(404, _not_found)
     return ctx
+
+
+def _prune_thumbnails(ctx: GuiContext) -> None:
+    try:
+        removed = ctx.thumbnails.prune()
+    except OSError as error:  # a cache is never worth failing the app for
+        log.warning("could not prune the thumbnail cache: %s", error)
+        return
+    if removed:
+        log.info("removed %d cached thumbnails of images that are gone", removed)
 
 
 async def _not_found(request: Request, exception: Exception) -> Response:

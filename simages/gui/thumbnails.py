@@ -3,7 +3,8 @@
 A page of results from 12-megapixel photos must load within a second, so the browser only ever receives
 small JPEGs; they are decoded with JPEG draft mode (a fraction of the full decode) and written
 atomically, so a crash or two concurrent requests never leave a half-written file behind. A changed
-image gets a new fingerprint, hence a new thumbnail; the old one is simply never asked for again.
+image gets a new fingerprint, hence a new thumbnail, which replaces the old one; the files of deleted
+images are removed by `prune`, which the app runs when it starts.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 from PIL import Image
 
 from simages.extraction.images import open_rgb
-from simages.naming import image_path
+from simages.naming import image_path, list_sets
 from simages.settings import Settings
+from simages.store.scan import scan_set
 
 THUMB_SIDE = 256
 # Web browsers display these formats themselves; anything else (TIFF...) is converted for the viewer.
@@ -55,12 +57,16 @@ class ThumbnailCache:
         self.side = side
         self.folder = settings.thumbnails
 
+    @staticmethod
+    def _image_key(set_name: str, image: str, kind: str, side: int) -> str:
+        return hashlib.sha256(f"{set_name}\0{image}\0{kind}{side}".encode()).hexdigest()[:32]
+
     def _cached(self, set_name: str, image: str, kind: str, side: int) -> Path:
         source = image_path(self.settings.image_sets, set_name, image)  # InvalidName / LookupError
         stat = source.stat()
         # Named by image, then by version: a changed image gets a new file, and its old one is found and
         # removed by name, so the cache does not keep every version that ever existed.
-        image_key = hashlib.sha256(f"{set_name}\0{image}\0{kind}{side}".encode()).hexdigest()[:32]
+        image_key = self._image_key(set_name, image, kind, side)
         version = hashlib.sha256(f"{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:12]
         target = self.folder / image_key[:2] / f"{image_key}-{version}.jpg"
         if not target.is_file():
@@ -80,3 +86,23 @@ class ThumbnailCache:
         if source.suffix.lower() in _BROWSER_FORMATS:
             return source
         return self._cached(set_name, image, "full", _FULL_SIDE)
+
+    def prune(self) -> int:
+        """Remove the files of images that are no longer in any set; returns how many were removed.
+
+        A changed image's old version is replaced as soon as it is shown again, but a deleted image (or
+        set) is never asked for again, so without this its files would stay forever.
+        """
+        if not self.folder.is_dir():
+            return 0
+        keep: set[str] = set()
+        for set_name in list_sets(self.settings.image_sets):
+            for image in scan_set(self.settings.image_sets / set_name).files:
+                keep.add(self._image_key(set_name, image, "thumb", self.side))
+                keep.add(self._image_key(set_name, image, "full", _FULL_SIDE))
+        removed = 0
+        for path in self.folder.glob("??/*.jpg"):
+            if path.stem.split("-", 1)[0] not in keep:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
