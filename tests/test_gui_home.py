@@ -298,3 +298,13 @@ async def test_suggested_threshold_follows_the_expansion_switch(tmp_path):
             only(user, "param").value = "0.5"  # typed by the user: kept when the switch moves
             only(user, "expand").value = False
         assert param.value == "0.5"
+
+
+async def test_expansion_hint_says_when_a_set_is_too_small_for_its_query_expansion(tmp_path):
+    settings, manager = demo_root(tmp_path, {"animals": 12})
+    names = make_images(tmp_path, "animals", 12, prefix="ani")
+    write_store(settings, "animals", names, descriptor="gap+l2+pca128+qe10")
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        await user.should_see("Not used here: animals has too few images (12) for it: it needs at least 50.")
+        await user.should_not_see("its descriptor has no qe")

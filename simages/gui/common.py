@@ -91,6 +91,12 @@ def expansion_of(ctx: GuiContext, name: str | None) -> int | None:
     return None if index is None else index.expansion
 
 
+def expansion_left_out(ctx: GuiContext, name: str | None) -> str | None:
+    """Why the set does not use the query expansion its descriptor asks for, or None."""
+    index = load_index(ctx, name) if name else None
+    return None if index is None else index.expansion_left_out()
+
+
 def status_of(ctx: GuiContext, name: str) -> Any | None:
     try:
         return ctx.manager.status(name)

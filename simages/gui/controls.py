@@ -34,12 +34,15 @@ def format_threshold(metric: str, value: float) -> str:
     return f"{value:.3f}" if metric == "cosine" else f"{value:.4g}"
 
 
-def expansion_hint(k: int | None) -> str:
-    """What the query expansion switch does, for a searched set averaging `k` neighbours (None: unknown)."""
+def expansion_hint(k: int | None, left_out: str | None = None) -> str:
+    """What the query expansion switch does, for a searched set averaging `k` neighbours (None: unknown);
+    `left_out` says why a set whose descriptor asks for expansion does not use it."""
     if k:
         return (f"Average the key with its {k} nearest images: better rankings, scores measured from the "
                 "expanded key.")
     text = "Average the key with its nearest images: better rankings, scores measured from the expanded key."
+    if k == 0 and left_out:
+        return f"{text} Not used here: {left_out}."
     if k == 0:
         return text + " The set searched does not use it (its descriptor has no qe)."
     return text + " Only for sets whose descriptor uses query expansion (qe)."
@@ -61,6 +64,7 @@ class QueryControls:
         *,
         expand: bool = True,
         expansion: int | None = None,
+        expansion_left_out: str | None = None,
         always_show_expansion: bool = True,
     ) -> None:
         self.default_threshold = default_threshold
@@ -80,14 +84,15 @@ class QueryControls:
             with ui.column().classes("w-full gap-0").mark("expansion-box") as self.expansion_box:
                 self.expansion = ui.switch("Query expansion", value=expand).mark("expand")
                 self.expansion_note = ui.label("").classes("text-caption text-grey-7").mark("expand-hint")
-        self.set_expansion(expansion)
+        self.set_expansion(expansion, expansion_left_out)
         self.metric.on_value_change(lambda _: self._settings_changed())
         self.predicate.on_value_change(lambda _: self._settings_changed())
         self.expansion.on_value_change(self._expansion_changed)
 
-    def set_expansion(self, k: int | None) -> None:
-        """The searched set averages `k` neighbours into a key (0: none, None: not known yet)."""
-        self.expansion_note.text = expansion_hint(k)
+    def set_expansion(self, k: int | None, left_out: str | None = None) -> None:
+        """The searched set averages `k` neighbours into a key (0: none, None: not known yet); `left_out`
+        says why it does not although its descriptor asks for it."""
+        self.expansion_note.text = expansion_hint(k, left_out)
         self.expansion_box.set_visibility(self.always_show_expansion or bool(k))
 
     def _param_label(self) -> str:

@@ -103,6 +103,14 @@ class SetIndex:
             set_name, names, store.vectors, descriptor, whitening, source, applied.key() if applied else ""
         )
 
+    def expansion_left_out(self) -> str | None:
+        """Why this set does not expand keys although its descriptor asks for it (too few images), or None."""
+        wanted = _expansion_of(self.descriptor)
+        if not wanted or self.expansion:
+            return None
+        needed = MIN_IMAGES_PER_EXPANSION_NEIGHBOUR * wanted
+        return f"{self.set_name} has too few images ({len(self)}) for it: it needs at least {needed}"
+
     def expansion_for(self, expand: bool = True) -> int:
         """Neighbours a query averages into its key: `expansion` when `expand` is on, else 0."""
         return self.expansion if expand else 0
