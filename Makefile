@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/simages bench query
 
 clean:
-	rm -rf $(VENV) features/*.npz features/.partial features/.thumbnails features/.locks
+	rm -rf $(VENV) features/*.npz features/.partial features/.thumbnails features/.locks features/.cache

@@ -49,6 +49,11 @@ class Settings:
         return self.features / ".partial"
 
     @property
+    def model_cache(self) -> Path:
+        """VGG-16's kernels as read from Keras, per weights file (extraction/conv_cache.py)."""
+        return self.features / ".cache"
+
+    @property
     def locks(self) -> Path:
         return self.features / ".locks"
 

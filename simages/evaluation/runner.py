@@ -172,7 +172,7 @@ def _mirrored_maps(
     if todo:
         if progress:
             progress(f"computing maps of {len(todo)} mirrored images")
-        network = (network_factory or (lambda: network_for(settings.weights)))()
+        network = (network_factory or (lambda: network_for(settings.weights, settings.model_cache)))()
         for start in range(0, len(todo), settings.batch_size):
             rows = todo[start : start + settings.batch_size]
             images = np.stack(

@@ -35,13 +35,12 @@ def describe_image_file(
 
 
 @lru_cache(maxsize=2)
-def network_for(weights: Path | None) -> Network:
+def network_for(weights: Path | None, cache_folder: Path | None = None) -> Network:
     """One network per process and weights file: loading VGG-16 costs a second, a query should not."""
-    return load_network(weights)
+    return load_network(weights, cache_folder=cache_folder)
 
 
 def describe_file(path: Path, settings: Settings) -> np.ndarray:
     """The descriptor of any image file with the settings' weights and descriptor spec (CLI keys, uploads)."""
-    return describe_image_file(
-        path, network_for(settings.weights), settings.descriptor, settings.max_image_pixels
-    )
+    network = network_for(settings.weights, settings.model_cache)
+    return describe_image_file(path, network, settings.descriptor, settings.max_image_pixels)

@@ -107,14 +107,18 @@ def choose_engine(requested: str | None = None) -> str:
     return choice
 
 
-def load_network(weights: Path | None, fast: bool = True, engine: str | None = None) -> Network:
-    """The network used for indexing and keys. `fast` selects the optimised path, on `engine`."""
+def load_network(
+    weights: Path | None, fast: bool = True, engine: str | None = None, cache_folder: Path | None = None
+) -> Network:
+    """The network used for indexing and keys. `fast` selects the optimised path, on `engine`; its
+    kernels come from Keras, or from `cache_folder` where an earlier process kept them."""
     if not fast:
         return PlainKerasNetwork(weights)
-    from simages.extraction.torch_vgg import TorchVGG16, conv_weights_from_keras
+    from simages.extraction.conv_cache import vgg16_convs
+    from simages.extraction.torch_vgg import TorchVGG16
 
     chosen = choose_engine(engine)
-    convs = conv_weights_from_keras(keras_vgg16(weights))
+    convs = vgg16_convs(weights, cache_folder)
     if chosen == "ncnn":
         from simages.extraction.ncnn_vgg import NcnnVGG16
 

@@ -143,7 +143,7 @@ def index_folder(
 
         if plan.compute:
             # A missing weights file already failed above, in settings.weights_id(), with its message.
-            network = (network_factory or (lambda: network_for(settings.weights)))()
+            network = (network_factory or (lambda: network_for(settings.weights, settings.model_cache)))()
             summary.network = network.description
             writer = CheckpointWriter(checkpoint_dir, expected)
             _compute(folder, plan.compute, network, settings, writer, known, failed, progress, set_name)

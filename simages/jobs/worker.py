@@ -31,8 +31,10 @@ def worker_main(
 
     def get_network() -> Network:
         nonlocal network
-        if network is None:
-            network = network_factory() if network_factory is not None else network_for(settings.weights)
+        if network is None and network_factory is not None:
+            network = network_factory()
+        elif network is None:
+            network = network_for(settings.weights, settings.model_cache)
         return network
 
     while True:
