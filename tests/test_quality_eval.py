@@ -52,8 +52,8 @@ def labeled(tmp_path: Path) -> Path:
 @pytest.fixture
 def network(monkeypatch: pytest.MonkeyPatch) -> CountingNetwork:
     network = CountingNetwork()
-    monkeypatch.setattr("simages.jobs.indexer.network_for", lambda weights: network)
-    monkeypatch.setattr(runner, "network_for", lambda weights: network)
+    monkeypatch.setattr("simages.jobs.indexer.network_for", lambda weights, cache=None: network)
+    monkeypatch.setattr(runner, "network_for", lambda weights, cache=None: network)
     return network
 
 
