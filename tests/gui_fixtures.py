@@ -8,7 +8,6 @@ import io
 import os
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -25,6 +24,7 @@ from PIL import Image
 from simages.extraction.images import open_rgb
 from simages.gui.app import build_app
 from simages.gui.context import GuiContext
+from simages.jobs.status import INDEXED, SetStatus
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store
@@ -71,33 +71,22 @@ def write_store(
     save_store(settings.store_path(set_name), store)
 
 
-@dataclass
-class FakeStatus:
-    name: str
-    state: str = "indexed"
-    count: int = 0
-    done: int = 0
-    total: int = 0
-    message: str = ""
-    unreadable: dict[str, str] = field(default_factory=dict)
-
-
 class FakeManager:
     """The IndexManager interface the GUI uses; statuses are set by the test, uploads described by a
     cheap function of the pixels (so a non-image fails as with the real worker)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.states: dict[str, FakeStatus] = {}
+        self.states: dict[str, SetStatus] = {}
         self.described: list[Path] = []
 
     def set(self, name: str, **fields: object) -> None:
-        self.states[name] = FakeStatus(name, **fields)  # type: ignore[arg-type]
+        self.states[name] = SetStatus(name, **{"state": INDEXED, **fields})  # type: ignore[arg-type]
 
-    def statuses(self) -> list[FakeStatus]:
+    def statuses(self) -> list[SetStatus]:
         return list(self.states.values())
 
-    def status(self, set_name: str) -> FakeStatus:
+    def status(self, set_name: str) -> SetStatus:
         if set_name not in self.states:
             raise LookupError(set_name)
         return self.states[set_name]

@@ -308,3 +308,11 @@ async def test_expansion_hint_says_when_a_set_is_too_small_for_its_query_expansi
         await user.open("/")
         await user.should_see("Not used here: animals has too few images (12) for it: it needs at least 50.")
         await user.should_not_see("its descriptor has no qe")
+
+
+async def test_status_panel_says_how_long_indexing_will_take(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    manager.set("plants", state="indexing", count=0, done=40, total=1000, seconds_left=1500.0)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        await user.should_see("indexing 40 of 1,000, about 25 min left")

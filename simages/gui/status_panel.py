@@ -20,7 +20,7 @@ _STATE_STYLE = {
 
 def status_signature(status: Any) -> tuple:
     return (status.name, status.state, status.count, status.done, status.total, status.message,
-            len(status.unreadable or {}))
+            len(status.unreadable or {}), status.time_left)
 
 
 def describe_status(status: Any) -> str:
@@ -28,7 +28,10 @@ def describe_status(status: Any) -> str:
     if status.state == "indexed":
         return f"indexed, {status.count:,} image{'s' if status.count != 1 else ''}"
     if status.state == "indexing":
-        return f"indexing {status.done:,} of {status.total:,}" if status.total else "indexing…"
+        if not status.total:
+            return "indexing…"
+        left = status.time_left
+        return f"indexing {status.done:,} of {status.total:,}" + (f", {left}" if left else "")
     if status.state == "failed":
         return f"failed: {status.message}" if status.message else "failed"
     if status.state == "waiting":

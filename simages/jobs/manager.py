@@ -76,6 +76,7 @@ class IndexManager:
         self.network_factory = network_factory
         self._lock = threading.RLock()
         self._statuses: dict[str, st.SetStatus] = {}
+        self._rate_start: dict[str, tuple[int, float]] = {}  # (done, time) at the first progress of a run
         self._summaries: dict[str, IndexSummary] = {}
         self._queue: list[str] = []
         self._current: str | None = None
@@ -208,13 +209,23 @@ class IndexManager:
             name = event[1]
             current = self._statuses.get(name) or st.SetStatus(name)
             if kind == "started":
-                self._statuses[name] = replace(current, state=st.INDEXING, done=0, total=0, message="")
+                self._statuses[name] = replace(
+                    current, state=st.INDEXING, done=0, total=0, message="", seconds_left=None
+                )
+                self._rate_start.pop(name, None)
             elif kind == "waiting":
                 self._statuses[name] = replace(
                     current, state=st.WAITING, message="waiting for another indexer (e.g. the CLI) to finish"
                 )
             elif kind == "progress":
-                self._statuses[name] = replace(current, state=st.INDEXING, done=event[2], total=event[3])
+                done, total = event[2], event[3]
+                now = time.monotonic()
+                # Measured from the first progress event: model loading is not part of the rate.
+                first_done, since = self._rate_start.setdefault(name, (done, now))
+                left = st.estimate_seconds_left(done, total, first_done, now - since)
+                self._statuses[name] = replace(
+                    current, state=st.INDEXING, done=done, total=total, seconds_left=left
+                )
             elif kind == "done":
                 summary = IndexSummary.from_dict(event[2])
                 self._summaries[name] = summary
