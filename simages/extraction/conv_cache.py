@@ -11,8 +11,6 @@ hash) or another cache layout (another version) simply miss it.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 
 from simages.extraction.torch_vgg import ConvWeights, conv_weights_from_keras
 from simages.settings import MissingWeightsError, file_sha256, weights_problem
+from simages.store.atomic import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +40,8 @@ def save_convs(path: Path, convs: list[ConvWeights]) -> None:
     for index, conv in enumerate(convs):
         arrays[f"kernel{index}"] = conv.kernel
         arrays[f"bias{index}"] = conv.bias
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".", suffix=".npz.tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)  # uncompressed: float weights barely compress, and load faster
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    # Uncompressed: float weights barely compress, and load faster.
+    write_atomically(path, lambda stream: np.savez(stream, **arrays))
 
 
 def load_convs(path: Path) -> list[ConvWeights] | None:

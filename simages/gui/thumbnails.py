@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -20,6 +18,7 @@ from PIL import Image
 from simages.extraction.images import open_rgb
 from simages.naming import image_path, list_sets
 from simages.settings import Settings
+from simages.store.atomic import write_atomically
 from simages.store.scan import scan_set
 
 THUMB_SIDE = 256
@@ -35,18 +34,6 @@ def render_jpeg(source: Path, max_pixels: int, side: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85, optimize=True)
     return buffer.getvalue()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 class ThumbnailCache:
@@ -70,7 +57,8 @@ class ThumbnailCache:
         version = hashlib.sha256(f"{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:12]
         target = self.folder / image_key[:2] / f"{image_key}-{version}.jpg"
         if not target.is_file():
-            _write_atomically(target, render_jpeg(source, self.settings.max_image_pixels, side))
+            jpeg = render_jpeg(source, self.settings.max_image_pixels, side)
+            write_atomically(target, lambda stream: stream.write(jpeg), durable=False)
             for stale in target.parent.glob(f"{image_key}-*.jpg"):
                 if stale != target:
                     stale.unlink(missing_ok=True)

@@ -10,8 +10,6 @@ A store is replaced atomically: written to a temporary file in the same folder, 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from simages.store.atomic import write_atomically
 from simages.store.fingerprint import Fingerprint
 
 FORMAT_VERSION = 1
@@ -90,31 +89,7 @@ def save_store(path: Path, store: FeatureStore) -> None:
         "failed_mtimes": np.array([store.failed[n][0].mtime_ns for n in failed_names], dtype=np.int64),
         "failed_reasons": _str_array([store.failed[n][1] for n in failed_names]),
     }
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.npz", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # The rename itself must reach the disk, or a power cut could bring back the old name.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_atomically(path, lambda stream: np.savez_compressed(stream, **arrays))
 
 
 def load_store(path: Path) -> FeatureStore:
