@@ -1,0 +1,32 @@
+"""`simages bench extract` runs both paths on the same images and reports speed and agreement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simages.cli import main
+
+
+def test_bench_extract_compares_plain_and_fast_paths(weights_path: Path, corel_path: Path, tmp_path, capsys):
+    args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "extract"]
+    assert main([*args, "--data", str(corel_path), "--images", "12", "--large", "1"]) == 0
+    out = capsys.readouterr().out
+    small = next(line for line in out.splitlines() if line.startswith("| small 384x256 | 12 |"))
+    cells = [cell.strip() for cell in small.strip("|").split("|")]
+    assert float(cells[6].rstrip("x")) > 1.5, "the fast path is faster than plain Keras"
+    assert float(cells[7]) >= 0.999 and float(cells[8]) >= 0.999
+    assert cells[9] == "100.0% of 12 queries"
+    assert "| large 12 MP | 1 |" in out and "large/small fast ms per image" in out
+    assert "fast path: ncnn" in out and "agreement and large-photo floor: met" in out
+
+
+def test_bench_extract_engines_times_the_network_alone(
+    weights_path: Path, corel_path: Path, tmp_path, capsys
+):
+    args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "extract"]
+    assert main([*args, "--data", str(corel_path), "--images", "2", "--engines"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith("| ") and "ms/img" not in line]
+    engines = [row.split("|")[1].strip() for row in rows]
+    assert engines[0].startswith("keras predict") and any(e.startswith("ncnn") for e in engines)
+    assert any(e.startswith("torch fp32") for e in engines)
