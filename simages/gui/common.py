@@ -7,6 +7,7 @@ from typing import Any
 from nicegui import ui
 
 from simages.gui.context import GuiContext
+from simages.gui.controls import Expansion
 from simages.naming import InvalidName, list_sets, set_dir
 from simages.nearest.cache import NotIndexed
 from simages.nearest.distribution import default_threshold
@@ -85,16 +86,10 @@ def threshold_for(ctx: GuiContext, name: str | None, metric: str, expand: bool =
     return default_threshold(index, metric, expand=expand)
 
 
-def expansion_of(ctx: GuiContext, name: str | None) -> int | None:
-    """Neighbours the set's descriptor averages into a key (query expansion), 0 for none, None if unknown."""
+def expansion_of(ctx: GuiContext, name: str | None) -> Expansion:
+    """The query expansion a key gets in this set (unknown while the set is not indexed)."""
     index = load_index(ctx, name) if name else None
-    return None if index is None else index.expansion
-
-
-def expansion_left_out(ctx: GuiContext, name: str | None) -> str | None:
-    """Why the set does not use the query expansion its descriptor asks for, or None."""
-    index = load_index(ctx, name) if name else None
-    return None if index is None else index.expansion_left_out()
+    return Expansion() if index is None else Expansion(index.expansion, index.expansion_left_out())
 
 
 def status_of(ctx: GuiContext, name: str) -> Any | None:

@@ -4,6 +4,7 @@ and the query expansion switch (it matters only for sets whose descriptor has `q
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from nicegui import events, ui
 
@@ -32,6 +33,14 @@ def score_label(metric: str) -> str:
 
 def format_threshold(metric: str, value: float) -> str:
     return f"{value:.3f}" if metric == "cosine" else f"{value:.4g}"
+
+
+class Expansion(NamedTuple):
+    """The searched set's query expansion: `k` neighbours averaged into a key (0: none, None: not known
+    yet), and why it is 0 although the set's descriptor asks for it (a set too small), if so."""
+
+    k: int | None = None
+    left_out: str | None = None
 
 
 def expansion_hint(k: int | None, left_out: str | None = None) -> str:
@@ -63,8 +72,7 @@ class QueryControls:
         on_submit: Callable[[], None] | None = None,
         *,
         expand: bool = True,
-        expansion: int | None = None,
-        expansion_left_out: str | None = None,
+        expansion: Expansion | None = None,
         always_show_expansion: bool = True,
     ) -> None:
         self.default_threshold = default_threshold
@@ -84,16 +92,14 @@ class QueryControls:
             with ui.column().classes("w-full gap-0").mark("expansion-box") as self.expansion_box:
                 self.expansion = ui.switch("Query expansion", value=expand).mark("expand")
                 self.expansion_note = ui.label("").classes("text-caption text-grey-7").mark("expand-hint")
-        self.set_expansion(expansion, expansion_left_out)
+        self.set_expansion(expansion or Expansion())
         self.metric.on_value_change(lambda _: self._settings_changed())
         self.predicate.on_value_change(lambda _: self._settings_changed())
         self.expansion.on_value_change(self._expansion_changed)
 
-    def set_expansion(self, k: int | None, left_out: str | None = None) -> None:
-        """The searched set averages `k` neighbours into a key (0: none, None: not known yet); `left_out`
-        says why it does not although its descriptor asks for it."""
-        self.expansion_note.text = expansion_hint(k, left_out)
-        self.expansion_box.set_visibility(self.always_show_expansion or bool(k))
+    def set_expansion(self, expansion: Expansion) -> None:
+        self.expansion_note.text = expansion_hint(expansion.k, expansion.left_out)
+        self.expansion_box.set_visibility(self.always_show_expansion or bool(expansion.k))
 
     def _param_label(self) -> str:
         if self.predicate_value == "knn":

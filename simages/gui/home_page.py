@@ -14,7 +14,6 @@ from nicegui import events, ui
 from simages.extraction.images import UnreadableImage
 from simages.gui.common import (
     browsable_images,
-    expansion_left_out,
     expansion_of,
     known_sets,
     load_index,
@@ -106,7 +105,6 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                     controls = QueryControls(
                         metric, predicate, param, lambda m, e: threshold_for(ctx, tab["join_set"], m, e),
                         expand=expand, expansion=expansion_of(ctx, tab["join_set"]),
-                        expansion_left_out=expansion_left_out(ctx, tab["join_set"]),
                     )
 
                 with ui.card().classes("w-full").props("flat bordered"):
@@ -222,7 +220,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
 
     def join_set_chosen(e: events.ValueChangeEventArguments) -> None:
         tab["join_set"] = e.value
-        controls.set_expansion(expansion_of(ctx, e.value), expansion_left_out(ctx, e.value))
+        controls.set_expansion(expansion_of(ctx, e.value))
         controls.refresh_default()
 
     def shuffle_changed(e: events.ValueChangeEventArguments) -> None:
@@ -253,7 +251,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             draw_grid()
         elif any(s.name == tab["key_set"] for s in statuses):
             draw_note()
-        controls.set_expansion(expansion_of(ctx, tab["join_set"]), expansion_left_out(ctx, tab["join_set"]))
+        controls.set_expansion(expansion_of(ctx, tab["join_set"]))
         controls.refresh_default()
 
     async def uploaded(e: events.UploadEventArguments) -> None:

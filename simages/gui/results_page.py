@@ -15,7 +15,6 @@ from nicegui import ui
 
 from simages.gui.common import (
     error_page,
-    expansion_left_out,
     expansion_of,
     known_sets,
     load_index,
@@ -107,7 +106,6 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                         state.metric, state.predicate, state.param,
                         lambda m, e: threshold_for(ctx, join_select.value, m, e), on_submit=lambda: rerun(),
                         expand=state.expand, expansion=expansion_of(ctx, state.join_set),
-                        expansion_left_out=expansion_left_out(ctx, state.join_set),
                         always_show_expansion=False,
                     )
                     ui.button("Search again", icon="refresh", on_click=lambda: rerun()).props(
@@ -147,8 +145,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         chart_area.clear()
         vector = key_vector(current)
         index = load_index(ctx, current.join_set)
-        searched = join_select.value  # this set may have just been indexed
-        controls.set_expansion(expansion_of(ctx, searched), expansion_left_out(ctx, searched))
+        controls.set_expansion(expansion_of(ctx, join_select.value))  # the set may have just been indexed
         if isinstance(vector, str):
             show_problem(vector)
             return
@@ -258,8 +255,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         ui.navigate.to(results_url(current.with_(key_set=current.join_set, image=image, upload=None)))
 
     def join_set_chosen() -> None:
-        searched = join_select.value
-        controls.set_expansion(expansion_of(ctx, searched), expansion_left_out(ctx, searched))
+        controls.set_expansion(expansion_of(ctx, join_select.value))
         controls.refresh_default()
 
     join_select.on_value_change(lambda _: join_set_chosen())
