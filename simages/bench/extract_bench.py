@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from simages.extraction.descriptor_spec import DescriptorSpec
-from simages.extraction.network import ENGINES, MAP_SHAPE, Network, choose_engine
+from simages.extraction.network import ENGINES, MAP_SHAPE, Network, fast_network
 from simages.extraction.pooling import l2_normalise, pool
 from simages.settings import Settings
 
@@ -243,20 +243,14 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     import torch
 
     from simages.extraction.network import keras_vgg16
-    from simages.extraction.torch_vgg import TorchVGG16, conv_weights_from_keras
+    from simages.extraction.torch_vgg import conv_weights_from_keras
 
     corel = args.data or default_corel()
     count = 1000 if args.full_corel else args.images
     small = sample_corel(corel, count)
     spec = settings.descriptor
     model = keras_vgg16(settings.weights)
-    convs = conv_weights_from_keras(model)
-    if choose_engine(args.engine) == "ncnn":
-        from simages.extraction.ncnn_vgg import NcnnVGG16
-
-        network: Network = NcnnVGG16(convs)
-    else:
-        network = TorchVGG16(convs, precision=args.precision)
+    network = fast_network(conv_weights_from_keras(model), args.engine, args.precision)
     plain_threads = torch.get_num_threads()
     print(
         f"torch {torch.__version__}, {os.cpu_count()} CPUs; "

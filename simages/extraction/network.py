@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from simages.settings import MissingWeightsError, weights_problem
+
+if TYPE_CHECKING:
+    from simages.extraction.torch_vgg import ConvWeights
 
 MAP_SHAPE = (7, 7, 512)
 
@@ -115,12 +118,20 @@ def load_network(
     if not fast:
         return PlainKerasNetwork(weights)
     from simages.extraction.conv_cache import vgg16_convs
-    from simages.extraction.torch_vgg import TorchVGG16
 
-    chosen = choose_engine(engine)
-    convs = vgg16_convs(weights, cache_folder)
-    if chosen == "ncnn":
+    chosen = choose_engine(engine)  # before the kernels: a bad setting should not cost 5 s first
+    return fast_network(vgg16_convs(weights, cache_folder), chosen)
+
+
+def fast_network(
+    convs: list[ConvWeights], engine: str | None = None, precision: str | None = None
+) -> Network:
+    """The fast path for VGG-16's conv kernels on `engine` (see choose_engine); `precision` applies to
+    the torch engine."""
+    if choose_engine(engine) == "ncnn":
         from simages.extraction.ncnn_vgg import NcnnVGG16
 
         return NcnnVGG16(convs)
-    return TorchVGG16(convs)
+    from simages.extraction.torch_vgg import TorchVGG16
+
+    return TorchVGG16(convs, precision=precision)
