@@ -68,18 +68,25 @@ async def test_invalid_parameter_is_refused_without_navigation(tmp_path):
     settings, manager = demo_root(tmp_path)
     async with gui_app(settings, manager) as (_, user):
         await user.open("/")
+        assert "data-invalid" not in only(user, "key-grid").props
         for bad, message in (("abc", "k must be a positive integer"), ("-3", "k must be a positive integer")):
             with user:
                 only(user, "param").value = bad
-            user.find(marker="thumb:ani001.png").click()
+            # The grid is marked, so the browser runs the handler instead of following the link (the
+            # simulation cannot run that JavaScript: the click event is triggered directly).
+            assert only(user, "key-grid").props["data-invalid"] == "1"
+            user.find(marker="thumb:ani001.png").trigger("click")
             await user.should_see(f"Please fix the query setting: {message}")
             assert current_query(user)["path"] == "/"
         with user:
             only(user, "predicate").value = "range"
             only(user, "param").value = "1.5"
-        user.find(marker="thumb:ani001.png").click()
+        user.find(marker="thumb:ani001.png").trigger("click")
         await user.should_see("a cosine similarity threshold must lie between -1 and 1", retries=5)
         assert current_query(user)["path"] == "/"
+        with user:
+            only(user, "param").value = "0.5"
+        assert "data-invalid" not in only(user, "key-grid").props
 
 
 async def test_shuffle_pages_and_random_key(tmp_path):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from nicegui import ui
 
 from simages.gui.context import GuiContext
 from simages.gui.controls import Expansion
-from simages.naming import InvalidName, list_sets, set_dir
+from simages.naming import InvalidName, is_image_name, list_sets, set_dir
 from simages.nearest.cache import NotIndexed
 from simages.nearest.distribution import default_threshold
 from simages.nearest.set_index import SetIndex
@@ -43,11 +45,26 @@ def not_found_page(path: str) -> None:
     error_page("Page not found", f"There is no page at {path}. Images are found from the start page.")
 
 
+def set_order(name: str) -> tuple[str, str]:
+    """Sort key for set names as people read lists: `beach` before `Cats` before `dogs`."""
+    return name.casefold(), name
+
+
 def known_sets(ctx: GuiContext) -> list[str]:
-    """Sets with a folder or a feature store, as the manager and the disk know them."""
+    """Sets with a folder or a feature store, as the manager and the disk know them, sorted ignoring case."""
     names = set(list_sets(ctx.settings.image_sets))
     names.update(status.name for status in ctx.manager.statuses())
-    return sorted(names)
+    return sorted(names, key=set_order)
+
+
+def loose_images(image_sets: Path) -> list[str]:
+    """Image files lying directly in `image_sets/`: they belong to no set, so nothing indexes them."""
+    try:
+        entries = list(os.scandir(image_sets))
+    except OSError:
+        return []
+    return sorted((e.name for e in entries if not e.name.startswith(".") and is_image_name(e.name)
+                   and e.is_file()), key=str.casefold)
 
 
 def set_exists(ctx: GuiContext, name: str) -> bool:
@@ -99,12 +116,13 @@ def status_of(ctx: GuiContext, name: str) -> Any | None:
         return None
 
 
-def thumbnail_img(url: str, classes: str = "") -> ui.element:
-    """A plain lazily loaded <img>: far lighter than ui.image for grids of dozens of thumbnails."""
+def thumbnail_img(url: str, classes: str = "", alt: str = "") -> ui.element:
+    """A plain lazily loaded <img>: far lighter than ui.image for grids of dozens of thumbnails. `alt` is
+    what a screen reader says (the image's name)."""
     img = ui.element("img").classes(classes)
     img.props["src"] = url
     img.props["loading"] = "lazy"
-    img.props["alt"] = ""
+    img.props["alt"] = alt
     return img
 
 

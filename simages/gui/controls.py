@@ -74,12 +74,15 @@ class QueryControls:
         expand: bool = True,
         expansion: Expansion | None = None,
         always_show_expansion: bool = True,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.default_threshold = default_threshold
+        self.on_change = on_change
         self.always_show_expansion = always_show_expansion
         self._initial_expand = expand  # what expand_value says until the switch exists
         with ui.column().classes("w-full gap-2"):
             self.metric = ui.select(METRIC_LABELS, value=metric, label="Compare by").classes("w-full")
+            self.metric.props("dense options-dense")
             self.metric.mark("metric")
             self.predicate = ui.toggle(PREDICATE_LABELS, value=predicate).props("no-caps spread")
             self.predicate.classes("w-full").mark("predicate")
@@ -96,6 +99,12 @@ class QueryControls:
         self.metric.on_value_change(lambda _: self._settings_changed())
         self.predicate.on_value_change(lambda _: self._settings_changed())
         self.expansion.on_value_change(self._expansion_changed)
+        # Registered last: by the time it runs, a changed metric or predicate has its new suggestion.
+        self.param.on_value_change(lambda _: self._changed())
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def set_expansion(self, expansion: Expansion) -> None:
         self.expansion_note.text = expansion_hint(expansion.k, expansion.left_out)
@@ -136,12 +145,14 @@ class QueryControls:
                 not e.value)):
             self.param.value = self._default_param()
         self.param.validate()
+        self._changed()
 
     def _settings_changed(self) -> None:
         # A k makes no sense as a threshold (and a cosine threshold none as a distance): suggest afresh.
         self.param.props(f'label="{self._param_label()}"')
         self.param.value = self._default_param()
         self.param.validate()
+        self._changed()
 
     def refresh_default(self) -> None:
         """Fill in the suggested threshold once it is known (the searched set was indexed meanwhile)."""
@@ -163,6 +174,30 @@ class QueryControls:
     def settings(self) -> tuple[str, str, str]:
         """(metric, predicate, parameter text) as they are now."""
         return self.metric_value, self.predicate_value, (self.param.value or "").strip()
+
+    def effective_param(self, metric: str, predicate: str, param: str, expand: bool) -> str:
+        """`param` with an empty text replaced by the default it stands for (k = 10, or the suggested
+        threshold), so "" and the suggestion count as the same setting."""
+        if param.strip():
+            return param.strip()
+        if predicate == "knn":
+            return str(DEFAULT_K)
+        value = self.default_threshold(metric, expand)
+        return "" if value is None else format_threshold(metric, value)
+
+    def shows(self, metric: str, predicate: str, param: str, expand: bool) -> bool:
+        """Whether the panel shows these settings (the query a results page lists), defaults included."""
+        now_metric, now_predicate, now_param = self.settings()
+        if (now_metric, now_predicate) != (metric, predicate):
+            return False
+        if self.expand_value != expand and (self.expansion_box.visible or self.always_show_expansion):
+            return False
+        return (self.effective_param(metric, predicate, now_param, expand)
+                == self.effective_param(metric, predicate, param, expand))
+
+    def valid(self) -> bool:
+        """Whether the parameter is valid, silently."""
+        return self._validate(self.param.value or "") is None
 
     def check(self) -> bool:
         """True if the parameter is valid; otherwise show why (next to the field and as a message)."""

@@ -1,7 +1,8 @@
 """Page 1 (`/`): choose the sets and the query, then click a key image (or upload one).
 
-Everything the page remembers (chosen sets, shuffle order, grid page) lives in this function's closure,
-i.e. per browser tab; the URL parameters only seed it, so "back home" from a results page keeps the sets.
+Everything the page remembers (chosen sets, shuffle order, grid page, settings) lives in this function's
+closure, i.e. per browser tab, and is mirrored into the URL in place: Back from a results page, or its
+"Back to the start page" link, returns here as it was. Every thumbnail is a link to its key's results.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from simages.gui.common import (
     expansion_of,
     known_sets,
     load_index,
+    loose_images,
     name_caption,
     page_header,
     status_of,
@@ -26,8 +28,15 @@ from simages.gui.common import (
 from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls
 from simages.gui.image_route import thumb_url
-from simages.gui.query_url import InvalidQuery, QueryState, parse_expand, parse_settings, results_url
-from simages.gui.status_panel import StatusPanel, describe_status
+from simages.gui.query_url import (
+    InvalidQuery,
+    QueryState,
+    home_url,
+    parse_expand,
+    parse_settings,
+    results_url,
+)
+from simages.gui.status_panel import StatusPanel, describe_status, loose_note
 from simages.gui.upload_key import describe_uploaded
 
 PAGE_SIZE = 48
@@ -48,13 +57,40 @@ _DROP_ZONE = """
 """
 
 
+# A plain click on a key tile follows its link, except while the query settings are invalid: then the page
+# says why (the handler) and stays. Other clicks (new tab, copy link) keep the browser's meaning.
+CLICK_WHILE_INVALID = """(e) => {
+  if (!e.currentTarget.closest("[data-invalid]")) return;
+  if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  emit();
+}"""
+
+
 def _initial_set(requested: str | None, sets: list[str]) -> str | None:
     if requested in sets:
         return requested
     return sets[0] if sets else None
 
 
+def _positive_int(text: str | None, default: int) -> int:
+    try:
+        value = int(text or "")
+    except ValueError:
+        return default
+    return value if 0 < value < 1 << 31 else default
+
+
+def follow_hint(key_set: str | None, join_set: str | None, pinned: bool) -> str:
+    """The rule between the two set pickers, in words, for the line under them."""
+    if not pinned or key_set == join_set:
+        return "The set searched follows the key set, unless you pick another one here."
+    return f"Searching {join_set} with keys from {key_set}: it stays so until you pick the key set again."
+
+
 def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
+    """The start page. The URL carries its state (sets, grid page, shuffle order, query settings) and is
+    kept up to date in place, so Back from a results page returns to it as it was."""
     page_header("find similar images")
     try:
         metric, predicate, param = parse_settings(params)
@@ -65,16 +101,22 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
     except InvalidQuery:
         expand = True
     sets = known_sets(ctx)
+    key_set = _initial_set(params.get("key_set"), sets)
+    join_set = _initial_set(params.get("set") or key_set, sets)
+    seed = _positive_int(params.get("shuffle"), 0)
     tab: dict[str, Any] = {
-        "key_set": _initial_set(params.get("key_set"), sets),
-        "join_set": _initial_set(params.get("set") or params.get("key_set"), sets),
-        "seed": random.randrange(1 << 30),
-        "page": 1,
+        "key_set": key_set,
+        "join_set": join_set,
+        # The searched set follows the key set until the user picks another one (see follow_hint).
+        "pinned": join_set != key_set,
+        "seed": seed or random.randrange(1, 1 << 30),
+        "page": _positive_int(params.get("page"), 1),
+        "tiles": [],
     }
 
     weights_problem = ctx.settings.check_weights()
     limit_mb = ctx.max_upload_bytes // (1024 * 1024)
-    with ui.column().classes("w-full q-pa-md gap-4").style("max-width: 1400px; margin: 0 auto"):
+    with ui.column().classes("w-full q-px-md q-pb-md q-pt-sm gap-3 page-body"):
         if weights_problem:
             banner = ui.card().classes("w-full bg-orange-1").props("flat bordered").mark("weights-banner")
             with banner, ui.row().classes("items-center no-wrap gap-3"):
@@ -87,53 +129,71 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                     ui.label("Sets indexed earlier can still be searched.").classes("text-caption")
 
         with ui.row().classes("w-full items-start gap-4 page-columns"):
-            with ui.column().classes("gap-4 side-column"):
-                with ui.card().classes("w-full narrow-first").props("flat bordered"):
-                    ui.label("1. Choose the sets").classes("text-subtitle1 text-weight-medium")
+            with ui.column().classes("gap-3 side-column"):
+                with ui.card().classes("w-full narrow-first q-pa-sm gap-1").props("flat bordered"):
+                    ui.label("1. Choose the sets").classes("text-subtitle2 text-weight-medium")
                     key_select = ui.select(sets, value=tab["key_set"], label="Pick a key image from").classes(
-                        "w-full").mark("key-set")
+                        "w-full").props("dense options-dense").mark("key-set")
                     join_select = ui.select(sets, value=tab["join_set"], label="Search for similar images in")
-                    join_select.classes("w-full").mark("join-set")
-                    with ui.row().classes("w-full items-center justify-between"):
-                        shuffle = ui.switch("Shuffle").mark("shuffle")
-                        random_button = ui.button("Random key", icon="casino").props("outline no-caps")
-                        random_button.mark("random-key")
+                    join_select.classes("w-full").props("dense options-dense").mark("join-set")
+                    with ui.row().classes("w-full items-center no-wrap gap-1"):
+                        hint = ui.label("").classes("text-caption text-grey-7 col").mark("follow-hint")
+                        follow = ui.button("Follow", on_click=lambda: follow_key_set()).props(
+                            "flat dense no-caps color=primary").mark("follow")
+                        follow.tooltip("Search the key set again")
 
-                with ui.card().classes("w-full narrow-first").props("flat bordered"):
-                    ui.label("2. Query settings").classes("text-subtitle1 text-weight-medium")
+                with ui.card().classes("w-full narrow-first q-pa-sm gap-1").props("flat bordered"):
+                    ui.label("2. Query settings").classes("text-subtitle2 text-weight-medium")
                     # The expansion switch is always shown here: it only matters for sets with `qe`.
                     controls = QueryControls(
                         metric, predicate, param, lambda m, e: threshold_for(ctx, tab["join_set"], m, e),
                         expand=expand, expansion=expansion_of(ctx, tab["join_set"]),
+                        on_change=lambda: settings_changed(),
                     )
 
-                with ui.card().classes("w-full").props("flat bordered"):
-                    ui.label("Or upload a key image").classes("text-subtitle1 text-weight-medium")
-                    ui.label("It is compared with the set searched, not added to any set.").classes(
-                        "text-caption text-grey-7")
+                with ui.card().classes("w-full q-pa-sm gap-1").props("flat bordered").mark("upload-card"):
+                    ui.label("Or upload a key image").classes("text-subtitle2 text-weight-medium")
                     upload = ui.upload(auto_upload=True, max_file_size=ctx.max_upload_bytes)
                     upload.props('accept="image/*" flat color="blue-1" text-color="grey-9"')
                     upload.classes("w-full key-upload").mark("upload")
                     upload.add_slot("header", _DROP_ZONE.replace("LIMIT", str(limit_mb)))
                     upload_status = ui.label("").classes("text-caption").mark("upload-status")
+                    ui.label("It is compared with the set searched, not added to any set.").classes(
+                        "text-caption text-grey-7")
 
-                StatusPanel(ctx.manager, on_change=lambda statuses: sets_changed(statuses))
+                StatusPanel(ctx.manager, on_change=lambda statuses: sets_changed(statuses),
+                            loose=lambda: loose_images(ctx.settings.image_sets))
 
             with ui.column().classes("col gap-2 main-column"):
-                grid_title = ui.label("").classes("text-subtitle1 text-weight-medium")
-                ui.label("Click an image to find the most similar ones.").classes("text-caption text-grey-7")
+                with ui.row().classes("w-full items-center gap-3"):
+                    with ui.column().classes("col gap-0").style("min-width: 200px"):
+                        grid_title = ui.label("").classes("text-subtitle1 text-weight-medium")
+                        grid_title.mark("grid-title")
+                        ui.label("Click an image to find the most similar ones (middle-click: in a new tab).",
+                                 ).classes("text-caption text-grey-7")
+                    shuffle = ui.switch("Shuffle", value=bool(seed)).mark("shuffle")
+                    random_button = ui.button("Random key", icon="casino").props("outline no-caps")
+                    random_button.mark("random-key")
                 note_area = ui.column().classes("w-full gap-0")
                 grid_area = ui.column().classes("w-full gap-2")
 
     def results_for(**key: str | None) -> str:
         """The results URL for this key (key_set and image, or upload) with the settings as they are now."""
         m, p, text = controls.settings()
-        return results_url(QueryState(tab["join_set"], metric=m, predicate=p, param=text,
+        return results_url(QueryState(tab["join_set"] or "", metric=m, predicate=p, param=text,
                                       expand=controls.expand_value, **key))
 
     def open_key(image: str) -> None:
         if controls.check():
             ui.navigate.to(results_for(key_set=tab["key_set"], image=image))
+
+    def remember() -> None:
+        """Keep the URL in step with the page, in place (no history entry), so Back restores it."""
+        m, p, text = controls.settings()
+        extra = {"metric": m, "predicate": p, "param": text, "expand": "" if controls.expand_value else "0",
+                 "page": str(tab["page"]) if tab["page"] > 1 else "",
+                 "shuffle": str(tab["seed"]) if shuffle.value else ""}
+        ui.navigate.history.replace(home_url(tab["join_set"], tab["key_set"], **extra))
 
     def ordered_names() -> list[str]:
         """The key set's images in display order: its files even before (or without) descriptors."""
@@ -183,12 +243,16 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
         grid_area.clear()
         draw_note()
         tab["drawn"] = grid_signature()
+        tab["tiles"] = []
         key_set = tab["key_set"]
         with grid_area:
             if key_set is None:
                 grid_title.text = "No image sets yet"
                 ui.label("Put a folder of images into image_sets/; it appears here and is indexed "
                          "without restarting the app.").classes("text-grey-8")
+                loose = loose_note(loose_images(ctx.settings.image_sets))
+                if loose:
+                    ui.label(loose).classes("text-body2 text-warning").mark("loose-files-main")
                 return
             names = ordered_names()
             grid_title.text = f"Images of {key_set} ({len(names):,})"
@@ -201,36 +265,78 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             if pages > 1:
                 ui.pagination(1, pages, direction_links=True, value=tab["page"],
                               on_change=lambda e: go_to_page(e.value)).props("max-pages=9 boundary-numbers")
-            with ui.element("div").classes("w-full thumb-grid").mark("key-grid"):
+            with ui.element("div").classes("w-full thumb-grid").mark("key-grid") as grid:
+                tab["grid"] = grid
+                if not controls.valid():
+                    grid.props["data-invalid"] = "1"
                 for name in names[start:start + PAGE_SIZE]:
-                    tile = ui.element("div").classes("thumb-tile cursor-pointer").mark(f"thumb:{name}")
+                    # A real link to the key's results: open in a new tab and copy link work as everywhere.
+                    tile = ui.link(target=results_for(key_set=key_set, image=name)).classes("thumb-tile")
+                    tile.mark(f"thumb:{name}")
                     tile.props["title"] = name
-                    tile.on("click", lambda _, n=name: open_key(n))
+                    tile.on("click", lambda: controls.check(), js_handler=CLICK_WHILE_INVALID)
                     with tile:
-                        thumbnail_img(thumb_url(key_set, name))
+                        thumbnail_img(thumb_url(key_set, name), alt=name)
                         name_caption(name)
+                    tab["tiles"].append((tile, name))
+
+    def refresh_links() -> None:
+        """Every tile's link carries the settings as they are now; while they are invalid, a plain click
+        explains why instead of opening a search that cannot run."""
+        for tile, name in tab["tiles"]:
+            tile.props["href"] = results_for(key_set=tab["key_set"], image=name)
+            tile.update()
+        grid = tab.get("grid")
+        if grid is not None:
+            if controls.valid():
+                grid.props.pop("data-invalid", None)
+            else:
+                grid.props["data-invalid"] = "1"
+            grid.update()
+
+    def settings_changed() -> None:
+        refresh_links()
+        remember()
+
+    def show_rule() -> None:
+        hint.text = follow_hint(tab["key_set"], tab["join_set"], tab["pinned"])
+        follow.set_visibility(tab["pinned"] and tab["key_set"] != tab["join_set"])
 
     def go_to_page(page: int) -> None:
         tab["page"] = page
         draw_grid()
+        remember()
 
     def key_set_chosen(e: events.ValueChangeEventArguments) -> None:
         tab["key_set"], tab["page"] = e.value, 1
+        if not tab["pinned"] and e.value is not None:
+            tab["join_set"] = e.value
+            join_select.value = e.value  # runs join_set_chosen, which keeps it unpinned
         draw_grid()
+        show_rule()
+        remember()
 
     def join_set_chosen(e: events.ValueChangeEventArguments) -> None:
         tab["join_set"] = e.value
+        tab["pinned"] = e.value != tab["key_set"]
         controls.set_expansion(expansion_of(ctx, e.value))
         controls.refresh_default()
+        show_rule()
+        settings_changed()
+
+    def follow_key_set() -> None:
+        tab["pinned"] = False
+        join_select.value = tab["key_set"]
 
     def shuffle_changed(e: events.ValueChangeEventArguments) -> None:
-        tab["seed"], tab["page"] = random.randrange(1 << 30), 1
+        tab["seed"], tab["page"] = random.randrange(1, 1 << 30), 1
         draw_grid()
+        remember()
 
     def random_key() -> None:
         names = ordered_names()
         if not names:
-            ui.notify("The key set has no images yet.", type="warning")
+            ui.notify("The key set has no images yet.", type="warning", position="top")
             return
         open_key(random.choice(names))
 
@@ -243,8 +349,9 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                 tab["key_set"] = names[0] if names else None
                 key_select.value = tab["key_set"]
             if tab["join_set"] not in names:
-                tab["join_set"] = tab["key_set"]
+                tab["join_set"], tab["pinned"] = tab["key_set"], False
                 join_select.value = tab["join_set"]
+            show_rule()
         # The key set may have just finished indexing (or been re-indexed): show its current images; while
         # it is indexing only the note above the grid follows the progress.
         if not grid_area.default_slot.children or grid_signature() != tab.get("drawn"):
@@ -254,27 +361,31 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
         controls.set_expansion(expansion_of(ctx, tab["join_set"]))
         controls.refresh_default()
 
+    def upload_message(text: str, problem: bool) -> None:
+        """Beside the drop zone, and for a problem also at the top of the window, where people look."""
+        upload_status.text = text
+        upload_status.classes(replace="text-caption " + ("text-negative" if problem else "text-grey-8"))
+        if problem:
+            ui.notify(text, type="negative", position="top", multi_line=True)
+
     async def uploaded(e: events.UploadEventArguments) -> None:
         if tab["join_set"] is None:
-            upload_status.text = "Choose a set to search first."
+            upload_message("Choose a set to search first.", True)
             return
         if not controls.check():
             return
-        upload_status.text = f"Describing {e.file.name}…"
-        upload_status.classes(replace="text-caption text-grey-8")
+        upload_message(f"Describing {e.file.name}…", False)
         try:
             item = await describe_uploaded(ctx, e.file.name, await e.file.read())
         except UnreadableImage as error:
-            upload_status.text = f"{e.file.name} is not an image we can read: {error}"
-            upload_status.classes(replace="text-caption text-negative")
+            upload_message(f"{e.file.name} is not an image we can read: {error}", True)
             upload.reset()
             return
         ui.navigate.to(results_for(upload=item.id))
 
     def rejected() -> None:
-        upload_status.text = (f"That file is too large: the limit is {limit_mb} MB "
-                              "(or it is not an image file).")
-        upload_status.classes(replace="text-caption text-negative")
+        upload_message(f"That file is too large: the limit is {limit_mb} MB (or it is not an image file).",
+                       True)
 
     key_select.on_value_change(key_set_chosen)
     join_select.on_value_change(join_set_chosen)
@@ -282,4 +393,5 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
     random_button.on_click(random_key)
     upload.on_upload(uploaded)
     upload.on_rejected(rejected)
+    show_rule()
     draw_grid()

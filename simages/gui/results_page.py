@@ -1,8 +1,10 @@
 """Page 2 (`/similar`): a key image, the images of a set ordered by the metric, and where they lie.
 
-The URL describes the query completely (see query_url); re-running it from the settings panel replaces the
-URL in place, so what is on screen can always be bookmarked. The tab's current query lives in this
-function's closure, never in module state.
+The URL describes the query completely (see query_url); a search from the settings panel opens the new
+query's URL as a page of its own, so each query is a history entry, Back returns to the one before as it
+was, and what is on screen can always be bookmarked. Every result is a link to its own search; a plain
+click opens the viewer instead. Settings changed but not yet applied mark the results as stale.
+The tab's current query lives in this function's closure, never in module state.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls, format_score, score_label
 from simages.gui.histogram import marker_for, score_histogram
 from simages.gui.image_route import full_url, thumb_url, upload_url
+from simages.gui.metric_note import differing_demo, metrics_note, metrics_rank_alike
 from simages.gui.query_url import InvalidQuery, QueryState, from_params, home_url, results_url
 from simages.gui.status_panel import describe_status
 from simages.gui.viewer import Viewer, ViewItem
@@ -79,48 +82,59 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         return
 
     page_header("similar images")
+    ui.page_title(page_title(ctx, state))
     tab: dict[str, Any] = {"state": state}
-    viewer = Viewer(on_make_key=lambda item: make_key(item.name))
+    viewer = Viewer(ctx)
+    key_item = key_view_item(ctx, state)
 
-    with ui.column().classes("w-full q-pa-md gap-3").style("max-width: 1400px; margin: 0 auto"):
-        back = ui.link("← Back to the start page", home_url(state.join_set, state.key_set)).classes(
-            "text-primary").mark("home-link")
+    with ui.column().classes("w-full q-px-md q-pb-md q-pt-sm gap-2 page-body"):
+        ui.link("← Back to the start page", home_for(state)).classes("text-primary").mark("home-link")
         with ui.row().classes("w-full items-start gap-4 page-columns"):
-            with ui.column().classes("gap-4 side-column"):
-                with ui.card().classes("w-full narrow-first").props("flat bordered").mark("key-card"):
-                    ui.label("Key image").classes("text-subtitle1 text-weight-medium")
-                    key_img = thumbnail_img(key_thumb(state), "key-image cursor-pointer").mark("key-image")
-                    key_img.on("click", lambda: open_key_view())
-                    ui.label(key_caption(ctx, state)).classes("text-body2 text-weight-medium").style(
-                        "word-break: break-all").mark("key-name")
-                    if state.is_upload:
-                        ui.label("Uploaded image: kept only in this app's memory while it runs, not added to "
-                                 "any set. The link works only as long as the app runs.").classes(
-                            "text-caption text-grey-7").mark("upload-note")
+            with ui.column().classes("gap-3 side-column"):
+                key_card = ui.card().classes("w-full narrow-first q-pa-sm").props("flat bordered")
+                key_card.mark("key-card")
+                with key_card, ui.row().classes("w-full items-center no-wrap gap-3"):
+                    key_tile = ui.link(target=key_item.url).classes("key-link").mark("key-link")
+                    key_tile.props["title"] = "Show the key image full size"
+                    key_tile.on("click", lambda: viewer.open([key_item]), js_handler=PLAIN_CLICK)
+                    with key_tile:
+                        key_img = thumbnail_img(key_thumb(state), "key-image").mark("key-image")
+                        key_img.props["alt"] = key_caption(ctx, state)
+                    with ui.column().classes("col gap-0").style("min-width: 0"):
+                        ui.label("Key image").classes("text-caption text-grey-7")
+                        ui.label(key_caption(ctx, state)).classes("text-body2 text-weight-medium").style(
+                            "word-break: break-all").mark("key-name")
+                        if state.is_upload:
+                            ui.label("Uploaded: kept only in this app's memory while it runs, not added to "
+                                     "any set.").classes("text-caption text-grey-7").mark("upload-note")
 
-                with ui.card().classes("w-full narrow-first").props("flat bordered"):
-                    ui.label("Query settings").classes("text-subtitle1 text-weight-medium")
+                with ui.card().classes("w-full narrow-first q-pa-sm").props("flat bordered"):
                     join_select = ui.select(known_sets(ctx), value=state.join_set, label="Search in").classes(
-                        "w-full").mark("join-set")
+                        "w-full").props("dense options-dense").mark("join-set")
                     controls = QueryControls(
                         state.metric, state.predicate, state.param,
                         lambda m, e: threshold_for(ctx, join_select.value, m, e), on_submit=lambda: rerun(),
                         expand=state.expand, expansion=expansion_of(ctx, state.join_set),
-                        always_show_expansion=False,
+                        always_show_expansion=False, on_change=lambda: mark_stale(),
                     )
-                    ui.button("Search again", icon="refresh", on_click=lambda: rerun()).props(
+                    rerun_button = ui.button("Search again", icon="search", on_click=lambda: rerun()).props(
                         "unelevated no-caps").classes("w-full").mark("rerun")
 
-                with ui.card().classes("w-full").props("flat bordered").mark("distribution-card"):
-                    ui.label("Scores of the key against the whole set").classes(
-                        "text-subtitle1 text-weight-medium")
-                    ui.label("The orange line is the current cut-off: put a range threshold where the "
-                             "bars thin out.").classes("text-caption text-grey-7")
-                    chart_area = ui.column().classes("w-full")
-
             with ui.column().classes("col gap-2 main-column"):
-                summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
-                method = ui.label("").classes("text-caption text-grey-7").mark("method")
+                with ui.row().classes("w-full items-start gap-3 results-head"):
+                    with ui.column().classes("col gap-1").style("min-width: 280px"):
+                        summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
+                        explanation = ui.column().classes("w-full gap-1")
+                        stale = ui.row().classes("w-full items-center no-wrap gap-2 q-pa-sm stale-banner")
+                        stale.mark("stale")
+                        with stale:
+                            ui.icon("update", color="warning")
+                            stale_text = ui.label("").classes("text-body2 col")
+                            ui.button("Search again", on_click=lambda: rerun()).props(
+                                "unelevated dense no-caps color=primary").mark("stale-apply")
+                        stale.set_visibility(False)
+                    # The scores of the key against the whole set; the histogram may grow controls of its own.
+                    chart_area = ui.column().classes("gap-0 results-chart").mark("chart-area")
                 results_area = ui.column().classes("w-full gap-2")
 
     def key_vector(current: QueryState) -> np.ndarray | Waiting | str:
@@ -143,6 +157,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         current: QueryState = tab["state"]
         results_area.clear()
         chart_area.clear()
+        explanation.clear()
         vector = key_vector(current)
         index = load_index(ctx, current.join_set)
         controls.set_expansion(expansion_of(ctx, join_select.value))  # the set may have just been indexed
@@ -163,20 +178,48 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             show_problem(str(error))
             return
         summary.text = summary_text(result)
-        method.text = method_text(index, spec.expand)
+        with explanation:
+            draw_explanation(current, index, spec.expand)
         kth = result.matches[-1].score if spec.predicate == "knn" and result.matches else None
         marker, label = marker_for(current.metric, spec.predicate, spec.param, kth)
         with chart_area:
+            ui.label("Scores of the key against the whole set").classes("text-caption text-grey-8")
             if dist.count:
                 score_histogram(dist, marker, label).mark("histogram")
             else:
                 ui.label("No other images to compare with.").classes("text-grey-7")
         draw_results(current, result)
+        mark_stale()
+
+    def draw_explanation(current: QueryState, index: SetIndex, expand: bool) -> None:
+        """A plain sentence first; the descriptor's technical description behind a click."""
+        ui.label(plain_sentence(current.metric)).classes("text-body2 text-grey-8").mark("plain")
+        if metrics_rank_alike(index):
+            with ui.row().classes("items-start no-wrap gap-1").mark("metrics-note"):
+                ui.icon("info", color="primary", size="xs").classes("q-mt-xs")
+                ui.label(metrics_note(current.join_set)).classes("text-caption text-grey-8")
+        details = ui.expansion("Details: how the scores were computed").props("dense").classes(
+            "w-full text-caption text-grey-8 details").mark("details")
+        with details:
+            method = method_text(index, expand)
+            if method:
+                ui.label(method).classes("text-caption").mark("method")
+            if index.applied:
+                asked = f" (asked for: {index.descriptor})" if index.descriptor != index.applied else ""
+                ui.label(f"Descriptor code: {index.applied}{asked}").classes("text-caption text-grey-7").mark(
+                    "descriptor-code")
+            if metrics_rank_alike(index):
+                ui.label("To see cosine and Euclidean disagree, describe the images without scaling them to "
+                         "unit length, e.g. with the raw flattened VGG-16 map (a second root, so these "
+                         "descriptors stay):").classes("text-caption q-mt-sm")
+                ui.code("\n".join(differing_demo(current.join_set, current.key_set, current.image)),
+                        language="bash").classes("w-full text-caption").mark("differing-demo")
 
     def draw_results(current: QueryState, result: KeyResult) -> None:
         items = [
-            ViewItem(m.image, f"{score_label(result.metric)} {format_score(result.metric, m.score)}",
-                     full_url(current.join_set, m.image))
+            ViewItem(m.image, full_url(current.join_set, m.image),
+                     caption=f"{score_label(result.metric)} {format_score(result.metric, m.score)}",
+                     set_name=current.join_set, image=m.image, link=result_link(current, m.image))
             for m in result.matches
         ]
         with results_area:
@@ -186,17 +229,21 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     ui.label("No image passes this query. Try a looser threshold: the histogram shows where "
                              "the scores lie.").classes("text-grey-8")
                 return
+            ui.label("Click an image to see it full size beside the key; middle-click or Ctrl+click opens it "
+                     "as the key of a new search in a new tab.").classes("text-caption text-grey-7")
             with ui.element("div").classes("w-full thumb-grid").mark("results-grid"):
-                for rank, match in enumerate(result.matches):
-                    tile = ui.element("div").classes("thumb-tile cursor-pointer relative-position")
+                for rank, (match, item) in enumerate(zip(result.matches, items, strict=True)):
+                    score = format_score(result.metric, match.score)
+                    tile = ui.link(target=item.link or "#").classes("thumb-tile relative-position")
                     tile.mark(f"result:{match.image}")
                     tile.props["title"] = match.image
-                    tile.on("click", lambda _, r=rank: viewer.open(items, r))
+                    tile.on("click", lambda _, r=rank: viewer.open(items, r, beside=key_item),
+                            js_handler=PLAIN_CLICK)
                     with tile:
-                        thumbnail_img(thumb_url(current.join_set, match.image))
+                        img = thumbnail_img(thumb_url(current.join_set, match.image))
+                        img.props["alt"] = f"{match.image}, {score_label(result.metric)} {score}"
                         ui.label(str(rank + 1)).classes("thumb-rank")
                         name_caption(match.image)
-                        score = format_score(result.metric, match.score)
                         ui.label(score).classes("thumb-score").mark("score")
 
     def show_problem(message: str) -> None:
@@ -226,40 +273,94 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
 
             ui.timer(1.0, poll)
 
-    def open_key_view() -> None:
+    def pending() -> QueryState:
+        """The query the settings panel shows now (it may differ from the one listed)."""
+        metric, predicate, param = controls.settings()
+        return tab["state"].with_(join_set=join_select.value or tab["state"].join_set, metric=metric,
+                                  predicate=predicate, param=param, expand=controls.expand_value)
+
+    def mark_stale() -> None:
+        """Results that no longer match the panel are dimmed and say so, until the search runs again."""
         current: QueryState = tab["state"]
-        if current.upload is not None:
-            url = upload_url(current.upload)
-        else:
-            assert current.key_set is not None and current.image is not None
-            url = full_url(current.key_set, current.image)
-        viewer.open([ViewItem(key_caption(ctx, current), "key image", url, can_be_key=False)], 0)
+        same = join_select.value == current.join_set and controls.shows(
+            current.metric, current.predicate, current.param, current.expand)
+        stale.set_visibility(not same)
+        results_area.classes(remove="results-stale") if same else results_area.classes(add="results-stale")
+        rerun_button.props(f"color={'primary' if same else 'orange-9'}")
+        if not same:
+            stale_text.text = ("The settings were changed: the results below are still for the previous "
+                               "ones. Search again (or press Enter) to apply them.")
 
     def rerun() -> None:
         if not join_select.value:
-            ui.notify("Choose a set to search.", type="warning")
+            ui.notify("Choose a set to search.", type="warning", position="top")
             return
         if not controls.check():
             return
-        metric, predicate, param = controls.settings()
-        new = tab["state"].with_(join_set=join_select.value, metric=metric, predicate=predicate, param=param,
-                                 expand=controls.expand_value)
-        tab["state"] = new
-        back.props["href"] = home_url(new.join_set, new.key_set)
-        back.update()
-        ui.navigate.history.replace(results_url(new))
-        render()
-
-    def make_key(image: str) -> None:
-        current: QueryState = tab["state"]
-        ui.navigate.to(results_url(current.with_(key_set=current.join_set, image=image, upload=None)))
+        new = pending()
+        if new == tab["state"]:
+            render()
+            return
+        # A new page and history entry per query: Back returns to the previous query as it was.
+        ui.navigate.to(results_url(new))
 
     def join_set_chosen() -> None:
         controls.set_expansion(expansion_of(ctx, join_select.value))
         controls.refresh_default()
+        mark_stale()
 
     join_select.on_value_change(lambda _: join_set_chosen())
     render()
+
+
+# A plain left click (or Enter) runs the element's handler instead of following the link; middle-click,
+# Ctrl/Cmd/Shift+click and the context menu keep the browser's own meaning (new tab, copy link).
+PLAIN_CLICK = """(e) => {
+  if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  emit();
+}"""
+
+
+def result_link(state: QueryState, image: str) -> str:
+    """A result's own results page: the same search with that image of the searched set as the key."""
+    return results_url(state.with_(key_set=state.join_set, image=image, upload=None))
+
+
+def home_for(state: QueryState) -> str:
+    """The start page with this query's sets and settings, so going back there loses nothing."""
+    settings = {"metric": state.metric, "predicate": state.predicate, "param": state.param.strip()}
+    if not state.expand:
+        settings["expand"] = "0"
+    return home_url(state.join_set, state.key_set, **settings)
+
+
+def plain_sentence(metric: str) -> str:
+    """What a score means, for people who have never heard of descriptors."""
+    what = ("Each image is described by what VGG-16, a neural network trained on a million photos, "
+            "recognises in it (textures, shapes, objects).")
+    if metric == "cosine":
+        return what + " Similarity compares two descriptions: 1 means the same, lower means less alike."
+    return what + " Distance compares two descriptions: 0 means the same, higher means less alike."
+
+
+def page_title(ctx: GuiContext, state: QueryState) -> str:
+    """The browser tab's title names the key, so several result tabs can be told apart."""
+    if state.upload is not None:
+        item = ctx.uploads.get(state.upload)
+        key = item.filename if item is not None else "an uploaded image"
+    else:
+        key = state.image or ""
+    return f"{key} — similar images in {state.join_set} · SIMages"
+
+
+def key_view_item(ctx: GuiContext, state: QueryState) -> ViewItem:
+    if state.upload is not None:
+        return ViewItem(key_caption(ctx, state), upload_url(state.upload),
+                        caption="the key (only a 512-pixel copy of an upload is kept)")
+    assert state.key_set is not None and state.image is not None
+    return ViewItem(key_caption(ctx, state), full_url(state.key_set, state.image), caption="the key",
+                    set_name=state.key_set, image=state.image)
 
 
 def method_text(index: SetIndex, expand: bool) -> str:

@@ -39,17 +39,30 @@ def describe_status(status: Any) -> str:
     return status.message or "not indexed yet"
 
 
+def loose_note(loose: list[str]) -> str:
+    """What to do about image files lying directly in image_sets/ (empty when there are none)."""
+    if not loose:
+        return ""
+    shown = ", ".join(loose[:3]) + (f" and {len(loose) - 3} more" if len(loose) > 3 else "")
+    files = "file lies" if len(loose) == 1 else "files lie"
+    return (f"{len(loose)} image {files} directly in image_sets/ ({shown}) and so belong to no set: "
+            "move them into a folder there (each folder is a set).")
+
+
 class StatusPanel:
-    """A card listing every set; `on_change(statuses)` runs whenever any status changes."""
+    """A card listing every set; `on_change(statuses)` runs whenever any status changes. `loose()` lists
+    image files lying directly in image_sets/, which no set holds: the card says so."""
 
     def __init__(
         self,
         manager: ManagerLike,
         on_change: Callable[[list[Any]], None] | None = None,
         interval: float = 1.0,
+        loose: Callable[[], list[str]] | None = None,
     ) -> None:
         self.manager = manager
         self.on_change = on_change
+        self.loose = loose
         self._signature: tuple | None = None
         with ui.card().classes("w-full").props("flat bordered").mark("status-panel"):
             ui.label("Image sets").classes("text-subtitle1 text-weight-medium")
@@ -58,18 +71,24 @@ class StatusPanel:
         ui.timer(interval, self.poll)
 
     def poll(self, notify: bool = True) -> None:
-        statuses = sorted(self.manager.statuses(), key=lambda s: s.name)
-        signature = tuple(status_signature(s) for s in statuses)
+        statuses = sorted(self.manager.statuses(), key=lambda s: (s.name.casefold(), s.name))
+        loose = self.loose() if self.loose is not None else []
+        signature = (*(status_signature(s) for s in statuses), tuple(loose))
         if signature == self._signature:
             return
         self._signature = signature
-        self._draw(statuses)
+        self._draw(statuses, loose)
         if notify and self.on_change is not None:
             self.on_change(statuses)
 
-    def _draw(self, statuses: list[Any]) -> None:
+    def _draw(self, statuses: list[Any], loose: list[str]) -> None:
         self.rows.clear()
         with self.rows:
+            if loose:
+                with ui.row().classes("w-full items-start no-wrap gap-2").mark("loose-files"):
+                    ui.icon("warning", color="warning", size="sm")
+                    ui.label(loose_note(loose)).classes("text-caption text-grey-9").style(
+                        "overflow-wrap: anywhere")
             if not statuses:
                 hint = "No sets yet: put a folder of images into image_sets/ and it is indexed here."
                 ui.label(hint).classes("text-grey-7 text-body2")

@@ -5,9 +5,13 @@ from __future__ import annotations
 CSS = """
 .border-b { border-bottom: 1px solid #e0e0e0; }
 .thumb-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 12px; }
-.thumb-tile { background: white; border: 1px solid #e0e0e0; border-radius: 8px; overflow: hidden;
-              transition: box-shadow .15s, transform .15s; }
+.page-body { max-width: 1400px; margin: 0 auto; }
+/* Tiles are <a href> links: no link colour or underline, and a clear ring when reached with Tab. */
+.thumb-tile { display: block; background: white; border: 1px solid #e0e0e0; border-radius: 8px;
+              overflow: hidden;
+              color: inherit; text-decoration: none; transition: box-shadow .15s, transform .15s; }
 .thumb-tile:hover { box-shadow: 0 4px 14px rgba(0,0,0,.15); transform: translateY(-1px); }
+.thumb-tile:focus-visible, .key-link:focus-visible { outline: 3px solid #1976d2; outline-offset: 2px; }
 .thumb-tile img { display: block; width: 100%; aspect-ratio: 1 / 1; object-fit: cover; background: #f2f2f2; }
 .thumb-caption { display: flex; font-size: 12px; color: #424242; padding: 4px 8px; white-space: nowrap;
                  overflow: hidden; }
@@ -25,10 +29,17 @@ CSS = """
 .thumb-score { font-size: 13px; font-weight: 600; padding: 0 8px 6px 8px; color: #1565c0; }
 .thumb-rank { position: absolute; top: 6px; left: 6px; background: rgba(0,0,0,.6); color: white;
               border-radius: 10px; padding: 0 7px; font-size: 12px; }
-.key-image { width: 100%; max-width: 320px; border-radius: 8px; display: block; }
+.key-link { flex: none; display: block; }
+.key-image { width: 112px; height: 112px; object-fit: cover; border-radius: 6px; display: block; }
+/* The results' heading beside the score histogram; the histogram goes below it on narrow screens. */
+.results-head { flex-wrap: wrap; }
+.results-chart { width: 360px; max-width: 100%; }
+.results-stale { opacity: .45; filter: grayscale(.7); }
+.stale-banner { background: #fff3e0; border: 1px solid #ffcc80; border-radius: 6px; }
+.details .q-item { padding: 0; min-height: 24px; }
 /* Settings beside the images on wide screens, above them on narrow ones (phones, projectors). */
 .nicegui-row.page-columns { flex-wrap: nowrap; }
-.side-column { width: 340px; min-width: 300px; flex: none; }
+.side-column { width: 310px; min-width: 280px; flex: none; }
 .main-column { min-width: 0; }
 /* Narrow: one column; the side column's cards become items of the row, so the images come right after
    the cards marked narrow-first and before the rest (upload, set status, histogram). */
@@ -39,5 +50,9 @@ CSS = """
   .side-column > .narrow-first { order: 0; }
   .main-column { flex: 1 1 100%; order: 1; }
 }
-.viewer-image { max-width: 100%; max-height: calc(100vh - 140px); object-fit: contain; }
+/* The viewer: each image in a scroll box of its own; margin auto centres it yet lets a zoomed image scroll to
+   its very edges (centring with justify-content would cut its left part off). */
+.viewer-scroll { overflow: auto; display: flex; min-height: 0; min-width: 0; }
+.viewer-scroll > img { margin: auto; display: block; cursor: zoom-in; }
+.viewer-card .q-btn:focus-visible, .viewer-card a:focus-visible { outline: 2px solid #90caf9; }
 """

@@ -1,0 +1,54 @@
+"""When cosine similarity and Euclidean distance must list a set in the same order, and how to say so.
+
+For a key q and images x of equal length r, |q - x|^2 = |q|^2 + r^2 - 2 |q| r cos(q, x): distance grows
+exactly as similarity falls, so both metrics rank the images identically. Stored descriptors scaled to unit
+length (`l2`, the default) are such a set; the raw flattened map (`flat`) is not.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import numpy as np
+
+from simages.nearest.set_index import SetIndex
+
+# Relative spread of squared lengths under which float32 rounding, not the data, decides any difference.
+_EQUAL_LENGTH_TOLERANCE = 1e-4
+
+
+def metrics_rank_alike(index: SetIndex) -> bool:
+    """True when every vector the set is searched with has the same length, so cosine similarity and
+    Euclidean distance order its images identically for any key."""
+    norms = np.asarray(index.sq_norms, dtype=np.float64)
+    if len(norms) < 2:
+        return True
+    top = float(norms.max())
+    return top == 0.0 or float(norms.max() - norms.min()) <= _EQUAL_LENGTH_TOLERANCE * top
+
+
+def metrics_note(set_name: str) -> str:
+    """One plain sentence for the results page, shown where the two metrics agree."""
+    return (f"Cosine similarity and Euclidean distance list {set_name} in the same order: all its "
+            "descriptors have the same length (1), and then distance² = 2 − 2 × similarity. Only the numbers "
+            "differ.")
+
+
+# Commands, shown as code: a second root linking the same image_sets/, so this app's stores stay as they are.
+DIFFERING_DEMO = [
+    "mkdir -p flat-demo && ln -sfn \"$PWD/image_sets\" flat-demo/image_sets",
+    "simages --root flat-demo --descriptor flat query SET/IMAGE --set SET --metric euclidean",
+    "simages --root flat-demo --descriptor flat query SET/IMAGE --set SET --metric cosine",
+]
+
+
+def differing_demo(set_name: str, key_set: str | None, image: str | None) -> list[str]:
+    """The commands that show the metrics disagreeing when searching `set_name` with this key (a placeholder
+    for an uploaded key)."""
+    key = f"{key_set}/{image}" if key_set and image else "PHOTO.jpg"
+    return [line.replace("SET/IMAGE", _quoted(key)).replace("SET", _quoted(set_name))
+            for line in DIFFERING_DEMO]
+
+
+def _quoted(text: str) -> str:
+    return shlex.quote(text)
