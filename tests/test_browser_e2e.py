@@ -74,14 +74,15 @@ def test_click_thumbnail_shows_ranked_results(server):
             page.screenshot(path=str(OUTPUT / "results.png"), full_page=True)
 
             page.locator(".thumb-tile").first.click()
-            viewer = page.locator("img.viewer-image")
+            viewer = page.locator("img.viewer-image").last  # right of the key
             viewer.wait_for(timeout=10_000)
             assert titles[0] in (viewer.get_attribute("src") or "")
             first_src = viewer.get_attribute("src")
             page.wait_for_timeout(300)  # the keyboard listener is switched on by the dialog's open event
             page.keyboard.press("ArrowRight")
             page.wait_for_function(
-                "src => !document.querySelector('img.viewer-image').src.endsWith(src)", arg=first_src
+                "src => ![...document.querySelectorAll('img.viewer-image')].pop().src.endsWith(src)",
+                arg=first_src,
             )
             page.wait_for_timeout(500)
             page.screenshot(path=str(OUTPUT / "viewer.png"))
