@@ -44,9 +44,10 @@ def loose_note(loose: list[str]) -> str:
     if not loose:
         return ""
     shown = ", ".join(loose[:3]) + (f" and {len(loose) - 3} more" if len(loose) > 3 else "")
-    files = "file lies" if len(loose) == 1 else "files lie"
-    return (f"{len(loose)} image {files} directly in image_sets/ ({shown}) and so belong to no set: "
-            "move them into a folder there (each folder is a set).")
+    one = len(loose) == 1
+    return (f"{len(loose)} image {'file lies' if one else 'files lie'} directly in image_sets/ ({shown}) and "
+            f"so {'belongs' if one else 'belong'} to no set: move {'it' if one else 'them'} into a folder "
+            "there (each folder is a set).")
 
 
 class StatusPanel:
