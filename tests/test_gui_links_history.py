@@ -141,7 +141,7 @@ async def test_searched_set_follows_the_key_set_until_picked(tmp_path):
     settings, manager = demo_root(tmp_path, {"animals": 12, "plants": 7, "stones": 5})
     async with gui_app(settings, manager) as (_, user):
         await user.open("/")
-        await user.should_see("The set searched follows the key set, unless you pick another one here.")
+        await user.should_see("The set searched follows the key set, unless you pick another.")
         await user.should_not_see(marker="follow")
         with user:
             only(user, "key-set").value = "plants"

@@ -89,7 +89,7 @@ class QueryControls:
             self.param = ui.input(
                 label=self._param_label(), value=param or self._default_param(), validation=self._validate
             ).classes("w-full").mark("param")
-            self.param.props("dense outlined")
+            self.param.props("dense outlined hide-bottom-space")
             if on_submit is not None:
                 self.param.on("keydown.enter", lambda: on_submit())
             with ui.column().classes("w-full gap-0").mark("expansion-box") as self.expansion_box:

@@ -45,11 +45,13 @@ PAGE_SIZE = 48
 # is chosen). The add trigger is Quasar's own file input laid over the zone, so a click opens the file picker;
 # dropping a file anywhere on the uploader works as before.
 _DROP_ZONE = """
-<div class="upload-drop row no-wrap items-center q-pa-md relative-position cursor-pointer">
+<div class="upload-drop row no-wrap items-center q-px-md q-py-sm relative-position cursor-pointer">
   <q-icon name="add_photo_alternate" size="md" color="primary" class="q-mr-md"></q-icon>
   <div class="col" style="min-width: 0">
-    <div class="text-body2 text-weight-medium">Drop an image here or click to choose</div>
-    <div class="text-caption text-grey-7">JPEG, PNG, WebP, TIFF… up to LIMIT MB</div>
+    <div class="text-body2 text-weight-medium">Drop an image here or click to choose, to search with it
+      as the key</div>
+    <div class="text-caption text-grey-7">JPEG, PNG, WebP, TIFF… up to LIMIT MB. It is compared with the set
+      searched, not added to any set.</div>
   </div>
   <q-spinner v-if="props.isUploading" color="primary" size="sm" class="q-ml-sm"></q-spinner>
   <q-uploader-add-trigger></q-uploader-add-trigger>
@@ -84,8 +86,8 @@ def _positive_int(text: str | None, default: int) -> int:
 def follow_hint(key_set: str | None, join_set: str | None, pinned: bool) -> str:
     """The rule between the two set pickers, in words, for the line under them."""
     if not pinned or key_set == join_set:
-        return "The set searched follows the key set, unless you pick another one here."
-    return f"Searching {join_set} with keys from {key_set}: it stays so until you pick the key set again."
+        return "The set searched follows the key set, unless you pick another."
+    return f"Searching {join_set} with keys from {key_set}, until you pick the key set again."
 
 
 def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
@@ -151,16 +153,6 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                         on_change=lambda: settings_changed(),
                     )
 
-                with ui.card().classes("w-full q-pa-sm gap-1").props("flat bordered").mark("upload-card"):
-                    ui.label("Or upload a key image").classes("text-subtitle2 text-weight-medium")
-                    upload = ui.upload(auto_upload=True, max_file_size=ctx.max_upload_bytes)
-                    upload.props('accept="image/*" flat color="blue-1" text-color="grey-9"')
-                    upload.classes("w-full key-upload").mark("upload")
-                    upload.add_slot("header", _DROP_ZONE.replace("LIMIT", str(limit_mb)))
-                    upload_status = ui.label("").classes("text-caption").mark("upload-status")
-                    ui.label("It is compared with the set searched, not added to any set.").classes(
-                        "text-caption text-grey-7")
-
                 StatusPanel(ctx.manager, on_change=lambda statuses: sets_changed(statuses),
                             loose=lambda: loose_images(ctx.settings.image_sets))
 
@@ -174,6 +166,13 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                     shuffle = ui.switch("Shuffle", value=bool(seed)).mark("shuffle")
                     random_button = ui.button("Random key", icon="casino").props("outline no-caps")
                     random_button.mark("random-key")
+                # The upload sits right above the grid: where people look for it, and where its messages show.
+                with ui.row().classes("w-full items-center no-wrap gap-3").mark("upload-card"):
+                    upload = ui.upload(auto_upload=True, max_file_size=ctx.max_upload_bytes)
+                    upload.props('accept="image/*" flat color="blue-1" text-color="grey-9"')
+                    upload.classes("col key-upload").mark("upload")
+                    upload.add_slot("header", _DROP_ZONE.replace("LIMIT", str(limit_mb)))
+                upload_status = ui.label("").classes("text-caption").mark("upload-status")
                 note_area = ui.column().classes("w-full gap-0")
                 grid_area = ui.column().classes("w-full gap-2")
 

@@ -103,7 +103,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     with ui.column().classes("col gap-0").style("min-width: 0"):
                         ui.label("Key image").classes("text-caption text-grey-7")
                         ui.label(key_caption(ctx, state)).classes("text-body2 text-weight-medium").style(
-                            "word-break: break-all").mark("key-name")
+                            "overflow-wrap: anywhere").mark("key-name")
                         if state.is_upload:
                             ui.label("Uploaded: kept only in this app's memory while it runs, not added to "
                                      "any set.").classes("text-caption text-grey-7").mark("upload-note")
