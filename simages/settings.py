@@ -13,6 +13,8 @@ from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpe
 ENV_ROOT = "SIMAGES_ROOT"
 ENV_WEIGHTS = "SIMAGES_WEIGHTS"
 ENV_DESCRIPTOR = "SIMAGES_DESCRIPTOR"
+ENV_CLUSTER = "SIMAGES_CLUSTER"
+ENV_SHARED_PATH = "SIMAGES_SHARED_PATH"
 
 # Keras' own download of the notop weights; used when no local file is named.
 KERAS_WEIGHTS_ID = "keras:vgg16_weights_tf_dim_ordering_tf_kernels_notop"
@@ -30,6 +32,10 @@ class Settings:
     batch_size: int = 32
     # Above this many pixels an image is refused as a likely decompression bomb.
     max_image_pixels: int = 120_000_000
+    # Where indexing runs its mappers: None in-process, "local[:N]" or "tcp://HOST:PORT" on Dask.
+    cluster: str | None = None
+    # Where cluster workers see image_sets/ (they then read the files themselves); None: sent as bytes.
+    shared_path: Path | None = None
 
     @property
     def image_sets(self) -> Path:
@@ -82,16 +88,22 @@ class Settings:
         root: str | os.PathLike[str] | None = None,
         weights: str | os.PathLike[str] | None = None,
         descriptor: str | None = None,
+        cluster: str | None = None,
+        shared_path: str | os.PathLike[str] | None = None,
         **overrides: object,
     ) -> Settings:
         """Options win over environment variables, which win over defaults."""
         root_value = root or os.environ.get(ENV_ROOT) or os.getcwd()
+        cluster_value = cluster or os.environ.get(ENV_CLUSTER) or None
+        shared_value = shared_path or os.environ.get(ENV_SHARED_PATH) or None
         weights_value = weights or os.environ.get(ENV_WEIGHTS) or None
         descriptor_value = descriptor or os.environ.get(ENV_DESCRIPTOR) or None
         return cls(
             root=Path(root_value).expanduser().resolve(),
             weights=Path(weights_value).expanduser() if weights_value else None,
             descriptor=DescriptorSpec.parse(descriptor_value) if descriptor_value else DEFAULT_DESCRIPTOR,
+            cluster=cluster_value,
+            shared_path=Path(shared_value).expanduser() if shared_value else None,
             **overrides,  # type: ignore[arg-type]
         )
 

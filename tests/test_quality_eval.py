@@ -52,7 +52,7 @@ def labeled(tmp_path: Path) -> Path:
 @pytest.fixture
 def network(monkeypatch: pytest.MonkeyPatch) -> CountingNetwork:
     network = CountingNetwork()
-    monkeypatch.setattr("simages.jobs.indexer.network_for", lambda weights, cache=None: network)
+    monkeypatch.setattr("simages.jobs.distributor.network_for", lambda weights, cache=None: network)
     monkeypatch.setattr(runner, "network_for", lambda weights, cache=None: network)
     return network
 

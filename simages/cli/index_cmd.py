@@ -7,25 +7,55 @@ The work runs in a background worker process, exactly as in the app, so the CLI 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 from tqdm import tqdm
 
 from simages.jobs import status as st
+from simages.jobs.distributor import ClusterError, parse_cluster
 from simages.jobs.manager import IndexManager
+from simages.jobs.worker import ENV_LOG_BATCHES
 from simages.naming import InvalidName, list_sets, set_dir
-from simages.settings import Settings
+from simages.settings import ENV_CLUSTER, Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("index", help="compute descriptors for all sets or the named ones")
     parser.add_argument("sets", nargs="*", metavar="SET", help="set names (sub-folders of image_sets/)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only the summary")
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the extraction on a Dask cluster: tcp://HOST:8786 (a running scheduler) or local[:N] "
+        f"(N worker processes on this machine, for trying it out) (default: ${ENV_CLUSTER}; none: here)",
+    )
+    parser.add_argument(
+        "--shared-path",
+        nargs="?",
+        const="",
+        metavar="FOLDER",
+        help="with --cluster: the workers can read the image files themselves, at FOLDER (where they see "
+        "image_sets/; default: the same path as here), instead of being sent their bytes",
+    )
+    parser.add_argument(
+        "--log-batches",
+        action="store_true",
+        help="log each batch's read, queue, transfer, decode, network and write times (stderr)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        settings = _with_cluster_options(args, settings)
+    except ValueError as error:
+        print(f"simages index: {error}", file=sys.stderr)
+        return 2
+    if args.log_batches:
+        os.environ[ENV_LOG_BATCHES] = "1"  # read by the indexing process (jobs/worker.py)
     names = args.sets or list_sets(settings.image_sets)
     for name in names:
         try:
@@ -39,7 +69,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"No image sets in {settings.image_sets}: put a folder of images there, then run again.")
         return 0
     manager = IndexManager(settings, watch=False)
-    manager.start(names)
+    try:
+        manager.start(names)
+    except ClusterError as error:
+        manager.stop()
+        print(f"simages index: {error}", file=sys.stderr)
+        return 2
     try:
         failed = _follow(manager, names, quiet=args.quiet)
     except KeyboardInterrupt:
@@ -51,6 +86,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         manager.stop()
     return 1 if failed else 0
+
+
+def _with_cluster_options(args: argparse.Namespace, settings: Settings) -> Settings:
+    """Settings with --cluster / --shared-path applied (options win over the environment)."""
+    cluster = args.cluster or settings.cluster
+    if cluster:
+        parse_cluster(cluster)  # a malformed value is refused before anything starts
+    if args.shared_path is None:
+        shared = settings.shared_path
+    else:
+        shared = Path(args.shared_path).expanduser() if args.shared_path else settings.image_sets
+    if shared is not None and not cluster:
+        raise ValueError("--shared-path only applies with --cluster")
+    return settings.with_(cluster=cluster, shared_path=shared)
 
 
 def _follow(manager: IndexManager, names: list[str], quiet: bool) -> int:
@@ -94,8 +143,14 @@ def _report(manager: IndexManager, name: str, status: st.SetStatus) -> int:
     assert summary is not None
     line = summary.describe()
     if summary.computed:
-        line += f" ({summary.computed} computed in {summary.seconds:.1f} s, {summary.network})"
+        line += f" ({summary.computed} computed in {summary.seconds:.1f} s, {summary.network}"
+        if summary.distributor and summary.distributor != "in-process":
+            line += f", on the {summary.distributor}"
+        line += ")"
     tqdm.write(line)
+    if summary.computed and summary.distributor != "in-process" and summary.stages:
+        spent = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in summary.stages.items())
+        tqdm.write(f"  time per stage, summed over batches: {spent}")
     for image, reason in summary.unreadable.items():
         tqdm.write(f"  unreadable: {image}: {reason}")
     for entry, reason in summary.skipped.items():

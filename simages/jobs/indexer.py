@@ -7,19 +7,20 @@ unchanged set costs a folder listing and reading the store's metadata and names.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simages.extraction.describe import describe_images, network_for
 from simages.extraction.images import VANISHED
 from simages.extraction.network import Network
-from simages.extraction.pipeline import iter_decoded_batches
+from simages.jobs.batch_times import StageTimes
 from simages.jobs.checkpoints import CheckpointWriter, clear_checkpoints, read_checkpoints
+from simages.jobs.distributor import Distributor, open_distributor
 from simages.jobs.summary import IndexSummary, Progress
+from simages.jobs.writer import CHECKPOINT_IMAGES, CHECKPOINT_SECONDS, BatchWriter, write_store
 from simages.naming import is_inside, set_dir
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
@@ -30,17 +31,15 @@ from simages.store.npz_store import (
     expected_meta,
     is_compatible,
     load_store,
-    save_store,
 )
 from simages.store.scan import scan_set
 
 ProgressCallback = Callable[[Progress], None]
 NetworkFactory = Callable[[], Network]
 
-# A checkpoint every this many computed images or seconds, whichever comes first: a kill loses little,
-# and the extra writes stay a small fraction of the work.
-CHECKPOINT_IMAGES = 256
-CHECKPOINT_SECONDS = 20.0
+# CHECKPOINT_IMAGES / CHECKPOINT_SECONDS (from writer.py) are read from this module at each run, so a
+# test can make checkpoints frequent.
+__all__ = ["CHECKPOINT_IMAGES", "CHECKPOINT_SECONDS", "index_folder", "index_set"]
 
 
 @dataclass
@@ -143,11 +142,24 @@ def index_folder(
 
         if plan.compute:
             # A missing weights file already failed above, in settings.weights_id(), with its message.
-            network = (network_factory or (lambda: network_for(settings.weights, settings.model_cache)))()
-            summary.network = network.description
-            writer = CheckpointWriter(checkpoint_dir, expected)
-            _compute(folder, plan.compute, network, settings, writer, known, failed, progress, set_name)
+            fingerprints = dict(plan.compute)
+            with open_distributor(settings, network_factory) as distributor:
+                writer = BatchWriter(
+                    CheckpointWriter(checkpoint_dir, expected),
+                    fingerprints,
+                    spec.dimension,
+                    CHECKPOINT_IMAGES,
+                    CHECKPOINT_SECONDS,
+                )
+                times, summary.network = _compute(
+                    folder, fingerprints, distributor, settings, writer, progress, set_name
+                )
+                summary.distributor = distributor.description
+            computed = writer.result(expected)
+            known.absorb(computed)
+            failed.update(computed.failed)
             summary.computed = len(plan.compute)
+            summary.stages = dict(times.seconds)
 
         vanished = {name for name, (_, reason) in failed.items() if reason == VANISHED}
         for name in vanished:
@@ -161,16 +173,9 @@ def index_folder(
             or failed.keys() != previous.failed.keys()
             or previous.meta.get("descriptor_spec") != spec.key()
         ):
-            dimension = spec.dimension
-            vectors = (
-                np.stack([known.vectors[name] for name in names]).astype(np.float32, copy=False)
-                if names
-                else np.zeros((0, dimension), np.float32)
-            )
             ran = summary.network or (previous.meta.get("network") if previous else None)
             meta = {**expected, "descriptor_spec": spec.key(), "updated": time.time(), "network": ran}
-            store = FeatureStore(names, [known.fingerprints[name] for name in names], vectors, meta, failed)
-            save_store(store_path, store)
+            write_store(store_path, names, known.fingerprints, known.vectors, failed, meta, spec.dimension)
         clear_checkpoints(checkpoint_dir)
     summary.seconds = time.monotonic() - started
     return summary
@@ -178,56 +183,33 @@ def index_folder(
 
 def _compute(
     folder: Path,
-    items: list[tuple[str, Fingerprint]],
-    network: Network,
+    fingerprints: dict[str, Fingerprint],
+    distributor: Distributor,
     settings: Settings,
-    writer: CheckpointWriter,
-    known: Known,
-    failed: dict[str, tuple[Fingerprint, str]],
+    writer: BatchWriter,
     progress: ProgressCallback | None,
     set_name: str,
-) -> None:
-    fingerprints = dict(items)
-    pending_names: list[str] = []
-    pending_vectors: list[np.ndarray] = []
-    pending_failed: dict[str, tuple[Fingerprint, str]] = {}
-    last_checkpoint = time.monotonic()
+) -> tuple[StageTimes, str | None]:
+    """Run the mappers over the images to compute and hand their batches to the writer; the stage
+    times and the network's description."""
     done = 0
-    total = len(items)
+    total = len(fingerprints)
+    times = StageTimes()
+    network: str | None = None
     if progress:
         progress(Progress(set_name, 0, total))
-    paths: Iterable[tuple[str, Path]] = ((name, folder / name) for name, _ in items)
-    for batch in iter_decoded_batches(paths, settings.batch_size, settings.max_image_pixels):
-        for name, reason in batch.failures:
-            pending_failed[name] = failed[name] = (fingerprints[name], reason)
-        if batch.names:
-            vectors = describe_images(network, batch.images, settings.descriptor)
-            for name, vector in zip(batch.names, vectors, strict=True):
-                known.fingerprints[name] = fingerprints[name]
-                known.vectors[name] = vector
-            pending_names.extend(batch.names)
-            pending_vectors.append(vectors)
-        done += len(batch.names) + len(batch.failures)
-        if progress:
-            progress(Progress(set_name, done, total))
-        if len(pending_names) >= CHECKPOINT_IMAGES or time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
-            _flush(writer, pending_names, pending_vectors, pending_failed, fingerprints)
-            last_checkpoint = time.monotonic()
-    _flush(writer, pending_names, pending_vectors, pending_failed, fingerprints)
-
-
-def _flush(
-    writer: CheckpointWriter,
-    names: list[str],
-    vectors: list[np.ndarray],
-    failed: dict[str, tuple[Fingerprint, str]],
-    fingerprints: dict[str, Fingerprint],
-) -> None:
-    if names or failed:
-        writer.write(names, [fingerprints[name] for name in names], np.concatenate(vectors), failed)
-    names.clear()
-    vectors.clear()
-    failed.clear()
+    reader = distributor.reader(folder, list(fingerprints), settings.batch_size)
+    try:
+        for batch in distributor.map(reader, settings.descriptor, settings.max_image_pixels):
+            network = network or batch.network
+            times.add(batch, writer.add(batch))
+            done += len(batch.names) + len(batch.failures)
+            if progress:
+                progress(Progress(set_name, done, total))
+    finally:
+        # Also when a run fails or is interrupted: what came back is kept for the next run.
+        writer.flush()
+    return times, network
 
 
 def index_set(

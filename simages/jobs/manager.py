@@ -27,6 +27,7 @@ import numpy as np
 from simages.extraction.images import UnreadableImage
 from simages.extraction.network import Network
 from simages.jobs import status as st
+from simages.jobs.distributor import local_cluster, parse_cluster
 from simages.jobs.summary import IndexSummary
 from simages.jobs.watcher import FolderWatcher
 from simages.jobs.worker import worker_main
@@ -88,13 +89,23 @@ class IndexManager:
         self._futures: dict[int, Future[np.ndarray]] = {}
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
+        self._cluster = contextlib.ExitStack()  # a local Dask cluster this manager started, if any
         self._reader = threading.Thread(target=self._read_events, name="simages-events", daemon=True)
         self._watcher = FolderWatcher(settings.image_sets, self.request, debounce_ms) if watch else None
 
     # -- life cycle -------------------------------------------------------------------------------------
     def start(self, set_names: list[str] | None = None) -> None:
-        """Start the workers and index `set_names` (default: every set)."""
+        """Start the workers and index `set_names` (default: every set).
+
+        A `local[:N]` cluster setting starts its LocalCluster here, for as long as the manager runs:
+        the indexing process is a daemon, and daemons may not start the cluster's worker processes.
+        Raises ClusterError when that cluster cannot start.
+        """
         self.settings.image_sets.mkdir(parents=True, exist_ok=True)
+        kind, workers = parse_cluster(self.settings.cluster) if self.settings.cluster else ("", 0)
+        if kind == "local":
+            address = self._cluster.enter_context(local_cluster(int(workers)))
+            self.settings = self.settings.with_(cluster=address)
         self._reader.start()
         if self._watcher:
             self._watcher.start()
@@ -107,9 +118,11 @@ class IndexManager:
         for worker in (self._indexer, self._describer):
             if worker:
                 worker.stop()
-        self._reader.join(timeout=5)
+        if self._reader.is_alive():
+            self._reader.join(timeout=5)
         for future in self._futures.values():
             future.cancel()
+        self._cluster.close()
 
     # -- statuses -----------------------------------------------------------------------------------------
     def statuses(self) -> list[st.SetStatus]:

@@ -29,6 +29,8 @@ class IndexSummary:
     )  # entries not even tried (links leaving image_sets/)
     rebuilt_because: str | None = None
     network: str | None = None  # which computation path ran; None when the model was not needed
+    distributor: str | None = None  # where the mappers ran (in-process, a Dask cluster)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage over all batches
     seconds: float = 0.0
 
     @property

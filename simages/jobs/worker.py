@@ -7,6 +7,8 @@ multiprocessing queues; vectors travel as numpy arrays.
 
 from __future__ import annotations
 
+import logging
+import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 from simages.extraction.describe import describe_image_file, network_for
 from simages.extraction.images import UnreadableImage
 from simages.extraction.network import Network
+from simages.jobs.distributor import ClusterError
 from simages.jobs.indexer import index_set
 from simages.settings import MissingWeightsError, Settings
 
@@ -24,10 +27,17 @@ from simages.settings import MissingWeightsError, Settings
 #           | ("vector", request_id, vector_or_None, error_or_None)
 
 
+ENV_LOG_BATCHES = "SIMAGES_LOG_BATCHES"
+
+
 def worker_main(
     settings: Settings, requests: Any, events: Any, network_factory: Callable[[], Network] | None = None
 ) -> None:
     network: Network | None = None
+    if os.environ.get(ENV_LOG_BATCHES):
+        # `simages index --log-batches`: each batch's stage times, on the terminal's stderr.
+        logging.basicConfig(format="%(message)s")
+        logging.getLogger("simages.batches").setLevel(logging.INFO)
 
     def get_network() -> Network:
         nonlocal network
@@ -57,7 +67,7 @@ def _index(settings: Settings, set_name: str, events: Any, get_network: Callable
             network_factory=get_network,
             on_wait=lambda: events.put(("waiting", set_name)),
         )
-    except (MissingWeightsError, LookupError, ValueError) as error:
+    except (MissingWeightsError, LookupError, ValueError, ClusterError) as error:
         events.put(("failed", set_name, str(error)))
     except Exception as error:  # a worker must report, never die silently
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
