@@ -1,11 +1,13 @@
-"""`simages join A B (--knn K | --range T) [--metric M] [--no-expansion] [--output pairs.csv]`: every image
-of A against B.
+"""`simages join A B (--knn K | --range T) [--metric M] [--no-expansion] [--output pairs.csv]
+[--index brute|pivots[:P]] [--explain]`: every image of A against B.
 
 A = B is a self-join: an image is never paired with itself (identical copies under other names are).
 Without --output the pairs are printed as a table grouped by A's image; with it they are streamed to a
 CSV file with columns a,b,score (`--output -` writes the CSV to standard output), so a join of large sets
 never has to fit in memory. With a query-expansion descriptor (`qe`) every key of A is averaged with its
-nearest images of B first; --no-expansion scores from the keys themselves.
+nearest images of B first; --no-expansion scores from the keys themselves. --index pivots[:P] runs a
+pivot-filtered nested-loop join (one pivot-table search in B per image of A; the same pairs), and
+--explain reports the distances computed out of |A| x |B| (after the table, or on stderr with --output).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Iterable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TextIO
 
+from simages.cli.index_option import add_index_arguments, index_choice_from_args
 from simages.cli.query_cmd import (
     USER_ERRORS,
     add_predicate_arguments,
@@ -27,9 +31,13 @@ from simages.cli.query_cmd import (
 )
 from simages.nearest.cache import default_cache
 from simages.nearest.joins import is_self_join, iter_set_join
+from simages.nearest.query_cost import explained_set_join
 from simages.nearest.query_spec import QuerySpec
+from simages.nearest.results import Match
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
+
+Groups = Iterable[tuple[str, list[Match]]]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("b", metavar="B", help="the set searched (may be A itself)")
     add_predicate_arguments(parser)
     parser.add_argument("--output", metavar="PATH", help="write the pairs as CSV (a,b,score); '-' for stdout")
+    add_index_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -56,44 +65,55 @@ def _open_sets(settings: Settings, a_name: str, b_name: str) -> tuple[SetIndex, 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         spec = spec_from_args(args)
+        choice = index_choice_from_args(args)
         a, b = _open_sets(settings, args.a, args.b)
+        groups, tally = explained_set_join(a, b, spec, choice, settings=settings)
         if args.output is None:
-            write_table(a, b, spec, sys.stdout)
+            write_table(a, b, spec, sys.stdout, groups)
+            if args.explain:
+                print(f"Cost: {tally.cost.describe()}")
             return 0
         target = Path(args.output)
         if args.output != "-" and not target.parent.is_dir():
             raise LookupError(f"cannot write {args.output}: folder {target.parent} does not exist")
         with nullcontext(sys.stdout) if args.output == "-" else target.open("w", newline="") as out:
-            pairs = write_csv(a, b, spec, out)
+            pairs = write_csv(a, b, spec, out, groups)
     except USER_ERRORS as error:
         return user_error(error)
     except OSError as error:
         print(f"error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
         return 1
+    if args.explain:
+        print(f"cost: {tally.cost.describe()}", file=sys.stderr)
     if args.output != "-":
         print(f"wrote {pairs} pairs for {len(a)} images of {a.set_name} to {args.output}", file=sys.stderr)
     return 0
 
 
-def write_csv(a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO) -> int:
-    """Stream the join as CSV rows a,b,score; returns the number of pairs written."""
+def write_csv(
+    a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO, groups: Groups | None = None
+) -> int:
+    """Stream the join as CSV rows a,b,score; returns the number of pairs written. `groups`: the join
+    already under way (e.g. through a pivot table), else brute force."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["a", "b", "score"])
     count = 0
-    for a_image, matches in iter_set_join(a, b, spec):
+    for a_image, matches in groups if groups is not None else iter_set_join(a, b, spec):
         writer.writerows([a_image, m.image, format_score(m.score)] for m in matches)
         count += len(matches)
     return count
 
 
-def write_table(a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO) -> None:
+def write_table(
+    a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO, groups: Groups | None = None
+) -> None:
     note = " (self-join: an image is never paired with itself)" if is_self_join(a, b) else ""
     k = b.expansion_for(spec.expand)
     # describe() already says "without query expansion" when it is switched off.
     expansion = f", with query expansion (each key averaged with its {k} nearest images)" if k else ""
     out.write(f"Join of {a.set_name} against {b.set_name}: {spec.describe()}{expansion}{note}\n")
     pairs = 0
-    for a_image, matches in iter_set_join(a, b, spec):
+    for a_image, matches in groups if groups is not None else iter_set_join(a, b, spec):
         out.write(f"{a_image}\n")
         if not matches:
             out.write("    (no match)\n")

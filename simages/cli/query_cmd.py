@@ -1,5 +1,5 @@
-"""`simages query KEY --set SET (--knn K | --range T) [--metric M] [--no-expansion] [--format F]`: one key
-against a set.
+"""`simages query KEY --set SET (--knn K | --range T) [--metric M] [--no-expansion] [--format F]
+[--index brute|pivots[:P]] [--explain]`: one key against a set.
 
 How KEY is read, in this order:
   1. `SET/IMAGE` when SET names a known set (a folder of image_sets/ or an existing store): the image's
@@ -9,6 +9,9 @@ How KEY is read, in this order:
   To force the file reading for a relative path whose first folder is also a set name, write `./path`.
 When the set's descriptor has query expansion (`qe`), the key is averaged with its nearest images of the
 set before scoring; --no-expansion scores from the key itself (an exact copy of the key then scores 1.0).
+--index pivots[:P] answers through a pivot table (the same answer as brute force, computing fewer
+distances where the data allows); --explain reports the cost ("cost" in JSON: distances computed of the
+set's size, pivots, ms).
 Exit codes: 0 success, 2 a user error (bad name, set not indexed, bad option), 1 extraction failure.
 """
 
@@ -24,10 +27,11 @@ from typing import TextIO
 
 import numpy as np
 
+from simages.cli.index_option import add_index_arguments, index_choice_from_args
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.naming import InvalidName, validate_image_name, validate_set_name
 from simages.nearest.cache import default_cache
-from simages.nearest.joins import key_join
+from simages.nearest.query_cost import QueryCost, explained_key_join
 from simages.nearest.query_spec import METRICS, QuerySpec
 from simages.nearest.results import KeyResult
 from simages.nearest.set_index import SetIndex
@@ -91,6 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--include-self", action="store_true", help="when KEY is an image of SET, list it among its matches"
     )
+    add_index_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -174,6 +179,7 @@ def key_vector(
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         spec = spec_from_args(args)
+        choice = index_choice_from_args(args)
         if args.limit is not None and args.limit < 1:
             raise ValueError("--limit must be a positive integer")
         index = default_cache.get(settings, args.set)
@@ -181,22 +187,38 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raw, exclude = key_vector(key, settings, index)
         if args.include_self:
             exclude = None
-        result = key_join(index, raw, spec, key=key.label(), exclude=exclude, limit=args.limit)
+        result, cost = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=exclude,
+                                          limit=args.limit, settings=settings)
     except USER_ERRORS as error:
         return user_error(error)
     except (ImportError, OSError, RuntimeError) as error:
         print(f"error: cannot compute the descriptor of {args.key}: {error}", file=sys.stderr)
         return 1
-    write_result(result, spec, args.format, sys.stdout, index.explain(spec.expand))
+    write_result(result, spec, args.format, sys.stdout, index.explain(spec.expand),
+                 cost if args.explain else None)
     return 0
 
 
-def write_result(result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, descriptors: str = "") -> None:
-    """`descriptors` says in words which descriptor made the scores (SetIndex.explain)."""
+def write_result(
+    result: KeyResult,
+    spec: QuerySpec,
+    fmt: str,
+    out: TextIO,
+    descriptors: str = "",
+    cost: QueryCost | None = None,
+) -> None:
+    """`descriptors` says in words which descriptor made the scores (SetIndex.explain); `cost`, when
+    given, is reported (JSON: a "cost" object; table: a line; CSV: a line on stderr, the file stays
+    pairs only)."""
     if fmt == "json":
-        json.dump(result.to_json(), out, indent=2)
+        payload = result.to_json()
+        if cost is not None:
+            payload["cost"] = cost.to_json()
+        json.dump(payload, out, indent=2)
         out.write("\n")
         return
+    if cost is not None and fmt == "csv":
+        print(f"cost: {cost.describe()}", file=sys.stderr)
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["image", "score"])
@@ -207,6 +229,8 @@ def write_result(result: KeyResult, spec: QuerySpec, fmt: str, out: TextIO, desc
     out.write(f"Query: {spec.describe()}\n")
     if descriptors:
         out.write(f"Descriptors: {descriptors}\n")
+    if cost is not None:
+        out.write(f"Cost:  {cost.describe()}\n")
     if result.passed is not None:
         shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
         out.write(f"Passed: {result.passed} of {result.total}{shown}\n")

@@ -1,0 +1,88 @@
+"""`simages query/join --index pivots[:P] --explain` and `simages bench pivots` from the command line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from simages.cli import main
+from simages.settings import Settings
+from simages.store.fingerprint import Fingerprint
+from simages.store.npz_store import FeatureStore, save_store
+
+
+def write_store(settings: Settings, name: str, vectors: np.ndarray, descriptor: str = "gap+l2") -> list[str]:
+    names = [f"c{i % 4}/{i:03d}.jpg" for i in range(len(vectors))]
+    store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors.astype(np.float32),
+                         {"descriptor": descriptor})
+    save_store(settings.store_path(name), store)
+    (settings.image_sets / name).mkdir(parents=True, exist_ok=True)
+    return names
+
+
+@pytest.fixture
+def clustered(settings: Settings) -> list[str]:
+    """120 points around four centres in 6 dimensions: a set where pivots prune well."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 6)) * 5
+    vectors = centres[np.arange(120) % 4] + rng.normal(size=(120, 6)) * 0.3
+    return write_store(settings, "pts", vectors)
+
+
+def run(settings: Settings, capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["--root", str(settings.root), *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("metric,predicate", [("cosine", "--knn"), ("euclidean", "--range")])
+def test_query_with_pivots_gives_the_brute_force_answer_and_its_cost(settings, clustered, capsys, metric,
+                                                                     predicate):
+    param = "7" if predicate == "--knn" else "1.0"
+    base = ["query", "pts/" + clustered[5], "--set", "pts", predicate, param, "--metric", metric,
+            "--format", "json", "--explain"]
+    code, brute_out, _ = run(settings, capsys, *base)
+    assert code == 0
+    code, pivot_out, _ = run(settings, capsys, *base, "--index", "pivots:8")
+    assert code == 0
+    brute, pivots = json.loads(brute_out), json.loads(pivot_out)
+    assert pivots["results"] == brute["results"] and pivots["results"]
+    assert brute["cost"]["computed"] == brute["cost"]["total"] == 120 and brute["cost"]["pivots"] == 0
+    cost = pivots["cost"]
+    assert cost["pivots"] == 8 and cost["total"] == 120 and cost["computed"] < 60
+    assert isinstance(cost["ms"], float)
+    assert (settings.features / ".pivots" / f"pts.{metric}.npz").is_file()
+
+
+def test_query_table_says_what_it_cost_and_json_without_explain_has_no_cost(settings, clustered, capsys):
+    code, out, _ = run(settings, capsys, "query", "pts/" + clustered[0], "--set", "pts", "--knn", "3",
+                       "--index", "pivots", "--explain")
+    assert code == 0 and "Cost:" in out and "distances" in out and "pruned by 32 pivots" in out
+    code, out, _ = run(settings, capsys, "query", "pts/" + clustered[0], "--set", "pts", "--knn", "3",
+                       "--format", "json")
+    assert code == 0 and "cost" not in json.loads(out)
+
+
+def test_a_bad_index_value_is_a_user_error(settings, clustered, capsys):
+    code, _, err = run(settings, capsys, "query", "pts/" + clustered[0], "--set", "pts", "--knn", "3",
+                       "--index", "pivots:0")
+    assert code == 2 and "pivots" in err and "Traceback" not in err
+
+
+def test_join_with_pivots_writes_the_same_pairs_and_reports_the_cost(settings, clustered, capsys, tmp_path):
+    brute_csv, pivot_csv = tmp_path / "brute.csv", tmp_path / "pivots.csv"
+    code, _, _ = run(settings, capsys, "join", "pts", "pts", "--knn", "3", "--output", str(brute_csv))
+    assert code == 0
+    code, _, err = run(settings, capsys, "join", "pts", "pts", "--knn", "3", "--output", str(pivot_csv),
+                       "--index", "pivots:8", "--explain")
+    assert code == 0 and pivot_csv.read_text() == brute_csv.read_text()
+    assert "of 14,400 distances" in err and "pruned by 8 pivots" in err
+    rows = list(csv.reader(io.StringIO(pivot_csv.read_text())))
+    assert rows[0] == ["a", "b", "score"] and len(rows) == 1 + 120 * 3
+    code, out, _ = run(settings, capsys, "join", "pts", "pts", "--range", "0.99", "--index", "pivots:4",
+                       "--explain")
+    assert code == 0 and out.strip().splitlines()[-1].startswith("Cost: computed")
