@@ -9,6 +9,7 @@ BENCHES = {
     "extract": ("simages.bench.extract_bench", "descriptor extraction: plain Keras predict vs the fast path"),
     "query": ("simages.bench.query_bench", "key x set and set x set joins vs naive baselines"),
     "page": ("simages.bench.page_bench", "time until the results page shows 30 results from 12 MP photos"),
+    "pivots": ("simages.bench.pivots_bench", "pivot table (LAESA) vs brute force on a set, by dimension"),
     "load": ("simages.bench.load_bench", "20 concurrent clients querying the app while a set is indexed"),
 }
 

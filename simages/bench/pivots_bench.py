@@ -1,0 +1,185 @@
+"""`simages bench pivots SET`: how much a pivot table (LAESA) saves on an indexed set, dimension by dimension.
+
+For each dimension (the set's stored descriptor reduced by PCA and scaled to unit length again, see
+simages.nearest.reduced) and each number of pivots, the same keys (images of the set, each left out of its
+own answer) are answered by brute force and through the pivot table: the table prints the share of the
+set whose distance still had to be computed, for kNN and for a range query at the set's duplicate
+threshold, with milliseconds per query of both beside it. Every pivot answer is checked against brute
+force; a difference is reported and the exit code is 1. The intrinsic dimensionality rho (Chávez et al.)
+of each dimension's distance distribution explains the table: pruning collapses as rho grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from simages.cli.query_cmd import USER_ERRORS, user_error
+from simages.nearest.cache import default_cache
+from simages.nearest.distribution import default_threshold
+from simages.nearest.intrinsic_dim import intrinsic_dimensionality
+from simages.nearest.pivots import space_of, space_points
+from simages.nearest.query_cost import IndexChoice, explained_key_join
+from simages.nearest.query_spec import QuerySpec
+from simages.nearest.reduced import reduced_index
+from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("set", metavar="SET", help="an indexed set")
+    parser.add_argument("--dims", default="512,128,32,16,8", help="PCA dimensions, comma-separated")
+    parser.add_argument("--pivots", default="8,32,64", help="numbers of pivots, comma-separated")
+    parser.add_argument("--queries", type=int, default=100, help="keys per measurement (images of the set)")
+    parser.add_argument("--k", type=int, default=10, help="k of the kNN queries")
+    parser.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine", help="default: cosine")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="default: table")
+    parser.add_argument("--seed", type=int, default=0, help="which images are the keys")
+
+
+@dataclass(frozen=True)
+class Row:
+    dimension: int
+    rho: float
+    predicate: str
+    param: float
+    pivots: int
+    computed_share: float  # mean over keys of computed / total
+    pivot_ms: float  # median per query
+    brute_ms: float  # median per query, brute force on the same keys
+    identical: bool  # every pivot answer equal to brute force
+
+
+def duplicate_threshold(index: SetIndex, metric: str) -> float:
+    """The range threshold the benchmark uses on one (reduced) set."""
+    # TODO(issue 11): its duplicate threshold once landed; until then the set's default range threshold.
+    return default_threshold(index, metric, expand=False)
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"{what} must be whole numbers separated by commas, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise ValueError(f"{what} must be positive whole numbers, got {text!r}")
+    return values
+
+
+def measure(
+    index: SetIndex,
+    dims: list[int],
+    pivots: list[int],
+    queries: int,
+    k: int,
+    metric: str,
+    seed: int = 0,
+) -> list[Row]:
+    """The rows of the table; see the module docstring. ValueError for a set too small to query."""
+    if len(index) < 2:
+        raise ValueError(f"set {index.set_name!r} has {len(index)} image(s); the benchmark needs at least 2")
+    rng = np.random.default_rng(seed)
+    keys = [index.names[r] for r in np.sort(rng.choice(len(index), min(queries, len(index)), replace=False))]
+    rows = []
+    for dimension in dims:
+        reduced = reduced_index(index, dimension)
+        rho = intrinsic_dimensionality(space_points(reduced, space_of(metric))).rho
+        threshold = duplicate_threshold(reduced, metric)
+        for spec in (QuerySpec(metric, "knn", k, expand=False), QuerySpec(metric, "range", threshold,
+                                                                         expand=False)):
+            brute_ms, answers = [], {}
+            explained_key_join(reduced, reduced.raw_vector(keys[0]), spec, IndexChoice(), exclude=keys[0])
+            for key in keys:
+                result, cost = explained_key_join(reduced, reduced.raw_vector(key), spec, IndexChoice(),
+                                                  exclude=key)
+                brute_ms.append(cost.ms)
+                answers[key] = result.matches
+            for count in pivots:
+                explained_key_join(reduced, reduced.raw_vector(keys[0]), spec, IndexChoice("pivots", count),
+                                   exclude=keys[0])  # builds the table: paid once per set, not per query
+                share, pivot_ms, identical, used = 0.0, [], True, count
+                for key in keys:
+                    result, cost = explained_key_join(reduced, reduced.raw_vector(key), spec,
+                                                      IndexChoice("pivots", count), exclude=key)
+                    share += cost.share()
+                    pivot_ms.append(cost.ms)
+                    identical &= result.matches == answers[key]
+                    used = cost.pivots
+                rows.append(Row(reduced.vectors.shape[1], rho, spec.predicate, float(spec.param), used,
+                                share / len(keys), float(np.median(pivot_ms)), float(np.median(brute_ms)),
+                                identical))
+    return rows
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def format_table(rows: list[Row], set_name: str, size: int, queries: int, metric: str) -> str:
+    """Two markdown tables (kNN, range): dimension x pivots, share computed and ms per query."""
+    lines = [f"Pivot table (LAESA, farthest-first pivots) on {set_name}: {size:,} images, {queries} keys, "
+             f"{metric}; CPU: {cpu_name()}",
+             "Each cell: share of the set whose distance was computed (the pivots' own distances included), "
+             "and median ms per query (brute force computes every distance: ms in its own column). "
+             "Times measured in this run; on a shared machine they are inflated, compare them only "
+             "with each other."]
+    for predicate in ("knn", "range"):
+        part = [r for r in rows if r.predicate == predicate]
+        if not part:
+            continue
+        counts = sorted({r.pivots for r in part})
+        if predicate == "knn":
+            title = f"kNN, k = {int(part[0].param)}"
+        else:
+            title = "range at the duplicate threshold (measured per dimension: " + ", ".join(
+                f"{r.dimension}-d {r.param:.3f}" for r in part if r.pivots == counts[0]) + ")"
+        lines += ["", f"{title}:", "",
+                  "| dimension | ρ | brute force ms | " + " | ".join(f"{c} pivots" for c in counts) + " |",
+                  "|---:|---:|---:|" + "---:|" * len(counts)]
+        for dimension in dict.fromkeys(r.dimension for r in part):
+            cells = {r.pivots: r for r in part if r.dimension == dimension}
+            first = next(iter(cells.values()))
+            text = [f"{100 * cells[c].computed_share:.0f}% ({cells[c].pivot_ms:.2f} ms)" if c in cells
+                    else "-" for c in counts]
+            head = f"| {dimension} | {first.rho:.1f} | {first.brute_ms:.2f} | "
+            lines.append(head + " | ".join(text) + " |")
+    if not all(r.identical for r in rows):
+        lines += ["", "ERROR: some pivot answers differ from brute force"]
+    else:
+        lines += ["", "Every pivot answer was identical to brute force."]
+    return "\n".join(lines)
+
+
+def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        dims = _int_list(args.dims, "--dims")
+        pivots = _int_list(args.pivots, "--pivots")
+        if args.queries < 1 or args.k < 1:
+            raise ValueError("--queries and --k must be at least 1")
+        index = default_cache.get(settings, args.set)
+        rows = measure(index, dims, pivots, args.queries, args.k, args.metric, args.seed)
+    except USER_ERRORS as error:
+        return user_error(error)
+    queries = min(args.queries, len(index))
+    if args.format == "json":
+        payload: dict[str, Any] = {"set": index.set_name, "images": len(index), "queries": queries,
+                                   "metric": args.metric, "cpu": cpu_name(),
+                                   "rows": [asdict(r) for r in rows]}
+        json.dump(payload, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(format_table(rows, index.set_name, len(index), queries, args.metric))
+    return 0 if all(r.identical for r in rows) else 1
