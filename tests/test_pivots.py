@@ -63,10 +63,14 @@ def test_key_queries_match_brute_force_to_the_bit(make, metric, pivots):
         for name, vector in keys:
             exclude = name if name in index else None
             brute = key_join(index, vector, spec, exclude=exclude)
-            got, cost = explained_key_join(index, vector, spec, IndexChoice("pivots", pivots), exclude=exclude)
+            choice = IndexChoice("pivots", pivots)
+            got, cost = explained_key_join(index, vector, spec, choice, exclude=exclude)
             assert as_pairs(got) == as_pairs(brute), (spec, name)
             assert got.passed == brute.passed and got.total == brute.total
-            assert cost.pivots == pivot.pivots and cost.total == len(index)
+            # The key never serves as its own pivot: brute force leaves it out, and so does the table.
+            own_pivot = exclude is not None and index.row_of(name) in pivot.table.rows
+            assert cost.pivots == pivot.pivots - own_pivot
+            assert cost.total == len(index) - (exclude is not None) == got.total
             assert cost.pivots <= cost.computed <= cost.total
 
 
@@ -80,13 +84,16 @@ def test_an_empty_range_and_k_above_the_set_size():
     everything, cost = explained_key_join(index, index.raw_vector(key), QuerySpec("cosine", "knn", 100),
                                           IndexChoice("pivots", 8), exclude=key)
     assert len(everything.matches) == 39 and key not in {m.image for m in everything.matches}
-    assert cost.computed == cost.total  # fewer images than k: every distance is needed
+    assert cost.computed == cost.total == 39  # fewer images than k: every distance is needed
 
 
 def test_brute_force_reports_every_distance_computed():
     index = gaussian_index(n=50)
     _, cost = explained_key_join(index, index.raw[0], QuerySpec("cosine", "knn", 5), IndexChoice())
     assert (cost.computed, cost.total, cost.pivots, cost.pruned) == (50, 50, 0, 0)
+    _, cost = explained_key_join(index, index.raw[0], QuerySpec("cosine", "knn", 5), IndexChoice(),
+                                 exclude=index.names[0])
+    assert (cost.computed, cost.total) == (49, 49)  # the key itself is not searched
     assert set(cost.to_json()) >= {"computed", "total", "pivots", "ms"}
 
 
@@ -145,7 +152,7 @@ def test_set_joins_match_brute_force(metric, predicate, param):
         got = {k: [(m.image, m.score) for m in v] for k, v in groups}
         expected = {k: [(m.image, m.score) for m in v] for k, v in iter_set_join(left, right, spec)}
         assert list(got) == list(expected) and got == expected
-        assert tally.cost.total == len(left) * len(right)
+        assert tally.cost.total == len(left) * (len(right) - (left is right))
         assert 0 < tally.cost.computed <= tally.cost.total
 
 
@@ -157,6 +164,14 @@ def test_query_expansion_is_counted_apart_and_answers_still_match():
     got, cost = explained_key_join(index, index.raw_vector(key), spec, IndexChoice("pivots", 8), exclude=key)
     assert as_pairs(got) == as_pairs(brute) and got.expansion == 5
     assert cost.expansion == len(index)
+
+
+def test_a_key_that_is_a_pivot_does_not_serve_as_one():
+    index = line_index()
+    pivot = pivot_index(index, "euclidean", 2)
+    found = pivot.search(index.vectors[0], QuerySpec("euclidean", "knn", 1), exclude_row=0)
+    assert found.pivots == 1 and found.rows.tolist() == [1]
+    assert found.computed + found.pruned == 9 and not found.verified[0]
 
 
 def test_pivots_prune_more_in_low_dimension():

@@ -22,12 +22,11 @@ import numpy as np
 
 from simages.cli.query_cmd import USER_ERRORS, user_error
 from simages.nearest.cache import default_cache
-from simages.nearest.distribution import default_threshold
 from simages.nearest.intrinsic_dim import intrinsic_dimensionality
 from simages.nearest.pivots import space_of, space_points
 from simages.nearest.query_cost import IndexChoice, explained_key_join
 from simages.nearest.query_spec import QuerySpec
-from simages.nearest.reduced import reduced_index
+from simages.nearest.reduced import reduced_index, view_threshold
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
 
@@ -54,12 +53,6 @@ class Row:
     pivot_ms: float  # median per query
     brute_ms: float  # median per query, brute force on the same keys
     identical: bool  # every pivot answer equal to brute force
-
-
-def duplicate_threshold(index: SetIndex, metric: str) -> float:
-    """The range threshold the benchmark uses on one (reduced) set."""
-    # TODO(issue 11): its duplicate threshold once landed; until then the set's default range threshold.
-    return default_threshold(index, metric, expand=False)
 
 
 def _int_list(text: str, what: str) -> list[int]:
@@ -90,7 +83,7 @@ def measure(
     for dimension in dims:
         reduced = reduced_index(index, dimension)
         rho = intrinsic_dimensionality(space_points(reduced, space_of(metric))).rho
-        threshold = duplicate_threshold(reduced, metric)
+        threshold = view_threshold(reduced, metric)
         for spec in (QuerySpec(metric, "knn", k, expand=False), QuerySpec(metric, "range", threshold,
                                                                          expand=False)):
             brute_ms, answers = [], {}

@@ -34,6 +34,7 @@ from simages.gui.image_route import full_url, thumb_url, upload_url
 from simages.gui.metric_note import differing_demo, metrics_note, metrics_rank_alike
 from simages.gui.query_url import InvalidQuery, QueryState, from_params, home_url, results_url
 from simages.gui.status_panel import describe_status
+from simages.gui.teaching_panel import mount_teaching_panel
 from simages.gui.viewer import Viewer, ViewItem
 from simages.naming import InvalidName, image_path
 from simages.nearest.distribution import default_threshold, key_distribution
@@ -188,6 +189,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                 score_histogram(dist, marker, label).mark("histogram")
             else:
                 ui.label("No other images to compare with.").classes("text-grey-7")
+        mount_teaching_panel(ctx, tab, results_area, index, vector, spec, exclude)
         draw_results(current, result)
         mark_stale()
 

@@ -144,7 +144,10 @@ class PivotSearch:
 
     `rows`/`values`: the answer, best first, exactly as brute force gives it (values are cosine
     similarities or Euclidean distances). `computed`: real distances computed (one per pivot, one per
-    image that was not pruned). `lower_bounds`: LB(x) per row of the set in the pruning space (+inf for
+    image that was not pruned). `pruned`: images searched (the excluded row is not) whose distance was
+    never computed; computed + pruned is the number of images searched. `pivots`: pivots used (an
+    excluded row that is a pivot does not serve: like brute force, the search leaves it out entirely).
+ `lower_bounds`: LB(x) per row of the set in the pruning space (+inf for
     the excluded row, -inf for a row that can never be pruned). `verified`: rows whose true score was
     computed. `cutoff`: the final bound in the pruning space (the k-th distance or the range threshold,
     without the rounding margin); rows with a lower bound above it were pruned.
@@ -154,6 +157,7 @@ class PivotSearch:
     values: np.ndarray
     passed: int
     computed: int
+    pruned: int
     pivots: int
     lower_bounds: np.ndarray
     verified: np.ndarray
@@ -217,10 +221,12 @@ class PivotIndex:
             scale = float(scores.norms(query[None, :])[0]) + self._max_norm
         margin = _MARGIN * scale + 1e-12
 
-        pivot_rows = self.table.rows
+        serving = self.table.rows != exclude_row
+        pivot_rows = self.table.rows[serving]
         pivot_distances = scores.exact_distances(self.points, pivot_rows, point)
-        if self.pivots:
-            lower = np.abs(self._table64 - pivot_distances.astype(np.float64)[None, :]).max(axis=1)
+        if len(pivot_rows):
+            table = self._table64 if serving.all() else self._table64[:, serving]
+            lower = np.abs(table - pivot_distances.astype(np.float64)[None, :]).max(axis=1)
         else:
             lower = np.zeros(n)
         lower[self._unprunable] = -np.inf
@@ -254,14 +260,11 @@ class PivotIndex:
         else:
             k = int(spec.param)
             candidates, cutoff = self._knn_visit(rest, lower, k, query, cosine, margin, as_distance,
-                                                 pivot_rows, pivot_values, exclude_row, known_rows,
-                                                 known_values)
+                                                 pivot_values, known_rows, known_values)
             verified[candidates] = True
 
         rows = np.concatenate(known_rows)
         values = np.concatenate(known_values).astype(np.float32)
-        answerable = rows != exclude_row
-        rows, values = rows[answerable], values[answerable]
         if spec.predicate == "range":
             inside = values >= spec.param if cosine else values <= spec.param
             rows, values = rows[inside], values[inside]
@@ -272,8 +275,9 @@ class PivotIndex:
             last = float(values[perm[-1]])
             cutoff = float(cosine_to_distance(last)) if cosine else last
         computed = int(verified.sum())
-        return PivotSearch(rows[perm], values[perm], len(perm), computed, self.pivots, lower, verified,
-                           cutoff)
+        pruned = n - (1 if 0 <= exclude_row < n else 0) - computed
+        return PivotSearch(rows[perm], values[perm], len(perm), computed, pruned, len(pivot_rows), lower,
+                           verified, cutoff)
 
     def _knn_visit(
         self,
@@ -284,9 +288,7 @@ class PivotIndex:
         cosine: bool,
         margin: float,
         as_distance: Callable[[np.ndarray], np.ndarray],
-        pivot_rows: np.ndarray,
         pivot_values: np.ndarray,
-        exclude_row: int,
         known_rows: list[np.ndarray],
         known_values: list[np.ndarray],
     ) -> tuple[np.ndarray, float]:
@@ -301,8 +303,7 @@ class PivotIndex:
         name_rank = self.index.name_rank
         order = rest[np.lexsort((name_rank[rest], lower[rest]))]
         bounds = lower[order]
-        keep = pivot_rows != exclude_row
-        best = np.sort(as_distance(pivot_values[keep]))[:k]
+        best = np.sort(as_distance(pivot_values))[:k]
         visited = 0
         total = len(order)
         while visited < total:

@@ -58,10 +58,11 @@ class IndexChoice:
 class QueryCost:
     """Distances computed by one query (or summed over the keys of a join).
 
-    computed: real distances the search computed (brute force: one per image; pivots: one per pivot and
-    one per image not pruned). total: what brute force computes (one per image of the searched set, per
-    key). pivots: pivots used per key (0 for brute force). ms: wall time of the whole query, expansion
-    included. expansion: distances computed beforehand by query expansion (brute force, per key)."""
+    computed: real distances the search computed (brute force: one per image searched; pivots: one per
+    pivot and one per image not pruned). total: images searched (the key itself, when it belongs to the
+    set, is not), summed over the keys of a join. pivots: pivots used per key (0 for brute force).
+    ms: wall time of the whole query, expansion included. expansion: distances computed beforehand by
+    query expansion (brute force). pruned: images ruled out without computing their distance."""
 
     computed: int
     total: int
@@ -110,7 +111,7 @@ def explained_key_join(
     if choice.kind == "brute":
         result = key_join(index, key_vector, spec, key=key, exclude=exclude, limit=limit)
         ms = 1000 * (time.perf_counter() - started)
-        return result, QueryCost(len(index), len(index), 0, ms, expansion)
+        return result, QueryCost(result.total, result.total, 0, ms, expansion)
     pivots = pivot_index(index, spec.metric, choice.pivots, settings)
     started = time.perf_counter()  # a table built or loaded now is paid once per set, not per query
     query, own_row = index.key_query(key_vector, spec.metric, exclude, expand=spec.expand)
@@ -127,7 +128,7 @@ def explained_key_join(
         total=len(index) - (1 if own_row >= 0 else 0),
         expansion=index.expansion_for(spec.expand),
     )
-    return result, QueryCost(found.computed, len(index), found.pivots, ms, expansion)
+    return result, QueryCost(found.computed, result.total, found.pivots, ms, expansion)
 
 
 @dataclass
@@ -157,8 +158,8 @@ def explained_set_join(
 def _timed(
     groups: Iterator[tuple[str, list[Match]]], tally: JoinCost, a: SetIndex, b: SetIndex, spec: QuerySpec
 ) -> Iterator[tuple[str, list[Match]]]:
-    per_key = len(b)
-    expansion = per_key if b.expansion_for(spec.expand) else 0
+    per_key = len(b) - (1 if is_self_join(a, b) else 0)
+    expansion = len(b) if b.expansion_for(spec.expand) else 0
     elapsed = 0.0
     started = time.perf_counter()
     for a_image, matches in groups:
@@ -203,6 +204,7 @@ def _pivot_join(
             found = pivots.search(queries[i], spec, a_row if self_join else -1)
             elapsed += time.perf_counter() - began
             cost = tally.cost
-            tally.cost = QueryCost(cost.computed + found.computed, cost.total + len(b), found.pivots,
+            searched = len(b) - (1 if self_join else 0)
+            tally.cost = QueryCost(cost.computed + found.computed, cost.total + searched, found.pivots,
                                    1000 * elapsed, cost.expansion + expansion)
             yield a.names[a_row], _matches(b, found.rows, found.values, limit)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.postprocess import learn_pca
+from simages.nearest.distribution import default_threshold
 from simages.nearest.set_index import SetIndex
 
 # The dimensions the teaching panel and `simages bench pivots` offer (VGG-16's pooled map has 512).
@@ -35,3 +36,10 @@ def reduced_index(index: SetIndex, dimension: int) -> SetIndex:
     found = SetIndex(index.set_name, list(index.names), index.raw, descriptor, whitening, None, descriptor)
     index.memo[memo_key] = found
     return found
+
+
+def view_threshold(view: SetIndex, metric: str) -> float:
+    """The range threshold a PCA view uses for a range query: the set's duplicate threshold measured in
+    that view (a similarity means something else in another dimension), without query expansion."""
+    # TODO(issue 11): its duplicate threshold once landed; until then the view's default range threshold.
+    return default_threshold(view, metric, expand=False)

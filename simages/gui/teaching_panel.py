@@ -1,0 +1,236 @@
+"""The teaching panel "How was this computed?": brute force against a pivot table for the current query.
+
+It shows a class why a metric index works on some data and fails on other: how many distances each way
+computed (a bar), each image's lower bound from the pivots against its true distance to the key with the
+k-th distance or the threshold marked (a scatter: dots above the line were ruled out by the triangle
+inequality without computing their distance), the set's intrinsic dimensionality in one line, and
+controls for the number of pivots and the dimension (PCA to 8-512), so pruning can be watched collapsing
+as the dimension grows. Closed, it costs nothing; it computes when opened or when a control changes.
+
+A page mounts it with one call after each search (`mount_teaching_panel`); what the panel remembers
+(open or not, pivots, dimension) lives in the page's per-tab dict, never in this module.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from nicegui import ui
+
+from simages.gui.context import GuiContext
+from simages.nearest.pivot_store import DEFAULT_PIVOTS
+from simages.nearest.pruning import PruningPicture, explain_pruning
+from simages.nearest.query_spec import QuerySpec
+from simages.nearest.reduced import DIMENSIONS
+from simages.nearest.set_index import SetIndex
+
+PIVOT_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+AS_SEARCHED = 0  # the dimension select's value for "the searched space itself"
+COLOURS = {"pivot": "#6a1b9a", "answer": "#2e7d32", "computed": "#ef6c00", "pruned": "#9e9e9e"}
+LEGEND = {
+    "pivot": "pivots (distance computed first)",
+    "answer": "answers",
+    "computed": "computed, not an answer",
+    "pruned": "ruled out without computing",
+}
+
+
+def mount_teaching_panel(
+    ctx: GuiContext,
+    tab: dict[str, Any],
+    container: ui.element,
+    index: SetIndex,
+    key_vector: np.ndarray,
+    spec: QuerySpec,
+    exclude: str | None,
+) -> TeachingPanel:
+    """Add the panel for this query to `container` (cleared by the page before each search). `tab` is the
+    page's per-tab dict: the panel keeps its settings there, so they survive a new search."""
+    memory = tab.setdefault("teaching", {"open": False, "pivots": DEFAULT_PIVOTS, "dimension": AS_SEARCHED})
+    with container:
+        return TeachingPanel(ctx, memory, index, key_vector, spec, exclude)
+
+
+class TeachingPanel:
+    def __init__(
+        self,
+        ctx: GuiContext,
+        memory: dict[str, Any],
+        index: SetIndex,
+        key_vector: np.ndarray,
+        spec: QuerySpec,
+        exclude: str | None,
+    ) -> None:
+        self.ctx, self.memory = ctx, memory
+        self.index, self.key_vector, self.spec, self.exclude = index, key_vector, spec, exclude
+        searched = int(index.vectors.shape[1]) if len(index) else index.dimension
+        dims = {AS_SEARCHED: f"as searched ({searched} dimensions)"}
+        dims.update({d: f"PCA to {d}" for d in DIMENSIONS if d <= index.dimension})
+        if memory.get("dimension") not in dims:
+            memory["dimension"] = AS_SEARCHED
+        self.expansion = ui.expansion("How was this computed?", icon="school", value=bool(memory.get("open")))
+        self.expansion.classes("w-full").props("dense").mark("teaching-panel")
+        with self.expansion:
+            ui.label("Brute force computes the distance from the key to every image. A pivot table (LAESA) "
+                     "first computes the distances to a few pivot images; the triangle inequality then "
+                     "gives every other image a lower bound, |d(key, pivot) − d(image, pivot)|, and an "
+                     "image whose bound is already beyond the k-th distance (or the threshold) cannot be "
+                     "an answer: it is ruled out without computing its distance. The answer is the same."
+                     ).classes("text-body2 text-grey-8")
+            with ui.row().classes("items-end gap-4"):
+                self.pivots_select = ui.select({p: f"{p} pivots" for p in PIVOT_CHOICES},
+                                               value=memory.get("pivots", DEFAULT_PIVOTS), label="Pivots")
+                self.pivots_select.classes("w-36").mark("teaching-pivots")
+                self.dimension_select = ui.select(dims, value=memory["dimension"], label="Dimension")
+                self.dimension_select.classes("w-56").mark("teaching-dimension")
+            self.body = ui.column().classes("w-full gap-1")
+        self.expansion.on_value_change(lambda e: self._opened(bool(e.value)))
+        self.pivots_select.on_value_change(lambda _: self.refresh())
+        self.dimension_select.on_value_change(lambda _: self.refresh())
+        if self.expansion.value:
+            self.refresh()
+
+    def _opened(self, value: bool) -> None:
+        self.memory["open"] = value
+        if value:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Compute the picture for the current controls and draw it."""
+        pivots = int(self.pivots_select.value or DEFAULT_PIVOTS)
+        dimension = int(self.dimension_select.value or AS_SEARCHED)
+        self.memory.update(pivots=pivots, dimension=dimension)
+        self.body.clear()
+        with self.body:
+            try:
+                picture = explain_pruning(self.index, self.key_vector, self.spec, self.exclude, pivots,
+                                          None if dimension == AS_SEARCHED else dimension, self.ctx.settings)
+            except ValueError as error:
+                ui.label(str(error)).classes("text-negative").mark("teaching-problem")
+                return
+            ui.label(summary_text(picture)).classes("text-body2").mark("teaching-summary")
+            if picture.note:
+                ui.label(picture.note).classes("text-caption text-grey-7").mark("teaching-note")
+            ui.echart(cost_bar_options(picture)).classes("w-full").style("height: 120px").mark("teaching-bar")
+            ui.echart(bounds_scatter_options(picture)).classes("w-full").style("height: 340px").mark(
+                "teaching-scatter")
+            ui.label(scatter_caption(picture)).classes("text-caption text-grey-7")
+            ui.label(picture.rho.describe() + ": " + rho_hint(picture.rho.rho)).classes(
+                "text-body2").mark("teaching-rho")
+
+
+def summary_text(picture: PruningPicture) -> str:
+    """Brute force and pivot table in two sentences, with counts and times."""
+    brute, pivot = picture.brute, picture.pivot
+    candidates = pivot.computed - pivot.pivots
+    same = "Both give the same answer." if picture.identical else "WARNING: the answers differ."
+    space = "" if picture.as_searched else f" In this {picture.dimension}-dimensional view:"
+    expansion = (f" (Query expansion first computed {brute.expansion:,} distances by brute force in both "
+                 "cases: not shown.)" if brute.expansion else "")
+    return (f"{space} brute force computed all {brute.total:,} distances ({brute.ms:.1f} ms). The pivot "
+            f"table computed {pivot.computed:,} ({100 * pivot.share():.0f}%): {pivot.pivots} to its "
+            f"pivots and {candidates:,} to images it could not rule out; {pivot.pruned:,} were ruled out "
+            f"without computing their distance ({pivot.ms:.1f} ms). {same}{expansion}").strip()
+
+
+def rho_hint(rho: float) -> str:
+    """What the intrinsic dimensionality means for pivots, in words."""
+    if not math.isfinite(rho):
+        return "too few distinct images to say"
+    if rho < 10:
+        return "low: distances spread widely, pivots can prune most images"
+    if rho < 25:
+        return "moderate: pivots prune part of the set"
+    return "high: distances crowd around their mean, so lower bounds stay small and pivots prune little"
+
+
+def _distance_name(metric: str) -> str:
+    return "distance √(2 − 2·cos)" if metric == "cosine" else "Euclidean distance"
+
+
+def cutoff_label(picture: PruningPicture) -> str:
+    spec = picture.spec
+    if spec.predicate == "knn":
+        return f"k-th distance {picture.cutoff:.3f}"
+    if spec.metric == "cosine":
+        return f"threshold {picture.cutoff:.3f} (cos ≥ {float(spec.param):.3f})"
+    return f"threshold {picture.cutoff:.3f}"
+
+
+def cost_bar_options(picture: PruningPicture) -> dict[str, Any]:
+    """A stacked horizontal bar per method: distances to pivots, other distances computed, ruled out."""
+    pivot = picture.pivot
+    parts = [
+        ("to pivots", COLOURS["pivot"], [0, pivot.pivots]),
+        ("computed", COLOURS["computed"], [picture.brute.computed, pivot.computed - pivot.pivots]),
+        ("ruled out", COLOURS["pruned"], [0, pivot.pruned]),
+    ]
+    return {
+        "animation": False,
+        "grid": {"left": 110, "right": 20, "top": 24, "bottom": 20},
+        "legend": {"top": 0, "textStyle": {"fontSize": 11}},
+        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        "xAxis": {"type": "value", "max": max(picture.brute.total, 1), "axisLabel": {"fontSize": 10}},
+        "yAxis": {"type": "category", "inverse": True,
+                  "data": ["brute force", f"{pivot.pivots} pivots"]},
+        "series": [{"name": name, "type": "bar", "stack": "all", "data": data, "itemStyle": {"color": colour},
+                    "barWidth": 22} for name, colour, data in parts],
+    }
+
+
+def bounds_scatter_options(picture: PruningPicture) -> dict[str, Any]:
+    """Lower bound (y) against true distance (x) per image, by what happened to it, with the diagonal
+    (a bound never exceeds the true distance) and the cut-off as a horizontal line."""
+    true, lower = picture.true_distances, picture.lower_bounds
+    top = float(max(true.max(initial=0.0), lower.max(initial=0.0),
+                    picture.cutoff if math.isfinite(picture.cutoff) else 0.0)) * 1.05 or 1.0
+    series: list[dict[str, Any]] = []
+    for status in ("pruned", "computed", "answer", "pivot"):
+        mask = picture.status == status
+        series.append({
+            "name": LEGEND[status],
+            "type": "scatter",
+            "symbol": "diamond" if status == "pivot" else "circle",
+            "symbolSize": 7 if status in ("pivot", "answer") else 4,
+            "itemStyle": {"color": COLOURS[status], "opacity": 0.8},
+            "data": [[round(float(x), 4), round(float(y), 4)] for x, y in zip(true[mask], lower[mask],
+                                                                                strict=True)],
+        })
+    diagonal: dict[str, Any] = {
+        "name": "bound = true distance", "type": "line", "data": [[0, 0], [round(top, 4), round(top, 4)]],
+        "symbol": "none", "silent": True, "lineStyle": {"color": "#bdbdbd", "type": "dashed", "width": 1},
+    }
+    if math.isfinite(picture.cutoff):
+        diagonal["markLine"] = {
+            "symbol": "none", "silent": True,
+            "lineStyle": {"color": "#c62828", "width": 2, "type": "solid"},
+            "label": {"formatter": cutoff_label(picture), "position": "insideEndTop", "color": "#c62828"},
+            "data": [{"yAxis": round(picture.cutoff, 4)}],
+        }
+    series.append(diagonal)
+    name = _distance_name(picture.spec.metric)
+    return {
+        "animation": False,
+        "grid": {"left": 56, "right": 20, "top": 40, "bottom": 44},
+        "legend": {"top": 0, "textStyle": {"fontSize": 11}},
+        "xAxis": {"type": "value", "min": 0, "max": round(top, 4), "name": f"true {name} to the key",
+                  "nameLocation": "middle", "nameGap": 26, "axisLabel": {"fontSize": 10}},
+        "yAxis": {"type": "value", "min": 0, "max": round(top, 4), "name": "lower bound from the pivots",
+                  "nameLocation": "middle", "nameGap": 40, "axisLabel": {"fontSize": 10}},
+        "series": series,
+    }
+
+
+def scatter_caption(picture: PruningPicture) -> str:
+    shown = len(picture.images)
+    sample = (f" {shown:,} of the {picture.images_total:,} images are drawn (every pivot and answer, a "
+              "sample of the rest)." if shown < picture.images_total else "")
+    knn = (" With kNN the line is the final k-th distance: dots a little above it were computed while the "
+           "k-th distance found so far was still larger." if picture.spec.predicate == "knn" else "")
+    return ("Each dot is an image. Every dot lies on or below the dashed diagonal: a lower bound never "
+            "exceeds the true distance. Grey dots above the red line were ruled out by their bound alone; "
+            "everything below it had to be computed. In high dimensions the dots crowd into a band of "
+            "similar distances, the bounds stay near zero, and almost nothing can be ruled out."
+            + knn + sample)

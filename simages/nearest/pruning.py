@@ -1,0 +1,123 @@
+"""What a pivot table did for one query, image by image: the data behind the teaching panel.
+
+For the current key and query, in the searched space or in a PCA view of another dimension (see
+simages.nearest.reduced), the same query is answered by brute force and through a pivot table; for each
+image the picture keeps its true distance to the key, the lower bound the pivots gave it, and what
+happened to it: a pivot, an answer, computed but not an answer, or pruned (ruled out by the triangle
+inequality without computing its distance). Distances are Euclidean; for cosine, between unit-length
+vectors, d = sqrt(2 - 2 cos).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simages.nearest import scores
+from simages.nearest.intrinsic_dim import IntrinsicDimensionality, intrinsic_dimensionality
+from simages.nearest.pivot_store import pivot_index
+from simages.nearest.pivots import cosine_to_distance, space_of, space_points
+from simages.nearest.query_cost import IndexChoice, QueryCost, explained_key_join
+from simages.nearest.query_spec import QuerySpec
+from simages.nearest.reduced import reduced_index, view_threshold
+from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
+
+STATUSES = ("pivot", "answer", "computed", "pruned")
+# Points drawn at most: an ECharts scatter of a few thousand points stays smooth in a browser.
+MAX_POINTS = 2000
+
+
+@dataclass(frozen=True)
+class PruningPicture:
+    """One query seen twice (brute force, pivot table); per-image arrays cover `shown` images of the set
+    (all but the key, or a reproducible sample of them with every pivot and answer kept)."""
+
+    spec: QuerySpec  # the query answered in this view (its threshold may be the view's own, see `note`)
+    dimension: int  # of the vectors compared
+    as_searched: bool  # the searched space itself, not a PCA view
+    brute: QueryCost
+    pivot: QueryCost
+    identical: bool  # both answers equal (always, unless something is badly wrong)
+    true_distances: np.ndarray  # (shown,)
+    lower_bounds: np.ndarray  # (shown,)
+    status: np.ndarray  # (shown,) of STATUSES
+    images: list[str]  # (shown,)
+    cutoff: float  # the k-th distance or the threshold, as a distance (nan: none)
+    images_total: int  # images the query searched (the key left out)
+    rho: IntrinsicDimensionality
+    note: str = ""
+
+    @property
+    def pruned(self) -> int:
+        return self.pivot.pruned
+
+
+def explain_pruning(
+    index: SetIndex,
+    key_vector: np.ndarray,
+    spec: QuerySpec,
+    exclude: str | None,
+    pivots: int,
+    dimension: int | None = None,
+    settings: Settings | None = None,
+    max_points: int = MAX_POINTS,
+) -> PruningPicture:
+    """The picture for `spec` of a raw key against `index` with `pivots` pivots, in the searched space
+    (`dimension` None) or in the PCA view of `dimension` dimensions (no query expansion there; a range
+    query uses that view's own duplicate threshold, since a similarity means something else in another
+    dimension). ValueError for a bad number of pivots or dimension."""
+    note = ""
+    view, view_spec = index, spec
+    if dimension is not None:
+        view = reduced_index(index, dimension)
+        param = spec.param
+        if spec.predicate == "range":
+            param = view_threshold(view, spec.metric)
+            note = (f"In {view.vectors.shape[1]} dimensions a score means something else, so this view "
+                    f"uses its own duplicate threshold, {param:.3f}.")
+        view_spec = QuerySpec(spec.metric, spec.predicate, param, expand=False)
+    brute, brute_cost = explained_key_join(view, key_vector, view_spec, IndexChoice(), exclude=exclude)
+    table_settings = settings if dimension is None else None
+    found_result, pivot_cost = explained_key_join(view, key_vector, view_spec, IndexChoice("pivots", pivots),
+                                                  exclude=exclude, settings=table_settings)
+    pivot = pivot_index(view, spec.metric, pivots, table_settings)
+    query, own_row = view.key_query(key_vector, spec.metric, exclude, expand=view_spec.expand)
+    found = pivot.search(query[0], view_spec, own_row)
+
+    rows = np.arange(len(view))
+    if spec.metric == "cosine":
+        true = cosine_to_distance(scores.exact_cosines(view.vectors, view.inv_norms, rows, query[0]))
+    else:
+        true = scores.exact_distances(view.vectors, rows, query[0]).astype(np.float64)
+    status = np.full(len(view), "pruned", dtype=object)
+    status[found.verified] = "computed"
+    status[pivot.table.rows] = "pivot"
+    status[found.rows] = "answer"  # a pivot that is an answer is drawn as an answer
+    keep = rows != own_row
+    if keep.sum() > max_points:
+        important = keep & (status != "computed") & (status != "pruned")
+        rest = np.flatnonzero(keep & ~important)
+        room = max(0, max_points - int(important.sum()))
+        chosen = np.random.default_rng(0).choice(rest, min(room, len(rest)), replace=False)
+        keep = important.copy()
+        keep[chosen] = True
+    shown = np.flatnonzero(keep)
+    cutoff = found.cutoff if np.isfinite(found.cutoff) else float("nan")
+    return PruningPicture(
+        spec=view_spec,
+        dimension=int(view.vectors.shape[1]),
+        as_searched=dimension is None,
+        brute=brute_cost,
+        pivot=pivot_cost,
+        identical=brute.matches == found_result.matches,
+        true_distances=true[shown],
+        lower_bounds=np.clip(found.lower_bounds[shown], 0.0, None),
+        status=status[shown].astype(str),
+        images=[view.names[r] for r in shown.tolist()],
+        cutoff=cutoff,
+        images_total=int(len(view) - (1 if own_row >= 0 else 0)),
+        rho=intrinsic_dimensionality(space_points(view, space_of(spec.metric))),
+        note=note,
+    )

@@ -1,0 +1,94 @@
+"""The teaching panel on the results page, and the picture behind it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simages.gui.teaching_panel import bounds_scatter_options, cost_bar_options, summary_text
+from simages.nearest import QuerySpec, SetIndex, key_join
+from simages.nearest.pruning import explain_pruning
+from tests.gui_fixtures import demo_root, gui_app, only
+
+KEY = "/similar?key_set=animals&image=ani001.png&set=animals"
+
+
+def clustered_index(n: int = 400, d: int = 64) -> SetIndex:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(8, d))
+    low_rank = centres[np.arange(n) % 8] + 0.2 * rng.normal(size=(n, d))
+    return SetIndex("c", [f"c{i % 8}/{i:03d}.jpg" for i in range(n)], low_rank.astype(np.float32), "gap+l2")
+
+
+def test_the_picture_accounts_for_every_image_and_matches_brute_force():
+    index = clustered_index()
+    key = index.names[5]
+    spec = QuerySpec("cosine", "knn", 10)
+    picture = explain_pruning(index, index.raw_vector(key), spec, key, pivots=16)
+    assert picture.identical and picture.images_total == 399 and len(picture.images) == 399
+    counts = {s: int((picture.status == s).sum()) for s in ("pivot", "answer", "computed", "pruned")}
+    assert counts["answer"] == 10 and 0 < counts["pivot"] <= picture.pivot.pivots
+    assert counts["pivot"] + counts["answer"] + counts["computed"] == picture.pivot.computed
+    assert counts["pruned"] == picture.pivot.pruned
+    answers = [m.image for m in key_join(index, index.raw_vector(key), spec, exclude=key).matches]
+    assert sorted(np.array(picture.images)[picture.status == "answer"]) == sorted(answers)
+    # Bounds never exceed true distances; every pruned image lies above the final k-th distance.
+    assert np.all(picture.lower_bounds <= picture.true_distances + 1e-5)
+    assert np.all(picture.lower_bounds[picture.status == "pruned"] > picture.cutoff)
+    options = bounds_scatter_options(picture)
+    drawn = sum(len(s["data"]) for s in options["series"] if s["type"] == "scatter")
+    assert drawn == 399
+    bar = cost_bar_options(picture)
+    used = picture.pivot.pivots
+    pivot_bar = [s["data"][1] for s in bar["series"]]
+    assert pivot_bar == [used, picture.pivot.computed - used, picture.pivot.pruned]
+    assert "ruled out" in summary_text(picture) and "same answer" in summary_text(picture)
+
+
+def test_pruning_collapses_as_the_dimension_grows():
+    index = clustered_index()
+    key = index.names[0]
+    spec = QuerySpec("euclidean", "knn", 10)
+    low = explain_pruning(index, index.raw_vector(key), spec, key, pivots=16, dimension=4)
+    high = explain_pruning(index, index.raw_vector(key), spec, key, pivots=16, dimension=64)
+    assert low.dimension == 4 and high.dimension == 64
+    assert low.pivot.computed < high.pivot.computed
+    assert low.rho.rho < high.rho.rho and low.identical and high.identical
+
+
+def test_a_range_query_in_a_pca_view_uses_that_views_threshold_and_says_so():
+    index = clustered_index()
+    key = index.names[0]
+    picture = explain_pruning(index, index.raw_vector(key), QuerySpec("cosine", "range", 0.99), key,
+                              pivots=8, dimension=8)
+    assert picture.spec.param != 0.99 and "threshold" in picture.note and picture.identical
+    assert not picture.spec.expand
+
+
+def test_large_sets_are_sampled_for_drawing_but_keep_every_answer():
+    index = clustered_index(n=600, d=16)
+    key = index.names[1]
+    picture = explain_pruning(index, index.raw_vector(key), QuerySpec("cosine", "knn", 30), key,
+                              pivots=8, max_points=100)
+    assert len(picture.images) == 100 and (picture.status == "answer").sum() == 30
+
+
+async def test_results_page_panel_opens_and_follows_its_controls(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(KEY)
+        await user.should_see("How was this computed?")
+        await user.should_not_see(marker="teaching-summary")  # closed: nothing computed
+        with user:
+            only(user, "teaching-panel").value = True
+        await user.should_see(marker="teaching-summary")
+        text = only(user, "teaching-summary").text
+        assert "brute force computed all 11 distances" in text and "same answer" in text
+        scatter = only(user, "teaching-scatter")
+        assert sum(len(s["data"]) for s in scatter.options["series"] if s["type"] == "scatter") == 11
+        with user:
+            only(user, "teaching-pivots").value = 2
+        await user.should_see("2 to its pivots")
+        await user.should_see(marker="teaching-rho")
+        # A new search keeps the panel open with its settings.
+        user.find(marker="rerun").click()
+        await user.should_see("2 to its pivots")
