@@ -88,3 +88,23 @@ def test_join_with_pivots_writes_the_same_pairs_and_reports_the_cost(settings, c
     code, out, _ = run(settings, capsys, "join", "pts", "pts", "--range", "0.99", "--index", "pivots:4",
                        "--explain")
     assert code == 0 and out.strip().splitlines()[-1].startswith("Cost: computed")
+
+
+def test_bench_pivots_prints_the_table_and_checks_every_answer(settings, capsys):
+    rng = np.random.default_rng(3)
+    write_store(settings, "big", rng.normal(size=(200, 32)))
+    code, out, _ = run(settings, capsys, "bench", "pivots", "big", "--dims", "32,4", "--pivots", "4,16",
+                       "--queries", "12", "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    rows = report["rows"]
+    assert len(rows) == 2 * 2 * 2 and all(r["identical"] for r in rows)
+    share = {(r["dimension"], r["predicate"], r["pivots"]): r["computed_share"] for r in rows}
+    assert share[(4, "knn", 16)] < share[(32, "knn", 16)]
+    rho = {r["dimension"]: r["rho"] for r in rows}
+    assert rho[4] < rho[32]
+    code, out, _ = run(settings, capsys, "bench", "pivots", "big", "--dims", "8", "--pivots", "4",
+                       "--queries", "5")
+    assert code == 0 and "| 8 |" in out and "identical to brute force" in out and "CPU:" in out
+    code, _, err = run(settings, capsys, "bench", "pivots", "big", "--dims", "x")
+    assert code == 2 and "--dims" in err

@@ -86,27 +86,29 @@ def measure(
         threshold = view_threshold(reduced, metric)
         for spec in (QuerySpec(metric, "knn", k, expand=False), QuerySpec(metric, "range", threshold,
                                                                          expand=False)):
-            brute_ms, answers = [], {}
-            explained_key_join(reduced, reduced.raw_vector(keys[0]), spec, IndexChoice(), exclude=keys[0])
+            choices = [IndexChoice(), *(IndexChoice("pivots", count) for count in pivots)]
+            for choice in choices:  # warm-up; builds the pivot tables, paid once per set, not per query
+                explained_key_join(reduced, reduced.raw_vector(keys[0]), spec, choice, exclude=keys[0])
+            ms: dict[IndexChoice, list[float]] = {choice: [] for choice in choices}
+            share = dict.fromkeys(choices, 0.0)
+            used = dict.fromkeys(choices, 0)
+            identical = dict.fromkeys(choices, True)
+            # Each key runs every way in turn, so a burst of load from other processes hits all alike.
             for key in keys:
-                result, cost = explained_key_join(reduced, reduced.raw_vector(key), spec, IndexChoice(),
-                                                  exclude=key)
-                brute_ms.append(cost.ms)
-                answers[key] = result.matches
-            for count in pivots:
-                explained_key_join(reduced, reduced.raw_vector(keys[0]), spec, IndexChoice("pivots", count),
-                                   exclude=keys[0])  # builds the table: paid once per set, not per query
-                share, pivot_ms, identical, used = 0.0, [], True, count
-                for key in keys:
-                    result, cost = explained_key_join(reduced, reduced.raw_vector(key), spec,
-                                                      IndexChoice("pivots", count), exclude=key)
-                    share += cost.share()
-                    pivot_ms.append(cost.ms)
-                    identical &= result.matches == answers[key]
-                    used = cost.pivots
-                rows.append(Row(reduced.vectors.shape[1], rho, spec.predicate, float(spec.param), used,
-                                share / len(keys), float(np.median(pivot_ms)), float(np.median(brute_ms)),
-                                identical))
+                brute = None
+                for choice in choices:
+                    result, cost = explained_key_join(reduced, reduced.raw_vector(key), spec, choice,
+                                                      exclude=key)
+                    brute = result.matches if brute is None else brute
+                    identical[choice] &= result.matches == brute
+                    ms[choice].append(cost.ms)
+                    share[choice] += cost.share()
+                    used[choice] = max(used[choice], cost.pivots)
+            brute_ms = float(np.median(ms[choices[0]]))
+            for choice in choices[1:]:
+                rows.append(Row(reduced.vectors.shape[1], rho, spec.predicate, float(spec.param),
+                                used[choice], share[choice] / len(keys), float(np.median(ms[choice])),
+                                brute_ms, identical[choice]))
     return rows
 
 

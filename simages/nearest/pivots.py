@@ -31,6 +31,7 @@ brute force uses (`simages.nearest.joins`: score, then image name), so it is ide
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ SPACES = ("euclidean", "cosine")
 # accurate to ~1e-6 of the vectors' lengths; 1e-4 of them (the band brute force uses for its own
 # preselection, scores.D2_RELATIVE_SLACK) is safe by two orders of magnitude and costs almost no pruning.
 _MARGIN = 1e-4
+# Rows whose distances the kNN visit computes in its first numpy call (see PivotIndex._knn_visit).
+_FIRST_BATCH = 32
 
 
 def space_of(metric: str) -> str:
@@ -295,32 +298,37 @@ class PivotIndex:
         """Visit `rest` in increasing lower bound (ties by name) and stop at the first bound above the k-th
         distance so far plus the margin; returns the visited rows and the bound where it stopped.
 
-        Computing one distance at a time would cost a Python step per image, so rows that the one-at-a-time
-        visit is sure to reach are computed together: the final k-th distance is at least the k-th smallest
-        of (distances known, bounds of rows not yet visited), so every row whose bound is at most that
-        number is visited whatever the others turn out to be. The rows computed are exactly those the
-        one-at-a-time algorithm computes; only the number of numpy calls shrinks."""
+        One numpy call per image would make a Python step of each, so distances are computed for a batch
+        of the next rows at once, and the one-at-a-time rule is then replayed over the batch (cheap: plain
+        floats): the visit ends exactly where LAESA ends it, the rows after the stop are dropped unused and
+        not counted, so `computed` is the algorithm's count whatever the batch size. Batches start at
+        _FIRST_BATCH rows and double while the visit goes on, so a search that prunes well wastes little and
+        one that prunes nothing takes few numpy calls."""
         name_rank = self.index.name_rank
         order = rest[np.lexsort((name_rank[rest], lower[rest]))]
         bounds = lower[order]
-        best = np.sort(as_distance(pivot_values))[:k]
-        visited = 0
-        total = len(order)
+        # A max-heap (negated) of the k smallest distances known so far.
+        heap = [-d for d in np.sort(as_distance(pivot_values))[:k].tolist()]
+        heapq.heapify(heap)
+        visited, total, size = 0, len(order), _FIRST_BATCH
         while visited < total:
-            kth = best[k - 1] + margin if len(best) >= k else math.inf
-            ahead = bounds[visited : visited + k]
-            pool = np.sort(np.concatenate([best, ahead]))
-            sure = pool[k - 1] if len(pool) >= k else math.inf
-            end = int(np.searchsorted(bounds, sure, side="right")) if sure < math.inf else total
-            if end <= visited:
-                if bounds[visited] > kth:
-                    break
-                end = visited + 1
-            batch = order[visited:end]
+            batch = order[visited : visited + size]
             values = self._exact(batch, query, cosine)
-            known_rows.append(batch)
-            known_values.append(values)
-            best = np.sort(np.concatenate([best, as_distance(values)]))[:k]
-            visited = end
+            accepted = len(batch)
+            for j, (bound, distance) in enumerate(zip(bounds[visited : visited + size].tolist(),
+                                                      as_distance(values).tolist(), strict=True)):
+                if len(heap) >= k and bound > -heap[0] + margin:
+                    accepted = j
+                    break
+                if len(heap) < k:
+                    heapq.heappush(heap, -distance)
+                elif distance < -heap[0]:
+                    heapq.heapreplace(heap, -distance)
+            known_rows.append(batch[:accepted])
+            known_values.append(values[:accepted])
+            visited += accepted
+            if accepted < len(batch):
+                break
+            size *= 2
         stop = float(bounds[visited]) if visited < total else math.inf
         return order[:visited], stop
