@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from dataclasses import asdict, dataclass
@@ -113,14 +114,18 @@ def measure(
 
 
 def cpu_name() -> str:
+    """The CPU's model name, family and model numbers and core count (figures differ between CPUs)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    family = f", family {fields['cpu family']} model {fields['model']}" if "cpu family" in fields else ""
+    return f"{name}{family}, {os.cpu_count()} cores"
 
 
 def format_table(rows: list[Row], set_name: str, size: int, queries: int, metric: str) -> str:
