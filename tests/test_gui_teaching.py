@@ -82,7 +82,7 @@ async def test_results_page_panel_opens_and_follows_its_controls(tmp_path):
             only(user, "teaching-panel").value = True
         await user.should_see(marker="teaching-summary")
         text = only(user, "teaching-summary").text
-        assert "brute force computed all 11 distances" in text and "same answer" in text
+        assert "Brute force computed all 11 distances" in text and "same answer" in text
         scatter = only(user, "teaching-scatter")
         assert sum(len(s["data"]) for s in scatter.options["series"] if s["type"] == "scatter") == 11
         with user:

@@ -66,7 +66,7 @@ class TeachingPanel:
         self.ctx, self.memory = ctx, memory
         self.index, self.key_vector, self.spec, self.exclude = index, key_vector, spec, exclude
         searched = int(index.vectors.shape[1]) if len(index) else index.dimension
-        dims = {AS_SEARCHED: f"as searched ({searched} dimensions)"}
+        dims = {AS_SEARCHED: f"as searched ({searched}-d)"}
         dims.update({d: f"PCA to {d}" for d in DIMENSIONS if d <= index.dimension})
         if memory.get("dimension") not in dims:
             memory["dimension"] = AS_SEARCHED
@@ -126,13 +126,13 @@ def summary_text(picture: PruningPicture) -> str:
     brute, pivot = picture.brute, picture.pivot
     candidates = pivot.computed - pivot.pivots
     same = "Both give the same answer." if picture.identical else "WARNING: the answers differ."
-    space = "" if picture.as_searched else f" In this {picture.dimension}-dimensional view:"
+    space = "" if picture.as_searched else f"In this {picture.dimension}-dimensional view, b"
     expansion = (f" (Query expansion first computed {brute.expansion:,} distances by brute force in both "
                  "cases: not shown.)" if brute.expansion else "")
-    return (f"{space} brute force computed all {brute.total:,} distances ({brute.ms:.1f} ms). The pivot "
+    return (f"{space or 'B'}rute force computed all {brute.total:,} distances ({brute.ms:.1f} ms). The pivot "
             f"table computed {pivot.computed:,} ({100 * pivot.share():.0f}%): {pivot.pivots} to its "
             f"pivots and {candidates:,} to images it could not rule out; {pivot.pruned:,} were ruled out "
-            f"without computing their distance ({pivot.ms:.1f} ms). {same}{expansion}").strip()
+            f"without computing their distance ({pivot.ms:.1f} ms). {same}{expansion}")
 
 
 def rho_hint(rho: float) -> str:
@@ -184,8 +184,9 @@ def bounds_scatter_options(picture: PruningPicture) -> dict[str, Any]:
     """Lower bound (y) against true distance (x) per image, by what happened to it, with the diagonal
     (a bound never exceeds the true distance) and the cut-off as a horizontal line."""
     true, lower = picture.true_distances, picture.lower_bounds
-    top = float(max(true.max(initial=0.0), lower.max(initial=0.0),
-                    picture.cutoff if math.isfinite(picture.cutoff) else 0.0)) * 1.05 or 1.0
+    highest = float(max(true.max(initial=0.0), lower.max(initial=0.0),
+                        picture.cutoff if math.isfinite(picture.cutoff) else 0.0))
+    top = _nice_ceiling(highest * 1.02) if highest > 0 else 1.0
     series: list[dict[str, Any]] = []
     for status in ("pruned", "computed", "answer", "pivot"):
         mask = picture.status == status
@@ -199,14 +200,16 @@ def bounds_scatter_options(picture: PruningPicture) -> dict[str, Any]:
                                                                                 strict=True)],
         })
     diagonal: dict[str, Any] = {
-        "name": "bound = true distance", "type": "line", "data": [[0, 0], [round(top, 4), round(top, 4)]],
+        "name": "bound = true distance", "type": "line", "data": [[0, 0], [top, top]],
         "symbol": "none", "silent": True, "lineStyle": {"color": "#bdbdbd", "type": "dashed", "width": 1},
+        "itemStyle": {"color": "#bdbdbd"},
     }
     if math.isfinite(picture.cutoff):
         diagonal["markLine"] = {
             "symbol": "none", "silent": True,
             "lineStyle": {"color": "#c62828", "width": 2, "type": "solid"},
-            "label": {"formatter": cutoff_label(picture), "position": "insideEndTop", "color": "#c62828"},
+            # Above the line at the left: above the diagonal, where no dot can ever be.
+            "label": {"formatter": cutoff_label(picture), "position": "insideStartTop", "color": "#c62828"},
             "data": [{"yAxis": round(picture.cutoff, 4)}],
         }
     series.append(diagonal)
@@ -215,12 +218,18 @@ def bounds_scatter_options(picture: PruningPicture) -> dict[str, Any]:
         "animation": False,
         "grid": {"left": 56, "right": 20, "top": 40, "bottom": 44},
         "legend": {"top": 0, "textStyle": {"fontSize": 11}},
-        "xAxis": {"type": "value", "min": 0, "max": round(top, 4), "name": f"true {name} to the key",
+        "xAxis": {"type": "value", "min": 0, "max": top, "name": f"true {name} to the key",
                   "nameLocation": "middle", "nameGap": 26, "axisLabel": {"fontSize": 10}},
-        "yAxis": {"type": "value", "min": 0, "max": round(top, 4), "name": "lower bound from the pivots",
+        "yAxis": {"type": "value", "min": 0, "max": top, "name": "lower bound from the pivots",
                   "nameLocation": "middle", "nameGap": 40, "axisLabel": {"fontSize": 10}},
         "series": series,
     }
+
+
+def _nice_ceiling(value: float) -> float:
+    """The axis end just above `value` with one significant digit more than its magnitude (1.69 -> 1.7)."""
+    step = 10 ** math.floor(math.log10(value)) / 10
+    return round(math.ceil(value / step) * step, 10)
 
 
 def scatter_caption(picture: PruningPicture) -> str:
