@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 import numpy as np
-from nicegui import ui
+from nicegui import background_tasks, run, ui
 
 from simages.gui.context import GuiContext
 from simages.nearest.pivot_store import DEFAULT_PIVOTS
@@ -86,29 +86,43 @@ class TeachingPanel:
                 self.dimension_select = ui.select(dims, value=memory["dimension"], label="Dimension")
                 self.dimension_select.classes("w-56").mark("teaching-dimension")
             self.body = ui.column().classes("w-full gap-1")
+        self._requests = 0
         self.expansion.on_value_change(lambda e: self._opened(bool(e.value)))
-        self.pivots_select.on_value_change(lambda _: self.refresh())
-        self.dimension_select.on_value_change(lambda _: self.refresh())
+        self.pivots_select.on_value_change(self.refresh)
+        self.dimension_select.on_value_change(self.refresh)
         if self.expansion.value:
-            self.refresh()
+            background_tasks.create(self.refresh(), name="teaching panel")
 
-    def _opened(self, value: bool) -> None:
+    async def _opened(self, value: bool) -> None:
         self.memory["open"] = value
         if value:
-            self.refresh()
+            await self.refresh()
 
-    def refresh(self) -> None:
-        """Compute the picture for the current controls and draw it."""
+    async def refresh(self) -> None:
+        """Compute the picture for the current controls (in a worker thread: a large set must not freeze
+        the other tabs) and draw it; a newer request, or a new search that removed the panel, wins."""
         pivots = int(self.pivots_select.value or DEFAULT_PIVOTS)
         dimension = int(self.dimension_select.value or AS_SEARCHED)
         self.memory.update(pivots=pivots, dimension=dimension)
+        self._requests += 1
+        request = self._requests
         self.body.clear()
         with self.body:
-            try:
-                picture = explain_pruning(self.index, self.key_vector, self.spec, self.exclude, pivots,
-                                          None if dimension == AS_SEARCHED else dimension, self.ctx.settings)
-            except ValueError as error:
-                ui.label(str(error)).classes("text-negative").mark("teaching-problem")
+            ui.spinner(size="md").mark("teaching-busy")
+        try:
+            picture = await run.io_bound(
+                explain_pruning, self.index, self.key_vector, self.spec, self.exclude, pivots,
+                None if dimension == AS_SEARCHED else dimension, self.ctx.settings,
+            )
+            problem = None
+        except ValueError as error:
+            picture, problem = None, str(error)
+        if request != self._requests or self.body.is_deleted:
+            return
+        self.body.clear()
+        with self.body:
+            if picture is None:
+                ui.label(str(problem)).classes("text-negative").mark("teaching-problem")
                 return
             ui.label(summary_text(picture)).classes("text-body2").mark("teaching-summary")
             if picture.note:
