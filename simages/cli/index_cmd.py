@@ -77,6 +77,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         failed = _follow(manager, names, quiet=args.quiet)
+        _follow_derived(manager, names)
     except KeyboardInterrupt:
         print(
             "\nInterrupted: what was computed so far is kept and the next run resumes from it.",
@@ -132,6 +133,25 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool) -> int:
             failed += _report(manager, name, status)
         time.sleep(0.1)
     return failed
+
+
+def _follow_derived(manager: IndexManager, names: list[str]) -> None:
+    """Wait for the search files built after indexing (memory-mapped copy, ANN index: seconds, or a
+    minute for a million images) and say what was built, so the command ends with everything ready."""
+    waiting = [name for name in names if manager.status(name).state == st.INDEXED]
+    announced = False
+    while waiting and manager.indexer_alive():
+        for name in list(waiting):
+            message = manager.derived(name)
+            if message is None:
+                continue
+            waiting.remove(name)
+            if message:
+                tqdm.write(f"{name}: {message}")
+        if waiting and not announced:
+            tqdm.write("Preparing the search files (memory-mapped copy, ANN index for large sets)...")
+            announced = True
+        time.sleep(0.1)
 
 
 def _report(manager: IndexManager, name: str, status: st.SetStatus) -> int:

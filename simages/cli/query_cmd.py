@@ -12,6 +12,8 @@ set before scoring; --no-expansion scores from the key itself (an exact copy of 
 --index pivots[:P] answers through a pivot table (the same answer as brute force, computing fewer
 distances where the data allows); --explain reports the cost ("cost" in JSON: distances computed of the
 set's size, pivots, ms).
+A kNN query on a large set (50,000 images or more) uses the set's ANN index when it has a fresh one: the
+index proposes candidates, which are scored exactly; --exact searches the whole set instead.
 Exit codes: 0 success, 2 a user error (bad name, set not indexed, bad option), 1 extraction failure.
 """
 
@@ -96,6 +98,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--include-self", action="store_true", help="when KEY is an image of SET, list it among its matches"
     )
     add_index_arguments(parser)
+    parser.add_argument(
+        "--exact",
+        action="store_true",
+        help="exact kNN even on a large set with an ANN index (slower; range queries are always exact)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -188,7 +195,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.include_self:
             exclude = None
         result, cost = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=exclude,
-                                          limit=args.limit, settings=settings)
+                                          limit=args.limit, settings=settings, exact=args.exact)
     except USER_ERRORS as error:
         return user_error(error)
     except (ImportError, OSError, RuntimeError) as error:
@@ -231,6 +238,10 @@ def write_result(
         out.write(f"Descriptors: {descriptors}\n")
     if cost is not None:
         out.write(f"Cost:  {cost.describe()}\n")
+    if result.search != "exact":
+        out.write(f"Search: approximate ({result.search} index; `--exact` for the exact search)\n")
+    elif result.search_note:
+        out.write(f"Search: {result.search_note}\n")
     if result.passed is not None:
         shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
         out.write(f"Passed: {result.passed} of {result.total}{shown}\n")

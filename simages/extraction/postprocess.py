@@ -78,15 +78,38 @@ def learned_transform(spec: DescriptorSpec, vectors: np.ndarray) -> Whitening | 
     return None
 
 
+# From this many rows on, the principal directions come from the covariance matrix accumulated in chunks
+# (memory: one chunk) instead of an SVD of all centred rows (memory: several float64 copies of the set,
+# 12 GB for a million 512-d rows). Below it the SVD is cheap and numerically the stabler.
+_COVARIANCE_FROM_ROWS = 50_000
+_COVARIANCE_CHUNK = 65_536
+
+
+def _principal(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean (d,), eigenvalues of the covariance, descending, (r,), principal directions as rows (r, d))."""
+    n = len(vectors)
+    if n < _COVARIANCE_FROM_ROWS:
+        x = np.asarray(vectors, dtype=np.float64)
+        mean = x.mean(axis=0)
+        _, singular, vt = np.linalg.svd(x - mean, full_matrices=False)
+        return mean, singular**2 / (n - 1), vt
+    mean = np.zeros(vectors.shape[1])
+    for start in range(0, n, _COVARIANCE_CHUNK):
+        mean += np.asarray(vectors[start : start + _COVARIANCE_CHUNK], dtype=np.float64).sum(axis=0)
+    mean /= n
+    scatter = np.zeros((vectors.shape[1], vectors.shape[1]))
+    for start in range(0, n, _COVARIANCE_CHUNK):
+        centred = np.asarray(vectors[start : start + _COVARIANCE_CHUNK], dtype=np.float64) - mean
+        scatter += centred.T @ centred
+    eigen, directions = np.linalg.eigh(scatter / (n - 1))
+    return mean, np.maximum(eigen[::-1], 0.0), directions[:, ::-1].T
+
+
 def _learn(vectors: np.ndarray, dim: int | None, shrinkage: float, whiten: bool) -> Whitening:
-    x = np.asarray(vectors, dtype=np.float64)
-    dimension = x.shape[1]
-    if len(x) < 2:
+    dimension = vectors.shape[1]
+    if len(vectors) < 2:
         return identity_whitening(dimension)
-    mean = x.mean(axis=0)
-    # SVD of the centred rows rather than eigh of the covariance: stabler, and cheap for n x 512.
-    _, singular, vt = np.linalg.svd(x - mean, full_matrices=False)
-    eigen = singular**2 / (len(x) - 1)
+    mean, eigen, vt = _principal(vectors)
     if eigen[0] <= 0:
         return identity_whitening(dimension)
     kept = int(np.count_nonzero(eigen > eigen[0] * _RELATIVE_FLOOR))
@@ -132,8 +155,19 @@ def average_query_expansion(
     if k < 1:
         return keys.copy()
     neighbours = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return average_with_neighbours(keys, vectors, neighbours, metric)
+
+
+def average_with_neighbours(
+    keys: np.ndarray, vectors: np.ndarray, neighbours: np.ndarray, metric: str = "cosine"
+) -> np.ndarray:
+    """The averaging step of `average_query_expansion`, for neighbours found by any means (an ANN index):
+    each key (m, d) and the rows `neighbours` (m, k) of `vectors` (n, d), averaged as described there."""
+    keys = np.asarray(keys, dtype=np.float32)
+    near = np.asarray(vectors, dtype=np.float32)[neighbours]  # (m, k, d): only the rows used
     if metric == "cosine":
         # Cosine ignores length, so the average must too: unit vectors, or one long neighbour would dominate.
-        keys, vectors = l2_normalise(keys), l2_normalise(vectors)
-    expanded = (keys + vectors[neighbours].sum(axis=1)) / (k + 1)
+        keys = l2_normalise(keys)
+        near = l2_normalise(near.reshape(-1, near.shape[-1])).reshape(near.shape)
+    expanded = (keys + near.sum(axis=1)) / (neighbours.shape[1] + 1)
     return np.ascontiguousarray(expanded, dtype=np.float32)

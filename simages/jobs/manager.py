@@ -79,6 +79,8 @@ class IndexManager:
         self._statuses: dict[str, st.SetStatus] = {}
         self._rate_start: dict[str, tuple[int, float]] = {}  # (done, time) at the first progress of a run
         self._summaries: dict[str, IndexSummary] = {}
+        # What the derived-files step after each run did (jobs.derived), by set; absent until it ends.
+        self._derived: dict[str, str] = {}
         self._queue: list[str] = []
         self._current: str | None = None
         self._again: set[str] = set()
@@ -137,6 +139,17 @@ class IndexManager:
         """The summary of the last finished run for the set, if any."""
         with self._lock:
             return self._summaries.get(set_name)
+
+    def derived(self, set_name: str) -> str | None:
+        """What refreshing the set's memory-mapped copy and ANN index after its last run did ("" for
+        nothing), or None while it has not ended."""
+        with self._lock:
+            return self._derived.get(set_name)
+
+    def indexer_alive(self) -> bool:
+        """Whether the indexing worker process runs (it also builds the derived files)."""
+        with self._lock:
+            return self._indexer is not None and self._indexer.alive()
 
     def wait_until_idle(self, timeout: float = 60.0) -> bool:
         """Block until no set is queued or running (used by tests and the CLI); False on timeout."""
@@ -221,7 +234,11 @@ class IndexManager:
         with self._lock:
             name = event[1]
             current = self._statuses.get(name) or st.SetStatus(name)
+            if kind == "derived":
+                self._derived[name] = event[2]
+                return
             if kind == "started":
+                self._derived.pop(name, None)
                 self._statuses[name] = replace(
                     current, state=st.INDEXING, done=0, total=0, message="", seconds_left=None
                 )

@@ -17,6 +17,7 @@ from typing import Any
 from simages.extraction.describe import describe_image_file, network_for
 from simages.extraction.images import UnreadableImage
 from simages.extraction.network import Network
+from simages.jobs.derived import refresh_derived
 from simages.jobs.distributor import ClusterError
 from simages.jobs.indexer import index_set
 from simages.settings import MissingWeightsError, Settings
@@ -24,6 +25,7 @@ from simages.settings import MissingWeightsError, Settings
 # Requests: ("index", set_name) | ("describe", request_id, path) | None (stop)
 # Events:   ("started", set_name) | ("waiting", set_name) | ("progress", set_name, done, total)
 #           | ("done", set_name, summary_dict) | ("failed", set_name, message)
+#           | ("derived", set_name, message): memory-mapped copy / ANN index refreshed after "done"
 #           | ("vector", request_id, vector_or_None, error_or_None)
 
 
@@ -74,6 +76,18 @@ def _index(settings: Settings, set_name: str, events: Any, get_network: Callable
         events.put(("failed", set_name, f"indexing failed: {detail}"))
     else:
         events.put(("done", set_name, summary.to_dict()))
+        _refresh_derived(settings, set_name, events)
+
+
+def _refresh_derived(settings: Settings, set_name: str, events: Any) -> None:
+    """After a run: the memory-mapped copy and the ANN index, in this background process. Derived files
+    are optional, so a failure is reported and queries fall back to the `.npz` and exact search."""
+    try:
+        message = refresh_derived(settings, set_name)
+    except Exception as error:
+        detail = traceback.format_exception_only(type(error), error)[-1].strip()
+        message = f"search index not built ({detail}); queries use the exact search"
+    events.put(("derived", set_name, message))
 
 
 def _describe(

@@ -2,6 +2,8 @@
 
 Every `get` costs one `os.stat`: the store is identified by (mtime_ns, size, inode), and because stores
 are replaced by an atomic rename a rewrite always changes the inode, even within one mtime tick.
+A store with a fresh memory-mappable copy (`store.mmap_store`, written after indexing) is opened from
+it (no decompression, nothing to learn); otherwise the `.npz` is read.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import threading
 from pathlib import Path
 
 from simages.naming import validate_set_name
+from simages.nearest.mapped_index import open_mapped
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
 from simages.store.npz_store import load_store
@@ -63,6 +66,12 @@ class DescriptorCache:
                 identity, cached = self._current(settings, path, set_name)
                 if cached is not None:
                     return cached  # another thread loaded it while we waited
+                mapped = open_mapped(set_name, path, identity)
+                if mapped is not None and _identity_or_none(path) == identity:
+                    with self._guard:
+                        self.loads += 1
+                        self._entries[path] = mapped
+                    return mapped
                 try:
                     store = load_store(path)
                 except FileNotFoundError:
@@ -73,6 +82,7 @@ class DescriptorCache:
                 # Unchanged across the read means the arrays belong to exactly this file version.
                 if _identity_or_none(path) == identity:
                     index = SetIndex.from_store(set_name, store, source=identity)
+                    index.store_path = path
                     with self._guard:
                         self._entries[path] = index
                     return index

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from simages.nearest import predicates, scores
+from simages.nearest import approximate, predicates, scores
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.results import JoinResult, KeyResult, Match
 from simages.nearest.set_index import SetIndex
@@ -45,6 +45,16 @@ def _answer_row(
         candidates = predicates.knn_candidates(keys, int(spec.param), slack)
     else:
         candidates = np.flatnonzero(keys <= cutoff + slack)
+    return decide(index, query, candidates, spec)
+
+
+def decide(
+    index: SetIndex, query: np.ndarray, candidates: np.ndarray, spec: QuerySpec
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(rows best first, their scores, how many passed) among candidate rows (int64, any order) for one
+    query row: exact re-scoring, the predicate, then the order (score, then name). Shared by the exact
+    path and the ANN path, so both give the same scores and tie order for the rows they find."""
+    cosine = spec.metric == "cosine"
     if cosine:
         exact = scores.exact_cosines(index.vectors, index.inv_norms, candidates, query)
         order_keys = -exact
@@ -74,22 +84,39 @@ def key_join(
     key: str = "",
     exclude: str | None = None,
     limit: int | None = None,
+    exact: bool = False,
+    ann_index: approximate.ann.AnnIndex | None = None,
 ) -> KeyResult:
     """One key against a set. `key_vector` is a stored-style (raw) descriptor: a stored row of any set or
     one computed for an uploaded file; it is projected into the set's space here. `exclude` names an image
     of the set never to return (the key itself, when it belongs to the set). `limit` cuts the listed
-    matches of a range query; `passed` still counts them all."""
-    query, own_row = index.key_query(key_vector, spec.metric, exclude, expand=spec.expand)
+    matches of a range query; `passed` still counts them all.
+
+    A kNN query on a large set uses the set's ANN index when it has a fresh one (`simages.nearest.ann`);
+    `exact=True` forces the exact search; `ann_index` uses that index for a kNN query, whatever the set's
+    size (benchmarks, tests). `KeyResult.search` says which search was used and why."""
+    if ann_index is not None and spec.predicate == "knn" and not exact:
+        search = approximate.Search(ann_index.method, ann_index)
+    else:
+        search = approximate.search_for(index, spec, exact)
     total = len(index)
     expansion = index.expansion_for(spec.expand)
     if total == 0:
         return KeyResult(key, index.set_name, spec.metric, spec.predicate, spec.param, [],
                          0 if spec.predicate == "range" else None, 0, expansion)
-    keys = _keys(index, query, spec.metric)[0]
-    if own_row >= 0:
-        keys[own_row] = np.inf
-        total -= 1
-    rows, values, passed = _answer_row(index, query[0], keys, spec)
+    if search.index is not None:
+        own_row = index.row_of(exclude) if exclude is not None and exclude in index else -1
+        query = approximate.key_query(index, search.index, key_vector, spec, own_row)
+        candidates = approximate.knn_rows(search.index, query, int(spec.param), own_row)
+        rows, values, passed = decide(index, query[0], candidates, spec)
+        total -= own_row >= 0
+    else:
+        query, own_row = index.key_query(key_vector, spec.metric, exclude, expand=spec.expand)
+        keys = _keys(index, query, spec.metric)[0]
+        if own_row >= 0:
+            keys[own_row] = np.inf
+            total -= 1
+        rows, values, passed = _answer_row(index, query[0], keys, spec)
     return KeyResult(
         key=key,
         set=index.set_name,
@@ -100,6 +127,8 @@ def key_join(
         passed=passed if spec.predicate == "range" else None,
         total=total,
         expansion=expansion,
+        search=search.method,
+        search_note=search.reason,
     )
 
 

@@ -102,14 +102,15 @@ def explained_key_join(
     exclude: str | None = None,
     limit: int | None = None,
     settings: Settings | None = None,
+    exact: bool = False,
 ) -> tuple[KeyResult, QueryCost]:
     """`simages.nearest.joins.key_join` answered by `choice`, and its cost. The answer is the same for
     every choice (a pivot table prunes, it never approximates). `settings` lets a pivot table be kept in
-    features/.pivots (see pivot_store)."""
+    features/.pivots (see pivot_store). `exact` is key_join's: brute force never uses an ANN index then."""
     expansion = len(index) if index.expansion_for(spec.expand) else 0
     started = time.perf_counter()
     if choice.kind == "brute":
-        result = key_join(index, key_vector, spec, key=key, exclude=exclude, limit=limit)
+        result = key_join(index, key_vector, spec, key=key, exclude=exclude, limit=limit, exact=exact)
         ms = 1000 * (time.perf_counter() - started)
         return result, QueryCost(result.total, result.total, 0, ms, expansion)
     pivots = pivot_index(index, spec.metric, choice.pivots, settings)

@@ -47,6 +47,10 @@ class KeyResult:
     total: int
     # Neighbours averaged into the key by query expansion; 0 when it was off or the descriptor has none.
     expansion: int = 0
+    # "exact", or the ANN method that proposed the candidates (e.g. "hnsw"); `search_note` says in words
+    # why an exact search answered a query that could have used an index (missing or stale index...).
+    search: str = "exact"
+    search_note: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -56,8 +60,11 @@ class KeyResult:
             "predicate": self.predicate,
             "param": self.param,
             "expansion": self.expansion,
+            "search": self.search,
             "results": [m.to_json() for m in self.matches],
         }
+        if self.search_note:
+            out["search_note"] = self.search_note
         if self.passed is not None:
             out["passed"] = self.passed
         return out

@@ -10,6 +10,7 @@ expansion (`qe`), `queries` replaces each projected key by the mean of itself an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,12 @@ class SetIndex:
     source: tuple[int, int, int] | None = None
     # The descriptor actually applied: `descriptor` less what the set is too small to learn.
     applied: str = ""
+    # The store file it was read from, when it was (the cache sets it): derived files such as the ANN
+    # index live beside it.
+    store_path: Path | None = None
+    # Join-space arrays computed earlier from exactly these raw vectors (vectors, inv_norms, sq_norms,
+    # name_rank), e.g. memory-mapped from `store.mmap_store`: taken as they are instead of recomputed.
+    derived: dict[str, np.ndarray] | None = field(default=None, repr=False)
     vectors: np.ndarray = field(init=False)
     inv_norms: np.ndarray = field(init=False)
     sq_norms: np.ndarray = field(init=False)
@@ -76,13 +83,20 @@ class SetIndex:
         if self.raw.ndim != 2 or len(self.raw) != len(self.names):
             shape = self.raw.shape
             raise ValueError(f"set {self.set_name!r}: {len(self.names)} names but vectors of shape {shape}")
-        self.vectors = self.project(self.raw)
-        self.inv_norms = scores.inverse_norms(self.vectors)
-        self.sq_norms = scores.squared_norms(self.vectors)
+        if self.derived is not None:
+            self.vectors = self.derived["vectors"]
+            self.inv_norms = self.derived["inv_norms"]
+            self.sq_norms = self.derived["sq_norms"]
+            self.name_rank = self.derived["name_rank"]
+            self.derived = None  # the arrays now live in the fields; no second reference to keep
+        else:
+            self.vectors = self.project(self.raw)
+            self.inv_norms = scores.inverse_norms(self.vectors)
+            self.sq_norms = scores.squared_norms(self.vectors)
+            rank = np.empty(len(self.names), dtype=np.int64)
+            rank[np.argsort(np.array(self.names, dtype=object), kind="stable")] = np.arange(len(self.names))
+            self.name_rank = rank
         self.max_sq_norm = float(self.sq_norms.max()) if len(self.sq_norms) else 0.0
-        rank = np.empty(len(self.names), dtype=np.int64)
-        rank[np.argsort(np.array(self.names, dtype=object), kind="stable")] = np.arange(len(self.names))
-        self.name_rank = rank
         self._rows = {name: i for i, name in enumerate(self.names)}
 
     @classmethod

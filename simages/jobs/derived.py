@@ -1,0 +1,71 @@
+"""Derived files of a set, refreshed after each indexing run: the memory-mappable copy of its store and,
+for a set large enough to use one, its ANN index.
+
+Both are rebuilt from the `.npz` when it changed (a learned PCA moves every vector when images are added
+or removed, so an index cannot be patched row by row; an HNSW/IVF rebuild is cheap next to indexing the
+images). Neither is ever required: until they are fresh, queries read the `.npz` and search exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from simages.nearest import ann
+from simages.nearest.mapped_index import open_mapped, write_mapped
+from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
+from simages.store.mmap_store import mmap_path, open_mmap_copy
+from simages.store.npz_store import load_store, read_names_count
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def refresh_derived(
+    settings: Settings, set_name: str, progress: Callable[[str], None] | None = None
+) -> str:
+    """Bring the set's derived files up to date with its store; what was done, in words ("" when nothing
+    was needed). Removes them when the store is gone. StoreError when the store cannot be read."""
+    store_path = settings.store_path(set_name)
+    features = settings.features
+    identity = _identity(store_path)
+    if identity is None:
+        mmap_path(features, set_name).unlink(missing_ok=True)
+        ann.remove(features, set_name)
+        return ""
+    done: list[str] = []
+    index: SetIndex | None = None
+    # Opening checks the header, the source version and that every array is there (not truncated).
+    if open_mmap_copy(mmap_path(features, set_name), identity[:2]) is None:
+        started = time.perf_counter()
+        index = SetIndex.from_store(set_name, load_store(store_path), source=identity)
+        index.store_path = store_path
+        if write_mapped(index, store_path) is not None:
+            done.append(f"memory-mapped copy written in {time.perf_counter() - started:.1f} s")
+    meta = ann.read_meta(features, set_name)
+    count = len(index) if index is not None else read_names_count(store_path)
+    if count < ann.AUTO_MIN_IMAGES or ann.faiss_module() is None:
+        ann.remove(features, set_name)  # an index the queries would not use is only a stale file
+        return "; ".join(done)
+    if index is None:
+        index = open_mapped(set_name, store_path, identity) or SetIndex.from_store(
+            set_name, load_store(store_path), source=identity
+        )
+    fresh = meta is not None and meta.get("store_version") == list(identity[:2]) and (
+        meta.get("applied") == index.applied and meta.get("count") == len(index)
+    )
+    if not fresh:
+        built = ann.build(index.vectors, ann.DEFAULT_METHOD, progress=progress)
+        ann.save(built, features, set_name, identity[:2], index.applied)
+        seconds = built.build_seconds
+        done.append(f"ANN index ({built.method}) of {len(index):,} images built in {seconds:.1f} s")
+    return "; ".join(done)
+

@@ -1,0 +1,369 @@
+"""Approximate nearest-neighbour (ANN) indexes of a set's join-space vectors, built with FAISS.
+
+An ANN index is derived data: `features/.ann/<set>.faiss` plus `<set>.json` (what it was built from).
+It is never required: a missing, stale or unreadable index, or FAISS not installed, means the exact search
+answers, and `AnnLookup.reason` says why in words a user can act on. The index only *proposes* candidate
+rows; every answer is re-scored and ordered exactly by the joins (`simages.nearest.joins`), so ANN changes
+which images can be found (recall), never their scores.
+
+Methods (all from FAISS, Johnson, Douze & Jégou, "Billion-scale similarity search with GPUs", 2019):
+  hnsw    graph search, IndexHNSWFlat (Malkov & Yashunin, "Efficient and robust approximate nearest
+          neighbor search using Hierarchical Navigable Small World graphs", TPAMI 2018). The default.
+  ivf     inverted file on a k-means coarse quantizer, IndexIVFFlat (Jégou et al., "Product quantization
+          for nearest neighbor search", TPAMI 2011, section IV).
+  binary  coarse-to-fine binary codes: ITQ (Gong & Lazebnik, "Iterative quantization", CVPR 2011) turns
+          each vector into a 256-bit code, a Hamming scan (IndexBinaryFlat) keeps a shortlist, and the
+          exact re-scoring of the joins ranks it (the 8-bit-code design of seed 004, with longer codes).
+
+The vectors indexed are those the joins score (`SetIndex.vectors`, after PCA), scaled to unit length:
+the index serves cosine kNN, and Euclidean kNN too when the set's vectors are unit-length already (then
+both metrics rank alike). Range queries are always exact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simages.store.atomic import write_atomically
+
+METHODS = ("hnsw", "ivf", "binary")
+DEFAULT_METHOD = "hnsw"
+FORMAT_VERSION = 1
+
+# Below this many images exact search is used even with an index: measured with `simages bench ann`
+# (docs/ann.md) on a 2-core Xeon, exact kNN over 128-d vectors costs ~1 ms per 50k images and gives
+# recall 1.0, so an approximation only pays off once exact search takes several milliseconds.
+AUTO_MIN_IMAGES = 50_000
+
+# HNSW: neighbours per node, and candidate-list sizes while building / searching. efSearch was chosen with
+# `simages bench ann` for recall@10 >= 0.95 at 1M (docs/ann.md); it grows slowly with the set.
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 96
+# IVF: lists ~ 4 sqrt(n) (FAISS's guideline), and the share of lists scanned per query.
+IVF_PROBES = 24
+# Binary: code length, and shortlist size per wanted neighbour before exact re-scoring.
+BINARY_BITS = 256
+BINARY_SHORTLIST_PER_K = 50
+# Vectors whose length is within this of 1 count as unit-length (Euclidean ranks like cosine on them).
+_UNIT_TOLERANCE = 1e-3
+# Training samples: enough for k-means / ITQ, bounded so a build of 1M stays cheap.
+_TRAIN_SAMPLE = 100_000
+
+
+def faiss_module() -> Any | None:
+    """The faiss module, or None when the optional `ann` extra is not installed."""
+    try:
+        import faiss  # optional dependency, imported only when an index is used
+    except ImportError:
+        return None
+    if not _threads_set.is_set():
+        # One thread: a single query gains nothing from more, and on a busy machine OpenMP's spinning
+        # threads made searches 15x and binary builds 9x slower (measured on the 2-core Xeon, docs/ann.md).
+        # Builds run in the background worker, which should leave the other core to the app anyway.
+        faiss.omp_set_num_threads(int(os.environ.get("SIMAGES_ANN_THREADS", "1")))
+        _threads_set.set()
+    return faiss
+
+
+_threads_set = threading.Event()
+
+
+def ann_dir(features: Path) -> Path:
+    return features / ".ann"
+
+
+def index_paths(features: Path, set_name: str) -> tuple[Path, Path]:
+    """(index file, its metadata) of a set."""
+    folder = ann_dir(features)
+    return folder / f"{set_name}.faiss", folder / f"{set_name}.json"
+
+
+def store_version(store_path: Path) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a store file: what an index built from it records. None if it is gone."""
+    try:
+        stat = os.stat(store_path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def unit_normalised(vectors: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(rows scaled to unit length as float32, whether they were unit-length already)."""
+    rows = np.ascontiguousarray(vectors, dtype=np.float32)
+    lengths = np.sqrt(np.einsum("ij,ij->i", rows, rows, dtype=np.float32))
+    unit = bool(len(rows) == 0 or np.all(np.abs(lengths - 1.0) <= _UNIT_TOLERANCE))
+    if unit:
+        return rows, True
+    safe = np.where(lengths > 0, lengths, 1.0).astype(np.float32)
+    return np.ascontiguousarray(rows / safe[:, None]), False
+
+
+@dataclass
+class AnnIndex:
+    """A built index over rows 0..count-1 of a set's join-space vectors."""
+
+    method: str
+    index: Any  # a faiss.Index (hnsw, ivf) or faiss.IndexBinary (binary)
+    count: int
+    dimension: int
+    unit: bool  # the indexed vectors were unit-length already: Euclidean kNN may use it too
+    params: dict[str, Any] = field(default_factory=dict)
+    itq: Any = None  # binary: the trained faiss.ITQTransform
+    build_seconds: float = 0.0
+
+    def serves(self, metric: str) -> bool:
+        return metric == "cosine" or self.unit
+
+    def candidates(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """Candidate rows (m, c) for the k nearest of each query row (m, d), best first by the index's own
+        estimate; -1 pads. c >= k; the binary method returns its whole shortlist for exact re-scoring."""
+        faiss = faiss_module()
+        rows, _ = unit_normalised(queries)
+        k = max(1, min(k, self.count))
+        if self.method == "binary":
+            shortlist = min(self.count, max(k * BINARY_SHORTLIST_PER_K, 256))
+            codes = _binary_codes(self.itq, rows)
+            _, found = self.index.search(codes, shortlist)
+            return found
+        if self.method == "hnsw":
+            params = faiss.SearchParametersHNSW(efSearch=max(int(self.params["ef_search"]), k))
+        else:
+            params = faiss.SearchParametersIVF(nprobe=int(self.params["nprobe"]))
+        _, found = self.index.search(rows, k, params=params)
+        return found
+
+    def memory_bytes(self) -> int:
+        """Size of the serialised index, a close measure of the memory it takes once loaded."""
+        faiss = faiss_module()
+        if self.method == "binary":
+            codes = faiss.serialize_index_binary(self.index)
+            return int(codes.nbytes) + int(_transform_bytes(self.itq).nbytes)
+        return int(faiss.serialize_index(self.index).nbytes)
+
+
+def _transform_bytes(transform: Any) -> np.ndarray:
+    faiss = faiss_module()
+    writer = faiss.VectorIOWriter()
+    faiss.write_VectorTransform(transform, writer)
+    return faiss.vector_to_array(writer.data)
+
+
+def _transform_from(data: np.ndarray) -> Any:
+    faiss = faiss_module()
+    reader = faiss.VectorIOReader()
+    faiss.copy_array_to_vector(np.ascontiguousarray(data), reader.data)
+    return faiss.read_VectorTransform(reader)
+
+
+def _binary_codes(itq: Any, rows: np.ndarray) -> np.ndarray:
+    projected = itq.apply(np.ascontiguousarray(rows, dtype=np.float32))
+    return np.packbits(projected > 0, axis=1)
+
+
+def build(
+    vectors: np.ndarray,
+    method: str = DEFAULT_METHOD,
+    *,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> AnnIndex:
+    """Build an index of `method` over `vectors` (n, d) float32 join-space rows (row i gets id i).
+
+    ValueError for an unknown method or an empty set; RuntimeError when FAISS is not installed.
+    """
+    faiss = faiss_module()
+    if faiss is None:
+        raise RuntimeError("FAISS is not installed: `pip install 'simages[ann]'` (exact search still works)")
+    if method not in METHODS:
+        raise ValueError(f"unknown ANN method {method!r}; choose one of {', '.join(METHODS)}")
+    if len(vectors) == 0:
+        raise ValueError("cannot build an ANN index of an empty set")
+    started = time.perf_counter()
+    rows, unit = unit_normalised(vectors)
+    n, d = rows.shape
+    rng = np.random.default_rng(seed)
+    sample = rows[np.sort(rng.choice(n, min(n, _TRAIN_SAMPLE), replace=False))]
+    itq = None
+    if method == "hnsw":
+        # L2 on unit vectors ranks exactly like inner product; HNSW's L2 path is FAISS's best-tuned one.
+        index = faiss.IndexHNSWFlat(d, HNSW_M)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        params: dict[str, Any] = {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION,
+                                  "ef_search": HNSW_EF_SEARCH}
+        _add_in_chunks(index, rows, progress)
+    elif method == "ivf":
+        lists = max(1, min(int(4 * math.sqrt(n)), n // 39 or 1))
+        quantizer = faiss.IndexFlatL2(d)
+        index = faiss.IndexIVFFlat(quantizer, d, lists)
+        index.cp.seed = seed
+        index.train(sample)
+        params = {"nlist": lists, "nprobe": min(lists, max(IVF_PROBES, lists // 64))}
+        _add_in_chunks(index, rows, progress)
+    else:
+        bits = min(BINARY_BITS, d)
+        itq = faiss.ITQTransform(d, bits, True)
+        itq.train(sample)
+        index = faiss.IndexBinaryFlat(bits)
+        for start in range(0, n, 65536):
+            index.add(_binary_codes(itq, rows[start : start + 65536]))
+        params = {"bits": bits, "shortlist_per_k": BINARY_SHORTLIST_PER_K}
+    return AnnIndex(method, index, n, d, unit, params, itq, time.perf_counter() - started)
+
+
+def _add_in_chunks(index: Any, rows: np.ndarray, progress: Callable[[str], None] | None) -> None:
+    chunk = 50_000
+    for start in range(0, len(rows), chunk):
+        index.add(rows[start : start + chunk])
+        if progress is not None:
+            progress(f"{min(start + chunk, len(rows)):,} of {len(rows):,} images in the index")
+
+
+def save(ann: AnnIndex, features: Path, set_name: str, source: tuple[int, int], applied: str) -> None:
+    """Write the index and its metadata atomically. `source` is the store's `store_version`; `applied`
+    the descriptor the indexed vectors were made with (SetIndex.applied)."""
+    faiss = faiss_module()
+    index_file, meta_file = index_paths(features, set_name)
+    if ann.method == "binary":
+        blob = faiss.serialize_index_binary(ann.index)
+        extra = _transform_bytes(ann.itq)
+    else:
+        blob = faiss.serialize_index(ann.index)
+        extra = np.zeros(0, np.uint8)
+    meta = {
+        "format_version": FORMAT_VERSION, "method": ann.method, "count": ann.count,
+        "dimension": ann.dimension, "unit": ann.unit, "params": ann.params, "store_version": list(source),
+        "applied": applied, "index_bytes": int(blob.nbytes), "extra_bytes": int(extra.nbytes),
+        "build_seconds": round(ann.build_seconds, 3),
+    }
+    # The index first, then the metadata naming its size: a reader never pairs new metadata with an old
+    # or half-written index.
+    write_atomically(index_file, lambda stream: (stream.write(blob.tobytes()), stream.write(extra.tobytes())))
+    write_atomically(meta_file, lambda stream: stream.write(json.dumps(meta, sort_keys=True).encode()))
+
+
+def read_meta(features: Path, set_name: str) -> dict[str, Any] | None:
+    _, meta_file = index_paths(features, set_name)
+    try:
+        return json.loads(meta_file.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def load(features: Path, set_name: str) -> tuple[AnnIndex | None, dict[str, Any] | None]:
+    """(the index, its metadata), (None, metadata) when the file does not match it, (None, None) without
+    one. Never raises for a damaged file: the exact search is the answer to that."""
+    faiss = faiss_module()
+    meta = read_meta(features, set_name)
+    if faiss is None or meta is None or meta.get("format_version") != FORMAT_VERSION:
+        return None, meta
+    index_file, _ = index_paths(features, set_name)
+    try:
+        data = np.fromfile(index_file, dtype=np.uint8)
+        size, extra = int(meta["index_bytes"]), int(meta["extra_bytes"])
+        if data.nbytes != size + extra:
+            return None, meta
+        itq = None
+        if meta["method"] == "binary":
+            index = faiss.deserialize_index_binary(data[:size])
+            itq = _transform_from(data[size:])
+        else:
+            index = faiss.deserialize_index(data[:size])
+    except (OSError, KeyError, ValueError, RuntimeError):
+        return None, meta
+    ann = AnnIndex(meta["method"], index, int(meta["count"]), int(meta["dimension"]), bool(meta["unit"]),
+                   dict(meta["params"]), itq, float(meta.get("build_seconds", 0.0)))
+    return ann, meta
+
+
+def remove(features: Path, set_name: str) -> None:
+    for path in index_paths(features, set_name):
+        path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class AnnLookup:
+    """What a kNN query on a set may use: an index, or None and the reason in words (empty when exact
+    search is simply the right tool, e.g. a small set or exact search asked for)."""
+
+    index: AnnIndex | None
+    reason: str = ""
+
+
+class AnnRegistry:
+    """Loaded indexes by set, reused until their metadata file changes (one stat per lookup).
+    Thread-safe; one per process (`default_registry`)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, tuple[tuple[int, int, int], AnnIndex | None, dict[str, Any] | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, features: Path, set_name: str) -> tuple[AnnIndex | None, dict[str, Any] | None]:
+        _, meta_file = index_paths(features, set_name)
+        try:
+            stat = os.stat(meta_file)
+        except FileNotFoundError:
+            return None, None
+        identity = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        with self._lock:
+            cached = self._entries.get(meta_file)
+            if cached is not None and cached[0] == identity:
+                return cached[1], cached[2]
+            ann, meta = load(features, set_name)
+            self._entries[meta_file] = (identity, ann, meta)
+            return ann, meta
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+default_registry = AnnRegistry()
+
+
+def lookup(
+    features: Path | None,
+    set_name: str,
+    source: tuple[int, int, int] | None,
+    applied: str,
+    count: int,
+    metric: str,
+    *,
+    min_images: int | None = None,
+    registry: AnnRegistry | None = None,
+) -> AnnLookup:
+    """The index a kNN query on a set of `count` images should use, or why none (see AnnLookup).
+
+    `source` is the identity SetIndex.source of the store the set was read from ((mtime_ns, size, inode));
+    an index built from another version of the store is stale and not used. `min_images` defaults to
+    AUTO_MIN_IMAGES."""
+    if count < (AUTO_MIN_IMAGES if min_images is None else min_images) or features is None:
+        return AnnLookup(None)
+    if faiss_module() is None:
+        return AnnLookup(None, "exact search: the ANN library (faiss-cpu) is not installed")
+    ann, meta = (registry or default_registry).get(features, set_name)
+    if meta is None:
+        return AnnLookup(None, "exact search: the set has no ANN index yet (it is built after indexing)")
+    fresh = (
+        source is not None
+        and list(meta.get("store_version", [])) == [source[0], source[1]]
+        and meta.get("applied") == applied
+        and meta.get("count") == count
+    )
+    if not fresh:
+        return AnnLookup(None, "exact search: the ANN index is stale (the set changed); it is being rebuilt")
+    if ann is None:
+        return AnnLookup(None, "exact search: the ANN index cannot be read; the next indexing rebuilds it")
+    if not ann.serves(metric):
+        return AnnLookup(None, "exact search: the ANN index serves cosine only for this set's descriptor")
+    return AnnLookup(ann)
