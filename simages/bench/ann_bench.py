@@ -43,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="indexed set whose descriptors the model is fitted to (default: the largest)")
     parser.add_argument("--descriptor", dest="bench_descriptor", default=str(DEFAULT_DESCRIPTOR),
                         help=f"descriptor the joins apply (default {DEFAULT_DESCRIPTOR})")
+    parser.add_argument("--hnsw-ef", default=str(ann.HNSW_EF_SEARCH), metavar="LIST",
+                        help="HNSW efSearch values to measure on one built index, comma-separated")
+    parser.add_argument("--ivf-nprobe", default="", metavar="LIST",
+                        help="IVF lists probed per query to measure, comma-separated (default: the built-in)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -56,6 +60,7 @@ class Row:
     p95_ms: float
     build_s: float
     memory_mb: float
+    setting: str = ""  # the search-time parameter measured (efSearch, nprobe), when the method has one
 
 
 def source_vectors(settings: Settings, set_name: str | None) -> tuple[str, np.ndarray]:
@@ -126,14 +131,16 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     log(_line(rows[-1]))
     for method in methods:
         built = ann.build(index.vectors, method, seed=args.seed)
-        found, ms = _timed(lambda i, b=built: key_join(index, keys[i], spec, ann_index=b), args.queries)
-        recall = statistics.mean(
-            len(truth[i] & {m.image for m in found[i].matches}) / max(1, len(truth[i]))
-            for i in range(args.queries)
-        )
-        rows.append(Row(args.size, method, recall, statistics.median(ms), _p95(ms), built.build_seconds,
-                        built.memory_bytes() / 2**20))
-        log(_line(rows[-1]))
+        for setting, params in _settings(method, built, args):
+            built.params.update(params)
+            found, ms = _timed(lambda i, b=built: key_join(index, keys[i], spec, ann_index=b), args.queries)
+            recall = statistics.mean(
+                len(truth[i] & {m.image for m in found[i].matches}) / max(1, len(truth[i]))
+                for i in range(args.queries)
+            )
+            rows.append(Row(args.size, method, recall, statistics.median(ms), _p95(ms), built.build_seconds,
+                            built.memory_bytes() / 2**20, setting))
+            log(_line(rows[-1]))
         del built
         gc.collect()
     if args.format == "json":
@@ -144,6 +151,17 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _settings(method: str, built: ann.AnnIndex, args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """(label, search parameters to set on `built`) for each search-time value to measure."""
+    if method == "hnsw":
+        values = [int(v) for v in args.hnsw_ef.split(",") if v.strip()]
+        return [(f"efSearch={v}", {"ef_search": v}) for v in values]
+    if method == "ivf":
+        values = [int(v) for v in args.ivf_nprobe.split(",") if v.strip()] or [built.params["nprobe"]]
+        return [(f"nprobe={v}", {"nprobe": v}) for v in values]
+    return [(f"shortlist={ann.BINARY_SHORTLIST_PER_K}k", {})]
+
+
 def _rounded(row: Row) -> dict:
     out = asdict(row)
     for key in ("recall_at_10", "median_ms", "p95_ms", "build_s", "memory_mb"):
@@ -152,18 +170,19 @@ def _rounded(row: Row) -> dict:
 
 
 def _line(row: Row) -> str:
-    return (f"  {row.method:>6}: recall@10 {row.recall_at_10:.3f}, median {row.median_ms:.2f} ms, "
-            f"p95 {row.p95_ms:.2f} ms, build {row.build_s:.1f} s, {row.memory_mb:.0f} MB")
+    return (f"  {row.method:>6} {row.setting}: recall@10 {row.recall_at_10:.3f}, "
+            f"median {row.median_ms:.2f} ms, p95 {row.p95_ms:.2f} ms, build {row.build_s:.1f} s, "
+            f"{row.memory_mb:.0f} MB")
 
 
 def _table(rows: list[Row], root: Path) -> None:
     exact = rows[0]
-    print(f"\n{'method':>8} {'recall@10':>10} {'median ms':>10} {'p95 ms':>8} {'speed-up':>9} "
-          f"{'build s':>8} {'memory MB':>10}")
+    print(f"\n{'method':>8} {'setting':>14} {'recall@10':>10} {'median ms':>10} {'p95 ms':>8} "
+          f"{'speed-up':>9} {'build s':>8} {'memory MB':>10}")
     for row in rows:
         speed = exact.median_ms / row.median_ms if row.median_ms else float("inf")
-        print(f"{row.method:>8} {row.recall_at_10:>10.3f} {row.median_ms:>10.2f} {row.p95_ms:>8.2f} "
-              f"{speed:>8.1f}x {row.build_s:>8.1f} {row.memory_mb:>10.0f}")
+        print(f"{row.method:>8} {row.setting:>14} {row.recall_at_10:>10.3f} {row.median_ms:>10.2f} "
+              f"{row.p95_ms:>8.2f} {speed:>8.1f}x {row.build_s:>8.1f} {row.memory_mb:>10.0f}")
     good = [r for r in rows[1:] if r.recall_at_10 >= RECALL_FLOOR and r.median_ms <= MEDIAN_FLOOR_MS]
     verdict = ", ".join(r.method for r in good) or "none"
     print(f"\nMethods meeting recall@10 >= {RECALL_FLOOR} at median <= {MEDIAN_FLOOR_MS} ms: {verdict} "

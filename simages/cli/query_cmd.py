@@ -241,7 +241,7 @@ def write_result(
     if result.search != "exact":
         out.write(f"Search: approximate ({result.search} index; `--exact` for the exact search)\n")
     elif result.search_note:
-        out.write(f"Search: {result.search_note}\n")
+        out.write(f"Search: exact, because {result.search_note}\n")
     if result.passed is not None:
         shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
         out.write(f"Passed: {result.passed} of {result.total}{shown}\n")

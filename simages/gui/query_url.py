@@ -40,6 +40,8 @@ class QueryState:
     param: str = ""
     # Query expansion of a `qe` descriptor; off only when the URL says expand=0.
     expand: bool = True
+    # Exact kNN search even where an ANN index would answer; on only when the URL says exact=1.
+    exact: bool = False
 
     @property
     def is_upload(self) -> bool:
@@ -76,6 +78,8 @@ def to_params(state: QueryState) -> dict[str, str]:
         params["param"] = state.param.strip()
     if not state.expand:
         params["expand"] = "0"
+    if state.exact:
+        params["exact"] = "1"
     return params
 
 
@@ -114,6 +118,14 @@ def parse_expand(params: Mapping[str, str]) -> bool:
     return value == "1"
 
 
+def parse_exact(params: Mapping[str, str]) -> bool:
+    """Whether the exact search is forced: `1` yes, absent (or empty) or `0` no; anything else is refused."""
+    value = (params.get("exact") or "0").strip()
+    if value not in ("0", "1"):
+        raise InvalidQuery(f"exact must be 0 (an index may answer) or 1 (exact search), got {value[:32]!r}")
+    return value == "1"
+
+
 def parse_set(value: str | None, what: str = "set") -> str:
     if not value:
         raise InvalidQuery(f"the link names no {what}")
@@ -128,12 +140,13 @@ def from_params(params: Mapping[str, str]) -> QueryState:
     join_set = parse_set(params.get("set"), "set to search")
     metric, predicate, param = parse_settings(params)
     expand = parse_expand(params)
+    exact = parse_exact(params)
     upload = params.get("upload")
     if upload:
         if not _UPLOAD_ID.match(upload):
             raise InvalidQuery("this upload link is not valid")
         return QueryState(join_set, upload=upload, metric=metric, predicate=predicate, param=param,
-                          expand=expand)
+                          expand=expand, exact=exact)
     key_set = parse_set(params.get("key_set") or join_set, "key set")
     image = params.get("image")
     if not image:
@@ -143,4 +156,4 @@ def from_params(params: Mapping[str, str]) -> QueryState:
     except InvalidName as error:
         raise InvalidQuery(str(error)) from None
     return QueryState(join_set, key_set=key_set, image=image, metric=metric, predicate=predicate, param=param,
-                      expand=expand)
+                      expand=expand, exact=exact)

@@ -33,6 +33,7 @@ from simages.gui.histogram import marker_for, score_histogram
 from simages.gui.image_route import full_url, thumb_url, upload_url
 from simages.gui.metric_note import differing_demo, metrics_note, metrics_rank_alike
 from simages.gui.query_url import InvalidQuery, QueryState, from_params, home_url, results_url
+from simages.gui.search_mode import ExactSwitch, search_caption
 from simages.gui.status_panel import describe_status
 from simages.gui.teaching_panel import mount_teaching_panel
 from simages.gui.viewer import Viewer, ViewItem
@@ -118,6 +119,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                         expand=state.expand, expansion=expansion_of(ctx, state.join_set),
                         always_show_expansion=False, on_change=lambda: mark_stale(),
                     )
+                    exact = ExactSwitch(state.exact, on_change=lambda: mark_stale())
                     rerun_button = ui.button("Search again", icon="search", on_click=lambda: rerun()).props(
                         "unelevated no-caps").classes("w-full").mark("rerun")
 
@@ -173,13 +175,14 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             same_set = current.upload is None and current.key_set == current.join_set
             exclude = current.image if same_set else None
             result = key_join(index, vector, spec, key=current.image or "upload", exclude=exclude,
-                              limit=RESULT_LIMIT)
+                              limit=RESULT_LIMIT, exact=current.exact)
             dist = key_distribution(index, vector, current.metric, exclude=exclude, expand=spec.expand)
         except ValueError as error:  # a bad parameter in the URL, or descriptors that do not match
             show_problem(str(error))
             return
         summary.text = summary_text(result)
         with explanation:
+            search_caption(result)
             draw_explanation(current, index, spec.expand)
         kth = result.matches[-1].score if spec.predicate == "knn" and result.matches else None
         marker, label = marker_for(current.metric, spec.predicate, spec.param, kth)
@@ -279,13 +282,14 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         """The query the settings panel shows now (it may differ from the one listed)."""
         metric, predicate, param = controls.settings()
         return tab["state"].with_(join_set=join_select.value or tab["state"].join_set, metric=metric,
-                                  predicate=predicate, param=param, expand=controls.expand_value)
+                                  predicate=predicate, param=param, expand=controls.expand_value,
+                                  exact=exact.value)
 
     def mark_stale() -> None:
         """Results that no longer match the panel are dimmed and say so, until the search runs again."""
         current: QueryState = tab["state"]
         same = join_select.value == current.join_set and controls.shows(
-            current.metric, current.predicate, current.param, current.expand)
+            current.metric, current.predicate, current.param, current.expand) and exact.value == current.exact
         stale.set_visibility(not same)
         results_area.classes(remove="results-stale") if same else results_area.classes(add="results-stale")
         rerun_button.props(f"color={'primary' if same else 'orange-9'}")

@@ -350,10 +350,10 @@ def lookup(
     if count < (AUTO_MIN_IMAGES if min_images is None else min_images) or features is None:
         return AnnLookup(None)
     if faiss_module() is None:
-        return AnnLookup(None, "exact search: the ANN library (faiss-cpu) is not installed")
+        return AnnLookup(None, "the ANN library (faiss-cpu) is not installed")
     ann, meta = (registry or default_registry).get(features, set_name)
     if meta is None:
-        return AnnLookup(None, "exact search: the set has no ANN index yet (it is built after indexing)")
+        return AnnLookup(None, "the set has no ANN index yet (it is built after indexing)")
     fresh = (
         source is not None
         and list(meta.get("store_version", [])) == [source[0], source[1]]
@@ -361,9 +361,9 @@ def lookup(
         and meta.get("count") == count
     )
     if not fresh:
-        return AnnLookup(None, "exact search: the ANN index is stale (the set changed); it is being rebuilt")
+        return AnnLookup(None, "the set changed since its ANN index was built; it is rebuilt after indexing")
     if ann is None:
-        return AnnLookup(None, "exact search: the ANN index cannot be read; the next indexing rebuilds it")
+        return AnnLookup(None, "the ANN index cannot be read; the next indexing rebuilds it")
     if not ann.serves(metric):
-        return AnnLookup(None, "exact search: the ANN index serves cosine only for this set's descriptor")
+        return AnnLookup(None, "the ANN index serves cosine only for this set's descriptor")
     return AnnLookup(ann)
