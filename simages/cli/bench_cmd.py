@@ -11,6 +11,7 @@ BENCHES = {
     "page": ("simages.bench.page_bench", "time until the results page shows 30 results from 12 MP photos"),
     "pivots": ("simages.bench.pivots_bench", "pivot table (LAESA) vs brute force on a set, by dimension"),
     "load": ("simages.bench.load_bench", "20 concurrent clients querying the app while a set is indexed"),
+    "open": ("simages.bench.open_bench", "time until a large set is ready: .npz vs memory-mapped copy"),
     "ann": ("simages.bench.ann_bench", "exact kNN vs ANN indexes (HNSW, IVF, binary codes), 100k-1M images"),
 }
 
