@@ -222,7 +222,9 @@ def test_results_serialise_to_the_documented_json():
     index = random_index(n=5)
     result = key_join(index, index.raw[0], QuerySpec("cosine", "range", -1.0), key="s/x.jpg")
     data = result.to_json()
-    assert set(data) == {"key", "set", "metric", "predicate", "param", "expansion", "results", "passed"}
+    assert set(data) == {"key", "set", "metric", "predicate", "param", "expansion", "search", "results",
+                         "passed"}
+    assert data["search"] == "exact"  # range queries never use an ANN index
     assert data["passed"] == 5 and set(data["results"][0]) == {"image", "score"}
     assert data["expansion"] == 0  # gap+l2 has no query expansion
     knn = key_join(index, index.raw[0], QuerySpec("cosine", "knn", 2)).to_json()
