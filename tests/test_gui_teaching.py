@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+from nicegui import ui
 
-from simages.gui.teaching_panel import bounds_scatter_options, cost_bar_options, summary_text
+from simages.gui.teaching_panel import (
+    bounds_scatter_options,
+    cost_bar_options,
+    mount_join_teaching_panel,
+    summary_text,
+)
 from simages.nearest import QuerySpec, SetIndex, key_join
-from simages.nearest.pruning import explain_pruning
+from simages.nearest.pruning import estimate_join_cost, explain_pruning
+from simages.nearest.query_cost import IndexChoice, explained_set_join
 from tests.gui_fixtures import demo_root, gui_app, only
 
 KEY = "/similar?key_set=animals&image=ani001.png&set=animals"
@@ -92,3 +99,42 @@ async def test_results_page_panel_opens_and_follows_its_controls(tmp_path):
         # A new search keeps the panel open with its settings.
         user.find(marker="rerun").click()
         await user.should_see("2 to its pivots")
+
+
+def test_join_cost_estimate_matches_the_join_and_samples_large_sets():
+    a, b = clustered_index(n=60, d=16), clustered_index(n=120, d=16)
+    spec = QuerySpec("cosine", "knn", 5)
+    whole = estimate_join_cost(a, b, spec, pivots=8)
+    groups, tally = explained_set_join(a, b, spec, IndexChoice("pivots", 8))
+    list(groups)
+    assert whole.identical and whole.keys == whole.keys_total == 60
+    assert (whole.pivot.computed, whole.pivot.total) == (tally.cost.computed, tally.cost.total)
+    assert whole.brute.computed == whole.brute.total == 60 * 120
+    assert whole.pivot_distances == 8 * 60
+    selfjoin = estimate_join_cost(b, b, spec, pivots=8, max_keys=30)
+    assert selfjoin.keys == 30 and selfjoin.keys_total == 120 and selfjoin.brute.total == 30 * 119
+
+
+async def test_join_panel_shows_the_whole_join_and_one_chosen_key(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (ctx, user):
+
+        @ui.page("/teaching-join")
+        def page() -> None:
+            a = ctx.descriptors.get(ctx.settings, "animals")
+            b = ctx.descriptors.get(ctx.settings, "plants")
+            mount_join_teaching_panel(ctx, {}, ui.column(), a, b, QuerySpec("euclidean", "knn", 2))
+
+        await user.open("/teaching-join")
+        with user:
+            only(user, "teaching-panel").value = True
+        await user.should_see(marker="teaching-join-summary")
+        text = only(user, "teaching-join-summary").text
+        assert "join of animals against plants" in text and "all 84 distances" in text
+        assert "same pairs" in text
+        first = only(user, "teaching-key").value
+        await user.should_see(f"For one key of animals, {first}:")
+        with user:
+            only(user, "teaching-key").value = "ani002.png"
+        await user.should_see("For one key of animals, ani002.png:")
+        assert "all 7 distances" in only(user, "teaching-summary").text

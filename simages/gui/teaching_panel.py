@@ -20,8 +20,9 @@ import numpy as np
 from nicegui import background_tasks, run, ui
 
 from simages.gui.context import GuiContext
+from simages.nearest.joins import is_self_join
 from simages.nearest.pivot_store import DEFAULT_PIVOTS
-from simages.nearest.pruning import PruningPicture, explain_pruning
+from simages.nearest.pruning import JoinCostEstimate, PruningPicture, estimate_join_cost, explain_pruning
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.reduced import DIMENSIONS
 from simages.nearest.set_index import SetIndex
@@ -50,7 +51,23 @@ def mount_teaching_panel(
     page's per-tab dict: the panel keeps its settings there, so they survive a new search."""
     memory = tab.setdefault("teaching", {"open": False, "pivots": DEFAULT_PIVOTS, "dimension": AS_SEARCHED})
     with container:
-        return TeachingPanel(ctx, memory, index, key_vector, spec, exclude)
+        return TeachingPanel(ctx, memory, index, spec, key_vector=key_vector, exclude=exclude)
+
+
+def mount_join_teaching_panel(
+    ctx: GuiContext,
+    tab: dict[str, Any],
+    container: ui.element,
+    a: SetIndex,
+    b: SetIndex,
+    spec: QuerySpec,
+) -> TeachingPanel:
+    """The panel for a set join of A against B: the whole join's cost by brute force and through a pivot
+    table of B (a pivot-filtered nested-loop join, estimated on a sample of A's keys for a large A), and the
+    picture for one key of A, chosen in the panel."""
+    memory = tab.setdefault("teaching", {"open": False, "pivots": DEFAULT_PIVOTS, "dimension": AS_SEARCHED})
+    with container:
+        return TeachingPanel(ctx, memory, b, spec, join_keys=a)
 
 
 class TeachingPanel:
@@ -59,12 +76,19 @@ class TeachingPanel:
         ctx: GuiContext,
         memory: dict[str, Any],
         index: SetIndex,
-        key_vector: np.ndarray,
         spec: QuerySpec,
-        exclude: str | None,
+        *,
+        key_vector: np.ndarray | None = None,
+        exclude: str | None = None,
+        join_keys: SetIndex | None = None,
     ) -> None:
+        """One key (`key_vector`, leaving out the image `exclude` of `index`), or a join whose keys are the
+        images of `join_keys` (one of them is shown, picked in the panel). ValueError with neither."""
+        if (key_vector is None) == (join_keys is None):
+            raise ValueError("the teaching panel needs either a key vector or the keys of a join")
         self.ctx, self.memory = ctx, memory
         self.index, self.key_vector, self.spec, self.exclude = index, key_vector, spec, exclude
+        self.join_keys = join_keys
         searched = int(index.vectors.shape[1]) if len(index) else index.dimension
         dims = {AS_SEARCHED: f"as searched ({searched}-d)"}
         dims.update({d: f"PCA to {d}" for d in DIMENSIONS if d <= index.dimension})
@@ -85,11 +109,21 @@ class TeachingPanel:
                 self.pivots_select.classes("w-36").mark("teaching-pivots")
                 self.dimension_select = ui.select(dims, value=memory["dimension"], label="Dimension")
                 self.dimension_select.classes("w-56").mark("teaching-dimension")
+                self.key_select: ui.select | None = None
+                if join_keys is not None and len(join_keys):
+                    names = sorted(join_keys.names)
+                    if memory.get("key") not in join_keys:
+                        memory["key"] = names[0]
+                    self.key_select = ui.select(names, value=memory["key"], label="Key shown (an image of A)",
+                                                with_input=True)
+                    self.key_select.classes("w-72").mark("teaching-key")
             self.body = ui.column().classes("w-full gap-1")
         self._requests = 0
         self.expansion.on_value_change(lambda e: self._opened(bool(e.value)))
         self.pivots_select.on_value_change(self.refresh)
         self.dimension_select.on_value_change(self.refresh)
+        if self.key_select is not None:
+            self.key_select.on_value_change(self.refresh)
         if self.expansion.value:
             background_tasks.create(self.refresh(), name="teaching panel")
 
@@ -110,13 +144,10 @@ class TeachingPanel:
         with self.body:
             ui.spinner(size="md").mark("teaching-busy")
         try:
-            picture = await run.io_bound(
-                explain_pruning, self.index, self.key_vector, self.spec, self.exclude, pivots,
-                None if dimension == AS_SEARCHED else dimension, self.ctx.settings,
-            )
+            picture, join = await run.io_bound(self._compute, pivots, dimension)
             problem = None
-        except ValueError as error:
-            picture, problem = None, str(error)
+        except (ValueError, LookupError) as error:
+            picture, join, problem = None, None, str(error)
         if request != self._requests or self.body.is_deleted:
             return
         self.body.clear()
@@ -124,6 +155,12 @@ class TeachingPanel:
             if picture is None:
                 ui.label(str(problem)).classes("text-negative").mark("teaching-problem")
                 return
+            if join is not None:
+                ui.label(join_summary_text(join)).classes("text-body2").mark("teaching-join-summary")
+                ui.echart(join_bar_options(join)).classes("w-full").style("height: 120px").mark(
+                    "teaching-join-bar")
+                ui.label(f"For one key of {join.a_set}, {self.memory.get('key')}:").classes(
+                    "text-subtitle2 q-mt-sm")
             ui.label(summary_text(picture)).classes("text-body2").mark("teaching-summary")
             if picture.note:
                 ui.label(picture.note).classes("text-caption text-grey-7").mark("teaching-note")
@@ -133,6 +170,45 @@ class TeachingPanel:
             ui.label(scatter_caption(picture)).classes("text-caption text-grey-7")
             ui.label(picture.rho.describe() + ": " + rho_hint(picture.rho.rho)).classes(
                 "text-body2").mark("teaching-rho")
+
+
+    def _compute(self, pivots: int, dimension: int) -> tuple[PruningPicture, JoinCostEstimate | None]:
+        """The picture of the key shown (and, for a join, the join's estimated cost); in a worker thread."""
+        view_dimension = None if dimension == AS_SEARCHED else dimension
+        if self.join_keys is None:
+            assert self.key_vector is not None
+            picture = explain_pruning(self.index, self.key_vector, self.spec, self.exclude, pivots,
+                                      view_dimension, self.ctx.settings)
+            return picture, None
+        a, key = self.join_keys, str(self.key_select.value if self.key_select is not None else "")
+        self.memory["key"] = key
+        exclude = key if is_self_join(a, self.index) else None
+        picture = explain_pruning(self.index, a.raw_vector(key), self.spec, exclude, pivots, view_dimension,
+                                  self.ctx.settings)
+        join = estimate_join_cost(a, self.index, self.spec, pivots, self.ctx.settings)
+        return picture, join
+
+
+def join_summary_text(join: JoinCostEstimate) -> str:
+    """The whole join by brute force and through the pivot table, in two sentences."""
+    sample = (f", measured on {join.keys:,} of its {join.keys_total:,} keys drawn at random"
+              if join.keys < join.keys_total else "")
+    same = "The same pairs." if join.identical else "WARNING: the pairs differ."
+    return (f"The whole join of {join.a_set} against {join.b_set}{sample}: brute force computes all "
+            f"{join.brute.total:,} distances ({join.brute.ms:.0f} ms); the pivot-filtered nested-loop join "
+            f"computes {join.pivot.computed:,} ({100 * join.pivot.share():.0f}%) and rules out "
+            f"{join.pivot.pruned:,} ({join.pivot.ms:.0f} ms). {same}")
+
+
+def join_bar_options(join: JoinCostEstimate) -> dict[str, Any]:
+    """Like cost_bar_options, for the whole join (pivot distances summed over the keys measured)."""
+    pivot_part = join.pivot_distances
+    parts = [
+        ("to pivots", COLOURS["pivot"], [0, pivot_part]),
+        ("computed", COLOURS["computed"], [join.brute.computed, join.pivot.computed - pivot_part]),
+        ("ruled out", COLOURS["pruned"], [0, join.pivot.pruned]),
+    ]
+    return _bar(parts, join.brute.total, join.pivot.pivots)
 
 
 def summary_text(picture: PruningPicture) -> str:
@@ -181,14 +257,17 @@ def cost_bar_options(picture: PruningPicture) -> dict[str, Any]:
         ("computed", COLOURS["computed"], [picture.brute.computed, pivot.computed - pivot.pivots]),
         ("ruled out", COLOURS["pruned"], [0, pivot.pruned]),
     ]
+    return _bar(parts, picture.brute.total, pivot.pivots)
+
+
+def _bar(parts: list[tuple[str, str, list[int]]], total: int, pivots: int) -> dict[str, Any]:
     return {
         "animation": False,
         "grid": {"left": 110, "right": 20, "top": 24, "bottom": 20},
         "legend": {"top": 0, "textStyle": {"fontSize": 11}},
         "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
-        "xAxis": {"type": "value", "max": max(picture.brute.total, 1), "axisLabel": {"fontSize": 10}},
-        "yAxis": {"type": "category", "inverse": True,
-                  "data": ["brute force", f"{pivot.pivots} pivots"]},
+        "xAxis": {"type": "value", "max": max(total, 1), "axisLabel": {"fontSize": 10}},
+        "yAxis": {"type": "category", "inverse": True, "data": ["brute force", f"{pivots} pivots"]},
         "series": [{"name": name, "type": "bar", "stack": "all", "data": data, "itemStyle": {"color": colour},
                     "barWidth": 22} for name, colour, data in parts],
     }

@@ -16,6 +16,7 @@ import numpy as np
 
 from simages.nearest import scores
 from simages.nearest.intrinsic_dim import IntrinsicDimensionality, intrinsic_dimensionality
+from simages.nearest.joins import is_self_join
 from simages.nearest.pivot_store import pivot_index
 from simages.nearest.pivots import cosine_to_distance, space_of, space_points
 from simages.nearest.query_cost import IndexChoice, QueryCost, explained_key_join
@@ -139,3 +140,55 @@ def explain_pruning(
         rho=intrinsic_dimensionality(space_points(view, space_of(spec.metric))),
         note=note,
     )
+
+
+@dataclass(frozen=True)
+class JoinCostEstimate:
+    """A set join of A against B by brute force and as a pivot-filtered nested-loop join (one pivot search
+    in B per key of A), summed over `keys` keys of A (all of them, or a reproducible sample)."""
+
+    a_set: str
+    b_set: str
+    keys: int
+    keys_total: int
+    brute: QueryCost
+    pivot: QueryCost
+    identical: bool
+    pivot_distances: int  # of pivot.computed: the distances from the keys to the pivots
+
+
+# Keys of A measured at most: the share computed is a mean over keys, stable to a percent with 200.
+JOIN_SAMPLE_KEYS = 200
+
+
+def estimate_join_cost(
+    a: SetIndex,
+    b: SetIndex,
+    spec: QuerySpec,
+    pivots: int,
+    settings: Settings | None = None,
+    max_keys: int = JOIN_SAMPLE_KEYS,
+) -> JoinCostEstimate:
+    """Cost of joining A against B both ways, on every key of A or on `max_keys` drawn at random (fixed
+    seed). A self-join leaves each key out of its own search, as the join does."""
+    names = sorted(a.names)
+    if len(names) > max_keys:
+        rows = np.sort(np.random.default_rng(0).choice(len(names), max_keys, replace=False))
+        names = [names[r] for r in rows.tolist()]
+    self_join = is_self_join(a, b)
+    brute = QueryCost(0, 0, 0, 0.0)
+    pivot = QueryCost(0, 0, 0, 0.0)
+    identical, to_pivots = True, 0
+    for name in names:
+        exclude = name if self_join else None
+        expected, one = explained_key_join(b, a.raw_vector(name), spec, IndexChoice(), exclude=exclude)
+        got, other = explained_key_join(b, a.raw_vector(name), spec, IndexChoice("pivots", pivots),
+                                        exclude=exclude, settings=settings)
+        identical &= got.matches == expected.matches
+        brute = QueryCost(brute.computed + one.computed, brute.total + one.total, 0, brute.ms + one.ms,
+                          brute.expansion + one.expansion)
+        pivot = QueryCost(pivot.computed + other.computed, pivot.total + other.total,
+                          max(pivot.pivots, other.pivots), pivot.ms + other.ms,
+                          pivot.expansion + other.expansion)
+        to_pivots += other.pivots
+    return JoinCostEstimate(a.set_name, b.set_name, len(names), len(a), brute, pivot, identical, to_pivots)
