@@ -263,3 +263,12 @@ def test_reduced_index_keeps_answers_exact_and_has_the_asked_dimension():
     got, cost = explained_key_join(small, small.raw_vector(key), spec, IndexChoice("pivots", 8), exclude=key)
     assert as_pairs(got) == as_pairs(key_join(small, small.raw_vector(key), spec, exclude=key))
     assert cost.computed < 0.5 * cost.total
+
+
+def test_a_cost_answered_by_an_approximate_index_counts_nothing_and_says_so():
+    from simages.nearest.query_cost import QueryCost
+
+    cost = QueryCost(None, 100_000, 0, 1.5, 0, "hnsw")
+    assert cost.pruned is None and cost.to_json()["approximate"] == "hnsw"
+    assert cost.to_json()["computed"] is None and "does not count" in cost.describe()
+    assert IndexChoice.parse("brute") != IndexChoice() and IndexChoice().kind == "default"

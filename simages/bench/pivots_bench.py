@@ -87,7 +87,7 @@ def measure(
         threshold = view_threshold(reduced, metric)
         for spec in (QuerySpec(metric, "knn", k, expand=False), QuerySpec(metric, "range", threshold,
                                                                          expand=False)):
-            choices = [IndexChoice(), *(IndexChoice("pivots", count) for count in pivots)]
+            choices = [IndexChoice("brute"), *(IndexChoice("pivots", count) for count in pivots)]
             for choice in choices:  # warm-up; builds the pivot tables, paid once per set, not per query
                 explained_key_join(reduced, reduced.raw_vector(keys[0]), spec, choice, exclude=keys[0])
             ms: dict[IndexChoice, list[float]] = {choice: [] for choice in choices}

@@ -11,10 +11,10 @@ from simages.nearest.query_cost import IndexChoice
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index",
-        default="brute",
         metavar="brute|pivots[:P]",
-        help="how to answer: brute force (default), or a pivot table of P pivots (default "
-        f"{DEFAULT_PIVOTS}; LAESA, exact: the same answer, fewer distances where the data allows)",
+        help="how to answer: brute force, or a pivot table of P pivots (default "
+        f"{DEFAULT_PIVOTS}; LAESA, exact: the same answer, fewer distances where the data allows). Without "
+        "it: the default search (brute force; an approximate index on very large sets, see --exact)",
     )
     parser.add_argument(
         "--explain",
@@ -25,4 +25,5 @@ def add_index_arguments(parser: argparse.ArgumentParser) -> None:
 
 def index_choice_from_args(args: argparse.Namespace) -> IndexChoice:
     """The parsed --index value; ValueError with a message for users."""
-    return IndexChoice.parse(getattr(args, "index", "brute") or "brute")
+    text = getattr(args, "index", None)
+    return IndexChoice() if text is None else IndexChoice.parse(text)

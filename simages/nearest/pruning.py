@@ -99,7 +99,7 @@ def explain_pruning(
         view_spec = QuerySpec(spec.metric, spec.predicate, param, expand=False)
     table_settings = settings if dimension is None else None
     pivot = pivot_index(view, spec.metric, pivots, table_settings)  # built before anything is timed
-    brute, brute_cost = _fastest(view, key_vector, view_spec, IndexChoice(), exclude, table_settings)
+    brute, brute_cost = _fastest(view, key_vector, view_spec, IndexChoice("brute"), exclude, table_settings)
     found_result, pivot_cost = _fastest(view, key_vector, view_spec, IndexChoice("pivots", pivots), exclude,
                                         table_settings)
     query, own_row = view.key_query(key_vector, spec.metric, exclude, expand=view_spec.expand)
@@ -181,7 +181,7 @@ def estimate_join_cost(
     identical, to_pivots = True, 0
     for name in names:
         exclude = name if self_join else None
-        expected, one = explained_key_join(b, a.raw_vector(name), spec, IndexChoice(), exclude=exclude)
+        expected, one = explained_key_join(b, a.raw_vector(name), spec, IndexChoice("brute"), exclude=exclude)
         got, other = explained_key_join(b, a.raw_vector(name), spec, IndexChoice("pivots", pivots),
                                         exclude=exclude, settings=settings)
         identical &= got.matches == expected.matches

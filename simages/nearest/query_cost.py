@@ -23,14 +23,15 @@ from simages.nearest.results import KeyResult, Match
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
 
-INDEX_KINDS = ("brute", "pivots")
+INDEX_KINDS = ("default", "brute", "pivots")
 
 
 @dataclass(frozen=True)
 class IndexChoice:
-    """How a query is answered: brute force, or a pivot table of `pivots` pivots."""
+    """How a query is answered: the default search (exact brute force, or an approximate index on a very
+    large set: simages.nearest.approximate), brute force always, or a pivot table of `pivots` pivots."""
 
-    kind: str = "brute"
+    kind: str = "default"
     pivots: int = DEFAULT_PIVOTS
 
     @classmethod
@@ -51,7 +52,9 @@ class IndexChoice:
         )
 
     def describe(self) -> str:
-        return "brute force" if self.kind == "brute" else f"pivot table ({self.pivots} pivots)"
+        if self.kind == "pivots":
+            return f"pivot table ({self.pivots} pivots)"
+        return "brute force" if self.kind == "brute" else "the default search"
 
 
 @dataclass
@@ -62,29 +65,41 @@ class QueryCost:
     pivot and one per image not pruned). total: images searched (the key itself, when it belongs to the
     set, is not), summed over the keys of a join. pivots: pivots used per key (0 for brute force).
     ms: wall time of the whole query, expansion included. expansion: distances computed beforehand by
-    query expansion (brute force). pruned: images ruled out without computing their distance."""
+    query expansion (brute force). pruned: images ruled out without computing their distance.
+    approximate: the ANN method when an approximate index answered (the default search on a very large
+    set); it does not count its distances, so computed is None then."""
 
-    computed: int
+    computed: int | None
     total: int
     pivots: int
     ms: float
     expansion: int = 0
+    approximate: str = ""
 
     @property
-    def pruned(self) -> int:
-        return self.total - self.computed
+    def pruned(self) -> int | None:
+        return None if self.computed is None else self.total - self.computed
 
     def share(self) -> float:
-        """computed / total (1.0 for an empty set: nothing was saved)."""
+        """computed / total (1.0 for an empty set: nothing was saved; nan when not counted)."""
+        if self.computed is None:
+            return float("nan")
         return self.computed / self.total if self.total else 1.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"computed": self.computed, "total": self.total, "pivots": self.pivots,
-                "ms": round(self.ms, 3), "pruned": self.pruned, "expansion": self.expansion}
+        out: dict[str, Any] = {"computed": self.computed, "total": self.total, "pivots": self.pivots,
+                               "ms": round(self.ms, 3), "pruned": self.pruned, "expansion": self.expansion}
+        if self.approximate:
+            out["approximate"] = self.approximate
+        return out
 
     def describe(self) -> str:
         """One line for people, e.g. `computed 123 of 1,000 distances (12.3%); 877 pruned by 32 pivots;
         4.1 ms`."""
+        if self.computed is None:
+            return (f"answered by the approximate {self.approximate} index, which does not count its "
+                    f"distances ({self.total:,} images; --index brute or pivots for a counted, exact "
+                    f"search); {self.ms:.1f} ms")
         how = f"{self.pruned:,} pruned by {self.pivots} pivots" if self.pivots else "brute force"
         text = f"computed {self.computed:,} of {self.total:,} distances ({100 * self.share():.1f}%); {how}"
         if self.expansion:
@@ -106,12 +121,16 @@ def explained_key_join(
 ) -> tuple[KeyResult, QueryCost]:
     """`simages.nearest.joins.key_join` answered by `choice`, and its cost. The answer is the same for
     every choice (a pivot table prunes, it never approximates). `settings` lets a pivot table be kept in
-    features/.pivots (see pivot_store). `exact` is key_join's: brute force never uses an ANN index then."""
+    features/.pivots (see pivot_store). `exact` is key_join's, for the default search (brute force and
+    pivots are exact anyway); when an approximate index answers, the cost says so and counts nothing."""
     expansion = len(index) if index.expansion_for(spec.expand) else 0
     started = time.perf_counter()
-    if choice.kind == "brute":
-        result = key_join(index, key_vector, spec, key=key, exclude=exclude, limit=limit, exact=exact)
+    if choice.kind != "pivots":
+        result = key_join(index, key_vector, spec, key=key, exclude=exclude, limit=limit,
+                          exact=exact or choice.kind == "brute")
         ms = 1000 * (time.perf_counter() - started)
+        if result.search != "exact":
+            return result, QueryCost(None, result.total, 0, ms, expansion, result.search)
         return result, QueryCost(result.total, result.total, 0, ms, expansion)
     pivots = pivot_index(index, spec.metric, choice.pivots, settings)
     started = time.perf_counter()  # a table built or loaded now is paid once per set, not per query
@@ -151,7 +170,7 @@ def explained_set_join(
     """`simages.nearest.joins.iter_set_join` answered by `choice` (with pivots: a pivot-filtered
     nested-loop join, one pivot search in B per image of A), and a JoinCost that adds up as it runs."""
     tally = JoinCost()
-    if choice.kind == "brute":
+    if choice.kind != "pivots":  # set joins are exact: the default is brute force
         return _timed(iter_set_join(a, b, spec, limit=limit), tally, a, b, spec), tally
     return _pivot_join(a, b, spec, choice, limit, settings, tally), tally
 
