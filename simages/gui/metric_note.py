@@ -34,21 +34,16 @@ def metrics_note(set_name: str) -> str:
             "differ.")
 
 
-# Commands, shown as code: a second root linking the same image_sets/, so this app's stores stay as they are.
-DIFFERING_DEMO = [
-    "mkdir -p flat-demo && ln -sfn \"$PWD/image_sets\" flat-demo/image_sets",
-    "simages --root flat-demo --descriptor flat query SET/IMAGE --set SET --metric euclidean",
-    "simages --root flat-demo --descriptor flat query SET/IMAGE --set SET --metric cosine",
-]
-
-
 def differing_demo(set_name: str, key_set: str | None, image: str | None) -> list[str]:
-    """The commands that show the metrics disagreeing when searching `set_name` with this key (a placeholder
-    for an uploaded key)."""
-    key = f"{key_set}/{image}" if key_set and image else "PHOTO.jpg"
-    return [line.replace("SET/IMAGE", _quoted(key)).replace("SET", _quoted(set_name))
-            for line in DIFFERING_DEMO]
-
-
-def _quoted(text: str) -> str:
-    return shlex.quote(text)
+    """Shell commands that show the two metrics disagreeing when searching `set_name` with this key (a file
+    placeholder for an uploaded key): the raw flattened map, in a second root that links the same
+    image_sets/, so this app's stores stay as they are."""
+    sets = [set_name] + ([key_set] if key_set and key_set != set_name else [])
+    key = shlex.quote(f"{key_set}/{image}" if key_set and image else "PHOTO.jpg")
+    run = "simages --root flat-demo --descriptor flat"
+    return [
+        'mkdir -p flat-demo && ln -sfn "$PWD/image_sets" flat-demo/image_sets',
+        f"{run} index {' '.join(shlex.quote(s) for s in sets)}",
+        *(f"{run} query {key} --set {shlex.quote(set_name)} --metric {metric}"
+          for metric in ("euclidean", "cosine")),
+    ]
