@@ -13,25 +13,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)"
     )
     parser.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
-    parser.add_argument("--native", action="store_true", help="open in a desktop window (needs pywebview)")
+    parser.add_argument("--native", action="store_true",
+                        help="open in a desktop window of its own (the `native` extra: pywebview)")
     parser.add_argument("--show", action="store_true", help="open a browser tab on start")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    import importlib.util
     import sys
 
-    from simages.gui.app import run_app
+    from simages.gui.native import native_problem
 
-    if args.native and importlib.util.find_spec("webview") is None:
-        # The desktop window is optional: say how to get it rather than fail inside NiceGUI.
-        print(
-            "simages serve --native needs pywebview: `pip install pywebview` (plus a GUI toolkit), "
-            "or run without --native and open the printed address in a browser.",
-            file=sys.stderr,
-        )
-        return 2
+    if args.native:
+        # The desktop window is optional: say how to get it rather than fail inside the window process.
+        problem = native_problem()
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 2
+
+    from simages.gui.app import run_app
 
     run_app(settings, host=args.host, port=args.port, native=args.native, show=args.show)
     return 0

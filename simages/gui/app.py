@@ -93,7 +93,8 @@ def run_app(
     build_app(settings, manager)
     options: dict[str, object] = {}
     if native:
-        options["window_size"] = (1280, 860)
+        # The pages are laid out for 1280x720 content; the window adds its title bar.
+        options["window_size"] = (1280, 800)
     ui.run(
         host=host,
         port=port,
