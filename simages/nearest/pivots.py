@@ -189,7 +189,7 @@ class PivotIndex:
         self.table = table
         self.space = table.space
         self.points = space_points(index, table.space)
-        self._table64 = table.distances.astype(np.float64)
+        self._table = table.distances  # float32: its rounding (~1e-7 of the lengths) is far inside _MARGIN
         norms = scores.norms(self.points)
         self._max_norm = float(norms.max()) if len(norms) else 0.0
         # Cosine is only a function of d_E for unit-length vectors: zero rows are always verified.
@@ -228,8 +228,8 @@ class PivotIndex:
         pivot_rows = self.table.rows[serving]
         pivot_distances = scores.exact_distances(self.points, pivot_rows, point)
         if len(pivot_rows):
-            table = self._table64 if serving.all() else self._table64[:, serving]
-            lower = np.abs(table - pivot_distances.astype(np.float64)[None, :]).max(axis=1)
+            table = self._table if serving.all() else self._table[:, serving]
+            lower = np.abs(table - pivot_distances[None, :]).max(axis=1).astype(np.float64)
         else:
             lower = np.zeros(n)
         lower[self._unprunable] = -np.inf
