@@ -31,6 +31,22 @@ def test_tiles_are_links_keyboard_reachable_and_history_works(layout_server, bro
     page.goto(layout_server + "/?key_set=corel")
     tile = page.locator(".thumb-tile").first
     tile.wait_for(timeout=20_000)
+    # The start page's state lives in its URL: shuffled, then Back from a results page, it is as it was.
+    page.get_by_text("Shuffle").click()
+    page.wait_for_url("**shuffle=*", timeout=10_000)
+    page.wait_for_timeout(300)
+    shuffled = [t.get_attribute("title") for t in page.locator(".thumb-tile").all()]
+    page.locator(".thumb-tile").nth(2).click()
+    page.wait_for_url("**/similar?*", timeout=20_000)
+    page.locator(".thumb-score").first.wait_for(timeout=20_000)
+    page.go_back()
+    page.wait_for_url("**shuffle=*", timeout=20_000)
+    page.locator(".thumb-tile").first.wait_for(timeout=20_000)
+    assert [t.get_attribute("title") for t in page.locator(".thumb-tile").all()] == shuffled
+    assert page.locator("[role=switch][aria-checked=true]").count() >= 1
+    page.goto(layout_server + "/?key_set=corel")
+    tile = page.locator(".thumb-tile").first
+    tile.wait_for(timeout=20_000)
     assert tile.evaluate("e => e.tagName") == "A" and "/similar?" in (tile.get_attribute("href") or "")
     assert tile.locator("img").get_attribute("alt") == tile.get_attribute("title")
 
@@ -100,6 +116,13 @@ def test_key_controls_and_first_results_fit_a_projector(layout_server, browser, 
     page.screenshot(path=str(OUTPUT / f"home-{width}x{height}.png"))
     for selector in (".thumb-tile", ".q-toggle", ".key-upload"):
         assert bottom(selector) <= height, (selector, bottom(selector))
+    # An upload that is not an image: the message shows at the top of the window, where people look.
+    page.locator(".key-upload input[type=file]").set_input_files(
+        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"this is text"}])
+    message = page.locator(".q-notification").filter(has_text="notes.png is not an image we can read")
+    message.wait_for(timeout=20_000)
+    assert bottom(".q-notification") <= height / 3
+    page.screenshot(path=str(OUTPUT / f"upload-error-{width}x{height}.png"))
 
     page.goto(layout_server + "/similar?key_set=corel&image=dinosaurs/0_400.png&set=corel")
     page.locator(".thumb-score").first.wait_for(timeout=20_000)
