@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TextIO
@@ -90,17 +90,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def csv_rows(
+    a: SetIndex, b: SetIndex, spec: QuerySpec, groups: Groups | None = None
+) -> Iterator[list[list[str]]]:
+    """The join as CSV rows: first the header, then each image of A's rows [a, b, score]. The one source
+    of the CLI's CSV and the app's /join.csv, so both are the same file. `groups`: the join already under
+    way (e.g. through a pivot table), else brute force."""
+    yield [["a", "b", "score"]]
+    for a_image, matches in groups if groups is not None else iter_set_join(a, b, spec):
+        yield [[a_image, m.image, format_score(m.score)] for m in matches]
+
+
 def write_csv(
     a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO, groups: Groups | None = None
 ) -> int:
-    """Stream the join as CSV rows a,b,score; returns the number of pairs written. `groups`: the join
-    already under way (e.g. through a pivot table), else brute force."""
+    """Stream the join as CSV rows a,b,score (see `csv_rows`); returns the number of pairs written."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["a", "b", "score"])
-    count = 0
-    for a_image, matches in groups if groups is not None else iter_set_join(a, b, spec):
-        writer.writerows([a_image, m.image, format_score(m.score)] for m in matches)
-        count += len(matches)
+    count = -1  # the header is not a pair
+    for rows in csv_rows(a, b, spec, groups):
+        writer.writerows(rows)
+        count += len(rows)
     return count
 
 

@@ -1,4 +1,5 @@
-"""App factory: registers the two pages and the image route on NiceGUI's app, and runs it.
+"""App factory: registers the pages (/, /similar, /join), the image route and the join exports on NiceGUI's
+app, and runs it.
 
 `build_app` holds no module-level state: everything shared lives in the GuiContext it returns, and each
 page visit (each browser tab) builds its own page state.
@@ -19,6 +20,8 @@ from simages.gui.common import not_found_page
 from simages.gui.context import GuiContext, ManagerLike
 from simages.gui.home_page import build_home
 from simages.gui.image_route import register_image_route
+from simages.gui.join_export import register_join_exports
+from simages.gui.join_page import build_join
 from simages.gui.results_page import build_results
 from simages.gui.styles import CSS
 from simages.settings import Settings
@@ -41,6 +44,8 @@ def build_app(settings: Settings, manager: ManagerLike | None = None) -> GuiCont
     if problem:
         log.warning("%s", problem)
     register_image_route(app, ctx)
+    register_join_exports(app, ctx)
+    app.on_shutdown(ctx.joins.cancel_all)
 
     @ui.page("/", title="SIMages — find similar images")
     def home(request: Request) -> None:
@@ -51,6 +56,11 @@ def build_app(settings: Settings, manager: ManagerLike | None = None) -> GuiCont
     def similar(request: Request) -> None:
         ui.add_css(CSS)
         build_results(ctx, dict(request.query_params))
+
+    @ui.page("/join", title="SIMages — set join")
+    def join(request: Request) -> None:
+        ui.add_css(CSS)
+        build_join(ctx, dict(request.query_params))
 
     app.add_exception_handler(404, _not_found)
     return ctx

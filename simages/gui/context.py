@@ -14,6 +14,7 @@ import numpy as np
 
 from simages.gui.thumbnails import ThumbnailCache
 from simages.gui.uploads import UploadStore
+from simages.jobs.join_runner import JoinRunner
 from simages.nearest.cache import DescriptorCache
 from simages.settings import Settings
 
@@ -45,8 +46,11 @@ class GuiContext:
     descriptors: DescriptorCache = field(default_factory=DescriptorCache)
     uploads: UploadStore = field(default_factory=UploadStore)
     thumbnails: ThumbnailCache = field(init=False)
+    # Set joins of the join page, run in the background and cached per (sets, settings, store versions).
+    joins: JoinRunner = field(init=False)
     # Upload size limit (bytes): large enough for any camera photo, small enough to refuse junk quickly.
     max_upload_bytes: int = 25 * 1024 * 1024
 
     def __post_init__(self) -> None:
         self.thumbnails = ThumbnailCache(self.settings)
+        self.joins = JoinRunner(self.settings, self.descriptors)

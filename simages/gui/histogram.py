@@ -1,12 +1,16 @@
-"""A small ECharts histogram of a key's scores against a whole set, with the current cut-off marked."""
+"""A small ECharts histogram of scores (a key against a set, or a set join) with the current cut-off marked;
+`threshold_control` makes it a control: clicking or dragging on it sets the range threshold."""
 
 from __future__ import annotations
 
+import inspect
+import math
+from collections.abc import Callable
 from typing import Any
 
-from nicegui import ui
+from nicegui import events, ui
 
-from simages.gui.controls import format_score, score_label
+from simages.gui.controls import QueryControls, format_score, format_threshold, score_label
 from simages.nearest.distribution import ScoreDistribution
 
 
@@ -69,3 +73,64 @@ def marker_for(
 
 def score_histogram(dist: ScoreDistribution, marker: float | None, marker_label: str) -> ui.echart:
     return ui.echart(histogram_options(dist, marker, marker_label)).classes("w-full").style("height: 190px")
+
+
+# Runs in the browser: the x pixel under the pointer becomes a score on the chart's axis. While the mouse
+# button is held the line follows the pointer without a round trip; releasing it (a click or the end of a
+# drag) sends the score to the server.
+_PICK_JS = """(e) => {
+  const chart = getElement(%(id)d)?.chart;
+  if (!chart) return;
+  const value = chart.convertFromPixel({xAxisIndex: 0}, e.offsetX);
+  if (!Number.isFinite(value)) return;
+  if (e.type === 'mousemove') {
+    if (e.buttons & 1) chart.setOption({series: [{markLine: {data: [{xAxis: value}],
+        label: {formatter: value.toFixed(%(decimals)d)}}}]});
+    return;
+  }
+  emit(value);
+}"""
+
+
+def threshold_control(
+    chart: ui.echart, metric: str, on_pick: Callable[[float], object]
+) -> ui.echart:
+    """Make a score histogram a control: a click on it, or a drag released on it, calls `on_pick` with the
+    score under the pointer, rounded to what is displayed (so the threshold shown is the one used).
+    `on_pick` may be a coroutine function."""
+    decimals = 3 if metric == "cosine" else 4
+
+    async def picked(e: events.GenericEventArguments) -> None:
+        try:
+            value = float(e.args)
+        except (TypeError, ValueError):
+            return
+        if math.isfinite(value):
+            result = on_pick(float(format_threshold(metric, value)))
+            if inspect.isawaitable(result):
+                await result
+
+    script = _PICK_JS % {"id": chart.id, "decimals": decimals}
+    chart.on("click", picked, js_handler=script)
+    chart.on("mousemove", js_handler=script)
+    chart.style("cursor: crosshair").props('title="Click or drag to set the threshold"')
+    return chart
+
+
+def set_range_threshold(controls: QueryControls, value: float) -> str:
+    """Switch a settings panel to a range query at `value` (as picked on the histogram); returns the text
+    put in the threshold field."""
+    metric = controls.metric_value
+    controls.predicate.value = "range"  # first: changing the predicate suggests a threshold of its own
+    controls.param.value = format_threshold(metric, value)
+    return controls.param.value
+
+
+def picks_threshold(controls: QueryControls, rerun: Callable[[], object]) -> Callable[[float], None]:
+    """An `on_pick` for `threshold_control`: set the panel's range threshold, then run the query again."""
+
+    def pick(value: float) -> None:
+        set_range_threshold(controls, value)
+        rerun()
+
+    return pick

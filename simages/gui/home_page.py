@@ -28,6 +28,7 @@ from simages.gui.common import (
 from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls
 from simages.gui.image_route import thumb_url
+from simages.gui.join_entry import join_entry_card
 from simages.gui.query_url import (
     InvalidQuery,
     QueryState,
@@ -152,6 +153,8 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                         expand=expand, expansion=expansion_of(ctx, tab["join_set"]),
                         on_change=lambda: settings_changed(),
                     )
+
+                join_entry_card(ctx, tab["key_set"])
 
                 StatusPanel(ctx.manager, on_change=lambda statuses: sets_changed(statuses),
                             loose=lambda: loose_images(ctx.settings.image_sets))

@@ -29,7 +29,7 @@ from simages.gui.common import (
 )
 from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls, format_score, score_label
-from simages.gui.histogram import marker_for, score_histogram
+from simages.gui.histogram import marker_for, picks_threshold, score_histogram, threshold_control
 from simages.gui.image_route import full_url, thumb_url, upload_url
 from simages.gui.metric_note import differing_demo, metrics_note, metrics_rank_alike
 from simages.gui.query_url import InvalidQuery, QueryState, from_params, home_url, results_url
@@ -189,7 +189,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         with chart_area:
             ui.label("Scores of the key against the whole set").classes("text-caption text-grey-8")
             if dist.count:
-                score_histogram(dist, marker, label).mark("histogram")
+                chart = score_histogram(dist, marker, label).mark("histogram")
+                threshold_control(chart, current.metric, picks_threshold(controls, rerun))
             else:
                 ui.label("No other images to compare with.").classes("text-grey-7")
         mount_teaching_panel(ctx, tab, results_area, index, vector, spec, exclude)

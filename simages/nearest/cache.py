@@ -116,6 +116,12 @@ def _identity_or_none(path: Path) -> tuple[int, int, int] | None:
         return None
 
 
+def store_version(settings: Settings, set_name: str) -> tuple[int, int, int] | None:
+    """The identity of a set's store file (mtime_ns, size, inode), None without one: what a result
+    computed from the store must be remembered with (a re-indexed set has a new identity)."""
+    return _identity_or_none(settings.store_path(validate_set_name(set_name)))
+
+
 # The process-wide cache used by the CLI and the GUI.
 default_cache = DescriptorCache()
 

@@ -1,0 +1,29 @@
+"""Compare: the pairs of a join in the shared full-size viewer, two images side by side with their names,
+file information and score; left/right steps through the pairs, Esc closes."""
+
+from __future__ import annotations
+
+from simages.gui.controls import format_score, score_label
+from simages.gui.image_route import full_url
+from simages.gui.viewer import Viewer, ViewItem, ViewPair
+from simages.nearest.join_pairs import JoinPair, JoinPairs
+from simages.nearest.query_spec import QuerySpec
+
+# Pairs handed to the viewer around the one clicked: stepping through a thousand is plenty, and a join
+# that keeps 200,000 pairs does not build 200,000 viewer items for one click.
+WINDOW = 500
+
+
+def view_pair(a_set: str, pair: JoinPair, spec: QuerySpec) -> ViewPair:
+    score = f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}"
+    left = ViewItem(name=f"{a_set}/{pair.a}", url=full_url(a_set, pair.a), set_name=a_set, image=pair.a)
+    right = ViewItem(name=f"{pair.b_set}/{pair.b}", url=full_url(pair.b_set, pair.b), set_name=pair.b_set,
+                     image=pair.b)
+    return ViewPair(left=left, right=right, caption=score)
+
+
+def open_compare(viewer: Viewer, pairs: JoinPairs, position: int, spec: QuerySpec) -> None:
+    """Open the viewer on pair `position` (best first) with its neighbours in the list to step through."""
+    start = max(0, position - WINDOW)
+    window = pairs.pairs[start : position + WINDOW]
+    viewer.open([view_pair(pairs.a_set, p, spec) for p in window], position - start)

@@ -1,0 +1,60 @@
+"""The start page's "Join two sets / find duplicates" card: pick set A, set B (A itself, another set, or
+all other sets), the metric and the predicate, then open `/join` with them.
+
+Self-contained: the start page mounts it with one call and shares nothing else with it.
+"""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from simages.gui.common import known_sets
+from simages.gui.context import GuiContext
+from simages.gui.controls import QueryControls
+from simages.gui.join_page import ALL_OTHERS, expansion_for
+from simages.gui.join_setup import suggested_threshold
+from simages.gui.join_state import JoinState, join_url
+
+
+def join_entry_card(ctx: GuiContext, default_set: str | None = None) -> None:
+    """A card for the side column of the start page; `default_set` preselects A and B (a self-join)."""
+    sets = known_sets(ctx)
+    first = default_set if default_set in sets else (sets[0] if sets else None)
+    with ui.card().classes("w-full").props("flat bordered").mark("join-entry"):
+        ui.label("Or join two sets / find duplicates").classes("text-subtitle1 text-weight-medium")
+        ui.label("Every image of set A against set B. B = A finds the near-duplicates within a set; "
+                 "“All other sets” checks a new folder against the whole collection.").classes(
+            "text-caption text-grey-7")
+        a_select = ui.select(sets, value=first, label="Set A (keys)").classes("w-full").mark("entry-a")
+        b_select = ui.select({name: name for name in sets} | {ALL_OTHERS: "All other sets"}, value=first,
+                             label="Set B (searched)").classes("w-full").mark("entry-b")
+
+        def draft(metric: str = "cosine", expand: bool = True) -> JoinState:
+            b = None if b_select.value == ALL_OTHERS else b_select.value
+            return JoinState(a_select.value or "", b, metric=metric, expand=expand)
+
+        with ui.expansion("Join settings", icon="tune").classes("w-full").props("dense"):
+            controls = QueryControls(
+                "cosine", "range", "",
+                lambda m, e: suggested_threshold(ctx, draft(m, e)) if a_select.value else None,
+                expansion=expansion_for(ctx, first), always_show_expansion=False,
+            )
+
+        def open_join() -> None:
+            if not a_select.value or not b_select.value:
+                ui.notify("Choose set A and set B.", type="warning")
+                return
+            if not controls.check():
+                return
+            metric, predicate, param = controls.settings()
+            state = draft(metric, controls.expand_value).with_(predicate=predicate, param=param)
+            ui.navigate.to(join_url(state))
+
+        def b_chosen() -> None:
+            b = None if b_select.value == ALL_OTHERS else b_select.value
+            controls.set_expansion(expansion_for(ctx, b))
+            controls.refresh_default()
+
+        b_select.on_value_change(lambda _: b_chosen())
+        ui.button("Join", icon="join_inner", on_click=open_join).props("unelevated no-caps").classes(
+            "w-full").mark("entry-run")

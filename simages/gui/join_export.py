@@ -1,0 +1,120 @@
+"""The join's downloads: `/join.csv?<the page's parameters>` and `/join.json?<...>`.
+
+The CSV is `simages join A B ... --output -` byte for byte: it comes from the same generator
+(cli.join_cmd.csv_rows), streamed as the join runs, so no join is too large to export. "All other sets"
+writes B's images as `set/image`, since they come from several sets. The JSON has the shape of
+`simages duplicates --format json`: the threshold (null for a kNN join), every pair, and the groups.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+
+from simages.cli.join_cmd import csv_rows
+from simages.cli.query_cmd import format_score
+from simages.gui.context import GuiContext
+from simages.gui.join_setup import JoinProblem, ResolvedJoin, resolve
+from simages.gui.join_state import join_from_params
+from simages.gui.query_url import InvalidQuery
+from simages.jobs.join_runner import DONE, JoinRequest
+from simages.nearest.join_pairs import node
+from simages.nearest.multi_join import iter_multi_join
+from simages.nearest.results import Pair
+
+# A JSON answer lists every pair; beyond the pairs the app keeps, the CSV is the way.
+_JSON_WAIT_SECONDS = 600
+
+
+def _lines(rows: Iterator[list[list[str]]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for chunk in rows:
+        writer.writerows(chunk)
+        if buffer.tell() > 64 * 1024 or not chunk:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def multi_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[str]]]:
+    """CSV rows of a join against several sets, B named `set/image`."""
+    a = ctx.descriptors.get(ctx.settings, request.a)
+    bs = [ctx.descriptors.get(ctx.settings, name) for name in request.bs]
+    yield [["a", "b", "score"]]
+    for a_image, row in iter_multi_join(a, bs, request.spec):
+        yield [[a_image, node(m.set, m.image), format_score(m.score)] for m in row]
+
+
+def join_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[str]]]:
+    if len(request.bs) > 1:
+        return multi_csv_rows(ctx, request)
+    a = ctx.descriptors.get(ctx.settings, request.a)
+    b = a if request.bs[0] == request.a else ctx.descriptors.get(ctx.settings, request.bs[0])
+    return csv_rows(a, b, request.spec)
+
+
+def csv_filename(request: JoinRequest) -> str:
+    b = request.bs[0] if len(request.bs) == 1 else "all-other-sets"
+    return f"join-{request.a}-{b}.csv".replace('"', "")
+
+
+def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | None:
+    """{"threshold", "pairs": [{"a", "b", "score"}], "groups": [[...]]}, names as `set/image`; None when
+    the join passes more pairs than the app keeps."""
+    job = ctx.joins.start(resolved.request)
+    job.wait(_JSON_WAIT_SECONDS)
+    if job.state != DONE or job.outcome is None:
+        raise JoinProblem("The join did not finish", job.error or f"the join was {job.state}", 500)
+    outcome = job.outcome
+    if not outcome.pairs.complete:
+        return None
+    spec = resolved.request.spec
+    return {
+        "threshold": float(spec.param) if spec.predicate == "range" else None,
+        "pairs": [Pair(node(outcome.pairs.a_set, p.a), node(p.b_set, p.b), p.score).to_json()
+                  for p in outcome.pairs.pairs],
+        "groups": outcome.groups,
+    }
+
+
+def _resolved(ctx: GuiContext, request: Request) -> ResolvedJoin:
+    try:
+        state = join_from_params(dict(request.query_params))
+    except InvalidQuery as error:
+        raise JoinProblem("This link does not describe a join", str(error), 400) from None
+    return resolve(ctx, state)
+
+
+def register_join_exports(app: FastAPI, ctx: GuiContext) -> None:
+    # Plain `def`s: FastAPI runs them in its thread pool, and Starlette iterates a plain generator there
+    # too, so a long export never blocks the event loop.
+    def join_csv(request: Request) -> Response:
+        try:
+            resolved = _resolved(ctx, request)
+            rows = join_csv_rows(ctx, resolved.request)
+        except JoinProblem as problem:
+            return PlainTextResponse(problem.message, status_code=problem.status)
+        headers = {"Content-Disposition": f'attachment; filename="{csv_filename(resolved.request)}"'}
+        return StreamingResponse(_lines(rows), media_type="text/csv", headers=headers)
+
+    def join_json(request: Request) -> Response:
+        try:
+            resolved = _resolved(ctx, request)
+            body = groups_json(ctx, resolved)
+        except JoinProblem as problem:
+            return PlainTextResponse(problem.message, status_code=problem.status)
+        if body is None:
+            return PlainTextResponse("the join passes too many pairs to list as JSON: use a tighter "
+                                     "threshold or download the CSV", status_code=413)
+        return Response(json.dumps(body), media_type="application/json")
+
+    app.add_api_route("/join.csv", join_csv, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/join.json", join_json, methods=["GET"], include_in_schema=False)

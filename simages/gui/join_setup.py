@@ -1,0 +1,85 @@
+"""From a validated join URL to a join that can run: the sets exist and are indexed, the parameter is
+resolved (an empty range threshold becomes the searched set's suggested one), or a message says why not.
+
+Shared by the join page and the exports, so `/join.csv` and the page always run the very same join.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simages.gui.common import known_sets, load_index, set_exists
+from simages.gui.context import GuiContext
+from simages.gui.controls import format_threshold
+from simages.gui.join_state import JoinState
+from simages.jobs.join_runner import JoinRequest, other_sets
+from simages.nearest.distribution import default_threshold
+
+
+class JoinProblem(Exception):
+    """Why a join cannot run: a title and a message for the user, the HTTP status of an export, and the
+    sets still without a store (the page waits for them)."""
+
+    def __init__(self, title: str, message: str, status: int = 404, waiting: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.title, self.message, self.status, self.waiting = title, message, status, waiting
+
+
+def searched_sets(ctx: GuiContext, state: JoinState) -> tuple[str, ...]:
+    """B's name, or every other set for "all other sets"."""
+    return (state.b,) if state.b is not None else other_sets(known_sets(ctx), state.a)
+
+
+def suggested_threshold(ctx: GuiContext, state: JoinState) -> float | None:
+    """The range threshold a join uses when none is given: the searched set's suggestion."""
+    names = searched_sets(ctx, state)
+    return _threshold(ctx, names[0], state) if names else None
+
+
+def _threshold(ctx: GuiContext, name: str, state: JoinState) -> float | None:
+    index = load_index(ctx, name)
+    return None if index is None else default_threshold(index, state.metric, expand=state.expand)
+
+
+@dataclass(frozen=True)
+class ResolvedJoin:
+    """`state` with its parameter written out, the request to run, and the sets "all other sets" had to
+    leave out because they are not indexed yet."""
+
+    state: JoinState
+    request: JoinRequest
+    left_out: tuple[str, ...] = ()
+
+
+def resolve(ctx: GuiContext, state: JoinState) -> ResolvedJoin:
+    """The join to run for this state; JoinProblem when it cannot run (yet)."""
+    for name, what in ((state.a, "set A"), (state.b, "set B")):
+        if name is not None and not set_exists(ctx, name):
+            raise JoinProblem("No such image set", f"There is no image set named “{name}” ({what}).")
+    names = searched_sets(ctx, state)
+    if not names:
+        raise JoinProblem("Nothing to search", f"There is no set besides {state.a} to search.")
+    waiting = tuple(n for n in (state.a, *names) if load_index(ctx, n) is None)
+    left_out: tuple[str, ...] = ()
+    if state.b is None:
+        left_out = tuple(n for n in names if n in waiting)
+        # "All other sets" searches those that can be searched now, and says which ones were left out.
+        names = tuple(n for n in names if n not in waiting)
+        waiting = tuple(n for n in waiting if n == state.a)
+        if not names and not waiting:
+            raise JoinProblem("Nothing to search", f"No set besides {state.a} is indexed yet.", 409)
+    if waiting:
+        raise JoinProblem("Not indexed yet", f"{', '.join(waiting)} is not indexed yet.", 409, waiting)
+    param = state.param
+    if not param.strip():
+        if state.predicate == "knn":
+            param = str(state.spec().param)
+        else:
+            value = _threshold(ctx, names[0], state)
+            param = format_threshold(state.metric, value) if value is not None else ""
+    resolved = state.with_(param=param)
+    try:
+        spec = resolved.spec()
+    except ValueError as error:
+        raise JoinProblem("This join cannot run", str(error), 400) from None
+    return ResolvedJoin(resolved, JoinRequest(state.a, names, spec), left_out)

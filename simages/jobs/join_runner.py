@@ -1,0 +1,234 @@
+"""Set joins for the app, run in background threads: progress, cancel, and a cache of finished joins.
+
+A join of two large sets takes seconds; the page that asked for it must stay responsive and so must every
+other tab. Each join runs in its own daemon thread (numpy's matrix products release the GIL; at most
+`workers` joins compute at once, the rest wait their turn) and reports how many images of A are done.
+Finished joins are kept per (A, searched sets, settings, store versions): going back and forth between
+views, pages or thresholds already computed costs nothing, and a re-indexed set (a new store file) is
+joined again. Two tabs asking for the same join share one job.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from simages.cli.query_cmd import require_same_descriptor
+from simages.nearest.cache import DescriptorCache, store_version
+from simages.nearest.distribution import ScoreDistribution
+from simages.nearest.join_distribution import join_distribution
+from simages.nearest.join_groups import join_groups
+from simages.nearest.join_pairs import DEFAULT_KEEP, JoinPairs, PairCollector
+from simages.nearest.joins import is_self_join
+from simages.nearest.multi_join import iter_multi_join
+from simages.nearest.query_spec import QuerySpec
+from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
+
+RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
+
+
+class JoinCancelled(Exception):
+    """Raised inside the worker when its job was cancelled."""
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    """A join: the images of set `a` against the sets `bs` (one, or several for "all other sets")."""
+
+    a: str
+    bs: tuple[str, ...]
+    spec: QuerySpec
+
+
+@dataclass(frozen=True)
+class JoinOutcome:
+    """A finished join: its pairs, the sampled score distribution, the groups (connected components of the
+    kept pairs, largest first, `set/image` names) and how long its parts took (seconds)."""
+
+    pairs: JoinPairs
+    distribution: ScoreDistribution
+    groups: list[list[str]]
+    expansion: int
+    explain: str
+    load_seconds: float
+    join_seconds: float
+
+
+@dataclass(eq=False)
+class JoinJob:
+    """One join, running or finished. `done`/`total` count images of A; `state` is running, done,
+    cancelled or failed (with `error`, a message for the user)."""
+
+    request: JoinRequest
+    state: str = RUNNING
+    done: int = 0
+    total: int = 0
+    phase: str = "loading the descriptors"
+    error: str = ""
+    outcome: JoinOutcome | None = None
+    versions: tuple[object, ...] = ()
+    started: float = field(default_factory=time.perf_counter)
+    # Set by the worker the moment the first rows are joined: when the first page could show (benchmark).
+    finished_at: float | None = None
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+    def cancel(self) -> None:
+        """Ask the worker to stop; it does within one block of rows (a fraction of a second)."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has finished (any state); False on timeout."""
+        return self._finished.wait(timeout)
+
+
+class JoinRunner:
+    """Starts joins in background threads and keeps the last `cache_entries` finished ones."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        descriptors: DescriptorCache,
+        *,
+        workers: int = 2,
+        cache_entries: int = 8,
+        keep: int = DEFAULT_KEEP,
+        groups: Callable[[JoinPairs], list[list[str]]] = join_groups,
+    ) -> None:
+        self.settings = settings
+        self.descriptors = descriptors
+        self.keep = keep
+        self.groups = groups
+        self._slots = threading.Semaphore(workers)
+        self._lock = threading.Lock()
+        self._jobs: OrderedDict[tuple[object, ...], JoinJob] = OrderedDict()
+        self._cache_entries = cache_entries
+        self.started = 0  # joins actually computed (tests and the benchmark see the cache work)
+
+    def _versions(self, request: JoinRequest) -> tuple[object, ...]:
+        return tuple(store_version(self.settings, name) for name in (request.a, *request.bs))
+
+    def start(self, request: JoinRequest) -> JoinJob:
+        """The job for this join: a finished one from the cache when the stores have not changed since, the
+        running one when another tab already asked for it, else a new one started in the background."""
+        key: tuple[object, ...] = (request, self._versions(request))
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.state in (RUNNING, DONE):
+                self._jobs.move_to_end(key)
+                return job
+            job = JoinJob(request, versions=key[1])
+            self._jobs[key] = job
+            self._jobs.move_to_end(key)
+            self._evict()
+            self.started += 1
+        threading.Thread(target=self._run, args=(job,), name="simages-join", daemon=True).start()
+        return job
+
+    def _evict(self) -> None:
+        finished = [k for k, j in self._jobs.items() if j.state != RUNNING]
+        for k in finished[: max(0, len(finished) - self._cache_entries)]:
+            del self._jobs[k]
+
+    def _forget(self, job: JoinJob) -> None:
+        with self._lock:
+            for k, j in list(self._jobs.items()):
+                if j is job:
+                    del self._jobs[k]
+
+    def _run(self, job: JoinJob) -> None:
+        try:
+            with self._slots:
+                job.outcome = self._compute(job)
+                job.state = DONE
+        except JoinCancelled:
+            job.state = CANCELLED
+            self._forget(job)
+        except (ValueError, LookupError, OSError) as error:
+            job.error = str(error)
+            job.state = FAILED
+            self._forget(job)
+        except Exception as error:  # a bug must reach the page as a message, never hang it
+            job.error = f"the join failed: {error!r}"
+            job.state = FAILED
+            self._forget(job)
+        finally:
+            job._finished.set()
+
+    def _load(self, request: JoinRequest) -> tuple[SetIndex, list[SetIndex]]:
+        a = self.descriptors.get(self.settings, request.a)
+        bs = [a if name == request.a else self.descriptors.get(self.settings, name) for name in request.bs]
+        for b in bs:
+            require_same_descriptor(a, b)
+        return a, bs
+
+    def _compute(self, job: JoinJob) -> JoinOutcome:
+        request, spec = job.request, job.request.spec
+        if job.cancelled:
+            raise JoinCancelled
+        load_start = time.perf_counter()
+        a, bs = self._load(request)
+        joined_start = time.perf_counter()
+        job.total, job.phase = len(a), "joining"
+        collector = PairCollector(spec.higher_is_better, self.keep)
+        for a_image, row in iter_multi_join(a, bs, spec):
+            if job.cancelled:
+                raise JoinCancelled
+            collector.add(a_image, row)
+            job.done += 1
+        join_seconds = time.perf_counter() - joined_start
+        job.phase = "measuring the score distribution"
+        self_join = any(is_self_join(a, b) for b in bs)
+        pairs = JoinPairs(
+            a_set=request.a,
+            b_sets=request.bs,
+            higher_is_better=spec.higher_is_better,
+            keys=sorted(a.names),
+            pairs=collector.best(),
+            passed=collector.passed,
+            total=sum(len(a) * (len(b) - (1 if is_self_join(a, b) else 0)) for b in bs),
+            self_join=self_join,
+        )
+        distribution = join_distribution(a, bs, spec.metric, expand=spec.expand)
+        groups = self.groups(pairs)
+        job.finished_at = time.perf_counter()
+        return JoinOutcome(
+            pairs=pairs,
+            distribution=distribution,
+            groups=groups,
+            expansion=max((b.expansion_for(spec.expand) for b in bs), default=0),
+            explain=bs[0].explain(spec.expand) if bs else "",
+            load_seconds=joined_start - load_start,
+            join_seconds=join_seconds,
+        )
+
+    def cancel_all(self) -> None:
+        """Cancel every running join (the app is stopping)."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.cancel()
+
+
+def run_join(runner: JoinRunner, request: JoinRequest, timeout: float | None = None) -> JoinJob:
+    """Start a join and wait for it (CLI, benchmark, tests)."""
+    job = runner.start(request)
+    job.wait(timeout)
+    return job
+
+
+def other_sets(all_sets: Sequence[str], a: str) -> tuple[str, ...]:
+    """ "All other sets": every set but A, sorted."""
+    return tuple(sorted(name for name in all_sets if name != a))

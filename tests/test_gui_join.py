@@ -1,0 +1,337 @@
+"""Simulated-user tests of the join page (`/join`), its entry on the start page and its downloads."""
+
+from __future__ import annotations
+
+import json
+import threading
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+from nicegui import ui
+from nicegui.functions.navigate import History
+from nicegui.testing.user_interaction import UserInteraction
+
+from simages.cli import main as cli_main
+from simages.gui.join_views import KEYS_PER_PAGE, PAIRS_PER_PAGE
+from simages.jobs import join_runner
+from tests.gui_fixtures import current_query, demo_root, gui_app, new_user, only, vectors_for, write_store
+
+SELF = "/join?a=animals&b=animals"
+
+
+@pytest.fixture
+def shown_url(monkeypatch):
+    """The page's URL after in-place changes: the simulation does not follow history.replace, so the
+    replacements are recorded; returns the last one's parameters (and path)."""
+    replaced: list[str] = []
+    monkeypatch.setattr(History, "replace", lambda _history, url: replaced.append(url))
+
+    def last() -> dict[str, str]:
+        url = urlparse(replaced[-1])
+        return {k: v[0] for k, v in parse_qs(url.query).items()} | {"path": url.path}
+
+    return last
+
+
+def pair_scores(user) -> list[float]:
+    labels = sorted(user.find(marker="pair-score").elements, key=lambda e: e.id)
+    return [float(label.text.split()[-1]) for label in labels]
+
+
+def marked(user, prefix: str) -> list[str]:
+    """The markers starting with `prefix` on the page, in the order their elements were drawn."""
+    elements = sorted(user.find(kind=ui.element).elements, key=lambda e: e.id)
+    return [m for e in elements for m in e._markers if m.startswith(prefix)]
+
+
+def pair_markers(user) -> list[str]:
+    return marked(user, "pair:")
+
+
+def cli_csv(capsys, root, *args: str) -> str:
+    capsys.readouterr()
+    assert cli_main(["--root", str(root), "join", *args, "--output", "-"]) == 0
+    return capsys.readouterr().out
+
+
+async def test_self_join_lists_pairs_best_first_with_links(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(SELF + "&predicate=knn&param=3")
+        await user.should_see(marker="pairs-view", retries=50)
+        assert only(user, "summary").text == (
+            "The 3 most similar images in animals of each of the 12 images of animals: 36 pairs")
+        values = pair_scores(user)
+        assert len(values) == PAIRS_PER_PAGE and values == sorted(values, reverse=True)
+        for marker in pair_markers(user):
+            a, b = marker.removeprefix("pair:").split("|")
+            assert "animals/" + a != b  # a self-join never pairs an image with itself
+        link = user.find(marker="pair-a").elements.pop()
+        assert link.props["href"].startswith("/similar?key_set=animals&image=")
+        await user.should_see(marker="histogram", retries=50)
+        await user.should_see(marker="pager", retries=50)
+
+
+async def test_range_join_counts_pairs_out_of_all(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=animals&b=plants&metric=euclidean&predicate=range&param=0.5")
+        await user.should_see(marker="summary", retries=50)
+        await user.should_see("of 84 pairs of animals × plants have distance ≤ 0.500", retries=50)
+        passed = int(only(user, "summary").text.split()[0].replace(",", ""))
+        names_a = sorted(p.name for p in (tmp_path / "image_sets" / "animals").rglob("*.png"))
+        assert len(names_a) == 12
+        # The count agrees with a brute-force join of the same stored vectors.
+        from simages.nearest.cache import default_cache
+
+        a = default_cache.get(settings, "animals")
+        b = default_cache.get(settings, "plants")
+        distances = np.linalg.norm(a.vectors[:, None, :] - b.vectors[None, :, :], axis=2)
+        assert passed == int((distances <= 0.5).sum())
+
+
+async def test_switch_views_page_and_url(tmp_path, shown_url):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=animals&b=plants&predicate=knn&param=2")
+        await user.should_see(marker="pairs-view", retries=50)
+        toggle = only(user, "view")
+        assert "groups" not in toggle.options  # a kNN join between two sets links everything: no groups
+        with user:
+            toggle.value = "knn"
+        await user.should_see(marker="knn-view", retries=50)
+        assert shown_url()["view"] == "knn"
+        assert len(marked(user, "knn:")) == KEYS_PER_PAGE
+        with user:
+            only(user, "pager").value = 2
+        await user.should_see(marker="knn:sub/ani009.png")
+        assert shown_url()["page"] == "2" and shown_url()["view"] == "knn"
+
+        await user.open(SELF + "&predicate=range&param=0.999&view=groups")
+        await user.should_see(marker="groups-view", retries=50)
+        summary = only(user, "group-summary").text
+        assert summary.endswith("images") and "group" in summary
+
+
+async def test_groups_are_connected_components(tmp_path):
+    settings, manager = demo_root(tmp_path, {"dups": 9})
+    names = sorted(p.relative_to(tmp_path / "image_sets" / "dups").as_posix()
+                   for p in (tmp_path / "image_sets" / "dups").rglob("*.png"))
+    # Three clusters of three nearly identical vectors, far apart: three groups of three.
+    vectors = np.repeat(np.eye(8, dtype=np.float32)[:3], 3, axis=0) + 0.001 * np.arange(9)[:, None]
+    write_store(settings, "dups", names, vectors.astype(np.float32))
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=dups&b=dups&predicate=range&param=0.99&view=groups")
+        await user.should_see("3 groups, 9 images", retries=50)
+        await user.should_see(marker="group:3", retries=50)
+        # Each image pairs with the two others of its cluster (a self-join lists both directions, as the CLI).
+        assert only(user, "summary").text.startswith("18 of 72 pairs")
+
+
+async def test_histogram_click_sets_the_threshold(tmp_path, shown_url):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(SELF + "&predicate=knn&param=3")
+        await user.should_see(marker="histogram", retries=50)
+        edges = [point[0] for point in only(user, "histogram").options["series"][0]["data"]]
+        clicked = edges[len(edges) // 2] + 1e-5  # where the browser's pointer was, on the score axis
+        user.find(marker="histogram").trigger("click", clicked)
+        text = f"{clicked:.3f}"  # as displayed: the threshold shown is the threshold used
+        await user.should_see(f"have similarity ≥ {text}", retries=50)
+        query = shown_url()
+        assert query["predicate"] == "range" and query["param"] == text
+        assert only(user, "param").value == text
+        await user.should_see(marker="pairs-view", retries=50)
+        assert pair_scores(user) and all(v >= float(text) for v in pair_scores(user))
+        chart = only(user, "histogram")
+        assert chart.options["series"][0]["markLine"]["data"][0]["xAxis"] == float(text)
+
+
+async def test_results_page_histogram_sets_the_threshold(tmp_path, shown_url):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/similar?key_set=animals&image=ani001.png&set=animals")
+        await user.should_see(marker="histogram", retries=50)
+        user.find(marker="histogram").trigger("click", 0.9)
+        await user.should_see("have similarity ≥ 0.900", retries=50)
+        assert shown_url()["predicate"] == "range" and shown_url()["param"] == "0.900"
+
+
+async def test_compare_steps_through_pairs(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(SELF + "&predicate=knn&param=2")
+        await user.should_see(marker="pairs-view", retries=50)
+        first, second = pair_markers(user)[:2]
+        dialog = user.find(kind=ui.dialog).elements.pop()
+        cards = sorted(user.find(marker="pair-images").elements, key=lambda e: e.id)
+        UserInteraction(user, {cards[0]}, None).click()  # the best pair's two thumbnails
+        assert dialog.value
+
+        def shown() -> list[str]:
+            images = sorted(user.find(marker="viewer-image").elements, key=lambda e: e.id)
+            return [img.props["src"] for img in images if img.visible]
+
+        a, b = first.removeprefix("pair:").split("|")
+        srcs = shown()
+        assert len(srcs) == 2 and "size=full" in srcs[0]
+        assert a.split("/")[-1] in srcs[0] and b.split("/")[-1] in srcs[1]
+        await user.should_see(marker="viewer-info", retries=50)
+
+        def press(key: str) -> None:
+            args = {"action": "keydown", "repeat": False, "altKey": False, "ctrlKey": False, "metaKey": False,
+                    "shiftKey": False, "key": key, "code": key, "location": 0}
+            user.find(kind=ui.keyboard).trigger("key", args)
+
+        press("ArrowRight")
+        a2, b2 = second.removeprefix("pair:").split("|")
+        assert a2.split("/")[-1] in shown()[0] and b2.split("/")[-1] in shown()[1]
+        press("Escape")
+        assert not dialog.value
+
+
+@pytest.fixture
+def slow_join(monkeypatch):
+    """Joins that wait at every image of A until the test lets them go on."""
+    gate = threading.Event()
+    real = join_runner.iter_multi_join
+
+    def slow(a, bs, spec):
+        for row in real(a, bs, spec):
+            gate.wait(10)
+            yield row
+
+    monkeypatch.setattr(join_runner, "iter_multi_join", slow)
+    yield gate
+    gate.set()
+
+
+async def test_cancel_while_other_tabs_keep_working(tmp_path, slow_join):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (ctx, user):
+        await user.open(SELF + "&predicate=knn&param=3")
+        await user.should_see(marker="cancel", retries=50)
+        await user.should_see("Joining: 0 of 12 images of animals", retries=50)
+        other = new_user(user)
+        await other.open("/similar?key_set=animals&image=ani001.png&set=plants")
+        await other.should_see("The 7 most similar of 7 images in plants, by cosine similarity", retries=50)
+        user.find(marker="cancel").click()
+        slow_join.set()
+        await user.should_see("Join cancelled", retries=50)
+        await user.should_see(marker="rerun", retries=50)
+        assert ctx.joins.started == 1
+        user.find(marker="rerun").click()  # a cancelled join is not cached: it runs again
+        await user.should_see(marker="pairs-view", retries=50)
+        assert ctx.joins.started == 2
+
+
+async def test_finished_joins_are_cached_until_a_store_changes(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (ctx, user):
+        await user.open(SELF + "&predicate=knn&param=3")
+        await user.should_see(marker="pairs-view", retries=50)
+        await user.open(SELF + "&predicate=knn&param=3&view=knn")
+        await user.should_see(marker="knn-view", retries=50)
+        assert ctx.joins.started == 1  # another view of the same join: nothing computed again
+        names = ctx.descriptors.get(settings, "animals").names
+        write_store(settings, "animals", names, vectors_for(names, seed=7))
+        await user.open(SELF + "&predicate=knn&param=3")
+        await user.should_see(marker="pairs-view", retries=50)
+        assert ctx.joins.started == 2  # re-indexed: joined again
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("/join?a=animals", "the link names no set B (the set searched)"),
+        ("/join?b=animals", "the link names no set A (the keys)"),
+        ("/join?a=..&b=animals", "set name"),
+        ("/join?a=animals&b=animals&metric=manhattan", "unknown metric 'manhattan'"),
+        ("/join?a=animals&b=animals&predicate=top", "unknown predicate 'top'"),
+        ("/join?a=animals&b=animals&view=table", "unknown view 'table'"),
+        ("/join?a=animals&b=animals&page=0", "page must be a positive whole number"),
+        ("/join?a=animals&b=plants&others=1", "choose one"),
+    ],
+)
+async def test_invalid_links_get_a_clear_page(tmp_path, url, message):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(url)
+        await user.should_see("This link does not describe a join", retries=50)
+        assert message in only(user, "error-message").text
+
+
+async def test_unknown_sets_and_bad_parameters_say_why(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=animals&b=nosuchset")
+        await user.should_see("There is no image set named “nosuchset” (set B).", retries=50)
+        await user.open(SELF + "&predicate=range&param=2")
+        await user.should_see("a cosine similarity threshold must lie between -1 and 1, got 2", retries=50)
+        await user.open(SELF + "&predicate=knn&param=abc")
+        await user.should_see("k must be a positive integer, got 'abc'", retries=50)
+
+
+async def test_csv_download_equals_the_cli(tmp_path, capsys):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        for query, args in [
+            ("a=animals&b=animals&predicate=knn&param=3", ["animals", "animals", "--knn", "3"]),
+            ("a=animals&b=plants&metric=euclidean&predicate=range&param=0.6",
+             ["animals", "plants", "--metric", "euclidean", "--range", "0.6"]),
+            ("a=plants&b=animals&predicate=range&param=0.99&expand=0",
+             ["plants", "animals", "--range", "0.99", "--no-expansion"]),
+        ]:
+            response = await user.http_client.get("/join.csv?" + query)
+            assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+            assert "attachment" in response.headers["content-disposition"]
+            assert response.text == cli_csv(capsys, tmp_path, *args)
+            assert response.text.count("\n") > 1
+        response = await user.http_client.get("/join.csv?a=animals&b=nosuchset&predicate=knn&param=3")
+        assert response.status_code == 404 and "nosuchset" in response.text
+        response = await user.http_client.get("/join.csv?a=animals&b=animals&predicate=knn&param=-1")
+        assert response.status_code == 400 and "k must be a positive integer" in response.text
+
+
+async def test_all_other_sets_and_groups_json(tmp_path):
+    settings, manager = demo_root(tmp_path, {"animals": 12, "plants": 7, "trees": 5})
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=animals&others=1&predicate=knn&param=2")
+        await user.should_see(marker="pairs-view", retries=50)
+        assert "of 2 other sets" not in only(user, "summary").text
+        assert "in 2 other sets of each of the 12 images of animals: 24 pairs" in only(user, "summary").text
+        response = await user.http_client.get("/join.csv?a=animals&others=1&predicate=knn&param=2")
+        rows = response.text.splitlines()
+        assert rows[0] == "a,b,score" and len(rows) == 25
+        assert {row.split(",")[1].split("/")[0] for row in rows[1:]} <= {"plants", "trees"}
+
+        response = await user.http_client.get("/join.json?a=animals&b=animals&predicate=range&param=0.999")
+        body = response.json()
+        assert set(body) == {"threshold", "pairs", "groups"} and body["threshold"] == 0.999
+        assert all(set(p) == {"a", "b", "score"} and p["score"] >= 0.999 for p in body["pairs"])
+        linked = {name for p in body["pairs"] for name in (p["a"], p["b"])}
+        assert {name for g in body["groups"] for name in g} == linked
+        assert all(name.startswith("animals/") for name in linked)
+        assert json.dumps(body)
+
+
+async def test_start_page_offers_the_join(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        await user.should_see(marker="join-entry", retries=50)
+        await user.should_see("Or join two sets / find duplicates", retries=50)
+        with user:
+            only(user, "entry-b").value = "plants"
+        user.find(marker="entry-run").click()
+        await user.should_see(marker="summary", retries=50)
+        query = current_query(user)
+        assert query["path"] == "/join" and query["a"] == "animals" and query["b"] == "plants"
+        await user.should_see("pairs of animals × plants have similarity ≥", retries=50)
+        await user.open("/")
+        with user:
+            only(user, "entry-b").value = "/all-other-sets"
+        user.find(marker="entry-run").click()
+        await user.should_see(marker="summary", retries=50)
+        assert current_query(user).get("others") == "1"
