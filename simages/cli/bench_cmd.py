@@ -1,4 +1,4 @@
-"""`simages bench extract|query`: speed measured against baselines in the same run."""
+"""`simages bench extract|query|page|load|join`: speed measured against baselines in the same run."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ BENCHES = {
     "load": ("simages.bench.load_bench", "20 concurrent clients querying the app while a set is indexed"),
     "open": ("simages.bench.open_bench", "time until a large set is ready: .npz vs memory-mapped copy"),
     "ann": ("simages.bench.ann_bench", "exact kNN vs ANN indexes (HNSW, IVF, binary codes), 100k-1M images"),
+    "join": ("simages.bench.join_bench", "10k x 10k self-join: time until /join shows its pairs"),
 }
 
 

@@ -25,10 +25,10 @@ GROUPS_PER_PAGE = 10
 STRIP_LIMIT = 24
 
 CSS = """
-.join-pairs { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 10px; }
+.join-pairs { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr)); gap: 10px; }
 .join-pair { background: white; border: 1px solid #e0e0e0; border-radius: 6px; padding: 8px; }
 .join-pair-images { display: flex; gap: 6px; cursor: pointer; }
-.join-pair-images img { width: 50%; aspect-ratio: 1; object-fit: cover; border-radius: 4px;
+.join-pair-images img { width: 50%; height: 128px; object-fit: contain; border-radius: 4px;
   background: #eee; }
 .join-pair-names { display: flex; gap: 6px; font-size: 12px; }
 .join-pair-names > * { width: 50%; overflow-wrap: anywhere; }
