@@ -166,3 +166,107 @@ def test_layout_wide_and_narrow(layout_server, tmp_path):
         finally:
             browser.close()
     print(f"\nscreenshots saved in {POLISH}")
+
+
+@pytest.fixture
+def join_server(tmp_path):
+    """The demo set and a set of edited copies of six of its photos (resized, brightened, mirrored), both
+    indexed by the app itself."""
+    from PIL import Image, ImageEnhance, ImageOps
+
+    demo = REPO / "image_sets" / "demo"
+    if demo.is_dir():
+        shutil.copytree(demo, tmp_path / "image_sets" / "demo")
+    else:
+        make_images(tmp_path, "demo", 10)
+    copies = tmp_path / "image_sets" / "copies"
+    copies.mkdir()
+    originals = sorted((tmp_path / "image_sets" / "demo").rglob("*.*"))[:6]
+    edits = [lambda im: im.resize((im.width // 2, im.height // 2)),
+             lambda im: ImageEnhance.Brightness(im).enhance(1.15),
+             ImageOps.mirror]
+    for i, path in enumerate(originals):
+        with Image.open(path) as image:
+            edits[i % 3](image.convert("RGB")).save(copies / f"copy_of_{path.stem}.jpg", quality=90)
+    with AppServer("tests.gui_serve", tmp_path) as app_server:
+        for name in ("demo", "copies"):
+            wait_for(lambda n=name: (tmp_path / "features" / f"{n}.npz").is_file(), 120, f"the set {name}")
+        yield app_server.url, tmp_path
+
+
+def test_join_two_sets_pairs_groups_csv_and_compare(join_server):
+    import subprocess
+    import sys
+    from urllib.parse import parse_qs, urlparse
+
+    url, root = join_server
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+            page.goto(url + "/")
+            entry = page.get_by_text("Or join two sets / find duplicates")
+            entry.wait_for(timeout=20_000)
+            entry.scroll_into_view_if_needed()
+            page.screenshot(path=str(OUTPUT / "join-entry.png"))
+
+            page.goto(url + "/join?a=copies&b=demo&predicate=range")
+            page.locator(".join-pair").first.wait_for(timeout=30_000)
+            page.wait_for_function("() => location.search.includes('param=')")
+            params = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+            assert params["a"] == "copies" and params["b"] == "demo" and params["predicate"] == "range"
+            summary = page.get_by_text("pairs of copies × demo have similarity ≥")
+            assert summary.is_visible()
+            scores = [float(t.split()[-1]) for t in page.locator(".join-score").all_inner_texts()]
+            assert scores and scores == sorted(scores, reverse=True)
+            assert min(scores) >= float(params["param"]) - 5e-4  # shown to 3 decimals
+            page.locator("canvas").first.wait_for(timeout=10_000)
+            load_all_images(page)
+            page.screenshot(path=str(OUTPUT / "join-pairs.png"), full_page=True)
+
+            with page.expect_download() as download_info:
+                page.get_by_text("Download pairs (CSV)").click()
+            downloaded = Path(download_info.value.path()).read_text()
+            cli = subprocess.run(
+                [sys.executable, "-m", "simages", "--root", str(root), "join", "copies", "demo",
+                 "--range", params["param"], "--output", "-"],
+                cwd=REPO, capture_output=True, text=True, check=True,
+            ).stdout
+            assert downloaded == cli and downloaded.count("\n") == len(scores) + 1
+
+            page.get_by_text("Matches per image").click()
+            page.wait_for_function("() => location.search.includes('view=knn')")
+            page.locator(".join-row").first.wait_for(timeout=10_000)
+            load_all_images(page)
+            page.screenshot(path=str(OUTPUT / "join-knn.png"), full_page=True)
+
+            page.get_by_role("button", name="Groups").click()  # the view toggle, not the JSON link
+            page.get_by_text("images", exact=False).first.wait_for(timeout=10_000)
+            page.wait_for_function("() => location.search.includes('view=groups')")
+            group_line = page.locator(".join-row .text-weight-medium").first
+            group_line.wait_for(timeout=10_000)
+            assert group_line.inner_text().startswith("Group 1: ")
+            load_all_images(page)
+            page.screenshot(path=str(OUTPUT / "join-groups.png"), full_page=True)
+
+            page.get_by_role("button", name="Pairs").click()
+            page.locator(".join-pair-images").first.click()
+            viewer = page.locator("img.viewer-image")
+            viewer.first.wait_for(timeout=10_000)
+            page.wait_for_function("() => [...document.querySelectorAll('img.viewer-image')]"
+                                   ".filter(i => i.complete && i.naturalWidth > 0).length >= 2")
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(OUTPUT / "join-compare.png"))
+            page.keyboard.press("Escape")
+            viewer.first.wait_for(state="hidden", timeout=10_000)
+
+            # A click on the histogram sets the threshold: the URL and the summary follow.
+            page.get_by_role("button", name="Pairs").click()
+            box = page.locator("canvas").first.bounding_box()
+            assert box
+            page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+            page.wait_for_function("p => !location.search.includes('param=' + p)", arg=params["param"])
+        finally:
+            browser.close()
+    print(f"\nscreenshots saved in {OUTPUT}")

@@ -35,6 +35,7 @@ CSS = """
 .join-score { font-weight: 600; font-size: 14px; }
 .join-strip { display: flex; flex-wrap: wrap; gap: 6px; }
 .join-strip .thumb-tile { width: 104px; }
+.join-strip .join-key { outline: 2px solid #1e88e5; }
 .join-row { background: white; border: 1px solid #e0e0e0; border-radius: 6px; padding: 8px; width: 100%; }
 """
 
@@ -121,7 +122,8 @@ def draw_knn(view: ViewContext, page: int) -> None:
                     ui.label(f"{len(positions)} match{'es' if len(positions) != 1 else ''}").classes(
                         "text-caption text-grey-7")
                 with ui.element("div").classes("join-strip"):
-                    _tile(pairs.a_set, key).classes("q-mr-md")
+                    _tile(pairs.a_set, key).classes("join-key")
+                    ui.icon("arrow_forward", color="grey-6").classes("self-center")
                     if not positions:
                         ui.label("no match").classes("text-grey-7 self-center").mark("no-match")
                     for position, pair in zip(positions, matches, strict=False):
