@@ -129,7 +129,7 @@ async def test_groups_are_connected_components(tmp_path):
         assert only(user, "summary").text.startswith("18 of 72 pairs")
 
 
-async def test_histogram_click_sets_the_threshold(tmp_path, shown_url):
+async def test_histogram_click_sets_the_threshold(tmp_path):
     settings, manager = demo_root(tmp_path)
     async with gui_app(settings, manager) as (_, user):
         await user.open(SELF + "&predicate=knn&param=3")
@@ -139,8 +139,8 @@ async def test_histogram_click_sets_the_threshold(tmp_path, shown_url):
         user.find(marker="histogram").trigger("click", clicked)
         text = f"{clicked:.3f}"  # as displayed: the threshold shown is the threshold used
         await user.should_see(f"have similarity ≥ {text}", retries=50)
-        query = shown_url()
-        assert query["predicate"] == "range" and query["param"] == text
+        query = current_query(user)  # a new join: a page and history entry of its own
+        assert query["path"] == "/join" and query["predicate"] == "range" and query["param"] == text
         assert only(user, "param").value == text
         await user.should_see(marker="pairs-view", retries=50)
         assert pair_scores(user) and all(v >= float(text) for v in pair_scores(user))
@@ -148,14 +148,15 @@ async def test_histogram_click_sets_the_threshold(tmp_path, shown_url):
         assert chart.options["series"][0]["markLine"]["data"][0]["xAxis"] == float(text)
 
 
-async def test_results_page_histogram_sets_the_threshold(tmp_path, shown_url):
+async def test_results_page_histogram_sets_the_threshold(tmp_path):
     settings, manager = demo_root(tmp_path)
     async with gui_app(settings, manager) as (_, user):
         await user.open("/similar?key_set=animals&image=ani001.png&set=animals")
         await user.should_see(marker="histogram", retries=50)
         user.find(marker="histogram").trigger("click", 0.9)
         await user.should_see("have similarity ≥ 0.900", retries=50)
-        assert shown_url()["predicate"] == "range" and shown_url()["param"] == "0.900"
+        query = current_query(user)
+        assert query["path"] == "/similar" and query["predicate"] == "range" and query["param"] == "0.900"
 
 
 async def test_compare_steps_through_pairs(tmp_path):

@@ -39,6 +39,11 @@ def join_entry_card(ctx: GuiContext, default_set: str | None = None) -> None:
                 lambda m, e: suggested_threshold(ctx, draft(m, e)) if a_select.value else None,
                 expansion=expansion_for(ctx, first), always_show_expansion=False,
             )
+        # Markers of their own: the start page's key-search panel has the same controls.
+        for element, name in ((controls.metric, "metric"), (controls.predicate, "predicate"),
+                              (controls.param, "param"), (controls.expansion_box, "expansion-box"),
+                              (controls.expansion, "expand"), (controls.expansion_note, "expand-hint")):
+            element.mark(f"entry-{name}")
 
         def open_join() -> None:
             if not a_select.value or not b_select.value:

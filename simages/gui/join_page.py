@@ -1,11 +1,11 @@
 """Page `/join`: set A joined with set B (itself, or all other sets) -- the pairs that pass, each key's
 matches, the groups of near-duplicates, the score histogram, Compare, and the downloads.
 
-The URL describes the join completely (see join_state); changing settings, the view or the page replaces it
-in place, so what is on screen can be bookmarked. The join itself runs in the background (ctx.joins): a
-progress bar and a Cancel button show while it runs, other tabs keep working, and a finished join is
-cached, so switching views, pages or going back costs nothing. Everything this tab remembers lives in this
-function's closure.
+The URL describes the join completely (see join_state), so what is on screen can be bookmarked: each new
+join is a page and a history entry of its own (as on /similar), while switching views or pages replaces
+the URL in place. The join itself runs in the background (ctx.joins): a progress bar and a Cancel button
+show while it runs, other tabs keep working, and a finished join is cached, so switching views, pages or
+going back costs nothing. Everything this tab remembers lives in this function's closure.
 """
 
 from __future__ import annotations
@@ -316,8 +316,11 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         new = picked_state(**(settings | changes), page=1)
         if new.view == "groups" and not groups_apply(new):
             new = new.with_(view="pairs")
-        set_url(new)
-        await start()
+        if new == tab["state"]:
+            await start()
+            return
+        # A new page and history entry per join, as on /similar: Back returns to the previous join.
+        ui.navigate.to(join_url(new))
 
     async def threshold_picked(value: float) -> None:
         text = set_range_threshold(controls, value)
