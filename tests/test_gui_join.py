@@ -15,7 +15,16 @@ from nicegui.testing.user_interaction import UserInteraction
 from simages.cli import main as cli_main
 from simages.gui.join_views import KEYS_PER_PAGE, PAIRS_PER_PAGE
 from simages.jobs import join_runner
-from tests.gui_fixtures import current_query, demo_root, gui_app, new_user, only, vectors_for, write_store
+from tests.gui_fixtures import (
+    current_query,
+    demo_root,
+    gui_app,
+    make_images,
+    new_user,
+    only,
+    vectors_for,
+    write_store,
+)
 
 SELF = "/join?a=animals&b=animals"
 
@@ -293,6 +302,13 @@ async def test_csv_download_equals_the_cli(tmp_path, capsys):
         assert response.status_code == 404 and "nosuchset" in response.text
         response = await user.http_client.get("/join.csv?a=animals&b=animals&predicate=knn&param=-1")
         assert response.status_code == 400 and "k must be a positive integer" in response.text
+        names = make_images(tmp_path, "other", 4, prefix="oth")
+        write_store(settings, "other", names, np.ones((4, 8), np.float32), descriptor="gap+l2")
+        response = await user.http_client.get("/join.csv?a=animals&b=other&predicate=knn&param=1")
+        assert response.status_code == 409 and "re-index one of them" in response.text
+        await user.open("/join?a=animals&b=other&predicate=knn&param=1")
+        await user.should_see("This join cannot run", retries=50)
+        await user.should_see(marker="problem")
 
 
 async def test_all_other_sets_and_groups_json(tmp_path):

@@ -98,7 +98,12 @@ def csv_rows(
     way (e.g. through a pivot table), else brute force."""
     yield [["a", "b", "score"]]
     for a_image, matches in groups if groups is not None else iter_set_join(a, b, spec):
-        yield [[a_image, m.image, format_score(m.score)] for m in matches]
+        yield [csv_row(a_image, m.image, m.score, spec) for m in matches]
+
+
+def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[str]:
+    """One CSV row [a, b, score] with the score written as every CSV of a join writes it."""
+    return [a_image, b_image, format_score(score)]
 
 
 def write_csv(

@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from simages.cli.join_cmd import csv_rows
-from simages.cli.query_cmd import format_score
+from simages.cli.join_cmd import csv_row, csv_rows
+from simages.cli.query_cmd import require_same_descriptor
 from simages.gui.context import GuiContext
 from simages.gui.join_setup import JoinProblem, ResolvedJoin, resolve
 from simages.gui.join_state import join_from_params
@@ -26,39 +26,45 @@ from simages.gui.query_url import InvalidQuery
 from simages.jobs.join_runner import DONE, JoinRequest
 from simages.nearest.join_pairs import node
 from simages.nearest.multi_join import iter_multi_join
+from simages.nearest.query_spec import QuerySpec
 from simages.nearest.results import Pair
+from simages.nearest.set_index import SetIndex
+from simages.store.npz_store import StoreError
 
 # A JSON answer lists every pair; beyond the pairs the app keeps, the CSV is the way.
 _JSON_WAIT_SECONDS = 600
 
 
 def _lines(rows: Iterator[list[list[str]]]) -> Iterator[str]:
+    """CSV text in pieces of about 64 KB: few writes, and memory bounded however long the join."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for chunk in rows:
         writer.writerows(chunk)
-        if buffer.tell() > 64 * 1024 or not chunk:
+        if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
 
 
-def multi_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[str]]]:
+def multi_csv_rows(a: SetIndex, bs: list[SetIndex], spec: QuerySpec) -> Iterator[list[list[str]]]:
     """CSV rows of a join against several sets, B named `set/image`."""
-    a = ctx.descriptors.get(ctx.settings, request.a)
-    bs = [ctx.descriptors.get(ctx.settings, name) for name in request.bs]
     yield [["a", "b", "score"]]
-    for a_image, row in iter_multi_join(a, bs, request.spec):
-        yield [[a_image, node(m.set, m.image), format_score(m.score)] for m in row]
+    for a_image, row in iter_multi_join(a, bs, spec):
+        yield [csv_row(a_image, node(m.set, m.image), m.score, spec) for m in row]
 
 
 def join_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[str]]]:
-    if len(request.bs) > 1:
-        return multi_csv_rows(ctx, request)
+    """The CSV rows of a join, its sets loaded and checked first (so a problem is an HTTP error, not a
+    broken download). NotIndexed, StoreError, or ValueError for sets of different descriptors."""
     a = ctx.descriptors.get(ctx.settings, request.a)
-    b = a if request.bs[0] == request.a else ctx.descriptors.get(ctx.settings, request.bs[0])
-    return csv_rows(a, b, request.spec)
+    bs = [a if name == request.a else ctx.descriptors.get(ctx.settings, name) for name in request.bs]
+    for b in bs:
+        require_same_descriptor(a, b)
+    if len(bs) > 1:
+        return multi_csv_rows(a, bs, request.spec)
+    return csv_rows(a, bs[0], request.spec)
 
 
 def csv_filename(request: JoinRequest) -> str:
@@ -102,6 +108,8 @@ def register_join_exports(app: FastAPI, ctx: GuiContext) -> None:
             rows = join_csv_rows(ctx, resolved.request)
         except JoinProblem as problem:
             return PlainTextResponse(problem.message, status_code=problem.status)
+        except (ValueError, LookupError, StoreError) as error:
+            return PlainTextResponse(str(error), status_code=409)
         headers = {"Content-Disposition": f'attachment; filename="{csv_filename(resolved.request)}"'}
         return StreamingResponse(_lines(rows), media_type="text/csv", headers=headers)
 
