@@ -138,3 +138,20 @@ async def test_join_panel_shows_the_whole_join_and_one_chosen_key(tmp_path):
             only(user, "teaching-key").value = "ani002.png"
         await user.should_see("For one key of animals, ani002.png:")
         assert "all 7 distances" in only(user, "teaching-summary").text
+
+
+async def test_join_page_mounts_the_panel_for_one_searched_set_only(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=animals&b=plants&predicate=knn&param=2")
+        await user.should_see(marker="teaching-panel", retries=50)
+        with user:
+            only(user, "teaching-panel").value = True
+        await user.should_see(marker="teaching-join-summary", retries=50)
+        assert "all 84 distances" in only(user, "teaching-join-summary").text
+    settings, manager = demo_root(tmp_path / "other", {"animals": 12, "plants": 7, "rocks": 5})
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=animals&others=1&predicate=knn&param=2")  # B: all other sets
+        await user.should_see(marker="summary", retries=50)
+        await user.should_see(marker="histogram", retries=50)
+        await user.should_not_see(marker="teaching-panel")

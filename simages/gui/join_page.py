@@ -36,6 +36,7 @@ from simages.gui.join_views import (
 )
 from simages.gui.query_url import InvalidQuery, home_url
 from simages.gui.status_panel import describe_status
+from simages.gui.teaching_panel import mount_join_request_panel
 from simages.gui.viewer import Viewer
 from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinJob, JoinOutcome
 
@@ -209,6 +210,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                                 value=resolved.state.view if has_groups or resolved.state.view != "groups"
                                 else "pairs")
         json_link.set_visibility(has_groups)
+        mount_join_request_panel(ctx, tab, notes, resolved.request.a, resolved.request.bs, spec)
         draw_view()
 
     def draw_view() -> None:

@@ -70,6 +70,26 @@ def mount_join_teaching_panel(
         return TeachingPanel(ctx, memory, b, spec, join_keys=a)
 
 
+def mount_join_request_panel(
+    ctx: GuiContext,
+    tab: dict[str, Any],
+    container: ui.element,
+    a_name: str,
+    b_names: tuple[str, ...],
+    spec: QuerySpec,
+) -> TeachingPanel | None:
+    """The join page's mount: the panel for a join of set `a_name` against one searched set; nothing for
+    "all other sets" (each searched set has its own pivot table) or a set that cannot be loaded now."""
+    if len(b_names) != 1:
+        return None
+    try:
+        a = ctx.descriptors.get(ctx.settings, a_name)
+        b = a if b_names[0] == a_name else ctx.descriptors.get(ctx.settings, b_names[0])
+    except (LookupError, ValueError, OSError, RuntimeError):  # not indexed, bad store: the page says so
+        return None
+    return mount_join_teaching_panel(ctx, tab, container, a, b, spec)
+
+
 class TeachingPanel:
     def __init__(
         self,
