@@ -211,10 +211,10 @@ class TeachingPanel:
 
 def join_summary_text(join: JoinCostEstimate) -> str:
     """The whole join by brute force and through the pivot table, in two sentences."""
-    sample = (f", measured on {join.keys:,} of its {join.keys_total:,} keys drawn at random"
-              if join.keys < join.keys_total else "")
+    sample = (f", measured on {join.keys:,} of its {join.keys_total:,} keys drawn at random. On those keys"
+              if join.keys < join.keys_total else ":")
     same = "The same pairs." if join.identical else "WARNING: the pairs differ."
-    return (f"The whole join of {join.a_set} against {join.b_set}{sample}: brute force computes all "
+    return (f"The join of {join.a_set} against {join.b_set}{sample} brute force computes all "
             f"{join.brute.total:,} distances ({join.brute.ms:.0f} ms); the pivot-filtered nested-loop join "
             f"computes {join.pivot.computed:,} ({100 * join.pivot.share():.0f}%) and rules out "
             f"{join.pivot.pruned:,} ({join.pivot.ms:.0f} ms). {same}")
@@ -246,14 +246,13 @@ def summary_text(picture: PruningPicture) -> str:
 
 
 def rho_hint(rho: float) -> str:
-    """What the intrinsic dimensionality means for pivots, in words."""
+    """What the intrinsic dimensionality means for pivots, in words (no verdict: what counts as high
+    depends on the set's size and the query, and the bar above shows the outcome)."""
     if not math.isfinite(rho):
         return "too few distinct images to say"
-    if rho < 10:
-        return "low: distances spread widely, pivots can prune most images"
-    if rho < 25:
-        return "moderate: pivots prune part of the set"
-    return "high: distances crowd around their mean, so lower bounds stay small and pivots prune little"
+    return ("the larger it is, the more the distances crowd around their mean, the smaller the lower bounds "
+            "and the less pivots can rule out (for points spread evenly in d dimensions it grows like d); "
+            "change the dimension to see it move")
 
 
 def _distance_name(metric: str) -> str:
