@@ -86,6 +86,19 @@ def test_tiles_are_links_keyboard_reachable_and_history_works(layout_server, bro
     page.wait_for_function("document.querySelectorAll('.thumb-score').length > 3", timeout=20_000)
     assert page.get_by_label("k (how many results)").input_value() == "10"
 
+    # Enter on a focused result opens the viewer (as a plain click does), Esc closes it.
+    page.locator(".thumb-tile").first.focus()
+    page.keyboard.press("Enter")
+    page.locator("img.viewer-image").last.wait_for(timeout=10_000)
+    assert page.url == first_url
+    assert page.locator("img.viewer-image").last.get_attribute("alt") == page.locator(
+        ".thumb-tile").first.get_attribute("title")
+    page.wait_for_timeout(300)
+    page.keyboard.press("Escape")
+    page.locator("img.viewer-image").last.wait_for(state="hidden", timeout=10_000)
+    page.wait_for_timeout(500)
+    assert page.url == first_url  # closing popped the viewer's own history entry, nothing more
+
     # Back closes the viewer and stays on the results.
     page.locator(".thumb-tile").first.click()
     page.locator("img.viewer-image").last.wait_for(timeout=10_000)
