@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -63,7 +64,8 @@ def test_click_thumbnail_shows_ranked_results(server):
             tile.click()
             page.wait_for_url("**/similar?*", timeout=20_000)
             page.locator(".thumb-score").first.wait_for(timeout=20_000)
-            assert f"image={key_name}" in page.url and "metric=cosine" in page.url
+            query = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+            assert query["image"] == key_name and query["metric"] == "cosine"
             assert "tmp" not in page.url  # names only, never a file-system path
             scores = [float(text) for text in page.locator(".thumb-score").all_inner_texts()]
             assert scores and scores == sorted(scores, reverse=True)
@@ -76,7 +78,8 @@ def test_click_thumbnail_shows_ranked_results(server):
             page.locator(".thumb-tile").first.click()
             viewer = page.locator("img.viewer-image").last  # right of the key
             viewer.wait_for(timeout=10_000)
-            assert titles[0] in (viewer.get_attribute("src") or "")
+            shown = parse_qs(urlparse(viewer.get_attribute("src") or "").query)
+            assert shown["name"] == [titles[0]] and shown["size"] == ["full"]
             first_src = viewer.get_attribute("src")
             page.wait_for_timeout(300)  # the keyboard listener is switched on by the dialog's open event
             page.keyboard.press("ArrowRight")
