@@ -231,7 +231,7 @@ def test_results_serialise_to_the_documented_json():
     assert "passed" not in knn and len(knn["results"]) == 2
 
 
-def test_query_expansion_descriptor_expands_keys_without_the_key_itself():
+def test_query_expansion_scores_each_image_by_the_better_of_key_and_expanded_key():
     from simages.extraction.postprocess import average_query_expansion
 
     rng = np.random.default_rng(11)
@@ -242,10 +242,16 @@ def test_query_expansion_descriptor_expands_keys_without_the_key_itself():
     spec = QuerySpec("cosine", "knn", 5)
     result = key_join(index, raw[7], spec, exclude="07.jpg")
     expanded = average_query_expansion(index.vectors[[7]], index.vectors, 3, np.array([7]))[0]
-    sims = index.vectors @ expanded / np.linalg.norm(index.vectors, axis=1) / np.linalg.norm(expanded)
+    unit = index.vectors / np.linalg.norm(index.vectors, axis=1, keepdims=True)
+    sims = np.maximum(unit @ expanded / np.linalg.norm(expanded), unit @ unit[7])
     sims[7] = -np.inf
     expected = [names[i] for i in np.argsort(-sims, kind="stable")[:5]]
     assert [m.image for m in result.matches] == expected
+    assert [m.score for m in result.matches] == pytest.approx(np.sort(sims)[::-1][:5], abs=1e-6)
+    # Expansion alone would rank differently here: the key's own nearest images keep their own scores.
+    only_expanded = unit @ expanded / np.linalg.norm(expanded)
+    only_expanded[7] = -np.inf
+    assert expected != [names[i] for i in np.argsort(-only_expanded, kind="stable")[:5]]
     # The self-join expands every key the same way, so it agrees with the key joins.
     joined = set_join(index, index, spec)
     assert joined.groups["07.jpg"] == result.matches
@@ -260,7 +266,7 @@ def test_expansion_switched_off_equals_the_descriptor_without_qe(metric, predica
     with_qe = SetIndex("q", names, raw, "gap+l2+qe4")
     without = SetIndex("q", names, raw, "gap+l2")
     if predicate == "range" and metric == "euclidean":
-        param = 1.2
+        param = 2.0  # raw 8-d vectors: distances around 4
     on, off = QuerySpec(metric, predicate, param), QuerySpec(metric, predicate, param, expand=False)
     assert QuerySpec(metric, predicate, param) == QuerySpec(metric, predicate, param, True)  # positional
     plain = key_join(without, raw[3], on, exclude="03.jpg")
@@ -275,14 +281,16 @@ def test_expansion_switched_off_equals_the_descriptor_without_qe(metric, predica
     assert dict(iter_set_join(outside, with_qe, off)) == dict(iter_set_join(outside, without, on))
 
 
-def test_without_expansion_an_exact_copy_scores_one():
+def test_an_exact_copy_scores_one_with_and_without_expansion():
     rng = np.random.default_rng(2)
     raw = rng.standard_normal((30, 8)).astype(np.float32)
     index = SetIndex("q", [f"{i:02d}.jpg" for i in range(30)], raw, "gap+l2+qe5")
-    expanded = key_join(index, raw[4], QuerySpec("cosine", "knn", 1))
-    plain = key_join(index, raw[4], QuerySpec("cosine", "knn", 1, expand=False))
+    expanded = key_join(index, raw[4], QuerySpec("cosine", "knn", 2))
+    plain = key_join(index, raw[4], QuerySpec("cosine", "knn", 2, expand=False))
     assert plain.matches[0].image == "04.jpg" and plain.matches[0].score == pytest.approx(1.0, abs=1e-6)
-    assert expanded.matches[0].score < 0.99
+    assert expanded.matches[0].image == "04.jpg" and expanded.matches[0].score == pytest.approx(1.0, abs=1e-6)
+    # The second image is scored from the expanded key too: expansion never lowers a score.
+    assert expanded.matches[1].score >= plain.matches[1].score - 1e-6
 
 
 def test_query_spec_describes_and_parses_the_expansion_switch():

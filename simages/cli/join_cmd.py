@@ -103,7 +103,7 @@ def csv_rows(
 
 def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[str]:
     """One CSV row [a, b, score] with the score written as every CSV of a join writes it."""
-    return [a_image, b_image, format_score(score)]
+    return [a_image, b_image, format_score(score, spec.metric)]
 
 
 def write_csv(
@@ -132,6 +132,6 @@ def write_table(
         if not matches:
             out.write("    (no match)\n")
         for match in matches:
-            out.write(f"    {format_score(match.score):>10}  {match.image}\n")
+            out.write(f"    {format_score(match.score, spec.metric):>10}  {match.image}\n")
         pairs += len(matches)
     out.write(f"{pairs} pairs for {len(a)} images\n")

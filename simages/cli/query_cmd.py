@@ -32,6 +32,7 @@ import numpy as np
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.naming import InvalidName, validate_image_name, validate_set_name
+from simages.nearest import display
 from simages.nearest.cache import default_cache
 from simages.nearest.query_cost import QueryCost, explained_key_join
 from simages.nearest.query_spec import METRICS, QuerySpec
@@ -76,8 +77,9 @@ def user_error(error: BaseException) -> int:
     return 2
 
 
-def format_score(score: float) -> str:
-    return f"{score:.6f}"
+def format_score(score: float, metric: str) -> str:
+    """Six decimals, rounded toward the cut-off side: `--range` with a printed score keeps that image."""
+    return display.format_score(score, metric)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -229,7 +231,7 @@ def write_result(
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["image", "score"])
-        writer.writerows([m.image, format_score(m.score)] for m in result.matches)
+        writer.writerows([m.image, format_score(m.score, result.metric)] for m in result.matches)
         return
     out.write(f"Key:   {result.key}\n")
     out.write(f"Set:   {result.set} ({result.total} images searched)\n")
@@ -251,4 +253,4 @@ def write_result(
     width = len(str(len(result.matches)))
     out.write(f"{'#':>{width}}  {'score':>10}  image\n")
     for rank, match in enumerate(result.matches, 1):
-        out.write(f"{rank:>{width}}  {format_score(match.score):>10}  {match.image}\n")
+        out.write(f"{rank:>{width}}  {format_score(match.score, result.metric):>10}  {match.image}\n")

@@ -14,6 +14,7 @@ from simages.evaluation.retrieval_metrics import RetrievalScores, relevance_matr
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.pooling import l2_normalise, pool_with_mirror
 from simages.extraction.postprocess import average_query_expansion, learned_transform
+from simages.nearest.query_rows import with_expansion
 
 METRICS = ("cosine", "euclidean")
 # Keys ranked per block, so a large folder never needs an n x n matrix at once.
@@ -55,13 +56,18 @@ def leave_one_out(
     n = len(vectors)
     if n < 2:
         return summarise(np.zeros((0, 0), bool), ks)
-    keys = vectors
+    expanded = None
     if qe_k > 0:
-        keys = average_query_expansion(vectors, vectors, qe_k, exclude=np.arange(n), metric=metric)
+        expanded = with_expansion(
+            vectors, average_query_expansion(vectors, vectors, qe_k, exclude=np.arange(n), metric=metric)
+        )
     rows = []
     for start in range(0, n, _BLOCK):
         block = np.arange(start, min(start + _BLOCK, n))
-        dist = distances(keys[block], vectors, metric)
+        dist = distances(vectors[block], vectors, metric)
+        if expanded is not None:
+            # As joins score (simages.nearest.query_rows): the better of the key and its expansion.
+            np.minimum(dist, distances(expanded.expanded[block], vectors, metric), out=dist)
         dist[np.arange(len(block)), block] = np.inf  # the key itself is not a result
         order = np.argsort(dist, axis=1, kind="stable")[:, : n - 1]
         rows.append(relevance_matrix(order, labels, labels[block]))

@@ -9,6 +9,7 @@ from typing import NamedTuple
 from nicegui import events, ui
 
 from simages.gui.query_url import DEFAULT_K, QueryState
+from simages.nearest.display import format_score_short
 from simages.nearest.query_spec import QuerySpec
 
 METRIC_LABELS = {
@@ -19,12 +20,9 @@ PREDICATE_LABELS = {"knn": "k nearest", "range": "within threshold"}
 
 
 def format_score(metric: str, score: float) -> str:
-    """Similarity with three decimals (0.873); distance with about three significant digits (12.4)."""
-    if metric == "cosine":
-        return f"{score:.3f}"
-    if abs(score) >= 100:
-        return f"{score:,.0f}"
-    return f"{score:.3g}" if abs(score) >= 1 else f"{score:.3f}"
+    """Similarity with three decimals (0.873); distance with about three significant digits (12.4), rounded
+    toward the cut-off side so a threshold typed from a shown score keeps that image (nearest.display)."""
+    return format_score_short(score, metric)
 
 
 def score_label(metric: str) -> str:

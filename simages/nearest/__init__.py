@@ -9,21 +9,35 @@ Typical use::
 """
 
 from simages.nearest.cache import DescriptorCache, NotIndexed, default_cache, get_set_index
+from simages.nearest.display import format_score, format_score_short, passes
 from simages.nearest.distribution import (
     ScoreDistribution,
     default_threshold,
     key_distribution,
     set_distribution,
 )
+from simages.nearest.duplicates import (
+    DuplicateReport,
+    duplicate_groups,
+    duplicate_pairs,
+    duplicate_threshold,
+    find_duplicates,
+)
+from simages.nearest.intents import DUPLICATES, INTENTS, SIMILAR, Intent, intent_named
 from simages.nearest.joins import iter_set_join, key_join, set_join
 from simages.nearest.query_spec import METRICS, PREDICATES, QuerySpec
 from simages.nearest.results import JoinResult, KeyResult, Match, Pair
 from simages.nearest.set_index import SetIndex
 
 __all__ = [
+    "DUPLICATES",
+    "INTENTS",
     "METRICS",
     "PREDICATES",
+    "SIMILAR",
     "DescriptorCache",
+    "DuplicateReport",
+    "Intent",
     "JoinResult",
     "KeyResult",
     "Match",
@@ -34,10 +48,18 @@ __all__ = [
     "SetIndex",
     "default_cache",
     "default_threshold",
+    "duplicate_groups",
+    "duplicate_pairs",
+    "duplicate_threshold",
+    "find_duplicates",
+    "format_score",
+    "format_score_short",
     "get_set_index",
+    "intent_named",
     "iter_set_join",
     "key_distribution",
     "key_join",
+    "passes",
     "set_distribution",
     "set_join",
 ]

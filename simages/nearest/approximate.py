@@ -12,6 +12,7 @@ import numpy as np
 
 from simages.extraction.postprocess import average_with_neighbours
 from simages.nearest import ann
+from simages.nearest.query_rows import QueryRows, with_expansion
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.set_index import SetIndex
 
@@ -49,17 +50,18 @@ def knn_rows(index: ann.AnnIndex, query: np.ndarray, k: int, own_row: int = -1) 
 
 def key_query(
     index: SetIndex, ann_index: ann.AnnIndex, key_vector: np.ndarray, spec: QuerySpec, own_row: int
-) -> np.ndarray:
-    """The key as a (1, d) query in the set's space, like `SetIndex.key_query`, but with the neighbours of
-    query expansion found by the ANN index (the exact expansion scans the whole set)."""
+) -> QueryRows:
+    """The key as (1, d) query rows in the set's space, like `SetIndex.key_query`, but with the neighbours
+    of query expansion found by the ANN index (the exact expansion scans the whole set)."""
     from simages.nearest.joins import decide  # joins imports this module
 
     projected = index.project(key_vector)
     k = index.expansion_for(spec.expand)
     if not k:
-        return projected
+        return QueryRows(projected)
     nearest = QuerySpec(spec.metric, "knn", k)
     rows, _, _ = decide(index, projected[0], knn_rows(ann_index, projected, k, own_row), nearest)
     if len(rows) == 0:
-        return projected
-    return average_with_neighbours(projected, index.vectors, rows[None, :], spec.metric)
+        return QueryRows(projected)
+    expanded = average_with_neighbours(projected, index.vectors, rows[None, :], spec.metric)
+    return with_expansion(projected, expanded)

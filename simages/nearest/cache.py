@@ -12,11 +12,13 @@ import os
 import threading
 from pathlib import Path
 
+from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.naming import validate_set_name
+from simages.nearest.intents import Intent
 from simages.nearest.mapped_index import open_mapped
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
-from simages.store.npz_store import load_store
+from simages.store.npz_store import FeatureStore, load_store
 
 
 class NotIndexed(LookupError):
@@ -37,14 +39,15 @@ def _identity(path: Path) -> tuple[int, int, int]:
 
 
 class DescriptorCache:
-    """Thread-safe map from store file to its SetIndex. Loads of different sets may run in parallel;
-    concurrent requests for the same set wait for a single load."""
+    """Thread-safe map from (store file, descriptor asked for) to its SetIndex. Loads of different sets may
+    run in parallel; concurrent requests for the same set wait for a single load."""
 
     # A file replaced while being read is read again; more changes than this in a row is an error.
     _MAX_RELOADS = 5
 
     def __init__(self) -> None:
-        self._entries: dict[Path, SetIndex] = {}
+        # Keyed by the store file and the descriptor key asked for (None: the store's own descriptor).
+        self._entries: dict[tuple[Path, str | None], SetIndex] = {}
         self._guard = threading.Lock()
         self._path_locks: dict[Path, threading.Lock] = {}
         self.loads = 0  # how many times a store was actually read; lets tests and benchmarks see reuse
@@ -53,24 +56,34 @@ class DescriptorCache:
         with self._guard:
             return self._path_locks.setdefault(path, threading.Lock())
 
-    def get(self, settings: Settings, set_name: str) -> SetIndex:
-        """The join-ready index of a set. InvalidName for a bad name, NotIndexed when there is no store,
-        StoreError when the store cannot be read."""
+    def get(
+        self, settings: Settings, set_name: str, descriptor: DescriptorSpec | Intent | None = None
+    ) -> SetIndex:
+        """The join-ready index of a set, with the store's own descriptor, with `descriptor` (which may
+        differ from it only in PCA, whitening or query expansion, see SetIndex.from_store), or with what an
+        intent makes of the store's descriptor (`Intent.descriptor`). InvalidName for a bad name,
+        NotIndexed when there is no store, StoreError when the store cannot be read, DescriptorMismatch
+        when `descriptor` needs other stored vectors."""
         validate_set_name(set_name)
         path = settings.store_path(set_name)
-        identity, cached = self._current(settings, path, set_name)
+        if isinstance(descriptor, Intent):
+            wanted: str | None = f"intent:{descriptor.name}"
+        else:
+            wanted = descriptor.key() if descriptor is not None else None
+        identity, cached = self._current(settings, path, set_name, wanted)
         if cached is not None:
             return cached
         with self._lock_for(path):
             for _ in range(self._MAX_RELOADS):
-                identity, cached = self._current(settings, path, set_name)
+                identity, cached = self._current(settings, path, set_name, wanted)
                 if cached is not None:
                     return cached  # another thread loaded it while we waited
-                mapped = open_mapped(set_name, path, identity)
+                # The memory-mapped copy holds the store's own descriptor only.
+                mapped = open_mapped(set_name, path, identity) if wanted is None else None
                 if mapped is not None and _identity_or_none(path) == identity:
                     with self._guard:
                         self.loads += 1
-                        self._entries[path] = mapped
+                        self._entries[(path, wanted)] = mapped
                     return mapped
                 try:
                     store = load_store(path)
@@ -81,15 +94,17 @@ class DescriptorCache:
                     self.loads += 1
                 # Unchanged across the read means the arrays belong to exactly this file version.
                 if _identity_or_none(path) == identity:
-                    index = SetIndex.from_store(set_name, store, source=identity)
+                    index = SetIndex.from_store(
+                        set_name, store, source=identity, descriptor=_resolve(descriptor, store)
+                    )
                     index.store_path = path
                     with self._guard:
-                        self._entries[path] = index
+                        self._entries[(path, wanted)] = index
                     return index
             raise RuntimeError(f"feature store of set {set_name!r} keeps changing while being read")
 
     def _current(
-        self, settings: Settings, path: Path, set_name: str
+        self, settings: Settings, path: Path, set_name: str, wanted: str | None = None
     ) -> tuple[tuple[int, int, int], SetIndex | None]:
         """The store file's identity, and the cached index if it was read from exactly that file."""
         try:
@@ -97,16 +112,29 @@ class DescriptorCache:
         except FileNotFoundError:
             self.forget(path)
             raise NotIndexed(set_name, (settings.image_sets / set_name).is_dir()) from None
-        cached = self._entries.get(path)
+        cached = self._entries.get((path, wanted))
         return identity, cached if cached is not None and cached.source == identity else None
 
     def forget(self, path: Path) -> None:
+        """Drop every index read from the store file `path` (whatever descriptor it was asked with)."""
         with self._guard:
-            self._entries.pop(path, None)
+            for key in [key for key in self._entries if key[0] == path]:
+                del self._entries[key]
 
     def clear(self) -> None:
         with self._guard:
             self._entries.clear()
+
+
+def _resolve(descriptor: DescriptorSpec | Intent | None, store: FeatureStore) -> DescriptorSpec | None:
+    """The descriptor to apply to `store`: an intent's reading of the store's own descriptor, or as given."""
+    if not isinstance(descriptor, Intent):
+        return descriptor
+    stored = str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
+    try:
+        return descriptor.descriptor(stored) if stored else None
+    except ValueError:
+        return None
 
 
 def _identity_or_none(path: Path) -> tuple[int, int, int] | None:
@@ -126,5 +154,7 @@ def store_version(settings: Settings, set_name: str) -> tuple[int, int, int] | N
 default_cache = DescriptorCache()
 
 
-def get_set_index(settings: Settings, set_name: str) -> SetIndex:
-    return default_cache.get(settings, set_name)
+def get_set_index(
+    settings: Settings, set_name: str, descriptor: DescriptorSpec | Intent | None = None
+) -> SetIndex:
+    return default_cache.get(settings, set_name, descriptor)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from simages.nearest import scores
+from simages.nearest.query_rows import QueryRows, best_keys
 from simages.nearest.query_spec import higher_is_better
 from simages.nearest.set_index import SetIndex
 
@@ -65,12 +66,15 @@ def summarize(values: np.ndarray, metric: str, bins: int = 40) -> ScoreDistribut
     )
 
 
-def _scores(queries: np.ndarray, index: SetIndex, cols: slice | np.ndarray, metric: str) -> np.ndarray:
-    """Scores of queries against the rows `cols` of the set: similarities for cosine, distances for
-    Euclidean (the keys of `scores` turned back into what users read)."""
+def _scores(queries: QueryRows, index: SetIndex, cols: slice | np.ndarray, metric: str) -> np.ndarray:
+    """Scores of queries against the rows `cols` of the set, as joins score them (the better of a key's
+    plain and expanded forms): similarities for cosine, distances for Euclidean."""
     if metric == "cosine":
-        return -scores.cosine_keys(queries, index.vectors[cols], index.inv_norms[cols])
-    return np.sqrt(scores.euclidean_keys(queries, index.vectors[cols], index.sq_norms[cols]))
+        vectors, inv_norms = index.vectors[cols], index.inv_norms[cols]
+        return -best_keys(queries, lambda q: scores.cosine_keys(q, vectors, inv_norms))
+    return np.sqrt(
+        best_keys(queries, lambda q: scores.euclidean_keys(q, index.vectors[cols], index.sq_norms[cols]))
+    )
 
 
 def key_scores(
@@ -104,7 +108,7 @@ def sample_pair_scores(index: SetIndex, metric: str, seed: int = 0, *, expand: b
     rows = np.sort(rng.choice(n, size=min(n, _SAMPLE_SIDE), replace=False))
     cols = np.sort(rng.choice(n, size=min(n, _SAMPLE_SIDE), replace=False))
     # Keys go through query expansion exactly as in a join, so thresholds fit what a range query sees.
-    queries = index.queries(index.vectors[rows], metric, rows, expand=expand)
+    queries = index.query_rows(index.vectors[rows], metric, rows, expand=expand)
     values = _scores(queries, index, cols, metric)
     distinct = rows[:, None] != cols[None, :]
     return values[distinct]

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from simages.nearest import approximate, predicates, scores
+from simages.nearest.display import passes
+from simages.nearest.query_rows import QueryRows, best_keys, best_scores
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.results import JoinResult, KeyResult, Match
 from simages.nearest.set_index import SetIndex
@@ -23,24 +25,34 @@ def block_rows_for(columns: int, block_bytes: int = BLOCK_BYTES) -> int:
     return max(1, block_bytes // (4 * max(1, columns)))
 
 
-def _keys(index: SetIndex, queries: np.ndarray, metric: str) -> np.ndarray:
+def _keys(index: SetIndex, queries: QueryRows | np.ndarray, metric: str) -> np.ndarray:
+    """(m, n) keys of the set's rows for each query, the better of the key's plain and expanded forms."""
+    rows = _as_rows(queries)
     if metric == "cosine":
-        return scores.cosine_keys(queries, index.vectors, index.inv_norms)
-    return scores.euclidean_keys(queries, index.vectors, index.sq_norms)
+        return best_keys(rows, lambda q: scores.cosine_keys(q, index.vectors, index.inv_norms))
+    return best_keys(rows, lambda q: scores.euclidean_keys(q, index.vectors, index.sq_norms))
+
+
+def _as_rows(query: QueryRows | np.ndarray) -> QueryRows:
+    """A bare vector or (m, d) array is a key without expansion (the ANN path passes its own keys)."""
+    return query if isinstance(query, QueryRows) else QueryRows(scores.as_float32_rows(query))
 
 
 def _answer_row(
-    index: SetIndex, query: np.ndarray, keys: np.ndarray, spec: QuerySpec
+    index: SetIndex, query: QueryRows | np.ndarray, keys: np.ndarray, spec: QuerySpec
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """(rows best first, their scores, how many passed) for one query row of keys.
+    """(rows best first, their scores, how many passed) for one query (QueryRows of one row, or a vector)
+    and its row of keys.
 
     The keys preselect generously (see scores.COSINE_SLACK); the decision and the order use scores
     recomputed per candidate, so ties and cut-offs do not depend on how the keys were computed."""
+    query = _as_rows(query)
     cosine = spec.metric == "cosine"
     if cosine:
         slack, cutoff = scores.COSINE_SLACK, -float(spec.param)
     else:
-        slack, cutoff = scores.d2_slack(float(query @ query), index.max_sq_norm), float(spec.param) ** 2
+        largest = max(float(form[0] @ form[0]) for form in query.forms())
+        slack, cutoff = scores.d2_slack(largest, index.max_sq_norm), float(spec.param) ** 2
     if spec.predicate == "knn":
         candidates = predicates.knn_candidates(keys, int(spec.param), slack)
     else:
@@ -49,19 +61,25 @@ def _answer_row(
 
 
 def decide(
-    index: SetIndex, query: np.ndarray, candidates: np.ndarray, spec: QuerySpec
+    index: SetIndex, query: QueryRows | np.ndarray, candidates: np.ndarray, spec: QuerySpec
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """(rows best first, their scores, how many passed) among candidate rows (int64, any order) for one
-    query row: exact re-scoring, the predicate, then the order (score, then name). Shared by the exact
+    query (QueryRows of one row: the better score of its forms counts; or one vector): exact re-scoring,
+    the predicate (simages.nearest.display.passes), then the order (score, then name). Shared by the exact
     path and the ANN path, so both give the same scores and tie order for the rows they find."""
+    query = _as_rows(query)
     cosine = spec.metric == "cosine"
     if cosine:
-        exact = scores.exact_cosines(index.vectors, index.inv_norms, candidates, query)
+        exact = best_scores(
+            query, lambda q: scores.exact_cosines(index.vectors, index.inv_norms, candidates, q[0]), True
+        )
         order_keys = -exact
     else:
-        exact = order_keys = scores.exact_distances(index.vectors, candidates, query)
+        exact = order_keys = best_scores(
+            query, lambda q: scores.exact_distances(index.vectors, candidates, q[0]), False
+        )
     if spec.predicate == "range":
-        inside = exact >= spec.param if cosine else exact <= spec.param
+        inside = passes(exact, spec.param, spec.metric)
         candidates, exact, order_keys = candidates[inside], exact[inside], order_keys[inside]
     perm = predicates.order(order_keys, index.name_rank[candidates])
     if spec.predicate == "knn":
@@ -107,8 +125,11 @@ def key_join(
     if search.index is not None:
         own_row = index.row_of(exclude) if exclude is not None and exclude in index else -1
         query = approximate.key_query(index, search.index, key_vector, spec, own_row)
-        candidates = approximate.knn_rows(search.index, query, int(spec.param), own_row)
-        rows, values, passed = decide(index, query[0], candidates, spec)
+        candidates = approximate.knn_rows(search.index, query.plain, int(spec.param), own_row)
+        if query.expanded is not None:  # the better of both forms counts: candidates of both
+            more = approximate.knn_rows(search.index, query.expanded, int(spec.param), own_row)
+            candidates = np.union1d(candidates, more)
+        rows, values, passed = decide(index, query, candidates, spec)
         total -= own_row >= 0
     else:
         query, own_row = index.key_query(key_vector, spec.metric, exclude, expand=spec.expand)
@@ -116,7 +137,7 @@ def key_join(
         if own_row >= 0:
             keys[own_row] = np.inf
             total -= 1
-        rows, values, passed = _answer_row(index, query[0], keys, spec)
+        rows, values, passed = _answer_row(index, query, keys, spec)
     return KeyResult(
         key=key,
         set=index.set_name,
@@ -159,12 +180,12 @@ def iter_set_join(
     for start in range(0, len(a), rows_per_block):
         a_rows = a_order[start : start + rows_per_block]
         projected = a.vectors[a_rows] if self_join else b.project(a.raw[a_rows])
-        queries = b.queries(projected, spec.metric, a_rows if self_join else None, expand=spec.expand)
+        queries = b.query_rows(projected, spec.metric, a_rows if self_join else None, expand=spec.expand)
         keys = _keys(b, queries, spec.metric) if len(b) else np.zeros((len(a_rows), 0), np.float32)
         if self_join:
             keys[np.arange(len(a_rows)), a_rows] = np.inf
         for i, a_row in enumerate(a_rows.tolist()):
-            rows, values, _ = _answer_row(b, queries[i], keys[i], spec)
+            rows, values, _ = _answer_row(b, queries.row(i), keys[i], spec)
             yield a.names[a_row], _matches(b, rows, values, limit)
 
 

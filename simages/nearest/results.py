@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Six decimals are far below any meaningful score difference and keep printed JSON readable.
-_DECIMALS = 6
+from simages.nearest.display import full_precision
 
 
 def _score(value: float) -> float:
-    return round(float(value), _DECIMALS)
+    # Full precision: a threshold copied from the JSON keeps that very image (simages.nearest.display).
+    return full_precision(value)
 
 
 @dataclass(frozen=True)

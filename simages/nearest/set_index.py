@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from simages.extraction.descriptor_spec import DescriptorSpec
+from simages.extraction.pooling import l2_normalise, signed_sqrt
 from simages.extraction.postprocess import Whitening, average_query_expansion, learned_transform
 from simages.nearest import scores
+from simages.nearest.query_rows import QueryRows, with_expansion
 from simages.store.npz_store import FeatureStore
 
 # What a set must hold before something is learned from it: a PCA (or whitening) from fewer images than
@@ -25,17 +27,63 @@ from simages.store.npz_store import FeatureStore
 # of 20 averages half the set. Smaller sets are searched with their stored descriptors as they are.
 MIN_IMAGES_PER_LEARNED_DIMENSION = 2
 MIN_IMAGES_PER_EXPANSION_NEIGHBOUR = 5
+# Whitening without a dimension (`whiten`) keeps every direction the set spans (n - 1 at most), regularised
+# by the eigenvalues' mean (postprocess.DEFAULT_SHRINKAGE), so it needs no fixed number of images per
+# dimension: on Corel-1k subsets of 20 to 1000 images the similarities of distinct photos come out centred
+# on 0 with a spread of 0.05-0.09 whatever the subset (docs/duplicates.md). Below 20 it is left out.
+MIN_IMAGES_TO_WHITEN = 20
 
 
 def applicable_spec(spec: DescriptorSpec, images: int, dimension: int) -> DescriptorSpec:
     """The part of `spec` that a set of `images` vectors of `dimension` values can support."""
     if spec.learned_on_set:
-        kept = min(spec.whiten_dim or spec.pca_dim or dimension, dimension)
-        if images < MIN_IMAGES_PER_LEARNED_DIMENSION * kept:
+        if spec.whiten and spec.whiten_dim is None and spec.pca_dim is None:
+            enough = images >= MIN_IMAGES_TO_WHITEN
+        else:
+            kept = min(spec.whiten_dim or spec.pca_dim or dimension, dimension)
+            enough = images >= MIN_IMAGES_PER_LEARNED_DIMENSION * kept
+        if not enough:
             spec = spec.with_(pca=False, pca_dim=None, whiten=False, whiten_dim=None)
     if spec.qe and images < MIN_IMAGES_PER_EXPANSION_NEIGHBOUR * spec.qe_k:
         spec = spec.with_(qe=False)
     return spec
+
+
+class DescriptorMismatch(ValueError):
+    """A descriptor asked for at query time needs other stored vectors than the set's store holds."""
+
+
+def root_at_load_time(stored: str, wanted: DescriptorSpec) -> bool:
+    """Whether `wanted` asks for the signed square root (`sqrt`) that vectors stored with `stored` lack.
+    It can be taken when a store is loaded: the root of a vector scaled to unit length is the root of the
+    vector, scaled (so `gap+l2` vectors rooted and scaled again are exactly `gap+sqrt+l2` ones)."""
+    try:
+        spec = DescriptorSpec.parse(stored) if stored else None
+    except ValueError:
+        return False
+    return spec is not None and wanted.sqrt and not spec.sqrt
+
+
+def check_query_time_change(set_name: str, stored: str, wanted: DescriptorSpec) -> None:
+    """Nothing if `wanted` can be applied to vectors stored with descriptor `stored` (they differ at most in
+    the square root, PCA, whitening or query expansion); DescriptorMismatch telling how to re-index
+    otherwise."""
+    try:
+        stored_key = DescriptorSpec.parse(stored).extraction_key() if stored else ""
+    except ValueError:
+        stored_key = stored
+    comparable = wanted.with_(sqrt=False) if root_at_load_time(stored, wanted) else wanted
+    if stored_key != comparable.extraction_key():
+        raise DescriptorMismatch(
+            f"set {set_name!r} was indexed with descriptor {stored or 'unknown'!r}, whose stored vectors are "
+            f"{stored_key or 'unknown'!r}; descriptor {wanted.key()!r} needs {wanted.extraction_key()!r} "
+            f"vectors, so the set must be re-indexed: `simages --descriptor {wanted.key()} index {set_name}`"
+        )
+
+
+def rooted(vectors: np.ndarray) -> np.ndarray:
+    """Signed square root of each component, then unit length (power normalisation, as `sqrt` + `l2`)."""
+    return np.ascontiguousarray(l2_normalise(signed_sqrt(scores.as_float32_rows(vectors))), dtype=np.float32)
 
 
 def _expansion_of(descriptor: str) -> int:
@@ -65,6 +113,9 @@ class SetIndex:
     # Join-space arrays computed earlier from exactly these raw vectors (vectors, inv_norms, sq_norms,
     # name_rank), e.g. memory-mapped from `store.mmap_store`: taken as they are instead of recomputed.
     derived: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    # Signed square root and unit length applied to stored vectors before anything else (a `sqrt` asked for
+    # at query time on a store without it: see root_at_load_time).
+    root: bool = False
     vectors: np.ndarray = field(init=False)
     inv_norms: np.ndarray = field(init=False)
     sq_norms: np.ndarray = field(init=False)
@@ -101,21 +152,32 @@ class SetIndex:
 
     @classmethod
     def from_store(
-        cls, set_name: str, store: FeatureStore, source: tuple[int, int, int] | None = None
+        cls,
+        set_name: str,
+        store: FeatureStore,
+        source: tuple[int, int, int] | None = None,
+        descriptor: DescriptorSpec | None = None,
     ) -> SetIndex:
+        """The index of a store, with the store's own descriptor or with `descriptor`, which may differ from
+        it only in the parts applied at load and query time (PCA, whitening, expansion): DescriptorMismatch
+        (a ValueError saying to re-index) when it needs other stored vectors."""
         # "descriptor_spec" is the full spec including load-time steps such as whitening;
         # "descriptor" is the part that shaped the stored vectors.
-        descriptor = str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
+        stored = str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
+        if descriptor is not None:
+            check_query_time_change(set_name, stored, descriptor)
+        descriptor_text = descriptor.key() if descriptor is not None else stored
         try:
-            spec = DescriptorSpec.parse(descriptor) if descriptor else None
+            spec = DescriptorSpec.parse(descriptor_text) if descriptor_text else None
         except ValueError:
             spec = None
         applied = applicable_spec(spec, len(store.names), store.dimension) if spec is not None else None
-        whitening = learned_transform(applied, store.vectors) if applied is not None else None
+        root = descriptor is not None and root_at_load_time(stored, descriptor)
+        learn_on = rooted(store.vectors) if root else store.vectors
+        whitening = learned_transform(applied, learn_on) if applied is not None else None
         names = list(store.names)
-        return cls(
-            set_name, names, store.vectors, descriptor, whitening, source, applied.key() if applied else ""
-        )
+        applied_key = applied.key() if applied else ""
+        return cls(set_name, names, store.vectors, descriptor_text, whitening, source, applied_key, root)
 
     def expansion_left_out(self) -> str | None:
         """Why this set does not expand keys although its descriptor asks for it (too few images), or None."""
@@ -131,12 +193,27 @@ class SetIndex:
 
     def key_query(
         self, key_vector: np.ndarray, metric: str, exclude: str | None = None, *, expand: bool = True
-    ) -> tuple[np.ndarray, int]:
-        """One raw key as a (1, d) query in this set's space, and the row of `exclude` (-1 when it is None
-        or not in the set): the key does not expand with that row, and the caller leaves it out."""
+    ) -> tuple[QueryRows, int]:
+        """One raw key as (1, d) query rows in this set's space, and the row of `exclude` (-1 when it is
+        None or not in the set): the key does not expand with that row, and the caller leaves it out."""
         own_row = self._rows.get(exclude, -1) if exclude is not None else -1
-        query = self.queries(self.project(key_vector), metric, np.array([own_row]), expand=expand)
+        query = self.query_rows(self.project(key_vector), metric, np.array([own_row]), expand=expand)
         return query, own_row
+
+    def query_rows(
+        self,
+        projected: np.ndarray,
+        metric: str,
+        exclude_rows: np.ndarray | None = None,
+        *,
+        expand: bool = True,
+    ) -> QueryRows:
+        """Keys as joins score them (see simages.nearest.query_rows): the projected keys, and with query
+        expansion also their expanded form; an image's score is the better of the two."""
+        projected = scores.as_float32_rows(projected)
+        if not self.expansion_for(expand) or not len(self):
+            return QueryRows(projected)
+        return with_expansion(projected, self.queries(projected, metric, exclude_rows, expand=expand))
 
     def queries(
         self,
@@ -147,7 +224,8 @@ class SetIndex:
         expand: bool = True,
     ) -> np.ndarray:
         """Keys in this set's space, expanded with their nearest rows when the descriptor asks for it and
-        `expand` is on (a query may switch expansion off: see QuerySpec.expand).
+        `expand` is on (a query may switch expansion off: see QuerySpec.expand). Joins score with
+        `query_rows`, which keeps the key itself beside its expansion.
 
         `exclude_rows` gives, per key, its own row in this set (-1 if it is not part of it): a key must not
         expand with itself, or a self-join would weigh it twice."""
@@ -186,6 +264,8 @@ class SetIndex:
             raise ValueError(
                 f"descriptor has {rows.shape[1]} dimensions but set {self.set_name!r} holds {self.dimension}"
             )
+        if self.root:
+            rows = rooted(rows)
         return self.whitening.apply(rows) if self.whitening is not None else rows
 
     def row_of(self, image: str) -> int:

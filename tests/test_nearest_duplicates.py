@@ -1,0 +1,144 @@
+"""Duplicate pairs and groups: the pairs a range join at the threshold finds, each once, and the groups
+(connected components) against a brute-force reference."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from simages.nearest.duplicates import (
+    DUPLICATE_COSINE,
+    UNWHITENED_DUPLICATE_COSINE,
+    duplicate_groups,
+    duplicate_pairs,
+    duplicate_threshold,
+    find_duplicates,
+)
+from simages.nearest.intents import DUPLICATES
+from simages.nearest.results import Pair
+from simages.nearest.set_index import SetIndex
+from simages.store.fingerprint import Fingerprint
+from simages.store.npz_store import FeatureStore
+
+
+def photos(seed: int, n: int, d: int = 64) -> np.ndarray:
+    """Non-negative unit vectors like gap+l2 descriptors of distinct photos."""
+    x = np.abs(np.random.default_rng(seed).standard_normal((n, d))).astype(np.float32) ** 3
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def edited(vectors: np.ndarray, seed: int, strength: float = 0.15) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.abs(vectors * (1 + strength * rng.standard_normal(vectors.shape))).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def duplicates_index(name: str, names: list[str], vectors: np.ndarray) -> SetIndex:
+    store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors, {"descriptor": "gap+l2"})
+    return SetIndex.from_store(name, store, descriptor=DUPLICATES.descriptor("gap+l2"))
+
+
+def brute_force_groups(names: list[str], pairs: list[tuple[str, str]]) -> list[list[str]]:
+    """Grow each component by repeated passes over the pairs (no graph library)."""
+    groups: list[set[str]] = []
+    for a, b in pairs:
+        touching = [g for g in groups if a in g or b in g]
+        merged = {a, b}.union(*touching)
+        groups = [g for g in groups if g not in touching] + [merged]
+    return sorted((sorted(g) for g in groups), key=lambda g: (-len(g), g[0]))
+
+
+def test_groups_are_the_connected_components_of_the_pairs():
+    rng = np.random.default_rng(4)
+    names = [f"s/{i:03d}.jpg" for i in range(120)]
+    for _ in range(20):
+        edges = {tuple(sorted(rng.choice(names, 2, replace=False))) for _ in range(int(rng.integers(0, 90)))}
+        pairs = [Pair(a, b, 0.9) for a, b in edges]
+        assert duplicate_groups(pairs) == brute_force_groups(names, sorted(edges))
+
+
+def test_groups_list_the_largest_first_and_sorted_inside():
+    pairs = [Pair("s/b", "s/a", 1.0), Pair("s/x", "s/y", 0.8), Pair("s/y", "s/z", 0.7),
+             Pair("s/c", "s/d", 0.9)]
+    assert duplicate_groups(pairs) == [["s/x", "s/y", "s/z"], ["s/a", "s/b"], ["s/c", "s/d"]]
+    assert duplicate_groups([]) == []
+
+
+def test_a_self_join_finds_every_copy_once_and_no_distinct_photo():
+    originals = photos(1, 80)
+    copies = edited(originals[:10], 2)
+    names = [f"p{i:02d}.jpg" for i in range(80)] + [f"p{i:02d}_copy.jpg" for i in range(10)]
+    index = duplicates_index("mixed", names, np.vstack([originals, copies]))
+    pairs = duplicate_pairs(index)
+    found = {(p.a, p.b) for p in pairs}
+    expected = {(f"mixed/p{i:02d}.jpg", f"mixed/p{i:02d}_copy.jpg") for i in range(10)}
+    assert expected <= found
+    assert len(pairs) == len(found)  # each unordered pair once
+    assert all(p.a < p.b for p in pairs)
+    # Distinct photos stay apart: at most a stray pair among 3,000.
+    assert len(found - expected) <= 1
+    scores = [p.score for p in pairs]
+    assert scores == sorted(scores, reverse=True) and min(scores) >= DUPLICATE_COSINE
+
+
+def test_pairs_between_sets_name_both_sets_and_use_the_threshold_given():
+    base = photos(3, 60)
+    a = duplicates_index("new", ["x.jpg", "y.jpg"], np.vstack([base[5], edited(base[7:8], 9)[0]]))
+    b = duplicates_index("archive", [f"{i:02d}.jpg" for i in range(60)], base)
+    report = find_duplicates([a, b])
+    expected = [("new/x.jpg", "archive/05.jpg"), ("new/y.jpg", "archive/07.jpg")]
+    assert [(p.a, p.b) for p in report.pairs] == expected
+    assert report.pairs[0].score >= 0.999  # an exact copy
+    assert report.groups == [["archive/05.jpg", "new/x.jpg"], ["archive/07.jpg", "new/y.jpg"]]
+    strict = find_duplicates([a, b], threshold=0.9999)
+    assert [(p.a, p.b) for p in strict.pairs] == [("new/x.jpg", "archive/05.jpg")]
+    assert strict.threshold == 0.9999
+
+
+def test_json_has_the_documented_shape_and_full_precision():
+    base = photos(5, 40)
+    index = duplicates_index("s", [f"{i:02d}.jpg" for i in range(41)], np.vstack([base, edited(base[:1], 1)]))
+    report = find_duplicates([index])
+    data = json.loads(json.dumps(report.to_json()))
+    assert {"threshold", "pairs", "groups"} <= set(data)
+    assert data["pairs"] and set(data["pairs"][0]) == {"a", "b", "score"}
+    assert data["pairs"][0]["score"] == report.pairs[0].score  # not rounded
+    again = find_duplicates([index], threshold=data["pairs"][-1]["score"])
+    assert len(again.pairs) == len(report.pairs)  # a threshold copied from the JSON keeps that pair
+
+
+def test_the_threshold_follows_the_metric_and_the_set_size():
+    big = duplicates_index("big", [f"{i}.jpg" for i in range(40)], photos(6, 40))
+    small = duplicates_index("small", [f"{i}.jpg" for i in range(5)], photos(7, 5))
+    assert duplicate_threshold("cosine", big) == DUPLICATE_COSINE
+    assert duplicate_threshold("cosine", small) == UNWHITENED_DUPLICATE_COSINE
+    assert duplicate_threshold("euclidean", big) == pytest.approx(np.sqrt(2 - 2 * DUPLICATE_COSINE))
+    with pytest.raises(ValueError, match="metric"):
+        duplicate_threshold("manhattan")
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_both_metrics_find_the_same_pairs(metric):
+    base = photos(8, 50)
+    names = [f"{i:02d}.jpg" for i in range(55)]
+    index = duplicates_index("s", names, np.vstack([base, edited(base[:5], 3)]))
+    cosine = {(p.a, p.b) for p in duplicate_pairs(index, metric="cosine")}
+    assert {(p.a, p.b) for p in duplicate_pairs(index, metric=metric)} == cosine
+
+
+def test_every_pair_of_a_brute_force_join_at_the_threshold_is_found():
+    base = photos(10, 60)
+    vectors = np.vstack([base, edited(base[:8], 4, 0.3)])
+    names = [f"{i:02d}.jpg" for i in range(len(vectors))]
+    index = duplicates_index("s", names, vectors)
+    sims = index.vectors @ index.vectors.T
+    expected = {
+        (f"s/{names[i]}", f"s/{names[j]}")
+        for i, j in itertools.combinations(range(len(names)), 2)
+        if sims[i, j] >= DUPLICATE_COSINE + 1e-5
+    }
+    found = {(p.a, p.b) for p in duplicate_pairs(index)}
+    assert expected <= found and len(found - expected) <= 1
