@@ -39,6 +39,11 @@ class QueryRows:
         expanded = None if self.expanded is None else self.expanded[i : i + 1]
         return QueryRows(self.plain[i : i + 1], expanded)
 
+    def __getitem__(self, i: int) -> np.ndarray:
+        """Key i as one vector, expanded when expansion is on: what callers that search with a single
+        vector (pivot tables) use; their answers then follow expansion alone, not the better of both."""
+        return self.plain[i] if self.expanded is None else self.expanded[i]
+
     def forms(self) -> list[np.ndarray]:
         """The forms a key is scored with: [plain] or [plain, expanded]."""
         return [self.plain] if self.expanded is None else [self.plain, self.expanded]

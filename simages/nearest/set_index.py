@@ -177,7 +177,7 @@ class SetIndex:
         whitening = learned_transform(applied, learn_on) if applied is not None else None
         names = list(store.names)
         applied_key = applied.key() if applied else ""
-        return cls(set_name, names, store.vectors, descriptor_text, whitening, source, applied_key, root)
+        return cls(set_name, names, store.vectors, descriptor_text, whitening, source, applied_key, root=root)
 
     def expansion_left_out(self) -> str | None:
         """Why this set does not expand keys although its descriptor asks for it (too few images), or None."""
