@@ -164,3 +164,24 @@ def test_image_info_reads_pixel_size_file_size_and_date(tmp_path):
     assert image_info(settings, "animals", "../plants/pla001.png") is None  # names stay inside their set
     assert image_info(settings, "animals", "gone.png") is None
     assert format_bytes(2_400_000) == "2.4 MB" and format_bytes(34_200) == "34 KB"
+
+
+async def test_an_uploaded_key_shows_the_facts_of_its_original(tmp_path):
+    from nicegui.elements.upload_files import SmallFileUpload
+
+    from tests.gui_fixtures import png_bytes
+
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        data = png_bytes(700, 90)
+        with user:
+            await only(user, "upload").handle_uploads([SmallFileUpload("big.png", "image/png", data)])
+        await user.should_see(marker="upload-note", retries=20)
+        user.find(marker="key-link").trigger("click")
+        assert only(user, "viewer-title").text == "Uploaded: big.png"
+        info = only(user, "viewer-info").text
+        assert info == f"700 × 700 pixels · {format_bytes(len(data))}"  # the original, not the 512-px copy
+        press(user, "+")
+        (image,) = user.find(marker="viewer-image").elements
+        assert "width" not in image.style  # 100 % of the original cannot be drawn from the small copy

@@ -30,6 +30,7 @@ from simages.gui.common import (
 from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls, format_score, score_label
 from simages.gui.histogram import marker_for, picks_threshold, score_histogram, threshold_control
+from simages.gui.image_info import ImageInfo
 from simages.gui.image_route import full_url, thumb_url, upload_url
 from simages.gui.metric_note import differing_demo, metrics_note, metrics_rank_alike
 from simages.gui.query_url import InvalidQuery, QueryState, from_params, home_url, results_url
@@ -363,8 +364,10 @@ def page_title(ctx: GuiContext, state: QueryState) -> str:
 
 def key_view_item(ctx: GuiContext, state: QueryState) -> ViewItem:
     if state.upload is not None:
-        return ViewItem(key_caption(ctx, state), upload_url(state.upload),
-                        caption="the key (only a 512-pixel copy of an upload is kept)")
+        upload = ctx.uploads.get(state.upload)
+        info = None if upload is None else ImageInfo(upload.width, upload.height, upload.size_bytes)
+        return ViewItem(key_caption(ctx, state), upload_url(state.upload), info=info,
+                        caption="the key, uploaded (facts of the original; a 512-pixel copy is shown)")
     assert state.key_set is not None and state.image is not None
     return ViewItem(key_caption(ctx, state), full_url(state.key_set, state.image), caption="the key",
                     set_name=state.key_set, image=state.image)

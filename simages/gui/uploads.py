@@ -20,6 +20,10 @@ class UploadedKey:
     filename: str
     vector: np.ndarray
     thumbnail: bytes  # a JPEG, also used as the full-screen image: the original is not kept
+    # What the viewer says about the original: its pixel size and file size in bytes (None: unknown).
+    width: int | None = None
+    height: int | None = None
+    size_bytes: int | None = None
 
 
 class UploadStore:
@@ -30,8 +34,10 @@ class UploadStore:
         self._items: OrderedDict[str, UploadedKey] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, filename: str, vector: np.ndarray, thumbnail: bytes) -> UploadedKey:
-        item = UploadedKey(uuid.uuid4().hex, filename, np.asarray(vector, dtype=np.float32), thumbnail)
+    def add(self, filename: str, vector: np.ndarray, thumbnail: bytes, *, width: int | None = None,
+            height: int | None = None, size_bytes: int | None = None) -> UploadedKey:
+        item = UploadedKey(uuid.uuid4().hex, filename, np.asarray(vector, dtype=np.float32), thumbnail, width,
+                           height, size_bytes)
         with self._lock:
             self._items[item.id] = item
             while len(self._items) > self.capacity:

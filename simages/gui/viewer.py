@@ -247,19 +247,19 @@ class Viewer:
                 image.props["src"] = item.url
                 image.props["alt"] = item.name
                 image.props["title"] = "Click: 100 % / fit"
-                image.style(self._zoom_style(info))
+                image.style(self._zoom_style(item, info))
                 image.on("click", lambda: self.toggle_zoom())
             if labelled:
                 ui.label(item.name).classes("text-body2 ellipsis").mark("viewer-name")
             text = describe_info(info) or "file information not available"
             ui.label(text).classes("text-grey-5 text-caption").mark("viewer-info")
 
-    def _zoom_style(self, info: ImageInfo | None) -> str:
+    def _zoom_style(self, item: ViewItem, info: ImageInfo | None) -> str:
         if self.zoom is None:
             return "max-width: 100%; max-height: calc(100vh - 170px); object-fit: contain"
-        if info is not None and info.width:
+        if item.set_name is not None and info is not None and info.width:
             return f"width: {info.width * self.zoom:.0f}px; max-width: none; max-height: none"
-        # Without the pixel size (an upload), scale what the browser shows at fit.
+        # Without the shown file's pixel size (an upload shows a small copy), scale what the browser shows.
         return f"zoom: {json.dumps(self.zoom)}; max-width: none; max-height: none"
 
     def _key(self, e: events.KeyEventArguments) -> None:
