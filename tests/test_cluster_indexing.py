@@ -38,10 +38,24 @@ class SlowTiny(TinyNetwork):
 
 @pytest.fixture(scope="module")
 def cluster() -> str:
-    """A LocalCluster: 2 single-thread worker processes, scheduler and workers on 127.0.0.1 only."""
-    with local_cluster(2) as address:
-        assert address.startswith("tcp://127.0.0.1:")
-        yield address
+    """A LocalCluster: 2 single-thread worker processes, scheduler and workers on 127.0.0.1 only.
+
+    The engine is pinned (the workers inherit the environment): a store equals a local run's on the same
+    engine and precision, whatever an automatic choice would pick on a busy machine.
+    """
+    pinned = {"SIMAGES_ENGINE": "ncnn", "SIMAGES_PRECISION": "fp32"}
+    saved = {key: os.environ.get(key) for key in pinned}
+    os.environ.update(pinned)
+    try:
+        with local_cluster(2) as address:
+            assert address.startswith("tcp://127.0.0.1:")
+            yield address
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _same_store(a: Path, b: Path) -> None:
@@ -161,6 +175,20 @@ def test_a_killed_worker_loses_nothing(cluster: str, settings: Settings, caplog)
     _same_store(reference, settings.store_path("s"))
 
 
+def test_workers_that_cannot_see_the_shared_path_stop_the_run_and_drop_nothing(
+    cluster: str, settings: Settings
+) -> None:
+    imagegen.write_set(settings.image_sets / "s", 4)
+    index_set(settings, "s", network_factory=TinyNetwork)
+    imagegen.write_set(settings.image_sets / "s", 2, start_seed=50)
+    wrong = settings.with_(cluster=cluster, shared_path=settings.root / "not-where-the-workers-look")
+    with pytest.raises(ClusterError, match="--shared-path"):
+        index_set(wrong, "s", network_factory=TinyNetwork)
+    assert len(load_store(settings.store_path("s"))) == 4, "the store was changed by a failed run"
+    again = index_set(settings.with_(cluster=cluster), "s", network_factory=TinyNetwork)
+    assert again.total == 6 and not again.unreadable
+
+
 _CLIENT = """
 import sys, time
 from pathlib import Path
@@ -222,3 +250,29 @@ def test_a_killed_client_resumes_from_its_checkpoints(cluster: str, settings: Se
     np.testing.assert_allclose(
         load_store(settings.store_path("s")).vectors, load_store(reference.store_path("s")).vectors, atol=1e-6
     )
+
+
+def test_cli_index_on_a_local_cluster_reports_where_it_ran(
+    root: Path, weights_path: Path, capsys, monkeypatch
+) -> None:
+    """`simages index --cluster local:2`: the app's indexing process uses a LocalCluster that the command
+    starts for the run, and the summary says so, with the time per stage."""
+    from simages.cli import main
+
+    monkeypatch.setenv("SIMAGES_ENGINE", "ncnn")
+    imagegen.write_set(root / "image_sets" / "s", 3)
+    code = main(["--root", str(root), "--weights", str(weights_path), "index", "-q", "--cluster", "local:2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "s: 3 images; 3 new" in out and "on the Dask cluster tcp://127.0.0.1:" in out
+    assert "time per stage" in out and "network" in out
+    assert len(load_store(root / "features" / "s.npz")) == 3
+
+
+def test_cli_says_how_to_install_the_extra(root: Path, capsys, monkeypatch) -> None:
+    from simages.cli import main
+
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    imagegen.write_set(root / "image_sets" / "s", 1)
+    assert main(["--root", str(root), "index", "--cluster", "local:2"]) == 2
+    assert "pip install 'simages[cluster]'" in capsys.readouterr().err

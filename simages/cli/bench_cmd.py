@@ -1,4 +1,4 @@
-"""`simages bench extract|query|page|load|join`: speed measured against baselines in the same run."""
+"""`simages bench extract|query|page|load|join|cluster|...`: speed measured against baselines in the same run."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ BENCHES = {
     "query": ("simages.bench.query_bench", "key x set and set x set joins vs naive baselines"),
     "page": ("simages.bench.page_bench", "time until the results page shows 30 results from 12 MP photos"),
     "pivots": ("simages.bench.pivots_bench", "pivot table (LAESA) vs brute force on a set, by dimension"),
+    "cluster": ("simages.bench.cluster_bench", "indexing on a local Dask cluster vs in-process: overhead"),
     "load": ("simages.bench.load_bench", "20 concurrent clients querying the app while a set is indexed"),
     "open": ("simages.bench.open_bench", "time until a large set is ready: .npz vs memory-mapped copy"),
     "ann": ("simages.bench.ann_bench", "exact kNN vs ANN indexes (HNSW, IVF, binary codes), 100k-1M images"),

@@ -37,8 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="?",
         const="",
         metavar="FOLDER",
-        help="with --cluster: the workers can read the image files themselves, at FOLDER (where they see "
-        "image_sets/; default: the same path as here), instead of being sent their bytes",
+        help="with --cluster: the workers read the image files themselves, at FOLDER (where they see "
+        "image_sets/; default: the same path as here; write --shared-path=FOLDER before set names), "
+        "instead of being sent their bytes",
     )
     parser.add_argument(
         "--log-batches",

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from simages.extraction.describe import network_for
 from simages.extraction.descriptor_spec import DescriptorSpec
+from simages.extraction.images import VANISHED
 from simages.extraction.pipeline import decode_ahead
 from simages.jobs.mapper import MappedBatch, MapperJob, NetworkFactory, describe_decoded, map_on_worker
 from simages.jobs.reader import Reader
@@ -148,6 +149,7 @@ class DaskDistributor:
                         "computed so far is kept and the next run resumes from it"
                     ) from error
                 received = time.time()
+                self._check_workers_see_files(reader, mapped)
                 read_seconds, when = sent.pop(future.key)
                 mapped.read_seconds = read_seconds
                 _split_waiting(mapped, when, received, last_finished.get(mapped.where))
@@ -159,6 +161,19 @@ class DaskDistributor:
             running.clear()
             for key in list(sent):
                 self.client.cancel([key], force=True)
+
+
+    def _check_workers_see_files(self, reader: Reader, mapped: MappedBatch) -> None:
+        """Refuse a run whose workers do not see the shared files: "vanished" would drop them."""
+        if self.worker_folder is None:
+            return
+        for name, reason in mapped.failures:
+            if reason == VANISHED and (reader.folder / name).exists():
+                raise ClusterError(
+                    f"a worker ({mapped.where}) cannot see {name} under "
+                    f"{reader.worker_folder or reader.folder}: --shared-path must be the folder where "
+                    "the workers see image_sets/ (leave it out to send the files' bytes instead)"
+                )
 
 
 def _split_waiting(mapped: MappedBatch, sent: float, received: float, previous: float | None) -> None:
@@ -213,7 +228,9 @@ def local_cluster(workers: int) -> Iterator[str]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,  # no web server: nothing listens beyond the scheduler and workers
+        dashboard_address=None,  # no dashboard; the scheduler's small HTTP server (health checks)
+        # still runs: on loopback, on a free port, so two clusters never compete for 8787.
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         silence_logs=logging.ERROR,
     )
     try:
