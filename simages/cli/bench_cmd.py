@@ -1,4 +1,4 @@
-"""`simages bench extract|query|page|load|join|cluster|...`: speed measured against baselines in the same run."""
+"""`simages bench NAME`: speed measured against baselines in the same run."""
 
 from __future__ import annotations
 
