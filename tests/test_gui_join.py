@@ -73,9 +73,13 @@ async def test_self_join_lists_pairs_best_first_with_links(tmp_path):
             "The 3 most similar images in animals of each of the 12 images of animals: 36 pairs")
         values = pair_scores(user)
         assert len(values) == PAIRS_PER_PAGE and values == sorted(values, reverse=True)
+        seen = set()
         for marker in pair_markers(user):
             a, b = marker.removeprefix("pair:").split("|")
             assert "animals/" + a != b  # a self-join never pairs an image with itself
+            edge = frozenset(("animals/" + a, b))
+            assert edge not in seen  # x ~ y and y ~ x are listed once
+            seen.add(edge)
         link = user.find(marker="pair-a").elements.pop()
         assert link.props["href"].startswith("/similar?key_set=animals&image=")
         await user.should_see(marker="histogram", retries=50)
@@ -134,8 +138,14 @@ async def test_groups_are_connected_components(tmp_path):
         await user.open("/join?a=dups&b=dups&predicate=range&param=0.99&view=groups")
         await user.should_see("3 groups, 9 images", retries=50)
         await user.should_see(marker="group:3", retries=50)
-        # Each image pairs with the two others of its cluster (a self-join lists both directions, as the CLI).
-        assert only(user, "summary").text.startswith("18 of 72 pairs")
+        # Each image pairs with the two others of its cluster: 18 ordered pairs (as the CLI's CSV lists
+        # them), 9 pairs of images, each listed once.
+        assert only(user, "summary").text == ("18 of 72 pairs of dups × dups have similarity ≥ 0.990: "
+                                              "9 pairs of images, each listed once")
+        with user:
+            only(user, "view").value = "pairs"
+        await user.should_see(marker="pairs-view", retries=50)
+        assert len(pair_markers(user)) == 9
 
 
 async def test_histogram_click_sets_the_threshold(tmp_path):
@@ -327,6 +337,8 @@ async def test_all_other_sets_and_groups_json(tmp_path):
         body = response.json()
         assert set(body) == {"threshold", "pairs", "groups"} and body["threshold"] == 0.999
         assert all(set(p) == {"a", "b", "score"} and p["score"] >= 0.999 for p in body["pairs"])
+        edges = [frozenset((p["a"], p["b"])) for p in body["pairs"]]
+        assert len(edges) == len(set(edges))  # each pair of images once
         linked = {name for p in body["pairs"] for name in (p["a"], p["b"])}
         assert {name for g in body["groups"] for name in g} == linked
         assert all(name.startswith("animals/") for name in linked)

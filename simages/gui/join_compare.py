@@ -23,7 +23,10 @@ def view_pair(a_set: str, pair: JoinPair, spec: QuerySpec) -> ViewPair:
 
 
 def open_compare(viewer: Viewer, pairs: JoinPairs, position: int, spec: QuerySpec) -> None:
-    """Open the viewer on pair `position` (best first) with its neighbours in the list to step through."""
-    start = max(0, position - WINDOW)
-    window = pairs.pairs[start : position + WINDOW]
-    viewer.open([view_pair(pairs.a_set, p, spec) for p in window], position - start)
+    """Open the viewer on pair `position` (of all kept pairs, best first) with its neighbours in the list
+    the pairs view shows (a self-join's x ~ y and y ~ x once) to step through."""
+    shown = pairs.distinct if position in pairs.distinct_set else list(range(len(pairs.pairs)))
+    index = shown.index(position)
+    start = max(0, index - WINDOW)
+    window = [pairs.pairs[p] for p in shown[start : index + WINDOW]]
+    viewer.open([view_pair(pairs.a_set, p, spec) for p in window], index - start)

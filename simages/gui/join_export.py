@@ -85,8 +85,9 @@ def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | Non
     spec = resolved.request.spec
     return {
         "threshold": float(spec.param) if spec.predicate == "range" else None,
+        # A self-join's x ~ y and y ~ x once, as `simages duplicates` lists them.
         "pairs": [Pair(node(outcome.pairs.a_set, p.a), node(p.b_set, p.b), p.score).to_json()
-                  for p in outcome.pairs.pairs],
+                  for p in (outcome.pairs.pairs[i] for i in outcome.pairs.distinct)],
         "groups": outcome.groups,
     }
 

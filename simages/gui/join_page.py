@@ -224,7 +224,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
             viewer, outcome.pairs, position, spec))
         if state.view == "pairs":
-            items, per_page = len(outcome.pairs.pairs), PAIRS_PER_PAGE
+            items, per_page = len(outcome.pairs.distinct), PAIRS_PER_PAGE
         elif state.view == "knn":
             items, per_page = len(outcome.pairs.keys), KEYS_PER_PAGE
         else:

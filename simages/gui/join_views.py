@@ -78,22 +78,23 @@ def _tile(set_name: str, image: str, caption_score: str | None = None) -> ui.ele
 
 
 def draw_pairs(view: ViewContext, page: int) -> None:
-    """Every kept pair best first, PAIRS_PER_PAGE per page: both thumbnails, names linking to each image's
-    /similar page, and the score. Clicking the thumbnails opens Compare."""
+    """Every kept pair best first, PAIRS_PER_PAGE per page (a self-join's x ~ y and y ~ x once): both
+    thumbnails, names linking to each image's /similar page, and the score. Clicking the thumbnails opens
+    Compare."""
     pairs, spec = view.pairs, view.spec
     start = (page - 1) * PAIRS_PER_PAGE
     with ui.element("div").classes("w-full join-pairs").mark("pairs-view"):
-        for position, pair in enumerate(pairs.pairs[start : start + PAIRS_PER_PAGE], start):
-            _pair_card(view, pair, position, spec)
+        for number, position in enumerate(pairs.distinct[start : start + PAIRS_PER_PAGE], start + 1):
+            _pair_card(view, pairs.pairs[position], position, number, spec)
 
 
-def _pair_card(view: ViewContext, pair: JoinPair, position: int, spec: QuerySpec) -> None:
+def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, spec: QuerySpec) -> None:
     a_set = view.pairs.a_set
     with ui.element("div").classes("join-pair").mark(f"pair:{pair.a}|{pair.b_set}/{pair.b}"):
         with ui.row().classes("items-center justify-between no-wrap"):
             ui.label(f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}").classes(
                 "join-score").mark("pair-score")
-            ui.label(f"#{position + 1}").classes("text-caption text-grey-6")
+            ui.label(f"#{number}").classes("text-caption text-grey-6")
         images = ui.element("div").classes("join-pair-images").mark("pair-images")
         images.props["title"] = "Compare side by side"
         images.on("click", lambda _, p=position: view.on_compare(p))
@@ -163,8 +164,11 @@ def summary_text(pairs: JoinPairs, spec: QuerySpec) -> str:
     kept = "" if pairs.complete else f" (showing the best {len(pairs.pairs):,})"
     if spec.predicate == "range":
         op = "≥" if spec.higher_is_better else "≤"
-        return (f"{pairs.passed:,} of {pairs.total:,} pairs of {pairs.a_set} × {searched} have "
+        text = (f"{pairs.passed:,} of {pairs.total:,} pairs of {pairs.a_set} × {searched} have "
                 f"{score_label(spec.metric)} {op} {format_score(spec.metric, float(spec.param))}{kept}")
+        if pairs.self_join and pairs.complete and len(pairs.distinct) < pairs.passed:
+            text += f": {len(pairs.distinct):,} pairs of images, each listed once"
+        return text
     best = "most similar" if spec.higher_is_better else "nearest"
     return (f"The {spec.param} {best} images in {searched} of each of the {len(pairs.keys):,} images of "
             f"{pairs.a_set}: {pairs.passed:,} pairs{kept}")

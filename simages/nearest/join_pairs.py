@@ -81,12 +81,33 @@ class JoinPairs:
     self_join: bool = False
     # For each image of A, the positions of its pairs in `pairs` (best first).
     by_key: dict[str, list[int]] = field(init=False, repr=False, compare=False)
+    # Positions of the pairs to list one per pair of images: a self-join finds x ~ y and y ~ x, and a
+    # person reviewing duplicates wants to see them once (with the better of the two scores).
+    distinct: list[int] = field(init=False, repr=False, compare=False)
+    distinct_set: frozenset[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         grouped: dict[str, list[int]] = {}
         for position, pair in enumerate(self.pairs):
             grouped.setdefault(pair.a, []).append(position)
         object.__setattr__(self, "by_key", grouped)
+        object.__setattr__(self, "distinct", self._distinct())
+        object.__setattr__(self, "distinct_set", frozenset(self.distinct))
+
+    def _distinct(self) -> list[int]:
+        if not self.self_join:
+            return list(range(len(self.pairs)))
+        seen: set[tuple[str, str]] = set()
+        keep = []
+        for position, pair in enumerate(self.pairs):
+            if pair.b_set != self.a_set:
+                keep.append(position)
+                continue
+            edge = (pair.a, pair.b) if pair.a < pair.b else (pair.b, pair.a)
+            if edge not in seen:  # pairs are best first: the first seen has the better score
+                seen.add(edge)
+                keep.append(position)
+        return keep
 
     @property
     def complete(self) -> bool:
