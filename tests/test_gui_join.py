@@ -84,6 +84,7 @@ async def test_self_join_lists_pairs_best_first_with_links(tmp_path):
         assert link.props["href"].startswith("/similar?key_set=animals&image=")
         await user.should_see(marker="histogram", retries=50)
         await user.should_see(marker="pager", retries=50)
+        await user.should_see(marker="teaching-panel")  # issue 18's "How was this computed?", closed
 
 
 async def test_range_join_counts_pairs_out_of_all(tmp_path):
@@ -326,6 +327,7 @@ async def test_all_other_sets_and_groups_json(tmp_path):
     async with gui_app(settings, manager) as (_, user):
         await user.open("/join?a=animals&others=1&predicate=knn&param=2")
         await user.should_see(marker="pairs-view", retries=50)
+        await user.should_not_see(marker="teaching-panel")  # it explains a join of two sets only
         assert "of 2 other sets" not in only(user, "summary").text
         assert "in 2 other sets of each of the 12 images of animals: 24 pairs" in only(user, "summary").text
         response = await user.http_client.get("/join.csv?a=animals&others=1&predicate=knn&param=2")

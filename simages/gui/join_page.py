@@ -126,6 +126,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                 view_bar.set_visibility(False)
                 pager_area = ui.row().classes("w-full")
                 content = ui.column().classes("w-full gap-2")
+                teaching_area = ui.column().classes("w-full")
 
     def set_url(state: JoinState) -> None:
         tab["state"] = state
@@ -137,6 +138,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         content.clear()
         pager_area.clear()
         notes.clear()
+        teaching_area.clear()
         try:
             resolved: ResolvedJoin = await run.io_bound(resolve, ctx, state)
         except JoinProblem as problem:
@@ -210,8 +212,10 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                                 value=resolved.state.view if has_groups or resolved.state.view != "groups"
                                 else "pairs")
         json_link.set_visibility(has_groups)
-        mount_join_request_panel(ctx, tab, notes, resolved.request.a, resolved.request.bs, spec)
         draw_view()
+        # "How was this computed?" (issue 18), below the views: the pairs come first.
+        teaching_area.clear()
+        mount_join_request_panel(ctx, tab, teaching_area, resolved.request.a, resolved.request.bs, spec)
 
     def draw_view() -> None:
         job: JoinJob | None = tab["job"]
