@@ -122,10 +122,16 @@ async def test_switch_views_page_and_url(tmp_path, shown_url):
         await user.should_see(marker="knn:sub/ani009.png")
         assert shown_url()["page"] == "2" and shown_url()["view"] == "knn"
 
-        await user.open(SELF + "&predicate=range&param=0.999&view=groups")
+        await user.open(SELF + "&predicate=range&param=0.96&view=knn")
+        await user.should_see(marker="match-summary", retries=50)
+        matched = int(only(user, "match-summary").text.split()[0])
+        assert matched == 3 and len(marked(user, "knn:")) == 3
+        await user.should_not_see(marker="no-match")  # a range join lists the images with a match
+
+        await user.open(SELF + "&predicate=range&param=0.96&view=groups")
         await user.should_see(marker="groups-view", retries=50)
-        summary = only(user, "group-summary").text
-        assert summary.endswith("images") and "group" in summary
+        # Three images have a match scoring 0.97 or more, all linked: one group.
+        assert only(user, "group-summary").text == "1 group, 3 images"
 
 
 async def test_groups_are_connected_components(tmp_path):

@@ -22,8 +22,7 @@ def join_entry_card(ctx: GuiContext, default_set: str | None = None) -> None:
     first = default_set if default_set in sets else (sets[0] if sets else None)
     with ui.card().classes("w-full").props("flat bordered").mark("join-entry"):
         ui.label("Or join two sets / find duplicates").classes("text-subtitle1 text-weight-medium")
-        ui.label("Every image of set A against set B. B = A finds the near-duplicates within a set; "
-                 "“All other sets” checks a new folder against the whole collection.").classes(
+        ui.label("Every image of set A against set B; B = A finds the duplicates within a set.").classes(
             "text-caption text-grey-7")
         a_select = ui.select(sets, value=first, label="Set A (keys)").classes("w-full").mark("entry-a")
         b_select = ui.select({name: name for name in sets} | {ALL_OTHERS: "All other sets"}, value=first,

@@ -31,6 +31,7 @@ from simages.gui.join_views import (
     draw_knn,
     draw_pairs,
     group_summary,
+    listed_keys,
     page_count,
     summary_text,
 )
@@ -230,7 +231,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         if state.view == "pairs":
             items, per_page = len(outcome.pairs.distinct), PAIRS_PER_PAGE
         elif state.view == "knn":
-            items, per_page = len(outcome.pairs.keys), KEYS_PER_PAGE
+            items, per_page = len(listed_keys(outcome.pairs, spec)), KEYS_PER_PAGE
         else:
             items, per_page = len(outcome.groups), GROUPS_PER_PAGE
         pages = page_count(items, per_page)

@@ -108,12 +108,25 @@ def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, sp
                 "text-primary").mark("pair-b")
 
 
+def listed_keys(pairs: JoinPairs, spec: QuerySpec) -> list[str]:
+    """The images of A the matches view lists: all of them for a kNN join; for a range join those with a
+    match (a curator checking a folder wants the hits, not thousands of "no match" rows)."""
+    if spec.predicate == "knn":
+        return pairs.keys
+    return [key for key in pairs.keys if key in pairs.by_key]
+
+
 def draw_knn(view: ViewContext, page: int) -> None:
     """Each image of A (KEYS_PER_PAGE per page, in name order) with its matches in a row, best first."""
     pairs, spec = view.pairs, view.spec
+    keys = listed_keys(pairs, spec)
     start = (page - 1) * KEYS_PER_PAGE
     with ui.column().classes("w-full gap-2").mark("knn-view"):
-        for key in pairs.keys[start : start + KEYS_PER_PAGE]:
+        if spec.predicate == "range":
+            ui.label(f"{len(keys):,} of the {len(pairs.keys):,} images of {pairs.a_set} have a match"
+                     + ("" if pairs.complete else " among the pairs kept")).classes("text-body1").mark(
+                "match-summary")
+        for key in keys[start : start + KEYS_PER_PAGE]:
             positions = pairs.by_key.get(key, [])
             matches = [pairs.pairs[i] for i in positions[:STRIP_LIMIT]]
             with ui.element("div").classes("join-row").mark(f"knn:{key}"):
