@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from urllib.parse import parse_qs, urlparse
 
@@ -15,6 +14,8 @@ from nicegui.testing.user_interaction import UserInteraction
 from simages.cli import main as cli_main
 from simages.gui.join_views import KEYS_PER_PAGE, PAIRS_PER_PAGE
 from simages.jobs import join_runner
+from simages.nearest.duplicates import duplicate_threshold, find_duplicates
+from simages.nearest.intents import DUPLICATES
 from tests.gui_fixtures import (
     current_query,
     demo_root,
@@ -92,7 +93,7 @@ async def test_range_join_counts_pairs_out_of_all(tmp_path):
     async with gui_app(settings, manager) as (_, user):
         await user.open("/join?a=animals&b=plants&metric=euclidean&predicate=range&param=0.5")
         await user.should_see(marker="summary", retries=50)
-        await user.should_see("of 84 pairs of animals × plants have distance ≤ 0.500", retries=50)
+        await user.should_see("of 84 pairs of animals × plants have distance ≤ 0.5", retries=50)
         passed = int(only(user, "summary").text.split()[0].replace(",", ""))
         names_a = sorted(p.name for p in (tmp_path / "image_sets" / "animals").rglob("*.png"))
         assert len(names_a) == 12
@@ -341,16 +342,44 @@ async def test_all_other_sets_and_groups_json(tmp_path):
         assert rows[0] == "a,b,score" and len(rows) == 25
         assert {row.split(",")[1].split("/")[0] for row in rows[1:]} <= {"plants", "trees"}
 
-        response = await user.http_client.get("/join.json?a=animals&b=animals&predicate=range&param=0.999")
+        response = await user.http_client.get("/join.json?a=animals&b=animals&predicate=range&param=0.96")
         body = response.json()
-        assert set(body) == {"threshold", "pairs", "groups"} and body["threshold"] == 0.999
-        assert all(set(p) == {"a", "b", "score"} and p["score"] >= 0.999 for p in body["pairs"])
+        assert set(body) == {"threshold", "metric", "sets", "pairs", "groups"} and body["threshold"] == 0.96
+        assert body["sets"] == ["animals"] and body["metric"] == "cosine"
+        assert all(set(p) == {"a", "b", "score"} and p["score"] >= 0.96 for p in body["pairs"])
         edges = [frozenset((p["a"], p["b"])) for p in body["pairs"]]
-        assert len(edges) == len(set(edges))  # each pair of images once
+        assert edges and len(edges) == len(set(edges))  # each pair of images once
         linked = {name for p in body["pairs"] for name in (p["a"], p["b"])}
         assert {name for g in body["groups"] for name in g} == linked
         assert all(name.startswith("animals/") for name in linked)
-        assert json.dumps(body)
+
+
+async def test_duplicates_intent_matches_simages_duplicates(tmp_path, capsys):
+    """The duplicates intent on the page is `find_duplicates` of the duplicates module: same pairs (each
+    once), same scores, same groups; its CSV is `simages join --intent duplicates`."""
+    settings, manager = demo_root(tmp_path, {"animals": 30})
+    async with gui_app(settings, manager) as (ctx, user):
+        await user.open("/join?a=animals&b=animals&intent=duplicates&predicate=range")
+        await user.should_see(marker="pairs-view", retries=50)
+        index = ctx.descriptors.get(settings, "animals", DUPLICATES)
+        threshold = duplicate_threshold("cosine", index)
+        await user.should_see(f"have similarity ≥ {threshold:.3f}", retries=50)  # the default
+        await user.should_see("Duplicates: copies of the same photo", retries=50)  # which intent ran
+        param = f"{threshold:.3f}"
+        report = find_duplicates([index], float(param))
+        response = await user.http_client.get(
+            f"/join.json?a=animals&b=animals&intent=duplicates&predicate=range&param={param}")
+        body = response.json()
+        expected = report.to_json()
+        assert body["groups"] == expected["groups"] and body["sets"] == expected["sets"]
+        got = {frozenset((p["a"], p["b"])): p["score"] for p in body["pairs"]}
+        want = {frozenset((p["a"], p["b"])): p["score"] for p in expected["pairs"]}
+        assert got.keys() == want.keys() and len(got) > 0
+        assert all(abs(got[k] - want[k]) < 1e-6 for k in got)
+        response = await user.http_client.get(
+            f"/join.csv?a=animals&b=animals&intent=duplicates&predicate=range&param={param}")
+        assert response.text == cli_csv(capsys, tmp_path, "animals", "animals", "--intent", "duplicates",
+                                        "--range", param)
 
 
 async def test_start_page_offers_the_join(tmp_path):

@@ -13,8 +13,8 @@ from simages.jobs.join_runner import CANCELLED, DONE, FAILED, JoinRequest, JoinR
 from simages.nearest.cache import DescriptorCache
 from simages.nearest.distribution import set_distribution
 from simages.nearest.join_distribution import join_distribution
-from simages.nearest.join_groups import components
-from simages.nearest.join_pairs import PairCollector
+from simages.nearest.join_groups import join_groups
+from simages.nearest.join_pairs import JoinPair, JoinPairs, PairCollector
 from simages.nearest.joins import iter_set_join
 from simages.nearest.multi_join import SetMatch, iter_multi_join
 from simages.nearest.query_spec import QuerySpec
@@ -76,10 +76,12 @@ def test_collector_keeps_the_best_and_counts_all():
     assert [(-p.score, p.a, p.b_set, p.b) for p in best] == sorted(everything)[:7]
 
 
-def test_groups_are_the_connected_components():
+def test_groups_are_the_connected_components_of_the_pairs():
     rng = np.random.default_rng(5)
-    nodes = [f"s/{i}" for i in range(40)]
+    nodes = [f"i{i:02d}" for i in range(40)]
     edges = [(nodes[i], nodes[j]) for i, j in rng.integers(0, 40, size=(25, 2)) if i != j]
+    pairs = JoinPairs("s", ("s",), True, nodes, [JoinPair(x, "s", y, 0.9) for x, y in edges], len(edges),
+                      40 * 39, self_join=True)
     # Reference: grow each component by flooding.
     neighbours: dict[str, set[str]] = {}
     for x, y in edges:
@@ -96,11 +98,11 @@ def test_groups_are_the_connected_components():
                 group.add(n)
                 stack.extend(neighbours[n] - group)
         seen |= group
-        expected.append(sorted(group))
-    groups = components(edges)
+        expected.append(sorted(f"s/{n}" for n in group))
+    groups = join_groups(pairs)
     assert sorted(groups) == sorted(expected)
     assert [len(g) for g in groups] == sorted((len(g) for g in groups), reverse=True)
-    assert components([]) == []
+    assert join_groups(JoinPairs("s", ("s",), True, nodes, [], 0, 40 * 39)) == []
 
 
 def test_join_distribution_samples_the_pairs_of_the_join():

@@ -1,5 +1,5 @@
-"""`simages join A B (--knn K | --range T) [--metric M] [--no-expansion] [--output pairs.csv]
-[--index brute|pivots[:P]] [--explain]`: every image of A against B.
+"""`simages join A B (--knn K | --range T) [--metric M] [--intent similar|duplicates] [--no-expansion]
+[--output pairs.csv] [--index brute|pivots[:P]] [--explain]`: every image of A against B.
 
 A = B is a self-join: an image is never paired with itself (identical copies under other names are).
 Without --output the pairs are printed as a table grouped by A's image; with it they are streamed to a
@@ -8,6 +8,8 @@ never has to fit in memory. With a query-expansion descriptor (`qe`) every key o
 nearest images of B first; --no-expansion scores from the keys themselves. --index pivots[:P] runs a
 pivot-filtered nested-loop join (one pivot-table search in B per image of A; the same pairs), and
 --explain reports the distances computed out of |A| x |B| (after the table, or on stderr with --output).
+--intent says which question the scores answer: `similar` (default: the store's full descriptor) or
+`duplicates` (copies of one photo: see simages/nearest/intents.py); the app's /join.csv passes the same.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from simages.cli.query_cmd import (
     user_error,
 )
 from simages.nearest.cache import default_cache
+from simages.nearest.intents import DEFAULT_INTENT, INTENTS, Intent, intent_named
 from simages.nearest.joins import is_self_join, iter_set_join
 from simages.nearest.query_cost import explained_set_join
 from simages.nearest.query_spec import QuerySpec
@@ -50,14 +53,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("a", metavar="A", help="the set whose images are the keys")
     parser.add_argument("b", metavar="B", help="the set searched (may be A itself)")
     add_predicate_arguments(parser)
+    parser.add_argument("--intent", default=DEFAULT_INTENT.name, choices=sorted(INTENTS),
+                        help=f"similar images or duplicates (default: {DEFAULT_INTENT.name})")
     parser.add_argument("--output", metavar="PATH", help="write the pairs as CSV (a,b,score); '-' for stdout")
     add_index_arguments(parser)
     parser.set_defaults(func=run)
 
 
-def _open_sets(settings: Settings, a_name: str, b_name: str) -> tuple[SetIndex, SetIndex]:
-    a = default_cache.get(settings, a_name)
-    b = a if b_name == a_name else default_cache.get(settings, b_name)
+def _open_sets(
+    settings: Settings, a_name: str, b_name: str, intent: Intent = DEFAULT_INTENT
+) -> tuple[SetIndex, SetIndex]:
+    a = default_cache.get(settings, a_name, intent)
+    b = a if b_name == a_name else default_cache.get(settings, b_name, intent)
     require_same_descriptor(a, b)
     return a, b
 
@@ -66,7 +73,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         spec = spec_from_args(args)
         choice = index_choice_from_args(args)
-        a, b = _open_sets(settings, args.a, args.b)
+        a, b = _open_sets(settings, args.a, args.b, intent_named(args.intent))
         groups, tally = explained_set_join(a, b, spec, choice, settings=settings)
         if args.output is None:
             write_table(a, b, spec, sys.stdout, groups)

@@ -65,7 +65,7 @@ def marker_for(
     """Where to draw the line: the threshold of a range query, the k-th best score of a kNN query."""
     if predicate == "range":
         op = "≥" if dist_metric == "cosine" else "≤"
-        return float(param), f"threshold {op} {format_score(dist_metric, float(param))}"
+        return float(param), f"threshold {op} {format_threshold(dist_metric, float(param))}"
     if kth_score is None:
         return None, ""
     return kth_score, f"k-th: {format_score(dist_metric, kth_score)}"

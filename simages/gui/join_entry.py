@@ -11,9 +11,11 @@ from nicegui import ui
 from simages.gui.common import known_sets
 from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls
+from simages.gui.intent_picker import follow_intent, intent_picker
 from simages.gui.join_page import ALL_OTHERS, expansion_for
 from simages.gui.join_setup import suggested_threshold
 from simages.gui.join_state import JoinState, join_url
+from simages.nearest.intents import DUPLICATES
 
 
 def join_entry_card(ctx: GuiContext, default_set: str | None = None) -> None:
@@ -24,19 +26,21 @@ def join_entry_card(ctx: GuiContext, default_set: str | None = None) -> None:
         ui.label("Or join two sets / find duplicates").classes("text-subtitle1 text-weight-medium")
         ui.label("Every image of set A against set B; B = A finds the duplicates within a set.").classes(
             "text-caption text-grey-7")
+        intent_toggle = intent_picker(DUPLICATES.name).mark("entry-intent")
         a_select = ui.select(sets, value=first, label="Set A (keys)").classes("w-full").mark("entry-a")
         b_select = ui.select({name: name for name in sets} | {ALL_OTHERS: "All other sets"}, value=first,
                              label="Set B (searched)").classes("w-full").mark("entry-b")
 
         def draft(metric: str = "cosine", expand: bool = True) -> JoinState:
             b = None if b_select.value == ALL_OTHERS else b_select.value
-            return JoinState(a_select.value or "", b, metric=metric, expand=expand)
+            intent = intent_toggle.value
+            return JoinState(a_select.value or "", b, metric=metric, expand=expand, intent=intent)
 
         with ui.expansion("Join settings", icon="tune").classes("w-full").props("dense"):
             controls = QueryControls(
                 "cosine", "range", "",
                 lambda m, e: suggested_threshold(ctx, draft(m, e)) if a_select.value else None,
-                expansion=expansion_for(ctx, first), always_show_expansion=False,
+                expansion=expansion_for(ctx, first, DUPLICATES.name), always_show_expansion=False,
             )
         # Markers of their own: the start page's key-search panel has the same controls.
         for element, name in ((controls.metric, "metric"), (controls.predicate, "predicate"),
@@ -56,9 +60,14 @@ def join_entry_card(ctx: GuiContext, default_set: str | None = None) -> None:
 
         def b_chosen() -> None:
             b = None if b_select.value == ALL_OTHERS else b_select.value
-            controls.set_expansion(expansion_for(ctx, b))
+            controls.set_expansion(expansion_for(ctx, b, intent_toggle.value))
             controls.refresh_default()
 
+        def intent_chosen(intent: str) -> None:
+            b_chosen()
+            follow_intent(controls, intent)
+
         b_select.on_value_change(lambda _: b_chosen())
+        intent_toggle.on_value_change(lambda e: intent_chosen(e.value))
         ui.button("Join", icon="join_inner", on_click=open_join).props("unelevated no-caps").classes(
             "w-full").mark("entry-run")

@@ -24,6 +24,8 @@ from simages.gui.join_setup import JoinProblem, ResolvedJoin, resolve
 from simages.gui.join_state import join_from_params
 from simages.gui.query_url import InvalidQuery
 from simages.jobs.join_runner import DONE, JoinRequest
+from simages.nearest.duplicates import DuplicateReport
+from simages.nearest.intents import intent_named
 from simages.nearest.join_pairs import node
 from simages.nearest.multi_join import iter_multi_join
 from simages.nearest.query_spec import QuerySpec
@@ -56,10 +58,12 @@ def multi_csv_rows(a: SetIndex, bs: list[SetIndex], spec: QuerySpec) -> Iterator
 
 
 def join_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[str]]]:
-    """The CSV rows of a join, its sets loaded and checked first (so a problem is an HTTP error, not a
-    broken download). NotIndexed, StoreError, or ValueError for sets of different descriptors."""
-    a = ctx.descriptors.get(ctx.settings, request.a)
-    bs = [a if name == request.a else ctx.descriptors.get(ctx.settings, name) for name in request.bs]
+    """The CSV rows of a join, its sets loaded (as its intent reads them) and checked first, so a problem
+    is an HTTP error, not a broken download. NotIndexed, StoreError, or ValueError for sets of different
+    descriptors."""
+    intent = intent_named(request.intent)
+    a = ctx.descriptors.get(ctx.settings, request.a, intent)
+    bs = [a if name == request.a else ctx.descriptors.get(ctx.settings, name, intent) for name in request.bs]
     for b in bs:
         require_same_descriptor(a, b)
     if len(bs) > 1:
@@ -73,8 +77,9 @@ def csv_filename(request: JoinRequest) -> str:
 
 
 def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | None:
-    """{"threshold", "pairs": [{"a", "b", "score"}], "groups": [[...]]}, names as `set/image`; None when
-    the join passes more pairs than the app keeps."""
+    """{"threshold", "metric", "sets", "pairs": [{"a", "b", "score"}], "groups": [[...]]} as
+    `DuplicateReport.to_json` writes it (names `set/image`, full precision; threshold null for a kNN join);
+    None when the join passes more pairs than the app keeps."""
     job = ctx.joins.start(resolved.request)
     job.wait(_JSON_WAIT_SECONDS)
     if job.state != DONE or job.outcome is None:
@@ -82,14 +87,17 @@ def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | Non
     outcome = job.outcome
     if not outcome.pairs.complete:
         return None
-    spec = resolved.request.spec
-    return {
-        "threshold": float(spec.param) if spec.predicate == "range" else None,
-        # A self-join's x ~ y and y ~ x once, as `simages duplicates` lists them.
-        "pairs": [Pair(node(outcome.pairs.a_set, p.a), node(p.b_set, p.b), p.score).to_json()
-                  for p in (outcome.pairs.pairs[i] for i in outcome.pairs.distinct)],
-        "groups": outcome.groups,
-    }
+    spec, request = resolved.request.spec, resolved.request
+    # A self-join's x ~ y and y ~ x once, as `simages duplicates` lists them.
+    pairs = [Pair(node(outcome.pairs.a_set, p.a), node(p.b_set, p.b), p.score)
+             for p in (outcome.pairs.pairs[i] for i in outcome.pairs.distinct)]
+    threshold = float(spec.param) if spec.predicate == "range" else float("nan")
+    within = request.bs == (request.a,)
+    sets = (request.a,) if within else (request.a, *request.bs)
+    body = DuplicateReport(spec.metric, threshold, pairs, outcome.groups, sets, within).to_json()
+    if spec.predicate != "range":
+        body["threshold"] = None
+    return body
 
 
 def _resolved(ctx: GuiContext, request: Request) -> ResolvedJoin:

@@ -18,8 +18,9 @@ from simages.gui.common import error_page, known_sets, load_index, page_header, 
 from simages.gui.context import GuiContext
 from simages.gui.controls import Expansion, QueryControls, format_score
 from simages.gui.histogram import marker_for, score_histogram, set_range_threshold, threshold_control
+from simages.gui.intent_picker import follow_intent, intent_picker
 from simages.gui.join_compare import open_compare
-from simages.gui.join_setup import JoinProblem, ResolvedJoin, resolve, suggested_threshold
+from simages.gui.join_setup import JoinProblem, ResolvedJoin, load_for, resolve, suggested_threshold
 from simages.gui.join_state import JoinState, csv_url, groups_url, join_from_params, join_url
 from simages.gui.join_views import (
     CSS,
@@ -40,6 +41,7 @@ from simages.gui.status_panel import describe_status
 from simages.gui.teaching_panel import mount_join_request_panel
 from simages.gui.viewer import Viewer
 from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinJob, JoinOutcome
+from simages.nearest.intents import DEFAULT_INTENT, intent_named
 
 # The value of "all other sets" in the B picker: set names never contain '/', so it is never a set.
 ALL_OTHERS = "/all-other-sets"
@@ -52,9 +54,10 @@ def groups_apply(state: JoinState) -> bool:
     return state.self_join or state.predicate == "range"
 
 
-def expansion_for(ctx: GuiContext, b: str | None) -> Expansion:
-    """The query expansion of the searched set (unknown for "all other sets" or a set not indexed)."""
-    index = load_index(ctx, b) if b else None
+def expansion_for(ctx: GuiContext, b: str | None, intent: str = DEFAULT_INTENT.name) -> Expansion:
+    """The query expansion of the searched set as the intent reads it (unknown for "all other sets" or a set
+    not indexed; none for duplicates)."""
+    index = load_for(ctx, b, intent_named(intent)) if b else None
     return Expansion() if index is None else Expansion(index.expansion, index.expansion_left_out())
 
 
@@ -75,9 +78,9 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         """The join the pickers describe now (before it is applied); the URL's until they exist."""
         if "pickers" not in tab:
             return tab["state"].with_(**changes)
-        a_value, b_value = (select.value for select in tab["pickers"])
+        a_value, b_value, intent = (select.value for select in tab["pickers"])
         b = None if b_value == ALL_OTHERS else b_value
-        return tab["state"].with_(a=a_value or tab["state"].a, b=b, **changes)
+        return tab["state"].with_(**{"a": a_value or tab["state"].a, "b": b, "intent": intent} | changes)
 
     with ui.column().classes("w-full q-pa-md gap-3").style("max-width: 1400px; margin: 0 auto"):
         ui.link("← Back to the start page", home_url(state.b, state.a)).classes("text-primary").mark(
@@ -86,6 +89,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             with ui.column().classes("gap-4 side-column"):
                 with ui.card().classes("w-full narrow-first").props("flat bordered"):
                     ui.label("Join two sets").classes("text-subtitle1 text-weight-medium")
+                    intent_toggle = intent_picker(state.intent)
                     a_select = ui.select(sets, value=state.a if state.a in sets else None,
                                          label="Set A: each of its images is a key").classes("w-full")
                     a_select.mark("join-a")
@@ -94,12 +98,12 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                                          label="Set B: searched (A itself finds duplicates)")
                     b_select.classes("w-full")
                     b_select.mark("join-b")
-                    tab["pickers"] = (a_select, b_select)
+                    tab["pickers"] = (a_select, b_select, intent_toggle)
                     controls = QueryControls(
                         state.metric, state.predicate, state.param,
                         lambda m, e: suggested_threshold(ctx, picked_state(metric=m, expand=e)),
-                        on_submit=lambda: apply(), expand=state.expand, expansion=expansion_for(ctx, state.b),
-                        always_show_expansion=False,
+                        on_submit=lambda: apply(), expand=state.expand,
+                        expansion=expansion_for(ctx, state.b, state.intent), always_show_expansion=False,
                     )
                     ui.button("Join", icon="join_inner", on_click=lambda: apply()).props(
                         "unelevated no-caps").classes("w-full").mark("run")
@@ -194,7 +198,8 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         resolved: ResolvedJoin = tab["resolved"]
         spec = resolved.request.spec
         summary.text = summary_text(outcome.pairs, spec)
-        method.text = f"Descriptors: {outcome.explain}" if outcome.explain else ""
+        described = resolved.state.intent_spec.describe()
+        method.text = f"{described}. Descriptors: {outcome.explain}" if outcome.explain else described
         chart_area.clear()
         weakest = outcome.pairs.pairs[-1].score if outcome.pairs.pairs else None
         marker, label = marker_for(spec.metric, spec.predicate, spec.param, weakest)
@@ -334,11 +339,13 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         await apply(predicate="range", param=text)
 
     def b_chosen() -> None:
-        controls.set_expansion(expansion_for(ctx, None if b_select.value == ALL_OTHERS else b_select.value))
+        b = None if b_select.value == ALL_OTHERS else b_select.value
+        controls.set_expansion(expansion_for(ctx, b, intent_toggle.value))
         controls.refresh_default()
 
     timer = ui.timer(_POLL_SECONDS, poll, active=False)
     view_toggle.on_value_change(lambda e: view_chosen(e.value))
+    intent_toggle.on_value_change(lambda e: (b_chosen(), follow_intent(controls, e.value)))
     b_select.on_value_change(lambda _: b_chosen())
     ui.timer(0, start, once=True)
 

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simages.gui.common import known_sets, load_index, set_exists
+from simages.gui.common import known_sets, set_exists
 from simages.gui.context import GuiContext
 from simages.gui.controls import format_threshold
 from simages.gui.join_state import JoinState
 from simages.jobs.join_runner import JoinRequest, other_sets
+from simages.naming import InvalidName
+from simages.nearest.cache import NotIndexed
 from simages.nearest.distribution import default_threshold
+from simages.nearest.duplicates import duplicate_threshold
+from simages.nearest.intents import DUPLICATES, Intent
+from simages.nearest.set_index import SetIndex
+from simages.store.npz_store import StoreError
 
 
 class JoinProblem(Exception):
@@ -30,15 +36,28 @@ def searched_sets(ctx: GuiContext, state: JoinState) -> tuple[str, ...]:
     return (state.b,) if state.b is not None else other_sets(known_sets(ctx), state.a)
 
 
+def load_for(ctx: GuiContext, name: str, intent: Intent) -> SetIndex | None:
+    """The set's index as the intent reads it; None while it has no usable store."""
+    try:
+        return ctx.descriptors.get(ctx.settings, name, intent)
+    except (NotIndexed, StoreError, InvalidName):
+        return None
+
+
 def suggested_threshold(ctx: GuiContext, state: JoinState) -> float | None:
-    """The range threshold a join uses when none is given: the searched set's suggestion."""
+    """The range threshold a join uses when none is given: the duplicate threshold for the duplicates
+    intent (nearest/duplicates.py), else the searched set's suggestion (nearest/distribution.py)."""
     names = searched_sets(ctx, state)
     return _threshold(ctx, names[0], state) if names else None
 
 
 def _threshold(ctx: GuiContext, name: str, state: JoinState) -> float | None:
-    index = load_index(ctx, name)
-    return None if index is None else default_threshold(index, state.metric, expand=state.expand)
+    index = load_for(ctx, name, state.intent_spec)
+    if index is None:
+        return None
+    if state.intent_spec == DUPLICATES:
+        return duplicate_threshold(state.metric, index)
+    return default_threshold(index, state.metric, expand=state.expand)
 
 
 @dataclass(frozen=True)
@@ -59,7 +78,8 @@ def resolve(ctx: GuiContext, state: JoinState) -> ResolvedJoin:
     names = searched_sets(ctx, state)
     if not names:
         raise JoinProblem("Nothing to search", f"There is no set besides {state.a} to search.")
-    waiting = tuple(n for n in (state.a, *names) if load_index(ctx, n) is None)
+    intent = state.intent_spec
+    waiting = tuple(n for n in (state.a, *names) if load_for(ctx, n, intent) is None)
     left_out: tuple[str, ...] = ()
     if state.b is None:
         left_out = tuple(n for n in names if n in waiting)
@@ -82,4 +102,4 @@ def resolve(ctx: GuiContext, state: JoinState) -> ResolvedJoin:
         spec = resolved.spec()
     except ValueError as error:
         raise JoinProblem("This join cannot run", str(error), 400) from None
-    return ResolvedJoin(resolved, JoinRequest(state.a, names, spec), left_out)
+    return ResolvedJoin(resolved, JoinRequest(state.a, names, spec, state.intent), left_out)

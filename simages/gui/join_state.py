@@ -1,8 +1,10 @@
 """A set join as URL parameters and back: `/join?a=A&b=B&metric=...&predicate=...&param=...`.
 
 The URL describes the join completely, like `/similar`'s: set A (the keys), the searched set B (`b=A` is a
-self-join; `others=1` instead of `b` searches every other set), the metric, the predicate and its
-parameter, query expansion (`expand=0` switches it off) and which view is shown (`view`, `page`). The same
+self-join; `others=1` instead of `b` searches every other set), the intent (`intent=similar|duplicates`:
+which question the scores answer, see nearest/intents.py; `similar` when absent, as in the CLI), the
+metric, the predicate and its parameter, query expansion (`expand=0` switches it off) and which view is
+shown (`view`, `page`). The same
 parameters name the join's CSV (`/join.csv?...`) and groups (`/join.json?...`). Every name is validated
 here, before anything touches the disk; parsing is pure.
 """
@@ -14,6 +16,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from simages.gui.query_url import DEFAULT_K, InvalidQuery, parse_expand, parse_set, parse_settings
+from simages.nearest.intents import DEFAULT_INTENT, INTENTS, Intent, intent_named
 from simages.nearest.query_spec import QuerySpec
 
 VIEWS = ("pairs", "knn", "groups")
@@ -34,10 +37,15 @@ class JoinState:
     expand: bool = True
     view: str = "pairs"
     page: int = 1
+    intent: str = DEFAULT_INTENT.name
 
     @property
     def self_join(self) -> bool:
         return self.b == self.a
+
+    @property
+    def intent_spec(self) -> Intent:
+        return intent_named(self.intent)
 
     def with_(self, **changes: object) -> JoinState:
         return replace(self, **changes)
@@ -62,6 +70,7 @@ def join_params(state: JoinState, *, with_view: bool = True) -> dict[str, str]:
         params["others"] = "1"
     else:
         params["b"] = state.b
+    params["intent"] = state.intent
     params["metric"] = state.metric
     params["predicate"] = state.predicate
     if state.param.strip():
@@ -110,7 +119,10 @@ def join_from_params(params: Mapping[str, str]) -> JoinState:
         b = parse_set(params.get("b"), "set B (the set searched)")
     metric, predicate, param = parse_settings({"predicate": "range", **params})
     expand = parse_expand(params)
+    intent = (params.get("intent") or DEFAULT_INTENT.name).strip().lower()
+    if intent not in INTENTS:
+        raise InvalidQuery(f"unknown intent {intent[:32]!r}; choose {' or '.join(INTENTS)}")
     view = (params.get("view") or "pairs").strip().lower()
     if view not in VIEWS:
         raise InvalidQuery(f"unknown view {view[:32]!r}; choose {', '.join(VIEWS)}")
-    return JoinState(a, b, metric, predicate, param, expand, view, _page(params.get("page")))
+    return JoinState(a, b, metric, predicate, param, expand, view, _page(params.get("page")), intent)

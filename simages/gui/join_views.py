@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from nicegui import ui
 
 from simages.gui.common import name_caption, thumbnail_img
-from simages.gui.controls import format_score, score_label
+from simages.gui.controls import format_score, format_threshold, score_label
 from simages.gui.image_route import thumb_url
 from simages.gui.query_url import QueryState, results_url
 from simages.nearest.join_pairs import JoinPair, JoinPairs
@@ -178,7 +178,7 @@ def summary_text(pairs: JoinPairs, spec: QuerySpec) -> str:
     if spec.predicate == "range":
         op = "≥" if spec.higher_is_better else "≤"
         text = (f"{pairs.passed:,} of {pairs.total:,} pairs of {pairs.a_set} × {searched} have "
-                f"{score_label(spec.metric)} {op} {format_score(spec.metric, float(spec.param))}{kept}")
+                f"{score_label(spec.metric)} {op} {format_threshold(spec.metric, float(spec.param))}{kept}")
         if pairs.self_join and pairs.complete and len(pairs.distinct) < pairs.passed:
             text += f": {len(pairs.distinct):,} pairs of images, each listed once"
         return text

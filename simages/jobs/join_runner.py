@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from simages.cli.query_cmd import require_same_descriptor
 from simages.nearest.cache import DescriptorCache, store_version
 from simages.nearest.distribution import ScoreDistribution
+from simages.nearest.intents import DEFAULT_INTENT, intent_named
 from simages.nearest.join_distribution import join_distribution
 from simages.nearest.join_groups import join_groups
 from simages.nearest.join_pairs import DEFAULT_KEEP, JoinPairs, PairCollector
@@ -37,11 +38,13 @@ class JoinCancelled(Exception):
 
 @dataclass(frozen=True)
 class JoinRequest:
-    """A join: the images of set `a` against the sets `bs` (one, or several for "all other sets")."""
+    """A join: the images of set `a` against the sets `bs` (one, or several for "all other sets"), the sets
+    read as the intent `intent` says (`similar` or `duplicates`, see nearest/intents.py)."""
 
     a: str
     bs: tuple[str, ...]
     spec: QuerySpec
+    intent: str = DEFAULT_INTENT.name
 
 
 @dataclass(frozen=True)
@@ -168,8 +171,10 @@ class JoinRunner:
             job._finished.set()
 
     def _load(self, request: JoinRequest) -> tuple[SetIndex, list[SetIndex]]:
-        a = self.descriptors.get(self.settings, request.a)
-        bs = [a if name == request.a else self.descriptors.get(self.settings, name) for name in request.bs]
+        intent = intent_named(request.intent)
+        a = self.descriptors.get(self.settings, request.a, intent)
+        bs = [a if name == request.a else self.descriptors.get(self.settings, name, intent)
+              for name in request.bs]
         for b in bs:
             require_same_descriptor(a, b)
         return a, bs
