@@ -157,13 +157,26 @@ def test_set_joins_match_brute_force(metric, predicate, param):
 
 
 def test_query_expansion_is_counted_apart_and_answers_still_match():
-    index = gaussian_index(n=120, descriptor="gap+l2+qe5")
-    key = index.names[7]
-    spec = QuerySpec("cosine", "knn", 8)
-    brute = key_join(index, index.raw_vector(key), spec, exclude=key)
-    got, cost = explained_key_join(index, index.raw_vector(key), spec, IndexChoice("pivots", 8), exclude=key)
-    assert as_pairs(got) == as_pairs(brute) and got.expansion == 5
-    assert cost.expansion == len(index)
+    """With a `qe` descriptor an image scores the better of the key's own score and its expanded key's
+    (simages.nearest.query_rows): an exact copy of the key scores 1 and ranks first, which the expanded
+    key alone would not give. The table must bound both forms."""
+    rng = np.random.default_rng(8)
+    vectors = rng.normal(size=(120, 12)).astype(np.float32)
+    vectors[100] = vectors[7]  # an exact copy under another name
+    names = [f"q_{i:03d}.jpg" for i in rng.permutation(120)]
+    index = SetIndex("qe", names, vectors, "gap+l2+qe5")
+    copy_name = names[100]
+    for spec in (QuerySpec("cosine", "knn", 8), QuerySpec("euclidean", "knn", 8),
+                 QuerySpec("cosine", "range", 0.6), QuerySpec("euclidean", "range", 3.0)):
+        for row in (7, 3, 50, 100):
+            key = names[row]
+            brute = key_join(index, index.raw_vector(key), spec, exclude=key)
+            got, cost = explained_key_join(index, index.raw_vector(key), spec, IndexChoice("pivots", 8),
+                                           exclude=key)
+            assert as_pairs(got) == as_pairs(brute) and got.expansion == 5, (spec, key)
+            assert cost.expansion == len(index)
+    top = key_join(index, index.raw_vector(names[7]), QuerySpec("cosine", "knn", 1), exclude=names[7])
+    assert top.matches[0].image == copy_name  # the plain form matters here
 
 
 def test_a_key_that_is_a_pivot_does_not_serve_as_one():
@@ -272,3 +285,15 @@ def test_a_cost_answered_by_an_approximate_index_counts_nothing_and_says_so():
     assert cost.pruned is None and cost.to_json()["approximate"] == "hnsw"
     assert cost.to_json()["computed"] is None and "does not count" in cost.describe()
     assert IndexChoice.parse("brute") != IndexChoice() and IndexChoice().kind == "default"
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_set_joins_with_query_expansion_match_brute_force(metric):
+    a = gaussian_index(n=70, d=10, seed=5, descriptor="gap+l2+qe5")
+    b = gaussian_index(n=90, d=10, seed=6, descriptor="gap+l2+qe5")
+    for spec in (QuerySpec(metric, "knn", 3), QuerySpec(metric, "range", 0.5 if metric == "cosine" else 3.5)):
+        for left, right in ((b, b), (a, b)):
+            groups, _ = explained_set_join(left, right, spec, IndexChoice("pivots", 6))
+            got = [(k, [(m.image, m.score) for m in v]) for k, v in groups]
+            expected = [(k, [(m.image, m.score) for m in v]) for k, v in iter_set_join(left, right, spec)]
+            assert got == expected

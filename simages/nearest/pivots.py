@@ -24,6 +24,11 @@ similarity threshold (or the k-th similarity) is a distance threshold and the sa
 cosine table is built on the unit-length vectors (an all-zero vector, whose cosine is 0 by convention, is
 never pruned).
 
+Query expansion. With a `qe` descriptor an image scores the better of the key's own score and its
+expanded key's (simages.nearest.query_rows); its distance is then the smaller of two distances, so its
+lower bound is the smaller of the two forms' bounds, and each computed score costs both distances (counts
+here are of images).
+
 Exactness. Bounds are compared with a margin that covers float32 rounding, so rounding can only cost a
 little pruning, never an answer; the answer is then decided by the very scores and the very order that
 brute force uses (`simages.nearest.joins`: score, then image name), so it is identical to the bit.
@@ -39,6 +44,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from simages.nearest import predicates, scores
+from simages.nearest.display import passes
+from simages.nearest.query_rows import QueryRows, best_scores
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.set_index import SetIndex
 
@@ -189,7 +196,6 @@ class PivotIndex:
         self.table = table
         self.space = table.space
         self.points = space_points(index, table.space)
-        self._table = table.distances  # float32: its rounding (~1e-7 of the lengths) is far inside _MARGIN
         norms = scores.norms(self.points)
         self._max_norm = float(norms.max()) if len(norms) else 0.0
         # Cosine is only a function of d_E for unit-length vectors: zero rows are always verified.
@@ -199,48 +205,63 @@ class PivotIndex:
     def pivots(self) -> int:
         return self.table.count
 
-    def _exact(self, rows: np.ndarray, query: np.ndarray, cosine: bool) -> np.ndarray:
-        """The scores brute force computes for these rows (same functions, so the same bits)."""
+    def _exact(self, rows: np.ndarray, query: QueryRows, cosine: bool) -> np.ndarray:
+        """The scores brute force computes for these rows: the same functions on the same forms of the
+        key, the better of them kept (simages.nearest.joins.decide), so the same bits."""
+        vectors, inv_norms = self.index.vectors, self.index.inv_norms
         if cosine:
-            return scores.exact_cosines(self.index.vectors, self.index.inv_norms, rows, query)
-        return scores.exact_distances(self.index.vectors, rows, query)
+            return best_scores(query, lambda q: scores.exact_cosines(vectors, inv_norms, rows, q[0]), True)
+        return best_scores(query, lambda q: scores.exact_distances(vectors, rows, q[0]), False)
 
-    def search(self, query: np.ndarray, spec: QuerySpec, exclude_row: int = -1) -> PivotSearch:
-        """Answer `spec` for one query vector (d,) already in the set's join space (projected and, if the
-        query asks for it, expanded: see SetIndex.key_query). `exclude_row` (-1: none) is never answered.
-        ValueError when the metric does not match the table's space."""
+    def _lower_bounds(self, forms: list[np.ndarray], cosine: bool, serving: np.ndarray) -> np.ndarray:
+        """LB(x) for every row: for each form of the key, max over the serving pivots of
+        |d(form, p) - d(x, p)|; with two forms (query expansion) the smaller of the two bounds, since an
+        image's score is the better of its two distances."""
+        n = len(self.index)
+        pivot_rows = self.table.rows[serving]
+        table = self.table.distances if serving.all() else self.table.distances[:, serving]
+        lower = np.full(n, np.inf)
+        for form in forms:
+            point = form
+            if cosine:
+                norm = float(scores.norms(form[None, :])[0])
+                if norm == 0:  # every cosine with a zero key is 0: nothing can be ruled out
+                    return np.full(n, -np.inf)
+                point = form / norm
+            if not len(pivot_rows):
+                return np.zeros(n)
+            to_pivots = scores.exact_distances(self.points, pivot_rows, point)
+            np.minimum(lower, np.abs(table - to_pivots[None, :]).max(axis=1), out=lower)
+        lower[self._unprunable] = -np.inf
+        return lower
+
+    def search(self, query: QueryRows | np.ndarray, spec: QuerySpec, exclude_row: int = -1) -> PivotSearch:
+        """Answer `spec` for one key already in the set's join space: QueryRows of one row (the key and,
+        with query expansion, its expanded form: SetIndex.key_query), or a bare vector (d,) for a key
+        without expansion. `exclude_row` (-1: none) is never answered. ValueError when the metric does not
+        match the table's space."""
         cosine = spec.metric == "cosine"
         if space_of(spec.metric) != self.space:
             raise ValueError(f"this pivot table prunes {self.space} queries, not {spec.metric} ones")
         index, n = self.index, len(self.index)
-        query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        if not isinstance(query, QueryRows):
+            query = QueryRows(scores.as_float32_rows(query))
+        forms = [np.ascontiguousarray(form[0], dtype=np.float32) for form in query.forms()]
         if cosine:
-            query_norm = float(scores.norms(query[None, :])[0])
-            point = query / query_norm if query_norm > 0 else query
             scale = 2.0
         else:
-            query_norm = 1.0
-            point = query
-            scale = float(scores.norms(query[None, :])[0]) + self._max_norm
+            scale = max(float(scores.norms(form[None, :])[0]) for form in forms) + self._max_norm
         margin = _MARGIN * scale + 1e-12
 
         serving = self.table.rows != exclude_row
         pivot_rows = self.table.rows[serving]
-        pivot_distances = scores.exact_distances(self.points, pivot_rows, point)
-        if len(pivot_rows):
-            table = self._table if serving.all() else self._table[:, serving]
-            lower = np.abs(table - pivot_distances[None, :]).max(axis=1).astype(np.float64)
-        else:
-            lower = np.zeros(n)
-        lower[self._unprunable] = -np.inf
-        if cosine and query_norm == 0:
-            lower[:] = -np.inf  # every cosine is 0: nothing can be ruled out
+        lower = self._lower_bounds(forms, cosine, serving)
         if 0 <= exclude_row < n:
             lower[exclude_row] = np.inf
 
         verified = np.zeros(n, dtype=bool)
         verified[pivot_rows] = True
-        pivot_values = pivot_distances if not cosine else self._exact(pivot_rows, query, cosine)
+        pivot_values = self._exact(pivot_rows, query, cosine)
         known_rows = [pivot_rows]
         known_values = [pivot_values]
         rest = np.flatnonzero(~verified)
@@ -269,7 +290,7 @@ class PivotIndex:
         rows = np.concatenate(known_rows)
         values = np.concatenate(known_values).astype(np.float32)
         if spec.predicate == "range":
-            inside = values >= spec.param if cosine else values <= spec.param
+            inside = passes(values, spec.param, spec.metric)
             rows, values = rows[inside], values[inside]
         perm = predicates.order(-values if cosine else values, index.name_rank[rows])
         if spec.predicate == "knn":
@@ -287,7 +308,7 @@ class PivotIndex:
         rest: np.ndarray,
         lower: np.ndarray,
         k: int,
-        query: np.ndarray,
+        query: QueryRows,
         cosine: bool,
         margin: float,
         as_distance: Callable[[np.ndarray], np.ndarray],

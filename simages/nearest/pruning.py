@@ -20,6 +20,7 @@ from simages.nearest.joins import is_self_join
 from simages.nearest.pivot_store import pivot_index
 from simages.nearest.pivots import cosine_to_distance, space_of, space_points
 from simages.nearest.query_cost import IndexChoice, QueryCost, explained_key_join
+from simages.nearest.query_rows import best_scores
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.reduced import reduced_index, view_threshold
 from simages.nearest.results import KeyResult
@@ -103,13 +104,15 @@ def explain_pruning(
     found_result, pivot_cost = _fastest(view, key_vector, view_spec, IndexChoice("pivots", pivots), exclude,
                                         table_settings)
     query, own_row = view.key_query(key_vector, spec.metric, exclude, expand=view_spec.expand)
-    found = pivot.search(query[0], view_spec, own_row)
+    found = pivot.search(query, view_spec, own_row)
 
     rows = np.arange(len(view))
     if spec.metric == "cosine":
-        true = cosine_to_distance(scores.exact_cosines(view.vectors, view.inv_norms, rows, query[0]))
+        true = cosine_to_distance(best_scores(
+            query, lambda q: scores.exact_cosines(view.vectors, view.inv_norms, rows, q[0]), True))
     else:
-        true = scores.exact_distances(view.vectors, rows, query[0]).astype(np.float64)
+        true = best_scores(query, lambda q: scores.exact_distances(view.vectors, rows, q[0]), False)
+        true = true.astype(np.float64)
     status = np.full(len(view), "pruned", dtype=object)
     status[found.verified] = "computed"
     status[pivot.table.rows] = "pivot"

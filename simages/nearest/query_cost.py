@@ -135,7 +135,7 @@ def explained_key_join(
     pivots = pivot_index(index, spec.metric, choice.pivots, settings)
     started = time.perf_counter()  # a table built or loaded now is paid once per set, not per query
     query, own_row = index.key_query(key_vector, spec.metric, exclude, expand=spec.expand)
-    found = pivots.search(query[0], spec, own_row)
+    found = pivots.search(query, spec, own_row)
     ms = 1000 * (time.perf_counter() - started)
     result = KeyResult(
         key=key,
@@ -217,11 +217,11 @@ def _pivot_join(
         began = time.perf_counter()
         a_rows = a_order[start : start + rows_per_block]
         projected = a.vectors[a_rows] if self_join else b.project(a.raw[a_rows])
-        queries = b.queries(projected, spec.metric, a_rows if self_join else None, expand=spec.expand)
+        queries = b.query_rows(projected, spec.metric, a_rows if self_join else None, expand=spec.expand)
         elapsed += time.perf_counter() - began
         for i, a_row in enumerate(a_rows.tolist()):
             began = time.perf_counter()
-            found = pivots.search(queries[i], spec, a_row if self_join else -1)
+            found = pivots.search(queries.row(i), spec, a_row if self_join else -1)
             elapsed += time.perf_counter() - began
             cost = tally.cost
             searched = len(b) - (1 if self_join else 0)
