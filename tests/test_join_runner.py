@@ -163,3 +163,24 @@ def test_runner_reports_what_cannot_run(runner, tmp_path):
     assert job.state == FAILED and "re-index one of them" in job.error
     job = run_join(joins, JoinRequest("animals", ("nothere",), QuerySpec.parse("cosine", "knn", "1")), 30)
     assert job.state == FAILED and "nothere" in job.error
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_range_join_skipping_rows_without_candidates_changes_nothing(metric, monkeypatch):
+    """Rows whose keys all miss the cut-off are answered empty without per-row work: the answers must be
+    those of the per-row path, also for thresholds exactly at a pair's score."""
+    from simages.nearest import joins
+
+    a, b = index("a", 40, 1, dim=16), index("b", 50, 2, dim=16)
+    every = QuerySpec.parse(metric, "knn", "50")
+    scores_ab = sorted(m.score for _, ms in iter_set_join(a, b, every) for m in ms)
+    for threshold in (scores_ab[-1], scores_ab[-3], scores_ab[len(scores_ab) // 2]):  # on pair scores
+        spec = QuerySpec.parse(metric, "range", repr(float(threshold)))
+        for left, right in ((a, b), (a, a)):
+            fast = list(iter_set_join(left, right, spec))
+            with monkeypatch.context() as patch:
+                every_row = lambda _index, _queries, keys, _spec: np.ones(len(keys), bool)  # noqa: E731
+                patch.setattr(joins, "_rows_with_candidates", every_row)
+                slow = list(iter_set_join(left, right, spec))
+            assert fast == slow
+            assert any(ms for _, ms in fast) or right is a

@@ -87,6 +87,22 @@ def decide(
     return candidates[perm], exact[perm], len(perm)
 
 
+def _rows_with_candidates(
+    index: SetIndex, queries: QueryRows, keys: np.ndarray, spec: QuerySpec
+) -> np.ndarray:
+    """(m,) bool: which query rows of a block can have an answer. Always true for kNN; for a range join, a
+    row none of whose keys comes within twice `_answer_row`'s slack of the cut-off has no candidate, so
+    its answer is empty without the per-row work -- most rows of a duplicate search, where per-row
+    Python dominated (a 10k x 10k self-join: about 40% of its time)."""
+    if spec.predicate == "knn" or keys.shape[1] == 0:
+        return np.full(len(keys), spec.predicate == "knn" and keys.shape[1] > 0)
+    if spec.metric == "cosine":
+        return (keys <= -float(spec.param) + 2 * scores.COSINE_SLACK).any(axis=1)
+    largest = np.max([scores.squared_norms(form) for form in queries.forms()], axis=0).astype(np.float64)
+    slack = 2 * scores.d2_slack(0.0, index.max_sq_norm) + 2 * scores.D2_RELATIVE_SLACK * largest
+    return (keys <= (float(spec.param) ** 2 + slack)[:, None]).any(axis=1)
+
+
 def _matches(index: SetIndex, rows: np.ndarray, values: np.ndarray, limit: int | None) -> list[Match]:
     if limit is not None:
         rows, values = rows[:limit], values[:limit]
@@ -184,7 +200,11 @@ def iter_set_join(
         keys = _keys(b, queries, spec.metric) if len(b) else np.zeros((len(a_rows), 0), np.float32)
         if self_join:
             keys[np.arange(len(a_rows)), a_rows] = np.inf
+        hopeful = _rows_with_candidates(b, queries, keys, spec)
         for i, a_row in enumerate(a_rows.tolist()):
+            if not hopeful[i]:
+                yield a.names[a_row], []
+                continue
             rows, values, _ = _answer_row(b, queries.row(i), keys[i], spec)
             yield a.names[a_row], _matches(b, rows, values, limit)
 
