@@ -165,3 +165,21 @@ def test_query_command_says_which_search_answered_and_exact_forces_it(settings, 
     assert main(["--root", str(settings.root), "query", "photos/img_0001.jpg", "--set", "photos",
                  "--knn", "5"]) == 0
     assert "Search: approximate" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_knn_graph_of_a_small_set_is_the_exact_self_join(metric):
+    from simages.nearest.approximate import knn_graph
+    from simages.nearest.joins import set_join
+
+    vectors = clustered(300)
+    vectors[7] = vectors[3]  # an exact copy under another name pairs with its original
+    names = [f"img_{i:04d}.jpg" for i in range(300)]
+    index = SetIndex("s", names, vectors, "gap+l2")
+    rows, values = knn_graph(index, ann.build(index.vectors, "hnsw"), 5, metric, batch=64)
+    exact = set_join(index, index, QuerySpec(metric, "knn", 5, expand=False))
+    for row, name in enumerate(names):
+        assert [names[r] for r in rows[row]] == [m.image for m in exact.groups[name]]
+        assert values[row].tolist() == pytest.approx([m.score for m in exact.groups[name]], abs=1e-6)
+    assert names[rows[3][0]] == "img_0007.jpg"
+    assert values[3][0] == pytest.approx(1.0 if metric == "cosine" else 0.0)

@@ -6,6 +6,7 @@ answer lists the same scores and tie order as the exact one for every image it f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,3 +66,52 @@ def key_query(
         return QueryRows(projected)
     expanded = average_with_neighbours(projected, index.vectors, rows[None, :], spec.metric)
     return with_expansion(projected, expanded)
+
+
+def knn_graph(
+    index: SetIndex,
+    ann_index: ann.AnnIndex,
+    k: int,
+    metric: str = "cosine",
+    *,
+    batch: int = 4096,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every image's k nearest *other* images of its own set, through the ANN index: a self-join kNN graph.
+
+    Returns (rows (n, k) int64, scores (n, k) float32), best first per row; -1 / NaN where a set has fewer
+    than k other images or the index proposed fewer. Scores are exact (cosine similarity, or Euclidean
+    distance) and ties are broken by name, as in every join. Keys are the images' own vectors, without query
+    expansion: whether two photos are near-duplicates is a property of the two photos. `progress(done, n)`
+    is called after each batch of `batch` rows. ValueError when the index does not serve `metric`.
+    """
+    if not ann_index.serves(metric):
+        raise ValueError(f"this ANN index serves cosine only, not {metric}")
+    n = len(index)
+    rows_out = np.full((n, k), -1, dtype=np.int64)
+    scores_out = np.full((n, k), np.nan, dtype=np.float32)
+    vectors = index.vectors
+    for start in range(0, n, batch):
+        block = np.arange(start, min(n, start + batch))
+        found = ann_index.candidates(np.asarray(vectors[block]), k + 1)
+        found = np.where(found == block[:, None], -1, found)  # never an image with itself
+        valid = found >= 0
+        safe = np.where(valid, found, 0)
+        near = np.asarray(vectors)[safe]  # (b, c, d): only the candidates' rows are read
+        if metric == "cosine":
+            values = np.einsum("bcd,bd->bc", near, np.asarray(vectors[block]), dtype=np.float32)
+            values *= index.inv_norms[safe] * index.inv_norms[block][:, None]
+            np.clip(values, -1.0, 1.0, out=values)
+            order_keys = np.where(valid, -values, np.inf)
+        else:
+            values = np.linalg.norm(near - np.asarray(vectors[block])[:, None, :], axis=2).astype(np.float32)
+            order_keys = np.where(valid, values, np.inf)
+        order = np.lexsort((index.name_rank[safe], order_keys), axis=-1)[:, :k]
+        picked = np.take_along_axis(found, order, axis=1)
+        picked_values = np.take_along_axis(values, order, axis=1)
+        width = picked.shape[1]
+        rows_out[block, :width] = picked
+        scores_out[block, :width] = np.where(picked >= 0, picked_values, np.nan)
+        if progress is not None:
+            progress(int(block[-1]) + 1, n)
+    return rows_out, scores_out
