@@ -12,6 +12,8 @@ BENCHES = {
     "pivots": ("simages.bench.pivots_bench", "pivot table (LAESA) vs brute force on a set, by dimension"),
     "cluster": ("simages.bench.cluster_bench", "indexing on a local Dask cluster vs in-process: overhead"),
     "load": ("simages.bench.load_bench", "20 concurrent clients querying the app while a set is indexed"),
+    "ann-duplicates": ("simages.bench.ann_duplicates_bench",
+                       "near-duplicate self-join through the ANN kNN graph vs the exact self-join"),
     "open": ("simages.bench.open_bench", "time until a large set is ready: .npz vs memory-mapped copy"),
     "ann": ("simages.bench.ann_bench", "exact kNN vs ANN indexes (HNSW, IVF, binary codes), 100k-1M images"),
     "join": ("simages.bench.join_bench", "10k x 10k self-join: time until /join shows its pairs"),

@@ -76,6 +76,7 @@ def knn_graph(
     *,
     batch: int = 4096,
     progress: Callable[[int, int], None] | None = None,
+    search_vectors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every image's k nearest *other* images of its own set, through the ANN index: a self-join kNN graph.
 
@@ -84,6 +85,10 @@ def knn_graph(
     distance) and ties are broken by name, as in every join. Keys are the images' own vectors, without query
     expansion: whether two photos are near-duplicates is a property of the two photos. `progress(done, n)`
     is called after each batch of `batch` rows. ValueError when the index does not serve `metric`.
+
+    `search_vectors` (n, r): the rows the ANN index was built on, when they are not `index.vectors` (row i
+    the same image in both): e.g. candidates from the PCA space of the query index, scored on the stored
+    vectors of the duplicates reading of the same store.
     """
     if not ann_index.serves(metric):
         raise ValueError(f"this ANN index serves cosine only, not {metric}")
@@ -93,7 +98,8 @@ def knn_graph(
     vectors = index.vectors
     for start in range(0, n, batch):
         block = np.arange(start, min(n, start + batch))
-        found = ann_index.candidates(np.asarray(vectors[block]), k + 1)
+        searched = vectors if search_vectors is None else search_vectors
+        found = ann_index.candidates(np.asarray(searched[block]), k + 1)
         found = np.where(found == block[:, None], -1, found)  # never an image with itself
         valid = found >= 0
         safe = np.where(valid, found, 0)

@@ -1,0 +1,52 @@
+"""Near-duplicates through the ANN kNN graph: the exact self-join's pairs and groups on a small set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simages.nearest import ann
+from simages.nearest.set_index import SetIndex
+from simages.store.fingerprint import Fingerprint
+from simages.store.npz_store import FeatureStore
+
+pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
+duplicates = pytest.importorskip("simages.nearest.duplicates")
+
+
+def photos_with_copies(n: int = 400, d: int = 32, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Distinct photos, a few edited copies (small noise) and one photo with three copies."""
+    rng = np.random.default_rng(seed)
+    x = np.abs(rng.standard_normal((n, d))).astype(np.float32)
+    for original, copy in ((0, 10), (1, 11), (2, 12), (2, 13), (2, 14), (50, 300)):
+        x[copy] = x[original] + 0.02 * np.abs(rng.standard_normal(d)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return [f"p{i:04d}.jpg" for i in range(n)], x
+
+
+def test_graph_join_finds_the_exact_pairs_and_groups():
+    from simages.nearest.ann_duplicates import graph_duplicates
+
+    names, vectors = photos_with_copies()
+    store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
+                         {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca16+qe3"})
+    stored = SetIndex("s", names, vectors, "gap+l2")
+    searched = SetIndex.from_store("s", store)  # PCA vectors: the index's space differs from the scores'
+    index = ann.build(searched.vectors, "hnsw")
+    threshold = 0.95
+    exact = duplicates.find_duplicates([stored], threshold)
+    graph = graph_duplicates(stored, searched, index, threshold, k=5)
+    assert [(p.a, p.b) for p in graph.pairs] == [(p.a, p.b) for p in exact.pairs]
+    assert [p.score for p in graph.pairs] == pytest.approx([p.score for p in exact.pairs], abs=1e-6)
+    assert graph.groups == exact.groups
+    assert ["s/p0002.jpg", "s/p0012.jpg", "s/p0013.jpg", "s/p0014.jpg"] in graph.groups
+
+
+def test_graph_join_refuses_readings_of_different_store_versions():
+    from simages.nearest.ann_duplicates import graph_duplicate_pairs
+
+    names, vectors = photos_with_copies(60)
+    stored = SetIndex("s", names, vectors, "gap+l2")
+    other = SetIndex("s", names[::-1], vectors[::-1], "gap+l2")
+    with pytest.raises(ValueError, match="different versions"):
+        graph_duplicate_pairs(stored, other, ann.build(other.vectors, "hnsw"), 0.9)
