@@ -30,10 +30,15 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
 
 
 def refresh_derived(
-    settings: Settings, set_name: str, progress: Callable[[str], None] | None = None
+    settings: Settings,
+    set_name: str,
+    progress: Callable[[str], None] | None = None,
+    *,
+    build_ann: bool = True,
 ) -> str:
     """Bring the set's derived files up to date with its store; what was done, in words ("" when nothing
-    was needed). Removes them when the store is gone. StoreError when the store cannot be read."""
+    was needed). Removes them when the store is gone. StoreError when the store cannot be read.
+    `build_ann=False` refreshes only the memory-mapped copy (benchmarks of loading)."""
     store_path = settings.store_path(set_name)
     features = settings.features
     identity = _identity(store_path)
@@ -50,6 +55,8 @@ def refresh_derived(
         index.store_path = store_path
         if write_mapped(index, store_path) is not None:
             done.append(f"memory-mapped copy written in {time.perf_counter() - started:.1f} s")
+    if not build_ann:
+        return "; ".join(done)
     meta = ann.read_meta(features, set_name)
     count = len(index) if index is not None else read_names_count(store_path)
     if count < ann.AUTO_MIN_IMAGES or ann.faiss_module() is None:
