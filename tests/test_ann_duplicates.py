@@ -45,7 +45,7 @@ def test_graph_join_finds_the_exact_pairs_and_groups():
 def test_graph_join_refuses_readings_of_different_store_versions():
     from simages.nearest.ann_duplicates import graph_duplicate_pairs
 
-    names, vectors = photos_with_copies(60)
+    names, vectors = photos_with_copies(400)
     stored = SetIndex("s", names, vectors, "gap+l2")
     other = SetIndex("s", names[::-1], vectors[::-1], "gap+l2")
     with pytest.raises(ValueError, match="different versions"):

@@ -354,13 +354,12 @@ def lookup(
     ann, meta = (registry or default_registry).get(features, set_name)
     if meta is None:
         return AnnLookup(None, "the set has no ANN index yet (it is built after indexing)")
-    fresh = (
-        source is not None
-        and list(meta.get("store_version", [])) == [source[0], source[1]]
-        and meta.get("applied") == applied
-        and meta.get("count") == count
-    )
-    if not fresh:
+    same_store = source is not None and list(meta.get("store_version", [])) == [source[0], source[1]]
+    if same_store and meta.get("applied") != applied:
+        # E.g. the duplicates reading (stored vectors, no PCA) of a set whose index holds its PCA vectors.
+        return AnnLookup(None, f"the set's ANN index is built for its {meta.get('applied')} descriptor, "
+                               f"not for {applied or 'the stored vectors'}")
+    if not (same_store and meta.get("count") == count):
         return AnnLookup(None, "the set changed since its ANN index was built; it is rebuilt after indexing")
     if ann is None:
         return AnnLookup(None, "the ANN index cannot be read; the next indexing rebuilds it")
