@@ -50,3 +50,32 @@ def test_graph_join_refuses_readings_of_different_store_versions():
     other = SetIndex("s", names[::-1], vectors[::-1], "gap+l2")
     with pytest.raises(ValueError, match="different versions"):
         graph_duplicate_pairs(stored, other, ann.build(other.vectors, "hnsw"), 0.9)
+
+
+def test_join_command_finds_duplicates_of_a_large_set_through_the_graph(settings, monkeypatch, capsys):
+    from simages.cli import main
+    from simages.jobs.derived import refresh_derived
+    from simages.store.npz_store import save_store
+
+    monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)  # the test set counts as large
+    ann.default_registry.clear()
+    names, vectors = photos_with_copies()
+    store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
+                         {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca16+qe3"})
+    save_store(settings.store_path("s"), store)
+    (settings.image_sets / "s").mkdir()
+    command = ["--root", str(settings.root), "join", "s", "s", "--intent", "duplicates", "--range", "0.95",
+               "--output", "-"]
+
+    assert main([*command, "--exact"]) == 0
+    exact = capsys.readouterr().out
+    assert main(command) == 0  # no index yet: the exact join, and why
+    captured = capsys.readouterr()
+    assert captured.out == exact and "no ANN index" in captured.err
+
+    refresh_derived(settings, "s")
+    assert main(command) == 0
+    captured = capsys.readouterr()
+    assert "through the ANN index" in captured.err
+    assert captured.out == exact and "p0002.jpg,p0012.jpg" in exact
+    ann.default_registry.clear()

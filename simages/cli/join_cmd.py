@@ -10,6 +10,8 @@ pivot-filtered nested-loop join (one pivot-table search in B per image of A; the
 --explain reports the distances computed out of |A| x |B| (after the table, or on stderr with --output).
 --intent says which question the scores answer: `similar` (default: the store's full descriptor) or
 `duplicates` (copies of one photo: see simages/nearest/intents.py); the app's /join.csv passes the same.
+Duplicates within one set of 50,000+ images with a fresh ANN index go through its kNN graph (each image's
+10 nearest, then the threshold: docs/ann.md), with a progress bar; --exact compares every pair instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TextIO
+
+from tqdm import tqdm
 
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
 from simages.cli.query_cmd import (
@@ -57,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"similar images or duplicates (default: {DEFAULT_INTENT.name})")
     parser.add_argument("--output", metavar="PATH", help="write the pairs as CSV (a,b,score); '-' for stdout")
     add_index_arguments(parser)
+    parser.add_argument("--exact", action="store_true",
+                        help="duplicates of a large set: compare every pair instead of each image's "
+                             "nearest images from the ANN index")
     parser.set_defaults(func=run)
 
 
@@ -74,7 +81,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         spec = spec_from_args(args)
         choice = index_choice_from_args(args)
         a, b = _open_sets(settings, args.a, args.b, intent_named(args.intent))
-        groups, tally = explained_set_join(a, b, spec, choice, settings=settings)
+        graph = _graph_join(settings, a, b, spec, args) if choice.kind == "default" else None
+        if graph is not None:
+            groups, args.explain = graph, False
+        else:
+            groups, tally = explained_set_join(a, b, spec, choice, settings=settings)
         if args.output is None:
             write_table(a, b, spec, sys.stdout, groups)
             if args.explain:
@@ -95,6 +106,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.output != "-":
         print(f"wrote {pairs} pairs for {len(a)} images of {a.set_name} to {args.output}", file=sys.stderr)
     return 0
+
+
+def _graph_join(
+    settings: Settings, a: SetIndex, b: SetIndex, spec: QuerySpec, args: argparse.Namespace
+) -> Groups | None:
+    """Duplicates within one large set through its ANN kNN graph (simages.nearest.ann_duplicates), with
+    a progress bar on stderr; None for the exact join (saying why on stderr when a graph could have run)."""
+    if args.intent != "duplicates" or not is_self_join(a, b):
+        return None
+    from simages.nearest.ann_duplicates import GRAPH_K, graph_join_index, iter_graph_join
+
+    found = graph_join_index(settings, a, spec, args.exact)
+    if found is None:
+        return None
+    if isinstance(found, str):
+        print(f"exact self-join of {len(a):,} images (slow), because {found}", file=sys.stderr)
+        return None
+    searched, index = found
+    print(f"near-duplicates of {len(a):,} images through the ANN index: each image's {GRAPH_K} nearest, "
+          "then the threshold (--exact compares every pair)", file=sys.stderr)
+    bar = tqdm(total=len(a), desc="kNN graph", unit="img", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return iter_graph_join(a, searched, index, spec, progress=progress)
 
 
 def csv_rows(

@@ -14,12 +14,13 @@ measures the recall of pairs against the exact self-join.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from simages.nearest import ann
 from simages.nearest.approximate import knn_graph
+from simages.nearest.cache import default_cache
 from simages.nearest.duplicates import (
     DuplicateReport,
     duplicate_groups,
@@ -27,9 +28,10 @@ from simages.nearest.duplicates import (
     qualified,
     sort_pairs,
 )
-from simages.nearest.query_spec import higher_is_better
-from simages.nearest.results import Pair
+from simages.nearest.query_spec import QuerySpec, higher_is_better
+from simages.nearest.results import Match, Pair
 from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
 
 # Neighbours proposed per image: an image rarely has more than a few copies, and copies of copies join
 # through their own neighbours; 10 also keeps the graph of 1M images to 10M candidate pairs.
@@ -90,3 +92,48 @@ def graph_duplicates(
         threshold = duplicate_threshold(metric, stored)
     pairs = graph_duplicate_pairs(stored, searched, ann_index, threshold, metric, k=k, progress=progress)
     return DuplicateReport(metric, float(threshold), pairs, duplicate_groups(pairs), (stored.set_name,), True)
+
+
+def iter_graph_join(
+    stored: SetIndex,
+    searched: SetIndex,
+    ann_index: ann.AnnIndex,
+    spec: QuerySpec,
+    *,
+    k: int = GRAPH_K,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[str, list[Match]]]:
+    """The range self-join of `stored` at `spec`'s threshold through the kNN graph, in the shape of
+    `joins.iter_set_join`: each image in name order with its matches best first (a pair is listed from
+    both ends, never an image with itself). The graph is computed before the first image is yielded."""
+    pairs = graph_duplicate_pairs(stored, searched, ann_index, float(spec.param), spec.metric, k=k,
+                                  progress=progress)
+    prefix = len(stored.set_name) + 1
+    by_image: dict[str, list[Match]] = {}
+    for pair in pairs:
+        a, b = pair.a[prefix:], pair.b[prefix:]
+        by_image.setdefault(a, []).append(Match(b, pair.score))
+        by_image.setdefault(b, []).append(Match(a, pair.score))
+    sign = -1.0 if higher_is_better(spec.metric) else 1.0
+    for row in np.argsort(stored.name_rank).tolist():
+        name = stored.names[row]
+        matches = by_image.get(name, [])
+        yield name, sorted(matches, key=lambda m: (sign * m.score, m.image))
+
+
+def graph_join_index(
+    settings: Settings, stored: SetIndex, spec: QuerySpec, exact: bool = False
+) -> tuple[SetIndex, ann.AnnIndex] | str | None:
+    """Whether a duplicates self-join of `stored` (read with the duplicates intent) goes through the kNN
+    graph: (the similar-images reading its index is built on, the index); or, for a set large enough
+    for one, why not (text); None when the exact self-join is simply right (small set, --exact, kNN)."""
+    if exact or spec.predicate != "range" or len(stored) < ann.AUTO_MIN_IMAGES:
+        return None
+    searched = default_cache.get(settings, stored.set_name)
+    if searched.source != stored.source:
+        return "the set changed while it was read"
+    found = ann.lookup(settings.features, searched.set_name, searched.source, searched.applied,
+                       len(searched), spec.metric)
+    if found.index is None:
+        return found.reason
+    return searched, found.index
