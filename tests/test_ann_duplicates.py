@@ -79,3 +79,29 @@ def test_join_command_finds_duplicates_of_a_large_set_through_the_graph(settings
     assert "through the ANN index" in captured.err
     assert captured.out == exact and "p0002.jpg,p0012.jpg" in exact
     ann.default_registry.clear()
+
+
+def test_app_join_of_duplicates_goes_through_the_graph_with_the_same_pairs(settings, monkeypatch):
+    from simages.jobs.derived import refresh_derived
+    from simages.jobs.join_runner import DONE, JoinRequest, JoinRunner, run_join
+    from simages.nearest.cache import DescriptorCache
+    from simages.nearest.query_spec import QuerySpec
+    from simages.store.npz_store import save_store
+
+    names, vectors = photos_with_copies()
+    store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
+                         {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca16+qe3"})
+    save_store(settings.store_path("s"), store)
+    request = JoinRequest("s", ("s",), QuerySpec.parse("cosine", "range", "0.95"), "duplicates")
+    exact = run_join(JoinRunner(settings, DescriptorCache()), request, 60)
+    assert exact.state == DONE and "ANN index" not in exact.outcome.explain
+
+    monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)
+    ann.default_registry.clear()
+    refresh_derived(settings, "s")
+    graph = run_join(JoinRunner(settings, DescriptorCache()), request, 60)
+    assert graph.state == DONE and "through the set's ANN index" in graph.outcome.explain
+    assert graph.outcome.pairs.pairs == exact.outcome.pairs.pairs
+    assert graph.outcome.groups == exact.outcome.groups
+    assert graph.done == graph.total == len(names)
+    ann.default_registry.clear()

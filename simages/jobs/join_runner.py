@@ -24,7 +24,7 @@ from simages.nearest.join_distribution import join_distribution
 from simages.nearest.join_groups import join_groups
 from simages.nearest.join_pairs import DEFAULT_KEEP, JoinPairs, PairCollector
 from simages.nearest.joins import is_self_join
-from simages.nearest.multi_join import iter_multi_join
+from simages.nearest.multi_join import SetMatch, iter_multi_join
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
@@ -95,6 +95,14 @@ class JoinJob:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished (any state); False on timeout."""
         return self._finished.wait(timeout)
+
+
+@dataclass(frozen=True)
+class GraphRows:
+    """A join's rows from the ANN kNN graph, and the sentence saying so."""
+
+    rows: list[tuple[str, list[SetMatch]]]
+    note: str
 
 
 class JoinRunner:
@@ -188,11 +196,13 @@ class JoinRunner:
         joined_start = time.perf_counter()
         job.total, job.phase = len(a), "joining"
         collector = PairCollector(spec.higher_is_better, self.keep)
-        for a_image, row in iter_multi_join(a, bs, spec):
+        graph = self._graph_rows(job, a, bs)
+        for a_image, row in graph.rows if graph is not None else iter_multi_join(a, bs, spec):
             if job.cancelled:
                 raise JoinCancelled
             collector.add(a_image, row)
-            job.done += 1
+            if graph is None:
+                job.done += 1
         join_seconds = time.perf_counter() - joined_start
         job.phase = "measuring the score distribution"
         self_join = any(is_self_join(a, b) for b in bs)
@@ -214,10 +224,35 @@ class JoinRunner:
             distribution=distribution,
             groups=groups,
             expansion=max((b.expansion_for(spec.expand) for b in bs), default=0),
-            explain=bs[0].explain(spec.expand) if bs else "",
+            explain=(bs[0].explain(spec.expand) if bs else "") + (graph.note if graph is not None else ""),
             load_seconds=joined_start - load_start,
             join_seconds=join_seconds,
         )
+
+    def _graph_rows(self, job: JoinJob, a: SetIndex, bs: list[SetIndex]) -> GraphRows | None:
+        """Duplicates within one large set through its ANN kNN graph (simages.nearest.ann_duplicates), or
+        None for the exact join. Progress counts images whose nearest images are found; cancellable."""
+        request, spec = job.request, job.request.spec
+        if request.intent != "duplicates" or len(bs) != 1 or not is_self_join(a, bs[0]):
+            return None
+        from simages.nearest.ann_duplicates import GRAPH_K, graph_join_index, iter_graph_join
+
+        found = graph_join_index(self.settings, a, spec)
+        if found is None or isinstance(found, str):
+            return None
+        searched, index = found
+        job.phase = "finding each image's nearest images (ANN index)"
+
+        def progress(done: int, total: int) -> None:
+            if job.cancelled:
+                raise JoinCancelled
+            job.done = done
+
+        rows = [(image, [SetMatch(a.set_name, m.image, m.score) for m in matches])
+                for image, matches in iter_graph_join(a, searched, index, spec, progress=progress)]
+        note = (f" Pairs found through the set's ANN index: each image's {GRAPH_K} nearest images, then the "
+                "threshold (a pair outside them can be missed; `simages join --exact` compares every pair).")
+        return GraphRows(rows, note)
 
     def cancel_all(self) -> None:
         """Cancel every running join (the app is stopping)."""
