@@ -3,10 +3,10 @@ graph, against the exact self-join.
 
 The set is sampled from the model of `simages.bench.realistic_descriptors` (fitted to the largest indexed
 set under --root, e.g. Corel-1k), 1% of it near-duplicates of another image. Both joins use the duplicates
-reading of the set (stored vectors, no PCA or expansion) and the default duplicate threshold; the graph's
-candidates come from an HNSW index on the set's PCA vectors, as `simages index` builds it. Reported: the
-index build, the graph join (k nearest per image, then the threshold) with its pairs and groups, and, up
-to --exact-max images, the exact self-join and the recall of its pairs.
+reading of the set (square-rooted, whitened on the set, no expansion) and its default duplicate
+threshold; the graph's candidates come from an HNSW index on the set's PCA vectors, as `simages index`
+builds it. Reported: the index build, the graph join (k nearest per image, then the threshold) with its
+pairs and groups, and, up to --exact-max images, the exact self-join and the recall of its pairs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR
 from simages.nearest import ann
+from simages.nearest.intents import DUPLICATES
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
@@ -54,11 +55,13 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     names = [f"img_{i:07d}.jpg" for i in range(args.size)]
     meta = {"descriptor": "gap+l2", "descriptor_spec": str(DEFAULT_DESCRIPTOR)}
     store = FeatureStore(names, [Fingerprint(1, 1)] * args.size, vectors, meta)
-    stored = SetIndex("bench", names, vectors, "gap+l2")  # the duplicates reading: stored vectors as they are
-    searched = SetIndex.from_store("bench", store)  # the similar-images reading the ANN index is built on
+    # The duplicates reading (square-rooted, whitened on the set) and the similar-images reading (PCA,
+    # which the ANN index is built on) of the same store, as the app reads them.
+    stored = SetIndex.from_store("bench", store, descriptor=DUPLICATES.descriptor(meta["descriptor_spec"]))
+    searched = SetIndex.from_store("bench", store)
     del store
     log(f"{args.size:,} descriptors modelled on {fitted_on!r}; "
-        f"duplicate threshold cosine >= {duplicate_threshold():.2f}")
+        f"duplicate threshold cosine >= {duplicate_threshold('cosine', stored):.2f} ({stored.applied})")
 
     started = time.perf_counter()
     index = ann.build(searched.vectors, ann.DEFAULT_METHOD, seed=args.seed)
