@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from nicegui import ui
 
 from simages.gui.teaching_panel import (
@@ -12,8 +13,10 @@ from simages.gui.teaching_panel import (
     summary_text,
 )
 from simages.nearest import QuerySpec, SetIndex, key_join
+from simages.nearest.distribution import default_threshold
 from simages.nearest.pruning import estimate_join_cost, explain_pruning
 from simages.nearest.query_cost import IndexChoice, explained_set_join
+from simages.nearest.reduced import pair_share, reduced_index
 from tests.gui_fixtures import demo_root, gui_app, only
 
 KEY = "/similar?key_set=animals&image=ani001.png&set=animals"
@@ -62,13 +65,19 @@ def test_pruning_collapses_as_the_dimension_grows():
     assert low.rho.rho < high.rho.rho and low.identical and high.identical
 
 
-def test_a_range_query_in_a_pca_view_uses_that_views_threshold_and_says_so():
+def test_a_range_query_in_a_pca_view_asks_the_same_share_of_pairs_and_says_so():
     index = clustered_index()
     key = index.names[0]
-    picture = explain_pruning(index, index.raw_vector(key), QuerySpec("cosine", "range", 0.99), key,
+    threshold = round(default_threshold(index, "cosine", 0.05), 2)  # about 5% of the pairs pass
+    picture = explain_pruning(index, index.raw_vector(key), QuerySpec("cosine", "range", threshold), key,
                               pivots=8, dimension=8)
-    assert picture.spec.param != 0.99 and "threshold" in picture.note and picture.identical
-    assert not picture.spec.expand
+    view = reduced_index(index, 8)
+    searched_share = pair_share(index, "cosine", threshold)
+    assert 0.01 < searched_share < 0.2
+    assert pair_share(view, "cosine", picture.spec.param, expand=False) == pytest.approx(searched_share,
+                                                                                       abs=0.002)
+    assert picture.spec.param != threshold and f"as pass {threshold:g} in the searched space" in picture.note
+    assert picture.identical and not picture.spec.expand
 
 
 def test_large_sets_are_sampled_for_drawing_but_keep_every_answer():

@@ -99,6 +99,7 @@ def test_bench_pivots_prints_the_table_and_checks_every_answer(settings, capsys)
     report = json.loads(out)
     rows = report["rows"]
     assert len(rows) == 2 * 2 * 2 and all(r["identical"] for r in rows)
+    assert 0 <= report["duplicate_pair_share"] <= 1 and report["duplicate_threshold"] > 0
     share = {(r["dimension"], r["predicate"], r["pivots"]): r["computed_share"] for r in rows}
     assert share[(4, "knn", 16)] < share[(32, "knn", 16)]
     rho = {r["dimension"]: r["rho"] for r in rows}

@@ -16,7 +16,7 @@ import pytest
 from simages.nearest import DescriptorCache, QuerySpec, key_join
 from simages.nearest.joins import iter_set_join
 from simages.nearest.query_cost import IndexChoice, explained_key_join, explained_set_join
-from simages.nearest.reduced import reduced_index, view_threshold
+from simages.nearest.reduced import carried_threshold, reduced_index
 from simages.settings import Settings
 
 
@@ -65,9 +65,9 @@ def test_real_descriptors_with_ties_match_brute_force(tmp_path, corel_path, weig
               QuerySpec("cosine", "range", 1.0)]
     assert_all_keys_match(index, specs, 4, settings)
     for view in (reduced_index(index, 4), reduced_index(index, 16)):
+        threshold = carried_threshold(view, "euclidean", 0.05)
         assert_all_keys_match(view, [QuerySpec("cosine", "knn", 3, expand=False),
-                                     QuerySpec("euclidean", "range", view_threshold(view, "euclidean"),
-                                               expand=False)], 3)
+                                     QuerySpec("euclidean", "range", threshold, expand=False)], 3)
     spec = QuerySpec("cosine", "knn", 3)
     groups, _ = explained_set_join(index, index, spec, IndexChoice("pivots", 4))
     assert list(groups) == list(iter_set_join(index, index, spec))

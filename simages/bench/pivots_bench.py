@@ -4,7 +4,9 @@ For each dimension (the set's stored descriptor reduced by PCA and scaled to uni
 simages.nearest.reduced) and each number of pivots, the same keys (images of the set, each left out of its
 own answer) are answered by brute force and through the pivot table: the table prints the share of the
 set whose distance still had to be computed, for kNN and for a range query at the set's duplicate
-threshold, with milliseconds per query of both beside it. Every pivot answer is checked against brute
+threshold (simages.nearest.duplicates, defined on the set's duplicates reading; carried to each
+dimension as the threshold that the same share of that view's pairs pass), with milliseconds per query of
+both beside it. Every pivot answer is checked against brute
 force; a difference is reported and the exit code is 1. The intrinsic dimensionality rho (Chávez et al.)
 of each dimension's distance distribution explains the table: pruning collapses as rho grows.
 """
@@ -23,11 +25,13 @@ import numpy as np
 
 from simages.cli.query_cmd import USER_ERRORS, user_error
 from simages.nearest.cache import default_cache
+from simages.nearest.duplicates import duplicate_threshold
+from simages.nearest.intents import DUPLICATES
 from simages.nearest.intrinsic_dim import intrinsic_dimensionality
 from simages.nearest.pivots import space_of, space_points
 from simages.nearest.query_cost import IndexChoice, explained_key_join
 from simages.nearest.query_spec import QuerySpec
-from simages.nearest.reduced import reduced_index, view_threshold
+from simages.nearest.reduced import carried_threshold, pair_share, reduced_index
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
 
@@ -74,8 +78,11 @@ def measure(
     k: int,
     metric: str,
     seed: int = 0,
+    range_share: float = 0.0,
 ) -> list[Row]:
-    """The rows of the table; see the module docstring. ValueError for a set too small to query."""
+    """The rows of the table; see the module docstring. The range query of each dimension uses the
+    threshold that `range_share` of that view's pairs pass (simages.nearest.reduced.carried_threshold).
+    ValueError for a set too small to query."""
     if len(index) < 2:
         raise ValueError(f"set {index.set_name!r} has {len(index)} image(s); the benchmark needs at least 2")
     rng = np.random.default_rng(seed)
@@ -84,7 +91,7 @@ def measure(
     for dimension in dims:
         reduced = reduced_index(index, dimension)
         rho = intrinsic_dimensionality(space_points(reduced, space_of(metric))).rho
-        threshold = view_threshold(reduced, metric)
+        threshold = carried_threshold(reduced, metric, range_share)
         for spec in (QuerySpec(metric, "knn", k, expand=False), QuerySpec(metric, "range", threshold,
                                                                          expand=False)):
             choices = [IndexChoice("brute"), *(IndexChoice("pivots", count) for count in pivots)]
@@ -128,7 +135,9 @@ def cpu_name() -> str:
     return f"{name}{family}, {os.cpu_count()} cores"
 
 
-def format_table(rows: list[Row], set_name: str, size: int, queries: int, metric: str) -> str:
+def format_table(
+    rows: list[Row], set_name: str, size: int, queries: int, metric: str, range_note: str = ""
+) -> str:
     """Two markdown tables (kNN, range): dimension x pivots, share computed and ms per query."""
     lines = [f"Pivot table (LAESA, farthest-first pivots) on {set_name}: {size:,} images, {queries} keys, "
              f"{metric}; CPU: {cpu_name()}",
@@ -144,7 +153,7 @@ def format_table(rows: list[Row], set_name: str, size: int, queries: int, metric
         if predicate == "knn":
             title = f"kNN, k = {int(part[0].param)}"
         else:
-            title = "range at the duplicate threshold (measured per dimension: " + ", ".join(
+            title = f"range at the duplicate threshold{range_note} (per dimension: " + ", ".join(
                 f"{r.dimension}-d {r.param:.3f}" for r in part if r.pivots == counts[0]) + ")"
         lines += ["", f"{title}:", "",
                   "| dimension | ρ | brute force ms | " + " | ".join(f"{c} pivots" for c in counts) + " |",
@@ -170,16 +179,23 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         if args.queries < 1 or args.k < 1:
             raise ValueError("--queries and --k must be at least 1")
         index = default_cache.get(settings, args.set)
-        rows = measure(index, dims, pivots, args.queries, args.k, args.metric, args.seed)
+        duplicates = default_cache.get(settings, args.set, DUPLICATES)
+        threshold = duplicate_threshold(args.metric, duplicates)
+        share = pair_share(duplicates, args.metric, threshold, expand=False)
+        rows = measure(index, dims, pivots, args.queries, args.k, args.metric, args.seed, share)
     except USER_ERRORS as error:
         return user_error(error)
     queries = min(args.queries, len(index))
     if args.format == "json":
         payload: dict[str, Any] = {"set": index.set_name, "images": len(index), "queries": queries,
-                                   "metric": args.metric, "cpu": cpu_name(),
+                                   "metric": args.metric, "cpu": cpu_name(), "duplicate_threshold": threshold,
+                                   "duplicate_pair_share": share,
                                    "rows": [asdict(r) for r in rows]}
         json.dump(payload, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(format_table(rows, index.set_name, len(index), queries, args.metric))
+        op = ">=" if args.metric == "cosine" else "<="
+        note = (f" ({op} {threshold:g} in the duplicates reading, passed by {100 * share:.3g}% of the pairs; "
+                "each dimension uses the threshold that the same share of its pairs pass")
+        print(format_table(rows, index.set_name, len(index), queries, args.metric, note))
     return 0 if all(r.identical for r in rows) else 1

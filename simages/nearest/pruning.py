@@ -22,7 +22,7 @@ from simages.nearest.pivots import cosine_to_distance, space_of, space_points
 from simages.nearest.query_cost import IndexChoice, QueryCost, explained_key_join
 from simages.nearest.query_rows import best_scores
 from simages.nearest.query_spec import QuerySpec
-from simages.nearest.reduced import reduced_index, view_threshold
+from simages.nearest.reduced import carried_threshold, pair_share, reduced_index
 from simages.nearest.results import KeyResult
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
@@ -86,17 +86,20 @@ def explain_pruning(
 ) -> PruningPicture:
     """The picture for `spec` of a raw key against `index` with `pivots` pivots, in the searched space
     (`dimension` None) or in the PCA view of `dimension` dimensions (no query expansion there; a range
-    query uses that view's own duplicate threshold, since a similarity means something else in another
-    dimension). ValueError for a bad number of pivots or dimension."""
+    query uses the threshold that the same share of the view's pairs pass as pass the query's threshold
+    in the searched space, since a similarity means something else in another dimension). ValueError for
+    a bad number of pivots or dimension."""
     note = ""
     view, view_spec = index, spec
     if dimension is not None:
         view = reduced_index(index, dimension)
         param = spec.param
         if spec.predicate == "range":
-            param = view_threshold(view, spec.metric)
+            share = pair_share(index, spec.metric, float(spec.param), expand=spec.expand)
+            param = carried_threshold(view, spec.metric, share)
             note = (f"In {view.vectors.shape[1]} dimensions a score means something else, so this view "
-                    f"uses its own duplicate threshold, {param:.3f}.")
+                    f"uses {param:.3f}: as many of its pairs pass it ({100 * share:.2g}%) as pass "
+                    f"{float(spec.param):g} in the searched space.")
         view_spec = QuerySpec(spec.metric, spec.predicate, param, expand=False)
     table_settings = settings if dimension is None else None
     pivot = pivot_index(view, spec.metric, pivots, table_settings)  # built before anything is timed

@@ -7,9 +7,13 @@ query expansion, so every key is measured from itself. It is a teaching view, no
 
 from __future__ import annotations
 
+import numpy as np
+
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.postprocess import learn_pca
-from simages.nearest.distribution import default_threshold
+from simages.nearest.display import passes
+from simages.nearest.distribution import sample_pair_scores
+from simages.nearest.query_spec import higher_is_better
 from simages.nearest.set_index import SetIndex
 
 # The dimensions the teaching panel and `simages bench pivots` offer (VGG-16's pooled map has 512).
@@ -38,8 +42,19 @@ def reduced_index(index: SetIndex, dimension: int) -> SetIndex:
     return found
 
 
-def view_threshold(view: SetIndex, metric: str) -> float:
-    """The range threshold a PCA view uses for a range query: the set's duplicate threshold measured in
-    that view (a similarity means something else in another dimension), without query expansion."""
-    # TODO(issue 11): its duplicate threshold once landed; until then the view's default range threshold.
-    return default_threshold(view, metric, expand=False)
+def pair_share(index: SetIndex, metric: str, threshold: float, *, expand: bool = True) -> float:
+    """The share of the set's pairs (sampled as for default thresholds: simages.nearest.distribution) whose
+    score passes `threshold`; 0.0 for a set of fewer than two images."""
+    values = sample_pair_scores(index, metric, expand=expand)
+    return float(np.mean(passes(values, threshold, metric))) if len(values) else 0.0
+
+
+def carried_threshold(view: SetIndex, metric: str, share: float) -> float:
+    """The threshold that the same `share` of the view's pairs pass (without query expansion): a range
+    query asks the same question in every dimension, where a fixed similarity would mean something else
+    (8 dimensions make everything look alike). With share 0 only the view's closest pair passes."""
+    values = sample_pair_scores(view, metric, expand=False).astype(np.float64)
+    if not len(values):
+        return 1.0 if higher_is_better(metric) else 0.0
+    share = min(max(share, 0.0), 1.0)
+    return float(np.quantile(values, 1.0 - share if higher_is_better(metric) else share))
