@@ -153,7 +153,7 @@ def format_table(
         if predicate == "knn":
             title = f"kNN, k = {int(part[0].param)}"
         else:
-            title = f"range at the duplicate threshold{range_note} (per dimension: " + ", ".join(
+            title = f"range at the duplicate threshold ({range_note or 'per dimension'}: " + ", ".join(
                 f"{r.dimension}-d {r.param:.3f}" for r in part if r.pivots == counts[0]) + ")"
         lines += ["", f"{title}:", "",
                   "| dimension | ρ | brute force ms | " + " | ".join(f"{c} pivots" for c in counts) + " |",
@@ -195,7 +195,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write("\n")
     else:
         op = ">=" if args.metric == "cosine" else "<="
-        note = (f" ({op} {threshold:g} in the duplicates reading, passed by {100 * share:.3g}% of the pairs; "
+        note = (f"{op} {threshold:g} in the duplicates reading, passed by {100 * share:.3g}% of the pairs; "
                 "each dimension uses the threshold that the same share of its pairs pass")
         print(format_table(rows, index.set_name, len(index), queries, args.metric, note))
     return 0 if all(r.identical for r in rows) else 1
