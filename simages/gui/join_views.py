@@ -180,7 +180,8 @@ def summary_text(pairs: JoinPairs, spec: QuerySpec) -> str:
         text = (f"{pairs.passed:,} of {pairs.total:,} pairs of {pairs.a_set} × {searched} have "
                 f"{score_label(spec.metric)} {op} {format_threshold(spec.metric, float(spec.param))}{kept}")
         if pairs.self_join and pairs.complete and len(pairs.distinct) < pairs.passed:
-            text += f": {len(pairs.distinct):,} pairs of images, each listed once"
+            distinct = len(pairs.distinct)
+            text += f": {distinct:,} pair{'s' if distinct != 1 else ''} of images, each listed once"
         return text
     best = "most similar" if spec.higher_is_better else "nearest"
     return (f"The {spec.param} {best} images in {searched} of each of the {len(pairs.keys):,} images of "
