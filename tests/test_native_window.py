@@ -75,8 +75,8 @@ def native_problem_ignoring_display() -> str | None:
 @pytest.fixture
 def xvfb():
     """A virtual X display of 1366x900; yields its name (":N")."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
+    if shutil.which("Xvfb") is None or shutil.which("xwininfo") is None:
+        pytest.skip("Xvfb or xwininfo is not installed (apt-get install xvfb x11-utils)")
     problem = native_problem_ignoring_display()
     if problem is not None:
         pytest.skip(problem)
