@@ -10,6 +10,8 @@ going back costs nothing. Everything this tab remembers lives in this function's
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from nicegui import run, ui
@@ -46,7 +48,8 @@ from simages.nearest.intents import DEFAULT_INTENT, intent_named
 # The value of "all other sets" in the B picker: set names never contain '/', so it is never a set.
 ALL_OTHERS = "/all-other-sets"
 VIEW_LABELS = {"pairs": "Pairs", "knn": "Matches per image", "groups": "Groups"}
-_POLL_SECONDS = 0.2
+_POLL_SECONDS = 0.1
+log = logging.getLogger(__name__)
 
 
 def groups_apply(state: JoinState) -> bool:
@@ -61,12 +64,24 @@ def expansion_for(ctx: GuiContext, b: str | None, intent: str = DEFAULT_INTENT.n
     return Expansion() if index is None else Expansion(index.expansion, index.expansion_left_out())
 
 
+def _prefetch(ctx: GuiContext, state: JoinState) -> None:
+    try:
+        ctx.joins.start(resolve(ctx, state).request)
+    except JoinProblem:
+        pass  # the page says why when it starts the join itself
+    except Exception:  # never let a prefetch fail loudly: the page repeats the same steps and reports
+        log.debug("join prefetch failed", exc_info=True)
+
+
 def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
     try:
         state = join_from_params(params)
     except InvalidQuery as error:
         error_page("This link does not describe a join", str(error))
         return
+    # The join starts now, while the browser loads the page and connects; the page's own start then finds
+    # it running (or done) instead of starting it a second or so later.
+    threading.Thread(target=_prefetch, args=(ctx, state), name="simages-join-prefetch", daemon=True).start()
     ui.add_css(CSS)
     page_header("set join")
     tab: dict[str, Any] = {"state": state, "job": None, "resolved": None, "seen": None}
