@@ -9,15 +9,17 @@ from nicegui import ui
 from simages.gui.teaching_panel import (
     bounds_scatter_options,
     cost_bar_options,
+    mount_join_request_panel,
     mount_join_teaching_panel,
     summary_text,
 )
 from simages.nearest import QuerySpec, SetIndex, key_join
 from simages.nearest.distribution import default_threshold
+from simages.nearest.intents import intent_named
 from simages.nearest.pruning import estimate_join_cost, explain_pruning
 from simages.nearest.query_cost import IndexChoice, explained_set_join
 from simages.nearest.reduced import pair_share, reduced_index
-from tests.gui_fixtures import demo_root, gui_app, only
+from tests.gui_fixtures import demo_root, gui_app, only, write_store
 
 KEY = "/similar?key_set=animals&image=ani001.png&set=animals"
 
@@ -164,3 +166,31 @@ async def test_join_page_mounts_the_panel_for_one_searched_set_only(tmp_path):
         await user.should_see(marker="summary", retries=50)
         await user.should_see(marker="histogram", retries=50)
         await user.should_not_see(marker="teaching-panel")
+
+
+async def test_join_panel_reads_the_sets_as_the_joins_intent_does(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    for name in ("animals", "plants"):  # stores that name their descriptor, so the intents differ
+        index_names = sorted(p.relative_to(settings.image_sets / name).as_posix()
+                             for p in (settings.image_sets / name).rglob("*.png"))
+        write_store(settings, name, index_names, descriptor="gap+l2")
+    async with gui_app(settings, manager) as (ctx, user):
+        mounted = {}
+
+        @ui.page("/teaching-intent")
+        def page() -> None:
+            spec = QuerySpec("cosine", "range", 0.9)
+            for intent in ("similar", "duplicates"):
+                mounted[intent] = mount_join_request_panel(ctx, {}, ui.column(), "animals", ("plants",), spec,
+                                                           intent)
+            mounted["several"] = mount_join_request_panel(ctx, {}, ui.column(), "animals",
+                                                          ("plants", "animals"), spec)
+
+        await user.open("/teaching-intent")
+        similar, duplicates = mounted["similar"].index, mounted["duplicates"].index
+        reading = ctx.descriptors.get(ctx.settings, "plants", intent_named("duplicates"))
+        plain = ctx.descriptors.get(ctx.settings, "plants", intent_named("similar"))
+        assert np.array_equal(duplicates.vectors, reading.vectors)
+        assert not np.array_equal(duplicates.vectors, similar.vectors)
+        assert np.array_equal(similar.vectors, plain.vectors)
+        assert mounted["several"] is None

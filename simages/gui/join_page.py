@@ -236,7 +236,8 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         draw_view()
         # "How was this computed?" (issue 18), below the views: the pairs come first.
         teaching_area.clear()
-        mount_join_request_panel(ctx, tab, teaching_area, resolved.request.a, resolved.request.bs, spec)
+        mount_join_request_panel(ctx, tab, teaching_area, resolved.request.a, resolved.request.bs, spec,
+                                 resolved.request.intent)
 
     def draw_view() -> None:
         job: JoinJob | None = tab["job"]

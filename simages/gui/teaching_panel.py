@@ -20,6 +20,7 @@ import numpy as np
 from nicegui import background_tasks, run, ui
 
 from simages.gui.context import GuiContext
+from simages.nearest.intents import DEFAULT_INTENT, intent_named
 from simages.nearest.joins import is_self_join
 from simages.nearest.pivot_store import DEFAULT_PIVOTS
 from simages.nearest.pruning import JoinCostEstimate, PruningPicture, estimate_join_cost, explain_pruning
@@ -77,14 +78,17 @@ def mount_join_request_panel(
     a_name: str,
     b_names: tuple[str, ...],
     spec: QuerySpec,
+    intent: str = DEFAULT_INTENT.name,
 ) -> TeachingPanel | None:
-    """The join page's mount: the panel for a join of set `a_name` against one searched set; nothing for
-    "all other sets" (each searched set has its own pivot table) or a set that cannot be loaded now."""
+    """The join page's mount: the panel for a join of set `a_name` against one searched set, both read as
+    the join's `intent` reads them; nothing for "all other sets" (each searched set has its own pivot
+    table) or a set that cannot be loaded now."""
     if len(b_names) != 1:
         return None
     try:
-        a = ctx.descriptors.get(ctx.settings, a_name)
-        b = a if b_names[0] == a_name else ctx.descriptors.get(ctx.settings, b_names[0])
+        reading = intent_named(intent)
+        a = ctx.descriptors.get(ctx.settings, a_name, reading)
+        b = a if b_names[0] == a_name else ctx.descriptors.get(ctx.settings, b_names[0], reading)
     except (LookupError, ValueError, OSError, RuntimeError):  # not indexed, bad store: the page says so
         return None
     return mount_join_teaching_panel(ctx, tab, container, a, b, spec)
