@@ -270,6 +270,20 @@ def test_join_two_sets_pairs_groups_csv_and_compare(join_server):
             assert box
             page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
             page.wait_for_function("p => !location.search.includes('param=' + p)", arg=params["param"])
+            clicked = float(parse_qs(urlparse(page.url).query)["param"][0])
+            # Dragging moves the line and sets the threshold where the mouse is released: further right.
+            page.locator("canvas").first.wait_for(timeout=10_000)
+            box = page.locator("canvas").first.bounding_box()
+            assert box
+            y = box["y"] + box["height"] * 0.5
+            page.mouse.move(box["x"] + box["width"] * 0.3, y)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+            page.mouse.move(box["x"] + box["width"] * 0.7, y, steps=5)
+            page.mouse.up()
+            page.wait_for_function("p => !location.search.includes('param=' + p)", arg=f"{clicked:.3f}")
+            dragged = float(parse_qs(urlparse(page.url).query)["param"][0])
+            assert dragged > clicked
         finally:
             browser.close()
     print(f"\nscreenshots saved in {OUTPUT}")
