@@ -22,6 +22,7 @@ Printed, each measured in the same run:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -128,7 +129,8 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     from simages.nearest.intents import DUPLICATES
     from simages.nearest.query_spec import QuerySpec
 
-    print(f"CPU: {cpu_name()}")
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; load average now "
+          f"{os.getloadavg()[0]:.1f} (wall times grow with it, CPU seconds do not)")
     with tempfile.TemporaryDirectory(prefix="simages-join-") as temp:
         root = Path(temp)
         (root / "features").mkdir()
@@ -146,23 +148,26 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         threshold = float(f"{threshold:g}")  # as the page's URL carries it
         runner = JoinRunner(local, cache)
         request = JoinRequest(SET, (SET,), QuerySpec.parse("cosine", "range", threshold), DUPLICATES.name)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         job = run_join(runner, request)
-        joined = time.perf_counter() - started
+        joined, joined_cpu = time.perf_counter() - started, time.process_time() - cpu_started
         if job.state != DONE or job.outcome is None:
             print(f"the join failed: {job.error}", file=sys.stderr)
             return 1
         outcome = job.outcome
+        cpu_started = time.process_time()
         baseline, baseline_pairs = dense_baseline(index.vectors, threshold)
+        baseline_cpu = time.process_time() - cpu_started
         found = {frozenset((p.a, p.b)) for p in outcome.pairs.pairs}
         hits = sum(frozenset((names[e], names[o])) in found for e, o in planted)
         print(f"\nSelf-join of {args.images:,} x {args.images:,} images, duplicates intent "
               f"({index.applied or index.descriptor}), cosine >= {threshold:g}:")
         print(f"  store loaded (read, square root, whitening learned): {load * 1000:6.0f} ms")
+        # CPU seconds (all threads) do not grow with other processes' load as wall time does.
         print(f"  join in the app's runner (pairs, histogram, groups): {joined * 1000:6.0f} ms "
-              f"({outcome.pairs.passed:,} pairs, {len(outcome.groups):,} groups)")
+              f"({joined_cpu:.1f} s CPU; {outcome.pairs.passed:,} pairs, {len(outcome.groups):,} groups)")
         print(f"  baseline, dense BLAS scores + threshold only:  {baseline * 1000:8.0f} ms "
-              f"({baseline_pairs:,} pairs)  ratio {joined / baseline:.1f}x")
+              f"({baseline_cpu:.1f} s CPU; {baseline_pairs:,} pairs)  ratio {joined / baseline:.1f}x")
         if baseline_pairs != outcome.pairs.passed:
             print("  PAIRS DIFFER from the baseline (scores within 1e-6 of the threshold can differ)")
         distinct = len(outcome.pairs.distinct)
