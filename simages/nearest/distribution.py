@@ -9,12 +9,14 @@ with QuerySpec.expand does, so plotted scores and thresholds match what that que
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from simages.nearest import scores
+from simages.nearest.display import shown_value
 from simages.nearest.query_rows import QueryRows, best_keys
 from simages.nearest.query_spec import higher_is_better
 from simages.nearest.set_index import SetIndex
@@ -145,3 +147,53 @@ def default_threshold(
             threshold = min(1.0, max(-1.0, threshold))
     index.memo[memo_key] = threshold
     return threshold
+
+
+# A suggested range threshold lets through a key's own top `SUGGESTED_FRACTION` of the set, at least one
+# image and at most `SUGGESTED_MOST` (a results page a person can read).
+SUGGESTED_FRACTION = 0.01
+SUGGESTED_MOST = 50
+# The suggested threshold is typed into a box showing three decimals: rounded there, toward the side
+# that keeps the k-th image in (a similarity down, a distance up).
+SUGGESTED_DECIMALS = 3
+
+
+def suggested_count(
+    searched: int, top_fraction: float = SUGGESTED_FRACTION, most: int = SUGGESTED_MOST
+) -> int:
+    """How many images the suggested threshold of a key lets through in a set of `searched` images:
+    ceil(top_fraction x searched), at least 1 and at most `most` (0 for an empty set)."""
+    if searched <= 0:
+        return 0
+    return max(1, min(most, math.ceil(top_fraction * searched)))
+
+
+def key_threshold(
+    index: SetIndex,
+    key_vector: np.ndarray,
+    metric: str,
+    exclude: str | None = None,
+    *,
+    expand: bool = True,
+    top_fraction: float = SUGGESTED_FRACTION,
+    most: int = SUGGESTED_MOST,
+) -> float:
+    """The range threshold suggested for one key: the score of its `suggested_count`-th best image, i.e.
+    the key's own top 1% of the set (at least its nearest image, at most 50), rounded the way scores are
+    shown (simages.nearest.display), so the images it lets through are those the page shows above it.
+
+    A set-wide threshold (`default_threshold`, the set's top 1% of pairs) returns nothing for most keys
+    outside the set's densest class (0 results for 23 of 31 keys of a 30-image set); a key's own ranking
+    is what a range query on that key sees. Similarities for cosine, distances for Euclidean; the key's
+    scores are those of a query with the same `expand`. With no image to compare, the identity threshold
+    (1 for cosine, 0 for Euclidean)."""
+    values = key_scores(index, key_vector, metric, exclude, expand=expand)
+    count = suggested_count(len(values), top_fraction, most)
+    if count == 0:
+        return 1.0 if higher_is_better(metric) else 0.0
+    if higher_is_better(metric):
+        kth = float(np.partition(-values, count - 1)[count - 1]) * -1.0
+    else:
+        kth = float(np.partition(values, count - 1)[count - 1])
+    return float(shown_value(kth, metric, SUGGESTED_DECIMALS))
+

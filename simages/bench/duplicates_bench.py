@@ -1,0 +1,343 @@
+"""`simages bench duplicates`: are edited copies found? Near-duplicate retrieval and the duplicate threshold.
+
+Built from a labeled photo folder (Corel-1k by default): `--per-class` photos of each class get edited
+copies (simages.bench.edits: resized, re-encoded, cropped, mirrored, brightened, rotated, grayscale,
+watermarked, noisy, letterboxed), written to a temporary folder and indexed there; by default each chosen
+photo gets one kind of edit in turn (20 per class: 200 copies, 20 per kind), `--all-edits` gives every
+photo all ten. Each copy is a key searched among all the photos of the folder (`--searched-per-class`
+limits them, for a quick sample). Printed, for each descriptor setting considered:
+
+- top-1 (the copy's original ranks first) and recall@5 (it is among the first five), overall and per edit;
+- precision, recall and F1 of the pairs a threshold join of the copies against the photos returns, where a
+  pair is right when it links a copy to its original: the duplicates intent at its default threshold, the
+  similar intent at the old default range threshold (the set's top 1% of pairs);
+- the perceptual-hash baseline computed in the same run (`imagehash` PHash and DHash, ranked by Hamming
+  distance, pairs at imagededup's documented default distance of 10), when imagehash is installed;
+- the score distributions behind the duplicate threshold (distinct photos versus edited copies).
+
+The folder's own descriptors are kept in features/.bench (a second run computes no photo again); the
+copies are computed every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simages.bench.duplicate_copies import EditedCopy, choose_originals, write_copies
+from simages.bench.edits import EDITS
+from simages.bench.extract_bench import default_corel
+from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
+from simages.nearest.distribution import default_threshold
+from simages.nearest.duplicates import duplicate_pairs, duplicate_threshold
+from simages.nearest.intents import DUPLICATES
+from simages.nearest.joins import iter_set_join
+from simages.nearest.query_spec import QuerySpec
+from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
+from simages.store.npz_store import FeatureStore, load_store
+from simages.store.scan import scan_set
+
+TOP_K = 5
+# imagededup's documented default for its hashing methods: duplicates within this Hamming distance (of 64).
+HASH_DISTANCE = 10
+FLOORS = {"top-1": 0.97, "recall@5": 0.99, "F1": 0.85}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One way of scoring considered: a label, the descriptor applied to the stored `gap+l2` vectors, and
+    whether query expansion is on."""
+
+    label: str
+    descriptor: DescriptorSpec
+    expand: bool = True
+
+
+def settings_considered(stored: DescriptorSpec = DEFAULT_DESCRIPTOR) -> list[Setting]:
+    duplicates = DUPLICATES.descriptor(stored)
+    base = DescriptorSpec.parse(stored.extraction_key())
+    return [
+        Setting(f"duplicates intent ({duplicates.key()}), the default for duplicates", duplicates),
+        Setting(f"similar intent ({stored.key()}), the default for similar images", stored),
+        Setting(f"similar intent, expansion off ({stored.key()} --no-expansion)", stored, expand=False),
+        Setting(f"stored vectors as they are ({base.key()})", base),
+        Setting(f"whitened without square root ({base.with_(whiten=True).key()})", base.with_(whiten=True)),
+    ]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None, help="labeled photo folder (default: Corel-1k)")
+    parser.add_argument("--per-class", type=int, default=20, help="photos per class that get copies (20)")
+    parser.add_argument("--all-edits", action="store_true",
+                        help="every chosen photo gets all ten edits (default: one edit each, in turn)")
+    parser.add_argument("--searched-per-class", type=int, default=None,
+                        help="search only this many photos per class (the originals among them); default all")
+    parser.add_argument("--no-hash", action="store_true", help="leave out the perceptual-hash baseline")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+@dataclass
+class RankReport:
+    label: str
+    ranks: np.ndarray  # rank of each copy's original (0 = first; TOP_K or more = not in the first TOP_K)
+    kinds: np.ndarray
+
+    def top1(self, kind: str | None = None) -> float:
+        ranks = self.ranks if kind is None else self.ranks[self.kinds == kind]
+        return float(np.mean(ranks == 0)) if len(ranks) else float("nan")
+
+    def recall(self, kind: str | None = None) -> float:
+        ranks = self.ranks if kind is None else self.ranks[self.kinds == kind]
+        return float(np.mean(ranks < TOP_K)) if len(ranks) else float("nan")
+
+
+@dataclass
+class PairReport:
+    label: str
+    threshold: str
+    true_pairs: int
+    false_pairs: int
+    copies: int
+    found: dict[str, list[bool]]  # per kind: whether each copy's pair with its original was returned
+
+    @property
+    def precision(self) -> float:
+        total = self.true_pairs + self.false_pairs
+        return self.true_pairs / total if total else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.true_pairs / self.copies if self.copies else float("nan")
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+def bench_store_path(settings: Settings, folder: Path) -> Path:
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
+    return settings.features / ".bench" / f"dups-{folder.name or 'root'}-{digest}.npz"
+
+
+def _index(folder: Path, store_path: Path, settings: Settings, network_factory) -> FeatureStore:
+    from simages.jobs.indexer import index_folder
+
+    summary = index_folder(folder, store_path, settings, network_factory=network_factory)
+    if summary.unreadable:
+        print(f"  {len(summary.unreadable)} unreadable images left out of {folder}")
+    return load_store(store_path)
+
+
+def searched_names(source: Path, originals: Sequence[str], per_class: int | None, seed: int) -> list[str]:
+    """The photos searched: all those in class folders, or `per_class` per class including the originals."""
+    names = [n for n in scan_set(source, source.parent).files if "/" in n]
+    if per_class is None:
+        return names
+    rng = np.random.default_rng(seed + 1)
+    by_class: dict[str, list[str]] = {}
+    for name in names:
+        by_class.setdefault(name.split("/", 1)[0], []).append(name)
+    chosen = set(originals)
+    for names in by_class.values():
+        others = [n for n in names if n not in chosen]
+        room = max(0, per_class - sum(1 for n in names if n in chosen))
+        chosen.update(others[i] for i in rng.choice(len(others), min(room, len(others)), replace=False))
+    return sorted(chosen)
+
+
+def rank_report(label: str, copies: SetIndex, photos: SetIndex, truth: dict[str, str],
+                kinds: dict[str, str], expand: bool) -> RankReport:
+    spec = QuerySpec("cosine", "knn", TOP_K, expand)
+    ranks, kind_of = [], []
+    for copy, matches in iter_set_join(copies, photos, spec):
+        names = [m.image for m in matches]
+        ranks.append(names.index(truth[copy]) if truth[copy] in names else TOP_K)
+        kind_of.append(kinds[copy])
+    return RankReport(label, np.array(ranks), np.array(kind_of))
+
+
+def pair_report(label: str, threshold: str, pairs: Sequence[tuple[str, str]], truth: dict[str, str],
+                kinds: dict[str, str]) -> PairReport:
+    right = {(copy, original) for copy, original in truth.items()}
+    returned = set(pairs)
+    found: dict[str, list[bool]] = {}
+    for copy, original in truth.items():
+        found.setdefault(kinds[copy], []).append((copy, original) in returned)
+    true_pairs = len(returned & right)
+    return PairReport(label, threshold, true_pairs, len(returned) - true_pairs, len(truth), found)
+
+
+def hash_reports(source: Path, photo_names: Sequence[str], copies_dir: Path, copies: Sequence[EditedCopy],
+                 truth: dict[str, str], kinds: dict[str, str]) -> tuple[list[RankReport], list[PairReport]]:
+    import imagehash
+    from PIL import Image
+
+    def hashes(folder: Path, names: Sequence[str], method) -> np.ndarray:
+        bits = []
+        for name in names:
+            with Image.open(folder / name) as image:
+                bits.append(np.asarray(method(image).hash, dtype=bool).ravel())
+        return np.array(bits)
+
+    copy_names = [c.copy for c in copies]
+    order = np.argsort(np.array(photo_names, dtype=object))
+    name_rank = np.empty(len(photo_names), np.int64)
+    name_rank[order] = np.arange(len(photo_names))
+    ranks_out, pairs_out = [], []
+    for label, method in (("PHash (imagehash)", imagehash.phash), ("DHash (imagehash)", imagehash.dhash)):
+        photos = hashes(source, photo_names, method)
+        keys = hashes(copies_dir, copy_names, method)
+        distance = (keys[:, None, :] != photos[None, :, :]).sum(axis=2)
+        ranks = []
+        position = {n: i for i, n in enumerate(photo_names)}
+        for i, copy in enumerate(copy_names):
+            best = np.lexsort((name_rank, distance[i]))[:TOP_K]
+            target = position[truth[copy]]
+            hit = np.flatnonzero(best == target)
+            ranks.append(int(hit[0]) if len(hit) else TOP_K)
+        ranks_out.append(RankReport(label, np.array(ranks), np.array([kinds[c] for c in copy_names])))
+        rows, cols = np.nonzero(distance <= HASH_DISTANCE)
+        pairs = [(copy_names[r], photo_names[c]) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+        pairs_out.append(pair_report(label, f"Hamming <= {HASH_DISTANCE}", pairs, truth, kinds))
+    return ranks_out, pairs_out
+
+
+def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from simages.extraction.describe import network_for
+
+    source = (args.data or default_corel()).resolve()
+    if not source.is_dir():
+        print(f"error: no photo folder at {source} (give one with --data)")
+        return 2
+    message = settings.check_weights()
+    if message:
+        print(f"error: {message}")
+        return 2
+    stored = DEFAULT_DESCRIPTOR
+    index_settings = settings.with_(descriptor=stored)
+    network = None
+
+    def shared_network():
+        nonlocal network
+        network = network or network_for(settings.weights, settings.model_cache)
+        return network
+
+    started = time.monotonic()
+    originals = choose_originals(source, args.per_class, args.seed)
+    photo_names = searched_names(source, originals, args.searched_per_class, args.seed)
+    print(f"photos: {source} ({len(originals)} chosen for copies, {args.per_class} per class; "
+          f"{len(photo_names)} searched)", flush=True)
+    kinds_cycle = list(EDITS)
+    with tempfile.TemporaryDirectory(prefix="simages-dups-") as tmp:
+        if args.searched_per_class is None:
+            photos_store = _index(source, bench_store_path(settings, source), index_settings, shared_network)
+        else:  # a sample: only its photos are indexed, in the temporary folder
+            sample = Path(tmp) / "photos"
+            for name in photo_names:
+                (sample / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / name, sample / name)
+            photos_store = _index(sample, Path(tmp) / "photos.npz", index_settings, shared_network)
+        photo_names = list(photos_store.names)
+        copies_dir = Path(tmp) / "copies"
+        if args.all_edits:
+            copies = write_copies(source, originals, copies_dir, kinds_cycle, args.seed)
+        else:
+            copies = []
+            for number, original in enumerate(originals):
+                kind = kinds_cycle[number % len(kinds_cycle)]
+                copies += write_copies(source, [original], copies_dir, [kind], args.seed + number)
+        print(f"copies: {len(copies)} edited copies written to a temporary folder; indexing them...",
+              flush=True)
+        copy_store = _index(copies_dir, Path(tmp) / "copies.npz", index_settings, shared_network)
+        truth = {c.copy: c.original for c in copies if c.copy in set(copy_store.names)}
+        kinds = {c.copy: c.kind for c in copies}
+        print(f"descriptors ready after {time.monotonic() - started:.0f} s\n")
+        rank_rows, pair_rows = [], []
+        for setting in settings_considered(stored):
+            photos = SetIndex.from_store("photos", photos_store, descriptor=setting.descriptor)
+            keys = SetIndex.from_store("copies", copy_store, descriptor=setting.descriptor)
+            rank_rows.append(rank_report(setting.label, keys, photos, truth, kinds, setting.expand))
+        duplicates = DUPLICATES.descriptor(stored)
+        duplicates_photos = SetIndex.from_store("photos", photos_store, descriptor=duplicates)
+        duplicates_copies = SetIndex.from_store("copies", copy_store, descriptor=duplicates)
+        threshold = duplicate_threshold("cosine", duplicates_photos)
+        pairs = [(p.a.split("/", 1)[1], p.b.split("/", 1)[1])
+                 for p in duplicate_pairs(duplicates_copies, duplicates_photos, threshold)]
+        pair_rows.append(pair_report("duplicates intent, default threshold", f"cosine >= {threshold:g}",
+                                     pairs, truth, kinds))
+        similar_photos = SetIndex.from_store("photos", photos_store)
+        similar_copies = SetIndex.from_store("copies", copy_store)
+        old = default_threshold(similar_photos, "cosine")
+        spec = QuerySpec("cosine", "range", old)
+        old_pairs = [(a, m.image) for a, matches in iter_set_join(similar_copies, similar_photos, spec)
+                     for m in matches]
+        pair_rows.append(pair_report("similar intent, set's top-1% threshold", f"cosine >= {old:.3f}",
+                                     old_pairs, truth, kinds))
+        if not args.no_hash:
+            try:
+                hash_ranks, hash_pairs = hash_reports(source, photo_names, copies_dir, copies, truth, kinds)
+                rank_rows += hash_ranks
+                pair_rows += hash_pairs
+            except ImportError:
+                print("(imagehash is not installed: pip install 'simages[bench]' for the hash baseline)\n")
+        print_ranks(rank_rows)
+        print_pairs(pair_rows)
+        print_distributions(duplicates_photos, duplicates_copies, truth, kinds, threshold)
+    took = time.monotonic() - started
+    print(f"\nThis run took {took:.0f} s (wall time; it depends on the machine's load).")
+    return 0
+
+
+def print_ranks(rows: Sequence[RankReport]) -> None:
+    kinds = list(EDITS)
+    print(f"Near-duplicate retrieval: each copy searched among the photos; top-1 and recall@{TOP_K} "
+          f"(floors with the defaults: top-1 >= {FLOORS['top-1']}, recall@5 >= {FLOORS['recall@5']})")
+    width = max(len(r.label) for r in rows)
+    print(f"{'setting':<{width}}  {'top-1':>6}  {'R@5':>6}  " + "  ".join(f"{k[:7]:>7}" for k in kinds))
+    for row in rows:
+        per_kind = "  ".join(f"{row.top1(k):7.3f}" for k in kinds)
+        print(f"{row.label:<{width}}  {row.top1():6.3f}  {row.recall():6.3f}  {per_kind}")
+    print("(per-kind columns: top-1 of the copies with that edit)\n")
+
+
+def print_pairs(rows: Sequence[PairReport]) -> None:
+    kinds = list(EDITS)
+    print("Duplicate pairs of a threshold join, copies x photos (a pair is right when it links a copy to "
+          f"its original; floor F1 >= {FLOORS['F1']} with the default threshold)")
+    width = max(len(r.label) for r in rows)
+    head = f"{'method':<{width}}  {'threshold':>16}  {'pairs':>7}  {'P':>5}  {'R':>5}  {'F1':>5}  "
+    print(head + "  ".join(f"{k[:7]:>7}" for k in kinds))
+    for row in rows:
+        per_kind = "  ".join(f"{np.mean(row.found.get(k, [np.nan])):7.3f}" for k in kinds)
+        pairs = row.true_pairs + row.false_pairs
+        print(f"{row.label:<{width}}  {row.threshold:>16}  {pairs:>7}  {row.precision:5.3f}  "
+              f"{row.recall:5.3f}  {row.f1:5.3f}  {per_kind}")
+    print("(per-kind columns: recall of the copies with that edit)\n")
+
+
+def print_distributions(photos: SetIndex, copies: SetIndex, truth: dict[str, str], kinds: dict[str, str],
+                        threshold: float) -> None:
+    """The two distributions the duplicate threshold separates, in the duplicates space."""
+    sims = photos.vectors @ photos.vectors.T
+    distinct = sims[np.triu_indices(len(photos), 1)]
+    keys = photos.project(np.array([copies.raw_vector(c) for c in truth]))  # in the photos' space
+    own = np.einsum("ij,ij->i", keys, photos.vectors[[photos.row_of(o) for o in truth.values()]])
+    q = [0.99, 0.999, 0.9999]
+    print("Duplicates space (" + photos.applied + "): cosine similarities")
+    print(f"  distinct photos ({len(distinct):,} pairs): mean {distinct.mean():.3f}, "
+          f"sd {distinct.std():.3f}, "
+          + ", ".join(f"{100 * p:g}th pct {np.quantile(distinct, p):.3f}" for p in q)
+          + f"; above {threshold:g}: {np.mean(distinct >= threshold):.2e} of pairs")
+    print(f"  edited copies and their originals ({len(own)}): "
+          + ", ".join(f"{100 * p:g}th pct {np.quantile(own, p):.3f}" for p in (0.05, 0.1, 0.5))
+          + f"; at or above {threshold:g}: {np.mean(own >= threshold):.3f}")
