@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from nicegui import ui
 
 from simages.gui.context import GuiContext
 from simages.gui.controls import Expansion
 from simages.naming import InvalidName, is_image_name, list_sets, set_dir
 from simages.nearest.cache import NotIndexed
-from simages.nearest.distribution import default_threshold
+from simages.nearest.distribution import default_threshold, key_threshold
 from simages.nearest.set_index import SetIndex
 from simages.store.npz_store import StoreError
 from simages.store.scan import scan_set
@@ -101,6 +102,17 @@ def threshold_for(ctx: GuiContext, name: str | None, metric: str, expand: bool =
     if index is None:
         return None
     return default_threshold(index, metric, expand=expand)
+
+
+def key_threshold_for(
+    ctx: GuiContext, name: str | None, vector: object, exclude: str | None, metric: str, expand: bool = True
+) -> float | None:
+    """The range threshold suggested for one key (`nearest.distribution.key_threshold`: its own top 1%,
+    1 to 50 images); the set's threshold while the key's descriptor is not known yet."""
+    index = load_index(ctx, name) if name else None
+    if index is None or not isinstance(vector, np.ndarray):
+        return threshold_for(ctx, name, metric, expand)
+    return key_threshold(index, vector, metric, exclude, expand=expand)
 
 
 def expansion_of(ctx: GuiContext, name: str | None) -> Expansion:

@@ -18,13 +18,13 @@ from nicegui import ui
 from simages.gui.common import (
     error_page,
     expansion_of,
+    key_threshold_for,
     known_sets,
     load_index,
     name_caption,
     page_header,
     set_exists,
     status_of,
-    threshold_for,
     thumbnail_img,
 )
 from simages.gui.context import GuiContext
@@ -39,7 +39,7 @@ from simages.gui.status_panel import describe_status
 from simages.gui.teaching_panel import mount_teaching_panel
 from simages.gui.viewer import Viewer, ViewItem
 from simages.naming import InvalidName, image_path
-from simages.nearest.distribution import default_threshold, key_distribution
+from simages.nearest.distribution import key_distribution, key_threshold
 from simages.nearest.joins import key_join
 from simages.nearest.results import KeyResult
 from simages.nearest.set_index import SetIndex
@@ -116,7 +116,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                         "w-full").props("dense options-dense").mark("join-set")
                     controls = QueryControls(
                         state.metric, state.predicate, state.param,
-                        lambda m, e: threshold_for(ctx, join_select.value, m, e), on_submit=lambda: rerun(),
+                        lambda m, e: suggested(m, e), on_submit=lambda: rerun(),
                         expand=state.expand, expansion=expansion_of(ctx, state.join_set),
                         always_show_expansion=False, on_change=lambda: mark_stale(),
                     )
@@ -140,6 +140,14 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     # The scores of the key against the whole set; the histogram may grow controls of its own.
                     chart_area = ui.column().classes("gap-0 results-chart").mark("chart-area")
                 results_area = ui.column().classes("w-full gap-2")
+
+    def suggested(metric: str, expand: bool) -> float | None:
+        """The range threshold proposed for the current key in the chosen set (its own top 1%)."""
+        current: QueryState = tab["state"]
+        same_set = current.upload is None and current.key_set == join_select.value
+        vector = key_vector(current)
+        return key_threshold_for(ctx, join_select.value, vector, current.image if same_set else None, metric,
+                                 expand)
 
     def key_vector(current: QueryState) -> np.ndarray | Waiting | str:
         if current.upload is not None:
@@ -172,9 +180,9 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             show_waiting(vector.set_name if isinstance(vector, Waiting) else current.join_set)
             return
         try:
-            spec = current.spec(default_threshold(index, current.metric, expand=current.expand))
             same_set = current.upload is None and current.key_set == current.join_set
             exclude = current.image if same_set else None
+            spec = current.spec(key_threshold(index, vector, current.metric, exclude, expand=current.expand))
             result = key_join(index, vector, spec, key=current.image or "upload", exclude=exclude,
                               limit=RESULT_LIMIT, exact=current.exact)
             dist = key_distribution(index, vector, current.metric, exclude=exclude, expand=spec.expand)
