@@ -32,6 +32,9 @@ class Settings:
     batch_size: int = 32
     # Above this many pixels an image is refused as a likely decompression bomb.
     max_image_pixels: int = 120_000_000
+    # Whether `descriptor` was asked for (option or environment), not the default: queries then apply it
+    # to stores written with another one, or say the set must be re-indexed (nearest.intents.descriptor_for).
+    descriptor_chosen: bool = False
     # Where indexing runs its mappers: None in-process, "local[:N]" or "tcp://HOST:PORT" on Dask.
     cluster: str | None = None
     # Where cluster workers see image_sets/ (they then read the files themselves); None: sent as bytes.
@@ -104,7 +107,7 @@ class Settings:
             descriptor=DescriptorSpec.parse(descriptor_value) if descriptor_value else DEFAULT_DESCRIPTOR,
             cluster=cluster_value,
             shared_path=Path(shared_value).expanduser() if shared_value else None,
-            **overrides,  # type: ignore[arg-type]
+            **{"descriptor_chosen": bool(descriptor_value), **overrides},  # type: ignore[arg-type]
         )
 
 

@@ -3,6 +3,8 @@ whitened without expansion; a descriptor asked for at query time applies or says
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,21 @@ def test_a_descriptor_needing_other_stored_vectors_says_to_reindex(settings):
     write(settings, "s")
     with pytest.raises(DescriptorMismatch, match=r"re-indexed: `simages --descriptor gem3\+l2 index s`"):
         DescriptorCache().get(settings, "s", DescriptorSpec.parse("gem3+l2"))
+
+
+def test_cli_descriptor_option_applies_query_time_parts_or_says_to_reindex(settings, capsys):
+    from simages.cli import main
+
+    write(settings, "s")
+    (settings.image_sets / "s").mkdir(parents=True)
+    argv = ["--root", str(settings.root)]
+    assert main([*argv, "query", "s/001.jpg", "--set", "s", "--knn", "3", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["expansion"] == 5  # the store's own gap+l2+pca16+qe5
+    assert main([*argv, "--descriptor", "gap+l2+qe3", "query", "s/001.jpg", "--set", "s", "--knn", "3",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["expansion"] == 3
+    assert main([*argv, "--descriptor", "gap+l2+qe3", "join", "s", "s", "--knn", "1"]) == 0
+    assert "3 nearest images" in capsys.readouterr().out
+    for command in (["query", "s/001.jpg", "--set", "s", "--knn", "3"], ["join", "s", "s", "--knn", "1"]):
+        assert main([*argv, "--descriptor", "gem3+l2", *command]) == 2
+        assert "must be re-indexed: `simages --descriptor gem3+l2 index s`" in capsys.readouterr().err

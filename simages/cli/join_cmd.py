@@ -31,11 +31,11 @@ from simages.cli.query_cmd import (
     USER_ERRORS,
     add_predicate_arguments,
     format_score,
+    open_set,
     require_same_descriptor,
     spec_from_args,
     user_error,
 )
-from simages.nearest.cache import default_cache
 from simages.nearest.intents import DEFAULT_INTENT, INTENTS, Intent, intent_named
 from simages.nearest.joins import is_self_join, iter_set_join
 from simages.nearest.query_cost import explained_set_join
@@ -70,8 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _open_sets(
     settings: Settings, a_name: str, b_name: str, intent: Intent = DEFAULT_INTENT
 ) -> tuple[SetIndex, SetIndex]:
-    a = default_cache.get(settings, a_name, intent)
-    b = a if b_name == a_name else default_cache.get(settings, b_name, intent)
+    a = open_set(settings, a_name, intent)
+    b = a if b_name == a_name else open_set(settings, b_name, intent)
     require_same_descriptor(a, b)
     return a, b
 

@@ -34,6 +34,7 @@ from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.naming import InvalidName, validate_image_name, validate_set_name
 from simages.nearest import display
 from simages.nearest.cache import default_cache
+from simages.nearest.intents import SIMILAR, Intent, descriptor_for
 from simages.nearest.query_cost import QueryCost, explained_key_join
 from simages.nearest.query_spec import METRICS, QuerySpec
 from simages.nearest.results import KeyResult
@@ -158,6 +159,13 @@ def _describe(path: Path, settings: Settings, index: SetIndex) -> np.ndarray:
     return np.asarray(describe_file(path, settings), dtype=np.float32)
 
 
+def open_set(settings: Settings, name: str, intent: Intent = SIMILAR) -> SetIndex:
+    """A set read for `intent`: with `--descriptor` (or $SIMAGES_DESCRIPTOR) the similar intent applies that
+    descriptor to the stored vectors, or fails with a message saying to re-index (DescriptorMismatch)."""
+    chosen = settings.descriptor if settings.descriptor_chosen else None
+    return default_cache.get(settings, name, descriptor_for(intent, chosen))
+
+
 def require_same_descriptor(a: SetIndex, b: SetIndex) -> None:
     """ValueError unless both sets were indexed with the same descriptor (vectors of two descriptors are
     not comparable, even when their dimensions agree)."""
@@ -174,7 +182,7 @@ def key_vector(
     """The raw descriptor of the key, and the image of the searched set to leave out (the key itself)."""
     if isinstance(key, FileKey):
         return _describe(key.path, settings, index), None
-    key_index = index if key.set_name == index.set_name else default_cache.get(settings, key.set_name)
+    key_index = index if key.set_name == index.set_name else open_set(settings, key.set_name)
     require_same_descriptor(key_index, index)
     if key.image not in key_index:
         raise LookupError(
@@ -191,7 +199,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         choice = index_choice_from_args(args)
         if args.limit is not None and args.limit < 1:
             raise ValueError("--limit must be a positive integer")
-        index = default_cache.get(settings, args.set)
+        index = open_set(settings, args.set)
         key = parse_key(args.key, settings)
         raw, exclude = key_vector(key, settings, index)
         if args.include_self:

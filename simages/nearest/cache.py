@@ -66,6 +66,8 @@ class DescriptorCache:
         when `descriptor` needs other stored vectors."""
         validate_set_name(set_name)
         path = settings.store_path(set_name)
+        if isinstance(descriptor, Intent) and descriptor.keeps_learned_parts:
+            descriptor = None  # the similar intent reads a store with its own descriptor
         if isinstance(descriptor, Intent):
             wanted: str | None = f"intent:{descriptor.name}"
         else:

@@ -65,6 +65,17 @@ INTENTS: dict[str, Intent] = {intent.name: intent for intent in (SIMILAR, DUPLIC
 DEFAULT_INTENT = SIMILAR
 
 
+def descriptor_for(intent: Intent, chosen: DescriptorSpec | None = None) -> DescriptorSpec | Intent | None:
+    """What to read a set with (DescriptorCache.get's `descriptor`) for `intent`, given the descriptor a
+    user chose for this run (`--descriptor` / $SIMAGES_DESCRIPTOR), if any: the duplicates intent always
+    uses its own space; the similar intent applies the chosen descriptor (the cache applies its PCA,
+    whitening and expansion to the stored vectors, or raises DescriptorMismatch saying to re-index), or
+    the store's own descriptor (None) when none was chosen."""
+    if not intent.keeps_learned_parts:
+        return intent
+    return chosen
+
+
 def intent_named(name: str) -> Intent:
     """The intent called `name` (case and spaces ignored); ValueError naming the choices otherwise."""
     key = str(name).strip().lower()
