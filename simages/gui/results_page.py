@@ -40,6 +40,7 @@ from simages.gui.teaching_panel import mount_teaching_panel
 from simages.gui.viewer import Viewer, ViewItem
 from simages.naming import InvalidName, image_path
 from simages.nearest.distribution import key_distribution, key_threshold
+from simages.nearest.intents import SIMILAR
 from simages.nearest.joins import key_join
 from simages.nearest.results import KeyResult
 from simages.nearest.set_index import SetIndex
@@ -88,6 +89,31 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
     ui.page_title(page_title(ctx, state))
     tab: dict[str, Any] = {"state": state}
     viewer = Viewer(ctx)
+
+    def suggested(metric: str, expand: bool) -> float | None:
+        """The range threshold proposed for the current key in the chosen set (its own top 1%)."""
+        current: QueryState = tab["state"]
+        searched = tab["join_select"].value if "join_select" in tab else current.join_set
+        same_set = current.upload is None and current.key_set == searched
+        vector = key_vector(current)
+        return key_threshold_for(ctx, searched, vector, current.image if same_set else None, metric, expand)
+
+    def key_vector(current: QueryState) -> np.ndarray | Waiting | str:
+        if current.upload is not None:
+            item = ctx.uploads.get(current.upload)
+            return item.vector if item is not None else "the uploaded image is no longer available"
+        assert current.key_set is not None and current.image is not None
+        index = load_index(ctx, current.key_set)
+        if index is None or current.image not in index:
+            status = status_of(ctx, current.key_set)
+            if status is not None and status.state == "failed":
+                return f"the set {current.key_set} could not be indexed: {status.message}"
+            unreadable = getattr(status, "unreadable", None) or {}
+            if current.image in unreadable:
+                return f"the key image could not be read: {unreadable[current.image]}"
+            return Waiting(current.key_set)
+        return index.raw_vector(current.image)
+
     key_item = key_view_item(ctx, state)
 
     with ui.column().classes("w-full q-px-md q-pb-md q-pt-sm gap-2 page-body"):
@@ -114,6 +140,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                 with ui.card().classes("w-full narrow-first q-pa-sm").props("flat bordered"):
                     join_select = ui.select(known_sets(ctx), value=state.join_set, label="Search in").classes(
                         "w-full").props("dense options-dense").mark("join-set")
+                    tab["join_select"] = join_select
                     controls = QueryControls(
                         state.metric, state.predicate, state.param,
                         lambda m, e: suggested(m, e), on_submit=lambda: rerun(),
@@ -140,30 +167,6 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     # The scores of the key against the whole set; the histogram may grow controls of its own.
                     chart_area = ui.column().classes("gap-0 results-chart").mark("chart-area")
                 results_area = ui.column().classes("w-full gap-2")
-
-    def suggested(metric: str, expand: bool) -> float | None:
-        """The range threshold proposed for the current key in the chosen set (its own top 1%)."""
-        current: QueryState = tab["state"]
-        same_set = current.upload is None and current.key_set == join_select.value
-        vector = key_vector(current)
-        return key_threshold_for(ctx, join_select.value, vector, current.image if same_set else None, metric,
-                                 expand)
-
-    def key_vector(current: QueryState) -> np.ndarray | Waiting | str:
-        if current.upload is not None:
-            item = ctx.uploads.get(current.upload)
-            return item.vector if item is not None else "the uploaded image is no longer available"
-        assert current.key_set is not None and current.image is not None
-        index = load_index(ctx, current.key_set)
-        if index is None or current.image not in index:
-            status = status_of(ctx, current.key_set)
-            if status is not None and status.state == "failed":
-                return f"the set {current.key_set} could not be indexed: {status.message}"
-            unreadable = getattr(status, "unreadable", None) or {}
-            if current.image in unreadable:
-                return f"the key image could not be read: {unreadable[current.image]}"
-            return Waiting(current.key_set)
-        return index.raw_vector(current.image)
 
     def render() -> None:
         current: QueryState = tab["state"]
@@ -208,6 +211,9 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
 
     def draw_explanation(current: QueryState, index: SetIndex, expand: bool) -> None:
         """A plain sentence first; the descriptor's technical description behind a click."""
+        # Which question these scores answer (nearest.intents): this page always runs "similar images".
+        intent = f"{SIMILAR.describe()}. For copies of a photo, find duplicates from the start page."
+        ui.label(intent).classes("text-body2 text-grey-8").mark("intent")
         ui.label(plain_sentence(current.metric)).classes("text-body2 text-grey-8").mark("plain")
         if metrics_rank_alike(index):
             with ui.row().classes("items-start no-wrap gap-1").mark("metrics-note"):

@@ -1,0 +1,85 @@
+"""The near-duplicate benchmark: its edits, its copies, and the command on a small Corel sample (CI); the
+full run (`--run-slow`) checks the issue's floors with the default settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from simages.bench.duplicate_copies import choose_originals, write_copies
+from simages.bench.edits import EDITS, apply_edit
+from simages.cli import main
+from tests.imagegen import photo
+
+
+def test_every_edit_changes_the_photo_the_way_its_name_says():
+    image = photo(3, (120, 80))
+    pixels = np.asarray(image, np.int16)
+    out = {kind: apply_edit(kind, image, seed=1) for kind in EDITS}
+    assert out["resized"].size == (48, 32)
+    assert out["cropped"].size == (96, 64)
+    assert out["letterboxed"].size == (120, 120)
+    assert out["rotated"].size[0] > 120 and out["rotated"].size[1] > 80
+    assert np.array_equal(np.asarray(out["mirrored"]), np.asarray(image)[:, ::-1])
+    gray = np.asarray(out["grayscale"])
+    assert np.array_equal(gray[..., 0], gray[..., 1]) and np.array_equal(gray[..., 1], gray[..., 2])
+    assert np.asarray(out["brightened"], np.int16).mean() > pixels.mean() + 10
+    for kind in ("reencoded", "watermarked", "noisy"):
+        edited = np.asarray(out[kind], np.int16)
+        assert edited.shape == pixels.shape and 0 < np.abs(edited - pixels).mean() < 40, kind
+    # Reproducible from the seed; another seed may differ where the edit is random
+    assert np.array_equal(np.asarray(apply_edit("noisy", image, 1)), np.asarray(out["noisy"]))
+    assert not np.array_equal(np.asarray(apply_edit("noisy", image, 2)), np.asarray(out["noisy"]))
+
+
+def test_copies_are_written_per_class_and_named_after_their_original(tmp_path: Path):
+    source = tmp_path / "photos"
+    for label in ("cats", "dogs"):
+        for i in range(4):
+            (source / label).mkdir(parents=True, exist_ok=True)
+            photo(i + (10 if label == "dogs" else 0), (64, 48)).save(source / label / f"{i}.jpg")
+    (source / "loose.jpg").write_bytes((source / "cats" / "0.jpg").read_bytes())
+    originals = choose_originals(source, 2, seed=0)
+    assert len(originals) == 4 and {o.split("/")[0] for o in originals} == {"cats", "dogs"}
+    assert originals == choose_originals(source, 2, seed=0)
+    copies = write_copies(source, originals, tmp_path / "copies", ["mirrored", "grayscale"])
+    assert len(copies) == 8
+    first = copies[0]
+    assert first.copy == first.original.replace(".jpg", "__mirrored.png") and first.kind == "mirrored"
+    with Image.open(tmp_path / "copies" / first.copy) as image:
+        assert image.size == (64, 48)
+
+
+def _row(out: str, label: str) -> list[str]:
+    line = next(line for line in out.splitlines() if line.startswith(label))
+    return re.findall(r"\d+\.\d+", line[len(label):])
+
+
+def test_bench_duplicates_on_a_small_sample(weights_path: Path, corel_path: Path, tmp_path, capsys):
+    args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "duplicates",
+            "--data", str(corel_path), "--per-class", "1", "--searched-per-class", "4"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "10 edited copies" in out and "40 searched" in out
+    duplicates = _row(out, "duplicates intent (gap+sqrt+l2+whiten)")
+    assert float(duplicates[0]) >= 0.9 and float(duplicates[1]) == 1.0  # top-1, recall@5
+    pairs = _row(out, "duplicates intent, default threshold")
+    assert float(pairs[-11]) >= 0.8  # F1, before the ten per-kind recalls
+    assert "similar intent (gap+l2+pca128+qe10)" in out and "Duplicates space" in out
+    pytest.importorskip("imagehash")
+    assert "PHash (imagehash)" in out and "DHash (imagehash)" in out
+
+
+@pytest.mark.slow
+def test_bench_duplicates_meets_the_floors_on_corel(weights_path: Path, corel_path: Path, tmp_path, capsys):
+    args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "duplicates",
+            "--data", str(corel_path), "--no-hash"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    top1, recall5 = (float(v) for v in _row(out, "duplicates intent (gap+sqrt+l2+whiten)")[:2])
+    assert top1 >= 0.97 and recall5 >= 0.99
+    assert float(_row(out, "duplicates intent, default threshold")[-11]) >= 0.85
