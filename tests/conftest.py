@@ -62,3 +62,18 @@ def root(tmp_path: Path) -> Path:
 def settings(root: Path) -> Settings:
     """Settings for a temporary root; no weights file (tests pass a stand-in network)."""
     return Settings(root=root)
+
+
+@pytest.fixture(autouse=True)
+def _engine_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run one known engine: auto would calibrate (seconds of CPU) in every temporary root.
+
+    The calibration's own tests (test_engine_calibration.py) clear these to exercise auto.
+    """
+    from simages.extraction.ncnn_vgg import ncnn_available
+
+    if ncnn_available():
+        monkeypatch.setenv("SIMAGES_ENGINE", "ncnn")
+    else:
+        monkeypatch.setenv("SIMAGES_ENGINE", "torch")
+        monkeypatch.setenv("SIMAGES_PRECISION", "fp32")

@@ -18,6 +18,10 @@ def test_bench_extract_compares_plain_and_fast_paths(weights_path: Path, corel_p
     assert cells[9] == "100.0% of 12 queries"
     assert "| large 12 MP | 1 |" in out and "large/small fast ms per image" in out
     assert "fast path: ncnn" in out and "agreement and large-photo floor: met" in out
+    assert out.startswith("CPU: ") and "load average at start" in out
+    stages = next(line for line in out.splitlines() if "small 384x256: fast:" in line)
+    assert all(f"{stage} " in stages for stage in ("decode", "network", "pooling", "store"))
+    assert "decoding alone costs" in out and "speed-up end to end" in out
 
 
 def test_bench_extract_engines_times_the_network_alone(

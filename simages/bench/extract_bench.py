@@ -2,10 +2,16 @@
 
 Plain path (the original design): keras.utils.load_img (PIL, bilinear to 224x224), img_to_array,
 vgg16.preprocess_input, model.predict in batches of 64. Fast path: the indexer's own loop, i.e. the
-streaming decoder (draft-mode JPEG decoding on a thread pool), the fast network (ncnn or torch),
-pooling and a store write (in memory here). Both are timed in steady state: one untimed warm-up batch,
-then every image. Agreement compares the descriptors of the two paths image by image (GAP+L2 and the
-flat 25088-d map) and the top-10 neighbours of every small image used as a query against the others.
+streaming decoder (draft-mode JPEG decoding on a thread pool), the fast network (the engine calibrated
+on this CPU, or the one forced by --engine/--precision), pooling and a store write (an atomic .npz in a
+temporary folder). Both are timed in steady state: one untimed warm-up batch, then every image, with
+the time of each stage (decode, network, pooling, store) printed. Agreement compares the descriptors of
+the two paths image by image (GAP+L2 and the flat 25088-d map) and the top-10 neighbours of every small
+image used as a query against the others. The output names the CPU and its relevant flags, and the
+load average, since figures from a shared machine are inflated.
+
+--engines times the network alone on every engine; --fidelity runs the full fidelity criterion
+(extraction/fidelity.py) of every engine against Keras' fp32 predict on Corel-1k.
 """
 
 from __future__ import annotations
@@ -20,17 +26,27 @@ from pathlib import Path
 
 import numpy as np
 
+from simages.extraction.calibration import Calibration, describe_cpu
 from simages.extraction.descriptor_spec import DescriptorSpec
-from simages.extraction.network import ENGINES, MAP_SHAPE, Network, fast_network
+from simages.extraction.network import ENGINES, MAP_SHAPE, PRECISIONS, Network, fast_network
 from simages.extraction.pooling import l2_normalise, pool
 from simages.settings import Settings
 
 ENV_COREL = "SIMAGES_COREL"
 PLAIN_BATCH = 64
+CALIBRATION_IMAGES = 5  # calibration.calibration_images: 4 photos and a copy of the first
+STAGES = ("decode", "network", "pooling", "store")
 GAP_L2 = DescriptorSpec(pooling="gap", l2=True)
 FLAT = DescriptorSpec(pooling="flat")
-# The issue's floor: a 12 MP photo may cost at most this many times a 384x256 one.
-LARGE_FLOOR = 5.0
+# The issue's floors: a 12 MP photo may cost at most this many times a 384x256 one; end-to-end speed-up
+# over the plain path on a CPU with AMX and on one without (AMD Zen 4 measured).
+LARGE_FLOOR = 2.0
+SPEEDUP_FLOOR_AMX = 8.0
+SPEEDUP_FLOOR_OTHER = 5.0
+# Per image, stored descriptor: the fidelity criterion (a 12 MP photo is decoded at full size by the
+# plain path and at a reduced DCT scale by the fast path, so it is held to the looser duplicate bar).
+MIN_COSINE_SMALL = 0.9995
+MIN_COSINE_LARGE = 0.999
 
 
 def default_corel() -> Path:
@@ -42,7 +58,7 @@ def default_corel() -> Path:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="Corel-1k folder (class subfolders of JPEGs)")
     parser.add_argument(
-        "--images", type=int, default=128, help="small (384x256) images to time (default 128)"
+        "--images", type=int, default=None, help="small (384x256) images to time (default 128)"
     )
     parser.add_argument(
         "--large", type=int, default=32, help="generated 12 MP JPEGs to time (default 32; 0 skips)"
@@ -56,15 +72,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--engine",
         choices=ENGINES,
         default=None,
-        help="fast path engine (default: $SIMAGES_ENGINE, else auto: ncnn if installed, else torch)",
+        help="fast path engine (default: $SIMAGES_ENGINE, else auto: the fastest faithful, calibrated now)",
     )
     parser.add_argument(
-        "--precision", choices=("auto", "bf16", "fp32"), default=None, help="precision of the torch engine"
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="fast path precision (default: $SIMAGES_PRECISION, else auto)",
     )
     parser.add_argument(
         "--engines",
         action="store_true",
-        help="instead: the network alone on each engine (Keras predict, torch fp32/bf16, ncnn) on --images",
+        help="instead: the network alone on every engine and precision installed here, on --images",
+    )
+    parser.add_argument(
+        "--fidelity",
+        action="store_true",
+        help="instead: every engine against Keras fp32 predict on Corel-1k (per-image cosine, top-10 "
+        "overlap, mAP, P@10; all 1000 images unless --images is given; minutes)",
     )
 
 
@@ -74,6 +99,12 @@ class PathRun:
     count: int
     flat: np.ndarray  # (n, 25088) the raw maps, flattened, for agreement
     description: str
+    stages: dict[str, float] | None = None  # stage -> seconds over the timed run
+
+    def stage_line(self) -> str:
+        """'decode 3.1 | network 15.2 | pooling 0.2 | store 0.1' in ms per image."""
+        stages = self.stages or {}
+        return " | ".join(f"{name} {1000 * seconds / self.count:.1f}" for name, seconds in stages.items())
 
     @property
     def per_second(self) -> float:
@@ -118,13 +149,37 @@ def _batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
         yield paths[start : start + size]
 
 
+class Stopwatch:
+    """Seconds spent per named stage; `stage(name)` times a block."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.seconds = dict.fromkeys(names, 0.0)
+
+    def add(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.seconds[name] += now - since
+        return now
+
+
 def _timed(
-    run_all: Callable[[list[Path]], np.ndarray], paths: list[Path], warmup: list[Path]
-) -> tuple[float, np.ndarray]:
-    run_all(warmup)
+    run_all: Callable[[list[Path], Stopwatch], np.ndarray],
+    paths: list[Path],
+    warmup: list[Path],
+    stages: tuple[str, ...],
+) -> tuple[float, np.ndarray, dict[str, float]]:
+    run_all(warmup, Stopwatch(stages))
+    watch = Stopwatch(stages)
     start = time.perf_counter()
-    flat = run_all(paths)
-    return time.perf_counter() - start, flat
+    flat = run_all(paths, watch)
+    return time.perf_counter() - start, flat, watch.seconds
+
+
+def _store_write(folder: Path, vectors: list[np.ndarray]) -> None:
+    """What the indexer's store write costs: the descriptors as an atomic, durable .npz."""
+    from simages.store.atomic import write_atomically
+
+    data = np.concatenate(vectors)
+    write_atomically(folder / "bench-store.npz", lambda stream: np.savez_compressed(stream, vectors=data))
 
 
 def run_plain(model, paths: list[Path], spec: DescriptorSpec) -> PathRun:
@@ -132,24 +187,32 @@ def run_plain(model, paths: list[Path], spec: DescriptorSpec) -> PathRun:
     import keras
     from keras.applications.vgg16 import preprocess_input
 
-    def run_all(files: list[Path]) -> np.ndarray:
+    def run_all(files: list[Path], watch: Stopwatch) -> np.ndarray:
         store, flats = [], []
-        for batch in _batches(files, PLAIN_BATCH):
-            arrays = [
-                keras.utils.img_to_array(
-                    keras.utils.load_img(p, target_size=(224, 224), interpolation="bilinear")
+        with tempfile.TemporaryDirectory(prefix="simages-bench-store-") as folder:
+            for batch in _batches(files, PLAIN_BATCH):
+                mark = time.perf_counter()
+                arrays = [
+                    keras.utils.img_to_array(
+                        keras.utils.load_img(p, target_size=(224, 224), interpolation="bilinear")
+                    )
+                    for p in batch
+                ]
+                mark = watch.add("decode", mark)
+                maps = np.asarray(
+                    model.predict(preprocess_input(np.stack(arrays)), batch_size=PLAIN_BATCH, verbose=0)
                 )
-                for p in batch
-            ]
-            maps = np.asarray(
-                model.predict(preprocess_input(np.stack(arrays)), batch_size=PLAIN_BATCH, verbose=0)
-            )
-            store.append(pool(maps, spec))
-            flats.append(maps.reshape(len(batch), -1).astype(np.float32))
+                mark = watch.add("network", mark)
+                store.append(pool(maps, spec))
+                mark = watch.add("pooling", mark)
+                flats.append(maps.reshape(len(batch), -1).astype(np.float32))
+            mark = time.perf_counter()
+            _store_write(Path(folder), store)
+            watch.add("store", mark)
         return np.concatenate(flats)
 
-    seconds, flat = _timed(run_all, paths, paths[:PLAIN_BATCH])
-    return PathRun(seconds, len(paths), flat, "keras predict fp32, batch 64")
+    seconds, flat, stages = _timed(run_all, paths, paths[:PLAIN_BATCH], STAGES)
+    return PathRun(seconds, len(paths), flat, "keras predict fp32, batch 64", stages)
 
 
 def run_fast(network: Network, paths: list[Path], spec: DescriptorSpec, settings: Settings) -> PathRun:
@@ -159,19 +222,43 @@ def run_fast(network: Network, paths: list[Path], spec: DescriptorSpec, settings
     """
     from simages.extraction.pipeline import iter_decoded_batches
 
-    def run_all(files: list[Path]) -> np.ndarray:
+    def run_all(files: list[Path], watch: Stopwatch) -> np.ndarray:
         store, flats = [], []
         items = ((str(path), path) for path in files)
-        for batch in iter_decoded_batches(items, settings.batch_size, settings.max_image_pixels):
-            if batch.failures:
-                raise SystemExit(f"benchmark image failed to decode: {batch.failures[0]}")
-            maps = network.maps(batch.images)
-            store.append(pool(maps, spec))
-            flats.append(maps.reshape(len(batch.names), -1))
+        with tempfile.TemporaryDirectory(prefix="simages-bench-store-") as folder:
+            batches = iter_decoded_batches(items, settings.batch_size, settings.max_image_pixels)
+            while True:
+                # Decoding runs ahead on threads: what is left here is the wait for a batch, i.e. the
+                # decoding that did not keep up with the network.
+                mark = time.perf_counter()
+                batch = next(batches, None)
+                mark = watch.add("decode", mark)
+                if batch is None:
+                    break
+                if batch.failures:
+                    raise SystemExit(f"benchmark image failed to decode: {batch.failures[0]}")
+                maps = network.maps(batch.images)
+                mark = watch.add("network", mark)
+                store.append(pool(maps, spec))
+                watch.add("pooling", mark)
+                flats.append(maps.reshape(len(batch.names), -1))
+            mark = time.perf_counter()
+            _store_write(Path(folder), store)
+            watch.add("store", mark)
         return np.concatenate(flats)
 
-    seconds, flat = _timed(run_all, paths, paths[: settings.batch_size])
-    return PathRun(seconds, len(paths), flat, network.description)
+    seconds, flat, stages = _timed(run_all, paths, paths[: settings.batch_size], STAGES)
+    return PathRun(seconds, len(paths), flat, network.description, stages)
+
+
+def decode_alone(paths: list[Path], settings: Settings) -> float:
+    """Milliseconds per image to decode and resize on one thread: the per-core cost of the decode stage."""
+    from simages.extraction.images import load_for_network
+
+    start = time.perf_counter()
+    for path in paths:
+        load_for_network(path, settings.max_image_pixels)
+    return 1000 * (time.perf_counter() - start) / len(paths)
 
 
 def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -200,23 +287,34 @@ def _maps(flat: np.ndarray) -> np.ndarray:
     return flat.reshape(-1, *MAP_SHAPE)
 
 
+def machine_header() -> str:
+    """Which CPU and how loaded it is: a figure from a shared machine can then be read for what it is."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"CPU: {describe_cpu()}\nload average at start: {load:.2f} (other processes inflate absolute times)"
+    )
+
+
+def all_engines(convs) -> list[Network]:
+    """Every engine and precision installed and native on this CPU, each built on the same kernels."""
+    from simages.extraction.calibration import available_candidates
+    from simages.extraction.network import build_engine
+
+    return [build_engine(convs, c.engine, c.precision) for c in available_candidates()]
+
+
 def run_engines(args: argparse.Namespace, settings: Settings) -> int:
     """The network alone, every engine on the same decoded images, against Keras' predict."""
     from simages.extraction.images import load_for_network
-    from simages.extraction.ncnn_vgg import NcnnVGG16, ncnn_available
     from simages.extraction.network import PlainKerasNetwork, keras_vgg16
-    from simages.extraction.torch_vgg import TorchVGG16, conv_weights_from_keras, native_bf16
+    from simages.extraction.torch_vgg import conv_weights_from_keras
 
+    print(machine_header())
     files = sample_corel(args.data or default_corel(), args.images)
     images = np.stack([load_for_network(path) for path in files])
     model = keras_vgg16(settings.weights)
     plain = PlainKerasNetwork(None, PLAIN_BATCH, model=model)
-    convs = conv_weights_from_keras(model)
-    engines: list[Network] = [plain, TorchVGG16(convs, precision="fp32")]
-    if native_bf16():
-        engines.append(TorchVGG16(convs, precision="bf16"))
-    if ncnn_available():
-        engines.append(NcnnVGG16(convs))
+    engines: list[Network] = [plain, *all_engines(conv_weights_from_keras(model))]
     print(f"{len(images)} Corel images, decoded once; the network alone, best of 2 runs after a warm-up")
     print("| engine | ms/img | speed-up over Keras predict | min cos flat | min cos GAP+L2 |")
     print("|---|---:|---:|---:|---:|")
@@ -234,10 +332,69 @@ def run_engines(args: argparse.Namespace, settings: Settings) -> int:
         flat = min_cosine(maps.reshape(len(maps), -1), reference.reshape(len(maps), -1))
         gap = min_cosine(pool(maps, GAP_L2), pool(reference, GAP_L2))
         print(f"| {network.description} | {ms:.1f} | {baseline / ms:.2f}x | {flat:.6f} | {gap:.6f} |")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 
 
+def run_fidelity(args: argparse.Namespace, settings: Settings) -> int:
+    """The fidelity criterion of every engine against Keras' fp32 predict on (a sample of) Corel-1k."""
+    from simages.extraction.fidelity import fidelity
+    from simages.extraction.images import load_for_network
+    from simages.extraction.network import PlainKerasNetwork, keras_vgg16
+    from simages.extraction.torch_vgg import conv_weights_from_keras
+
+    print(machine_header())
+    corel = args.data or default_corel()
+    files = sample_corel(corel, args.images if args.images_given else 1000)
+    labels = [path.parent.name for path in files]
+    spec = settings.descriptor
+    images = np.stack([load_for_network(path) for path in files])
+    model = keras_vgg16(settings.weights)
+    # The fp32 engines equal Keras to ~1e-6 relative (tests/test_extraction_network.py); the criterion
+    # exists for the reduced-precision ones, and each costs minutes of CPU on 1000 images.
+    engines = [e for e in all_engines(conv_weights_from_keras(model)) if " fp32" not in e.description]
+    print(f"{len(files)} Corel images; reference: Keras predict fp32; descriptor {spec}", flush=True)
+    print("(fp32 engines are not listed: they equal Keras' maps to about 1e-6 relative)")
+    reference = _maps_in_batches(PlainKerasNetwork(None, PLAIN_BATCH, model=model), images)
+    print("| engine | min cos (stored descriptor) | top-10 overlap | mAP delta | P@10 delta | criterion |")
+    print("|---|---:|---:|---:|---:|---|")
+    failed = 0
+    report = None
+    for network in engines:
+        report = fidelity(reference, _maps_in_batches(network, images), labels, spec)
+        failed += not report.passes
+        print(f"| {network.description} | {report.row()} |", flush=True)
+    if report is not None:
+        print(f"reference: mAP {report.reference_map:.4f}, P@10 {report.reference_p10:.4f}")
+    print("criterion: every cosine >= 0.9995, top-10 overlap >= 99%, mAP and P@10 within 0.002")
+    return 0 if failed == 0 else 1
+
+
+def _maps_in_batches(network: Network, images: np.ndarray, batch: int = PLAIN_BATCH) -> np.ndarray:
+    return np.concatenate(
+        [network.maps(images[start : start + batch]) for start in range(0, len(images), batch)]
+    )
+
+
+def print_calibration(calibration: Calibration | None) -> None:
+    if calibration is None:
+        return
+    print(f"calibration ({calibration.seconds:.1f} s, network alone on {CALIBRATION_IMAGES} photos):")
+    print("| candidate | ms/img | min cos vs fp32 | copy cos | faithful |")
+    print("|---|---:|---:|---:|---|")
+    for m in sorted(calibration.measurements, key=lambda m: m.ms_per_image or float("inf")):
+        ms = f"{m.ms_per_image:.1f}" if m.ms_per_image is not None else m.error or "-"
+        cos = f"{m.min_cosine:.6f}" if m.min_cosine is not None else "-"
+        copy = f"{m.copy_cosine:.6f}" if m.copy_cosine is not None else "-"
+        print(f"| {m.candidate.label} | {ms} | {cos} | {copy} | {'yes' if m.faithful else 'no'} |")
+
+
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    args.images_given = args.images is not None
+    if args.images is None:
+        args.images = 128
+    if args.fidelity:
+        return run_fidelity(args, settings)
     if args.engines:
         return run_engines(args, settings)
     import torch
@@ -245,12 +402,15 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     from simages.extraction.network import keras_vgg16
     from simages.extraction.torch_vgg import conv_weights_from_keras
 
+    print(machine_header())
     corel = args.data or default_corel()
     count = 1000 if args.full_corel else args.images
     small = sample_corel(corel, count)
     spec = settings.descriptor
     model = keras_vgg16(settings.weights)
-    network = fast_network(conv_weights_from_keras(model), args.engine, args.precision)
+    # Calibrated afresh (never from the cache): the benchmark shows what this machine measures now.
+    network = fast_network(conv_weights_from_keras(model), args.engine, args.precision, fresh=True)
+    print_calibration(network.choice.calibration)
     plain_threads = torch.get_num_threads()
     print(
         f"torch {torch.__version__}, {os.cpu_count()} CPUs; "
@@ -276,6 +436,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
                     "n": len(paths),
                     "plain": plain,
                     "fast": fast,
+                    "decode_alone": decode_alone(paths[: min(len(paths), 32)], settings),
                     "cos_gap": min_cosine(gap_plain, gap_fast),
                     "cos_flat": min_cosine(plain.flat, fast.flat),
                     # With very few images, the neighbours there are (never the image itself).
@@ -303,17 +464,41 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             f"{row['cos_gap']:.5f} | {row['cos_flat']:.5f} | {top10} |"
         )
     print()
+    print("where the time goes (ms per image; fast decode = waiting for the decode threads):")
+    for row in rows:
+        print(f"  {row['set']}: plain: {row['plain'].stage_line()}")
+        print(f"  {row['set']}: fast:  {row['fast'].stage_line()}")
+        fast = row["fast"]
+        network_ms = 1000 * fast.stages["network"] / fast.count
+        threads = 2
+        keeps_up = row["decode_alone"] / threads <= network_ms
+        print(
+            f"  {row['set']}: decoding alone costs {row['decode_alone']:.1f} ms/img on one thread; "
+            f"{threads} decode threads give {row['decode_alone'] / threads:.1f} ms/img against the network's "
+            f"{network_ms:.1f}: {'keeps up' if keeps_up else 'does NOT keep up'}"
+        )
+    print()
     print(f"fast path: {rows[0]['fast'].description}")
-    ok = all(row["cos_gap"] >= 0.999 and row["cos_flat"] >= 0.999 for row in rows)
+    ok = all(
+        row["cos_gap"] >= (MIN_COSINE_SMALL if row["set"].startswith("small") else MIN_COSINE_LARGE)
+        for row in rows
+    )
     if rows[0]["n"] >= 1000:
-        # The issue's neighbour criterion is about all Corel-1k queries; a sample only indicates it.
-        ok = ok and rows[0]["top10"][0] >= 0.99
+        # The fidelity criterion's neighbour part is about all Corel-1k queries; a sample only indicates it.
+        ok = ok and rows[0]["top10"][1] >= 0.99
     if len(rows) == 2:
         ratio = rows[1]["fast"].ms_per_image / rows[0]["fast"].ms_per_image
         print(f"large/small fast ms per image: {ratio:.2f} (floor <= {LARGE_FLOOR:g})")
         ok = ok and ratio <= LARGE_FLOOR
+    amx = "amx_bf16" in describe_cpu()
+    floor = SPEEDUP_FLOOR_AMX if amx else SPEEDUP_FLOOR_OTHER
     speedups = ", ".join(f"{row['set']} {row['plain'].seconds / row['fast'].seconds:.2f}x" for row in rows)
-    print(f"speed-up (target 8x): {speedups}")
+    reached = all(row["plain"].seconds / row["fast"].seconds >= floor for row in rows)
+    print(
+        f"speed-up end to end: {speedups} (floor {floor:g}x on a CPU {'with' if amx else 'without'} AMX: "
+        f"{'reached' if reached else 'NOT reached'})"
+    )
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
     print("agreement and large-photo floor:", "met" if ok else "NOT met")
     return 0 if ok else 1
 

@@ -6,13 +6,12 @@ description of which computation path ran. Keras is always the source of the mod
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from simages.settings import MissingWeightsError, weights_problem
+from simages.settings import MissingWeightsError, file_sha256, weights_problem
 
 if TYPE_CHECKING:
     from simages.extraction.torch_vgg import ConvWeights
@@ -89,49 +88,103 @@ class TinyNetwork:
 
 
 ENV_ENGINE = "SIMAGES_ENGINE"
-ENGINES = ("auto", "ncnn", "torch")
+ENGINES = ("auto", "ncnn", "torch", "openvino")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
-def choose_engine(requested: str | None = None) -> str:
-    """'ncnn' or 'torch': the request (argument, else SIMAGES_ENGINE, else auto).
+def build_engine(convs: list[ConvWeights], engine: str, precision: str) -> Network:
+    """VGG-16's conv stack on one engine ('ncnn', 'torch', 'openvino') in one precision ('fp32', 'bf16').
 
-    auto prefers ncnn (fp32 Winograd: as fast here as torch's bf16 path, and exact); torch is the
-    fallback where the ncnn wheel is not installed.
+    Raises ValueError for a combination that does not exist (ncnn runs fp32 only: its bf16 mode was
+    measured less accurate and not faster) and RuntimeError when the engine is missing or the CPU has
+    no native bf16.
     """
-    from simages.extraction.ncnn_vgg import ncnn_available
-
-    choice = (requested or os.environ.get(ENV_ENGINE) or "auto").strip().lower()
-    if choice not in ENGINES:
-        raise ValueError(f"{ENV_ENGINE}={choice!r}: choose one of {', '.join(ENGINES)}")
-    if choice == "ncnn" and not ncnn_available():
-        raise RuntimeError(f"{ENV_ENGINE}=ncnn, but the ncnn package is not installed (pip install ncnn)")
-    if choice == "auto":
-        return "ncnn" if ncnn_available() else "torch"
-    return choice
-
-
-def load_network(
-    weights: Path | None, fast: bool = True, engine: str | None = None, cache_folder: Path | None = None
-) -> Network:
-    """The network used for indexing and keys. `fast` selects the optimised path, on `engine`; its
-    kernels come from Keras, or from `cache_folder` where an earlier process kept them."""
-    if not fast:
-        return PlainKerasNetwork(weights)
-    from simages.extraction.conv_cache import vgg16_convs
-
-    chosen = choose_engine(engine)  # before the kernels: a bad setting should not cost 5 s first
-    return fast_network(vgg16_convs(weights, cache_folder), chosen)
-
-
-def fast_network(
-    convs: list[ConvWeights], engine: str | None = None, precision: str | None = None
-) -> Network:
-    """The fast path for VGG-16's conv kernels on `engine` (see choose_engine); `precision` applies to
-    the torch engine."""
-    if choose_engine(engine) == "ncnn":
+    if engine == "ncnn":
+        if precision != "fp32":
+            raise ValueError("the ncnn engine runs fp32 only")
         from simages.extraction.ncnn_vgg import NcnnVGG16
 
         return NcnnVGG16(convs)
-    from simages.extraction.torch_vgg import TorchVGG16
+    if engine == "torch":
+        from simages.extraction.torch_vgg import TorchVGG16, native_bf16
 
-    return TorchVGG16(convs, precision=precision)
+        if precision == "bf16" and native_bf16() is None:
+            raise RuntimeError("torch has no native bf16 on this CPU (it needs AVX-512 BF16 or AMX)")
+        return TorchVGG16(convs, precision=precision)
+    if engine == "openvino":
+        from simages.extraction.openvino_vgg import OpenVinoVGG16
+
+        return OpenVinoVGG16(convs, precision=precision)
+    raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+def load_network(
+    weights: Path | None,
+    fast: bool = True,
+    engine: str | None = None,
+    cache_folder: Path | None = None,
+    precision: str | None = None,
+) -> Network:
+    """The network used for indexing and keys, loaded once per process (see describe.network_for).
+
+    `fast` selects the optimised path: the engine and precision asked for (argument, else
+    SIMAGES_ENGINE / SIMAGES_PRECISION, else auto), auto meaning the fastest faithful one calibrated on
+    this CPU (calibration.py; kept in `cache_folder`, normally features/.cache). Its kernels come from
+    Keras, or from `cache_folder` where an earlier process kept them. The description says which path
+    runs and why. Raises ValueError for an unknown setting, RuntimeError for a missing engine,
+    MissingWeightsError for missing weights.
+    """
+    if not fast:
+        return PlainKerasNetwork(weights)
+    from simages.extraction.calibration import available_candidates, matching, requested
+    from simages.extraction.conv_cache import vgg16_convs
+
+    # Before the kernels: a bad setting or a missing engine should not cost 5 s first.
+    asked_engine, asked_precision = requested(engine, precision)
+    if asked_engine != "auto":
+        matching(available_candidates(asked_engine), asked_engine, asked_precision)
+    convs = vgg16_convs(weights, cache_folder)
+    weights_id = "keras-imagenet" if weights is None else file_sha256(str(Path(weights).resolve()))
+    return fast_network(convs, engine, precision, cache_folder=cache_folder, weights_id=weights_id)
+
+
+def fast_network(
+    convs: list[ConvWeights],
+    engine: str | None = None,
+    precision: str | None = None,
+    cache_folder: Path | None = None,
+    weights_id: str | None = None,
+    fresh: bool = False,
+) -> Network:
+    """The fast path for VGG-16's conv kernels: forced by `engine`/`precision`, else calibrated.
+
+    Without `cache_folder` a needed calibration runs now and is not kept; `fresh` recalibrates even
+    when one is kept. The returned network's `choice` (calibration.Choice) says which path and why, and
+    its description ends with that reason.
+    """
+    from simages.extraction.calibration import calibrated_choice
+
+    if weights_id is None:
+        weights_id = _kernels_id(convs)
+    network, choice = calibrated_choice(
+        weights_id,
+        cache_folder,
+        lambda candidate: build_engine(convs, candidate.engine, candidate.precision),
+        engine,
+        precision,
+        fresh=fresh,
+    )
+    network.choice = choice
+    network.description = f"{network.description} [{choice.reason}]"
+    return network
+
+
+def _kernels_id(convs: list[ConvWeights]) -> str:
+    """A short fingerprint of the kernels themselves, when no weights file names them."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for conv in convs:
+        digest.update(np.ascontiguousarray(conv.kernel[:, :, 1, 1]).tobytes())
+        digest.update(np.ascontiguousarray(conv.bias).tobytes())
+    return digest.hexdigest()[:16]
