@@ -307,23 +307,31 @@ def test_top_k_overlap_counts_shared_neighbours():
 # --- real weights: every installed engine ------------------------------------------------------------
 
 
-def test_every_installed_engine_is_faithful_with_real_weights(weights_path: Path, corel_path: Path):
+@pytest.fixture(scope="module")
+def real_model(weights_path: Path):
+    """Keras' VGG-16 with the real weights and its kernels, built once for this module's tests."""
+    from simages.extraction.network import keras_vgg16
+    from simages.extraction.torch_vgg import conv_weights_from_keras
+
+    model = keras_vgg16(weights_path)
+    return model, conv_weights_from_keras(model)
+
+
+def test_every_installed_engine_is_faithful_with_real_weights(real_model, corel_path: Path):
     """Each engine/precision native here against Keras' fp32 predict on Corel photos: the per-image
     criterion, and an exact copy still scores as a duplicate (>= 0.999) on every engine."""
     from simages.extraction.calibration import available_candidates
     from simages.extraction.descriptor_spec import DescriptorSpec
     from simages.extraction.images import load_for_network
-    from simages.extraction.network import PlainKerasNetwork, build_engine, keras_vgg16
+    from simages.extraction.network import PlainKerasNetwork, build_engine
     from simages.extraction.pooling import pool
-    from simages.extraction.torch_vgg import conv_weights_from_keras
 
+    model, convs = real_model
     files = sorted(corel_path.glob("*/*.jpg"))[::250][:4]
     distinct = np.stack([load_for_network(path) for path in files])
     images = np.concatenate([distinct, distinct[:1]])
-    model = keras_vgg16(weights_path)
     gap = DescriptorSpec(pooling="gap", l2=True)
     reference = pool(PlainKerasNetwork(None, model=model).maps(distinct), gap)
-    convs = conv_weights_from_keras(model)
     candidates = available_candidates()
     assert NCNN in candidates or TORCH32 in candidates
     for candidate in candidates:
@@ -334,13 +342,20 @@ def test_every_installed_engine_is_faithful_with_real_weights(weights_path: Path
         assert float(vectors[0] @ vectors[-1]) >= 0.999, f"{candidate.label}: an exact copy is no duplicate"
 
 
-def test_auto_calibrates_once_with_real_weights_and_says_why(weights_path: Path, tmp_path):
-    from simages.extraction.network import load_network
+def test_auto_calibrates_once_with_real_weights_and_says_why(real_model, tmp_path):
+    from simages.extraction.network import fast_network
 
-    network = load_network(weights_path, cache_folder=tmp_path)
+    _, convs = real_model
+    network = fast_network(convs, cache_folder=tmp_path, weights_id="real")
     assert "auto: " in network.description and "ms/img calibrated" in network.description
-    assert network.choice.calibration is not None and network.choice.calibration.measurements
+    measured = network.choice.calibration.measurements
+    assert {m.candidate for m in measured} == set(calibration.available_candidates())
+    chosen = next(m for m in measured if m.candidate == network.choice.candidate)
+    assert chosen.faithful and all(
+        m.ms_per_image >= chosen.ms_per_image for m in measured if m.faithful and m.ms_per_image is not None
+    )
     assert calibration.cache_file(tmp_path).is_file()
-    again = load_network(weights_path, cache_folder=tmp_path)
+    again = fast_network(convs, cache_folder=tmp_path, weights_id="real")
     assert again.choice.candidate == network.choice.candidate
+    assert again.choice.calibration.when == network.choice.calibration.when  # kept, not measured again
     assert again.maps(np.zeros((1, 224, 224, 3), np.uint8)).shape == (1, 7, 7, 512)
