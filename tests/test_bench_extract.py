@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from simages.cli import main
 
 
@@ -21,7 +23,7 @@ def test_bench_extract_compares_plain_and_fast_paths(weights_path: Path, corel_p
     assert out.startswith("CPU: ") and "load average at start" in out
     stages = next(line for line in out.splitlines() if "small 384x256: fast:" in line)
     assert all(f"{stage} " in stages for stage in ("decode", "network", "pooling", "store"))
-    assert "decoding alone costs" in out and "speed-up end to end" in out
+    assert "decoding alone: " in out and "speed-up end to end" in out
 
 
 def test_bench_extract_engines_times_the_network_alone(
@@ -34,3 +36,16 @@ def test_bench_extract_engines_times_the_network_alone(
     engines = [row.split("|")[1].strip() for row in rows]
     assert engines[0].startswith("keras predict") and any(e.startswith("ncnn") for e in engines)
     assert any(e.startswith("torch fp32") for e in engines)
+
+
+@pytest.mark.slow
+def test_bench_fidelity_every_bf16_engine_passes_the_criterion(
+    weights_path: Path, corel_path: Path, tmp_path, capsys
+):
+    """The fidelity criterion on 200 Corel images (the full 1000: `simages bench extract --fidelity`)."""
+    args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "extract"]
+    code = main([*args, "--data", str(corel_path), "--images", "200", "--fidelity"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "criterion" not in line]
+    assert all(row.rstrip(" |").endswith("passes") for row in rows), out
+    assert code == 0
