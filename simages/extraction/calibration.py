@@ -318,7 +318,10 @@ def calibration_images(count: int = 4) -> np.ndarray:
 
     demo = Path(__file__).resolve().parents[2] / "image_sets" / "demo"
     images: list[np.ndarray] = []
-    for path in sorted(demo.glob("*"))[: 2 * count]:
+    files = sorted(path for path in demo.rglob("*") if path.is_file() and not path.name.startswith("."))
+    # Spread over the set (its sub-folders are kinds of subject: faces, textures, space, cats).
+    step = max(1, len(files) // count)
+    for path in files[::step] + files:
         if len(images) == count:
             break
         try:
