@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,16 +65,26 @@ def settings(root: Path) -> Settings:
     return Settings(root=root)
 
 
-@pytest.fixture(autouse=True)
-def _engine_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def _engine_pinned() -> Iterator[None]:
     """Tests run one known engine: auto would calibrate (seconds of CPU) in every temporary root.
 
-    The calibration's own tests (test_engine_calibration.py) clear these to exercise auto.
+    Set in os.environ for the whole session (before module-scoped fixtures start worker processes, which
+    inherit it); the calibration's own tests (test_engine_calibration.py) clear it to exercise auto.
     """
     from simages.extraction.ncnn_vgg import ncnn_available
 
-    if ncnn_available():
-        monkeypatch.setenv("SIMAGES_ENGINE", "ncnn")
-    else:
-        monkeypatch.setenv("SIMAGES_ENGINE", "torch")
-        monkeypatch.setenv("SIMAGES_PRECISION", "fp32")
+    pinned = (
+        {"SIMAGES_ENGINE": "ncnn"}
+        if ncnn_available()
+        else {"SIMAGES_ENGINE": "torch", "SIMAGES_PRECISION": "fp32"}
+    )
+    saved = {name: os.environ.get(name) for name in ("SIMAGES_ENGINE", "SIMAGES_PRECISION")}
+    for name, value in pinned.items():
+        os.environ.setdefault(name, value)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
