@@ -85,7 +85,7 @@ def test_reader_sends_bytes_or_says_why_a_file_could_not_be_read(tmp_path: Path)
     first, second = list(reader)
     assert [name for name, _ in first.items] == names
     assert first.items[0][1] == (tmp_path / names[0]).read_bytes() and first.nbytes > 0
-    (_, gone), = second.items
+    ((_, gone),) = second.items
     assert "disappeared" in gone.reason
     shared = list(Reader(tmp_path, names, batch_size=5, worker_folder=Path("/mnt/sets")))
     assert shared[0].items[0] == (names[0], Path("/mnt/sets") / names[0])

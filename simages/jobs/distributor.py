@@ -162,7 +162,6 @@ class DaskDistributor:
             for key in list(sent):
                 self.client.cancel([key], force=True)
 
-
     def _check_workers_see_files(self, reader: Reader, mapped: MappedBatch) -> None:
         """Refuse a run whose workers do not see the shared files: "vanished" would drop them."""
         if self.worker_folder is None:
