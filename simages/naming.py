@@ -3,15 +3,23 @@
 A set is a direct sub-folder of `image_sets/`; an image is a path relative to its set, written with `/`,
 sub-folders allowed. Names come from URLs, uploads and the command line, so each is validated before it
 touches the file system, and the resolved path is checked once more (symlinks may point anywhere).
+
+Every name the file system allows is a valid name: colons (`8:30 am.jpg`), quotes, `#`, `%`, and bytes
+that are not UTF-8 (`caf\\xe9.jpg` written in Latin-1). Python hands the latter over as str with
+"surrogate escapes" (PEP 383, `os.fsdecode`), and that str is the name everywhere inside SIMages. At the
+edges it is encoded so it round-trips to the same file: in URLs as the percent-encoded file-system bytes
+(`url_quote` / `url_unquote`), in text for people with `\\xNN` escapes (`display_name`).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote, unquote
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 _MAX_NAME = 1024
+_WINDOWS = os.name == "nt"
 
 
 class InvalidName(ValueError):
@@ -27,8 +35,12 @@ def _check_component(component: str, what: str) -> None:
         raise InvalidName(f"invalid {what} name: empty, '.' or '..' parts are not allowed")
     if component.startswith("."):
         raise InvalidName(f"invalid {what} name: hidden entries (starting with '.') are not served")
-    if "\\" in component or "\x00" in component or ":" in component[:2]:
-        raise InvalidName(f"invalid {what} name: backslashes, drive letters and NUL are not allowed")
+    if "\x00" in component:
+        raise InvalidName(f"invalid {what} name: NUL characters are not allowed")
+    # On Windows a backslash separates folders and `C:` names a drive; on POSIX both are ordinary
+    # characters of a file name (`1:1 crops`), which the folder join below keeps inside the set.
+    if _WINDOWS and ("\\" in component or ":" in component):
+        raise InvalidName(f"invalid {what} name: backslashes and colons are not allowed on Windows")
 
 
 def validate_set_name(name: str) -> str:
@@ -91,3 +103,24 @@ def list_sets(image_sets: Path) -> list[str]:
             continue
         names.append(entry.name)
     return sorted(names)
+
+
+def url_quote(name: str) -> str:
+    """A set or image name as a URL query value: its file-system bytes, percent-encoded (UTF-8 names are
+    encoded exactly as usual). Inverse: `url_unquote`."""
+    return quote(os.fsencode(name), safe="")
+
+
+def url_unquote(text: str) -> str:
+    """The name a `url_quote`d value stands for; bytes that are not UTF-8 come back as surrogate escapes,
+    i.e. as the same str `os.scandir` gives for that file."""
+    return unquote(text, encoding="utf-8", errors="surrogateescape")
+
+
+def display_name(name: str) -> str:
+    """The name as printable text for people: bytes that are not UTF-8 shown as `\\xNN`."""
+    return os.fsencode(name).decode("utf-8", errors="backslashreplace") if _has_escapes(name) else name
+
+
+def _has_escapes(name: str) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in name)

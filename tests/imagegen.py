@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -90,4 +92,143 @@ def rgba_png(path: Path) -> Path:
 def bomb_png(path: Path, side: int = 30000) -> Path:
     """A tiny file that claims side x side pixels (a decompression bomb): a 1-bit image compresses well."""
     Image.new("1", (side, side), 0).save(path, optimize=True)
+    return path
+
+
+# --- The odd-file corpus of robustness round 2: one maker per kind of fault. ---------------------------
+
+
+def non_utf8_name(stem: str = "caf", suffix: str = ".jpg") -> str:
+    """A file name whose bytes are not UTF-8 (`caf\\xe9.jpg` written in Latin-1), as Python's file-system
+    functions hand it over: with a surrogate escape for the byte 0xE9."""
+    return os.fsdecode(stem.encode() + b"\xe9" + suffix.encode())
+
+
+# Names Linux allows that once broke something: colons, a drive-letter look-alike, backslashes, quotes,
+# a leading dash, percent signs, a newline, and bytes that are not UTF-8.
+ODD_NAMES = (
+    "8:30 am.jpg",
+    "C:/x.jpg",
+    "back\\slash.jpg",
+    "quote's \"double\".jpg",
+    "-dash first.jpg",
+    "100%25 sure %.jpg",
+    "line\nbreak.jpg",
+    non_utf8_name(),
+)
+
+
+def truncated_copy(source: Path, target: Path, fraction: float = 0.5) -> Path:
+    """The first `fraction` of `source`: a download cut short, or a photo still being copied in."""
+    data = source.read_bytes()
+    target.write_bytes(data[: max(1, int(len(data) * fraction))])
+    return target
+
+
+def text_file(path: Path, size: int = 2048) -> Path:
+    """A plain-text file (notes beside the photos, or a .txt given where an image was expected)."""
+    line = b"Notes about this shoot: nothing to see here.\n"
+    path.write_bytes((line * (size // len(line) + 1))[:size])
+    return path
+
+
+def saved_as(path: Path, fmt: str, image: Image.Image | None = None, **params: object) -> Path:
+    """`photo` saved in format `fmt` under `path`'s name, whatever its extension says (.jfif, .jp2...)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (image or photo(11, (128, 96))).save(path, fmt, **params)
+    return path
+
+
+def heic(path: Path, image: Image.Image | None = None) -> Path:
+    """An HEIC photo (the iPhone default), written with pillow-heif's encoder."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return saved_as(path, "HEIF", image, quality=90)
+
+
+def float_tiff_with_nan(path: Path, seed: int, nan_rows: int = 16) -> Path:
+    """A one-band float32 TIFF (GIS, science) whose first `nan_rows` rows are NaN (no data) and one pixel is
+    +inf; the rest is a photo-like picture that depends on `seed`."""
+    values = np.asarray(photo(seed, (96, 64)).convert("L"), dtype=np.float32) * 3.7 + 1000.0
+    values[:nan_rows] = np.nan
+    values[-1, -1] = np.inf
+    Image.fromarray(values, "F").save(path, "TIFF")
+    return path
+
+
+def all_nan_tiff(path: Path) -> Path:
+    Image.fromarray(np.full((32, 32), np.nan, np.float32), "F").save(path, "TIFF")
+    return path
+
+
+# Adobe RGB (1998): primaries adapted to D50 as in Adobe's own profile, gamma 563/256.
+_ADOBE_RGB_COLORANTS = ((0.60974, 0.31111, 0.01947), (0.20528, 0.62567, 0.06087), (0.14919, 0.06322, 0.74457))
+_D50 = (0.9642, 1.0, 0.8249)
+
+
+def _s15f16(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def _xyz_tag(xyz: tuple[float, float, float]) -> bytes:
+    return b"XYZ \0\0\0\0" + b"".join(_s15f16(v) for v in xyz)
+
+
+def matrix_rgb_profile(
+    colorants: tuple[tuple[float, float, float], ...] = _ADOBE_RGB_COLORANTS,
+    gamma_u8f8: int = 563,
+    description: str = "Adobe RGB (1998) compatible, made by the SIMages tests",
+) -> bytes:
+    """An ICC v2 RGB display profile (matrix + gamma curves), built byte by byte so the tests need no
+    profile file: by default an Adobe RGB (1998) equivalent."""
+    ascii_text = description.encode("ascii") + b"\0"
+    desc = (b"desc\0\0\0\0" + struct.pack(">I", len(ascii_text)) + ascii_text
+            + struct.pack(">II", 0, 0) + struct.pack(">HB", 0, 0) + b"\0" * 67)
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, gamma_u8f8) + b"\0\0"
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", _xyz_tag(_D50)),
+        (b"rXYZ", _xyz_tag(colorants[0])),
+        (b"gXYZ", _xyz_tag(colorants[1])),
+        (b"bXYZ", _xyz_tag(colorants[2])),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+        (b"cprt", b"text\0\0\0\0" + b"No copyright, use freely\0"),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for signature, body in tags:
+        body += b"\0" * (-len(body) % 4)
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    size = offset + len(data)
+    header = (struct.pack(">I", size) + b"\0\0\0\0" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+              + struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + b"\0" * 4 + b"\0" * 4 + b"\0" * 8
+              + b"\0" * 8 + struct.pack(">I", 0) + b"".join(_s15f16(v) for v in _D50) + b"\0" * 4
+              + b"\0" * 44)
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+def saturated_photo(seed: int = 21, size: tuple[int, int] = (128, 96)) -> Image.Image:
+    """A colourful picture (strong reds, greens, blues), where colour spaces differ most."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    channels = [np.clip(128 + 120 * np.sin(x / (9 + 4 * c) + c * 2.1 + seed) * np.cos(y / 13), 0, 255)
+                for c in range(3)]
+    noise = rng.normal(0, 4, (height, width, 3))
+    return Image.fromarray(np.clip(np.stack(channels, -1) + noise, 0, 255).astype(np.uint8), "RGB")
+
+
+def adobe_rgb_jpeg(path: Path, image: Image.Image) -> Path:
+    """`image` (sRGB) converted to Adobe RGB and saved as a JPEG with the Adobe RGB profile embedded, as a
+    camera set to Adobe RGB writes it: a correct reader shows the same colours as `image`."""
+    from PIL import ImageCms
+
+    adobe = ImageCms.ImageCmsProfile(io.BytesIO(matrix_rgb_profile()))
+    converted = ImageCms.profileToProfile(image, ImageCms.createProfile("sRGB"), adobe, outputMode="RGB")
+    converted.save(path, "JPEG", quality=95, icc_profile=matrix_rgb_profile())
     return path

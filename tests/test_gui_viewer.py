@@ -44,7 +44,10 @@ def viewer_sources(user) -> list[str]:
 
 async def test_result_opens_beside_the_key_with_file_information(tmp_path):
     settings, manager = demo_root(tmp_path)
-    async with gui_app(settings, manager) as (_, user):
+    async with gui_app(settings, manager) as (ctx, user):
+        def full_url(set_name: str, image: str) -> str:  # the URL of this version of the file
+            return ctx.thumbnails.url(set_name, image, full=True)
+
         await user.open(KEY)
         await user.should_see(marker="results-grid")
         dialog = user.find(kind=ui.dialog).elements.pop()

@@ -25,6 +25,7 @@ def write_set(settings, names: list[str], seed: int = 0) -> np.ndarray:
     store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
                          {"descriptor": "gap+l2", "descriptor_spec": DESCRIPTOR})
     save_store(settings.store_path("photos"), store)
+    (settings.image_sets / "photos").mkdir(parents=True, exist_ok=True)  # a store is served only with its set
     return vectors
 
 

@@ -16,6 +16,7 @@ def write_store(settings, set_name, names, vectors, descriptor="gap+l2"):
     store = FeatureStore(list(names), [Fingerprint(1, 1)] * len(names), np.asarray(vectors, np.float32),
                          {"descriptor": descriptor})
     save_store(settings.store_path(set_name), store)
+    (settings.image_sets / set_name).mkdir(parents=True, exist_ok=True)  # a store is served only with its set
 
 
 @pytest.fixture
@@ -67,6 +68,7 @@ def test_bad_set_names_are_refused_before_touching_files(settings):
 
 def test_damaged_store_raises_store_error(settings):
     settings.features.mkdir(parents=True)
+    (settings.image_sets / "s").mkdir(parents=True)
     settings.store_path("s").write_bytes(b"not a zip file")
     with pytest.raises(StoreError):
         DescriptorCache().get(settings, "s")

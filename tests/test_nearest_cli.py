@@ -23,6 +23,7 @@ def write_store(settings, set_name, names, vectors, descriptor="gap+l2"):
     store = FeatureStore(list(names), [Fingerprint(1, 1)] * len(names), np.asarray(vectors, np.float32),
                          {"descriptor": descriptor})
     save_store(settings.store_path(set_name), store)
+    (settings.image_sets / set_name).mkdir(parents=True, exist_ok=True)  # a store is served only with its set
 
 
 @pytest.fixture

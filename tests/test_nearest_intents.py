@@ -23,6 +23,7 @@ def write(settings, name, n=60, descriptor="gap+l2+pca16+qe5", stored="gap+l2"):
     names = [f"{i:03d}.jpg" for i in range(n)]
     meta = {"descriptor": stored, "descriptor_spec": descriptor}
     save_store(settings.store_path(name), FeatureStore(names, [Fingerprint(1, 1)] * n, vectors, meta))
+    (settings.image_sets / name).mkdir(parents=True, exist_ok=True)  # a store is served only with its set
 
 
 @pytest.fixture

@@ -233,6 +233,7 @@ def write_store(settings, name, names, vectors):
     store = FeatureStore(names=list(names), fingerprints=[Fingerprint(1, 1)] * len(names),
                          vectors=vectors, meta=empty_store({"descriptor": "gap+l2"}, vectors.shape[1]).meta)
     save_store(settings.store_path(name), store)
+    (settings.image_sets / name).mkdir(parents=True, exist_ok=True)  # a store is served only with its set
 
 
 def test_pivot_table_is_kept_beside_the_store_and_rebuilt_when_it_changes(settings):

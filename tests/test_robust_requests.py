@@ -137,7 +137,8 @@ FRIENDLY = [
     ("/similar?set=demo&image=.ssh/id_rsa.jpg", "This link does not describe a search"),
     ("/similar?set=demo&image=img001.png%00", "This link does not describe a search"),
     ("/similar?set=..&image=x.png", "This link does not describe a search"),
-    ("/similar?set=demo%5c..&image=x.png", "This link does not describe a search"),
+    # On POSIX a backslash is an ordinary character of a folder name: just a set that does not exist.
+    ("/similar?set=demo%5c..&image=x.png", "No such image set"),
     ("/similar?set=demo&upload=..%2F..%2Foutside%2Fsecret.txt", "This link does not describe a search"),
     ("/similar?set=demo&upload=" + "0" * 32, "This uploaded image is no longer available"),
     ("/similar?set=nowhere&image=img001.png", "No such image set"),
@@ -210,8 +211,13 @@ async def test_oversize_and_non_image_uploads_get_clear_messages(tmp_path):
         (upload,) = user.find(marker="upload").elements
         # The browser refuses big files itself (Quasar's max-file-size) and the page says so ...
         assert upload.props["max-file-size"] == ctx.max_upload_bytes
-        user.find(marker="upload").trigger("rejected")
-        await user.should_see("That file is too large: the limit is 25 MB")
+        big_file = {"why": "max-file-size", "name": "panorama.tif", "size": 40 * 2**20, "type": "image/tiff"}
+        user.find(marker="upload").trigger("rejected", [big_file])
+        await user.should_see("panorama.tif is too large (40.0 MB): the limit is 25 MB.")
+        # A small file of the wrong kind is told what is wrong with it, not that it is too large.
+        notes = {"why": "accept", "name": "notes.txt", "size": 2048, "type": "text/plain"}
+        user.find(marker="upload").trigger("rejected", [notes])
+        await user.should_see("notes.txt is not an image file (text/plain)")
         # ... and the server checks again, for a POST that never went through the browser.
         big = b"\xff\xd8" + bytes(ctx.max_upload_bytes)
         with user:

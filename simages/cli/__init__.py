@@ -7,6 +7,8 @@ import importlib
 import sys
 
 from simages import __version__
+from simages.cli.arguments import attach_negative_values
+from simages.cli.output import OutputClosed, prepare_stdout, silence_stdout
 from simages.settings import ENV_DESCRIPTOR, ENV_ROOT, ENV_WEIGHTS, Settings
 
 # Modules that each define register(subparsers); imported lazily so `simages --help` stays quick.
@@ -48,12 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = attach_negative_values(list(argv if argv is not None else sys.argv[1:]))
     args = parser.parse_args(argv)
     if args.command is None:
         # Serving is what a newcomer wants from a bare `simages`.
-        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "serve"])
+        args = parser.parse_args([*argv, "serve"])
     try:
         settings = Settings.from_env(root=args.root, weights=args.weights, descriptor=args.descriptor)
     except ValueError as error:
         parser.error(str(error))
-    return int(args.func(args, settings) or 0)
+    prepare_stdout()
+    try:
+        return int(args.func(args, settings) or 0)
+    except OutputClosed:
+        return silence_stdout()

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.log_batches:
         os.environ[ENV_LOG_BATCHES] = "1"  # read by the indexing process (jobs/worker.py)
     names = args.sets or list_sets(settings.image_sets)
+    usable = []
     for name in names:
         try:
             set_dir(settings.image_sets, name)
@@ -65,7 +66,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(
                 f"simages index: {error}. Sets are the sub-folders of {settings.image_sets}.", file=sys.stderr
             )
-            return 2
+            if args.sets:
+                return 2  # a name the user typed: say so rather than index something else
+            continue  # a folder found on disk that cannot be a set: skipped, never fatal to the others
+        usable.append(name)
+    names = usable
     if not names:
         print(f"No image sets in {settings.image_sets}: put a folder of images there, then run again.")
         return 0

@@ -27,6 +27,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
+from simages.cli.output import open_text_output
 from simages.cli.query_cmd import (
     USER_ERRORS,
     add_predicate_arguments,
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         target = Path(args.output)
         if args.output != "-" and not target.parent.is_dir():
             raise LookupError(f"cannot write {args.output}: folder {target.parent} does not exist")
-        with nullcontext(sys.stdout) if args.output == "-" else target.open("w", newline="") as out:
+        with nullcontext(sys.stdout) if args.output == "-" else open_text_output(target) as out:
             pairs = write_csv(a, b, spec, out, groups)
     except USER_ERRORS as error:
         return user_error(error)

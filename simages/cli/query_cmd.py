@@ -73,7 +73,7 @@ def spec_from_args(args: argparse.Namespace) -> QuerySpec:
 def user_error(error: BaseException) -> int:
     message = str(error)
     if isinstance(error, StoreError):
-        message += "; rebuild it with `simages index SET`"
+        message += "; " + error.remedy
     print(f"error: {message}", file=sys.stderr)
     return 2
 

@@ -42,5 +42,7 @@ def network_for(weights: Path | None, cache_folder: Path | None = None) -> Netwo
 
 def describe_file(path: Path, settings: Settings) -> np.ndarray:
     """The descriptor of any image file with the settings' weights and descriptor spec (CLI keys, uploads)."""
+    # Decode first: a file that is no image is refused at once, without loading the network.
+    image = load_for_network(path, settings.max_image_pixels)
     network = network_for(settings.weights, settings.model_cache)
-    return describe_image_file(path, network, settings.descriptor, settings.max_image_pixels)
+    return describe_images(network, image[None], settings.descriptor)[0]

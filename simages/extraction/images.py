@@ -1,18 +1,29 @@
 """Decoding any image a curator may drop into a set into the 224x224 RGB array VGG-16 expects.
 
-Every format Pillow reads is accepted; EXIF orientation is applied; grayscale, CMYK, palette, alpha and
-16-bit images become 8-bit RGB (alpha composited on white, as a viewer shows it). Large JPEGs are
-decoded at a reduced scale (JPEG "draft" mode) since we only need 224x224 in the end: a 12-megapixel
-photo then costs about as much as a small one. The resize is bilinear with Pillow's antialiasing.
+Every format Pillow reads is accepted, decided by the file's content, not its extension (HEIC/HEIF
+through `pillow-heif` when it is installed); EXIF orientation is applied; an embedded ICC colour profile
+is converted to sRGB (the colour space ImageNet's photos, hence VGG-16, assume); grayscale, CMYK,
+palette, alpha, 16-bit and float images become 8-bit RGB (alpha composited on white, as a viewer shows
+it; float pixels scaled from their finite values only, so a NaN no-data band does not blacken the rest).
+Large JPEGs are decoded at a reduced scale (JPEG "draft" mode) since we only need 224x224 in the end: a
+12-megapixel photo then costs about as much as a small one. The resize is bilinear with Pillow's antialiasing.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF (iPhone photos): an optional plug-in; without it such files are reported unreadable.
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - depends on the environment
+    pass
 
 INPUT_SIZE = 224
 # Draft decoding keeps at least this many pixels per side, so the final antialiased
@@ -22,19 +33,39 @@ _DRAFT_MIN_SIDE = 2 * INPUT_SIZE
 
 # The reason given for a file removed between listing and decoding; the indexer treats it as removed.
 VANISHED = "file disappeared before it could be read"
+# How the reason of a file that is no image at all starts: such files are listed as skipped, not unreadable.
+NOT_AN_IMAGE = "not an image file"
 
 
-class UnreadableImage(Exception):
-    """An image that cannot be decoded; the message says why, for the index summary."""
+class UnreadableImage(OSError):
+    """An image that cannot be decoded; the message says why, for the index summary.
+
+    An OSError, so every caller that already handles unreadable files handles this one too."""
+
+
+class NotAnImage(UnreadableImage):
+    """A file whose content is no image format Pillow (with its plug-ins) reads: notes and sidecar files,
+    which the indexer skips with a word, or a damaged or mislabelled image when its name claims one."""
+
+
+def image_extensions() -> frozenset[str]:
+    """Extensions (lower case, with the dot) of the formats the installed Pillow and plug-ins can open."""
+    return frozenset(ext.lower() for ext in Image.registered_extensions()) | {".heic", ".heif", ".avif"}
+
+
+def claims_image(name: str) -> bool:
+    """Whether the file name says it is an image (only to choose the wording of a refusal, or to browse
+    a set before it is indexed: what gets indexed is decided by content)."""
+    return PurePath(name).suffix.lower() in image_extensions()
 
 
 def _decode(path: Path, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(path)
     except UnidentifiedImageError as error:
-        raise UnreadableImage(
-            "not an image Pillow can read (wrong extension or unsupported format)"
-        ) from error
+        # The same words whether decoded from a path or from bytes (a cluster worker): the indexer lists
+        # the file as skipped or as unreadable by whether its name claims an image (`claims_image`).
+        raise NotAnImage(f"{NOT_AN_IMAGE}: its content is no format Pillow can read") from error
     except FileNotFoundError as error:
         raise UnreadableImage(VANISHED) from error
     except OSError as error:
@@ -49,13 +80,46 @@ def _decode(path: Path, max_pixels: int) -> Image.Image:
     return image
 
 
+def _scaled_to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float images: their real range scaled to 8 bits instead of clipped at 255.
+
+    Only finite pixels define the range (GIS and scientific TIFFs mark no-data with NaN or inf); the
+    non-finite ones become black. An image without a single finite pixel is refused."""
+    array = np.asarray(image, dtype=np.float64)
+    finite = np.isfinite(array)
+    if not finite.any():
+        raise UnreadableImage("no pixel has a finite value (all NaN or infinite)")
+    values = array[finite]
+    low, high = float(values.min()), float(values.max())
+    out = np.zeros(array.shape, dtype=np.uint8)
+    if high > low:
+        out[finite] = np.round((values - low) * (255.0 / (high - low))).astype(np.uint8)
+    return Image.fromarray(out, "L")
+
+
+def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
+    """Pixels described by an embedded ICC profile (Adobe RGB, Display P3, a CMYK press profile...)
+    converted to sRGB with LittleCMS, relative colorimetric intent. A profile that cannot be used
+    (damaged, or for another colour model than the pixels) is ignored: the pixels are then taken as sRGB."""
+    if not icc or image.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if image.mode != "CMYK" and "srgb" in (source.profile.profile_description or "").lower():
+            return image  # already sRGB: skip a conversion that would change nothing
+        mode = "RGBA" if image.mode == "RGBA" else "RGB"
+        converted = ImageCms.profileToProfile(
+            image, source, ImageCms.createProfile("sRGB"), outputMode=mode,
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+    return converted if converted is not None else image
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16-bit and float images: scale their real range to 8 bits instead of clipping at 255.
-        array = np.asarray(image, dtype=np.float32)
-        low, high = float(array.min()), float(array.max())
-        scaled = (array - low) * (255.0 / (high - low)) if high > low else np.zeros_like(array)
-        image = Image.fromarray(scaled.astype(np.uint8), "L")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F") or image.mode.startswith("I;"):
+        image = _scaled_to_8bit(image)
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -80,8 +144,9 @@ def open_rgb(
                     image.draft("RGB", (draft_side, draft_side))
                 image.seek(0)
                 image.load()
+                icc = image.info.get("icc_profile")
                 upright = ImageOps.exif_transpose(image) or image
-                return _to_rgb(upright)
+                return _to_rgb(_to_srgb(upright, icc))
         except UnreadableImage:
             raise
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as error:

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from simages.gui.common import not_found_page
 from simages.gui.context import GuiContext, ManagerLike
 from simages.gui.home_page import build_home
-from simages.gui.image_route import register_image_route
+from simages.gui.image_route import query_values, register_image_route
 from simages.gui.join_export import register_join_exports
 from simages.gui.join_page import build_join
 from simages.gui.results_page import build_results
@@ -50,17 +50,17 @@ def build_app(settings: Settings, manager: ManagerLike | None = None) -> GuiCont
     @ui.page("/", title="SIMages — find similar images")
     def home(request: Request) -> None:
         ui.add_css(CSS)
-        build_home(ctx, dict(request.query_params))
+        build_home(ctx, query_values(request))
 
     @ui.page("/similar", title="SIMages — similar images")
     def similar(request: Request) -> None:
         ui.add_css(CSS)
-        build_results(ctx, dict(request.query_params))
+        build_results(ctx, query_values(request))
 
     @ui.page("/join", title="SIMages — set join")
     def join(request: Request) -> None:
         ui.add_css(CSS)
-        build_join(ctx, dict(request.query_params))
+        build_join(ctx, query_values(request))
 
     app.add_exception_handler(404, _not_found)
     return ctx

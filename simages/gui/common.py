@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 from nicegui import ui
 
+from simages.extraction.images import claims_image
 from simages.gui.context import GuiContext
 from simages.gui.controls import Expansion
-from simages.naming import InvalidName, is_image_name, list_sets, set_dir
+from simages.naming import InvalidName, display_name, is_image_name, list_sets, set_dir
 from simages.nearest.cache import NotIndexed
 from simages.nearest.distribution import default_threshold, key_threshold
 from simages.nearest.set_index import SetIndex
@@ -49,6 +50,11 @@ def not_found_page(path: str) -> None:
 def set_order(name: str) -> tuple[str, str]:
     """Sort key for set names as people read lists: `beach` before `Cats` before `dogs`."""
     return name.casefold(), name
+
+
+def set_choices(names: list[str]) -> dict[str, str]:
+    """Options of a set select: each set name with its printable label (`naming.display_name`)."""
+    return {name: display_name(name) for name in names}
 
 
 def known_sets(ctx: GuiContext) -> list[str]:
@@ -94,7 +100,9 @@ def browsable_images(ctx: GuiContext, name: str, index: SetIndex | None) -> list
         folder = set_dir(ctx.settings.image_sets, name)
     except (InvalidName, LookupError):
         return []
-    return list(scan_set(folder, ctx.settings.image_sets).files)
+    # The folder lists every file (what is an image is decided when it is indexed); browse those whose
+    # name says image, so notes and sidecar files do not show up as broken thumbnails.
+    return [name for name in scan_set(folder, ctx.settings.image_sets).files if claims_image(name)]
 
 
 def threshold_for(ctx: GuiContext, name: str | None, metric: str, expand: bool = True) -> float | None:
@@ -142,7 +150,7 @@ def name_caption(name: str) -> ui.element:
     """A thumbnail's caption with the image's full relative name (`dinosaurs/4_438.jpg`): the folder tells
     which class an image belongs to. When too long, the folder part is cut first (`dinos…/4_438.jpg`), so the
     file name stays readable; the tile's tooltip has the whole name."""
-    folder, _, base = name.rpartition("/")
+    folder, _, base = display_name(name).rpartition("/")
     with ui.element("div").classes("thumb-caption") as caption:
         if folder:
             ui.label(folder + "/").classes("thumb-caption-dir")

@@ -9,6 +9,7 @@ from typing import NamedTuple
 from nicegui import events, ui
 
 from simages.gui.query_url import DEFAULT_K, QueryState
+from simages.naming import display_name
 from simages.nearest.display import format_score_short
 from simages.nearest.query_spec import QuerySpec
 
@@ -105,7 +106,7 @@ class QueryControls:
             self.on_change()
 
     def set_expansion(self, expansion: Expansion) -> None:
-        self.expansion_note.text = expansion_hint(expansion.k, expansion.left_out)
+        self.expansion_note.text = display_name(expansion_hint(expansion.k, expansion.left_out))
         self.expansion_box.set_visibility(self.always_show_expansion or bool(expansion.k))
 
     def _param_label(self) -> str:

@@ -21,13 +21,13 @@ from simages.gui.common import (
     loose_images,
     name_caption,
     page_header,
+    set_choices,
     status_of,
     threshold_for,
     thumbnail_img,
 )
 from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls
-from simages.gui.image_route import thumb_url
 from simages.gui.join_entry import join_entry_card
 from simages.gui.query_url import (
     InvalidQuery,
@@ -39,6 +39,8 @@ from simages.gui.query_url import (
 )
 from simages.gui.status_panel import StatusPanel, describe_status, loose_note
 from simages.gui.upload_key import describe_uploaded
+from simages.gui.uploads import ACCEPT, REJECTED_JS, rejection_message
+from simages.naming import display_name
 
 PAGE_SIZE = 48
 
@@ -88,7 +90,7 @@ def follow_hint(key_set: str | None, join_set: str | None, pinned: bool) -> str:
     """The rule between the two set pickers, in words, for the line under them."""
     if not pinned or key_set == join_set:
         return "The set searched follows the key set, unless you pick another."
-    return f"Searching {join_set} with keys from {key_set}, until you pick the key set again."
+    return display_name(f"Searching {join_set} with keys from {key_set}, until you pick the key set again.")
 
 
 def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
@@ -135,9 +137,11 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             with ui.column().classes("gap-3 side-column"):
                 with ui.card().classes("w-full narrow-first q-pa-sm gap-1").props("flat bordered"):
                     ui.label("1. Choose the sets").classes("text-subtitle2 text-weight-medium")
-                    key_select = ui.select(sets, value=tab["key_set"], label="Pick a key image from").classes(
-                        "w-full").props("dense options-dense").mark("key-set")
-                    join_select = ui.select(sets, value=tab["join_set"], label="Search for similar images in")
+                    choices = set_choices(sets)
+                    key_select = ui.select(choices, value=tab["key_set"], label="Pick a key image from")
+                    key_select.classes("w-full").props("dense options-dense").mark("key-set")
+                    join_select = ui.select(
+                        choices, value=tab["join_set"], label="Search for similar images in")
                     join_select.classes("w-full").props("dense options-dense").mark("join-set")
                     with ui.row().classes("w-full items-center no-wrap gap-1"):
                         hint = ui.label("").classes("text-caption text-grey-7 col").mark("follow-hint")
@@ -172,7 +176,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                 # The upload sits right above the grid: where people look for it, and where its messages show.
                 with ui.row().classes("w-full items-center no-wrap gap-3").mark("upload-card"):
                     upload = ui.upload(auto_upload=True, max_file_size=ctx.max_upload_bytes)
-                    upload.props('accept="image/*" flat color="blue-1" text-color="grey-9"')
+                    upload.props(f'accept="{ACCEPT}" flat color="blue-1" text-color="grey-9"')
                     upload.classes("col key-upload").mark("upload")
                     upload.add_slot("header", _DROP_ZONE.replace("LIMIT", str(limit_mb)))
                 upload_status = ui.label("").classes("text-caption").mark("upload-status")
@@ -229,16 +233,18 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
         with note_area, ui.row().classes("items-center no-wrap gap-2 q-py-xs").mark("not-indexed"):
             if state in ("indexing", "waiting"):
                 ui.spinner(size="sm")
-                text = (f"{key_set} is {describe_status(status)}. You can pick a key image already: "
-                        "its search starts as soon as the set is ready.")
+                text = display_name(f"{key_set} is {describe_status(status)}. You can pick a key image "
+                                    "already: its search starts as soon as the set is ready.")
                 ui.label(text).classes("text-body2 text-grey-8")
             elif state == "failed":
                 ui.icon("error", color="negative", size="sm")
                 reason = f": {status.message}" if status.message else ""
-                ui.label(f"{key_set} could not be indexed{reason}").classes("text-body2 text-negative")
+                failed = display_name(f"{key_set} could not be indexed{reason}")
+                ui.label(failed).classes("text-body2 text-negative")
             else:
                 ui.icon("hourglass_empty", color="grey-7", size="sm")
-                ui.label(f"{key_set} is not indexed yet; its images can be browsed already.").classes(
+                waiting = f"{display_name(key_set)} is not indexed yet; its images can be browsed already."
+                ui.label(waiting).classes(
                     "text-body2 text-grey-8")
 
     def draw_grid() -> None:
@@ -257,9 +263,10 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                     ui.label(loose).classes("text-body2 text-warning").mark("loose-files-main")
                 return
             names = ordered_names()
-            grid_title.text = f"Images of {key_set} ({len(names):,})"
+            grid_title.text = f"Images of {display_name(key_set)} ({len(names):,})"
             if not names:
-                ui.label(f"{key_set} has no images yet.").classes("text-grey-8 q-pa-md").mark("no-images")
+                empty = f"{display_name(key_set)} has no images yet."
+                ui.label(empty).classes("text-grey-8 q-pa-md").mark("no-images")
                 return
             pages = (len(names) + PAGE_SIZE - 1) // PAGE_SIZE
             tab["page"] = min(max(1, tab["page"]), pages)
@@ -275,10 +282,10 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                     # A real link to the key's results: open in a new tab and copy link work as everywhere.
                     tile = ui.link(target=results_for(key_set=key_set, image=name)).classes("thumb-tile")
                     tile.mark(f"thumb:{name}")
-                    tile.props["title"] = name
+                    tile.props["title"] = display_name(name)
                     tile.on("click", lambda: controls.check(), js_handler=CLICK_WHILE_INVALID)
                     with tile:
-                        thumbnail_img(thumb_url(key_set, name), alt=name)
+                        thumbnail_img(ctx.thumbnails.url(key_set, name), alt=display_name(name))
                         name_caption(name)
                     tab["tiles"].append((tile, name))
 
@@ -344,9 +351,10 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
 
     def sets_changed(statuses: list[Any]) -> None:
         names = known_sets(ctx)
+        choices = set_choices(names)
         if names != list(key_select.options):
-            key_select.set_options(names, value=tab["key_set"] if tab["key_set"] in names else None)
-            join_select.set_options(names, value=tab["join_set"] if tab["join_set"] in names else None)
+            key_select.set_options(choices, value=tab["key_set"] if tab["key_set"] in names else None)
+            join_select.set_options(choices, value=tab["join_set"] if tab["join_set"] in names else None)
             if tab["key_set"] not in names:
                 tab["key_set"] = names[0] if names else None
                 key_select.value = tab["key_set"]
@@ -385,15 +393,14 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         ui.navigate.to(results_for(upload=item.id))
 
-    def rejected() -> None:
-        upload_message(f"That file is too large: the limit is {limit_mb} MB (or it is not an image file).",
-                       True)
+    def rejected(e: events.GenericEventArguments) -> None:
+        upload_message(rejection_message(e.args, ctx.max_upload_bytes), True)
 
     key_select.on_value_change(key_set_chosen)
     join_select.on_value_change(join_set_chosen)
     shuffle.on_value_change(shuffle_changed)
     random_button.on_click(random_key)
     upload.on_upload(uploaded)
-    upload.on_rejected(rejected)
+    upload.on("rejected", rejected, js_handler=REJECTED_JS)
     show_rule()
     draw_grid()

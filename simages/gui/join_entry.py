@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from simages.gui.common import known_sets
+from simages.gui.common import known_sets, set_choices
 from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls
 from simages.gui.intent_picker import follow_intent, intent_picker
@@ -27,8 +27,9 @@ def join_entry_card(ctx: GuiContext, default_set: str | None = None) -> None:
         ui.label("Every image of set A against set B; B = A finds the duplicates within a set.").classes(
             "text-caption text-grey-7")
         intent_toggle = intent_picker(DUPLICATES.name).mark("entry-intent")
-        a_select = ui.select(sets, value=first, label="Set A (keys)").classes("w-full").mark("entry-a")
-        b_select = ui.select({name: name for name in sets} | {ALL_OTHERS: "All other sets"}, value=first,
+        a_select = ui.select(set_choices(sets), value=first, label="Set A (keys)")
+        a_select.classes("w-full").mark("entry-a")
+        b_select = ui.select(set_choices(sets) | {ALL_OTHERS: "All other sets"}, value=first,
                              label="Set B (searched)").classes("w-full").mark("entry-b")
 
         def draft(metric: str = "cosine", expand: bool = True) -> JoinState:

@@ -20,6 +20,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from simages.cli.join_cmd import csv_row, csv_rows
 from simages.cli.query_cmd import require_same_descriptor
 from simages.gui.context import GuiContext
+from simages.gui.image_route import query_values
 from simages.gui.join_setup import JoinProblem, ResolvedJoin, resolve
 from simages.gui.join_state import join_from_params
 from simages.gui.query_url import InvalidQuery
@@ -37,17 +38,19 @@ from simages.store.npz_store import StoreError
 _JSON_WAIT_SECONDS = 600
 
 
-def _lines(rows: Iterator[list[list[str]]]) -> Iterator[str]:
-    """CSV text in pieces of about 64 KB: few writes, and memory bounded however long the join."""
+def _lines(rows: Iterator[list[list[str]]]) -> Iterator[bytes]:
+    """CSV text in pieces of about 64 KB: few writes, and memory bounded however long the join. UTF-8,
+    with each file name written as its own bytes (as the CLI's CSV, `cli/output.py`), so names that are
+    not UTF-8 name the same files instead of failing the download half way."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for chunk in rows:
         writer.writerows(chunk)
         if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
+            yield buffer.getvalue().encode("utf-8", "surrogateescape")
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue()
+    yield buffer.getvalue().encode("utf-8", "surrogateescape")
 
 
 def multi_csv_rows(a: SetIndex, bs: list[SetIndex], spec: QuerySpec) -> Iterator[list[list[str]]]:
@@ -73,7 +76,9 @@ def join_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[s
 
 def csv_filename(request: JoinRequest) -> str:
     b = request.bs[0] if len(request.bs) == 1 else "all-other-sets"
-    return f"join-{request.a}-{b}.csv".replace('"', "")
+    # A header is Latin-1 text: anything else in a set name becomes "_" in the suggested file name.
+    name = f"join-{request.a}-{b}.csv"
+    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
 
 
 def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | None:
@@ -102,7 +107,7 @@ def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | Non
 
 def _resolved(ctx: GuiContext, request: Request) -> ResolvedJoin:
     try:
-        state = join_from_params(dict(request.query_params))
+        state = join_from_params(query_values(request))
     except InvalidQuery as error:
         raise JoinProblem("This link does not describe a join", str(error), 400) from None
     return resolve(ctx, state)

@@ -16,7 +16,7 @@ from typing import Any
 
 from nicegui import run, ui
 
-from simages.gui.common import error_page, known_sets, load_index, page_header, status_of
+from simages.gui.common import error_page, known_sets, load_index, page_header, set_choices, status_of
 from simages.gui.context import GuiContext
 from simages.gui.controls import Expansion, QueryControls, format_score
 from simages.gui.histogram import marker_for, score_histogram, set_range_threshold, threshold_control
@@ -43,6 +43,7 @@ from simages.gui.status_panel import describe_status
 from simages.gui.teaching_panel import mount_join_request_panel
 from simages.gui.viewer import Viewer
 from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinJob, JoinOutcome
+from simages.naming import display_name
 from simages.nearest.intents import DEFAULT_INTENT, intent_named
 
 # The value of "all other sets" in the B picker: set names never contain '/', so it is never a set.
@@ -87,7 +88,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
     tab: dict[str, Any] = {"state": state, "job": None, "resolved": None, "seen": None}
     viewer = Viewer(ctx)
     sets = known_sets(ctx)
-    b_options = {name: name for name in sets} | {ALL_OTHERS: "All other sets"}
+    b_options = set_choices(sets) | {ALL_OTHERS: "All other sets"}
 
     def picked_state(**changes: Any) -> JoinState:
         """The join the pickers describe now (before it is applied); the URL's until they exist."""
@@ -105,7 +106,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                 with ui.card().classes("w-full narrow-first").props("flat bordered"):
                     ui.label("Join two sets").classes("text-subtitle1 text-weight-medium")
                     intent_toggle = intent_picker(state.intent)
-                    a_select = ui.select(sets, value=state.a if state.a in sets else None,
+                    a_select = ui.select(set_choices(sets), value=state.a if state.a in sets else None,
                                          label="Set A: each of its images is a key").classes("w-full")
                     a_select.mark("join-a")
                     b_value = ALL_OTHERS if state.b is None else state.b
@@ -192,8 +193,9 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             progress_box.set_visibility(True)
             view_bar.set_visibility(False)
             progress.value = job.fraction
-            progress_text.text = (f"Joining: {job.done:,} of {job.total:,} images of {job.request.a}"
-                                  if job.total else f"{job.phase[:1].upper()}{job.phase[1:]}…")
+            progress_text.text = display_name(
+                f"Joining: {job.done:,} of {job.total:,} images of {job.request.a}"
+                if job.total else f"{job.phase[:1].upper()}{job.phase[1:]}…")
             summary.text = "Joining…"
             timer.active = True
             return
@@ -212,9 +214,10 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
     def show_outcome(outcome: JoinOutcome) -> None:
         resolved: ResolvedJoin = tab["resolved"]
         spec = resolved.request.spec
-        summary.text = summary_text(outcome.pairs, spec)
+        summary.text = display_name(summary_text(outcome.pairs, spec))
         described = resolved.state.intent_spec.describe()
-        method.text = f"{described}. Descriptors: {outcome.explain}" if outcome.explain else described
+        explained = f"{described}. Descriptors: {outcome.explain}" if outcome.explain else described
+        method.text = display_name(explained)
         chart_area.clear()
         weakest = outcome.pairs.pairs[-1].score if outcome.pairs.pairs else None
         marker, label = marker_for(spec.metric, spec.predicate, spec.param, weakest)
@@ -290,11 +293,11 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             draw_view()
 
     def show_problem(title: str, message: str) -> None:
-        summary.text = title
+        summary.text = display_name(title)
         view_bar.set_visibility(False)
         with content, ui.row().classes("items-center gap-2 q-pa-md").mark("problem"):
             ui.icon("error_outline", color="negative")
-            ui.label(message).classes("text-body1")
+            ui.label(display_name(message)).classes("text-body1")
 
     def show_cancelled() -> None:
         summary.text = "Join cancelled"

@@ -85,17 +85,17 @@ def join_params(state: JoinState, *, with_view: bool = True) -> dict[str, str]:
 
 
 def join_url(state: JoinState) -> str:
-    return "/join?" + urlencode(join_params(state))
+    return "/join?" + _encoded(join_params(state))
 
 
 def csv_url(state: JoinState) -> str:
     """The pairs as CSV (a,b,score), as `simages join A B ... --output -` writes them."""
-    return "/join.csv?" + urlencode(join_params(state, with_view=False))
+    return "/join.csv?" + _encoded(join_params(state, with_view=False))
 
 
 def groups_url(state: JoinState) -> str:
     """The pairs and groups as JSON, in the shape of `simages duplicates --format json`."""
-    return "/join.json?" + urlencode(join_params(state, with_view=False))
+    return "/join.json?" + _encoded(join_params(state, with_view=False))
 
 
 def _page(value: str | None) -> int:
@@ -126,3 +126,8 @@ def join_from_params(params: Mapping[str, str]) -> JoinState:
     if view not in VIEWS:
         raise InvalidQuery(f"unknown view {view[:32]!r}; choose {', '.join(VIEWS)}")
     return JoinState(a, b, metric, predicate, param, expand, view, _page(params.get("page")), intent)
+
+
+def _encoded(params: dict[str, str]) -> str:
+    # Set names travel as their file-system bytes (naming.url_quote's rule), also when they are not UTF-8.
+    return urlencode(params, encoding="utf-8", errors="surrogateescape")

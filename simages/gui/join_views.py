@@ -15,6 +15,7 @@ from simages.gui.common import name_caption, thumbnail_img
 from simages.gui.controls import format_score, format_threshold, score_label
 from simages.gui.image_route import thumb_url
 from simages.gui.query_url import QueryState, results_url
+from simages.naming import display_name
 from simages.nearest.join_pairs import JoinPair, JoinPairs
 from simages.nearest.query_spec import QuerySpec
 
@@ -68,7 +69,7 @@ def similar_link(set_name: str, image: str, searched: str, spec: QuerySpec) -> s
 
 def _tile(set_name: str, image: str, caption_score: str | None = None) -> ui.element:
     tile = ui.element("div").classes("thumb-tile relative-position")
-    tile.props["title"] = f"{set_name}/{image}"
+    tile.props["title"] = display_name(f"{set_name}/{image}")
     with tile:
         thumbnail_img(thumb_url(set_name, image))
         name_caption(image)

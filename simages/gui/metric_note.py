@@ -7,6 +7,7 @@ length (`l2`, the default) are such a set; the raw flattened map (`flat`) is not
 
 from __future__ import annotations
 
+import os
 import shlex
 
 import numpy as np
@@ -39,11 +40,20 @@ def differing_demo(set_name: str, key_set: str | None, image: str | None) -> lis
     placeholder for an uploaded key): the raw flattened map, in a second root that links the same
     image_sets/, so this app's stores stay as they are."""
     sets = [set_name] + ([key_set] if key_set and key_set != set_name else [])
-    key = shlex.quote(f"{key_set}/{image}" if key_set and image else "PHOTO.jpg")
+    key = _quoted(f"{key_set}/{image}" if key_set and image else "PHOTO.jpg")
     run = "simages --root flat-demo --descriptor flat"
     return [
         'mkdir -p flat-demo && ln -sfn "$PWD/image_sets" flat-demo/image_sets',
-        f"{run} index {' '.join(shlex.quote(s) for s in sets)}",
-        *(f"{run} query {key} --set {shlex.quote(set_name)} --metric {metric}"
+        f"{run} index {' '.join(_quoted(s) for s in sets)}",
+        *(f"{run} query {key} --set {_quoted(set_name)} --metric {metric}"
           for metric in ("euclidean", "cosine")),
     ]
+
+
+def _quoted(text: str) -> str:
+    if text.isascii() or not any("\udc80" <= char <= "\udcff" for char in text):
+        return shlex.quote(text)
+    # A name that is not UTF-8: bash's $'...' quoting names its exact bytes.
+    raw = os.fsencode(text)
+    escaped = (chr(b) if 32 <= b < 127 and chr(b) not in "'\\" else f"\\x{b:02x}" for b in raw)
+    return "$'" + "".join(escaped) + "'"

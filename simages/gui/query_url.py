@@ -84,13 +84,13 @@ def to_params(state: QueryState) -> dict[str, str]:
 
 
 def results_url(state: QueryState) -> str:
-    return "/similar?" + urlencode(to_params(state))
+    return "/similar?" + urlencode(to_params(state), encoding="utf-8", errors="surrogateescape")
 
 
 def home_url(join_set: str | None = None, key_set: str | None = None, **settings: str) -> str:
     """The home page, keeping the chosen sets and query settings so going back loses nothing."""
     params = {k: v for k, v in {"key_set": key_set, "set": join_set, **settings}.items() if v}
-    return "/?" + urlencode(params) if params else "/"
+    return "/?" + urlencode(params, encoding="utf-8", errors="surrogateescape") if params else "/"
 
 
 def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:

@@ -23,6 +23,7 @@ from simages.gui.common import (
     load_index,
     name_caption,
     page_header,
+    set_choices,
     set_exists,
     status_of,
     thumbnail_img,
@@ -31,14 +32,14 @@ from simages.gui.context import GuiContext
 from simages.gui.controls import QueryControls, format_score, score_label
 from simages.gui.histogram import marker_for, picks_threshold, score_histogram, threshold_control
 from simages.gui.image_info import ImageInfo
-from simages.gui.image_route import full_url, thumb_url, upload_url
+from simages.gui.image_route import upload_url
 from simages.gui.metric_note import differing_demo, metrics_note, metrics_rank_alike
 from simages.gui.query_url import InvalidQuery, QueryState, from_params, home_url, results_url
 from simages.gui.search_mode import ExactSwitch, search_caption
 from simages.gui.status_panel import describe_status
 from simages.gui.teaching_panel import mount_teaching_panel
 from simages.gui.viewer import Viewer, ViewItem
-from simages.naming import InvalidName, image_path
+from simages.naming import InvalidName, display_name, image_path
 from simages.nearest.distribution import key_distribution, key_threshold
 from simages.nearest.intents import SIMILAR
 from simages.nearest.joins import key_join
@@ -57,7 +58,7 @@ class Waiting:
 def _check_link(ctx: GuiContext, state: QueryState) -> tuple[str, str] | None:
     """(title, message) of a friendly error page when the link points at nothing, else None."""
     if not set_exists(ctx, state.join_set):
-        return "No such image set", f"There is no image set named “{state.join_set}”."
+        return "No such image set", display_name(f"There is no image set named “{state.join_set}”.")
     if state.upload is not None:
         if ctx.uploads.get(state.upload) is None:
             return ("This uploaded image is no longer available",
@@ -66,11 +67,11 @@ def _check_link(ctx: GuiContext, state: QueryState) -> tuple[str, str] | None:
         return None
     assert state.key_set is not None and state.image is not None
     if not set_exists(ctx, state.key_set):
-        return "No such image set", f"There is no image set named “{state.key_set}”."
+        return "No such image set", display_name(f"There is no image set named “{state.key_set}”.")
     try:
         image_path(ctx.settings.image_sets, state.key_set, state.image)
     except (LookupError, InvalidName):
-        return "No such image", f"The set “{state.key_set}” has no image named “{state.image}”."
+        return "No such image", display_name(f"The set “{state.key_set}” has no image named “{state.image}”.")
     return None
 
 
@@ -127,7 +128,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     key_tile.props["title"] = "Show the key image full size"
                     key_tile.on("click", lambda: viewer.open([key_item]), js_handler=PLAIN_CLICK)
                     with key_tile:
-                        key_img = thumbnail_img(key_thumb(state), "key-image").mark("key-image")
+                        key_img = thumbnail_img(key_thumb(ctx, state), "key-image").mark("key-image")
                         key_img.props["alt"] = key_caption(ctx, state)
                     with ui.column().classes("col gap-0").style("min-width: 0"):
                         ui.label("Key image").classes("text-caption text-grey-7")
@@ -138,8 +139,9 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                                      "any set.").classes("text-caption text-grey-7").mark("upload-note")
 
                 with ui.card().classes("w-full narrow-first q-pa-sm").props("flat bordered"):
-                    join_select = ui.select(known_sets(ctx), value=state.join_set, label="Search in").classes(
-                        "w-full").props("dense options-dense").mark("join-set")
+                    choices = set_choices(known_sets(ctx))
+                    join_select = ui.select(choices, value=state.join_set, label="Search in")
+                    join_select.classes("w-full").props("dense options-dense").mark("join-set")
                     tab["join_select"] = join_select
                     controls = QueryControls(
                         state.metric, state.predicate, state.param,
@@ -218,11 +220,11 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         if metrics_rank_alike(index):
             with ui.row().classes("items-start no-wrap gap-1").mark("metrics-note"):
                 ui.icon("info", color="primary", size="xs").classes("q-mt-xs")
-                ui.label(metrics_note(current.join_set)).classes("text-caption text-grey-8")
+                ui.label(display_name(metrics_note(current.join_set))).classes("text-caption text-grey-8")
         details = ui.expansion("Details: how the scores were computed").props("dense").classes(
             "w-full text-caption text-grey-8 details").mark("details")
         with details:
-            method = method_text(index, expand)
+            method = display_name(method_text(index, expand))
             if method:
                 ui.label(method).classes("text-caption").mark("method")
             if index.applied:
@@ -238,7 +240,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
 
     def draw_results(current: QueryState, result: KeyResult) -> None:
         items = [
-            ViewItem(m.image, full_url(current.join_set, m.image),
+            ViewItem(m.image, ctx.thumbnails.url(current.join_set, m.image, full=True),
                      caption=f"{score_label(result.metric)} {format_score(result.metric, m.score)}",
                      set_name=current.join_set, image=m.image, link=result_link(current, m.image))
             for m in result.matches
@@ -257,12 +259,13 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     score = format_score(result.metric, match.score)
                     tile = ui.link(target=item.link or "#").classes("thumb-tile relative-position")
                     tile.mark(f"result:{match.image}")
-                    tile.props["title"] = match.image
+                    tile.props["title"] = display_name(match.image)
                     tile.on("click", lambda _, r=rank: viewer.open(items, r, beside=key_item),
                             js_handler=PLAIN_CLICK)
                     with tile:
-                        img = thumbnail_img(thumb_url(current.join_set, match.image))
-                        img.props["alt"] = f"{match.image}, {score_label(result.metric)} {score}"
+                        img = thumbnail_img(ctx.thumbnails.url(current.join_set, match.image))
+                        shown_name = display_name(match.image)
+                        img.props["alt"] = f"{shown_name}, {score_label(result.metric)} {score}"
                         ui.label(str(rank + 1)).classes("thumb-rank")
                         name_caption(match.image)
                         ui.label(score).classes("thumb-score").mark("score")
@@ -271,24 +274,25 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         summary.text = "This search cannot run"
         with results_area, ui.row().classes("items-center gap-2 q-pa-md").mark("problem"):
             ui.icon("error_outline", color="negative")
-            ui.label(message[:1].upper() + message[1:]).classes("text-body1")
+            text = display_name(message)  # messages may quote file names that are not UTF-8
+            ui.label(text[:1].upper() + text[1:]).classes("text-body1")
 
     def show_waiting(set_name: str) -> None:
         status = status_of(ctx, set_name)
-        summary.text = f"{set_name} is not indexed yet"
+        summary.text = f"{display_name(set_name)} is not indexed yet"
         with results_area, ui.card().classes("q-pa-md").props("flat bordered").mark("waiting"):
             with ui.row().classes("items-center gap-3 no-wrap"):
                 ui.spinner(size="lg")
                 with ui.column().classes("gap-1"):
                     state_text = describe_status(status) if status is not None else "not indexed yet"
-                    progress = ui.label(f"{set_name}: {state_text}.").classes("text-body1")
+                    progress = ui.label(display_name(f"{set_name}: {state_text}.")).classes("text-body1")
                     ui.label("The results appear here by themselves as soon as it is ready; you can wait "
                              "on this page or go back.").classes("text-body2 text-grey-8")
 
             def poll() -> None:
                 fresh = status_of(ctx, set_name)
                 if fresh is not None:
-                    progress.text = f"{set_name}: {describe_status(fresh)}."
+                    progress.text = display_name(f"{set_name}: {describe_status(fresh)}.")
                 if load_index(ctx, set_name) is not None and (fresh is None or fresh.state != "indexing"):
                     render()
 
@@ -373,7 +377,7 @@ def page_title(ctx: GuiContext, state: QueryState) -> str:
         key = item.filename if item is not None else "an uploaded image"
     else:
         key = state.image or ""
-    return f"{key} — similar images in {state.join_set} · SIMages"
+    return display_name(f"{key} — similar images in {state.join_set} · SIMages")
 
 
 def key_view_item(ctx: GuiContext, state: QueryState) -> ViewItem:
@@ -383,7 +387,8 @@ def key_view_item(ctx: GuiContext, state: QueryState) -> ViewItem:
         return ViewItem(key_caption(ctx, state), upload_url(state.upload), info=info,
                         caption="the key, uploaded (facts of the original; a 512-pixel copy is shown)")
     assert state.key_set is not None and state.image is not None
-    return ViewItem(key_caption(ctx, state), full_url(state.key_set, state.image), caption="the key",
+    url = ctx.thumbnails.url(state.key_set, state.image, full=True)
+    return ViewItem(key_caption(ctx, state), url, caption="the key",
                     set_name=state.key_set, image=state.image)
 
 
@@ -399,22 +404,23 @@ def summary_text(result: KeyResult) -> str:
     cut = f" (showing the first {shown})" if shown < (result.passed or 0) else ""
     if result.predicate == "range":
         op = "≥" if result.metric == "cosine" else "≤"
-        return (f"{result.passed:,} of {result.total:,} images in {result.set} have {kind} {op} "
+        where = display_name(result.set)
+        return (f"{result.passed:,} of {result.total:,} images in {where} have {kind} {op} "
                 f"{format_score(result.metric, float(result.param))}{cut}")
     best = "most similar" if result.metric == "cosine" else "nearest"
     measure = "cosine similarity" if result.metric == "cosine" else "Euclidean distance"
-    return f"The {shown} {best} of {result.total:,} images in {result.set}, by {measure}"
+    return f"The {shown} {best} of {result.total:,} images in {display_name(result.set)}, by {measure}"
 
 
-def key_thumb(state: QueryState) -> str:
+def key_thumb(ctx: GuiContext, state: QueryState) -> str:
     if state.upload is not None:
         return upload_url(state.upload)
     assert state.key_set is not None and state.image is not None
-    return thumb_url(state.key_set, state.image)
+    return ctx.thumbnails.url(state.key_set, state.image)
 
 
 def key_caption(ctx: GuiContext, state: QueryState) -> str:
     if state.upload is not None:
         item = ctx.uploads.get(state.upload)
         return f"Uploaded: {item.filename}" if item is not None else "Uploaded image"
-    return f"{state.key_set} / {state.image}"
+    return display_name(f"{state.key_set} / {state.image}")

@@ -8,6 +8,7 @@ from typing import Any
 from nicegui import ui
 
 from simages.gui.context import ManagerLike
+from simages.naming import display_name
 
 _STATE_STYLE = {
     "indexed": ("positive", "check_circle"),
@@ -99,10 +100,12 @@ class StatusPanel:
                 with ui.column().classes("w-full gap-0").mark(f"status:{status.name}"):
                     with ui.row().classes("w-full items-center no-wrap gap-2"):
                         ui.icon(icon, color=color, size="sm")
-                        name = ui.label(status.name).classes("col text-weight-medium ellipsis status-name")
-                        name.tooltip(status.name)
+                        shown = display_name(status.name)
+                        name = ui.label(shown).classes("col text-weight-medium ellipsis status-name")
+                        name.tooltip(shown)
                     with ui.column().classes("w-full gap-1 status-detail"):
-                        ui.label(describe_status(status)).classes(f"text-caption text-{color}").mark(
+                        state_text = display_name(describe_status(status))
+                        ui.label(state_text).classes(f"text-caption text-{color}").mark(
                             f"state:{status.name}")
                         if status.state == "indexing" and status.total:
                             ui.linear_progress(status.done / status.total, show_value=False).props("rounded")
@@ -110,5 +113,5 @@ class StatusPanel:
                             text = f"{len(status.unreadable)} file(s) could not be read"
                             with ui.label(text).classes("text-caption text-warning"):
                                 first = list(status.unreadable.items())[:10]
-                                detail = "\n".join(f"{n}: {why}" for n, why in first)
+                                detail = display_name("\n".join(f"{n}: {why}" for n, why in first))
                                 ui.tooltip(detail).style("white-space: pre-line")

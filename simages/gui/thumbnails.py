@@ -5,6 +5,10 @@ small JPEGs; they are decoded with JPEG draft mode (a fraction of the full decod
 atomically, so a crash or two concurrent requests never leave a half-written file behind. A changed
 image gets a new fingerprint, hence a new thumbnail, which replaces the old one; the files of deleted
 images are removed by `prune`, which the app runs when it starts.
+
+Pages link to an image by `url`, which carries the file's version (size, modification time and a sample of
+its content): a file replaced in place gets a new URL, so no browser cache can show its old picture beside
+a score computed from the new file, and each versioned URL can be cached for good.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from pathlib import Path
 from PIL import Image
 
 from simages.extraction.images import open_rgb
-from simages.naming import image_path, list_sets
+from simages.naming import InvalidName, image_path, list_sets
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
+from simages.store.fingerprint import Fingerprint
 from simages.store.scan import scan_set
 
 THUMB_SIDE = 256
@@ -46,15 +51,36 @@ class ThumbnailCache:
 
     @staticmethod
     def _image_key(set_name: str, image: str, kind: str, side: int) -> str:
-        return hashlib.sha256(f"{set_name}\0{image}\0{kind}{side}".encode()).hexdigest()[:32]
+        text = f"{set_name}\0{image}\0{kind}{side}".encode("utf-8", "surrogateescape")
+        return hashlib.sha256(text).hexdigest()[:32]
+
+    @staticmethod
+    def _version_of(source: Path) -> str:
+        # Size, modification and change time: an edit keeping the first two still moves the third.
+        fingerprint = Fingerprint.of(source.stat())
+        return hashlib.sha256(repr(tuple(fingerprint)).encode()).hexdigest()[:12]
+
+    def version(self, set_name: str, image: str) -> str | None:
+        """The current version of an image file (12 hex digits), None if it is gone or the name is bad."""
+        try:
+            return self._version_of(image_path(self.settings.image_sets, set_name, image))
+        except (InvalidName, LookupError, OSError):
+            return None
+
+    def url(self, set_name: str, image: str, full: bool = False) -> str:
+        """The URL of the thumbnail (or, `full`, of the full-size image) of this version of the file; an
+        image deleted meanwhile gets a URL that shows it as deleted."""
+        from simages.gui.image_route import full_url, thumb_url  # the route imports this module
+
+        version = self.version(set_name, image) or "deleted"
+        return (full_url if full else thumb_url)(set_name, image, version)
 
     def _cached(self, set_name: str, image: str, kind: str, side: int) -> Path:
         source = image_path(self.settings.image_sets, set_name, image)  # InvalidName / LookupError
-        stat = source.stat()
         # Named by image, then by version: a changed image gets a new file, and its old one is found and
         # removed by name, so the cache does not keep every version that ever existed.
         image_key = self._image_key(set_name, image, kind, side)
-        version = hashlib.sha256(f"{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+        version = self._version_of(source)
         target = self.folder / image_key[:2] / f"{image_key}-{version}.jpg"
         if not target.is_file():
             jpeg = render_jpeg(source, self.settings.max_image_pixels, side)

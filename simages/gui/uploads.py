@@ -50,3 +50,40 @@ class UploadStore:
             if item is not None:
                 self._items.move_to_end(upload_id)
             return item
+
+
+# The browser refuses a file before sending it (Quasar's `accept` and `max-file-size`); this hands the
+# server what it needs to say why: which check failed, and the file's name, size and type.
+REJECTED_JS = (
+    "(entries) => emit(entries.map((entry) => ({why: entry.failedPropValidation, "
+    "name: entry.file ? entry.file.name : '', size: entry.file ? entry.file.size : 0, "
+    "type: entry.file ? entry.file.type : ''})))"
+)
+# What the file picker offers: images by MIME type, plus extensions browsers often give no image type.
+ACCEPT = "image/*,.heic,.heif,.avif,.jfif,.jp2,.j2k,.tif,.tiff,.webp"
+
+
+def rejection_message(entries: object, limit_bytes: int) -> str:
+    """Why the browser refused a file, in words, from REJECTED_JS's report (anything else is tolerated:
+    the report comes from the client). Says "too large" only when the size was the reason."""
+    items = entries if isinstance(entries, list) else [entries]
+    if len(items) == 1 and isinstance(items[0], list):
+        items = items[0]  # NiceGUI may pass the emitted list as the only argument
+    limit_mb = limit_bytes // (1024 * 1024)
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        name = str(item.get("name") or "That file")
+        why = str(item.get("why") or "")
+        if why in ("max-file-size", "max-total-size"):
+            size = item.get("size")
+            size_text = f" ({float(size) / (1024 * 1024):.1f} MB)" if isinstance(size, (int, float)) else ""
+            return f"{name} is too large{size_text}: the limit is {limit_mb} MB."
+        if why == "accept":
+            kind = str(item.get("type") or "")
+            kind_text = f" ({kind})" if kind else ""
+            return (f"{name} is not an image file{kind_text}: choose a photo (JPEG, PNG, WebP, HEIC, "
+                    "TIFF…).")
+        if why:
+            return f"{name} was refused by the browser ({why})."
+    return f"That file was refused: upload one image file of at most {limit_mb} MB."

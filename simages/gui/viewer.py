@@ -21,6 +21,7 @@ from nicegui import events, ui
 
 from simages.gui.context import GuiContext
 from simages.gui.image_info import ImageInfo, describe_info, image_info
+from simages.naming import display_name
 
 # One listener per page, however many viewers it has: Back turns into a NiceGUI event each viewer checks.
 _BACK_LISTENER = """<script>
@@ -216,10 +217,10 @@ class Viewer:
         items = self.shown_items()
         main = entry.right if isinstance(entry, ViewPair) else entry
         if isinstance(entry, ViewPair):
-            self.title.text = f"{entry.left.name}  ↔  {entry.right.name}"
+            self.title.text = display_name(f"{entry.left.name}  ↔  {entry.right.name}")
             self.caption.text = entry.caption
         else:
-            self.title.text = entry.name
+            self.title.text = display_name(entry.name)
             self.caption.text = entry.caption
         self.counter.text = f"{self.position + 1} / {len(self.entries)}"
         self.fit_button.text = "Fit" if self.zoom is None else f"{self.zoom * 100:.0f} %"
@@ -245,12 +246,12 @@ class Viewer:
                 image = ui.element("img").classes("viewer-image").mark("viewer-image")
                 # Set as values, not parsed prop strings: image names may contain quotes or spaces.
                 image.props["src"] = item.url
-                image.props["alt"] = item.name
+                image.props["alt"] = display_name(item.name)
                 image.props["title"] = "Click: 100 % / fit"
                 image.style(self._zoom_style(item, info))
                 image.on("click", lambda: self.toggle_zoom())
             if labelled:
-                ui.label(item.name).classes("text-body2 ellipsis").mark("viewer-name")
+                ui.label(display_name(item.name)).classes("text-body2 ellipsis").mark("viewer-name")
             text = describe_info(info) or "file information not available"
             ui.label(text).classes("text-grey-5 text-caption").mark("viewer-info")
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from simages.extraction.describe import network_for
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.images import VANISHED
-from simages.extraction.pipeline import decode_ahead
+from simages.extraction.pipeline import DecodedBatch, decode_ahead
 from simages.jobs.mapper import MappedBatch, MapperJob, NetworkFactory, describe_decoded, map_on_worker
 from simages.jobs.reader import Reader
 from simages.settings import Settings
@@ -32,6 +32,22 @@ INSTALL_HINT = "pip install 'simages[cluster]' (Dask distributed)"
 # Batches in flight per worker thread: one computing, one already waiting there, so a worker never idles
 # while the next batch travels; more would only hold images in memory.
 IN_FLIGHT_PER_THREAD = 2
+
+
+# Images per network call in-process, hence per progress step of an indexing run.
+PROGRESS_STEP = 4
+
+
+def progress_slices(batch: DecodedBatch, step: int = PROGRESS_STEP) -> Iterator[DecodedBatch]:
+    """The batch's failures (a slice of their own: they need no network), then its decoded images in
+    slices of at most `step`; the batch's decode time goes with the first slice."""
+    seconds = batch.seconds
+    if batch.failures or not batch.names:
+        yield DecodedBatch([], batch.images[:0], list(batch.failures), seconds)
+        seconds = 0.0
+    for start in range(0, len(batch.names), step):
+        yield DecodedBatch(batch.names[start : start + step], batch.images[start : start + step], [], seconds)
+        seconds = 0.0
 
 
 class ClusterError(RuntimeError):
@@ -67,7 +83,10 @@ class LocalDistributor:
         decoded = decode_ahead((batch.items for batch in reader), max_pixels, self.decode_threads)
         for index, batch in enumerate(decoded):
             # Decoding overlaps the network, so the time waited for a batch is its read + decode cost.
-            yield describe_decoded(index, batch, network, spec)
+            # The network runs on a few images at a time, so progress moves (nearly) image by image
+            # rather than in jumps of a whole batch; each slice still keeps both engine threads busy.
+            for part in progress_slices(batch):
+                yield describe_decoded(index, part, network, spec)
 
 
 class DaskDistributor:

@@ -22,6 +22,7 @@ class IndexSummary:
     unchanged: int = 0
     resumed: int = 0  # taken from checkpoints of an interrupted run instead of recomputed
     computed: int = 0
+    reused: int = 0  # found by content in another store or under another name, not computed again
     total: int = 0  # images in the store after the run
     unreadable: dict[str, str] = field(default_factory=dict)  # every unreadable image now in the set
     skipped: dict[str, str] = field(
@@ -35,7 +36,13 @@ class IndexSummary:
 
     @property
     def nothing_to_do(self) -> bool:
-        return self.computed == 0 and self.removed == 0 and self.rebuilt_because is None and not self.resumed
+        return (
+            self.computed == 0
+            and self.removed == 0
+            and self.rebuilt_because is None
+            and not self.resumed
+            and not self.reused
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,6 +60,8 @@ class IndexSummary:
                 f"{self.set_name}: {self.total} images; {self.new} new, {self.changed} changed, "
                 f"{self.removed} removed"
             )
+            if self.reused:
+                head += f", {self.reused} reused by content (renamed or moved)"
             if self.resumed:
                 head += f", {self.resumed} resumed from an interrupted run"
             if self.rebuilt_because:

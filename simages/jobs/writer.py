@@ -97,12 +97,15 @@ def write_store(
     failed: dict[str, tuple[Fingerprint, str]],
     meta: dict[str, Any],
     dimension: int,
+    digests: dict[str, str] | None = None,
 ) -> None:
-    """Replace the store atomically with `names` (in that order) and the unreadable files `failed`."""
+    """Replace the store atomically with `names` (in that order) and the unreadable files `failed`;
+    `digests` (name -> whole-file digest) lets later runs reuse these vectors by content."""
     stacked = (
         np.stack([vectors[name] for name in names]).astype(np.float32, copy=False)
         if names
         else np.zeros((0, dimension), np.float32)
     )
-    store = FeatureStore(names, [fingerprints[name] for name in names], stacked, meta, failed)
+    known_digests = {name: digests[name] for name in names if name in (digests or {})}
+    store = FeatureStore(names, [fingerprints[name] for name in names], stacked, meta, failed, known_digests)
     save_store(store_path, store)

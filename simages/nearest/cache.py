@@ -66,6 +66,11 @@ class DescriptorCache:
         when `descriptor` needs other stored vectors."""
         validate_set_name(set_name)
         path = settings.store_path(set_name)
+        if not (settings.image_sets / set_name).is_dir():
+            # A renamed or removed set: its old store may linger until the next indexing run retires it
+            # (store.vanished), but answers about a set that no longer exists are never given.
+            self.forget(path)
+            raise NotIndexed(set_name, exists=False)
         if isinstance(descriptor, Intent) and descriptor.keeps_learned_parts:
             descriptor = None  # the similar intent reads a store with its own descriptor
         if isinstance(descriptor, Intent):

@@ -13,6 +13,10 @@ import math
 from dataclasses import dataclass
 
 METRICS = ("cosine", "euclidean")
+# No Euclidean distance between float32 descriptors exceeds this (its square is float32's largest value),
+# so a larger range threshold asks for every image and is answered as this one: `--range 1e308` lists the
+# whole set instead of overflowing when the threshold is squared.
+MAX_DISTANCE = math.sqrt(3.4028234663852886e38)
 PREDICATES = ("knn", "range")
 
 
@@ -32,6 +36,8 @@ class QuerySpec:
     def __post_init__(self) -> None:
         # Direct construction gets the same checks as parse(), so an invalid spec never exists.
         QuerySpec._check(self.metric, self.predicate, self.param)
+        if self.predicate == "range" and self.metric == "euclidean" and self.param > MAX_DISTANCE:
+            object.__setattr__(self, "param", MAX_DISTANCE)
         if not isinstance(self.expand, bool):
             raise ValueError(f"query expansion must be on or off (True or False), got {self.expand!r}")
 

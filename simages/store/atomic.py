@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +21,9 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None], durable: boo
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file 0600 whatever the umask; the finished file gets the mode any new file of
+        # this user gets (0644 with umask 022, 0664 with 002), so a group can share features/.
+        os.fchmod(handle, 0o666 & ~current_umask())
         with os.fdopen(handle, "wb") as stream:
             write(stream)
             if durable:
@@ -30,6 +35,25 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None], durable: boo
         raise
     if durable:
         _fsync_dir(path.parent)
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask, e.g. 0o022. Read from /proc on Linux; elsewhere set and restored at once
+    under a lock (the only portable way to read it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            match = re.search(r"^Umask:\s*([0-7]+)", status.read(), re.MULTILINE)
+        if match:
+            return int(match.group(1), 8)
+    except OSError:
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -56,7 +56,8 @@ def write_mmap_copy(
     """Write a copy atomically. `arrays`: name -> array (any numeric dtype; the joins' names are `raw`,
     `vectors`, `inv_norms`, `sq_norms`, `name_rank`, and `whitening_mean` / `whitening_projection` when
     the set has a learned transform); `strings`: short texts such as the descriptor."""
-    blob = np.frombuffer(_SEPARATOR.join(names).encode("utf-8"), dtype=np.uint8)
+    # surrogateescape: a name that is not UTF-8 is kept as its own bytes (see naming.py) and read back as-is.
+    blob = np.frombuffer(_SEPARATOR.join(names).encode("utf-8", "surrogateescape"), dtype=np.uint8)
     parts = {**{k: np.ascontiguousarray(v) for k, v in arrays.items()}, "names_utf8": blob}
     layout: dict[str, Any] = {}
     offset = 0
@@ -126,7 +127,7 @@ class MmapCopy:
                 self.arrays[key] = np.zeros(shape, dtype)
             else:
                 self.arrays[key] = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
-        text = bytes(self.arrays.pop("names_utf8")).decode("utf-8")
+        text = bytes(self.arrays.pop("names_utf8")).decode("utf-8", "surrogateescape")
         self.names = text.split(_SEPARATOR) if header["count"] else []
         if len(self.names) != header["count"]:
             raise ValueError("memory-mapped store names do not match its count")

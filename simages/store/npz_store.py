@@ -1,9 +1,13 @@
 """Reading and writing `features/<set>.npz`.
 
 Layout (all plain arrays, loaded with `allow_pickle=False`):
-  names (str), sizes (int64), mtimes (int64 ns), vectors (float32, n x d), meta (JSON text),
-  failed_names, failed_sizes, failed_mtimes, failed_reasons: images that could not be read, remembered
-  with their fingerprints so an unchanged broken file is reported again without being decoded again.
+  names (str), sizes (int64), mtimes (int64 ns), contents (int64, sampled content hash), ctimes (int64
+  ns, inode change times), digests (str, whole-file hash, '' if unknown), vectors (float32, n x d),
+  meta (JSON text), failed_names, failed_sizes, failed_mtimes, failed_contents, failed_ctimes,
+  failed_reasons: files that could not be read, remembered with their fingerprints so an unchanged
+  broken file is reported again without being decoded again. `contents`, `ctimes` and `digests` came
+  later: a store without them reads as "unknown" (0, '').
+The file's mode follows the umask, like any file the user writes, so a group can share `features/`.
 A store is replaced atomically: written to a temporary file in the same folder, flushed, then renamed.
 """
 
@@ -25,7 +29,15 @@ MODEL_ID = "keras.applications.VGG16(include_top=False, input 224x224, block5_po
 
 
 class StoreError(RuntimeError):
-    """A store file that cannot be read; it is rebuilt, never half-used."""
+    """A store file that cannot be read; it is rebuilt, never half-used. `remedy` says what to do."""
+
+    remedy = "rebuild it with `simages index SET`"
+
+
+class StoreNotReadable(StoreError):
+    """A store this user may not read (file permissions): rebuilding is not the answer, access is."""
+
+    remedy = "ask its owner to make it readable (e.g. `chmod g+r`), or index into a --root of your own"
 
 
 @dataclass
@@ -35,6 +47,8 @@ class FeatureStore:
     vectors: np.ndarray
     meta: dict[str, Any]
     failed: dict[str, tuple[Fingerprint, str]] = field(default_factory=dict)
+    # name -> store.content_hash.file_digest of the file the vector was computed from ('' if unknown)
+    digests: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.fingerprints) or len(self.names) != len(self.vectors):
@@ -82,43 +96,69 @@ def save_store(path: Path, store: FeatureStore) -> None:
         "names": _str_array(store.names),
         "sizes": np.array([fp.size for fp in store.fingerprints], dtype=np.int64),
         "mtimes": np.array([fp.mtime_ns for fp in store.fingerprints], dtype=np.int64),
+        "contents": np.array([fp.content for fp in store.fingerprints], dtype=np.int64),
+        "ctimes": np.array([fp.ctime_ns for fp in store.fingerprints], dtype=np.int64),
+        "digests": _str_array([store.digests.get(name, "") for name in store.names]),
         "vectors": np.ascontiguousarray(store.vectors, dtype=np.float32),
         "meta": np.array(json.dumps(store.meta, sort_keys=True)),
         "failed_names": _str_array(failed_names),
         "failed_sizes": np.array([store.failed[n][0].size for n in failed_names], dtype=np.int64),
         "failed_mtimes": np.array([store.failed[n][0].mtime_ns for n in failed_names], dtype=np.int64),
+        "failed_contents": np.array([store.failed[n][0].content for n in failed_names], dtype=np.int64),
+        "failed_ctimes": np.array([store.failed[n][0].ctime_ns for n in failed_names], dtype=np.int64),
         "failed_reasons": _str_array([store.failed[n][1] for n in failed_names]),
     }
     write_atomically(path, lambda stream: np.savez_compressed(stream, **arrays))
 
 
 def load_store(path: Path) -> FeatureStore:
-    """Read a store; StoreError if it is damaged or not a SIMages store."""
+    """Read a store; StoreNotReadable if this user may not read it, StoreError if it is damaged or not a
+    SIMages store, FileNotFoundError if there is none."""
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             names = [str(n) for n in data["names"]]
+            contents = _optional(data, "contents", len(names), 0)
+            ctimes = _optional(data, "ctimes", len(names), 0)
             fingerprints = [
-                Fingerprint(int(s), int(m)) for s, m in zip(data["sizes"], data["mtimes"], strict=True)
+                Fingerprint(int(s), int(m), int(c), int(t))
+                for s, m, c, t in zip(data["sizes"], data["mtimes"], contents, ctimes, strict=True)
             ]
+            digests = {
+                name: str(digest)
+                for name, digest in zip(names, _optional(data, "digests", len(names), ""), strict=True)
+                if digest
+            }
             vectors = np.ascontiguousarray(data["vectors"], dtype=np.float32)
+            failed_names = data["failed_names"]
             failed = {
-                str(name): (Fingerprint(int(size), int(mtime)), str(reason))
-                for name, size, mtime, reason in zip(
-                    data["failed_names"],
+                str(name): (Fingerprint(int(size), int(mtime), int(content), int(ctime)), str(reason))
+                for name, size, mtime, content, ctime, reason in zip(
+                    failed_names,
                     data["failed_sizes"],
                     data["failed_mtimes"],
+                    _optional(data, "failed_contents", len(failed_names), 0),
+                    _optional(data, "failed_ctimes", len(failed_names), 0),
                     data["failed_reasons"],
                     strict=True,
                 )
             }
     except FileNotFoundError:
         raise
+    except PermissionError as error:
+        raise StoreNotReadable(
+            f"feature store {path} is not readable by this user ({error.strerror or error})"
+        ) from error
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as error:
         raise StoreError(f"cannot read feature store {path.name}: {error}") from error
     if vectors.ndim != 2 or vectors.shape[0] != len(names):
         raise StoreError(f"feature store {path.name} is inconsistent")
-    return FeatureStore(names, fingerprints, vectors, meta, failed)
+    return FeatureStore(names, fingerprints, vectors, meta, failed, digests)
+
+
+def _optional(data: Any, key: str, length: int, default: Any) -> list[Any]:
+    """A column added after version 1 of the format, or `default` for each row of an older store."""
+    return [value.item() for value in data[key]] if key in data.files else [default] * length
 
 
 def read_meta(path: Path) -> dict[str, Any] | None:

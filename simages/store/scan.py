@@ -1,7 +1,11 @@
-"""Walking a set's folder: which image files it holds now, with their fingerprints.
+"""Walking a set's folder: which files it holds now, with their fingerprints.
 
-Hidden files and folders are skipped (editors and OSes leave them around), and so is every symbolic link
-that leads outside `image_sets/`: a set must never expose a file the user did not put into it.
+Every visible regular file is listed, whatever its extension: whether it is an image is decided by its
+content when it is first decoded (`.jfif`, `.avif`, `.heic`, a camera's `.JPG_original`, a file without
+an extension), and a file that is no image is remembered as such with its fingerprint, so it is read
+only once per version. Hidden files and folders are skipped (editors and OSes leave them around), and so
+is every symbolic link that leads outside `image_sets/`: a set must never expose a file the user did not
+put into it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simages.naming import is_image_name
 from simages.store.fingerprint import Fingerprint
 
 
@@ -22,7 +25,7 @@ class SetListing:
 
 
 def scan_set(folder: Path, boundary: Path | None = None) -> SetListing:
-    """List the images below `folder` by name relative to it, `/`-separated, sorted.
+    """List the files below `folder` by name relative to it, `/`-separated, sorted.
 
     `boundary` is the folder links may point into (default: the parent of `folder`, i.e. `image_sets/`).
     """
@@ -52,8 +55,8 @@ def scan_set(folder: Path, boundary: Path | None = None) -> SetListing:
                         continue
                 if entry.is_dir():
                     stack.append((name + "/", entry.path))
-                elif is_image_name(entry.name) and entry.is_file():
-                    listing.files[name] = Fingerprint.of(entry.stat())
+                elif entry.is_file():
+                    listing.files[name] = Fingerprint.of(entry.stat())  # stat only: see fingerprint.py
             except FileNotFoundError:
                 continue  # removed while we were listing; the next scan will not see it either
     listing.files = dict(sorted(listing.files.items()))
