@@ -68,7 +68,7 @@ def test_cli_descriptor_option_applies_query_time_parts_or_says_to_reindex(setti
     from simages.cli import main
 
     write(settings, "s")
-    (settings.image_sets / "s").mkdir(parents=True)
+    (settings.image_sets / "s").mkdir(parents=True, exist_ok=True)
     argv = ["--root", str(settings.root)]
     assert main([*argv, "query", "s/001.jpg", "--set", "s", "--knn", "3", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["expansion"] == 5  # the store's own gap+l2+pca16+qe5
