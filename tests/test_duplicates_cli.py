@@ -103,3 +103,19 @@ def test_threshold_option_and_errors(settings, capsys):
     assert code == 2 and "no image set 'nowhere'" in err
     code, out, _ = run(settings, capsys, "holidays", "--metric", "euclidean", "--format", "json")
     assert code == 0 and len(json.loads(out)["pairs"]) == 4  # the same pairs by distance
+
+
+def test_query_with_the_duplicates_intent_says_so_and_finds_the_copies(settings, capsys):
+    argv = ["--root", str(settings.root), "query", "holidays/p07.jpg", "--set", "holidays", "--intent",
+            "duplicates", "--range", str(DUPLICATE_COSINE)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Intent: Duplicates: copies of the same photo" in out and "Passed: 2 of 42" in out
+    assert main([*argv, "--format", "json"]) == 0
+    assert [r["image"] for r in json.loads(capsys.readouterr().out)["results"]] == ["p07_edit.jpg",
+                                                                                   "p07_edit2.jpg"]
+    # a key from another set is read in the duplicates space too
+    assert main(["--root", str(settings.root), "query", "archive/old/p03.jpg", "--set", "holidays",
+                 "--intent", "duplicates", "--knn", "2", "--format", "json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert {r["image"] for r in results} == {"p03.jpg", "copy_of_03.png"} and results[0]["score"] >= 0.999

@@ -291,8 +291,8 @@ async def test_suggested_threshold_follows_the_expansion_switch(tmp_path):
     write_store(settings, "animals", names, descriptor="gap+l2+qe2")
     async with gui_app(settings, manager) as (_, user):
         await user.open("/?set=animals")
-        await user.should_see("Average the key with its 2 nearest images: better rankings, scores measured "
-                              "from the expanded key.")
+        await user.should_see("Average the key with its 2 nearest images: better rankings; each image keeps "
+                              "the better of its scores against the key and the expanded key.")
         with user:
             only(user, "predicate").value = "range"
         param = only(user, "param")

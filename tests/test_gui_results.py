@@ -221,8 +221,8 @@ async def test_query_expansion_switch_reruns_and_lives_in_the_url(tmp_path):
         await user.open(KEY)
         await user.should_see("The 10 most similar of 11 images in animals")
         await user.should_see(marker="expand")
-        await user.should_see("Average the key with its 2 nearest images: better rankings, scores measured "
-                              "from the expanded key.")
+        await user.should_see("Average the key with its 2 nearest images: better rankings; each image keeps "
+                              "the better of its scores against the key and the expanded key.")
         assert only(user, "expand").value is True
         expanded = scores(user)
         with user:

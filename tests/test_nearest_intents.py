@@ -80,3 +80,10 @@ def test_cli_descriptor_option_applies_query_time_parts_or_says_to_reindex(setti
     for command in (["query", "s/001.jpg", "--set", "s", "--knn", "3"], ["join", "s", "s", "--knn", "1"]):
         assert main([*argv, "--descriptor", "gem3+l2", *command]) == 2
         assert "must be re-indexed: `simages --descriptor gem3+l2 index s`" in capsys.readouterr().err
+
+
+def test_an_outside_key_is_described_without_the_root_the_index_takes_itself(settings):
+    write(settings, "s")
+    cache = DescriptorCache()
+    assert cache.get(settings, "s", DUPLICATES).key_descriptor().key() == "gap+l2+whiten"
+    assert cache.get(settings, "s").key_descriptor().key() == "gap+l2+pca16+qe5"

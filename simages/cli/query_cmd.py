@@ -30,11 +30,11 @@ from typing import TextIO
 import numpy as np
 
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
-from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.naming import InvalidName, validate_image_name, validate_set_name
 from simages.nearest import display
 from simages.nearest.cache import default_cache
-from simages.nearest.intents import SIMILAR, Intent, descriptor_for
+from simages.nearest.duplicates import DUPLICATE_COSINE
+from simages.nearest.intents import INTENTS, SIMILAR, Intent, descriptor_for, intent_named
 from simages.nearest.query_cost import QueryCost, explained_key_join
 from simages.nearest.query_spec import METRICS, QuerySpec
 from simages.nearest.results import KeyResult
@@ -95,6 +95,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_predicate_arguments(parser)
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="default: table")
     parser.add_argument(
+        "--intent", default=SIMILAR.name, choices=sorted(INTENTS),
+        help="similar images (default) or duplicates: copies of one photo, scored in the duplicates space "
+        f"(its duplicate threshold: cosine {DUPLICATE_COSINE:g})",
+    )
+    parser.add_argument(
         "--limit", type=int, metavar="N", help="list at most N matches (range: all are still counted)"
     )
     parser.add_argument(
@@ -154,8 +159,9 @@ def _describe(path: Path, settings: Settings, index: SetIndex) -> np.ndarray:
     message = settings.check_weights()
     if message:
         raise LookupError(message)
-    if index.descriptor:
-        settings = settings.with_(descriptor=DescriptorSpec.parse(index.descriptor))
+    spec = index.key_descriptor()
+    if spec is not None:
+        settings = settings.with_(descriptor=spec)
     return np.asarray(describe_file(path, settings), dtype=np.float32)
 
 
@@ -177,12 +183,12 @@ def require_same_descriptor(a: SetIndex, b: SetIndex) -> None:
 
 
 def key_vector(
-    key: StoredKey | FileKey, settings: Settings, index: SetIndex
+    key: StoredKey | FileKey, settings: Settings, index: SetIndex, intent: Intent = SIMILAR
 ) -> tuple[np.ndarray, str | None]:
     """The raw descriptor of the key, and the image of the searched set to leave out (the key itself)."""
     if isinstance(key, FileKey):
         return _describe(key.path, settings, index), None
-    key_index = index if key.set_name == index.set_name else open_set(settings, key.set_name)
+    key_index = index if key.set_name == index.set_name else open_set(settings, key.set_name, intent)
     require_same_descriptor(key_index, index)
     if key.image not in key_index:
         raise LookupError(
@@ -199,9 +205,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         choice = index_choice_from_args(args)
         if args.limit is not None and args.limit < 1:
             raise ValueError("--limit must be a positive integer")
-        index = open_set(settings, args.set)
+        intent = intent_named(args.intent)
+        index = open_set(settings, args.set, intent)
         key = parse_key(args.key, settings)
-        raw, exclude = key_vector(key, settings, index)
+        raw, exclude = key_vector(key, settings, index, intent)
         if args.include_self:
             exclude = None
         result, cost = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=exclude,
@@ -212,7 +219,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: cannot compute the descriptor of {args.key}: {error}", file=sys.stderr)
         return 1
     write_result(result, spec, args.format, sys.stdout, index.explain(spec.expand),
-                 cost if args.explain else None)
+                 cost if args.explain else None, intent)
     return 0
 
 
@@ -223,10 +230,11 @@ def write_result(
     out: TextIO,
     descriptors: str = "",
     cost: QueryCost | None = None,
+    intent: Intent | None = None,
 ) -> None:
     """`descriptors` says in words which descriptor made the scores (SetIndex.explain); `cost`, when
     given, is reported (JSON: a "cost" object; table: a line; CSV: a line on stderr, the file stays
-    pairs only)."""
+    pairs only); `intent`, when given, is named in the table."""
     if fmt == "json":
         payload = result.to_json()
         if cost is not None:
@@ -244,6 +252,8 @@ def write_result(
     out.write(f"Key:   {result.key}\n")
     out.write(f"Set:   {result.set} ({result.total} images searched)\n")
     out.write(f"Query: {spec.describe()}\n")
+    if intent is not None:
+        out.write(f"Intent: {intent.describe()}\n")
     if descriptors:
         out.write(f"Descriptors: {descriptors}\n")
     if cost is not None:

@@ -107,7 +107,8 @@ class DescriptorSpec:
         if self.qe and expand:
             text += (
                 f"; each key is averaged with its {self.qe_k} nearest images (query expansion), "
-                "so scores are measured from that expanded key"
+                "and each image keeps the better of its scores against the key and that expanded key "
+                "(so an exact copy of the key scores 1)"
             )
         elif self.qe:
             return (

@@ -46,9 +46,10 @@ def expansion_hint(k: int | None, left_out: str | None = None) -> str:
     """What the query expansion switch does, for a searched set averaging `k` neighbours (None: unknown);
     `left_out` says why a set whose descriptor asks for expansion does not use it."""
     if k:
-        return (f"Average the key with its {k} nearest images: better rankings, scores measured from the "
-                "expanded key.")
-    text = "Average the key with its nearest images: better rankings, scores measured from the expanded key."
+        return (f"Average the key with its {k} nearest images: better rankings; each image keeps the better "
+                "of its scores against the key and the expanded key.")
+    text = ("Average the key with its nearest images: better rankings; each image keeps the better of its "
+            "scores against the key and the expanded key.")
     if k == 0 and left_out:
         return f"{text} Not used here: {left_out}."
     if k == 0:

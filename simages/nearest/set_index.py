@@ -179,6 +179,15 @@ class SetIndex:
         applied_key = applied.key() if applied else ""
         return cls(set_name, names, store.vectors, descriptor_text, whitening, source, applied_key, root=root)
 
+    def key_descriptor(self) -> DescriptorSpec | None:
+        """The descriptor an outside key must be described with to be compared with this set: the set's
+        descriptor, less the square root this index takes itself when a store is loaded (`root`)."""
+        try:
+            spec = DescriptorSpec.parse(self.descriptor) if self.descriptor else None
+        except ValueError:
+            return None
+        return spec.with_(sqrt=False) if spec is not None and self.root else spec
+
     def expansion_left_out(self) -> str | None:
         """Why this set does not expand keys although its descriptor asks for it (too few images), or None."""
         wanted = _expansion_of(self.descriptor)
