@@ -70,6 +70,8 @@ def test_bench_duplicates_on_a_small_sample(weights_path: Path, corel_path: Path
     pairs = _row(out, "duplicates intent, default threshold")
     assert float(pairs[-11]) >= 0.8  # F1, before the ten per-kind recalls
     assert "similar intent (gap+l2+pca128+qe10)" in out and "Duplicates space" in out
+    suggested = [line for line in out.splitlines() if "the key's own top 1% (1-50 images): " in line]
+    assert len(suggested) == 2 and all("1.000 of keys" in line for line in suggested)
     pytest.importorskip("imagehash")
     assert "PHash (imagehash)" in out and "DHash (imagehash)" in out
 
@@ -83,3 +85,5 @@ def test_bench_duplicates_meets_the_floors_on_corel(weights_path: Path, corel_pa
     top1, recall5 = (float(v) for v in _row(out, "duplicates intent (gap+sqrt+l2+whiten)")[:2])
     assert top1 >= 0.97 and recall5 >= 0.99
     assert float(_row(out, "duplicates intent, default threshold")[-11]) >= 0.85
+    for line in (line for line in out.splitlines() if "the key's own top 1% (1-50 images): " in line):
+        assert float(line.split("(1-50 images): ")[1].split()[0]) >= 0.95

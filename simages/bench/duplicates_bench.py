@@ -36,10 +36,10 @@ from simages.bench.duplicate_copies import EditedCopy, choose_originals, write_c
 from simages.bench.edits import EDITS
 from simages.bench.extract_bench import default_corel
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
-from simages.nearest.distribution import default_threshold
+from simages.nearest.distribution import default_threshold, key_threshold
 from simages.nearest.duplicates import duplicate_pairs, duplicate_threshold
 from simages.nearest.intents import DUPLICATES
-from simages.nearest.joins import iter_set_join
+from simages.nearest.joins import iter_set_join, key_join
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
@@ -293,6 +293,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         print_ranks(rank_rows)
         print_pairs(pair_rows)
         print_distributions(duplicates_photos, duplicates_copies, truth, kinds, threshold)
+        print_suggested(similar_photos)
     took = time.monotonic() - started
     print(f"\nThis run took {took:.0f} s (wall time; it depends on the machine's load).")
     return 0
@@ -323,6 +324,27 @@ def print_pairs(rows: Sequence[PairReport]) -> None:
         print(f"{row.label:<{width}}  {row.threshold:>16}  {pairs:>7}  {row.precision:5.3f}  "
               f"{row.recall:5.3f}  {row.f1:5.3f}  {per_kind}")
     print("(per-kind columns: recall of the copies with that edit)\n")
+
+
+def print_suggested(photos: SetIndex) -> None:
+    """How many images the range threshold proposed on the results page lets through, every photo a key
+    (leave-one-out), per key (`key_threshold`) and set-wide (`default_threshold`, the old suggestion)."""
+    print(f"\nSuggested range threshold of the results page, every one of the {len(photos)} photos a key "
+          f"({photos.applied}): share of keys that get 1 to 50 results")
+    for metric in ("cosine", "euclidean"):
+        per_key, set_wide = [], []
+        fixed = default_threshold(photos, metric)
+        for name in photos.names:
+            vector = photos.raw_vector(name)
+            own = key_threshold(photos, vector, metric, exclude=name)
+            per_key.append(key_join(photos, vector, QuerySpec(metric, "range", own), exclude=name).passed)
+            set_wide.append(key_join(photos, vector, QuerySpec(metric, "range", fixed), exclude=name).passed)
+        per_key_counts, set_counts = np.array(per_key), np.array(set_wide)
+        inside = np.mean((per_key_counts >= 1) & (per_key_counts <= 50))
+        old = np.mean((set_counts >= 1) & (set_counts <= 50))
+        print(f"  {metric:9s}  the key's own top 1% (1-50 images): {inside:.3f} of keys (median "
+              f"{np.median(per_key_counts):g}, at most {per_key_counts.max()}); the set's top 1% of pairs: "
+              f"{old:.3f} ({np.mean(set_counts == 0):.3f} get none)")
 
 
 def print_distributions(photos: SetIndex, copies: SetIndex, truth: dict[str, str], kinds: dict[str, str],
