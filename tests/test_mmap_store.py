@@ -107,3 +107,18 @@ def test_a_removed_store_takes_its_derived_files_along(settings):
     settings.store_path("photos").unlink()
     refresh_derived(settings, "photos")
     assert not mmap_path(settings.features, "photos").exists()
+
+
+def test_the_duplicates_reading_has_its_own_copy_with_the_same_answers(settings):
+    from simages.nearest.intents import DUPLICATES
+
+    names = [f"{i}.jpg" for i in range(300)]  # enough images to whiten, as the duplicates reading does
+    vectors = write_set(settings, names)
+    from_npz = DescriptorCache().get(settings, "photos", DUPLICATES)
+    refresh_derived(settings, "photos")
+    mapped = DescriptorCache().get(settings, "photos", DUPLICATES)
+    assert is_mapped(mapped.vectors) and mapped.applied == from_npz.applied and mapped.root == from_npz.root
+    np.testing.assert_array_equal(mapped.vectors, from_npz.vectors)
+    assert answers(mapped, vectors[:5]) == answers(from_npz, vectors[:5])
+    own = DescriptorCache().get(settings, "photos")  # the store's own reading is another copy
+    assert is_mapped(own.vectors) and own.applied == DESCRIPTOR != mapped.applied

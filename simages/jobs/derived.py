@@ -14,11 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simages.nearest import ann
+from simages.nearest.intents import DUPLICATES, intent_named
 from simages.nearest.mapped_index import open_mapped, write_mapped
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
 from simages.store.mmap_store import mmap_path, open_mmap_copy
-from simages.store.npz_store import load_store, read_names_count
+from simages.store.npz_store import FeatureStore, load_store, read_names_count
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:
@@ -27,6 +28,25 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+# The readings of a store kept as memory-mapped copies: its own descriptor (""), and the duplicates
+# intent's (stored vectors square-rooted and whitened on the set), which the join page's duplicates use.
+READINGS = ("", DUPLICATES.name)
+
+
+def _reading_of(
+    set_name: str, store: FeatureStore, identity: tuple[int, int, int], reading: str
+) -> SetIndex | None:
+    """The store read as `reading` says, or None when that reading does not apply to it."""
+    if not reading:
+        return SetIndex.from_store(set_name, store, source=identity)
+    stored = str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
+    try:
+        return SetIndex.from_store(set_name, store, source=identity,
+                                   descriptor=intent_named(reading).descriptor(stored))
+    except ValueError:  # no recorded descriptor, or one the intent cannot read
+        return None
 
 
 def refresh_derived(
@@ -43,18 +63,30 @@ def refresh_derived(
     features = settings.features
     identity = _identity(store_path)
     if identity is None:
-        mmap_path(features, set_name).unlink(missing_ok=True)
+        for reading in READINGS:
+            mmap_path(features, set_name, reading).unlink(missing_ok=True)
         ann.remove(features, set_name)
         return ""
     done: list[str] = []
     index: SetIndex | None = None
-    # Opening checks the header, the source version and that every array is there (not truncated).
-    if open_mmap_copy(mmap_path(features, set_name), identity[:2]) is None:
+    store: FeatureStore | None = None
+    for reading in READINGS:
+        # Opening checks the header, the source version and that every array is there (not truncated).
+        if open_mmap_copy(mmap_path(features, set_name, reading), identity[:2]) is not None:
+            continue
         started = time.perf_counter()
-        index = SetIndex.from_store(set_name, load_store(store_path), source=identity)
-        index.store_path = store_path
-        if write_mapped(index, store_path) is not None:
-            done.append(f"memory-mapped copy written in {time.perf_counter() - started:.1f} s")
+        store = store or load_store(store_path)
+        read = _reading_of(set_name, store, identity, reading)
+        if read is None:
+            continue
+        read.store_path = store_path
+        if not reading:
+            index = read
+        if write_mapped(read, store_path, reading) is not None:
+            what = f"{reading} reading" if reading else "memory-mapped copy"
+            done.append(f"{what} written in {time.perf_counter() - started:.1f} s")
+        del read
+    del store
     if not build_ann:
         return "; ".join(done)
     meta = ann.read_meta(features, set_name)

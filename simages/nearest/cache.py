@@ -15,7 +15,7 @@ from pathlib import Path
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.naming import validate_set_name
 from simages.nearest.intents import Intent
-from simages.nearest.mapped_index import open_mapped
+from simages.nearest.mapped_index import mapped_reading, open_mapped
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
 from simages.store.npz_store import FeatureStore, load_store
@@ -85,8 +85,9 @@ class DescriptorCache:
                 identity, cached = self._current(settings, path, set_name, wanted)
                 if cached is not None:
                     return cached  # another thread loaded it while we waited
-                # The memory-mapped copy holds the store's own descriptor only.
-                mapped = open_mapped(set_name, path, identity) if wanted is None else None
+                # Copies are kept of the store's own descriptor and of the intents' readings.
+                reading = mapped_reading(wanted)
+                mapped = open_mapped(set_name, path, identity, reading) if reading is not None else None
                 if mapped is not None and _identity_or_none(path) == identity:
                     with self._guard:
                         self.loads += 1

@@ -33,8 +33,11 @@ _ALIGN = 64
 _SEPARATOR = "\0"
 
 
-def mmap_path(features: Path, set_name: str) -> Path:
-    return features / ".mmap" / f"{set_name}.simm"
+def mmap_path(features: Path, set_name: str, reading: str = "") -> Path:
+    """The copy of a set's store as read with its own descriptor (`reading` ""), or as another reading of
+    the same store (e.g. "duplicates": see nearest/intents.py), each in its own folder."""
+    folder = features / ".mmap" / reading if reading else features / ".mmap"
+    return folder / f"{set_name}.simm"
 
 
 def source_version(store_path: Path) -> tuple[int, int] | None:
