@@ -123,7 +123,7 @@ class SetIndex:
     max_sq_norm: float = field(init=False)
     # Neighbours averaged into each key (average query expansion), 0 for none; read from `applied` once.
     expansion: int = field(init=False)
-    _rows: dict[str, int] = field(init=False, repr=False)
+    _rows: dict[str, int] | None = field(init=False, repr=False)
     # Values derived from the vectors (e.g. default thresholds), valid as long as this index is.
     memo: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
 
@@ -148,7 +148,7 @@ class SetIndex:
             rank[np.argsort(np.array(self.names, dtype=object), kind="stable")] = np.arange(len(self.names))
             self.name_rank = rank
         self.max_sq_norm = float(self.sq_norms.max()) if len(self.sq_norms) else 0.0
-        self._rows = {name: i for i, name in enumerate(self.names)}
+        self._rows = None  # built on first use: a million names take ~0.5 s, most of opening a mapped copy
 
     @classmethod
     def from_store(
@@ -205,7 +205,7 @@ class SetIndex:
     ) -> tuple[QueryRows, int]:
         """One raw key as (1, d) query rows in this set's space, and the row of `exclude` (-1 when it is
         None or not in the set): the key does not expand with that row, and the caller leaves it out."""
-        own_row = self._rows.get(exclude, -1) if exclude is not None else -1
+        own_row = self._row_map().get(exclude, -1) if exclude is not None else -1
         query = self.query_rows(self.project(key_vector), metric, np.array([own_row]), expand=expand)
         return query, own_row
 
@@ -279,12 +279,18 @@ class SetIndex:
 
     def row_of(self, image: str) -> int:
         try:
-            return self._rows[image]
+            return self._row_map()[image]
         except KeyError:
             raise LookupError(f"no image {image!r} in the index of set {self.set_name!r}") from None
 
     def __contains__(self, image: object) -> bool:
-        return image in self._rows
+        return image in self._row_map()
+
+    def _row_map(self) -> dict[str, int]:
+        # Two threads may build it at once: both build the same map, and the assignment is atomic.
+        if self._rows is None:
+            self._rows = {name: i for i, name in enumerate(self.names)}
+        return self._rows
 
     def raw_vector(self, image: str) -> np.ndarray:
         return self.raw[self.row_of(image)]
