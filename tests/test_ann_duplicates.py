@@ -92,6 +92,7 @@ def test_app_join_of_duplicates_goes_through_the_graph_with_the_same_pairs(setti
     store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
                          {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca16+qe3"})
     save_store(settings.store_path("s"), store)
+    (settings.image_sets / "s").mkdir()
     request = JoinRequest("s", ("s",), QuerySpec.parse("cosine", "range", "0.95"), "duplicates")
     exact = run_join(JoinRunner(settings, DescriptorCache()), request, 60)
     assert exact.state == DONE and "ANN index" not in exact.outcome.explain
@@ -104,4 +105,27 @@ def test_app_join_of_duplicates_goes_through_the_graph_with_the_same_pairs(setti
     assert graph.outcome.pairs.pairs == exact.outcome.pairs.pairs
     assert graph.outcome.groups == exact.outcome.groups
     assert graph.done == graph.total == len(names)
+    ann.default_registry.clear()
+
+
+def test_duplicates_command_uses_the_graph_on_a_large_set_and_exact_on_request(settings, monkeypatch, capsys):
+    from simages.cli import main
+    from simages.jobs.derived import refresh_derived
+    from simages.store.npz_store import save_store
+
+    monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)
+    ann.default_registry.clear()
+    names, vectors = photos_with_copies()
+    store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
+                         {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca16+qe3"})
+    save_store(settings.store_path("s"), store)
+    (settings.image_sets / "s").mkdir()
+    refresh_derived(settings, "s")
+    command = ["--root", str(settings.root), "duplicates", "s", "--threshold", "0.9"]
+    assert main([*command, "--format", "json", "--exact"]) == 0
+    exact = capsys.readouterr().out
+    assert main([*command, "--format", "json"]) == 0
+    assert capsys.readouterr().out == exact and '"s/p0002.jpg"' in exact
+    assert main(command) == 0
+    assert "each image's 10 nearest (ANN index)" in capsys.readouterr().out
     ann.default_registry.clear()

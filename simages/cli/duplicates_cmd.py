@@ -9,6 +9,8 @@ with itself; identical files under two names are); with others, each image of SE
 Groups are the connected components of the pairs (a photo, its copies, and copies of copies), largest
 first. JSON: {"threshold", "metric", "sets", "pairs": [{"a", "b", "score"}], "groups": [[...]]}, with
 images named SET/IMAGE and scores at full precision.
+A set of 50,000+ images with a fresh ANN index is searched through its kNN graph instead of every pair
+(each image's 10 nearest, then the threshold: docs/ann.md), with a progress bar; --exact compares every pair.
 Exit codes: 0 success (also when no duplicate is found), 2 a user error (bad name, set not indexed...).
 """
 
@@ -20,7 +22,10 @@ import json
 import sys
 from typing import TextIO
 
+from tqdm import tqdm
+
 from simages.cli.query_cmd import USER_ERRORS, require_same_descriptor, user_error
+from simages.nearest.ann_duplicates import GRAPH_K, graph_duplicates, graph_join_index
 from simages.nearest.cache import default_cache
 from simages.nearest.display import format_score
 from simages.nearest.duplicates import DuplicateReport, duplicate_threshold, find_duplicates
@@ -45,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "threshold")
     parser.add_argument("--metric", choices=METRICS, default="cosine", help="default: cosine")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="default: table")
+    parser.add_argument("--exact", action="store_true",
+                        help="a set of 50,000+ images: compare every pair instead of each image's nearest "
+                        "images from its ANN index")
     parser.set_defaults(func=run)
 
 
@@ -54,11 +62,37 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         threshold = None
         if args.threshold is not None:
             threshold = float(QuerySpec.parse(args.metric, "range", args.threshold).param)
-        report = find_duplicates(indexes, threshold, args.metric)
+        graph = _graph(settings, indexes, threshold, args) if len(indexes) == 1 else None
+        report = graph if graph is not None else find_duplicates(indexes, threshold, args.metric)
     except USER_ERRORS as error:
         return user_error(error)
-    write_report(report, indexes, args.format, sys.stdout, chosen=args.threshold is not None)
+    how = f"each image's {GRAPH_K} nearest (ANN index)" if graph is not None else "every pair"
+    write_report(report, indexes, args.format, sys.stdout, chosen=args.threshold is not None, how=how)
     return 0
+
+
+def _graph(settings: Settings, indexes: list[SetIndex], threshold: float | None,
+           args: argparse.Namespace) -> DuplicateReport | None:
+    """Duplicates within one large set through its ANN kNN graph (simages.nearest.ann_duplicates), with a
+    progress bar on stderr; None for the exact self-join (saying why when a graph could have run)."""
+    stored = indexes[0]
+    if threshold is None:
+        threshold = duplicate_threshold(args.metric, stored)
+    found = graph_join_index(settings, stored, QuerySpec.parse(args.metric, "range", threshold), args.exact)
+    if found is None:
+        return None
+    if isinstance(found, str):
+        print(f"comparing every pair of {len(stored):,} images (slow), because {found}", file=sys.stderr)
+        return None
+    searched, index = found
+    bar = tqdm(total=len(stored), desc="kNN graph", unit="img", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return graph_duplicates(stored, searched, index, threshold, args.metric, progress=progress)
 
 
 def open_sets(settings: Settings, names: list[str]) -> list[SetIndex]:
@@ -74,8 +108,9 @@ def open_sets(settings: Settings, names: list[str]) -> list[SetIndex]:
 
 
 def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out: TextIO,
-                 chosen: bool = False) -> None:
-    """The report as a table (for people), CSV (a,b,score) or JSON (DuplicateReport.to_json)."""
+                 chosen: bool = False, how: str = "every pair") -> None:
+    """The report as a table (for people), CSV (a,b,score) or JSON (DuplicateReport.to_json). `how` says
+    which pairs of a set were compared."""
     if fmt == "json":
         json.dump(report.to_json(), out, indent=2)
         out.write("\n")
@@ -88,7 +123,7 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     first = indexes[0]
     out.write(f"Intent: {DUPLICATES.describe()}\n")
     if report.within:
-        out.write(f"Set:    {first.set_name} ({len(first)} images, every pair)\n")
+        out.write(f"Set:    {first.set_name} ({len(first)} images, {how})\n")
     else:
         others = ", ".join(f"{index.set_name} ({len(index)})" for index in indexes[1:])
         out.write(f"Sets:   {first.set_name} ({len(first)} images) against {others}\n")
