@@ -14,6 +14,7 @@ from nicegui.testing.user_interaction import UserInteraction
 from simages.cli import main as cli_main
 from simages.gui.join_views import KEYS_PER_PAGE, PAIRS_PER_PAGE
 from simages.jobs import join_runner
+from simages.nearest.display import format_threshold, threshold_from_score
 from simages.nearest.duplicates import duplicate_threshold, find_duplicates
 from simages.nearest.intents import DUPLICATES
 from tests.gui_fixtures import (
@@ -71,7 +72,9 @@ async def test_self_join_lists_pairs_best_first_with_links(tmp_path):
         await user.open(SELF + "&predicate=knn&param=3")
         await user.should_see(marker="pairs-view", retries=50)
         assert only(user, "summary").text == (
-            "The 3 most similar images in animals of each of the 12 images of animals: 36 pairs")
+            "The 3 most similar images in animals of each of the 12 images of animals: 36 pairs (directed: "
+            "each image's own nearest, so a pair of images can be listed from both ends, and y can be among "
+            "x's nearest without x among y's)")
         values = pair_scores(user)
         assert len(values) == PAIRS_PER_PAGE and values == sorted(values, reverse=True)
         seen = set()
@@ -146,10 +149,10 @@ async def test_groups_are_connected_components(tmp_path):
         await user.open("/join?a=dups&b=dups&predicate=range&param=0.99&view=groups")
         await user.should_see("3 groups, 9 images", retries=50)
         await user.should_see(marker="group:3", retries=50)
-        # Each image pairs with the two others of its cluster: 18 ordered pairs (as the CLI's CSV lists
-        # them), 9 pairs of images, each listed once.
-        assert only(user, "summary").text == ("18 of 72 pairs of dups × dups have similarity ≥ 0.990: "
-                                              "9 pairs of images, each listed once")
+        # Each image pairs with the two others of its cluster: 9 pairs of images out of 9 x 8 / 2, each
+        # listed once (as the CSV lists them), the threshold as typed.
+        assert only(user, "summary").text == ("9 of 36 pairs of images of dups have similarity ≥ 0.99, "
+                                              "each pair listed once")
         with user:
             only(user, "view").value = "pairs"
         await user.should_see(marker="pairs-view", retries=50)
@@ -164,8 +167,9 @@ async def test_histogram_click_sets_the_threshold(tmp_path):
         edges = [point[0] for point in only(user, "histogram").options["series"][0]["data"]]
         clicked = edges[len(edges) // 2] + 1e-5  # where the browser's pointer was, on the score axis
         user.find(marker="histogram").trigger("click", clicked)
-        text = f"{clicked:.3f}"  # as displayed: the threshold shown is the threshold used
-        await user.should_see(f"have similarity ≥ {text}", retries=50)
+        # Written toward the side that keeps the score clicked: the threshold shown is the threshold used.
+        text = threshold_from_score(clicked, "cosine")
+        await user.should_see(f"have similarity ≥ {format_threshold(float(text))}", retries=50)
         query = current_query(user)  # a new join: a page and history entry of its own
         assert query["path"] == "/join" and query["predicate"] == "range" and query["param"] == text
         assert only(user, "param").value == text
@@ -181,7 +185,7 @@ async def test_results_page_histogram_sets_the_threshold(tmp_path):
         await user.open("/similar?key_set=animals&image=ani001.png&set=animals")
         await user.should_see(marker="histogram", retries=50)
         user.find(marker="histogram").trigger("click", 0.9)
-        await user.should_see("have similarity ≥ 0.900", retries=50)
+        await user.should_see("have similarity ≥ 0.9", retries=50)
         query = current_query(user)
         assert query["path"] == "/similar" and query["predicate"] == "range" and query["param"] == "0.900"
 
@@ -329,6 +333,51 @@ async def test_csv_download_equals_the_cli(tmp_path, capsys):
         await user.should_see(marker="problem")
 
 
+async def test_the_default_threshold_of_a_join_lets_through_the_pairs_it_came_from(tmp_path):
+    """Review finding 1: with no threshold, a "similar" range join suggests one from its own pairs (A
+    against B, sampled), written so that the pair it was taken from passes: never "0 of N pairs"."""
+    settings, manager = demo_root(tmp_path, {"animals": 12, "plants": 7, "trees": 5})
+    async with gui_app(settings, manager) as (_, user):
+        for query in ("a=animals&b=animals", "a=plants&b=animals", "a=trees&others=1"):
+            await user.open(f"/join?{query}&intent=similar&predicate=range")
+            await user.should_see(marker="pairs-view", retries=50)
+            assert not only(user, "summary").text.startswith("0 of"), query
+            assert pair_scores(user)
+
+
+async def test_csv_rows_each_pair_once_and_trace_back_to_their_files(tmp_path, capsys):
+    """Review findings 8 and 9: a range self-join's CSV has one row per pair of images (a < b), as many as
+    the page counts; a join against other sets names every image `set/image`, one other set or several,
+    and `simages join A B1 B2` writes the very same file."""
+    settings, manager = demo_root(tmp_path, {"animals": 12, "plants": 7, "trees": 5})
+    async with gui_app(settings, manager) as (_, user):
+        for param in ("-1", ""):  # every pair; the suggested threshold (it lets through at least one)
+            query = f"a=animals&b=animals&predicate=range&param={param}"
+            await user.open(f"/join?{query}")
+            await user.should_see(marker="pairs-view", retries=50)
+            response = await user.http_client.get(f"/join.csv?{query}")
+            rows = [row.split(",") for row in response.text.splitlines()[1:]]
+            assert rows and all(a < b for a, b, _ in rows)
+            assert len({(a, b) for a, b, _ in rows}) == len(rows)
+            assert len(rows) == 12 * 11 // 2 if param else len(rows) >= 1
+            summary = only(user, "summary").text
+            assert summary.startswith(f"{len(rows)} of {12 * 11 // 2} pairs of images of animals")
+            assert len(pair_markers(user)) == min(len(rows), PAIRS_PER_PAGE)
+            threshold = param or only(user, "param").value
+            assert response.text == cli_csv(capsys, tmp_path, "animals", "animals", "--range", threshold)
+        for query, sets in (("b=plants", ["plants"]), ("others=1", ["plants", "trees"])):
+            response = await user.http_client.get(f"/join.csv?a=animals&{query}&predicate=knn&param=2")
+            rows = [row.split(",") for row in response.text.splitlines()[1:]]
+            assert len(rows) == 24
+            for a, b, _ in rows:
+                assert (tmp_path / "image_sets" / a).is_file() and (tmp_path / "image_sets" / b).is_file()
+                assert b.split("/")[0] in sets
+            assert response.text == cli_csv(capsys, tmp_path, "animals", *sets, "--knn", "2")
+        # With a single other set, "all other sets" is that set, and writes the same names.
+        single = await user.http_client.get("/join.csv?a=plants&b=trees&predicate=knn&param=1")
+        assert all(row.startswith("plants/") for row in single.text.splitlines()[1:])
+
+
 async def test_all_other_sets_and_groups_json(tmp_path):
     settings, manager = demo_root(tmp_path, {"animals": 12, "plants": 7, "trees": 5})
     async with gui_app(settings, manager) as (_, user):
@@ -363,9 +412,9 @@ async def test_duplicates_intent_matches_simages_duplicates(tmp_path, capsys):
         await user.should_see(marker="pairs-view", retries=50)
         index = ctx.descriptors.get(settings, "animals", DUPLICATES)
         threshold = duplicate_threshold("cosine", index)
-        await user.should_see(f"have similarity ≥ {threshold:.3f}", retries=50)  # the default
+        param = threshold_from_score(threshold, "cosine")
+        await user.should_see(f"have similarity ≥ {format_threshold(float(param))}", retries=50)  # default
         await user.should_see("Duplicates: copies of the same photo", retries=50)  # which intent ran
-        param = f"{threshold:.3f}"
         report = find_duplicates([index], float(param))
         response = await user.http_client.get(
             f"/join.json?a=animals&b=animals&intent=duplicates&predicate=range&param={param}")

@@ -53,7 +53,7 @@ async def test_range_query_counts_passed_images(tmp_path):
         await user.open(KEY + "&metric=euclidean&predicate=range&param=0.5")
         await user.should_see(marker="summary")
         text = only(user, "summary").text
-        assert " of 11 images in animals have distance ≤ 0.500" in text
+        assert text.startswith(" of 11 images in animals have distance ≤ 0.5", text.index(" "))
         passed = int(text.split(" ")[0])
         assert passed == len(user.find(marker="score").elements) if passed else True
         assert all(v <= 0.5 for v in scores(user)) if passed else True

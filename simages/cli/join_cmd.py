@@ -1,10 +1,16 @@
-"""`simages join A B (--knn K | --range T) [--metric M] [--intent similar|duplicates] [--no-expansion]
-[--output pairs.csv] [--index brute|pivots[:P]] [--explain]`: every image of A against B.
+"""`simages join A B [B2 ...] (--knn K | --range T) [--metric M] [--intent similar|duplicates]
+[--no-expansion] [--output pairs.csv] [--index brute|pivots[:P]] [--explain]`: every image of A against B.
 
 A = B is a self-join: an image is never paired with itself (identical copies under other names are).
+A range self-join lists each pair of images once, a < b by name, with the better of its two scores;
+a kNN self-join stays directed (each image's k nearest: y can be among x's without x among y's).
+Several sets B (e.g. a new folder against the whole collection) are each joined in their own space and
+merged per image of A, best first. Unless B is A, the names are written as set/image, so every row
+traces back to its file.
 Without --output the pairs are printed as a table grouped by A's image; with it they are streamed to a
 CSV file with columns a,b,score (`--output -` writes the CSV to standard output), so a join of large sets
-never has to fit in memory. With a query-expansion descriptor (`qe`) every key of A is averaged with its
+never has to fit in memory (a range self-join holds the pairs whose second image is still to come).
+With a query-expansion descriptor (`qe`) every key of A is averaged with its
 nearest images of B first; --no-expansion scores from the keys themselves. --index pivots[:P] runs a
 pivot-filtered nested-loop join (one pivot-table search in B per image of A; the same pairs), and
 --explain reports the distances computed out of |A| x |B| (after the table, or on stderr with --output).
@@ -19,7 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TextIO
@@ -38,7 +44,10 @@ from simages.cli.query_cmd import (
     user_error,
 )
 from simages.nearest.intents import DEFAULT_INTENT, INTENTS, Intent, intent_named
-from simages.nearest.joins import is_self_join, iter_set_join
+from simages.nearest.join_pairs import node
+from simages.nearest.joins import is_self_join
+from simages.nearest.multi_join import SetMatch, iter_multi_join
+from simages.nearest.pairs_once import iter_pairs_once
 from simages.nearest.query_cost import explained_set_join
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.results import Match
@@ -56,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("a", metavar="A", help="the set whose images are the keys")
-    parser.add_argument("b", metavar="B", help="the set searched (may be A itself)")
+    parser.add_argument("b", metavar="B", nargs="+",
+                        help="the set searched (may be A itself), or several sets other than A")
     add_predicate_arguments(parser)
     parser.add_argument("--intent", default=DEFAULT_INTENT.name, choices=sorted(INTENTS),
                         help=f"similar images or duplicates (default: {DEFAULT_INTENT.name})")
@@ -69,26 +79,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _open_sets(
-    settings: Settings, a_name: str, b_name: str, intent: Intent = DEFAULT_INTENT
-) -> tuple[SetIndex, SetIndex]:
+    settings: Settings, a_name: str, b_names: Sequence[str], intent: Intent = DEFAULT_INTENT
+) -> tuple[SetIndex, list[SetIndex]]:
+    """A and the sets B, read with the intent. ValueError for a set named twice, A among several
+    sets B, or sets of different descriptors; LookupError/StoreError for a set that cannot be read."""
+    if len(set(b_names)) != len(b_names):
+        raise ValueError("each set B may be named once")
+    if len(b_names) > 1 and a_name in b_names:
+        raise ValueError(f"{a_name} cannot be both A and one of several sets B: join it with itself "
+                         f"on its own (`simages join {a_name} {a_name}`)")
     a = open_set(settings, a_name, intent)
-    b = a if b_name == a_name else open_set(settings, b_name, intent)
-    require_same_descriptor(a, b)
-    return a, b
+    bs = [a if name == a_name else open_set(settings, name, intent) for name in b_names]
+    for b in bs:
+        require_same_descriptor(a, b)
+    return a, bs
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         spec = spec_from_args(args)
         choice = index_choice_from_args(args)
-        a, b = _open_sets(settings, args.a, args.b, intent_named(args.intent))
-        graph = _graph_join(settings, a, b, spec, args) if choice.kind == "default" else None
-        if graph is not None:
-            groups, args.explain = graph, False
-        else:
-            groups, tally = explained_set_join(a, b, spec, choice, settings=settings)
+        a, bs = _open_sets(settings, args.a, args.b, intent_named(args.intent))
+        if len(bs) > 1 and (choice.kind != "default" or args.explain):
+            raise ValueError("--index and --explain take one set B")
+        groups: Groups | None = None
+        if len(bs) == 1:
+            b = bs[0]
+            graph = _graph_join(settings, a, b, spec, args) if choice.kind == "default" else None
+            if graph is not None:
+                groups, args.explain = graph, False
+            else:
+                groups, tally = explained_set_join(a, b, spec, choice, settings=settings)
         if args.output is None:
-            write_table(a, b, spec, sys.stdout, groups)
+            write_table(a, bs, spec, sys.stdout, groups)
             if args.explain:
                 print(f"Cost: {tally.cost.describe()}")
             return 0
@@ -96,7 +119,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.output != "-" and not target.parent.is_dir():
             raise LookupError(f"cannot write {args.output}: folder {target.parent} does not exist")
         with nullcontext(sys.stdout) if args.output == "-" else open_text_output(target) as out:
-            pairs = write_csv(a, b, spec, out, groups)
+            pairs = write_csv(a, bs, spec, out, groups)
     except USER_ERRORS as error:
         return user_error(error)
     except OSError as error:
@@ -137,15 +160,64 @@ def _graph_join(
     return iter_graph_join(a, searched, index, spec, progress=progress)
 
 
+def _as_list(b: SetIndex | Sequence[SetIndex]) -> list[SetIndex]:
+    return [b] if isinstance(b, SetIndex) else list(b)
+
+
+def lists_pairs_once(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec) -> bool:
+    """Whether the join lists each pair of images once: a range self-join (see nearest/pairs_once)."""
+    return spec.predicate == "range" and len(bs) == 1 and is_self_join(a, bs[0])
+
+
+def _rows(
+    a: SetIndex, bs: list[SetIndex], spec: QuerySpec, groups: Groups | None
+) -> Iterator[tuple[str, list[SetMatch]]]:
+    if groups is None:
+        yield from iter_multi_join(a, bs, spec)
+        return
+    for a_image, matches in groups:
+        yield a_image, [SetMatch(bs[0].set_name, m.image, m.score) for m in matches]
+
+
+def iter_listed_pairs(
+    a: SetIndex,
+    b: SetIndex | Sequence[SetIndex],
+    spec: QuerySpec,
+    groups: Groups | None = None,
+    *,
+    qualify: bool | None = None,
+) -> Iterator[tuple[str, list[tuple[str, str, float]]]]:
+    """The join as it is listed, one group per row: (A's image, [(a, b, score), ...]) with the names as
+    written: `set/image` when `qualify` (default: unless B is A, so a CSV row traces back to its file),
+    else plain; a range self-join's groups hold the pairs each row completes, each pair of images once
+    (a < b by name, best first)."""
+    bs = _as_list(b)
+    rows = _rows(a, bs, spec, groups)
+    if lists_pairs_once(a, bs, spec):
+        plain = ((image, [Match(m.image, m.score) for m in row]) for image, row in rows)
+        for pairs in iter_pairs_once(plain, spec.higher_is_better):
+            yield (pairs[0].a if pairs else ""), [(p.a, p.b, p.score) for p in pairs]
+        return
+    if qualify is None:
+        qualify = not (len(bs) == 1 and is_self_join(a, bs[0]))
+    for a_image, row in rows:
+        if not qualify:
+            yield a_image, [(a_image, m.image, m.score) for m in row]
+        else:
+            yield a_image, [(node(a.set_name, a_image), node(m.set, m.image), m.score) for m in row]
+
+
 def csv_rows(
-    a: SetIndex, b: SetIndex, spec: QuerySpec, groups: Groups | None = None
+    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, groups: Groups | None = None
 ) -> Iterator[list[list[str]]]:
     """The join as CSV rows: first the header, then each image of A's rows [a, b, score]. The one source
-    of the CLI's CSV and the app's /join.csv, so both are the same file. `groups`: the join already under
-    way (e.g. through a pivot table), else brute force."""
+    of the CLI's CSV and the app's /join.csv, so both are the same file. `b`: one set or several (their
+    rows merged per image of A); names are `set/image` unless B is A; a range self-join lists each pair
+    of images once (`iter_listed_pairs`). `groups`: the join against one B already under way (e.g.
+    through a pivot table), else brute force."""
     yield [["a", "b", "score"]]
-    for a_image, matches in groups if groups is not None else iter_set_join(a, b, spec):
-        yield [csv_row(a_image, m.image, m.score, spec) for m in matches]
+    for _, pairs in iter_listed_pairs(a, b, spec, groups):
+        yield [csv_row(x, y, score, spec) for x, y, score in pairs]
 
 
 def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[str]:
@@ -154,7 +226,7 @@ def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[s
 
 
 def write_csv(
-    a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO, groups: Groups | None = None
+    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, out: TextIO, groups: Groups | None = None
 ) -> int:
     """Stream the join as CSV rows a,b,score (see `csv_rows`); returns the number of pairs written."""
     writer = csv.writer(out, lineterminator="\n")
@@ -166,19 +238,40 @@ def write_csv(
 
 
 def write_table(
-    a: SetIndex, b: SetIndex, spec: QuerySpec, out: TextIO, groups: Groups | None = None
+    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, out: TextIO, groups: Groups | None = None
 ) -> None:
-    note = " (self-join: an image is never paired with itself)" if is_self_join(a, b) else ""
-    k = b.expansion_for(spec.expand)
+    """The join as a table: each image of A and its matches, best first; a range self-join lists each
+    pair of images once (score, a, b)."""
+    bs = _as_list(b)
+    self_join = len(bs) == 1 and is_self_join(a, bs[0])
+    once = lists_pairs_once(a, bs, spec)
+    if once:
+        note = " (self-join: each pair of images once, a < b by name, with the better of its two scores)"
+    elif self_join:
+        note = (" (self-join, directed: each image's own nearest; an image is never paired with itself, and "
+                "y can be among x's nearest without x among y's)")
+    else:
+        note = ""
+    k = max(b.expansion_for(spec.expand) for b in bs)
     # describe() already says "without query expansion" when it is switched off.
     expansion = f", with query expansion (each key averaged with its {k} nearest images)" if k else ""
-    out.write(f"Join of {a.set_name} against {b.set_name}: {spec.describe()}{expansion}{note}\n")
+    searched = ", ".join(b.set_name for b in bs)
+    out.write(f"Join of {a.set_name} against {searched}: {spec.describe()}{expansion}{note}\n")
     pairs = 0
-    for a_image, matches in groups if groups is not None else iter_set_join(a, b, spec):
-        out.write(f"{a_image}\n")
-        if not matches:
-            out.write("    (no match)\n")
-        for match in matches:
-            out.write(f"    {format_score(match.score, spec.metric):>10}  {match.image}\n")
-        pairs += len(matches)
-    out.write(f"{pairs} pairs for {len(a)} images\n")
+    # The table's header names A, and names B when it is one set: only several sets need set/image.
+    for a_image, listed in iter_listed_pairs(a, bs, spec, groups, qualify=len(bs) > 1):
+        if once:
+            for x, y, score in listed:
+                out.write(f"    {format_score(score, spec.metric):>10}  {x}  {y}\n")
+        else:
+            out.write(f"{a_image}\n")
+            if not listed:
+                out.write("    (no match)\n")
+            for _, y, score in listed:
+                out.write(f"    {format_score(score, spec.metric):>10}  {y}\n")
+        pairs += len(listed)
+    if once:
+        compared = len(a) * (len(a) - 1) // 2
+        out.write(f"{pairs} pairs of images of the {compared} among {len(a)} images\n")
+    else:
+        out.write(f"{pairs} pairs for {len(a)} images\n")

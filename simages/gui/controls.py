@@ -10,7 +10,7 @@ from nicegui import events, ui
 
 from simages.gui.query_url import DEFAULT_K, QueryState
 from simages.naming import display_name
-from simages.nearest.display import format_score_short
+from simages.nearest.display import format_score_short, threshold_from_score
 from simages.nearest.query_spec import QuerySpec
 
 METRIC_LABELS = {
@@ -28,10 +28,6 @@ def format_score(metric: str, score: float) -> str:
 
 def score_label(metric: str) -> str:
     return "similarity" if metric == "cosine" else "distance"
-
-
-def format_threshold(metric: str, value: float) -> str:
-    return f"{value:.3f}" if metric == "cosine" else f"{value:.4g}"
 
 
 class Expansion(NamedTuple):
@@ -124,7 +120,7 @@ class QueryControls:
 
     def _suggested(self, expand: bool) -> str:
         value = self.default_threshold(self.metric_value, expand)
-        return "" if value is None else format_threshold(self.metric_value, value)
+        return "" if value is None else threshold_from_score(value, self.metric_value)
 
     @property
     def metric_value(self) -> str:
@@ -183,7 +179,7 @@ class QueryControls:
         if predicate == "knn":
             return str(DEFAULT_K)
         value = self.default_threshold(metric, expand)
-        return "" if value is None else format_threshold(metric, value)
+        return "" if value is None else threshold_from_score(value, metric)
 
     def shows(self, metric: str, predicate: str, param: str, expand: bool) -> bool:
         """Whether the panel shows these settings (the query a results page lists), defaults included."""

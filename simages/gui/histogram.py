@@ -10,8 +10,15 @@ from typing import Any
 
 from nicegui import events, ui
 
-from simages.gui.controls import QueryControls, format_score, format_threshold, score_label
+from simages.gui.controls import QueryControls, format_score, score_label
+from simages.nearest.display import (
+    THRESHOLD_DIGITS,
+    THRESHOLD_DISTANCE_DIGITS,
+    format_threshold,
+    threshold_from_score,
+)
 from simages.nearest.distribution import ScoreDistribution
+from simages.nearest.query_spec import higher_is_better
 
 
 def histogram_options(dist: ScoreDistribution, marker: float | None, marker_label: str) -> dict[str, Any]:
@@ -65,7 +72,7 @@ def marker_for(
     """Where to draw the line: the threshold of a range query, the k-th best score of a kNN query."""
     if predicate == "range":
         op = "≥" if dist_metric == "cosine" else "≤"
-        return float(param), f"threshold {op} {format_threshold(dist_metric, float(param))}"
+        return float(param), f"threshold {op} {format_threshold(float(param))}"
     if kth_score is None:
         return None, ""
     return kth_score, f"k-th: {format_score(dist_metric, kth_score)}"
@@ -77,15 +84,21 @@ def score_histogram(dist: ScoreDistribution, marker: float | None, marker_label:
 
 # Runs in the browser: the x pixel under the pointer becomes a score on the chart's axis. While the mouse
 # button is held the line follows the pointer without a round trip; releasing it (a click or the end of a
-# drag) sends the score to the server.
+# drag) sends the score to the server. The label while dragging is rounded like
+# display.threshold_from_score (a similarity down to 3 decimals, a distance up to 4 significant digits),
+# so it shows the threshold the release will set.
 _PICK_JS = """(e) => {
   const chart = getElement(%(id)d)?.chart;
   if (!chart) return;
   const value = chart.convertFromPixel({xAxisIndex: 0}, e.offsetX);
   if (!Number.isFinite(value)) return;
   if (e.type === 'mousemove') {
-    if (e.buttons & 1) chart.setOption({series: [{markLine: {data: [{xAxis: value}],
-        label: {formatter: value.toFixed(%(decimals)d)}}}]});
+    if (!(e.buttons & 1)) return;
+    const d = %(similarity)s ? %(decimals)d
+      : Math.max(0, %(significant)d - 1 - Math.floor(Math.log10(Math.max(Math.abs(value), 1))));
+    const f = 10 ** d;
+    const shown = (%(similarity)s ? Math.floor(value * f + 1e-9) : Math.ceil(value * f - 1e-9)) / f;
+    chart.setOption({series: [{markLine: {data: [{xAxis: value}], label: {formatter: shown.toFixed(d)}}}]});
     return;
   }
   emit(value);
@@ -96,9 +109,9 @@ def threshold_control(
     chart: ui.echart, metric: str, on_pick: Callable[[float], object]
 ) -> ui.echart:
     """Make a score histogram a control: a click on it, or a drag released on it, calls `on_pick` with the
-    score under the pointer, rounded to what is displayed (so the threshold shown is the one used).
+    score under the pointer written as a threshold (`display.threshold_from_score`: toward the side that
+    keeps that score, so a click on a pair's bar keeps the pair; the threshold shown is the one used).
     `on_pick` may be a coroutine function."""
-    decimals = 3 if metric == "cosine" else 4
 
     async def picked(e: events.GenericEventArguments) -> None:
         try:
@@ -106,11 +119,13 @@ def threshold_control(
         except (TypeError, ValueError):
             return
         if math.isfinite(value):
-            result = on_pick(float(format_threshold(metric, value)))
+            result = on_pick(float(threshold_from_score(value, metric)))
             if inspect.isawaitable(result):
                 await result
 
-    script = _PICK_JS % {"id": chart.id, "decimals": decimals}
+    script = _PICK_JS % {"id": chart.id, "decimals": THRESHOLD_DIGITS,
+                         "significant": THRESHOLD_DISTANCE_DIGITS,
+                         "similarity": "true" if higher_is_better(metric) else "false"}
     chart.on("click", picked, js_handler=script)
     chart.on("mousemove", js_handler=script)
     chart.style("cursor: crosshair").props('title="Click or drag to set the threshold"')
@@ -118,11 +133,12 @@ def threshold_control(
 
 
 def set_range_threshold(controls: QueryControls, value: float) -> str:
-    """Switch a settings panel to a range query at `value` (as picked on the histogram); returns the text
-    put in the threshold field."""
+    """Switch a settings panel to a range query at `value` (as picked on the histogram, a score or a
+    threshold already written from one: rewriting it changes nothing); returns the text put in the
+    threshold field."""
     metric = controls.metric_value
     controls.predicate.value = "range"  # first: changing the predicate suggests a threshold of its own
-    controls.param.value = format_threshold(metric, value)
+    controls.param.value = threshold_from_score(value, metric)
     return controls.param.value
 
 

@@ -1,8 +1,9 @@
 """The join's downloads: `/join.csv?<the page's parameters>` and `/join.json?<...>`.
 
-The CSV is `simages join A B ... --output -` byte for byte: it comes from the same generator
-(cli.join_cmd.csv_rows), streamed as the join runs, so no join is too large to export. "All other sets"
-writes B's images as `set/image`, since they come from several sets. The JSON has the shape of
+The CSV is `simages join A B ... --output -` byte for byte ("all other sets": `simages join A B1 B2 ...`
+with those sets): it comes from the same generator (cli.join_cmd.csv_rows), streamed as the join runs, so
+no join is too large to export. Unless B is A, names are `set/image`; a range self-join lists each pair
+of images once. The JSON has the shape of
 `simages duplicates --format json`: the threshold (null for a kNN join), every pair, and the groups.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from simages.cli.join_cmd import csv_row, csv_rows
+from simages.cli.join_cmd import csv_rows
 from simages.cli.query_cmd import require_same_descriptor
 from simages.gui.context import GuiContext
 from simages.gui.image_route import query_values
@@ -28,10 +29,7 @@ from simages.jobs.join_runner import DONE, JoinRequest
 from simages.nearest.duplicates import DuplicateReport
 from simages.nearest.intents import intent_named
 from simages.nearest.join_pairs import node
-from simages.nearest.multi_join import iter_multi_join
-from simages.nearest.query_spec import QuerySpec
 from simages.nearest.results import Pair
-from simages.nearest.set_index import SetIndex
 from simages.store.npz_store import StoreError
 
 # A JSON answer lists every pair; beyond the pairs the app keeps, the CSV is the way.
@@ -53,13 +51,6 @@ def _lines(rows: Iterator[list[list[str]]]) -> Iterator[bytes]:
     yield buffer.getvalue().encode("utf-8", "surrogateescape")
 
 
-def multi_csv_rows(a: SetIndex, bs: list[SetIndex], spec: QuerySpec) -> Iterator[list[list[str]]]:
-    """CSV rows of a join against several sets, B named `set/image`."""
-    yield [["a", "b", "score"]]
-    for a_image, row in iter_multi_join(a, bs, spec):
-        yield [csv_row(a_image, node(m.set, m.image), m.score, spec) for m in row]
-
-
 def join_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[str]]]:
     """The CSV rows of a join, its sets loaded (as its intent reads them) and checked first, so a problem
     is an HTTP error, not a broken download. NotIndexed, StoreError, or ValueError for sets of different
@@ -69,9 +60,7 @@ def join_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[s
     bs = [a if name == request.a else ctx.descriptors.get(ctx.settings, name, intent) for name in request.bs]
     for b in bs:
         require_same_descriptor(a, b)
-    if len(bs) > 1:
-        return multi_csv_rows(a, bs, request.spec)
-    return csv_rows(a, bs[0], request.spec)
+    return csv_rows(a, bs, request.spec)
 
 
 def csv_filename(request: JoinRequest) -> str:

@@ -1,5 +1,6 @@
 """From a validated join URL to a join that can run: the sets exist and are indexed, the parameter is
-resolved (an empty range threshold becomes the searched set's suggested one), or a message says why not.
+resolved (an empty range threshold becomes the join's suggested one, written so that the pair it was
+taken from passes), or a message says why not.
 
 Shared by the join page and the exports, so `/join.csv` and the page always run the very same join.
 """
@@ -10,14 +11,15 @@ from dataclasses import dataclass
 
 from simages.gui.common import known_sets, set_exists
 from simages.gui.context import GuiContext
-from simages.gui.controls import format_threshold
 from simages.gui.join_state import JoinState
 from simages.jobs.join_runner import JoinRequest, other_sets
 from simages.naming import InvalidName
 from simages.nearest.cache import NotIndexed
+from simages.nearest.display import threshold_from_score
 from simages.nearest.distribution import default_threshold
 from simages.nearest.duplicates import duplicate_threshold
 from simages.nearest.intents import DUPLICATES, Intent
+from simages.nearest.join_distribution import join_threshold
 from simages.nearest.set_index import SetIndex
 from simages.store.npz_store import StoreError
 
@@ -46,18 +48,27 @@ def load_for(ctx: GuiContext, name: str, intent: Intent) -> SetIndex | None:
 
 def suggested_threshold(ctx: GuiContext, state: JoinState) -> float | None:
     """The range threshold a join uses when none is given: the duplicate threshold for the duplicates
-    intent (nearest/duplicates.py), else the searched set's suggestion (nearest/distribution.py)."""
+    intent (nearest/duplicates.py), else the join's own suggestion (A against the searched sets, sampled:
+    nearest/join_distribution.join_threshold). None while a set is not indexed."""
     names = searched_sets(ctx, state)
-    return _threshold(ctx, names[0], state) if names else None
+    return _threshold(ctx, names, state) if names else None
 
 
-def _threshold(ctx: GuiContext, name: str, state: JoinState) -> float | None:
-    index = load_for(ctx, name, state.intent_spec)
-    if index is None:
+def _threshold(ctx: GuiContext, names: tuple[str, ...], state: JoinState) -> float | None:
+    indexes = [load_for(ctx, name, state.intent_spec) for name in names]
+    searched = [index for index in indexes if index is not None]
+    if not searched:
         return None
     if state.intent_spec == DUPLICATES:
-        return duplicate_threshold(state.metric, index)
-    return default_threshold(index, state.metric, expand=state.expand)
+        return duplicate_threshold(state.metric, searched[0])
+    a = load_for(ctx, state.a, state.intent_spec)
+    if a is None:
+        return None
+    try:
+        return join_threshold(a, searched, state.metric, expand=state.expand)
+    except ValueError:
+        # Sets of different descriptors cannot be joined (the join says so); suggest from B meanwhile.
+        return default_threshold(searched[0], state.metric, expand=state.expand)
 
 
 @dataclass(frozen=True)
@@ -95,8 +106,8 @@ def resolve(ctx: GuiContext, state: JoinState) -> ResolvedJoin:
         if state.predicate == "knn":
             param = str(state.spec().param)
         else:
-            value = _threshold(ctx, names[0], state)
-            param = format_threshold(state.metric, value) if value is not None else ""
+            value = _threshold(ctx, names, state)
+            param = threshold_from_score(value, state.metric) if value is not None else ""
     resolved = state.with_(param=param)
     try:
         spec = resolved.spec()

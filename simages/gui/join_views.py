@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from nicegui import ui
 
 from simages.gui.common import name_caption, thumbnail_img
-from simages.gui.controls import format_score, format_threshold, score_label
+from simages.gui.controls import format_score, score_label
 from simages.gui.image_route import thumb_url
 from simages.gui.query_url import QueryState, results_url
 from simages.naming import display_name
+from simages.nearest.display import format_threshold
 from simages.nearest.join_pairs import JoinPair, JoinPairs
 from simages.nearest.query_spec import QuerySpec
 
@@ -173,17 +174,24 @@ def draw_groups(groups: list[list[str]], page: int) -> None:
 
 
 def summary_text(pairs: JoinPairs, spec: QuerySpec) -> str:
-    """What the join found, in one sentence with its counts."""
+    """What the join found, in one sentence with its counts and the threshold exactly as compared. A
+    range self-join counts pairs of images once (N of |A|(|A|-1)/2, as its CSV lists them); a kNN
+    self-join is directed, and says so."""
     searched = pairs.b_sets[0] if len(pairs.b_sets) == 1 else f"{len(pairs.b_sets)} other sets"
     kept = "" if pairs.complete else f" (showing the best {len(pairs.pairs):,})"
     if spec.predicate == "range":
         op = "≥" if spec.higher_is_better else "≤"
-        text = (f"{pairs.passed:,} of {pairs.total:,} pairs of {pairs.a_set} × {searched} have "
-                f"{score_label(spec.metric)} {op} {format_threshold(spec.metric, float(spec.param))}{kept}")
-        if pairs.self_join and pairs.complete and len(pairs.distinct) < pairs.passed:
-            distinct = len(pairs.distinct)
-            text += f": {distinct:,} pair{'s' if distinct != 1 else ''} of images, each listed once"
-        return text
+        condition = f"{score_label(spec.metric)} {op} {format_threshold(float(spec.param))}"
+        if pairs.pairs_of_images is not None:
+            kept = "" if pairs.complete else f" (showing the best {len(pairs.distinct):,})"
+            return (f"{pairs.pairs_of_images:,} of {pairs.images_compared_once:,} pairs of images of "
+                    f"{pairs.a_set} have {condition}{kept}, each pair listed once")
+        return (f"{pairs.passed:,} of {pairs.total:,} pairs of {pairs.a_set} × {searched} have "
+                f"{condition}{kept}")
     best = "most similar" if spec.higher_is_better else "nearest"
-    return (f"The {spec.param} {best} images in {searched} of each of the {len(pairs.keys):,} images of "
+    text = (f"The {spec.param} {best} images in {searched} of each of the {len(pairs.keys):,} images of "
             f"{pairs.a_set}: {pairs.passed:,} pairs{kept}")
+    if pairs.self_join:
+        text += (" (directed: each image's own nearest, so a pair of images can be listed from both "
+                 "ends, and y can be among x's nearest without x among y's)")
+    return text

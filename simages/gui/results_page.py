@@ -40,6 +40,7 @@ from simages.gui.status_panel import describe_status
 from simages.gui.teaching_panel import mount_teaching_panel
 from simages.gui.viewer import Viewer, ViewItem
 from simages.naming import InvalidName, display_name, image_path
+from simages.nearest.display import format_threshold
 from simages.nearest.distribution import key_distribution, key_threshold
 from simages.nearest.intents import SIMILAR
 from simages.nearest.joins import key_join
@@ -406,7 +407,7 @@ def summary_text(result: KeyResult) -> str:
         op = "≥" if result.metric == "cosine" else "≤"
         where = display_name(result.set)
         return (f"{result.passed:,} of {result.total:,} images in {where} have {kind} {op} "
-                f"{format_score(result.metric, float(result.param))}{cut}")
+                f"{format_threshold(float(result.param))}{cut}")
     best = "most similar" if result.metric == "cosine" else "nearest"
     measure = "cosine similarity" if result.metric == "cosine" else "Euclidean distance"
     return f"The {shown} {best} of {result.total:,} images in {display_name(result.set)}, by {measure}"

@@ -25,7 +25,9 @@ from simages.nearest.join_groups import join_groups
 from simages.nearest.join_pairs import DEFAULT_KEEP, JoinPairs, PairCollector
 from simages.nearest.joins import is_self_join
 from simages.nearest.multi_join import SetMatch, iter_multi_join
+from simages.nearest.pairs_once import PairsOnce
 from simages.nearest.query_spec import QuerySpec
+from simages.nearest.results import Match
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
 
@@ -197,15 +199,21 @@ class JoinRunner:
         job.total, job.phase = len(a), "joining"
         collector = PairCollector(spec.higher_is_better, self.keep)
         graph = self._graph_rows(job, a, bs)
+        self_join = any(is_self_join(a, b) for b in bs)
+        # A range self-join counts its pairs of images once, as its CSV lists them (nearest/pairs_once).
+        once = PairsOnce(spec.higher_is_better) if self_join and spec.predicate == "range" else None
         for a_image, row in graph.rows if graph is not None else iter_multi_join(a, bs, spec):
             if job.cancelled:
                 raise JoinCancelled
             collector.add(a_image, row)
+            if once is not None:
+                once.add(a_image, [Match(m.image, m.score) for m in row if m.set == a.set_name])
             if graph is None:
                 job.done += 1
         join_seconds = time.perf_counter() - joined_start
         job.phase = "measuring the score distribution"
-        self_join = any(is_self_join(a, b) for b in bs)
+        if once is not None:
+            once.rest()
         pairs = JoinPairs(
             a_set=request.a,
             b_sets=request.bs,
@@ -215,6 +223,7 @@ class JoinRunner:
             passed=collector.passed,
             total=sum(len(a) * (len(b) - (1 if is_self_join(a, b) else 0)) for b in bs),
             self_join=self_join,
+            pairs_of_images=None if once is None else once.count,
         )
         distribution = join_distribution(a, bs, spec.metric, expand=spec.expand)
         groups = self.groups(pairs)

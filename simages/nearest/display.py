@@ -7,12 +7,17 @@ precision, always includes that image (shown similarity <= true similarity), and
 whose score the page shows below it. JSON carries the full value (`full_precision`), which passes
 exactly. Every display of scores (CLI table and CSV, the app) goes through `format_score` /
 `format_score_short`.
+
+A threshold made from a score (a suggested one, a click on a histogram, a default) is written by
+`threshold_from_score`: as short as a threshold field shows it, rounded toward the side that keeps that
+score. A threshold is printed back by `format_threshold`, exactly as it is compared (never re-rounded as
+if it were a score: 0.7 as a float lies below 0.7, and rounding it down would print 0.699).
 """
 
 from __future__ import annotations
 
 import math
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 
@@ -22,6 +27,9 @@ from simages.nearest.query_spec import higher_is_better
 SCORE_DECIMALS = 6
 # Significant digits of scores on the app's thumbnails, where space is short.
 SHORT_DIGITS = 3
+# Digits of a threshold made from a score: decimals of a similarity, significant digits of a distance.
+THRESHOLD_DIGITS = 3
+THRESHOLD_DISTANCE_DIGITS = 4
 
 
 def passes(scores: np.ndarray | float, threshold: float, metric: str) -> np.ndarray | bool:
@@ -75,3 +83,34 @@ def full_precision(score: float) -> float:
     """The score as a JSON number carrying every bit: a float32 score converts to float exactly, and
     Python writes the shortest text that reads back to the same value."""
     return float(score)
+
+
+def threshold_from_score(score: float, metric: str) -> str:
+    """The text of the range threshold a score becomes (a suggestion, a click on a histogram, a
+    default): the value nearest to `score` at THRESHOLD_DIGITS decimals (similarity) or
+    THRESHOLD_DISTANCE_DIGITS significant digits (distance), moved one step toward the cut-off side when
+    the nearest would leave `score` out. So `passes(score, float(text), metric)` always holds, and a
+    threshold already written this way is written again unchanged (0.988 stays 0.988; 0.988844 becomes
+    0.988, not 0.989). NaN or infinite scores raise ValueError."""
+    value = float(score)
+    if not math.isfinite(value):
+        raise ValueError(f"cannot make a threshold of {value}")
+    higher = higher_is_better(metric)
+    decimals = THRESHOLD_DIGITS if higher else short_decimals(value, THRESHOLD_DISTANCE_DIGITS)
+    step = Decimal(1).scaleb(-decimals)
+    shown = Decimal(value).quantize(step, rounding=ROUND_HALF_EVEN)
+    if not passes(value, float(shown), metric):
+        shown += -step if higher else step
+    return f"{shown + 0:.{decimals}f}"
+
+
+def format_threshold(threshold: float) -> str:
+    """A threshold printed exactly as it is compared: the shortest decimal text that reads back to the
+    same float (0.7, 0.988, 12.35), never in exponent form. ValueError for NaN or infinity."""
+    value = float(threshold)
+    if not math.isfinite(value):
+        raise ValueError(f"not a threshold: {value}")
+    text = repr(value)
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    return text

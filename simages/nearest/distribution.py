@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from simages.nearest import scores
-from simages.nearest.display import shown_value
+from simages.nearest.display import threshold_from_score
 from simages.nearest.query_rows import QueryRows, best_keys
 from simages.nearest.query_spec import higher_is_better
 from simages.nearest.set_index import SetIndex
@@ -68,7 +68,9 @@ def summarize(values: np.ndarray, metric: str, bins: int = 40) -> ScoreDistribut
     )
 
 
-def _scores(queries: QueryRows, index: SetIndex, cols: slice | np.ndarray, metric: str) -> np.ndarray:
+def pair_block_scores(
+    queries: QueryRows, index: SetIndex, cols: slice | np.ndarray, metric: str
+) -> np.ndarray:
     """Scores of queries against the rows `cols` of the set, as joins score them (the better of a key's
     plain and expanded forms): similarities for cosine, distances for Euclidean."""
     if metric == "cosine":
@@ -84,7 +86,7 @@ def key_scores(
 ) -> np.ndarray:
     """All scores of a raw key against a set (similarities for cosine, distances for Euclidean)."""
     query, own_row = index.key_query(key_vector, metric, exclude, expand=expand)
-    values = _scores(query, index, slice(None), metric)[0]
+    values = pair_block_scores(query, index, slice(None), metric)[0]
     return np.delete(values, own_row) if own_row >= 0 else values
 
 
@@ -111,7 +113,7 @@ def sample_pair_scores(index: SetIndex, metric: str, seed: int = 0, *, expand: b
     cols = np.sort(rng.choice(n, size=min(n, _SAMPLE_SIDE), replace=False))
     # Keys go through query expansion exactly as in a join, so thresholds fit what a range query sees.
     queries = index.query_rows(index.vectors[rows], metric, rows, expand=expand)
-    values = _scores(queries, index, cols, metric)
+    values = pair_block_scores(queries, index, cols, metric)
     distinct = rows[:, None] != cols[None, :]
     return values[distinct]
 
@@ -153,9 +155,6 @@ def default_threshold(
 # image and at most `SUGGESTED_MOST` (a results page a person can read).
 SUGGESTED_FRACTION = 0.01
 SUGGESTED_MOST = 50
-# The suggested threshold is typed into a box showing three decimals: rounded there, toward the side
-# that keeps the k-th image in (a similarity down, a distance up).
-SUGGESTED_DECIMALS = 3
 
 
 def suggested_count(
@@ -180,7 +179,8 @@ def key_threshold(
 ) -> float:
     """The range threshold suggested for one key: the score of its `suggested_count`-th best image, i.e.
     the key's own top 1% of the set (at least its nearest image, at most 50), rounded the way scores are
-    shown (simages.nearest.display), so the images it lets through are those the page shows above it.
+    written as a threshold field shows it (`display.threshold_from_score`: toward the side that keeps that
+    image), so the images it lets through are those the page shows above it.
 
     A set-wide threshold (`default_threshold`, the set's top 1% of pairs) returns nothing for most keys
     outside the set's densest class (0 results for 23 of 31 keys of a 30-image set); a key's own ranking
@@ -195,5 +195,5 @@ def key_threshold(
         kth = float(np.partition(-values, count - 1)[count - 1]) * -1.0
     else:
         kth = float(np.partition(values, count - 1)[count - 1])
-    return float(shown_value(kth, metric, SUGGESTED_DECIMALS))
+    return float(threshold_from_score(kth, metric))
 

@@ -4,17 +4,25 @@ A self-join's distribution is the set's own pairwise one (`distribution.set_dist
 sets, up to 1000 images of A (projected into B's space, through B's query expansion as in the join) are
 scored against up to 1000 images of B: about a million pairs whatever the set sizes, a few ms of BLAS.
 Several searched sets are pooled, each sample weighted by its set's share of the pairs.
+`join_threshold` suggests a range threshold from that sample: the join asked, not one set's own pairs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from simages.nearest import scores
-from simages.nearest.distribution import ScoreDistribution, sample_pair_scores, summarize
+from simages.nearest.distribution import (
+    DEFAULT_TOP_FRACTION,
+    ScoreDistribution,
+    pair_block_scores,
+    sample_pair_scores,
+    summarize,
+)
 from simages.nearest.joins import is_self_join
+from simages.nearest.query_spec import higher_is_better
 from simages.nearest.set_index import SetIndex
 
 _SAMPLE_SIDE = 1000
@@ -32,18 +40,16 @@ def cross_pair_scores(
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(a), size=min(len(a), _SAMPLE_SIDE), replace=False))
     cols = np.sort(rng.choice(len(b), size=min(len(b), _SAMPLE_SIDE), replace=False))
-    queries = b.queries(b.project(a.raw[rows]), metric, None, expand=expand)
-    if metric == "cosine":
-        values = -scores.cosine_keys(queries, b.vectors[cols], b.inv_norms[cols])
-    else:
-        values = np.sqrt(scores.euclidean_keys(queries, b.vectors[cols], b.sq_norms[cols]))
-    return values.ravel()
+    # Scored as the join scores them: the better of each key's plain and expanded forms.
+    queries = b.query_rows(b.project(a.raw[rows]), metric, None, expand=expand)
+    return pair_block_scores(queries, b, cols, metric).ravel()
 
 
-def join_distribution(
-    a: SetIndex, bs: Sequence[SetIndex], metric: str, *, expand: bool = True, bins: int = 40
-) -> ScoreDistribution:
-    """Histogram and quantiles of the scores of A against the sets `bs` (sampled, see the module)."""
+def _weighted_samples(
+    a: SetIndex, bs: Sequence[SetIndex], metric: str, expand: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sampled scores of A against each of `bs`, pooled, and each one's weight: the number of
+    pairs of the join it stands for (a set's pairs / its sample size)."""
     parts, weights = [], []
     for b in bs:
         values = cross_pair_scores(a, b, metric, expand=expand)
@@ -52,14 +58,53 @@ def join_distribution(
             pairs = len(a) * (len(b) - (1 if is_self_join(a, b) else 0))
             weights.append(np.full(len(values), pairs / len(values)))
     if not parts:
-        return summarize(np.zeros(0), metric, bins)
-    values = np.concatenate(parts)
-    if len(parts) == 1:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(parts), np.concatenate(weights)
+
+
+def join_threshold(
+    a: SetIndex, bs: Sequence[SetIndex], metric: str, top_fraction: float = DEFAULT_TOP_FRACTION, *,
+    expand: bool = True,
+) -> float:
+    """The range threshold suggested for the join of A against `bs`: the score of the sampled pair at
+    which the best `top_fraction` of the join's pairs (weighted by each set's share) is reached. It is a
+    score of an actual pair of the join, so that pair passes once the threshold is written with
+    `display.threshold_from_score`; a new folder checked against a collection gets a threshold from
+    its own pairs with the collection, not from the collection's pairs among themselves. With no pair,
+    the identity threshold (1 for cosine, 0 for Euclidean). Remembered per (sets, metric, expansion)
+    for as long as the indexes are the same objects. ValueError for a top_fraction outside (0, 1)."""
+    if not 0 < top_fraction < 1:
+        raise ValueError("top_fraction must lie strictly between 0 and 1")
+    key = ("join_threshold", metric, top_fraction, expand, tuple(b.set_name for b in bs))
+    remembered = a.memo.get(key)
+    if remembered is not None and all(x is y for x, y in zip(remembered[0], bs, strict=True)):
+        return remembered[1]
+    values, weights = _weighted_samples(a, bs, metric, expand)
+    if not len(values):
+        threshold = 1.0 if higher_is_better(metric) else 0.0
+    else:
+        order = np.argsort(-values if higher_is_better(metric) else values, kind="stable")
+        reached = np.cumsum(weights[order])
+        wanted = top_fraction * reached[-1]
+        position = min(len(order) - 1, int(np.searchsorted(reached, wanted - 1e-9 * reached[-1])))
+        threshold = float(values[order[position]])
+        if not math.isfinite(threshold):
+            threshold = 1.0 if higher_is_better(metric) else 0.0
+    a.memo[key] = (tuple(bs), threshold)
+    return threshold
+
+
+def join_distribution(
+    a: SetIndex, bs: Sequence[SetIndex], metric: str, *, expand: bool = True, bins: int = 40
+) -> ScoreDistribution:
+    """Histogram and quantiles of the scores of A against the sets `bs` (sampled, see the module)."""
+    values, weights = _weighted_samples(a, bs, metric, expand)
+    if not len(values) or len(bs) == 1:
         return summarize(values, metric, bins)
     # A weighted histogram keeps each set's share; quantiles come from the pooled sample (close enough
     # for a plot).
     dist = summarize(values, metric, bins)
-    counts, _ = np.histogram(values, bins=np.asarray(dist.bin_edges), weights=np.concatenate(weights))
+    counts, _ = np.histogram(values, bins=np.asarray(dist.bin_edges), weights=weights)
     scale = len(values) / max(1.0, float(counts.sum()))
     return ScoreDistribution(dist.metric, dist.count, dist.minimum, dist.maximum, dist.quantiles,
                              dist.bin_edges, [round(float(c) * scale) for c in counts])

@@ -69,7 +69,9 @@ class JoinPairs:
 
     `pairs` are the best passing pairs, best first (all of them unless `passed` > len(pairs));
     `keys` are A's images in name order; `total` is how many pairs were compared (|A| x |B| summed over
-    the searched sets, less the image-with-itself pairs of a self-join)."""
+    the searched sets, less the image-with-itself pairs of a self-join), both counted per direction.
+    `pairs_of_images`: for a range self-join, how many pairs of images pass (each unordered pair once,
+    as its CSV lists them: nearest/pairs_once), else None."""
 
     a_set: str
     b_sets: tuple[str, ...]
@@ -79,6 +81,7 @@ class JoinPairs:
     passed: int
     total: int
     self_join: bool = False
+    pairs_of_images: int | None = None
     # For each image of A, the positions of its pairs in `pairs` (best first).
     by_key: dict[str, list[int]] = field(init=False, repr=False, compare=False)
     # Positions of the pairs to list one per pair of images: a self-join finds x ~ y and y ~ x, and a
@@ -108,6 +111,11 @@ class JoinPairs:
                 seen.add(edge)
                 keep.append(position)
         return keep
+
+    @property
+    def images_compared_once(self) -> int:
+        """Pairs of images a self-join compares, each once: |A| (|A| - 1) / 2."""
+        return len(self.keys) * (len(self.keys) - 1) // 2
 
     @property
     def complete(self) -> bool:
