@@ -11,6 +11,7 @@ from simages.gui.teaching_panel import (
     cost_bar_options,
     mount_join_request_panel,
     mount_join_teaching_panel,
+    small_set_text,
     summary_text,
 )
 from simages.nearest import QuerySpec, SetIndex, key_join
@@ -101,6 +102,11 @@ async def test_results_page_panel_opens_and_follows_its_controls(tmp_path):
         await user.should_see(marker="teaching-summary")
         text = only(user, "teaching-summary").text
         assert "Brute force computed all 11 distances" in text and "same answer" in text
+        # 12 images: the default is about sqrt(12) pivots, not 32 (every image a pivot), and the panel
+        # says the set is too small to show pruning, naming a larger set.
+        assert only(user, "teaching-pivots").value == 3
+        await user.should_see(marker="teaching-small-set")
+        assert "too small to show pruning" in only(user, "teaching-small-set").text
         scatter = only(user, "teaching-scatter")
         assert sum(len(s["data"]) for s in scatter.options["series"] if s["type"] == "scatter") == 11
         with user:
@@ -194,3 +200,14 @@ async def test_join_panel_reads_the_sets_as_the_joins_intent_does(tmp_path):
         assert not np.array_equal(duplicates.vectors, similar.vectors)
         assert np.array_equal(similar.vectors, plain.vectors)
         assert mounted["several"] is None
+
+
+def test_small_set_sentence_only_where_pruning_cannot_show():
+    index = clustered_index()
+    spec = QuerySpec.parse("euclidean", "knn", "5")
+    big = explain_pruning(index, index.raw_vector(index.names[0]), spec, index.names[0], 20)
+    assert big.pivot.pruned > 0 and small_set_text(len(index), big) == ""
+    tiny = SetIndex("t", [f"{i}.jpg" for i in range(9)], index.vectors[:9].copy(), "gap+l2")
+    every = explain_pruning(tiny, tiny.raw_vector("0.jpg"), spec, "0.jpg", 32)
+    assert "every image is a pivot" in small_set_text(len(tiny), every)
+    assert "larger set" in small_set_text(len(tiny), every)

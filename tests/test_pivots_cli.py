@@ -63,7 +63,9 @@ def test_query_table_says_what_it_cost_and_json_without_explain_has_no_cost(sett
     code, out, _ = run(settings, capsys, "query", "pts/" + clustered[0], "--set", "pts", "--knn", "3",
                        "--index", "pivots", "--explain")
     assert code == 0 and "Cost:" in out
-    assert re.search(r"computed \d+ of 119 distances .*pruned by 3[12] pivots", out)
+    # `--index pivots` without a count: the set's default, about sqrt(120) = 11 (the key's own pivot
+    # may be left out), never 32 pivots for 120 images.
+    assert re.search(r"computed \d+ of 119 distances .*pruned by 1[01] pivots", out)
     code, out, _ = run(settings, capsys, "query", "pts/" + clustered[0], "--set", "pts", "--knn", "3",
                        "--format", "json")
     assert code == 0 and "cost" not in json.loads(out)
@@ -109,3 +111,14 @@ def test_bench_pivots_prints_the_table_and_checks_every_answer(settings, capsys)
     assert code == 0 and "| 8 |" in out and "identical to brute force" in out and "CPU:" in out
     code, _, err = run(settings, capsys, "bench", "pivots", "big", "--dims", "x")
     assert code == 2 and "--dims" in err
+
+
+def test_default_pivot_count_follows_the_set_size_and_leaves_images_to_rule_out():
+    from simages.nearest.pivot_store import DEFAULT_PIVOTS, default_pivot_count
+
+    for images in (1, 2, 3, 9, 10, 50, 120, 1000, 10_000, 1_000_000):
+        count = default_pivot_count(images)
+        assert 1 <= count <= DEFAULT_PIVOTS
+        if images >= 2:
+            assert count < images  # some image is left for the table to rule out
+    assert default_pivot_count(9) == 3 and default_pivot_count(1000) == 32

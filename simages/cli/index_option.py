@@ -12,9 +12,10 @@ def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index",
         metavar="brute|pivots[:P]",
-        help="how to answer: brute force, or a pivot table of P pivots (default "
-        f"{DEFAULT_PIVOTS}; LAESA, exact: the same answer, fewer distances where the data allows). Without "
-        "it: the default search (brute force; an approximate index on very large sets, see --exact)",
+        help="how to answer: brute force, or a pivot table of P pivots (default: "
+        f"about sqrt(n) for a set of n images, at most {DEFAULT_PIVOTS}; LAESA, exact: the same answer, "
+        "fewer distances where the data allows). Without it: the default search (brute force; an "
+        "approximate index on very large sets, see --exact)",
     )
     parser.add_argument(
         "--explain",

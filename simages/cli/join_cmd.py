@@ -1,4 +1,4 @@
-"""`simages join A B [B2 ...] (--knn K | --range T) [--metric M] [--intent similar|duplicates]
+"""`simages join A B [B2 ...] [--knn K | --range T] [--metric M] [--intent similar|duplicates]
 [--no-expansion] [--output pairs.csv] [--index brute|pivots[:P]] [--explain]`: every image of A against B.
 
 A = B is a self-join: an image is never paired with itself (identical copies under other names are).
@@ -15,7 +15,9 @@ nearest images of B first; --no-expansion scores from the keys themselves. --ind
 pivot-filtered nested-loop join (one pivot-table search in B per image of A; the same pairs), and
 --explain reports the distances computed out of |A| x |B| (after the table, or on stderr with --output).
 --intent says which question the scores answer: `similar` (default: the store's full descriptor) or
-`duplicates` (copies of one photo: see simages/nearest/intents.py); the app's /join.csv passes the same.
+`duplicates` (copies of one photo, edited or not); the app's /join.csv passes the same.
+Without --knn or --range the intent's default: kNN with k = 10 for similar images, the range at the
+duplicate threshold (as `simages duplicates`) for duplicates.
 Duplicates within one set of 50,000+ images with a fresh ANN index go through its kNN graph (each image's
 10 nearest, then the threshold: docs/ann.md), with a progress bar; --exact compares every pair instead.
 """
@@ -97,9 +99,12 @@ def _open_sets(
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        spec = spec_from_args(args)
+        intent = intent_named(args.intent)
+        spec_from_args(args)  # a bad K or T is reported before the sets are read
         choice = index_choice_from_args(args)
-        a, bs = _open_sets(settings, args.a, args.b, intent_named(args.intent))
+        a, bs = _open_sets(settings, args.a, args.b, intent)
+        # The duplicates default threshold is the searched set's (whitened or not: see duplicate_threshold).
+        spec = spec_from_args(args, intent, bs[0])
         if len(bs) > 1 and (choice.kind != "default" or args.explain):
             raise ValueError("--index and --explain take one set B")
         groups: Groups | None = None

@@ -14,7 +14,10 @@ distances where the data allows); --explain reports the cost ("cost" in JSON: di
 set's size, pivots, ms).
 A kNN query on a large set (50,000 images or more) uses the set's ANN index when it has a fresh one: the
 index proposes candidates, which are scored exactly; --exact searches the whole set instead.
-Exit codes: 0 success, 2 a user error (bad name, set not indexed, bad option), 1 extraction failure.
+Without --knn or --range: kNN with k = 10 (the app's default), or with `--intent duplicates` the range
+at the duplicate threshold (is this photo already in the set?).
+Exit codes: 0 success, 2 a user error (bad name, set not indexed, bad option, a key file that is no
+image), 1 extraction failure.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from typing import TextIO
 import numpy as np
 
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
+from simages.extraction.images import UnreadableImage
 from simages.naming import InvalidName, validate_image_name, validate_set_name
 from simages.nearest import display
 from simages.nearest.cache import default_cache
-from simages.nearest.duplicates import DUPLICATE_COSINE
+from simages.nearest.duplicates import DUPLICATE_COSINE, duplicate_threshold
 from simages.nearest.intents import INTENTS, SIMILAR, Intent, descriptor_for, intent_named
 from simages.nearest.query_cost import QueryCost, explained_key_join
 from simages.nearest.query_spec import METRICS, QuerySpec
@@ -43,12 +47,16 @@ from simages.settings import Settings
 from simages.store.npz_store import StoreError
 
 # Errors whose message is written for the user: printed as is, exit code 2, never a traceback.
-USER_ERRORS = (ValueError, LookupError, StoreError)
+# UnreadableImage (an OSError) is the user's file, not a broken install: it must be caught before OSError.
+USER_ERRORS = (ValueError, LookupError, StoreError, UnreadableImage)
+
+# The predicate when neither --knn nor --range is given (the app's results page uses the same k).
+DEFAULT_KNN = 10
 
 
 def add_predicate_arguments(parser: argparse.ArgumentParser) -> None:
     """--knn / --range / --metric, shared by `query` and `join`."""
-    group = parser.add_mutually_exclusive_group(required=True)
+    group = parser.add_mutually_exclusive_group()
     # Read as text so QuerySpec.parse gives its friendly messages rather than argparse's.
     group.add_argument("--knn", metavar="K", help="the K most similar images")
     group.add_argument(
@@ -63,11 +71,21 @@ def add_predicate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def spec_from_args(args: argparse.Namespace) -> QuerySpec:
+def spec_from_args(
+    args: argparse.Namespace, intent: Intent = SIMILAR, index: SetIndex | None = None
+) -> QuerySpec:
+    """The predicate asked for; without --knn / --range the intent's default: kNN-10 for similar images,
+    the range at the duplicate threshold (of `index`, read for duplicates) for duplicates.
+    ValueError with a user message for a bad K or T."""
     expand = getattr(args, "expand", True)
     if args.knn is not None:
         return QuerySpec.parse(args.metric, "knn", args.knn, expand)
-    return QuerySpec.parse(args.metric, "range", args.range, expand)
+    if args.range is not None:
+        return QuerySpec.parse(args.metric, "range", args.range, expand)
+    if intent.name == "duplicates":
+        threshold = duplicate_threshold(args.metric, index)
+        return QuerySpec.parse(args.metric, "range", display.format_score(threshold, args.metric), expand)
+    return QuerySpec.parse(args.metric, "knn", str(DEFAULT_KNN), expand)
 
 
 def user_error(error: BaseException) -> int:
@@ -76,6 +94,11 @@ def user_error(error: BaseException) -> int:
         message += "; " + error.remedy
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def no_duplicate_sentence(set_name: str) -> str:
+    """What a duplicates search that found nothing answers: the curator's question was yes/no."""
+    return f"No duplicate of this photo in {set_name}."
 
 
 def format_score(score: float, metric: str) -> str:
@@ -201,18 +224,22 @@ def key_vector(
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        spec = spec_from_args(args)
+        intent = intent_named(args.intent)
+        spec_from_args(args)  # a bad K or T is reported before the set is read
         choice = index_choice_from_args(args)
         if args.limit is not None and args.limit < 1:
             raise ValueError("--limit must be a positive integer")
-        intent = intent_named(args.intent)
         index = open_set(settings, args.set, intent)
+        spec = spec_from_args(args, intent, index)
         key = parse_key(args.key, settings)
         raw, exclude = key_vector(key, settings, index, intent)
         if args.include_self:
             exclude = None
         result, cost = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=exclude,
                                           limit=args.limit, settings=settings, exact=args.exact)
+    except UnreadableImage as error:
+        print(f"error: {args.key} is not an image SIMages can read ({error})", file=sys.stderr)
+        return 2
     except USER_ERRORS as error:
         return user_error(error)
     except (ImportError, OSError, RuntimeError) as error:
@@ -266,7 +293,10 @@ def write_result(
         shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
         out.write(f"Passed: {result.passed} of {result.total}{shown}\n")
     if not result.matches:
-        out.write("No image matches.\n")
+        if intent is not None and intent.name == "duplicates" and spec.predicate == "range":
+            out.write(f"{no_duplicate_sentence(result.set)}\n")
+        else:
+            out.write("No image matches.\n")
         return
     width = len(str(len(result.matches)))
     out.write(f"{'#':>{width}}  {'score':>10}  image\n")

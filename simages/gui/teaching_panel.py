@@ -22,7 +22,7 @@ from nicegui import background_tasks, run, ui
 from simages.gui.context import GuiContext
 from simages.nearest.intents import DEFAULT_INTENT, intent_named
 from simages.nearest.joins import is_self_join
-from simages.nearest.pivot_store import DEFAULT_PIVOTS
+from simages.nearest.pivot_store import default_pivot_count
 from simages.nearest.pruning import JoinCostEstimate, PruningPicture, estimate_join_cost, explain_pruning
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.reduced import DIMENSIONS
@@ -50,7 +50,7 @@ def mount_teaching_panel(
 ) -> TeachingPanel:
     """Add the panel for this query to `container` (cleared by the page before each search). `tab` is the
     page's per-tab dict: the panel keeps its settings there, so they survive a new search."""
-    memory = tab.setdefault("teaching", {"open": False, "pivots": DEFAULT_PIVOTS, "dimension": AS_SEARCHED})
+    memory = tab.setdefault("teaching", {"open": False, "pivots": None, "dimension": AS_SEARCHED})
     with container:
         return TeachingPanel(ctx, memory, index, spec, key_vector=key_vector, exclude=exclude)
 
@@ -66,7 +66,7 @@ def mount_join_teaching_panel(
     """The panel for a set join of A against B: the whole join's cost by brute force and through a pivot
     table of B (a pivot-filtered nested-loop join, estimated on a sample of A's keys for a large A), and the
     picture for one key of A, chosen in the panel."""
-    memory = tab.setdefault("teaching", {"open": False, "pivots": DEFAULT_PIVOTS, "dimension": AS_SEARCHED})
+    memory = tab.setdefault("teaching", {"open": False, "pivots": None, "dimension": AS_SEARCHED})
     with container:
         return TeachingPanel(ctx, memory, b, spec, join_keys=a)
 
@@ -128,8 +128,13 @@ class TeachingPanel:
                      "an answer: it is ruled out without computing its distance. The answer is the same."
                      ).classes("text-body2 text-grey-8")
             with ui.row().classes("items-end gap-4"):
-                self.pivots_select = ui.select({p: f"{p} pivots" for p in PIVOT_CHOICES},
-                                               value=memory.get("pivots", DEFAULT_PIVOTS), label="Pivots")
+                # The set's own default (about sqrt(n)) unless the user picked a count in this tab.
+                default = default_pivot_count(len(index))
+                choices = sorted({*PIVOT_CHOICES, default})
+                labels = {p: f"{p} pivots" + (" (default)" if p == default else "") for p in choices}
+                chosen = memory.get("pivots")
+                self.pivots_select = ui.select(labels, value=chosen if chosen in labels else default,
+                                               label="Pivots")
                 self.pivots_select.classes("w-36").mark("teaching-pivots")
                 self.dimension_select = ui.select(dims, value=memory["dimension"], label="Dimension")
                 self.dimension_select.classes("w-56").mark("teaching-dimension")
@@ -159,9 +164,11 @@ class TeachingPanel:
     async def refresh(self) -> None:
         """Compute the picture for the current controls (in a worker thread: a large set must not freeze
         the other tabs) and draw it; a newer request, or a new search that removed the panel, wins."""
-        pivots = int(self.pivots_select.value or DEFAULT_PIVOTS)
+        default = default_pivot_count(len(self.index))
+        pivots = int(self.pivots_select.value or default)
         dimension = int(self.dimension_select.value or AS_SEARCHED)
-        self.memory.update(pivots=pivots, dimension=dimension)
+        # A count the user chose is kept for the next search; the default follows the next set's size.
+        self.memory.update(pivots=pivots if pivots != default else None, dimension=dimension)
         self._requests += 1
         request = self._requests
         self.body.clear()
@@ -186,6 +193,9 @@ class TeachingPanel:
                 ui.label(f"For one key of {join.a_set}, {self.memory.get('key')}:").classes(
                     "text-subtitle2 q-mt-sm")
             ui.label(summary_text(picture)).classes("text-body2").mark("teaching-summary")
+            small = small_set_text(len(self.index), picture)
+            if small:
+                ui.label(small).classes("text-body2 text-warning").mark("teaching-small-set")
             if picture.note:
                 ui.label(picture.note).classes("text-caption text-grey-7").mark("teaching-note")
             ui.echart(cost_bar_options(picture)).classes("w-full").style("height: 120px").mark("teaching-bar")
@@ -211,6 +221,26 @@ class TeachingPanel:
                                   self.ctx.settings)
         join = estimate_join_cost(a, self.index, self.spec, pivots, self.ctx.settings)
         return picture, join
+
+
+# Below this many images a pivot table has too little to rule out for a lesson to show it.
+SMALL_SET = 100
+
+
+def small_set_text(images: int, picture: PruningPicture) -> str:
+    """A sentence when the set is too small for the panel to show pruning (few images, or every image a
+    pivot, or nothing ruled out), suggesting a larger set; "" otherwise."""
+    pivots, pruned = picture.pivot.pivots, picture.pivot.pruned
+    if pivots >= picture.brute.total:  # every image searched (the key left out) is a pivot
+        why = f"with {images:,} images and {pivots} pivots every image is a pivot: nothing can be ruled out"
+    elif images < SMALL_SET and pruned == 0:
+        why = f"with only {images:,} images ({pivots} of them pivots) nothing was ruled out this time"
+    elif images < SMALL_SET:
+        why = f"with only {images:,} images the savings are too small to mean much"
+    else:
+        return ""
+    return (f"This set is too small to show pruning: {why}. Try a larger set (e.g. Corel-1k, 1,000 photos, "
+            "as an image set) to see the pivots at work.")
 
 
 def join_summary_text(join: JoinCostEstimate) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,16 @@ FORMAT_VERSION = 1
 # as 64 at 16-32 dimensions, for half the table.
 DEFAULT_PIVOTS = 32
 MAX_PIVOTS = 1024
+
+
+def default_pivot_count(images: int) -> int:
+    """The number of pivots used when none is asked for, from the set's size `images` (n): about sqrt(n)
+    (rounded), at most DEFAULT_PIVOTS (32, what Corel-1k's n = 1,000 gives; more pivots prune little
+    more there, docs/teaching.md), at least 1 and fewer than n when n >= 2, so some images are left for
+    the table to rule out (9 images: 3 pivots, where 32 would make every image a pivot)."""
+    if images < 2:
+        return 1
+    return max(1, min(DEFAULT_PIVOTS, round(math.sqrt(images)), images - 1))
 
 
 def pivot_path(settings: Settings, set_name: str, space: str) -> Path:

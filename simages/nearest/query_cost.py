@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from simages.nearest.joins import _matches, block_rows_for, is_self_join, iter_set_join, key_join
-from simages.nearest.pivot_store import DEFAULT_PIVOTS, check_pivot_count, pivot_index
+from simages.nearest.pivot_store import check_pivot_count, default_pivot_count, pivot_index
 from simages.nearest.query_spec import QuerySpec
 from simages.nearest.results import KeyResult, Match
 from simages.nearest.set_index import SetIndex
@@ -32,7 +32,12 @@ class IndexChoice:
     large set: simages.nearest.approximate), brute force always, or a pivot table of `pivots` pivots."""
 
     kind: str = "default"
-    pivots: int = DEFAULT_PIVOTS
+    # None: the set's default (pivot_store.default_pivot_count, about sqrt(n), at most 32).
+    pivots: int | None = None
+
+    def pivot_count(self, images: int) -> int:
+        """The pivots to use on a set of `images` images."""
+        return self.pivots if self.pivots is not None else default_pivot_count(images)
 
     @classmethod
     def parse(cls, text: str) -> IndexChoice:
@@ -53,7 +58,8 @@ class IndexChoice:
 
     def describe(self) -> str:
         if self.kind == "pivots":
-            return f"pivot table ({self.pivots} pivots)"
+            count = f"{self.pivots} pivots" if self.pivots is not None else "about sqrt(n) pivots, at most 32"
+            return f"pivot table ({count})"
         return "brute force" if self.kind == "brute" else "the default search"
 
 
@@ -132,7 +138,7 @@ def explained_key_join(
         if result.search != "exact":
             return result, QueryCost(None, result.total, 0, ms, expansion, result.search)
         return result, QueryCost(result.total, result.total, 0, ms, expansion)
-    pivots = pivot_index(index, spec.metric, choice.pivots, settings)
+    pivots = pivot_index(index, spec.metric, choice.pivot_count(len(index)), settings)
     started = time.perf_counter()  # a table built or loaded now is paid once per set, not per query
     query, own_row = index.key_query(key_vector, spec.metric, exclude, expand=spec.expand)
     found = pivots.search(query, spec, own_row)
@@ -205,7 +211,7 @@ def _pivot_join(
             f"sets {a.set_name!r} ({a.dimension}-d) and {b.set_name!r} ({b.dimension}-d) hold different "
             "descriptors; index both with the same descriptor"
         )
-    pivots = pivot_index(b, spec.metric, choice.pivots, settings)
+    pivots = pivot_index(b, spec.metric, choice.pivot_count(len(b)), settings)
     self_join = is_self_join(a, b)
     expansion = len(b) if b.expansion_for(spec.expand) else 0
     elapsed = 0.0
