@@ -9,6 +9,7 @@ import types
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from simages.cli import join_cmd, query_cmd
 from simages.settings import Settings
@@ -122,7 +123,7 @@ def test_uploaded_file_is_described_with_the_set_settings(settings, tmp_path, mo
                         types.SimpleNamespace(describe_file=describe_file))
     write_store(settings, "pets", NAMES, VECTORS, descriptor="max+sqrt+l2")
     upload = tmp_path / "upload.png"
-    upload.write_bytes(b"fake")
+    Image.new("RGB", (4, 4)).save(upload)  # read by nothing but the format check: describe_file is faked
     assert cli(settings, "query", "upload.png", "--set", "pets", "--knn", "1", "--format", "json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["results"][0]["image"] == "dogs/1.jpg" and data["key"] == "upload.png"
@@ -208,3 +209,40 @@ def test_tables_say_whether_query_expansion_was_used(settings, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert "without query expansion" in lines[0]
     assert lines[1:3] == ["cats/1.jpg", "      1.000000  copy/cats-1.jpg"]
+
+
+@pytest.mark.parametrize("content", [b"hello\n", b"", b"\x89PNG\r\n\x1a\n broken"])
+def test_a_key_file_that_is_no_image_gives_one_line_and_exit_code_2(settings, tmp_path, capsys, content):
+    # Every kind of unreadable key file (text, empty, a damaged image) is the user's bad input: one line,
+    # exit code 2 like a bad set name, never a traceback and never "cannot compute the descriptor".
+    key = tmp_path / "notes.txt"
+    key.write_bytes(content)
+    assert cli(settings, "query", str(key), "--set", "pets") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {key} is not an image SIMages can read (") and err.count("\n") == 1
+
+
+def test_query_without_a_predicate_is_knn_10(settings, capsys):
+    assert cli(settings, "query", "pets/cats/1.jpg", "--set", "pets", "--format", "json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["predicate"], data["param"]) == ("knn", query_cmd.DEFAULT_KNN) and len(data["results"]) == 4
+
+
+def test_duplicates_intent_defaults_to_the_duplicate_threshold_and_says_when_none_passes(settings, capsys):
+    from simages.nearest.duplicates import duplicate_threshold
+    from simages.nearest.intents import DUPLICATES
+
+    assert cli(settings, "query", "pets/cats/1.jpg", "--set", "pets", "--intent", "duplicates",
+               "--format", "json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["predicate"] == "range"
+    pets = query_cmd.open_set(settings, "pets", DUPLICATES)  # 5 images: too few to whiten, so 0.9
+    assert data["param"] == pytest.approx(duplicate_threshold("cosine", pets), abs=1e-6)
+    passed = data["passed"]
+    assert cli(settings, "query", "pets/cats/1.jpg", "--set", "pets", "--intent", "duplicates") == 0
+    out = capsys.readouterr().out
+    assert ("No duplicate of this photo in pets." in out) == (passed == 0)
+    assert cli(settings, "join", "pets", "pets", "--intent", "duplicates", "--output", "-") == 0
+    assert capsys.readouterr().out.startswith("a,b,score")
+    assert cli(settings, "join", "pets", "pets") == 0
+    assert "Join of pets against pets: 10 nearest" in capsys.readouterr().out

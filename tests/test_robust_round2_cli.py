@@ -177,4 +177,5 @@ def test_a_key_file_that_is_no_readable_image_gets_one_line(
     code = main(["--root", str(odd_set.root), "--weights", str(weights_path), "query", str(key), "--set", SET,
                  "--knn", "3"])
     err = capsys.readouterr().err
-    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1, err
+    # Exit code 2: the user's bad input, like a bad set name (the help's exit-code paragraph).
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
