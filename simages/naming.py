@@ -2,7 +2,8 @@
 
 A set is a direct sub-folder of `image_sets/`; an image is a path relative to its set, written with `/`,
 sub-folders allowed. Names come from URLs, uploads and the command line, so each is validated before it
-touches the file system, and the resolved path is checked once more (symlinks may point anywhere).
+touches the file system, and the resolved path is checked once more (symlinks may point anywhere). A set
+folder may itself be a link to a folder anywhere (the user's choice); images must resolve inside it.
 
 Every name the file system allows is a valid name: colons (`8:30 am.jpg`), quotes, `#`, `%`, and bytes
 that are not UTF-8 (`caf\\xe9.jpg` written in Latin-1). Python hands the latter over as str with
@@ -70,36 +71,60 @@ def is_inside(path: Path, folder: Path) -> bool:
 
 
 def set_dir(image_sets: Path, set_name: str) -> Path:
-    """The folder of an existing set; InvalidName if the name is bad, LookupError if there is no such set."""
+    """The folder of an existing set; InvalidName if the name is bad, LookupError if there is no such set.
+
+    The one rule for sets, used by the CLI, the indexer and the app: a set is a visible direct entry of
+    `image_sets/` that is a folder, or a symbolic link to a folder anywhere (linking ~/Pictures into
+    image_sets/ is the user's explicit choice). The name itself cannot leave image_sets/ (one component,
+    no '..'); what is checked to stay inside is each image, see image_path."""
     validate_set_name(set_name)
     folder = image_sets / set_name
-    real_root = image_sets.resolve()
-    if not folder.is_dir() or not is_inside(folder.resolve(), real_root):
+    refusal = refused_link(image_sets, set_name)
+    if refusal:
+        raise LookupError(refusal)
+    if not folder.is_dir():
+        if folder.is_symlink():
+            target = os.readlink(folder)
+            raise LookupError(f"image set {set_name!r} is a link to {target}, which is no folder")
         raise LookupError(f"no image set named {set_name!r}")
     return folder
 
 
+def refused_link(image_sets: Path, set_name: str) -> str | None:
+    """Why the entry `set_name` of `image_sets/` is a link that cannot be a set, or None. A link to a folder
+    that holds image_sets/ itself (`/`, the home folder holding the root) would index the image sets, the
+    features and everything beside them as one set."""
+    folder = image_sets / set_name
+    if not folder.is_symlink() or not folder.is_dir():
+        return None
+    if is_inside(image_sets.resolve(), Path(os.path.realpath(folder))):
+        return (f"{display_name(set_name)} is a link to {os.path.realpath(folder)}, a folder holding "
+                "image_sets/ itself: it is not used as a set (link a folder of photos instead)")
+    return None
+
+
 def image_path(image_sets: Path, set_name: str, image_name: str) -> Path:
-    """The file of an existing image of a set, guaranteed to resolve inside `image_sets/`."""
+    """The file of an existing image of a set, guaranteed to resolve inside its set's real folder (or inside
+    `image_sets/`: a link from one set to another set's image is fine)."""
     folder = set_dir(image_sets, set_name)
     validate_image_name(image_name)
     path = folder.joinpath(*image_name.split("/"))
     real = Path(os.path.realpath(path))
-    if not is_inside(real, image_sets.resolve()) or not real.is_file():
+    inside = is_inside(real, Path(os.path.realpath(folder))) or is_inside(real, image_sets.resolve())
+    if not inside or not real.is_file():
         raise LookupError(f"no image {image_name!r} in set {set_name!r}")
     return path
 
 
 def list_sets(image_sets: Path) -> list[str]:
-    """Sub-folders of `image_sets/` that are sets: visible, real folders (or links that stay inside)."""
+    """The sets of `image_sets/` by set_dir's rule: visible folders, or links to folders anywhere."""
     if not image_sets.is_dir():
         return []
-    real_root = image_sets.resolve()
     names = []
     for entry in os.scandir(image_sets):
-        if entry.name.startswith(".") or not entry.is_dir():
+        if entry.name.startswith(".") or not entry.is_dir():  # is_dir follows links; a broken one is not
             continue
-        if entry.is_symlink() and not is_inside(Path(os.path.realpath(entry.path)), real_root):
+        if entry.is_symlink() and refused_link(image_sets, entry.name):
             continue
         names.append(entry.name)
     return sorted(names)

@@ -287,3 +287,23 @@ def test_join_two_sets_pairs_groups_csv_and_compare(join_server):
         finally:
             browser.close()
     print(f"\nscreenshots saved in {OUTPUT}")
+
+
+def test_a_non_image_upload_says_why_in_a_real_browser(layout_server, tmp_path):
+    # The refusal comes from Quasar in the browser (accept / max-file-size): only a real browser shows
+    # whether the page receives the reason (review finding 7: "too large ... (or it is not an image)").
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(layout_server + "/?key_set=corel")
+            page.locator(".thumb-tile").first.wait_for(timeout=20_000)
+            page.locator(".key-upload input[type=file]").set_input_files(str(notes))
+            status = page.locator(".q-notification").first
+            status.wait_for(timeout=10_000)
+            text = page.inner_text("body")
+            assert "notes.txt is not an image file" in text and "too large" not in text, text
+        finally:
+            browser.close()

@@ -44,7 +44,7 @@ def site(tmp_path_factory):
     (outside / "secret.jpg").write_bytes(jpeg_with_marker(MARKER))
     demo = root / "image_sets" / "demo"
     os.symlink(outside / "secret.jpg", demo / "leak.jpg")  # an image name leading outside
-    os.symlink(outside, root / "image_sets" / "escape")  # a set name leading outside
+    os.symlink(root, root / "image_sets" / "escape")  # a set linked to the folder holding image_sets/
     os.symlink(demo, root / "image_sets" / "alias")  # a symlinked set that stays inside: allowed
     (demo / ".ssh").mkdir()
     (demo / ".ssh" / "id_rsa.jpg").write_bytes(jpeg_with_marker(MARKER))
@@ -88,9 +88,9 @@ HOSTILE_IMAGE_QUERIES = [
     "set=demo&name=.ssh%2Fid_rsa.jpg",
     "set=demo&name=leak.jpg",  # symlink inside the set pointing outside
     "set=demo&name=leak.jpg&size=full",
-    "set=escape&name=secret.jpg",  # symlinked set pointing outside
-    "set=escape&name=secret.jpg&size=full",
-    "set=escape&name=secret.txt&size=full",
+    "set=escape&name=outside/secret.jpg",  # a set linked to the folder holding image_sets/: refused
+    "set=escape&name=outside/secret.jpg&size=full",
+    "set=escape&name=outside/secret.txt&size=full",
     "set=alias&name=leak.jpg&size=full",
     "set=demo&name=img001.png&size=..%2F..%2Foutside%2Fsecret.txt",
     "upload=..%2F..%2Foutside%2Fsecret.txt",
@@ -168,9 +168,12 @@ def test_pages_answer_hostile_links_with_a_friendly_message(site, target, expect
     check_page(server, root, target, expected)
 
 
-def test_symlinked_set_leading_outside_is_no_such_set_on_the_results_page(site):
+def test_symlinked_set_holding_image_sets_is_no_such_set_on_the_results_page(site):
+    # A link to a folder of photos anywhere is a set (tests/test_naming.py); a link to the folder that
+    # holds image_sets/ itself is refused, and the page says why.
     server, root, _ = site
-    check_page(server, root, "/similar?set=escape&key_set=demo&image=img001.png", "No such image set")
+    check_page(server, root, "/similar?set=escape&key_set=demo&image=img001.png",
+               "holding image_sets/ itself")
 
 
 def test_results_never_list_images_leading_outside(site):

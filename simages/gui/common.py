@@ -12,7 +12,7 @@ from nicegui import ui
 from simages.extraction.images import claims_image
 from simages.gui.context import GuiContext
 from simages.gui.controls import Expansion
-from simages.naming import InvalidName, display_name, is_image_name, list_sets, set_dir
+from simages.naming import InvalidName, display_name, is_image_name, list_sets, refused_link, set_dir
 from simages.nearest.cache import NotIndexed
 from simages.nearest.distribution import default_threshold, key_threshold
 from simages.nearest.set_index import SetIndex
@@ -74,8 +74,23 @@ def loose_images(image_sets: Path) -> list[str]:
                    and e.is_file()), key=str.casefold)
 
 
+def missing_set_message(ctx: GuiContext, name: str) -> str:
+    """Why there is no set `name`, for the page that asked (naming.set_dir's rule and words)."""
+    try:
+        set_dir(ctx.settings.image_sets, name)
+    except InvalidName:
+        pass
+    except LookupError as error:
+        refusal = refused_link(ctx.settings.image_sets, name)
+        if refusal or "is a link" in str(error):
+            return str(error)
+    else:
+        return f"The image set “{display_name(name)}” exists."
+    return display_name(f"There is no image set named “{name}”.")
+
+
 def set_exists(ctx: GuiContext, name: str) -> bool:
-    # set_dir, not a plain is_dir(): a set must be a folder that stays inside image_sets/.
+    # set_dir, the CLI's rule too: a folder, or a link to a folder (not one holding image_sets/ itself).
     try:
         set_dir(ctx.settings.image_sets, name)
     except (InvalidName, LookupError):

@@ -21,6 +21,7 @@ from simages.gui.common import (
     key_threshold_for,
     known_sets,
     load_index,
+    missing_set_message,
     name_caption,
     page_header,
     set_choices,
@@ -59,7 +60,7 @@ class Waiting:
 def _check_link(ctx: GuiContext, state: QueryState) -> tuple[str, str] | None:
     """(title, message) of a friendly error page when the link points at nothing, else None."""
     if not set_exists(ctx, state.join_set):
-        return "No such image set", display_name(f"There is no image set named “{state.join_set}”.")
+        return "No such image set", missing_set_message(ctx, state.join_set)
     if state.upload is not None:
         if ctx.uploads.get(state.upload) is None:
             return ("This uploaded image is no longer available",
@@ -68,7 +69,7 @@ def _check_link(ctx: GuiContext, state: QueryState) -> tuple[str, str] | None:
         return None
     assert state.key_set is not None and state.image is not None
     if not set_exists(ctx, state.key_set):
-        return "No such image set", display_name(f"There is no image set named “{state.key_set}”.")
+        return "No such image set", missing_set_message(ctx, state.key_set)
     try:
         image_path(ctx.settings.image_sets, state.key_set, state.image)
     except (LookupError, InvalidName):

@@ -151,7 +151,8 @@ def index_folder(
             stored = previous.entries()
             stored.update({name: fp for name, (fp, _) in previous.failed.items()})
         inside_sets = is_inside(folder.resolve(), settings.image_sets.resolve())
-        listing = scan_set(folder, settings.image_sets if inside_sets else None)
+        # A set linked in from elsewhere: links inside it may point within its own real folder.
+        listing = scan_set(folder, settings.image_sets if inside_sets else folder.resolve())
         summary.skipped = listing.skipped
         chunks = read_checkpoints(checkpoint_dir, expected)
         before = dict(known.fingerprints)
