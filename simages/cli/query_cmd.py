@@ -38,7 +38,14 @@ from simages.naming import InvalidName, validate_image_name, validate_set_name
 from simages.nearest import display
 from simages.nearest.cache import default_cache
 from simages.nearest.duplicates import DUPLICATE_COSINE, duplicate_threshold
-from simages.nearest.intents import INTENTS, SIMILAR, Intent, descriptor_for, intent_named
+from simages.nearest.intents import (
+    INTENTS,
+    SIMILAR,
+    Intent,
+    descriptor_for,
+    intent_named,
+    no_duplicate_sentence,
+)
 from simages.nearest.query_cost import QueryCost, explained_key_join
 from simages.nearest.query_spec import METRICS, QuerySpec
 from simages.nearest.results import KeyResult
@@ -94,11 +101,6 @@ def user_error(error: BaseException) -> int:
         message += "; " + error.remedy
     print(f"error: {message}", file=sys.stderr)
     return 2
-
-
-def no_duplicate_sentence(set_name: str) -> str:
-    """What a duplicates search that found nothing answers: the curator's question was yes/no."""
-    return f"No duplicate of this photo in {set_name}."
 
 
 def format_score(score: float, metric: str) -> str:

@@ -15,6 +15,8 @@ from simages.gui.controls import Expansion
 from simages.naming import InvalidName, display_name, is_image_name, list_sets, refused_link, set_dir
 from simages.nearest.cache import NotIndexed
 from simages.nearest.distribution import default_threshold, key_threshold
+from simages.nearest.duplicates import duplicate_threshold
+from simages.nearest.intents import intent_named
 from simages.nearest.set_index import SetIndex
 from simages.store.npz_store import StoreError
 from simages.store.scan import scan_set
@@ -98,9 +100,12 @@ def set_exists(ctx: GuiContext, name: str) -> bool:
     return True
 
 
-def load_index(ctx: GuiContext, name: str) -> SetIndex | None:
-    """The set's index, or None while it has no usable store (not indexed yet, or being rebuilt)."""
+def load_index(ctx: GuiContext, name: str, intent: str = "similar") -> SetIndex | None:
+    """The set's index read for `intent` (nearest.intents: "duplicates" reads it in the duplicates space),
+    or None while it has no usable store (not indexed yet, or being rebuilt)."""
     try:
+        if intent != "similar":
+            return ctx.descriptors.get(ctx.settings, name, intent_named(intent))
         return ctx.descriptors.get(ctx.settings, name)
     except (NotIndexed, StoreError, InvalidName):
         return None
@@ -128,10 +133,16 @@ def threshold_for(ctx: GuiContext, name: str | None, metric: str, expand: bool =
 
 
 def key_threshold_for(
-    ctx: GuiContext, name: str | None, vector: object, exclude: str | None, metric: str, expand: bool = True
+    ctx: GuiContext, name: str | None, vector: object, exclude: str | None, metric: str, expand: bool = True,
+    intent: str = "similar",
 ) -> float | None:
     """The range threshold suggested for one key (`nearest.distribution.key_threshold`: its own top 1%,
-    1 to 50 images); the set's threshold while the key's descriptor is not known yet."""
+    1 to 50 images); the set's threshold while the key's descriptor is not known yet. For the duplicates
+    intent the duplicate threshold of the set (never a share of the key's scores: a key with no copy in
+    the set must find none)."""
+    if intent == "duplicates":
+        searched = load_index(ctx, name, intent) if name else None
+        return duplicate_threshold(metric, searched)
     index = load_index(ctx, name) if name else None
     if index is None or not isinstance(vector, np.ndarray):
         return threshold_for(ctx, name, metric, expand)

@@ -3,6 +3,8 @@
 The URL carries names only (sets, an image relative to its set, an upload id), never a file-system path;
 every name is validated here, before any page touches the disk. Parsing is pure: no I/O.
 Query expansion is on unless the URL says `expand=0` (only 0 and 1 are accepted).
+`intent=duplicates` asks "is this photo already in the set?" (nearest.intents); without a predicate it
+is a range query at the duplicate threshold. No intent means similar images.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from simages.naming import InvalidName, validate_image_name, validate_set_name
+from simages.nearest.intents import DUPLICATES, INTENTS, SIMILAR, intent_named
 from simages.nearest.query_spec import METRICS, PREDICATES, QuerySpec
 
 DEFAULT_METRIC = "cosine"
@@ -42,6 +45,8 @@ class QueryState:
     expand: bool = True
     # Exact kNN search even where an ANN index would answer; on only when the URL says exact=1.
     exact: bool = False
+    # The question asked (nearest.intents): "similar" images, or "duplicates" of the key photo.
+    intent: str = SIMILAR.name
 
     @property
     def is_upload(self) -> bool:
@@ -80,6 +85,8 @@ def to_params(state: QueryState) -> dict[str, str]:
         params["expand"] = "0"
     if state.exact:
         params["exact"] = "1"
+    if state.intent != SIMILAR.name:
+        params["intent"] = state.intent
     return params
 
 
@@ -126,6 +133,14 @@ def parse_exact(params: Mapping[str, str]) -> bool:
     return value == "1"
 
 
+def parse_intent(params: Mapping[str, str]) -> str:
+    """The intent's name: absent (or empty) means similar images; an unknown one is refused."""
+    try:
+        return intent_named((params.get("intent") or SIMILAR.name).strip().lower()).name
+    except ValueError:
+        raise InvalidQuery(f"unknown intent; choose {' or '.join(INTENTS)}") from None
+
+
 def parse_set(value: str | None, what: str = "set") -> str:
     if not value:
         raise InvalidQuery(f"the link names no {what}")
@@ -141,12 +156,15 @@ def from_params(params: Mapping[str, str]) -> QueryState:
     metric, predicate, param = parse_settings(params)
     expand = parse_expand(params)
     exact = parse_exact(params)
+    intent = parse_intent(params)
+    if intent == DUPLICATES.name and not params.get("predicate"):
+        predicate = "range"  # duplicates are a range query at the duplicate threshold
     upload = params.get("upload")
     if upload:
         if not _UPLOAD_ID.match(upload):
             raise InvalidQuery("this upload link is not valid")
         return QueryState(join_set, upload=upload, metric=metric, predicate=predicate, param=param,
-                          expand=expand, exact=exact)
+                          expand=expand, exact=exact, intent=intent)
     key_set = parse_set(params.get("key_set") or join_set, "key set")
     image = params.get("image")
     if not image:
@@ -156,4 +174,4 @@ def from_params(params: Mapping[str, str]) -> QueryState:
     except InvalidName as error:
         raise InvalidQuery(str(error)) from None
     return QueryState(join_set, key_set=key_set, image=image, metric=metric, predicate=predicate, param=param,
-                      expand=expand, exact=exact)
+                      expand=expand, exact=exact, intent=intent)

@@ -34,6 +34,7 @@ from simages.gui.controls import QueryControls, format_score, score_label
 from simages.gui.histogram import marker_for, picks_threshold, score_histogram, threshold_control
 from simages.gui.image_info import ImageInfo
 from simages.gui.image_route import upload_url
+from simages.gui.intent_picker import follow_intent, intent_picker
 from simages.gui.metric_note import differing_demo, metrics_note, metrics_rank_alike
 from simages.gui.query_url import InvalidQuery, QueryState, from_params, home_url, results_url
 from simages.gui.search_mode import ExactSwitch, search_caption
@@ -43,7 +44,8 @@ from simages.gui.viewer import Viewer, ViewItem
 from simages.naming import InvalidName, display_name, image_path
 from simages.nearest.display import format_threshold
 from simages.nearest.distribution import key_distribution, key_threshold
-from simages.nearest.intents import SIMILAR
+from simages.nearest.duplicates import duplicate_threshold
+from simages.nearest.intents import DUPLICATES, SIMILAR, intent_named, no_duplicate_sentence
 from simages.nearest.joins import key_join
 from simages.nearest.results import KeyResult
 from simages.nearest.set_index import SetIndex
@@ -99,14 +101,15 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         searched = tab["join_select"].value if "join_select" in tab else current.join_set
         same_set = current.upload is None and current.key_set == searched
         vector = key_vector(current)
-        return key_threshold_for(ctx, searched, vector, current.image if same_set else None, metric, expand)
+        return key_threshold_for(ctx, searched, vector, current.image if same_set else None, metric, expand,
+                                 intent=str(intent_toggle.value or current.intent))
 
     def key_vector(current: QueryState) -> np.ndarray | Waiting | str:
         if current.upload is not None:
             item = ctx.uploads.get(current.upload)
             return item.vector if item is not None else "the uploaded image is no longer available"
         assert current.key_set is not None and current.image is not None
-        index = load_index(ctx, current.key_set)
+        index = load_index(ctx, current.key_set, current.intent)
         if index is None or current.image not in index:
             status = status_of(ctx, current.key_set)
             if status is not None and status.state == "failed":
@@ -145,6 +148,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     join_select = ui.select(choices, value=state.join_set, label="Search in")
                     join_select.classes("w-full").props("dense options-dense").mark("join-set")
                     tab["join_select"] = join_select
+                    # The question asked: a curator's "is this photo already in the set?" is Duplicates.
+                    intent_toggle = intent_picker(state.intent)
                     controls = QueryControls(
                         state.metric, state.predicate, state.param,
                         lambda m, e: suggested(m, e), on_submit=lambda: rerun(),
@@ -178,7 +183,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         chart_area.clear()
         explanation.clear()
         vector = key_vector(current)
-        index = load_index(ctx, current.join_set)
+        index = load_index(ctx, current.join_set, current.intent)
         controls.set_expansion(expansion_of(ctx, join_select.value))  # the set may have just been indexed
         if isinstance(vector, str):
             show_problem(vector)
@@ -189,7 +194,11 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         try:
             same_set = current.upload is None and current.key_set == current.join_set
             exclude = current.image if same_set else None
-            spec = current.spec(key_threshold(index, vector, current.metric, exclude, expand=current.expand))
+            if current.intent == DUPLICATES.name:
+                default = duplicate_threshold(current.metric, index)
+            else:
+                default = key_threshold(index, vector, current.metric, exclude, expand=current.expand)
+            spec = current.spec(default)
             result = key_join(index, vector, spec, key=current.image or "upload", exclude=exclude,
                               limit=RESULT_LIMIT, exact=current.exact)
             dist = key_distribution(index, vector, current.metric, exclude=exclude, expand=spec.expand)
@@ -215,9 +224,11 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
 
     def draw_explanation(current: QueryState, index: SetIndex, expand: bool) -> None:
         """A plain sentence first; the descriptor's technical description behind a click."""
-        # Which question these scores answer (nearest.intents): this page always runs "similar images".
-        intent = f"{SIMILAR.describe()}. For copies of a photo, find duplicates from the start page."
-        ui.label(intent).classes("text-body2 text-grey-8").mark("intent")
+        # Which question these scores answer (nearest.intents), chosen with the toggle beside the settings.
+        intent = intent_named(current.intent)
+        other = ("Switch to Duplicates to ask whether this photo is already in the set."
+                 if intent is SIMILAR else "Switch to Similar images for images of the same kind.")
+        ui.label(f"{intent.describe()}. {other}").classes("text-body2 text-grey-8").mark("intent-note")
         ui.label(plain_sentence(current.metric)).classes("text-body2 text-grey-8").mark("plain")
         if metrics_rank_alike(index):
             with ui.row().classes("items-start no-wrap gap-1").mark("metrics-note"):
@@ -248,6 +259,12 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             for m in result.matches
         ]
         with results_area:
+            if not result.matches and current.intent == DUPLICATES.name and result.predicate == "range":
+                with ui.row().classes("items-center gap-2 q-pa-md").mark("no-results"):
+                    ui.icon("check_circle", color="positive")
+                    ui.label(no_duplicate_sentence(display_name(current.join_set))).classes(
+                        "text-body1").mark("no-duplicate")
+                return
             if not result.matches:
                 with ui.row().classes("items-center gap-2 q-pa-md").mark("no-results"):
                     ui.icon("filter_alt_off", color="grey-7")
@@ -305,13 +322,14 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         metric, predicate, param = controls.settings()
         return tab["state"].with_(join_set=join_select.value or tab["state"].join_set, metric=metric,
                                   predicate=predicate, param=param, expand=controls.expand_value,
-                                  exact=exact.value)
+                                  exact=exact.value, intent=str(intent_toggle.value or SIMILAR.name))
 
     def mark_stale() -> None:
         """Results that no longer match the panel are dimmed and say so, until the search runs again."""
         current: QueryState = tab["state"]
         same = join_select.value == current.join_set and controls.shows(
             current.metric, current.predicate, current.param, current.expand) and exact.value == current.exact
+        same = same and intent_toggle.value == current.intent
         stale.set_visibility(not same)
         results_area.classes(remove="results-stale") if same else results_area.classes(add="results-stale")
         rerun_button.props(f"color={'primary' if same else 'orange-9'}")
@@ -337,7 +355,12 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         controls.refresh_default()
         mark_stale()
 
+    def intent_chosen() -> None:
+        follow_intent(controls, str(intent_toggle.value))
+        mark_stale()
+
     join_select.on_value_change(lambda _: join_set_chosen())
+    intent_toggle.on_value_change(lambda _: intent_chosen())
     render()
 
 

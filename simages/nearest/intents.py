@@ -83,3 +83,9 @@ def intent_named(name: str) -> Intent:
         return INTENTS[key]
     except KeyError:
         raise ValueError(f"unknown intent {name!r}; choose {' or '.join(INTENTS)}") from None
+
+
+def no_duplicate_sentence(set_name: str) -> str:
+    """What a duplicates search of one photo that found nothing answers (CLI and app): the curator's
+    question, "is this photo already in SET?", is a yes/no one."""
+    return f"No duplicate of this photo in {set_name}."
