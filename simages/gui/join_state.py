@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from simages.gui.query_url import DEFAULT_K, InvalidQuery, parse_expand, parse_set, parse_settings
+from simages.gui.query_url import (
+    InvalidQuery,
+    parse_expand,
+    parse_set,
+    parse_settings,
+    spec_from_form,
+)
 from simages.nearest.intents import DEFAULT_INTENT, INTENTS, Intent, intent_named
 from simages.nearest.query_spec import QuerySpec
 
@@ -52,15 +58,7 @@ class JoinState:
 
     def spec(self, default_threshold: float | None = None) -> QuerySpec:
         """The validated QuerySpec; ValueError with a friendly message for a bad parameter."""
-        param: str | float | int = self.param.strip()
-        if param == "":
-            if self.predicate == "knn":
-                param = DEFAULT_K
-            elif default_threshold is not None:
-                param = default_threshold
-            else:
-                raise ValueError("enter a threshold for the range join")
-        return QuerySpec.parse(self.metric, self.predicate, param, self.expand)
+        return spec_from_form(self.metric, self.predicate, self.param, self.expand, default_threshold, "join")
 
 
 def join_params(state: JoinState, *, with_view: bool = True) -> dict[str, str]:

@@ -21,6 +21,7 @@ from simages.nearest.query_spec import METRICS, PREDICATES, QuerySpec
 DEFAULT_METRIC = "cosine"
 DEFAULT_PREDICATE = "knn"
 DEFAULT_K = 10
+
 # Upload ids are uuid4 hex strings made by the app; anything else is refused before a lookup.
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -57,15 +58,7 @@ class QueryState:
 
     def spec(self, default_threshold: float | None = None) -> QuerySpec:
         """The validated QuerySpec; ValueError with a friendly message for a bad parameter."""
-        param: str | float | int = self.param.strip()
-        if param == "":
-            if self.predicate == "knn":
-                param = DEFAULT_K
-            elif default_threshold is not None:
-                param = default_threshold
-            else:
-                raise ValueError("enter a threshold for the range query")
-        return QuerySpec.parse(self.metric, self.predicate, param, self.expand)
+        return spec_from_form(self.metric, self.predicate, self.param, self.expand, default_threshold)
 
 
 def to_params(state: QueryState) -> dict[str, str]:
@@ -175,3 +168,25 @@ def from_params(params: Mapping[str, str]) -> QueryState:
         raise InvalidQuery(str(error)) from None
     return QueryState(join_set, key_set=key_set, image=image, metric=metric, predicate=predicate, param=param,
                       expand=expand, exact=exact, intent=intent)
+
+
+def spec_from_form(
+    metric: str,
+    predicate: str,
+    param: str,
+    expand: bool,
+    default_threshold: float | None,
+    what: str = "query",
+) -> QuerySpec:
+    """The QuerySpec a page's settings ask for: an empty parameter stands for k = DEFAULT_K, or for
+    `default_threshold` in a range `what` (ValueError asking for one when there is none); any other
+    invalid value gets QuerySpec's friendly ValueError."""
+    value: str | float | int = param.strip()
+    if value == "":
+        if predicate == "knn":
+            value = DEFAULT_K
+        elif default_threshold is not None:
+            value = default_threshold
+        else:
+            raise ValueError(f"enter a threshold for the range {what}")
+    return QuerySpec.parse(metric, predicate, value, expand)
