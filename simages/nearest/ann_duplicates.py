@@ -21,6 +21,7 @@ import numpy as np
 from simages.nearest import ann
 from simages.nearest.approximate import knn_graph
 from simages.nearest.cache import default_cache
+from simages.nearest.display import passes
 from simages.nearest.duplicates import (
     DuplicateReport,
     duplicate_groups,
@@ -60,7 +61,7 @@ def graph_duplicate_pairs(
         threshold = duplicate_threshold(metric, stored)
     rows, scores = knn_graph(stored, ann_index, k, metric, progress=progress,
                              search_vectors=searched.vectors)
-    keep = (scores >= threshold) if higher_is_better(metric) else (scores <= threshold)
+    keep = passes(scores, threshold, metric)
     keep &= rows >= 0
     a_rows = np.repeat(np.arange(len(stored)), k).reshape(-1, k)[keep]
     b_rows, values = rows[keep], scores[keep]
