@@ -1,4 +1,5 @@
-"""ANN search: exact answers where the index is exact, fallbacks the user is told about, updates."""
+"""ANN search: exact answers where the index is exact, fallbacks the user is told about, updates
+(the patching itself: tests/test_ann_update.py)."""
 
 from __future__ import annotations
 
@@ -85,17 +86,17 @@ def test_index_is_used_only_when_fresh_and_the_user_is_told_otherwise(settings, 
     extra = clustered(20, seed=5)
     write_set(settings, "photos", np.vstack([vectors, extra]))
     stale = key_join(cache.get(settings, "photos"), extra[0], spec)
-    assert stale.search == "exact" and "changed since its ANN index was built" in stale.search_note
+    assert stale.search == "exact" and "changed since its ANN index was last updated" in stale.search_note
     assert stale.matches[0].image == "img_0400.jpg"
 
-    # Rebuilt after the change: the added image is found through the index.
-    refresh_derived(settings, "photos")
-    rebuilt = key_join(cache.get(settings, "photos"), extra[0], spec)
-    assert rebuilt.search == ann.DEFAULT_METHOD
-    assert answer(rebuilt) == answer(stale)
+    # Updated after the change: the added image is found through the index.
+    assert "patched: +20 / -0 images" in refresh_derived(settings, "photos")
+    updated = key_join(cache.get(settings, "photos"), extra[0], spec)
+    assert updated.search == ann.DEFAULT_METHOD
+    assert answer(updated) == answer(stale)
 
 
-def test_removed_images_are_never_proposed_after_the_rebuild(settings, ann_everywhere):
+def test_removed_images_are_never_proposed_after_the_update(settings, ann_everywhere):
     cache = DescriptorCache()
     vectors = clustered(400)
     names = write_set(settings, "photos", vectors)

@@ -1,9 +1,10 @@
 """Derived files of a set, refreshed after each indexing run: the memory-mappable copy of its store and,
 for a set large enough to use one, its ANN index.
 
-Both are rebuilt from the `.npz` when it changed (a learned PCA moves every vector when images are added
-or removed, so an index cannot be patched row by row; an HNSW/IVF rebuild is cheap next to indexing the
-images). Neither is ever required: until they are fresh, queries read the `.npz` and search exactly.
+The copy is rewritten from the `.npz` when it changed. The ANN index is patched (images added, removed,
+changed) in the space it was built in, or rebuilt when the set drifted too far from the images that space
+was learned on (`simages.nearest.ann_update`). Neither is ever required: until they are fresh, queries read
+the `.npz` and search exactly.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from simages.nearest import ann
+from simages.nearest import ann, ann_update
 from simages.nearest.intents import DUPLICATES, intent_named
 from simages.nearest.mapped_index import open_mapped, write_mapped
 from simages.nearest.set_index import SetIndex
@@ -89,7 +90,6 @@ def refresh_derived(
     del store
     if not build_ann:
         return "; ".join(done)
-    meta = ann.read_meta(features, set_name)
     count = len(index) if index is not None else read_names_count(store_path)
     if count < ann.AUTO_MIN_IMAGES or ann.faiss_module() is None:
         ann.remove(features, set_name)  # an index the queries would not use is only a stale file
@@ -98,13 +98,7 @@ def refresh_derived(
         index = open_mapped(set_name, store_path, identity) or SetIndex.from_store(
             set_name, load_store(store_path), source=identity
         )
-    fresh = meta is not None and meta.get("store_version") == list(identity[:2]) and (
-        meta.get("applied") == index.applied and meta.get("count") == len(index)
-    )
-    if not fresh:
-        built = ann.build(index.vectors, ann.DEFAULT_METHOD, progress=progress)
-        ann.save(built, features, set_name, identity[:2], index.applied)
-        seconds = built.build_seconds
-        done.append(f"ANN index ({built.method}) of {len(index):,} images built in {seconds:.1f} s")
+    message = ann_update.update(features, set_name, index, store_path, progress=progress)
+    if message:
+        done.append(message)
     return "; ".join(done)
-

@@ -59,8 +59,7 @@ def graph_duplicate_pairs(
         raise ValueError("the two readings of the set come from different versions of its store")
     if threshold is None:
         threshold = duplicate_threshold(metric, stored)
-    rows, scores = knn_graph(stored, ann_index, k, metric, progress=progress,
-                             search_vectors=searched.vectors)
+    rows, scores = knn_graph(stored, ann_index, k, metric, progress=progress, searched=searched)
     keep = passes(scores, threshold, metric)
     keep &= rows >= 0
     a_rows = np.repeat(np.arange(len(stored)), k).reshape(-1, k)[keep]

@@ -2,6 +2,12 @@
 
 Only candidates come from the index; `joins.decide` re-scores and orders them exactly, so an approximate
 answer lists the same scores and tie order as the exact one for every image it finds.
+
+An index is searched in its own space: the set's projection frozen when it was built (`ann_space`), which
+differs from the set's current one once images were added or removed and the index was patched rather
+than rebuilt. Keys are projected into both: the current space scores, the frozen space finds candidates.
+For an index never patched (or a descriptor with nothing learned on the set) the two are the same and
+the set's own vectors are used as they are.
 """
 
 from __future__ import annotations
@@ -44,28 +50,54 @@ def search_for(index: SetIndex, spec: QuerySpec, exact: bool = False) -> Search:
 
 
 def knn_rows(index: ann.AnnIndex, query: np.ndarray, k: int, own_row: int = -1) -> np.ndarray:
-    """Candidate rows (int64) for the k nearest of one query (1, d), without `own_row` and padding."""
+    """Candidate rows (int64) for the k nearest of one query (1, r) in the index's space, without
+    `own_row` and padding."""
     found = index.candidates(query, k + (own_row >= 0))[0]
     return found[(found >= 0) & (found != own_row)].astype(np.int64)
 
 
+def shares_space(ann_index: ann.AnnIndex, index: SetIndex) -> bool:
+    """Whether `ann_index` is searched in `index`'s own space (then `index.vectors` are its vectors)."""
+    return ann_index.space is None or ann_index.space.is_space_of(index)
+
+
+def rows_in_index_space(ann_index: ann.AnnIndex, index: SetIndex, rows: np.ndarray,
+                        same: bool | None = None) -> np.ndarray:
+    """The vectors (m, r) of `index`'s rows in `ann_index`'s space: `index.vectors[rows]` when the spaces
+    are the same (`same`, computed when None), else the frozen projection of the stored rows."""
+    if shares_space(ann_index, index) if same is None else same:
+        return np.asarray(index.vectors[rows])
+    return ann_index.space.project(np.asarray(index.raw[rows]))
+
+
 def key_query(
     index: SetIndex, ann_index: ann.AnnIndex, key_vector: np.ndarray, spec: QuerySpec, own_row: int
-) -> QueryRows:
+) -> tuple[QueryRows, QueryRows]:
     """The key as (1, d) query rows in the set's space, like `SetIndex.key_query`, but with the neighbours
-    of query expansion found by the ANN index (the exact expansion scans the whole set)."""
+    of query expansion found by the ANN index (the exact expansion scans the whole set); and the same rows
+    in the index's space, to search it with (the same object when the spaces are the same).
+
+    The expanded key of the index's space is made the way expansion makes it: the frozen key averaged with
+    the frozen vectors of the same neighbour rows (the expanded key has no stored-style pre-image)."""
     from simages.nearest.joins import decide  # joins imports this module
 
     projected = index.project(key_vector)
+    same = shares_space(ann_index, index)
+    frozen = projected if same else ann_index.space.project(key_vector)
     k = index.expansion_for(spec.expand)
     if not k:
-        return QueryRows(projected)
+        return QueryRows(projected), QueryRows(frozen)
     nearest = QuerySpec(spec.metric, "knn", k)
-    rows, _, _ = decide(index, projected[0], knn_rows(ann_index, projected, k, own_row), nearest)
+    rows, _, _ = decide(index, projected[0], knn_rows(ann_index, frozen, k, own_row), nearest)
     if len(rows) == 0:
-        return QueryRows(projected)
-    expanded = average_with_neighbours(projected, index.vectors, rows[None, :], spec.metric)
-    return with_expansion(projected, expanded)
+        return QueryRows(projected), QueryRows(frozen)
+    expanded = with_expansion(projected, average_with_neighbours(projected, index.vectors, rows[None, :],
+                                                                 spec.metric))
+    if same:
+        return expanded, expanded
+    near = rows_in_index_space(ann_index, index, rows, same)
+    twin = average_with_neighbours(frozen, near, np.arange(len(rows))[None, :], spec.metric)
+    return expanded, with_expansion(frozen, twin)
 
 
 def knn_graph(
@@ -76,7 +108,7 @@ def knn_graph(
     *,
     batch: int = 4096,
     progress: Callable[[int, int], None] | None = None,
-    search_vectors: np.ndarray | None = None,
+    searched: SetIndex | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every image's k nearest *other* images of its own set, through the ANN index: a self-join kNN graph.
 
@@ -86,9 +118,10 @@ def knn_graph(
     expansion: whether two photos are near-duplicates is a property of the two photos. `progress(done, n)`
     is called after each batch of `batch` rows. ValueError when the index does not serve `metric`.
 
-    `search_vectors` (n, r): the rows the ANN index was built on, when they are not `index.vectors` (row i
-    the same image in both): e.g. candidates from the PCA space of the query index, scored on the stored
-    vectors of the duplicates reading of the same store.
+    `searched`: the reading of the same store version whose ANN index this is, when it is not `index`
+    (row i the same image in both): e.g. candidates from the PCA space of the similar-images reading,
+    scored on the stored vectors of the duplicates reading. Each image is searched with its vector in the
+    index's space (`rows_in_index_space`).
     """
     if not ann_index.serves(metric):
         raise ValueError(f"this ANN index serves cosine only, not {metric}")
@@ -96,10 +129,11 @@ def knn_graph(
     rows_out = np.full((n, k), -1, dtype=np.int64)
     scores_out = np.full((n, k), np.nan, dtype=np.float32)
     vectors = index.vectors
+    searched = index if searched is None else searched
+    same = shares_space(ann_index, searched)
     for start in range(0, n, batch):
         block = np.arange(start, min(n, start + batch))
-        searched = vectors if search_vectors is None else search_vectors
-        found = ann_index.candidates(np.asarray(searched[block]), k + 1)
+        found = ann_index.candidates(rows_in_index_space(ann_index, searched, block, same), k + 1)
         found = np.where(found == block[:, None], -1, found)  # never an image with itself
         valid = found >= 0
         safe = np.where(valid, found, 0)

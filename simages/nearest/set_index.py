@@ -86,6 +86,16 @@ def rooted(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(l2_normalise(signed_sqrt(scores.as_float32_rows(vectors))), dtype=np.float32)
 
 
+def project_rows(rows: np.ndarray, root: bool, whitening: Whitening | None) -> np.ndarray:
+    """Stored-style rows (m, d) float32 in a join space: the signed square root and unit length when
+    `root`, then `whitening` (centre, project, unit length) when there is one: (m, r). The one place this
+    is done, for a set's own space (`SetIndex.project`) and for an ANN index's frozen copy of it
+    (`simages.nearest.ann_space`)."""
+    if root:
+        rows = rooted(rows)
+    return whitening.apply(rows) if whitening is not None else rows
+
+
 def _expansion_of(descriptor: str) -> int:
     try:
         spec = DescriptorSpec.parse(descriptor) if descriptor else None
@@ -273,9 +283,7 @@ class SetIndex:
             raise ValueError(
                 f"descriptor has {rows.shape[1]} dimensions but set {self.set_name!r} holds {self.dimension}"
             )
-        if self.root:
-            rows = rooted(rows)
-        return self.whitening.apply(rows) if self.whitening is not None else rows
+        return project_rows(rows, self.root, self.whitening)
 
     def row_of(self, image: str) -> int:
         try:

@@ -170,6 +170,24 @@ def read_meta(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def read_versions(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(names, sizes (n,) int64, mtimes (n,) int64 ns) of a store's images, in its row order, without
+    decompressing its vectors: what derived files compare to find added, removed and changed images.
+    StoreError when the store cannot be read, FileNotFoundError without one."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = [str(n) for n in data["names"]]
+            sizes = np.asarray(data["sizes"], dtype=np.int64)
+            mtimes = np.asarray(data["mtimes"], dtype=np.int64)
+    except FileNotFoundError:
+        raise
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise StoreError(f"cannot read feature store {path.name}: {error}") from error
+    if not len(names) == len(sizes) == len(mtimes):
+        raise StoreError(f"feature store {path.name} is inconsistent")
+    return names, sizes, mtimes
+
+
 def read_names_count(path: Path) -> int:
     """How many images a store holds, without decompressing its vectors; 0 if there is no readable store."""
     try:
