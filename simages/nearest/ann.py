@@ -421,6 +421,24 @@ def read_ids(features: Path, set_name: str, meta: dict[str, Any]) -> tuple[IdRec
     return record, space
 
 
+def intact(features: Path, set_name: str, meta: dict[str, Any]) -> bool:
+    """Whether the index file and the sidecar are whole and the ones `meta` names (their tokens), without
+    loading the index: the refresh after indexing repairs files that are not."""
+    index_file, _ = index_paths(features, set_name)
+    try:
+        token = str(meta["index_token"]).encode("ascii")
+        size = int(meta["index_bytes"]) + int(meta["extra_bytes"])
+        with open(index_file, "rb") as stream:
+            if os.fstat(stream.fileno()).st_size != size + len(token):
+                return False
+            stream.seek(size)
+            if stream.read() != token:
+                return False
+    except (OSError, KeyError, ValueError, TypeError):
+        return False
+    return read_ids(features, set_name, meta) is not None
+
+
 @dataclass(frozen=True)
 class Loaded:
     """A saved index as read: `index` (None when it cannot be used), its metadata (None without one), and

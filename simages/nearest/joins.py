@@ -141,11 +141,7 @@ def key_join(
     if search.index is not None:
         own_row = index.row_of(exclude) if exclude is not None and exclude in index else -1
         # Candidates are searched in the index's (frozen) space, then scored in the set's current space.
-        query, searched = approximate.key_query(index, search.index, key_vector, spec, own_row)
-        candidates = approximate.knn_rows(search.index, searched.plain, int(spec.param), own_row)
-        if searched.expanded is not None:  # the better of both forms counts: candidates of both
-            more = approximate.knn_rows(search.index, searched.expanded, int(spec.param), own_row)
-            candidates = np.union1d(candidates, more)
+        query, candidates = approximate.knn_candidates(index, search.index, key_vector, spec, own_row)
         rows, values, passed = decide(index, query, candidates, spec)
         total -= own_row >= 0
     else:
