@@ -16,6 +16,8 @@ BENCHES = {
                        "near-duplicate self-join through the ANN kNN graph vs the exact self-join"),
     "open": ("simages.bench.open_bench", "time until a large set is ready: .npz vs memory-mapped copy"),
     "ann": ("simages.bench.ann_bench", "exact kNN vs ANN indexes (HNSW, IVF, binary codes), 100k-1M images"),
+    "ann-update": ("simages.bench.ann_update_bench",
+                   "ANN index patched after images are added / removed vs rebuilt: time, recall@10"),
     "join": ("simages.bench.join_bench", "10k x 10k self-join: time until /join shows its pairs"),
     "duplicates": ("simages.bench.duplicates_bench",
                    "edited copies of Corel-1k photos: top-1, recall@5, pair F1 of the duplicate threshold"),
