@@ -4,6 +4,8 @@ drifted too far; and a sidecar that does not match its index means exact search,
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -272,3 +274,20 @@ def test_a_store_changed_again_before_the_refresh_is_caught_up_by_the_next(setti
     assert "not updated" in message and meta(settings)["count"] == 400
     assert "patched: +20 / -0" in refresh_derived(settings, "photos")
     assert load_store(settings.store_path("photos")).names == current(settings).names
+
+
+def test_update_benchmark_reports_patch_and_rebuild_rows(settings, capsys):
+    from simages.cli import main
+
+    rng = np.random.default_rng(0)  # the benchmark's descriptor model is fitted to an indexed set
+    real = np.abs(rng.standard_normal((200, 32))).astype(np.float32)
+    names = [f"img_{i:04d}.jpg" for i in range(200)]
+    save_store(settings.store_path("real"), FeatureStore(names, [Fingerprint(1, 1)] * 200, real,
+                                                         {"descriptor": "gap+l2"}))
+    assert main(["--root", str(settings.root), "bench", "ann-update", "--size", "1000", "--queries", "5",
+                 "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["scenario"], r["index"]) for r in rows] == [
+        ("add", "patched"), ("add", "patched"), ("add", "rebuilt"),
+        ("remove", "patched"), ("remove", "patched"), ("remove", "rebuilt")]
+    assert {r["size"] for r in rows} == {1000, 900} and all(0 <= r["recall_at_10"] <= 1 for r in rows)
