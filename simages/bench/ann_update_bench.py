@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overfetch", default=f"1,{approximate.PATCHED_OVERFETCH}", metavar="LIST",
                         help="candidates per answer asked of a patched index, comma-separated (measured "
                              f"each; the built-in is {approximate.PATCHED_OVERFETCH})")
+    parser.add_argument("--drift-limit", type=float, default=ann_update.DRIFT_LIMIT, metavar="SHARE",
+                        help="patch instead of rebuilding up to this drift (default the built-in "
+                             f"{ann_update.DRIFT_LIMIT}); larger values measure what the rule avoids")
     parser.add_argument("--from", dest="source", metavar="SET",
                         help="indexed set whose descriptors the model is fitted to (default: the largest)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
@@ -131,13 +134,14 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     names = [f"img_{i:07d}.jpg" for i in range(args.size)]
     meta = {"descriptor": "gap+l2", "descriptor_spec": str(DEFAULT_DESCRIPTOR)}
     spec = QuerySpec("cosine", "knn", 10)
-    base = args.size - changed
     log(f"{args.size:,} descriptors modelled on {fitted_on!r}; change: {changed:,} images "
         f"({args.change:.0%}); {args.queries} held-out keys, k = 10, {DEFAULT_DESCRIPTOR}")
     rows: list[Row] = []
+    base = args.size - changed
     rng = np.random.default_rng(args.seed)
     removed = np.sort(rng.choice(args.size, changed, replace=False))
     kept = np.setdiff1d(np.arange(args.size), removed)
+    limit, ann_update.DRIFT_LIMIT = ann_update.DRIFT_LIMIT, args.drift_limit
     with tempfile.TemporaryDirectory(prefix="simages-ann-update-") as folder:
         features = Path(folder)
         for scenario, before, after in (("add", np.arange(base), np.arange(args.size)),
@@ -152,7 +156,9 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             patch_s, message = _update(features, "patched", current)
             log(f"{scenario}: {message}")
             if "patched" not in message:
-                print(f"error: the index was not patched ({message})", file=sys.stderr)
+                ann_update.DRIFT_LIMIT = limit
+                print(f"error: the index was not patched ({message}); --drift-limit patches further",
+                      file=sys.stderr)
                 return 1
             fresh = _write(features, "rebuilt", [names[i] for i in after], vectors[after], meta)
             build_s, message = _update(features, "rebuilt", fresh)
@@ -177,6 +183,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             rows.append(Row(scenario, "rebuilt", len(after), changed, build_s, recall, median, p95, 1))
             log(_line(rows[-1]))
             del current, fresh, patched_index, rebuilt_index
+    ann_update.DRIFT_LIMIT = limit
     if args.format == "json":
         json.dump([_rounded(r) for r in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")

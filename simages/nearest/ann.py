@@ -183,9 +183,10 @@ class AnnIndex:
         rows, _ = unit_normalised(queries)
         k = max(1, min(k, self.count))
         if self.method == "binary":
-            # A Hamming scan cannot skip removed ids: the shortlist grows by their number, then drops them.
-            removed = self.ntotal - self.count
-            shortlist = min(self.ntotal, max(k * BINARY_SHORTLIST_PER_K, 256) + removed)
+            # A Hamming scan cannot skip removed ids: the shortlist grows by the share of ids still live
+            # (as many live ones on average), then drops the removed ones.
+            wanted = max(k * BINARY_SHORTLIST_PER_K, 256) * self.ntotal / max(1, self.count)
+            shortlist = min(self.ntotal, math.ceil(wanted))
             codes = _binary_codes(self.itq, rows)
             _, found = self.index.search(codes, shortlist)
             return self._rows_of(found)
