@@ -98,7 +98,7 @@ def key_query(
     frozen = projected if same else ann_index.space.project(key_vector)
     k = index.expansion_for(spec.expand)
     if not k:
-        return QueryRows(projected), QueryRows(frozen)
+        return QueryRows(projected), QueryRows(frozen)  # frozen is projected when the spaces are the same
     nearest = QuerySpec(spec.metric, "knn", k)
     near_rows = knn_rows(ann_index, frozen, fetch_for(ann_index, same, k), own_row)
     rows, _, _ = decide(index, projected[0], near_rows, nearest)
@@ -120,7 +120,7 @@ def knn_candidates(
     nearest) through the ANN index, for `joins.decide` to score: the nearest of the key itself and, with
     expansion, of its expanded form (the better score of both counts), without `own_row`."""
     query, searched = key_query(index, ann_index, key_vector, spec, own_row)
-    fetch = fetch_for(ann_index, searched is query, int(spec.param))
+    fetch = fetch_for(ann_index, shares_space(ann_index, index), int(spec.param))
     candidates = knn_rows(ann_index, searched.plain, fetch, own_row)
     if searched.expanded is not None:
         candidates = np.union1d(candidates, knn_rows(ann_index, searched.expanded, fetch, own_row))
