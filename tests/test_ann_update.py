@@ -291,3 +291,25 @@ def test_update_benchmark_reports_patch_and_rebuild_rows(settings, capsys):
         ("add", "patched"), ("add", "patched"), ("add", "rebuilt"),
         ("remove", "patched"), ("remove", "patched"), ("remove", "rebuilt")]
     assert {r["size"] for r in rows} == {1000, 900} and all(0 <= r["recall_at_10"] <= 1 for r in rows)
+
+
+def test_duplicates_of_a_patched_set_come_through_its_graph_like_the_exact_join(settings):
+    from simages.nearest.ann_duplicates import graph_duplicates, graph_join_index
+    from simages.nearest.duplicates import find_duplicates
+    from simages.nearest.intents import DUPLICATES
+
+    vectors = clustered(400)
+    write(settings, names_of(0, 400), vectors)
+    refresh_derived(settings, "photos")
+    copy = vectors[7] + 0.002 * np.random.default_rng(3).standard_normal(24).astype(np.float32)
+    write(settings, names_of(0, 401), np.vstack([vectors, copy / np.linalg.norm(copy)]))
+    assert "patched: +1 / -0" in refresh_derived(settings, "photos")
+    stored = DescriptorCache().get(settings, "photos", DUPLICATES)
+    chosen = graph_join_index(settings, stored, QuerySpec("cosine", "range", 0.9))
+    assert isinstance(chosen, tuple), chosen
+    searched, index = chosen
+    assert not shares_space(index, searched)  # the graph is searched in the patched index's frozen space
+    graph = graph_duplicates(stored, searched, index, 0.9)
+    exact = find_duplicates([stored], 0.9)
+    assert [(p.a, p.b) for p in graph.pairs] == [(p.a, p.b) for p in exact.pairs]
+    assert ("photos/img_0007.jpg", "photos/img_0400.jpg") in {(p.a, p.b) for p in graph.pairs}
