@@ -23,8 +23,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +83,17 @@ def _write(features: Path, name: str, names: list[str], vectors: np.ndarray, met
                                 source=(stat.st_mtime_ns, stat.st_size, stat.st_ino))
     index.store_path = path
     return index
+
+
+@contextmanager
+def _setting(module: Any, name: str, value: Any) -> Iterator[None]:
+    """A module constant set for the measurements inside, and restored after."""
+    before = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, before)
 
 
 def _rename_set(features: Path, old: str, new: str) -> None:
@@ -141,8 +155,9 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     rng = np.random.default_rng(args.seed)
     removed = np.sort(rng.choice(args.size, changed, replace=False))
     kept = np.setdiff1d(np.arange(args.size), removed)
-    limit, ann_update.DRIFT_LIMIT = ann_update.DRIFT_LIMIT, args.drift_limit
-    with tempfile.TemporaryDirectory(prefix="simages-ann-update-") as folder:
+    with _setting(ann_update, "DRIFT_LIMIT", args.drift_limit), tempfile.TemporaryDirectory(
+        prefix="simages-ann-update-"
+    ) as folder:
         features = Path(folder)
         for scenario, before, after in (("add", np.arange(base), np.arange(args.size)),
                                         ("remove", np.arange(args.size), kept)):
@@ -156,7 +171,6 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             patch_s, message = _update(features, "patched", current)
             log(f"{scenario}: {message}")
             if "patched" not in message:
-                ann_update.DRIFT_LIMIT = limit
                 print(f"error: the index was not patched ({message}); --drift-limit patches further",
                       file=sys.stderr)
                 return 1
@@ -169,21 +183,16 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             truth = [{m.image for m in key_join(current, key, spec, exact=True).matches} for key in keys]
             exact_ms = (time.perf_counter() - started) * 1000 / len(keys)
             log(f"{scenario}: exact kNN in the current space, {exact_ms:.1f} ms per query (mean)")
-            default = approximate.PATCHED_OVERFETCH
-            try:
-                for times in overfetch:
-                    approximate.PATCHED_OVERFETCH = times
+            for times in overfetch:
+                with _setting(approximate, "PATCHED_OVERFETCH", times):
                     recall, median, p95 = _measure(current, patched_index, keys, truth, spec)
-                    rows.append(Row(scenario, "patched", len(after), changed, patch_s, recall, median, p95,
-                                    times))
-                    log(_line(rows[-1]))
-            finally:
-                approximate.PATCHED_OVERFETCH = default
+                rows.append(Row(scenario, "patched", len(after), changed, patch_s, recall, median, p95,
+                                times))
+                log(_line(rows[-1]))
             recall, median, p95 = _measure(fresh, rebuilt_index, keys, truth, spec)
             rows.append(Row(scenario, "rebuilt", len(after), changed, build_s, recall, median, p95, 1))
             log(_line(rows[-1]))
             del current, fresh, patched_index, rebuilt_index
-    ann_update.DRIFT_LIMIT = limit
     if args.format == "json":
         json.dump([_rounded(r) for r in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
