@@ -81,3 +81,26 @@ def test_decompression_bomb_is_refused_with_advice(tmp_path: Path) -> None:
     path = imagegen.bomb_png(tmp_path / "bomb.png", side=12000)
     with pytest.raises(UnreadableImage, match="max_image_pixels"):
         load_for_network(path, max_pixels=100_000_000)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "MPO"])
+def test_large_jpeg_family_photos_are_decoded_at_reduced_scale(tmp_path: Path, fmt: str) -> None:
+    # MPO is the multi-picture JPEG of cameras and of phones' Ultra HDR photos (the picture, then a gain
+    # map). It used to escape draft decoding and cost 4-5x a plain JPEG of the same size.
+    picture = imagegen.photo(3, (2400, 1800))
+    extra = {"save_all": True, "append_images": [picture.resize((600, 450))]} if fmt == "MPO" else {}
+    path = imagegen.save(picture, tmp_path / "camera.jpg", format=fmt, quality=90, **extra)
+    with Image.open(path) as raw:
+        assert raw.format == fmt
+    decoded = open_rgb(path)
+    assert decoded.size == (600, 450), "the DCT scale keeping both sides >= 448 px is 1/4"
+    reference = np.asarray(picture.resize((224, 224), Image.Resampling.BILINEAR), dtype=np.float32)
+    assert np.abs(load_for_network(path).astype(np.float32) - reference).mean() < 4
+
+
+def test_multi_frame_files_give_their_first_frame_after_closing(tmp_path: Path) -> None:
+    path = imagegen.animated_gif(tmp_path / "anim.gif")
+    first = open_rgb(path)
+    first.load()  # still usable: a copy of the first frame, not a view of a closed file
+    with Image.open(path) as raw:
+        assert np.array_equal(np.asarray(first), np.asarray(raw.convert("RGB")))
