@@ -12,7 +12,7 @@ from simages.cli import main
 
 def test_bench_extract_compares_plain_and_fast_paths(weights_path: Path, corel_path: Path, tmp_path, capsys):
     args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "extract"]
-    assert main([*args, "--data", str(corel_path), "--images", "12", "--large", "1"]) == 0
+    assert main([*args, "--data", str(corel_path), "--images", "12", "--large", "1", "--rounds", "2"]) == 0
     out = capsys.readouterr().out
     small = next(line for line in out.splitlines() if line.startswith("| small 384x256 | 12 |"))
     cells = [cell.strip() for cell in small.strip("|").split("|")]
@@ -22,7 +22,9 @@ def test_bench_extract_compares_plain_and_fast_paths(weights_path: Path, corel_p
     assert "| large 12 MP | 1 |" in out and "large/small fast ms per image" in out
     assert "fast path: ncnn" in out and "\nagreement: met" in out
     # The speed floors are reported whatever they come to on this CPU; they never decide the exit status.
-    assert re.search(r"large/small fast ms per image: [0-9.]+ \(floor <= 2: (met|NOT met)\)", out)
+    # Measured over alternating rounds, so a burst of other load weighs on both sizes alike.
+    assert re.search(r"large/small fast ms per image: [0-9.]+ \(floor <= 2: (met|NOT met); "
+                     r"median of 2 rounds: [0-9.]+, [0-9.]+\)", out)
     assert out.startswith("CPU: ") and "load average at start" in out
     stages = next(line for line in out.splitlines() if "small 384x256: fast:" in line)
     assert all(f"{stage} " in stages for stage in ("decode", "network", "pooling", "store"))
