@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=100_000, help="images in the larger set (default 100k)")
     parser.add_argument("--change", type=float, default=0.1,
                         help="share of --size added / removed (default 0.1; the index is rebuilt past "
-                             f"{ann_update.DRIFT_LIMIT:.0%} of its build)")
+                             f"{round(100 * ann_update.DRIFT_LIMIT)}%% of its build)")
     parser.add_argument("--queries", type=int, default=200, help="held-out keys timed and scored")
     parser.add_argument("--overfetch", default=f"1,{approximate.PATCHED_OVERFETCH}", metavar="LIST",
                         help="candidates per answer asked of a patched index, comma-separated (measured "
