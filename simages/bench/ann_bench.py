@@ -35,20 +35,26 @@ MEDIAN_FLOOR_MS = 2.0
 RECALL_FLOOR = 0.95
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--from, --format and --seed: what every benchmark on realistic descriptors (section 2 of
+    docs/ann.md) takes alike."""
+    parser.add_argument("--from", dest="source", metavar="SET",
+                        help="indexed set whose descriptors the model is fitted to (default: the largest)")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampled descriptors and keys")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=100_000, help="images in the synthetic set")
     parser.add_argument("--queries", type=int, default=200, help="keys timed and scored (default 200)")
     parser.add_argument("--methods", default=",".join(ann.METHODS), help="comma-separated ANN methods")
-    parser.add_argument("--from", dest="source", metavar="SET",
-                        help="indexed set whose descriptors the model is fitted to (default: the largest)")
     parser.add_argument("--descriptor", dest="bench_descriptor", default=str(DEFAULT_DESCRIPTOR),
                         help=f"descriptor the joins apply (default {DEFAULT_DESCRIPTOR})")
     parser.add_argument("--hnsw-ef", default=str(ann.HNSW_EF_SEARCH), metavar="LIST",
                         help="HNSW efSearch values to measure on one built index, comma-separated")
     parser.add_argument("--ivf-nprobe", default="", metavar="LIST",
                         help="IVF lists probed per query to measure, comma-separated (default: the built-in)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--seed", type=int, default=0)
+    add_model_arguments(parser)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import json
 import sys
 import time
 
+from simages.bench.ann_bench import add_model_arguments
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR
 from simages.nearest import ann
 from simages.nearest.intents import DUPLICATES
@@ -30,10 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, default=10, help="neighbours per image in the kNN graph")
     parser.add_argument("--exact-max", type=int, default=100_000, metavar="N",
                         help="run the exact self-join for recall only up to N images (default 100k)")
-    parser.add_argument("--from", dest="source", metavar="SET",
-                        help="indexed set whose descriptors the model is fitted to (default: the largest)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--seed", type=int, default=0)
+    add_model_arguments(parser)
 
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from simages.bench.ann_bench import add_model_arguments
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR
 from simages.nearest import ann, ann_update, approximate
 from simages.nearest.joins import key_join
@@ -53,10 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drift-limit", type=float, default=ann_update.DRIFT_LIMIT, metavar="SHARE",
                         help="patch instead of rebuilding up to this drift (default the built-in "
                              f"{ann_update.DRIFT_LIMIT}); larger values measure what the rule avoids")
-    parser.add_argument("--from", dest="source", metavar="SET",
-                        help="indexed set whose descriptors the model is fitted to (default: the largest)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--seed", type=int, default=0)
+    add_model_arguments(parser)
 
 
 @dataclass
