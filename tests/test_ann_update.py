@@ -291,6 +291,7 @@ def test_update_benchmark_reports_patch_and_rebuild_rows(settings, capsys):
         ("add", "patched"), ("add", "patched"), ("add", "rebuilt"),
         ("remove", "patched"), ("remove", "patched"), ("remove", "rebuilt")]
     assert {r["size"] for r in rows} == {1000, 900} and all(0 <= r["recall_at_10"] <= 1 for r in rows)
+    assert [r["overfetch"] for r in rows] == [1, 3, 1, 1, 3, 1]  # each row is the configuration it names
 
 
 def test_duplicates_of_a_patched_set_come_through_its_graph_like_the_exact_join(settings):
