@@ -118,9 +118,11 @@ def _measure(configs: list[tuple[SetIndex, ann.AnnIndex, int]], keys: np.ndarray
              spec: QuerySpec, warmup: np.ndarray) -> list[tuple[float, float, float]]:
     """(recall@10, median ms, p95 ms) of each (set, index, over-fetch) configuration on the same keys.
 
-    The configurations take turns key by key, in an order rotating with the key, after untimed `warmup`
-    keys: measured one after the other, whichever ran first was slower (1M: 5.6 ms, then 4.8 and 3.3 ms for
-    configurations that do the same work), so the comparison measured the order, not the index."""
+    After untimed `warmup` keys, every configuration answers all keys once per round, one configuration
+    after the other, in an order rotating with the round (as many rounds as configurations), so each runs
+    first once. Measured once each, one after the other, whichever ran first was the slowest (1M: 5.6 ms,
+    then 4.8 and 3.3 ms for configurations doing the same work); taking turns key by key instead let two
+    configurations of the same index share the cache for each key. Times are pooled over the rounds."""
     def answer(config: tuple[SetIndex, ann.AnnIndex, int], key: np.ndarray) -> set[str]:
         index, built, times = config
         with _setting(approximate, "PATCHED_OVERFETCH", times):
@@ -131,12 +133,15 @@ def _measure(configs: list[tuple[SetIndex, ann.AnnIndex, int]], keys: np.ndarray
             answer(config, key)
     found: list[list[set[str]]] = [[] for _ in configs]
     ms: list[list[float]] = [[] for _ in configs]
-    for i, key in enumerate(keys):
+    for round_ in range(len(configs)):
         for turn in range(len(configs)):
-            c = (i + turn) % len(configs)
-            started = time.perf_counter()
-            found[c].append(answer(configs[c], key))
-            ms[c].append((time.perf_counter() - started) * 1000)
+            c = (round_ + turn) % len(configs)
+            for key in keys:
+                started = time.perf_counter()
+                answer_set = answer(configs[c], key)
+                ms[c].append((time.perf_counter() - started) * 1000)
+                if round_ == 0:
+                    found[c].append(answer_set)  # answers do not change from round to round
     results = []
     for config_found, config_ms in zip(found, ms, strict=True):
         pairs = zip(truth, config_found, strict=True)
