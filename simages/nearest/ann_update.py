@@ -19,9 +19,10 @@ is the PCA of the build's images; while four fifths of the set are those images,
 the same photo collection and its principal directions barely move (answers are re-scored exactly in the
 current space in any case, so drift can only cost recall). On realistic descriptors recall held even at
 50% drift (docs/ann.md); what grows is the cost: removed images stay in the HNSW graph (memory, slower
-queries: 1.84 ms vs 1.01 ms after removing half of 100k), and adding many images costs nearly a rebuild
-(+50k to 50k: 11.4 s vs 15.2 s). At 20% a patch is several times cheaper (+/-10% of 100k: 3.1 s / 0.6 s
-vs 12-14 s) with recall@10 0.998. `simages bench ann-update` measures it. The rule is on counts, not on
+queries: 0.95 ms vs 0.67 ms after removing half of 100k), and adding many images costs more of a rebuild
+(+50k to 50k: 6.0 s vs 9.2 s). At 10% a patch is 6-50x cheaper (1M: +100k in 41 s vs 244 s, -100k in
+4.0 s vs 207 s) at the same recall@10 (0.97) and query time within 4-13% (1.55 / 1.71 ms).
+`simages bench ann-update` measures it. The rule is on counts, not on
 measured recall, so it behaves the same on any collection, and a user can predict it.
 """
 
