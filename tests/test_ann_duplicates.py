@@ -24,6 +24,22 @@ def photos_with_copies(n: int = 400, d: int = 32, seed: int = 0) -> tuple[list[s
     return [f"p{i:04d}.jpg" for i in range(n)], x
 
 
+@pytest.fixture
+def large_set(settings, monkeypatch) -> str:
+    """Set "s": `photos_with_copies` stored as an indexed set that counts as large (ANN-searched), with no
+    ANN index yet (tests build it with refresh_derived when they want one)."""
+    from simages.store.npz_store import save_store
+
+    monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)  # the test set counts as large
+    ann.default_registry.clear()
+    names, vectors = photos_with_copies()
+    store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
+                         {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca16+qe3"})
+    save_store(settings.store_path("s"), store)
+    (settings.image_sets / "s").mkdir()
+    return "s"
+
+
 def test_graph_join_finds_the_exact_pairs_and_groups():
     from simages.nearest.ann_duplicates import graph_duplicates
 
@@ -52,18 +68,10 @@ def test_graph_join_refuses_readings_of_different_store_versions():
         graph_duplicate_pairs(stored, other, ann.build(other.vectors, "hnsw"), 0.9)
 
 
-def test_join_command_finds_duplicates_of_a_large_set_through_the_graph(settings, monkeypatch, capsys):
+def test_join_command_finds_duplicates_of_a_large_set_through_the_graph(settings, large_set, capsys):
     from simages.cli import main
     from simages.jobs.derived import refresh_derived
-    from simages.store.npz_store import save_store
 
-    monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)  # the test set counts as large
-    ann.default_registry.clear()
-    names, vectors = photos_with_copies()
-    store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
-                         {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca16+qe3"})
-    save_store(settings.store_path("s"), store)
-    (settings.image_sets / "s").mkdir()
     command = ["--root", str(settings.root), "join", "s", "s", "--intent", "duplicates", "--range", "0.95",
                "--output", "-"]
 
@@ -108,18 +116,10 @@ def test_app_join_of_duplicates_goes_through_the_graph_with_the_same_pairs(setti
     ann.default_registry.clear()
 
 
-def test_duplicates_command_uses_the_graph_on_a_large_set_and_exact_on_request(settings, monkeypatch, capsys):
+def test_duplicates_command_uses_the_graph_on_a_large_set_and_exact_on_request(settings, large_set, capsys):
     from simages.cli import main
     from simages.jobs.derived import refresh_derived
-    from simages.store.npz_store import save_store
 
-    monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)
-    ann.default_registry.clear()
-    names, vectors = photos_with_copies()
-    store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
-                         {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca16+qe3"})
-    save_store(settings.store_path("s"), store)
-    (settings.image_sets / "s").mkdir()
     refresh_derived(settings, "s")
     command = ["--root", str(settings.root), "duplicates", "s", "--threshold", "0.9"]
     assert main([*command, "--format", "json", "--exact"]) == 0
