@@ -1,0 +1,151 @@
+"""Duplicate levels: what a scored pair of images is, in words a curator acts on.
+
+A pair of images is one of four levels (`Level`):
+
+- **exact** copy: the same pixels (identical stored descriptors, or a score that only identical
+  descriptors reach);
+- **edited** copy: the same photo after edits (resized, re-encoded, cropped, mirrored, recoloured...);
+- **look-alike**: the same scene or subject, but not a copy: never called a duplicate;
+- **new**: no match at all.
+
+`level_of` gives the level of one pair from its score in the duplicates space (cosine similarity of the
+duplicates intent, `simages.nearest.intents.DUPLICATES`) and whether the two descriptors are identical.
+The thresholds are named constants (`EXACT_COSINE`, `EDITED_COSINE`, `LOOK_ALIKE_COSINE`), gathered in a
+`LevelThresholds`; a Euclidean distance between unit vectors is turned into the cosine it stands for
+(`cosine_from_distance`). docs/duplicates.md says how the thresholds were chosen.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+
+class Level(str, Enum):
+    """How a pair of images relate as copies, strongest first. The value is the word used in JSON
+    (`"level"`), CSV and URLs."""
+
+    EXACT = "exact"
+    EDITED = "edited"
+    LOOK_ALIKE = "look-alike"
+    NEW = "new"
+
+    @property
+    def title(self) -> str:
+        """The level's name on screens and in CLI tables."""
+        return _TITLES[self]
+
+    @property
+    def meaning(self) -> str:
+        """One line saying what the level means to a curator."""
+        return _MEANINGS[self]
+
+    @property
+    def rank(self) -> int:
+        """0 for the strongest level (exact) to 3 (new): sorts pairs strongest first."""
+        return _ORDER.index(self)
+
+
+_ORDER = (Level.EXACT, Level.EDITED, Level.LOOK_ALIKE, Level.NEW)
+_TITLES = {
+    Level.EXACT: "Exact copy",
+    Level.EDITED: "Edited copy",
+    Level.LOOK_ALIKE: "Look-alike",
+    Level.NEW: "New",
+}
+_MEANINGS = {
+    Level.EXACT: "the same pixels: a second file of the same photo",
+    Level.EDITED: "the same photo after edits (resized, re-encoded, cropped, mirrored, recoloured...)",
+    Level.LOOK_ALIKE: "the same scene or subject, but not a copy: a look-alike is never called a duplicate",
+    Level.NEW: "no copy and no look-alike: the photo is not in the collection",
+}
+
+# Cosine similarity (duplicates space) at or above which a pair is an exact copy even when the two
+# descriptors are not bit-identical: descriptors of the same pixels differ only by float32 rounding
+# (a score of 1 - 1e-6 at most), while the mildest edit (JPEG re-encoding at high quality) scores
+# below 0.999 after whitening.
+EXACT_COSINE = 0.9999
+# Cosine similarity at or above which a pair is an edited copy: the duplicates threshold
+# (`simages.nearest.duplicates.DUPLICATE_COSINE`): distinct photos score 0 +- 0.05 in the whitened
+# space, edited copies mostly 0.6-1 (docs/duplicates.md).
+EDITED_COSINE = 0.5
+# Cosine similarity at or above which a pair is a look-alike: six spreads of the distinct-pair
+# distribution (sd about 0.05), reached by about one pair of unrelated photos in a thousand but by
+# many photos of the same scene or subject.
+LOOK_ALIKE_COSINE = 0.3
+
+
+@dataclass(frozen=True)
+class LevelThresholds:
+    """The three cosine similarities (duplicates space, unit vectors) that separate the levels:
+    exact >= `exact`, edited >= `edited`, look-alike >= `look_alike`, else new. ValueError unless
+    1 >= exact >= edited >= look_alike > -1."""
+
+    exact: float = EXACT_COSINE
+    edited: float = EDITED_COSINE
+    look_alike: float = LOOK_ALIKE_COSINE
+
+    def __post_init__(self) -> None:
+        if not (1.0 >= self.exact >= self.edited >= self.look_alike > -1.0):
+            raise ValueError(
+                f"level thresholds must satisfy 1 >= exact >= edited >= look-alike > -1, got "
+                f"{self.exact}, {self.edited}, {self.look_alike}"
+            )
+
+    def of(self, level: Level) -> float | None:
+        """The lowest cosine of `level` (None for NEW, which has no lower bound)."""
+        lowest = {Level.EXACT: self.exact, Level.EDITED: self.edited, Level.LOOK_ALIKE: self.look_alike}
+        return lowest.get(level)
+
+
+DEFAULT_THRESHOLDS = LevelThresholds()
+
+
+def cosine_from_distance(distance: float) -> float:
+    """The cosine similarity of two unit vectors `distance` apart (Euclidean): 1 - d^2 / 2."""
+    return 1.0 - float(distance) ** 2 / 2.0
+
+
+def level_of(
+    score: float,
+    identical: bool = False,
+    *,
+    metric: str = "cosine",
+    thresholds: LevelThresholds = DEFAULT_THRESHOLDS,
+) -> Level:
+    """The level of a pair whose duplicates-space score is `score`: a cosine similarity (`metric`
+    "cosine", unitless, in [-1, 1]) or a Euclidean distance between unit vectors ("euclidean", in [0, 2]).
+    `identical`: the two stored descriptors (or files) are identical, which makes the pair EXACT whatever
+    the score. NaN scores are NEW. ValueError for another metric."""
+    if identical:
+        return Level.EXACT
+    if metric == "euclidean":
+        cosine = cosine_from_distance(score)
+    elif metric == "cosine":
+        cosine = float(score)
+    else:
+        raise ValueError(f"unknown metric {metric!r}; choose cosine or euclidean")
+    if math.isnan(cosine):
+        return Level.NEW
+    if cosine >= thresholds.exact:
+        return Level.EXACT
+    if cosine >= thresholds.edited:
+        return Level.EDITED
+    if cosine >= thresholds.look_alike:
+        return Level.LOOK_ALIKE
+    return Level.NEW
+
+
+def identical_vectors(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two stored descriptors (d,) are bit-for-bit equal: the same pixels give the same stored
+    vector, so equality marks an exact copy whatever the space they are compared in."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def is_duplicate(level: Level) -> bool:
+    """Whether `level` is a copy (EXACT or EDITED). Look-alikes and new photos are not duplicates."""
+    return level in (Level.EXACT, Level.EDITED)

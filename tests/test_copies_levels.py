@@ -1,0 +1,63 @@
+"""Duplicate levels: the order of thresholds, the level of a score, identity and the duplicate rule."""
+
+import math
+
+import numpy as np
+import pytest
+
+from simages.copies.levels import (
+    DEFAULT_THRESHOLDS,
+    EDITED_COSINE,
+    EXACT_COSINE,
+    LOOK_ALIKE_COSINE,
+    Level,
+    LevelThresholds,
+    identical_vectors,
+    is_duplicate,
+    level_of,
+)
+
+
+def test_levels_have_titles_meanings_and_json_words():
+    assert [level.value for level in Level] == ["exact", "edited", "look-alike", "new"]
+    assert all(level.title and level.meaning for level in Level)
+    assert "never called a duplicate" in Level.LOOK_ALIKE.meaning
+    assert sorted(Level, key=lambda level: level.rank) == list(Level)
+
+
+def test_scores_map_to_levels_at_the_thresholds():
+    assert EXACT_COSINE > EDITED_COSINE > LOOK_ALIKE_COSINE
+    assert level_of(1.0) is Level.EXACT
+    assert level_of(EXACT_COSINE - 1e-4) is Level.EDITED
+    assert level_of(EDITED_COSINE) is Level.EDITED
+    assert level_of(EDITED_COSINE - 1e-6) is Level.LOOK_ALIKE
+    assert level_of(LOOK_ALIKE_COSINE) is Level.LOOK_ALIKE
+    assert level_of(LOOK_ALIKE_COSINE - 1e-6) is Level.NEW
+    assert level_of(-0.2) is Level.NEW
+    assert level_of(float("nan")) is Level.NEW
+
+
+def test_identical_descriptors_are_exact_whatever_the_score():
+    v = np.random.default_rng(0).random(512).astype(np.float32)
+    assert identical_vectors(v, v.copy())
+    assert not identical_vectors(v, v + np.float32(1e-6))
+    assert level_of(0.2, identical=True) is Level.EXACT
+
+
+def test_euclidean_distance_on_unit_vectors_gives_the_same_level():
+    for cosine in (1.0, 0.9, EDITED_COSINE, 0.4, LOOK_ALIKE_COSINE, 0.0):
+        distance = math.sqrt(2 - 2 * cosine)
+        assert level_of(distance, metric="euclidean") is level_of(cosine)
+    with pytest.raises(ValueError, match="unknown metric"):
+        level_of(0.5, metric="manhattan")
+
+
+def test_only_exact_and_edited_are_duplicates():
+    assert [is_duplicate(level) for level in Level] == [True, True, False, False]
+
+
+def test_thresholds_must_be_ordered():
+    assert DEFAULT_THRESHOLDS.of(Level.EDITED) == EDITED_COSINE
+    assert DEFAULT_THRESHOLDS.of(Level.NEW) is None
+    with pytest.raises(ValueError, match="exact >= edited"):
+        LevelThresholds(exact=0.9, edited=0.95, look_alike=0.3)
