@@ -14,12 +14,16 @@ edges it is encoded so it round-trips to the same file: in URLs as the percent-e
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 _MAX_NAME = 1024
+# The longest file name (in bytes) of ext4, XFS, Btrfs, APFS and NTFS (255 UTF-16 units there, at least as
+# many bytes); a set name may be that long, so every file named after a set goes through `derived_name`.
+NAME_MAX = 255
 _WINDOWS = os.name == "nt"
 
 
@@ -45,13 +49,37 @@ def _check_component(component: str, what: str) -> None:
 
 
 def validate_set_name(name: str) -> str:
-    """Return the name if it can be a set (one folder name, not hidden), else raise InvalidName."""
-    if not isinstance(name, str) or not name or len(name) > 255:
-        raise InvalidName("a set name is a folder name of 1 to 255 characters")
+    """Return the name if it can be a set (one folder name, not hidden), else raise InvalidName. The length
+    is counted in the file system's bytes (81 CJK characters are 243 bytes), as the file system counts it."""
+    if not isinstance(name, str) or not name or len(os.fsencode(name)) > NAME_MAX:
+        raise InvalidName(f"a set name is a folder name of 1 to {NAME_MAX} bytes")
     if "/" in name:
         raise InvalidName("a set name is a single folder name, without '/'")
     _check_component(name, "set")
     return name
+
+
+def derived_name(name: str, suffix: str = "", limit: int = NAME_MAX) -> str:
+    """The file name of something derived from `name` (a set's store `name + ".npz"`, its lock, its ANN
+    index...): `name + suffix` when that fits in `limit` bytes, else the longest start of `name` that
+    leaves room (cut between characters), `~`, 12 hex digits of the sha256 of the whole name, and `suffix`.
+
+    Every file named after a set is named through this, so a set whose folder name is as long as the file
+    system allows (255 bytes) still gets a store, checkpoints, a lock and indexes; two long names sharing
+    their start get different names. Names that fit are unchanged, so existing files keep their names.
+    ValueError if `suffix` alone leaves no room."""
+    raw = os.fsencode(name)
+    tail = os.fsencode(suffix)
+    if len(raw) + len(tail) <= limit:
+        return name + suffix
+    digest = "~" + hashlib.sha256(raw).hexdigest()[:12]
+    room = limit - len(tail) - len(digest)
+    if room < 1:
+        raise ValueError(f"no room for a name in {limit} bytes with the suffix {suffix!r}")
+    cut = room
+    while cut > 0 and (raw[cut] & 0xC0) == 0x80:  # do not cut a UTF-8 character in two
+        cut -= 1
+    return os.fsdecode(raw[:cut]) + digest + suffix
 
 
 def validate_image_name(name: str) -> str:

@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
+from simages.naming import derived_name
 
 ENV_ROOT = "SIMAGES_ROOT"
 ENV_WEIGHTS = "SIMAGES_WEIGHTS"
@@ -62,12 +63,16 @@ class Settings:
         """VGG-16's kernels as read from Keras, per weights file (extraction/conv_cache.py)."""
         return self.features / ".cache"
 
+    def partial_dir(self, set_name: str) -> Path:
+        """The checkpoints of one set's run in progress."""
+        return self.partial / derived_name(set_name)
+
     @property
     def locks(self) -> Path:
         return self.features / ".locks"
 
     def store_path(self, set_name: str) -> Path:
-        return self.features / f"{set_name}.npz"
+        return self.features / derived_name(set_name, ".npz")
 
     def weights_id(self) -> str:
         """Identity of the weights recorded in every store: a store made with other weights is rebuilt."""

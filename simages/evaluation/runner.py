@@ -24,6 +24,7 @@ from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.images import load_for_network
 from simages.extraction.network import MAP_SHAPE, Network
 from simages.jobs.indexer import Known, index_folder
+from simages.naming import derived_name
 from simages.settings import Settings
 from simages.store.npz_store import (
     FeatureStore,
@@ -116,7 +117,7 @@ def store_name(folder: Path) -> str:
 def eval_store_paths(settings: Settings, folder: Path) -> tuple[Path, Path]:
     base = settings.features / ".eval"
     name = store_name(folder)
-    return base / f"{name}.npz", base / f"{name}.mirrored.npz"
+    return base / derived_name(name, ".npz"), base / derived_name(name, ".mirrored.npz")
 
 
 def labels_of(names: Sequence[str]) -> list[str | None]:

@@ -134,14 +134,16 @@ def index_folder(
     progress: ProgressCallback | None = None,
     network_factory: NetworkFactory | None = None,
     on_wait: Callable[[], None] | None = None,
+    set_name: str | None = None,
 ) -> IndexSummary:
-    """Update `store_path` to describe every image below `folder`; safe against concurrent runs and kills."""
+    """Update `store_path` to describe every image below `folder`; safe against concurrent runs and kills.
+    `set_name` names the run's checkpoints, lock and summary (default: the store's file name)."""
     started = time.monotonic()
-    set_name = store_path.stem
+    set_name = set_name or store_path.stem
     summary = IndexSummary(set_name)
     spec = settings.descriptor
     expected = expected_meta(spec.extraction_key(), settings.weights_id())
-    checkpoint_dir = settings.partial / set_name
+    checkpoint_dir = settings.partial_dir(set_name)
     with set_lock(settings.locks, set_name, on_wait):
         previous, summary.rebuilt_because = _load_previous(store_path, expected)
         known = Known()
@@ -307,7 +309,7 @@ def index_set(
     folder = set_dir(settings.image_sets, set_name)
     retire_vanished(settings.features, settings.image_sets)
     store_path = settings.store_path(set_name)
-    summary = index_folder(folder, store_path, settings, progress, network_factory, on_wait)
+    summary = index_folder(folder, store_path, settings, progress, network_factory, on_wait, set_name)
     if any(vanished_dir(settings.features).glob("*.npz")):
         forget_vanished(settings.features, live_digests(settings.features))
     return summary

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from simages.naming import derived_name
 from simages.nearest.ann_space import FrozenSpace
 from simages.store.atomic import write_atomically
 from simages.store.mmap_store import MmapCopy, write_mmap_copy
@@ -96,12 +97,12 @@ def ann_dir(features: Path) -> Path:
 def index_paths(features: Path, set_name: str) -> tuple[Path, Path]:
     """(index file, its metadata) of a set."""
     folder = ann_dir(features)
-    return folder / f"{set_name}.faiss", folder / f"{set_name}.json"
+    return folder / derived_name(set_name, ".faiss"), folder / derived_name(set_name, ".json")
 
 
 def ids_path(features: Path, set_name: str) -> Path:
     """The sidecar of a set's index: per FAISS id its image, fingerprint and row; the frozen space."""
-    return ann_dir(features) / f"{set_name}.ids.simm"
+    return ann_dir(features) / derived_name(set_name, ".ids.simm")
 
 
 def store_version(store_path: Path) -> tuple[int, int] | None:

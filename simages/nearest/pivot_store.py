@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from simages.naming import derived_name
 from simages.nearest.pivots import PivotIndex, PivotTable, select_pivots, space_of, space_points
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
@@ -44,7 +45,7 @@ def default_pivot_count(images: int) -> int:
 
 
 def pivot_path(settings: Settings, set_name: str, space: str) -> Path:
-    return settings.features / ".pivots" / f"{set_name}.{space}.npz"
+    return settings.features / ".pivots" / derived_name(set_name, f".{space}.npz")
 
 
 def _expected_meta(index: SetIndex, space: str) -> dict[str, Any]:

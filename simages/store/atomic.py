@@ -10,6 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from simages.naming import NAME_MAX, derived_name
+
+# What a temporary name adds to the prefix's stem: the leading ".", 8 random characters and ".tmp".
+_TEMP_EXTRA = 1 + 8 + 4
+
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], None], durable: bool = True) -> None:
     """Run `write` on a temporary file beside `path`, then rename it over `path`.
@@ -19,7 +24,10 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None], durable: boo
     caches that cost minutes to rebuild, not for thumbnails.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    # "." + stem + "." + mkstemp's 8 random characters + ".tmp" must fit NAME_MAX too: a long stem is cut
+    # and hashed like any derived name (the random part keeps concurrent writers apart).
+    prefix = "." + derived_name(path.stem, ".", limit=NAME_MAX - _TEMP_EXTRA)
+    handle, temp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file 0600 whatever the umask; the finished file gets the mode any new file of
         # this user gets (0644 with umask 022, 0664 with 002), so a group can share features/.

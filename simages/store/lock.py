@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from simages.naming import derived_name
+
 
 @contextmanager
 def set_lock(lock_dir: Path, set_name: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
@@ -16,7 +18,7 @@ def set_lock(lock_dir: Path, set_name: str, on_wait: Callable[[], None] | None =
     flock locks die with their process, so a killed indexer never leaves a set locked.
     """
     lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / f"{set_name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(lock_dir / derived_name(set_name, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from simages.naming import derived_name
 from simages.store.atomic import write_atomically
 
 FORMAT = "simages-mmap-1"
@@ -37,7 +38,7 @@ def mmap_path(features: Path, set_name: str, reading: str = "") -> Path:
     """The copy of a set's store as read with its own descriptor (`reading` ""), or as another reading of
     the same store (e.g. "duplicates": see nearest/intents.py), each in its own folder."""
     folder = features / ".mmap" / reading if reading else features / ".mmap"
-    return folder / f"{set_name}.simm"
+    return folder / derived_name(set_name, ".simm")
 
 
 def source_version(store_path: Path) -> tuple[int, int] | None:

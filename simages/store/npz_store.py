@@ -40,6 +40,13 @@ class StoreNotReadable(StoreError):
     remedy = "ask its owner to make it readable (e.g. `chmod g+r`), or index into a --root of your own"
 
 
+class StoreInaccessible(StoreError):
+    """The file system refused to open the store (a folder in its place, an I/O error, a name too long):
+    its content is not at fault, so "index again" is not the answer; the message names the system's reason."""
+
+    remedy = "fix what the file system reports (indexing again cannot, while it refuses the file)"
+
+
 @dataclass
 class FeatureStore:
     names: list[str]
@@ -149,7 +156,11 @@ def load_store(path: Path) -> FeatureStore:
         raise StoreNotReadable(
             f"feature store {path} is not readable by this user ({error.strerror or error})"
         ) from error
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as error:
+    except OSError as error:
+        if error.errno is None:  # numpy reports some damaged archives as OSError without a system errno
+            raise StoreError(f"cannot read feature store {path.name}: {error}") from error
+        raise StoreInaccessible(f"cannot open feature store {path}: {error.strerror or error}") from error
+    except (KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as error:
         raise StoreError(f"cannot read feature store {path.name}: {error}") from error
     if vectors.ndim != 2 or vectors.shape[0] != len(names):
         raise StoreError(f"feature store {path.name} is inconsistent")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simages.naming import derived_name
+
 VANISHED_DIR = ".vanished"
 # A week: long enough to cover a set moved away and back, short enough not to keep a deleted set's
 # descriptors (a few MB per thousand images) around for long.
@@ -29,8 +31,10 @@ def retire_vanished(features: Path, image_sets: Path) -> list[str]:
     if not features.is_dir():
         return []
     moved = []
+    # By the store's file name (naming.derived_name): a long set name's store is not named exactly like it.
+    live = {derived_name(entry.name, ".npz") for entry in _folders(image_sets)}
     for path in sorted(features.glob("*.npz")):
-        if (image_sets / path.stem).is_dir():
+        if path.name in live:
             continue
         target = vanished_dir(features) / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -41,6 +45,13 @@ def retire_vanished(features: Path, image_sets: Path) -> list[str]:
             continue  # another process retired it first
         moved.append(path.stem)
     return moved
+
+
+def _folders(image_sets: Path) -> list[os.DirEntry[str]]:
+    try:
+        return [entry for entry in os.scandir(image_sets) if entry.is_dir()]
+    except FileNotFoundError:
+        return []
 
 
 def forget_vanished(features: Path, live_digests: set[str], now: float | None = None) -> list[str]:
