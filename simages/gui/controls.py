@@ -76,6 +76,9 @@ class QueryControls:
         self.on_change = on_change
         self.always_show_expansion = always_show_expansion
         self._initial_expand = expand  # what expand_value says until the switch exists
+        # The k-th score of the kNN answer on screen, per (metric, expansion): switching that query to a
+        # range query starts from it, so the range answer first reproduces the kNN answer.
+        self._kth: dict[tuple[str, bool], float] = {}
         with ui.column().classes("w-full gap-2"):
             self.metric = ui.select(METRIC_LABELS, value=metric, label="Compare by").classes("w-full")
             self.metric.props("dense options-dense")
@@ -116,7 +119,16 @@ class QueryControls:
     def _default_param(self) -> str:
         if self.predicate_value == "knn":
             return str(DEFAULT_K)
+        kth = self._kth.get((self.metric_value, self.expand_value))
+        if kth is not None:
+            return threshold_from_score(kth, self.metric_value)
         return self._suggested(self.expand_value)
+
+    def remember_kth(self, metric: str, expand: bool, score: float | None) -> None:
+        """The k-th score of the kNN answer now shown (None: no kNN answer on screen): switching to a range
+        query with the same metric and expansion pre-fills it, the threshold that gives the same images
+        (ties at the k-th score included), as the histogram's k-th mark shows."""
+        self._kth = {} if score is None else {(metric, expand): float(score)}
 
     def _suggested(self, expand: bool) -> str:
         value = self.default_threshold(self.metric_value, expand)
@@ -138,7 +150,7 @@ class QueryControls:
     def _expansion_changed(self, e: events.ValueChangeEventArguments) -> None:
         # Expansion moves the scores, hence the suggested threshold: follow it unless the user typed another.
         if self.predicate_value == "range" and (self.param.value or "").strip() in ("", self._suggested(
-                not e.value)):
+                not e.value), *(threshold_from_score(v, m) for (m, _), v in self._kth.items())):
             self.param.value = self._default_param()
         self.param.validate()
         self._changed()
@@ -149,6 +161,14 @@ class QueryControls:
         self.param.value = self._default_param()
         self.param.validate()
         self._changed()
+
+    def suggest_afresh(self) -> None:
+        """The scores changed scale (another descriptor view): forget the k-th score shown and, for a range
+        query, put the new suggestion in the threshold field."""
+        self._kth = {}
+        if self.predicate_value == "range":
+            self.param.value = self._default_param()
+            self.param.validate()
 
     def refresh_default(self) -> None:
         """Fill in the suggested threshold once it is known (the searched set was indexed meanwhile)."""

@@ -75,7 +75,7 @@ def marker_for(
         return float(param), f"threshold {op} {format_threshold(float(param))}"
     if kth_score is None:
         return None, ""
-    return kth_score, f"k-th: {format_score(dist_metric, kth_score)}"
+    return kth_score, f"k-th: {score_label(dist_metric)} {format_score(dist_metric, kth_score)}"
 
 
 def score_histogram(dist: ScoreDistribution, marker: float | None, marker_label: str) -> ui.echart:

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from simages.naming import InvalidName, validate_image_name, validate_set_name
 from simages.nearest.intents import DUPLICATES, INTENTS, SIMILAR, intent_named
 from simages.nearest.query_spec import METRICS, PREDICATES, QuerySpec
+from simages.nearest.teaching_view import UNSCALED, VIEWS
 
 DEFAULT_METRIC = "cosine"
 DEFAULT_PREDICATE = "knn"
@@ -48,6 +49,9 @@ class QueryState:
     exact: bool = False
     # The question asked (nearest.intents): "similar" images, or "duplicates" of the key photo.
     intent: str = SIMILAR.name
+    # A teaching view of the descriptors (nearest.teaching_view): "" is the searched descriptor itself,
+    # "unscaled" keeps each vector's length so cosine and Euclidean rank differently.
+    view: str = ""
 
     @property
     def is_upload(self) -> bool:
@@ -80,6 +84,8 @@ def to_params(state: QueryState) -> dict[str, str]:
         params["exact"] = "1"
     if state.intent != SIMILAR.name:
         params["intent"] = state.intent
+    if state.view:
+        params["view"] = state.view
     return params
 
 
@@ -134,6 +140,15 @@ def parse_intent(params: Mapping[str, str]) -> str:
         raise InvalidQuery(f"unknown intent; choose {' or '.join(INTENTS)}") from None
 
 
+def parse_view(params: Mapping[str, str]) -> str:
+    """The teaching view: absent (or empty) is the searched descriptor, `unscaled` the view whose vectors
+    keep their lengths (nearest.teaching_view); anything else is refused."""
+    value = (params.get("view") or "").strip().lower()
+    if value not in VIEWS:
+        raise InvalidQuery(f"unknown view {value[:32]!r}; the only teaching view is {UNSCALED!r}")
+    return value
+
+
 def parse_set(value: str | None, what: str = "set") -> str:
     if not value:
         raise InvalidQuery(f"the link names no {what}")
@@ -150,6 +165,7 @@ def from_params(params: Mapping[str, str]) -> QueryState:
     expand = parse_expand(params)
     exact = parse_exact(params)
     intent = parse_intent(params)
+    view = parse_view(params)
     if intent == DUPLICATES.name and not params.get("predicate"):
         predicate = "range"  # duplicates are a range query at the duplicate threshold
     upload = params.get("upload")
@@ -157,7 +173,7 @@ def from_params(params: Mapping[str, str]) -> QueryState:
         if not _UPLOAD_ID.match(upload):
             raise InvalidQuery("this upload link is not valid")
         return QueryState(join_set, upload=upload, metric=metric, predicate=predicate, param=param,
-                          expand=expand, exact=exact, intent=intent)
+                          expand=expand, exact=exact, intent=intent, view=view)
     key_set = parse_set(params.get("key_set") or join_set, "key set")
     image = params.get("image")
     if not image:
@@ -167,7 +183,7 @@ def from_params(params: Mapping[str, str]) -> QueryState:
     except InvalidName as error:
         raise InvalidQuery(str(error)) from None
     return QueryState(join_set, key_set=key_set, image=image, metric=metric, predicate=predicate, param=param,
-                      expand=expand, exact=exact, intent=intent)
+                      expand=expand, exact=exact, intent=intent, view=view)
 
 
 def spec_from_form(

@@ -49,6 +49,7 @@ from simages.nearest.intents import DUPLICATES, SIMILAR, intent_named, no_duplic
 from simages.nearest.joins import key_join
 from simages.nearest.results import KeyResult
 from simages.nearest.set_index import SetIndex
+from simages.nearest.teaching_view import UNSCALED, VIEWS, unscaled_index, why_metrics_differ
 
 # Listed results at most; a range query still reports how many passed in total.
 RESULT_LIMIT = 200
@@ -101,7 +102,14 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         searched = tab["join_select"].value if "join_select" in tab else current.join_set
         same_set = current.upload is None and current.key_set == searched
         vector = key_vector(current)
-        return key_threshold_for(ctx, searched, vector, current.image if same_set else None, metric, expand,
+        exclude = current.image if same_set else None
+        if tab.get("view_select") is not None and tab["view_select"].value == UNSCALED:
+            intent = str(intent_toggle.value or current.intent)
+            index = load_index(ctx, searched, intent) if searched else None
+            if index is None or not isinstance(vector, np.ndarray):
+                return None
+            return key_threshold(unscaled_index(index), vector, metric, exclude, expand=False)
+        return key_threshold_for(ctx, searched, vector, exclude, metric, expand,
                                  intent=str(intent_toggle.value or current.intent))
 
     def key_vector(current: QueryState) -> np.ndarray | Waiting | str:
@@ -157,6 +165,10 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                         always_show_expansion=False, on_change=lambda: mark_stale(),
                     )
                     exact = ExactSwitch(state.exact, on_change=lambda: mark_stale())
+                    view_select = ui.select(VIEWS, value=state.view, label="Descriptor",
+                                            on_change=lambda: view_chosen())
+                    view_select.classes("w-full").props("dense options-dense").mark("view")
+                    tab["view_select"] = view_select
                     rerun_button = ui.button("Search again", icon="search", on_click=lambda: rerun()).props(
                         "unelevated no-caps").classes("w-full").mark("rerun")
 
@@ -184,6 +196,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         explanation.clear()
         vector = key_vector(current)
         index = load_index(ctx, current.join_set, current.intent)
+        if index is not None and current.view == UNSCALED:
+            index = unscaled_index(index)
         controls.set_expansion(expansion_of(ctx, join_select.value))  # the set may have just been indexed
         if isinstance(vector, str):
             show_problem(vector)
@@ -194,7 +208,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         try:
             same_set = current.upload is None and current.key_set == current.join_set
             exclude = current.image if same_set else None
-            if current.intent == DUPLICATES.name:
+            if current.intent == DUPLICATES.name and current.view != UNSCALED:
                 default = duplicate_threshold(current.metric, index)
             else:
                 default = key_threshold(index, vector, current.metric, exclude, expand=current.expand)
@@ -211,6 +225,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             draw_explanation(current, index, spec.expand)
         kth = result.matches[-1].score if spec.predicate == "knn" and result.matches else None
         marker, label = marker_for(current.metric, spec.predicate, spec.param, kth)
+        controls.remember_kth(current.metric, spec.expand, kth)
         with chart_area:
             ui.label("Scores of the key against the whole set").classes("text-caption text-grey-8")
             if dist.count:
@@ -230,6 +245,11 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                  if intent is SIMILAR else "Switch to Similar images for images of the same kind.")
         ui.label(f"{intent.describe()}. {other}").classes("text-body2 text-grey-8").mark("intent-note")
         ui.label(plain_sentence(current.metric)).classes("text-body2 text-grey-8").mark("plain")
+        if current.view == UNSCALED:
+            with ui.row().classes("items-start no-wrap gap-1").mark("view-note"):
+                ui.icon("school", color="primary", size="xs").classes("q-mt-xs")
+                ui.label(display_name(why_metrics_differ(current.join_set))).classes(
+                    "text-caption text-grey-8")
         if metrics_rank_alike(index):
             with ui.row().classes("items-start no-wrap gap-1").mark("metrics-note"):
                 ui.icon("info", color="primary", size="xs").classes("q-mt-xs")
@@ -245,8 +265,9 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                 ui.label(f"Descriptor code: {index.applied}{asked}").classes("text-caption text-grey-7").mark(
                     "descriptor-code")
             if metrics_rank_alike(index):
-                ui.label("To see cosine and Euclidean disagree, describe the images without scaling them to "
-                         "unit length, e.g. with the raw flattened VGG-16 map (a second root, so these "
+                ui.label("To see cosine and Euclidean disagree here, choose the teaching descriptor "
+                         "(“Descriptor” under the settings). Or describe the images without scaling them "
+                         "to unit length, e.g. with the raw flattened VGG-16 map (a second root, so these "
                          "descriptors stay):").classes("text-caption q-mt-sm")
                 ui.code("\n".join(differing_demo(current.join_set, current.key_set, current.image)),
                         language="bash").classes("w-full text-caption").mark("differing-demo")
@@ -322,14 +343,15 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         metric, predicate, param = controls.settings()
         return tab["state"].with_(join_set=join_select.value or tab["state"].join_set, metric=metric,
                                   predicate=predicate, param=param, expand=controls.expand_value,
-                                  exact=exact.value, intent=str(intent_toggle.value or SIMILAR.name))
+                                  exact=exact.value, intent=str(intent_toggle.value or SIMILAR.name),
+                                  view=str(view_select.value or ""))
 
     def mark_stale() -> None:
         """Results that no longer match the panel are dimmed and say so, until the search runs again."""
         current: QueryState = tab["state"]
         same = join_select.value == current.join_set and controls.shows(
             current.metric, current.predicate, current.param, current.expand) and exact.value == current.exact
-        same = same and intent_toggle.value == current.intent
+        same = same and intent_toggle.value == current.intent and (view_select.value or "") == current.view
         stale.set_visibility(not same)
         results_area.classes(remove="results-stale") if same else results_area.classes(add="results-stale")
         rerun_button.props(f"color={'primary' if same else 'orange-9'}")
@@ -353,6 +375,11 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
     def join_set_chosen() -> None:
         controls.set_expansion(expansion_of(ctx, join_select.value))
         controls.refresh_default()
+        mark_stale()
+
+    def view_chosen() -> None:
+        # The scores change scale: a range threshold of the other view means nothing here.
+        controls.suggest_afresh()
         mark_stale()
 
     def intent_chosen() -> None:

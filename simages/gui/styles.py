@@ -36,6 +36,14 @@ CSS = """
 .results-chart { width: 360px; max-width: 100%; }
 .results-stale { opacity: .45; filter: grayscale(.7); }
 .stale-banner { background: #fff3e0; border: 1px solid #ffcc80; border-radius: 6px; }
+/* The teaching panel: controls and their sentences beside the charts they move. */
+.nicegui-row.teaching-layout { flex-wrap: nowrap; }
+.teaching-side { width: 320px; flex: none; }
+.teaching-charts { min-width: 0; }
+@media (max-width: 900px) {
+  .nicegui-row.teaching-layout { flex-wrap: wrap; }
+  .teaching-side { width: 100%; }
+}
 .details .q-item { padding: 0; min-height: 24px; }
 /* Settings beside the images on wide screens, above them on narrow ones (phones, projectors). */
 .nicegui-row.page-columns { flex-wrap: nowrap; }

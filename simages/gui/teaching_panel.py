@@ -20,6 +20,7 @@ import numpy as np
 from nicegui import background_tasks, run, ui
 
 from simages.gui.context import GuiContext
+from simages.nearest.display import format_score_short
 from simages.nearest.intents import DEFAULT_INTENT, intent_named
 from simages.nearest.joins import is_self_join
 from simages.nearest.pivot_store import default_pivot_count
@@ -115,19 +116,21 @@ class TeachingPanel:
         self.join_keys = join_keys
         searched = int(index.vectors.shape[1]) if len(index) else index.dimension
         dims = {AS_SEARCHED: f"as searched ({searched}-d)"}
-        dims.update({d: f"PCA to {d}" for d in DIMENSIONS if d <= index.dimension})
+        dims.update({d: f"PCA to {d}" for d in DIMENSIONS if d <= pca_limit(index)})
         if memory.get("dimension") not in dims:
             memory["dimension"] = AS_SEARCHED
         self.expansion = ui.expansion("How was this computed?", icon="school", value=bool(memory.get("open")))
         self.expansion.classes("w-full").props("dense").mark("teaching-panel")
-        with self.expansion:
-            ui.label("Brute force computes the distance from the key to every image. A pivot table (LAESA) "
-                     "first computes the distances to a few pivot images; the triangle inequality then "
-                     "gives every other image a lower bound, |d(key, pivot) − d(image, pivot)|, and an "
-                     "image whose bound is already beyond the k-th distance (or the threshold) cannot be "
-                     "an answer: it is ruled out without computing its distance. The answer is the same."
-                     ).classes("text-body2 text-grey-8")
-            with ui.row().classes("items-end gap-4"):
+        # Controls and their text on the left, the charts they move on the right: at 1280x720 both fit on
+        # one screen, so a class sees the dots move as a control changes (narrow screens wrap).
+        with self.expansion, ui.row().classes("w-full items-start gap-4 teaching-layout"):
+            with ui.column().classes("gap-2 teaching-side"):
+                ui.label("Brute force computes the distance from the key to every image. A pivot table "
+                         "(LAESA) first computes the distances to a few pivot images; the triangle "
+                         "inequality then gives every other image a lower bound, |d(key, pivot) − "
+                         "d(image, pivot)|, and an image whose bound is already beyond the k-th distance "
+                         "(or the threshold) cannot be an answer: it is ruled out without computing its "
+                         "distance. The answer is the same.").classes("text-caption text-grey-8")
                 # The set's own default (about sqrt(n)) unless the user picked a count in this tab.
                 default = default_pivot_count(len(index))
                 choices = sorted({*PIVOT_CHOICES, default})
@@ -135,18 +138,19 @@ class TeachingPanel:
                 chosen = memory.get("pivots")
                 self.pivots_select = ui.select(labels, value=chosen if chosen in labels else default,
                                                label="Pivots")
-                self.pivots_select.classes("w-36").mark("teaching-pivots")
+                self.pivots_select.classes("w-full").props("dense").mark("teaching-pivots")
                 self.dimension_select = ui.select(dims, value=memory["dimension"], label="Dimension")
-                self.dimension_select.classes("w-56").mark("teaching-dimension")
+                self.dimension_select.classes("w-full").props("dense").mark("teaching-dimension")
                 self.key_select: ui.select | None = None
                 if join_keys is not None and len(join_keys):
                     names = sorted(join_keys.names)
                     if memory.get("key") not in join_keys:
                         memory["key"] = names[0]
-                    self.key_select = ui.select(names, value=memory["key"], label="Key shown (an image of A)",
-                                                with_input=True)
-                    self.key_select.classes("w-72").mark("teaching-key")
-            self.body = ui.column().classes("w-full gap-1")
+                    self.key_select = ui.select(names, value=memory["key"],
+                                                label="Key shown (an image of A)", with_input=True)
+                    self.key_select.classes("w-full").props("dense").mark("teaching-key")
+                self.texts = ui.column().classes("w-full gap-1")
+            self.body = ui.column().classes("col gap-1 teaching-charts")
         self._requests = 0
         self.expansion.on_value_change(lambda e: self._opened(bool(e.value)))
         self.pivots_select.on_value_change(self.refresh)
@@ -159,6 +163,7 @@ class TeachingPanel:
     async def _opened(self, value: bool) -> None:
         self.memory["open"] = value
         if value:
+            self.memory["scroll"] = True
             await self.refresh()
 
     async def refresh(self) -> None:
@@ -172,6 +177,7 @@ class TeachingPanel:
         self._requests += 1
         request = self._requests
         self.body.clear()
+        self.texts.clear()
         with self.body:
             ui.spinner(size="md").mark("teaching-busy")
         try:
@@ -182,29 +188,35 @@ class TeachingPanel:
         if request != self._requests or self.body.is_deleted:
             return
         self.body.clear()
-        with self.body:
-            if picture is None:
+        self.texts.clear()
+        if picture is None:
+            with self.texts:
                 ui.label(str(problem)).classes("text-negative").mark("teaching-problem")
-                return
+            return
+        with self.texts:
             if join is not None:
                 ui.label(join_summary_text(join)).classes("text-body2").mark("teaching-join-summary")
-                ui.echart(join_bar_options(join)).classes("w-full").style("height: 120px").mark(
-                    "teaching-join-bar")
-                ui.label(f"For one key of {join.a_set}, {self.memory.get('key')}:").classes(
-                    "text-subtitle2 q-mt-sm")
+                ui.label(f"For one key of {join.a_set}, {self.memory.get('key')}:").classes("text-subtitle2")
             ui.label(summary_text(picture)).classes("text-body2").mark("teaching-summary")
             small = small_set_text(len(self.index), picture)
             if small:
                 ui.label(small).classes("text-body2 text-warning").mark("teaching-small-set")
             if picture.note:
                 ui.label(picture.note).classes("text-caption text-grey-7").mark("teaching-note")
-            ui.echart(cost_bar_options(picture)).classes("w-full").style("height: 120px").mark("teaching-bar")
-            ui.echart(bounds_scatter_options(picture)).classes("w-full").style("height: 340px").mark(
+            ui.label(picture.rho.describe() + ": " + rho_hint(picture.rho.rho)).classes(
+                "text-caption").mark("teaching-rho")
+        with self.body:
+            if join is not None:
+                ui.echart(join_bar_options(join)).classes("w-full").style("height: 96px").mark(
+                    "teaching-join-bar")
+            ui.echart(cost_bar_options(picture)).classes("w-full").style("height: 96px").mark("teaching-bar")
+            ui.echart(bounds_scatter_options(picture)).classes("w-full").style("height: 300px").mark(
                 "teaching-scatter")
             ui.label(scatter_caption(picture)).classes("text-caption text-grey-7")
-            ui.label(picture.rho.describe() + ": " + rho_hint(picture.rho.rho)).classes(
-                "text-body2").mark("teaching-rho")
-
+        if self.memory.get("scroll"):
+            # Just opened: bring the panel's top to the top of the window, so controls and charts show.
+            self.memory["scroll"] = False
+            ui.run_javascript(f"getHtmlElement({self.expansion.id})?.scrollIntoView({{block: 'start'}})")
 
     def _compute(self, pivots: int, dimension: int) -> tuple[PruningPicture, JoinCostEstimate | None]:
         """The picture of the key shown (and, for a join, the join's estimated cost); in a worker thread."""
@@ -293,12 +305,25 @@ def _distance_name(metric: str) -> str:
     return "distance √(2 − 2·cos)" if metric == "cosine" else "Euclidean distance"
 
 
+def pca_limit(index: SetIndex) -> int:
+    """The largest PCA dimension the set allows: a PCA learned on n images spans at most n - 1 directions
+    (their differences from the mean), and never more than the searched vectors have."""
+    searched = int(index.vectors.shape[1]) if len(index) else index.dimension
+    return max(0, min(len(index) - 1, index.dimension, searched))
+
+
 def cutoff_label(picture: PruningPicture) -> str:
+    """The red line's label, in both units for cosine: the page's histogram and results speak similarity,
+    the pivots work on the distance of the same unit-length vectors (d = √(2 − 2·cos), cos = 1 − d²/2)."""
     spec = picture.spec
     if spec.predicate == "knn":
+        if spec.metric == "cosine":
+            # Rounded as the histogram and the results round a similarity, so the two labels match.
+            similarity = format_score_short(1.0 - picture.cutoff ** 2 / 2.0, "cosine")
+            return f"k-th: distance {picture.cutoff:.3f} = similarity {similarity}"
         return f"k-th distance {picture.cutoff:.3f}"
     if spec.metric == "cosine":
-        return f"threshold {picture.cutoff:.3f} (cos ≥ {float(spec.param):.3f})"
+        return f"threshold: distance {picture.cutoff:.3f} = similarity {float(spec.param):.3f}"
     return f"threshold {picture.cutoff:.3f}"
 
 

@@ -1,0 +1,97 @@
+"""Real-browser tests of the teaching path at a 1280x720 projector: the panel's charts beside their controls,
+and the kNN -> range switch starting from the k-th score shown. Screenshots go to test-output/teaching/;
+with SIMAGES_DOCS_SCREENSHOTS=1 also to docs/images/ (the demo set only)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from simages.bench import page_bench
+from simages.bench.app_server import REPO, AppServer, wait_for
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(page_bench.CHROMIUM)
+OUTPUT = REPO / "test-output" / "teaching"
+DOCS = REPO / "docs" / "images"
+VIEWPORT = {"width": 1280, "height": 720}
+
+if not CHROMIUM.is_file():
+    pytest.skip("Debian chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+
+
+@pytest.fixture
+def demo_server(tmp_path):
+    shutil.copytree(REPO / "image_sets" / "demo", tmp_path / "image_sets" / "demo")
+    with AppServer("tests.gui_serve", tmp_path) as app_server:
+        wait_for(lambda: (tmp_path / "features" / "demo.npz").is_file(), 120, "the sets")
+        yield app_server.url
+
+
+def screenshot(page, name: str) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{name}.png"))
+    if os.environ.get("SIMAGES_DOCS_SCREENSHOTS") == "1":
+        page.screenshot(path=str(DOCS / f"{name}.jpg"), quality=80, type="jpeg")
+
+
+def inside_window(box: dict[str, float] | None) -> bool:
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"] + 1 and \
+        box["x"] >= 0 and box["x"] + box["width"] <= VIEWPORT["width"] + 1
+
+
+def first_results(page, server: str) -> None:
+    page.goto(server + "/?key_set=demo")
+    page.locator(".thumb-tile").first.wait_for(timeout=30_000)
+    page.locator(".thumb-tile").first.click()
+    page.wait_for_url("**/similar?*", timeout=20_000)
+    page.locator(".thumb-score").first.wait_for(timeout=20_000)
+
+
+def test_the_teaching_panel_shows_its_charts_beside_its_controls_at_1280x720(demo_server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=page_bench.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            first_results(page, demo_server)
+            page.get_by_text("How was this computed?").click()
+            scatter = page.locator(".teaching-charts canvas").nth(1)
+            scatter.wait_for(timeout=20_000)
+            page.wait_for_timeout(300)  # the scroll into view is smooth in some Chromium builds
+            controls = page.locator(".teaching-side .q-select").first
+            # Both the pivots control and the lower-bound scatter it moves are on screen at once.
+            assert inside_window(controls.bounding_box()), controls.bounding_box()
+            assert inside_window(scatter.bounding_box()), scatter.bounding_box()
+            side, charts = page.locator(".teaching-side").bounding_box(), page.locator(
+                ".teaching-charts").bounding_box()
+            assert side is not None and charts is not None and charts["x"] >= side["x"] + side["width"]
+            screenshot(page, "teaching-1280x720")
+        finally:
+            browser.close()
+
+
+def test_switching_to_a_range_query_starts_at_the_kth_score_shown(demo_server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=page_bench.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            first_results(page, demo_server)
+            scores = page.locator(".thumb-score").all_inner_texts()
+            titles = [page.locator(".thumb-tile").nth(i).get_attribute("title") for i in range(len(scores))]
+            page.get_by_text("within threshold").click()
+            field = page.locator("input[aria-label^='Threshold']")
+            field.wait_for(timeout=10_000)
+            assert field.input_value() == scores[-1]  # the k-th (last) score shown, not the best one
+            field.press("Enter")
+            page.wait_for_url("**predicate=range*", timeout=20_000)
+            page.locator(".thumb-score").first.wait_for(timeout=20_000)
+            again = [page.locator(".thumb-tile").nth(i).get_attribute("title")
+                     for i in range(page.locator(".thumb-tile").count())]
+            assert again[:len(titles)] == titles and len(again) >= len(titles)
+        finally:
+            browser.close()
