@@ -198,6 +198,7 @@ def join_server(tmp_path):
 
 
 def test_join_two_sets_pairs_groups_csv_and_compare(join_server):
+    import json
     import subprocess
     import sys
     from urllib.parse import parse_qs, urlparse
@@ -231,6 +232,7 @@ def test_join_two_sets_pairs_groups_csv_and_compare(join_server):
             with page.expect_download() as download_info:
                 page.get_by_text("Download pairs (CSV)").click()
             downloaded = Path(download_info.value.path()).read_text()
+            assert download_info.value.suggested_filename == "join-copies-demo.csv"
             cli = subprocess.run(
                 [sys.executable, "-m", "simages", "--root", str(root), "join", "copies", "demo",
                  "--range", params["param"], "--output", "-"],
@@ -252,6 +254,12 @@ def test_join_two_sets_pairs_groups_csv_and_compare(join_server):
             assert group_line.inner_text().startswith("Group 1: ")
             load_all_images(page)
             page.screenshot(path=str(OUTPUT / "join-groups.png"), full_page=True)
+            # The groups download as a file; the join page stays.
+            with page.expect_download() as download_info:
+                page.get_by_text("Download groups (JSON)").click()
+            assert download_info.value.suggested_filename == "join-copies-demo-groups.json"
+            assert json.loads(Path(download_info.value.path()).read_text())["groups"]
+            assert group_line.is_visible() and urlparse(page.url).path == "/join"
 
             page.get_by_role("button", name="Pairs").click()
             page.locator(".join-pair-images").first.click()

@@ -450,3 +450,27 @@ async def test_start_page_offers_the_join(tmp_path):
         user.find(marker="entry-run").click()
         await user.should_see(marker="summary", retries=50)
         assert current_query(user).get("others") == "1"
+
+
+async def test_join_tiles_show_the_set_and_keep_the_extension_of_long_names(tmp_path):
+    settings, manager = demo_root(tmp_path, {"animals": 4})
+    long_name = "holiday_photos_taken_by_the_camera_on_the_beach_at_sunset_2024_0512.png"
+    make_images(tmp_path, "trips", 1)
+    trips = tmp_path / "image_sets" / "trips"
+    (trips / "sub" / "img000.png").rename(trips / long_name)
+    (trips / "sub").rmdir()
+    write_store(settings, "trips", [long_name])
+    manager.set("trips", state="indexed", count=1)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=animals&b=trips&predicate=knn&param=1&view=knn")
+        await user.should_see(marker="knn-view", retries=50)
+        row = only(user, "knn:ani001.png")  # the key's tile, then its match's, 104 px wide each
+        captions = [e for e in row.descendants() if "thumb-caption" in e.classes]
+        parts = [[(label.classes[0], label.text) for label in caption.descendants()
+                  if isinstance(label, ui.label)] for caption in captions]
+        # Each tile names its set; a long name is cut in the middle, never in its end and extension.
+        assert parts == [
+            [("thumb-caption-set", "animals/"), ("thumb-caption-base", "ani001.png")],
+            [("thumb-caption-set", "trips/"), ("thumb-caption-dir", long_name[:-len("4_0512.png")]),
+             ("thumb-caption-base", "4_0512.png")],
+        ]

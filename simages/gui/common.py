@@ -172,13 +172,34 @@ def thumbnail_img(url: str, classes: str = "", alt: str = "") -> ui.element:
     return img
 
 
-def name_caption(name: str) -> ui.element:
-    """A thumbnail's caption with the image's full relative name (`dinosaurs/4_438.jpg`): the folder tells
-    which class an image belongs to. When too long, the folder part is cut first (`dinos…/4_438.jpg`), so the
-    file name stays readable; the tile's tooltip has the whole name."""
-    folder, _, base = display_name(name).rpartition("/")
+# The end of a file name that a caption never cuts: a few characters of the stem, and the extension.
+_KEPT_STEM_END = 6
+
+
+def caption_parts(name: str, set_name: str | None = None) -> tuple[str, str, str]:
+    """(set part, cuttable middle, kept end) of a thumbnail caption: `("trips/", "2024/IMG_20240",
+    "512.jpg")`. Joined they give the whole shown name; the set part is empty without `set_name`."""
+    shown = display_name(name)
+    folder, _, base = shown.rpartition("/")
+    stem, dot, extension = base.rpartition(".")
+    if not dot or not stem:  # no extension (or a dot file): keep the name's last characters
+        stem, extension = base, ""
+    cut = max(0, len(stem) - _KEPT_STEM_END)
+    middle = (folder + "/" if folder else "") + stem[:cut]
+    end = stem[cut:] + (dot + extension if extension else "")
+    return (display_name(set_name) + "/" if set_name else ""), middle, end
+
+
+def name_caption(name: str, set_name: str | None = None) -> ui.element:
+    """A thumbnail's caption with the image's full relative name (`dinosaurs/4_438.jpg`), after its set
+    when given (`corel/dinosaurs/4_438.jpg`; a join shows images of two sets): the folder tells which class
+    an image belongs to. When too long the middle is cut (`corel/dinos…4_438.jpg`): the set and the file
+    name's end with its extension stay readable; the tile's tooltip has the whole name."""
+    set_part, middle, end = caption_parts(name, set_name)
     with ui.element("div").classes("thumb-caption") as caption:
-        if folder:
-            ui.label(folder + "/").classes("thumb-caption-dir")
-        ui.label(base).classes("thumb-caption-base")
+        if set_part:
+            ui.label(set_part).classes("thumb-caption-set")
+        if middle:
+            ui.label(middle).classes("thumb-caption-dir")
+        ui.label(end).classes("thumb-caption-base")
     return caption

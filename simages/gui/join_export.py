@@ -14,6 +14,7 @@ import io
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
@@ -63,11 +64,19 @@ def join_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[s
     return csv_rows(a, bs, request.spec)
 
 
-def csv_filename(request: JoinRequest) -> str:
+def download_name(request: JoinRequest, suffix: str) -> str:
+    """The suggested file name of a download: `join-A-B.csv`, `join-A-B-groups.json`."""
     b = request.bs[0] if len(request.bs) == 1 else "all-other-sets"
-    # A header is Latin-1 text: anything else in a set name becomes "_" in the suggested file name.
-    name = f"join-{request.a}-{b}.csv"
-    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    return f"join-{request.a}-{b}{suffix}"
+
+
+def attachment(filename: str) -> dict[str, str]:
+    """The header that makes a browser save the response as `filename` instead of showing it in place of
+    the page (a JSON answer was shown, replacing the join). A header is Latin-1 text: the plain name has
+    "_" for anything else, and RFC 6266's `filename*` carries the name in UTF-8 for browsers that read it."""
+    plain = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    encoded = quote(filename.encode("utf-8", "surrogateescape"), safe="")
+    return {"Content-Disposition": f"attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}"}
 
 
 def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | None:
@@ -113,8 +122,8 @@ def register_join_exports(app: FastAPI, ctx: GuiContext) -> None:
             return PlainTextResponse(problem.message, status_code=problem.status)
         except (ValueError, LookupError, StoreError) as error:
             return PlainTextResponse(str(error), status_code=409)
-        headers = {"Content-Disposition": f'attachment; filename="{csv_filename(resolved.request)}"'}
-        return StreamingResponse(_lines(rows), media_type="text/csv", headers=headers)
+        return StreamingResponse(_lines(rows), media_type="text/csv",
+                                 headers=attachment(download_name(resolved.request, ".csv")))
 
     def join_json(request: Request) -> Response:
         try:
@@ -125,7 +134,8 @@ def register_join_exports(app: FastAPI, ctx: GuiContext) -> None:
         if body is None:
             return PlainTextResponse("the join passes too many pairs to list as JSON: use a tighter "
                                      "threshold or download the CSV", status_code=413)
-        return Response(json.dumps(body), media_type="application/json")
+        return Response(json.dumps(body), media_type="application/json",
+                        headers=attachment(download_name(resolved.request, "-groups.json")))
 
     app.add_api_route("/join.csv", join_csv, methods=["GET"], include_in_schema=False)
     app.add_api_route("/join.json", join_json, methods=["GET"], include_in_schema=False)

@@ -142,8 +142,12 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                 with ui.row().classes("w-full items-center gap-3") as view_bar:
                     view_toggle = ui.toggle(VIEW_LABELS, value=state.view).props("no-caps").mark("view")
                     ui.space()
-                    csv_link = ui.link("Download pairs (CSV)", "#").classes("text-primary").mark("csv-link")
-                    json_link = ui.link("Groups (JSON)", "#").classes("text-primary").mark("json-link")
+                    # `download` and the routes' Content-Disposition: saved as files, never shown in
+                    # place of the page.
+                    csv_link = ui.link("Download pairs (CSV)", "#").props("download").classes(
+                        "text-primary").mark("csv-link")
+                    json_link = ui.link("Download groups (JSON)", "#").props("download").classes(
+                        "text-primary").mark("json-link")
                 view_bar.set_visibility(False)
                 pager_area = ui.row().classes("w-full")
                 content = ui.column().classes("w-full gap-2")

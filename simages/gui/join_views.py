@@ -73,7 +73,7 @@ def _tile(set_name: str, image: str, caption_score: str | None = None) -> ui.ele
     tile.props["title"] = display_name(f"{set_name}/{image}")
     with tile:
         thumbnail_img(thumb_url(set_name, image))
-        name_caption(image)
+        name_caption(image, set_name)
         if caption_score is not None:
             ui.label(caption_score).classes("thumb-score").mark("score")
     return tile

@@ -15,10 +15,11 @@ CSS = """
 .thumb-tile img { display: block; width: 100%; aspect-ratio: 1 / 1; object-fit: cover; background: #f2f2f2; }
 .thumb-caption { display: flex; font-size: 12px; color: #424242; padding: 4px 8px; white-space: nowrap;
                  overflow: hidden; }
-/* A long relative name is cut in the folder part first ("dinos…/4_438.jpg"), then in the file name. */
+/* A long name is cut in the middle ("corel/dinos…4_438.jpg"): the set part shrinks only after the middle
+   is gone (and keeps a few letters), the file name's end and extension never. */
+.thumb-caption-set { flex: 0 1 auto; min-width: 2.5em; overflow: hidden; text-overflow: ellipsis; }
 .thumb-caption-dir { flex: 0 1000 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
-.thumb-caption-base { flex: none; max-width: 100%; overflow: hidden; text-overflow: ellipsis; }
-.thumb-caption-dir + .thumb-caption-base { max-width: calc(100% - 2em); }
+.thumb-caption-base { flex: none; }
 .status-name { min-width: 0; }
 .status-detail { padding-left: 32px; overflow-wrap: anywhere; }
 .key-upload { border: 2px dashed #90caf9; border-radius: 8px; max-height: none; }
