@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -231,4 +232,67 @@ def adobe_rgb_jpeg(path: Path, image: Image.Image) -> Path:
     adobe = ImageCms.ImageCmsProfile(io.BytesIO(matrix_rgb_profile()))
     converted = ImageCms.profileToProfile(image, ImageCms.createProfile("sRGB"), adobe, outputMode="RGB")
     converted.save(path, "JPEG", quality=95, icc_profile=matrix_rgb_profile())
+    return path
+
+
+# --- Decompression bombs: headers claiming more pixels than Pillow decodes, in every common format. -------
+# Each file is a few hundred bytes: only the header's size fields are large, so making one costs nothing.
+
+BOMB_SIDE = 20000  # 400 Mpx: above Pillow's hard limit (2 x MAX_IMAGE_PIXELS = 179 Mpx) in every format
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def _patch_jpeg_size(data: bytes, width: int, height: int) -> bytes:
+    at = data.index(b"\xff\xc0")  # SOF0: length (2), precision (1), height (2), width (2)
+    return data[: at + 5] + struct.pack(">HH", height, width) + data[at + 9:]
+
+
+def bomb(path: Path, fmt: str, side: int = BOMB_SIDE) -> Path:
+    """A small file of format `fmt` (PNG, JPEG, GIF, TIFF, WEBP, BMP) whose header claims side x side
+    pixels (GIF, JPEG and WebP store at most 65,535 / 16,383 per side; `side` is capped accordingly)."""
+    fmt = fmt.upper()
+    small = photo(1, (16, 16))
+    if fmt == "PNG":
+        data = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+                + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b""))
+    elif fmt == "JPEG":
+        buffer = io.BytesIO()
+        small.save(buffer, "JPEG")
+        data = _patch_jpeg_size(buffer.getvalue(), min(side, 65535), min(side, 65535))
+    elif fmt == "GIF":
+        buffer = io.BytesIO()
+        small.convert("P").save(buffer, "GIF")
+        raw = bytearray(buffer.getvalue())
+        side = min(side, 65535)
+        raw[6:10] = struct.pack("<HH", side, side)  # the logical screen
+        frame = raw.index(b"\x2c")  # the image descriptor: left, top, width, height
+        raw[frame + 5: frame + 9] = struct.pack("<HH", side, side)
+        data = bytes(raw)
+    elif fmt == "TIFF":
+        entries = [(256, 4, side), (257, 4, side), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, 8),
+                   (277, 3, 1), (278, 4, side), (279, 4, side * side)]
+        ifd = struct.pack("<H", len(entries)) + b"".join(
+            struct.pack("<HHII", tag, kind, 1, value) for tag, kind, value in entries) + struct.pack("<I", 0)
+        data = b"II*\x00" + struct.pack("<I", 8 + 16) + b"\x00" * 16 + ifd
+    elif fmt == "WEBP":
+        side = min(side, 16383)
+        # An extended WebP (VP8X) announces its canvas size: 24-bit width-1 and height-1.
+        canvas = b"\x00\x00\x00\x00" + (side - 1).to_bytes(3, "little") + (side - 1).to_bytes(3, "little")
+        buffer = io.BytesIO()
+        small.save(buffer, "WEBP", lossless=True)
+        body = b"VP8X" + struct.pack("<I", len(canvas)) + canvas + buffer.getvalue()[12:]
+        data = b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+    elif fmt == "BMP":
+        buffer = io.BytesIO()
+        small.save(buffer, "BMP")
+        raw = bytearray(buffer.getvalue())
+        raw[18:26] = struct.pack("<ii", side, side)
+        data = bytes(raw)
+    else:
+        raise ValueError(f"no bomb maker for {fmt}")
+    path.write_bytes(data)
     return path

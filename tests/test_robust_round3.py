@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import imagegen
 import pytest
 
 from simages.cli import main
+from simages.extraction.images import UnreadableImage, displayed_size, open_rgb
 from simages.extraction.network import TinyNetwork
 from simages.gui.context import GuiContext
+from simages.gui.image_info import image_info
 from simages.gui.image_route import serve_image
 from simages.jobs import indexer
 from simages.jobs.derived import refresh_derived
@@ -24,6 +29,8 @@ from simages.nearest import ann
 from simages.settings import Settings
 from simages.store.npz_store import load_store
 from simages.store.vanished import vanished_dir
+
+REPO = Path(__file__).resolve().parents[1]
 
 # --- 1. Set names as long as the file system allows --------------------------------------------------------
 
@@ -115,3 +122,101 @@ def test_a_store_that_cannot_be_opened_is_not_called_not_indexed(
     assert code == 2
     assert "Is a directory" in err and "simages index" not in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# --- 2. Decompression bombs, in every format, on every path -------------------------------------------------
+
+BOMB_FORMATS = ["PNG", "JPEG", "GIF", "TIFF", "WEBP", "BMP"]
+# 144 Mpx: refused by our limit (120 Mpx), between Pillow's warning and its hard limit.
+BOMB_KINDS = [(fmt, imagegen.BOMB_SIDE) for fmt in BOMB_FORMATS] + [("PNG", 12000)]
+
+
+def _bomb_ids(kind: tuple[str, int]) -> str:
+    return f"{kind[0]}-{kind[1]}"
+
+
+@pytest.fixture
+def bombs(settings: Settings) -> tuple[Settings, list[str]]:
+    """A set with two ordinary images and one bomb per format (all made from headers: a few bytes each)."""
+    folder = settings.image_sets / "s"
+    imagegen.write_set(folder, 2)
+    names = []
+    for fmt, side in BOMB_KINDS:
+        name = f"bomb-{side}.{fmt.lower()}"
+        imagegen.bomb(folder / name, fmt, side)
+        names.append(name)
+    return settings, names
+
+
+@pytest.mark.parametrize("kind", BOMB_KINDS, ids=_bomb_ids)
+def test_a_bomb_is_refused_by_the_one_decoding_entry_point(tmp_path: Path, kind: tuple[str, int]) -> None:
+    path = imagegen.bomb(tmp_path / f"bomb.{kind[0].lower()}", *kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a stray DecompressionBombWarning fails the test
+        with pytest.raises(UnreadableImage, match="decompression bomb"):
+            open_rgb(path)
+        assert displayed_size(path) is None
+
+
+def test_bombs_are_listed_with_the_reason_when_indexing(bombs: tuple[Settings, list[str]]) -> None:
+    settings, names = bombs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = index_set(settings, "s", network_factory=TinyNetwork)
+    assert summary.total == 2
+    assert set(summary.unreadable) == set(names)
+    assert all("decompression bomb" in reason for reason in summary.unreadable.values())
+
+
+def test_a_bomb_as_cli_key_is_one_line(
+    bombs: tuple[Settings, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, names = bombs
+    index_set(settings, "s", network_factory=TinyNetwork)
+    for name in names:
+        key = str(settings.image_sets / "s" / name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert main(["--root", str(settings.root), "query", key, "--set", "s"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and "decompression bomb" in err, err
+    # In a child process, with every warning shown: nothing but the one line (the 144 Mpx PNG is between
+    # Pillow's warning and its hard limit, where Pillow warns before our limit refuses).
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-m", "simages", "--root", str(settings.root), "query",
+         str(settings.image_sets / "s" / names[-1]), "--set", "s"],
+        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "decompression bomb" in result.stderr and "Warning" not in result.stderr
+
+
+def test_a_bomb_thumbnail_is_415(bombs: tuple[Settings, list[str]]) -> None:
+    settings, names = bombs
+    ctx = GuiContext(settings, manager=None)  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in names:
+            for size in ("thumb", "full"):
+                response = serve_image(ctx, "s", name, size, "")
+                assert response.status_code == 415, (name, size)
+                assert b"decompression bomb" in response.body
+            assert image_info(settings, "s", name).width is None  # the viewer's facts: no size, no error
+
+
+async def test_a_bomb_upload_is_not_an_image_we_can_read(tmp_path: Path) -> None:
+    from nicegui.elements.upload_files import SmallFileUpload
+
+    from tests.gui_fixtures import current_query, demo_root, gui_app, only
+
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/")
+        upload = only(user, "upload")
+        for fmt, side in BOMB_KINDS:
+            data = imagegen.bomb(tmp_path / f"b.{fmt.lower()}", fmt, side).read_bytes()
+            with user:
+                await upload.handle_uploads([SmallFileUpload(f"b{side}.{fmt.lower()}", "image/png", data)])
+            await user.should_see(f"b{side}.{fmt.lower()} is not an image we can read")
+            assert current_query(user)["path"] == "/"
+    assert manager.described == []  # refused before the network

@@ -33,7 +33,7 @@ from typing import TextIO
 import numpy as np
 
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
-from simages.extraction.images import NOT_AN_IMAGE, NotAnImage, UnreadableImage
+from simages.extraction.images import UnreadableImage, open_image
 from simages.naming import InvalidName, validate_image_name, validate_set_name
 from simages.nearest import display
 from simages.nearest.cache import default_cache
@@ -181,7 +181,8 @@ def _describe(path: Path, settings: Settings, index: SetIndex) -> np.ndarray:
     """Descriptor of an outside image, computed with the settings the searched set was indexed with."""
     from simages.extraction.describe import describe_file  # heavy (Keras, torch): only when needed
 
-    refuse_non_image(path)  # a text file is the user's mistake, said before any missing-weights message
+    # A text file or a bomb is the user's mistake, said before any missing-weights message.
+    refuse_non_image(path, settings.max_image_pixels)
     message = settings.check_weights()
     if message:
         raise LookupError(message)
@@ -191,16 +192,12 @@ def _describe(path: Path, settings: Settings, index: SetIndex) -> np.ndarray:
     return np.asarray(describe_file(path, settings), dtype=np.float32)
 
 
-def refuse_non_image(path: Path) -> None:
-    """NotAnImage (an UnreadableImage) when Pillow recognises no image format in the file; reads only the
-    header. Damaged images are found later, when they are decoded."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path):
-            pass
-    except UnidentifiedImageError:
-        raise NotAnImage(f"{NOT_AN_IMAGE}: its content is no format Pillow can read") from None
+def refuse_non_image(path: Path, max_pixels: int | None = None) -> None:
+    """UnreadableImage (NotAnImage when no image format matches, "decompression bomb" when the header claims
+    too many pixels) before the network is loaded; reads only the header. Damaged images are found later,
+    when they are decoded."""
+    with open_image(path, max_pixels):
+        pass
 
 
 def open_set(settings: Settings, name: str, intent: Intent = SIMILAR) -> SetIndex:

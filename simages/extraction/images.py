@@ -12,8 +12,10 @@ Large JPEGs are decoded at a reduced scale (JPEG "draft" mode) since we only nee
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path, PurePath
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
@@ -60,25 +62,61 @@ def claims_image(name: str) -> bool:
     return PurePath(name).suffix.lower() in image_extensions()
 
 
-def _decode(path: Path, max_pixels: int) -> Image.Image:
-    try:
-        image = Image.open(path)
-    except UnidentifiedImageError as error:
-        # The same words whether decoded from a path or from bytes (a cluster worker): the indexer lists
-        # the file as skipped or as unreadable by whether its name claims an image (`claims_image`).
-        raise NotAnImage(f"{NOT_AN_IMAGE}: its content is no format Pillow can read") from error
-    except FileNotFoundError as error:
-        raise UnreadableImage(VANISHED) from error
-    except OSError as error:
-        raise UnreadableImage(f"cannot open: {error}") from error
+def open_image(path: Path | BinaryIO, max_pixels: int | None = None) -> Image.Image:
+    """The image, opened lazily (header read, pixels not decoded): the one place SIMages calls
+    `Image.open`, so every path (indexing, thumbnails, the CLI key, uploads, image facts) refuses the same
+    files with the same words. With `max_pixels`, an image larger than that is refused too.
+
+    UnreadableImage: NotAnImage for content no format matches; VANISHED for a file gone; "decompression
+    bomb" for a header claiming more pixels than `max_pixels` or than Pillow's hard limit (twice
+    `Image.MAX_IMAGE_PIXELS`, which Pillow refuses to open in any format). Pillow's
+    DecompressionBombWarning (between its two limits) is not printed: the limit here decides."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except UnidentifiedImageError as error:
+            # The same words whether decoded from a path or from bytes (a cluster worker): the indexer lists
+            # the file as skipped or as unreadable by whether its name claims an image (`claims_image`).
+            raise NotAnImage(f"{NOT_AN_IMAGE}: its content is no format Pillow can read") from error
+        except FileNotFoundError as error:
+            raise UnreadableImage(VANISHED) from error
+        except Image.DecompressionBombError as error:
+            hard_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+            claimed = re.search(r"\((\d+) pixels\)", str(error))
+            what = f"{int(claimed.group(1)):,} pixels" if claimed else "more pixels"
+            raise UnreadableImage(
+                f"its header claims {what}, more than the {hard_limit:,} Pillow decodes "
+                "(possible decompression bomb)"
+            ) from error
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            raise UnreadableImage(f"cannot open: {error}") from error
     width, height = image.size
-    if width * height > max_pixels:
+    if max_pixels is not None and width * height > max_pixels:
         image.close()
         raise UnreadableImage(
             f"{width}x{height} pixels exceeds the limit of {max_pixels:,} (possible decompression bomb); "
             "raise max_image_pixels in the settings to index it"
         )
     return image
+
+
+def displayed_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) in pixels as a viewer shows the image (EXIF quarter turns swap them), from its header
+    alone; None when it is no image that can be opened (see open_image)."""
+    try:
+        with open_image(path) as opened:
+            width, height = opened.size
+            # EXIF orientation 5-8 turns the picture a quarter: the displayed size is the other way round.
+            if opened.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                width, height = height, width
+            return width, height
+    except (UnreadableImage, OSError, ValueError, SyntaxError, EOFError):
+        return None
+
+
+def _decode(path: Path, max_pixels: int) -> Image.Image:
+    return open_image(path, max_pixels)
 
 
 def _scaled_to_8bit(image: Image.Image) -> Image.Image:
@@ -154,7 +192,11 @@ def open_rgb(
         except UnreadableImage:
             image.close()
             raise
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as error:
+        except Image.DecompressionBombError as error:  # a later frame (GIF, TIFF page) claiming too much
+            image.close()
+            raise UnreadableImage(f"a frame exceeds Pillow's limit (possible decompression bomb): {error}") \
+                from error
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
             image.close()
             raise UnreadableImage(f"damaged or truncated image data: {error}") from error
         if result is image:

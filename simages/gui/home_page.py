@@ -7,6 +7,7 @@ closure, i.e. per browser tab, and is mirrored into the URL in place: Back from 
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
@@ -41,6 +42,8 @@ from simages.gui.status_panel import StatusPanel, describe_status, loose_note
 from simages.gui.upload_key import describe_uploaded
 from simages.gui.uploads import ACCEPT, REJECTED_JS, rejection_message
 from simages.naming import display_name
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 48
 
@@ -389,6 +392,11 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             item = await describe_uploaded(ctx, e.file.name, await e.file.read())
         except UnreadableImage as error:
             upload_message(f"{e.file.name} is not an image we can read: {error}", True)
+            upload.reset()
+            return
+        except Exception as error:  # the page must never stay on "Describing…": say what failed
+            log.exception("describing the upload %s failed", e.file.name)
+            upload_message(f"{e.file.name} could not be described: {error}", True)
             upload.reset()
             return
         ui.navigate.to(results_for(upload=item.id))

@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from PIL import Image, UnidentifiedImageError
-
+from simages.extraction.images import displayed_size
 from simages.naming import InvalidName, image_path
 from simages.settings import Settings
 
@@ -32,15 +31,7 @@ def image_info(settings: Settings, set_name: str, image: str) -> ImageInfo | Non
         stat = path.stat()
     except (InvalidName, LookupError, OSError):
         return None
-    width = height = None
-    try:
-        with Image.open(path) as opened:
-            width, height = opened.size
-            # EXIF orientation 5-8 turns the picture a quarter: the displayed size is the other way round.
-            if opened.getexif().get(0x0112, 1) in (5, 6, 7, 8):
-                width, height = height, width
-    except (UnidentifiedImageError, OSError, ValueError):
-        pass
+    width, height = displayed_size(path) or (None, None)
     return ImageInfo(width, height, stat.st_size, datetime.fromtimestamp(stat.st_mtime))
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from simages.extraction.images import open_rgb
+from simages.extraction.images import open_image, open_rgb
 from simages.naming import InvalidName, image_path, list_sets
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
@@ -98,6 +98,8 @@ class ThumbnailCache:
         """The file to show full-screen: the original when browsers can display it, else a large JPEG."""
         source = image_path(self.settings.image_sets, set_name, image)
         if source.suffix.lower() in _BROWSER_FORMATS:
+            # The browser decodes the original: its header is checked first (a bomb is refused here too).
+            open_image(source, self.settings.max_image_pixels).close()
             return source
         return self._cached(set_name, image, "full", _FULL_SIDE)
 

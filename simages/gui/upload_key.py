@@ -8,9 +8,7 @@ import re
 import tempfile
 from pathlib import Path, PurePath
 
-from PIL import Image
-
-from simages.extraction.images import UnreadableImage
+from simages.extraction.images import UnreadableImage, displayed_size
 from simages.gui.context import GuiContext
 from simages.gui.thumbnails import render_jpeg
 from simages.gui.uploads import UploadedKey
@@ -33,19 +31,8 @@ async def describe_uploaded(ctx: GuiContext, filename: str, data: bytes) -> Uplo
         # The thumbnail doubles as the early "is this an image?" check, before the network is asked.
         thumbnail = await asyncio.to_thread(render_jpeg, path, ctx.settings.max_image_pixels, 512)
         vector = await ctx.manager.describe_upload(path)
-        width, height = _pixel_size(path)
+        # The original's displayed size: the viewer shows it, as only a 512-pixel copy of an upload is kept.
+        width, height = displayed_size(path) or (None, None)
     return ctx.uploads.add(PurePath(filename).name or "upload", vector, thumbnail, width=width, height=height,
                            size_bytes=len(data))
 
-
-def _pixel_size(path: Path) -> tuple[int | None, int | None]:
-    """The original's displayed size from its header (EXIF quarter turns swap it); the viewer shows it, as
-    only a 512-pixel copy of an upload is kept."""
-    try:
-        with Image.open(path) as opened:
-            width, height = opened.size
-            if opened.getexif().get(0x0112, 1) in (5, 6, 7, 8):
-                width, height = height, width
-            return width, height
-    except (OSError, ValueError):
-        return None, None
