@@ -1,0 +1,208 @@
+"""`simages triage NEW [NEW ...] [--against SET ...]`: which new photos are already in the collection, and
+moving the extra copies to the quarantine folder safely.
+
+Each photo of the NEW sets gets its best match in the collection (the --against sets, by default every
+other indexed set) and a level: exact (the same pixels), edited (the same photo after edits), look-alike
+(the same scene, not a copy) or new. The headline counts them. Copies (exact, edited) of one collection
+photo form a group with a suggested keeper: the largest picture, then the least compressed, then the most
+metadata, then the earliest date (never file size alone); --keep SET/IMAGE overrides it.
+
+  --plan FILE     writes the plan (JSON, what --apply reads) and beside it FILE.csv and FILE.sh (a dry
+                  run: the `mv` commands); nothing moves
+  --apply FILE    moves the plan's files to ROOT/quarantine/<plan id>/ (never deletes), journaled; a file
+                  changed or deleted since the plan is skipped with its reason; rerun after an
+                  interruption to finish; the sets' stores follow
+  --undo [ID]     moves the files of the last applied plan (or plan ID) back, byte-identical
+  --history       the plans applied in this root
+  --not-duplicate A B [...] / --keep-both A B [...]   remember a decision about a pair or group
+  --decisions / --forget ID                           list remembered decisions / undo one
+
+JSON: {"new": [{"image", "level", "match", "score", "kept_both"}], "counts": {...}, "groups": [...],
+"headline", "new_sets", "against", "left_out"}, names qualified `set/image`, `match` null for new photos.
+Exit codes: 0 success, 1 an apply or undo stopped part-way (rerun it), 2 a user error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from simages.cli.query_cmd import USER_ERRORS, user_error
+from simages.copies.levels import Level
+from simages.naming import display_name
+from simages.nearest.cache import default_cache
+from simages.nearest.display import format_score
+from simages.operations.triage import TriageAnswer, TriageRequest, plan_for, triage
+from simages.settings import Settings
+from simages.store.atomic import write_atomically
+from simages.triage.decisions import Decisions
+from simages.triage.plan import read_plan
+from simages.triage.quarantine import Outcome, TriageError, apply_plan, plans, undo_last, undo_plan
+from simages.triage.stores import drop_moved, restore_moved
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "triage", help="which new photos are already in the collection; quarantine the extra copies",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("new", metavar="NEW", nargs="*", help="the set(s) of new photos")
+    parser.add_argument("--against", metavar="SET", nargs="+", default=[],
+                        help="the collection's sets (default: every other indexed set)")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="default: table")
+    parser.add_argument("--plan", metavar="FILE",
+                        help="write the plan (and FILE.csv, FILE.sh); moves nothing")
+    parser.add_argument("--levels", default="exact,edited",
+                        help="the copy levels the plan moves (default: exact,edited)")
+    parser.add_argument("--keep", metavar="SET/IMAGE", action="append", default=[],
+                        help="keep this copy of its group instead of the suggested keeper (repeatable)")
+    parser.add_argument("--apply", metavar="FILE", help="carry out a plan written by --plan")
+    parser.add_argument("--undo", metavar="ID", nargs="?", const="",
+                        help="undo the last applied plan (or ID)")
+    parser.add_argument("--history", action="store_true", help="list the plans applied in this root")
+    parser.add_argument("--not-duplicate", metavar="SET/IMAGE", nargs="+",
+                        help="remember that these images are different photos")
+    parser.add_argument("--keep-both", metavar="SET/IMAGE", nargs="+",
+                        help="remember to keep all these copies (left out of later plans)")
+    parser.add_argument("--decisions", action="store_true", help="list the remembered decisions")
+    parser.add_argument("--forget", metavar="ID", help="undo a remembered decision")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        if args.apply is not None:
+            return _apply(settings, Path(args.apply))
+        if args.undo is not None:
+            return _undo(settings, args.undo)
+        if args.history:
+            return _history(settings)
+        if args.not_duplicate or args.keep_both or args.decisions or args.forget:
+            return _decide(settings, args)
+        if not args.new:
+            raise ValueError("name the set(s) of new photos: simages triage NEW [--against SET ...]")
+        answer = triage(settings, TriageRequest(tuple(args.new), tuple(args.against)), default_cache)
+        if args.plan:
+            return _write_plan(settings, answer, args)
+    except (TriageError, *USER_ERRORS) as error:
+        return user_error(error)
+    write_answer(answer, args.format, sys.stdout)
+    return 0
+
+
+def write_answer(answer: TriageAnswer, fmt: str, out: TextIO) -> None:
+    """The answer as a table (for people), CSV (image,level,match,score) or JSON (TriageAnswer.to_json)."""
+    if fmt == "json":
+        json.dump(answer.to_json(), out, indent=2)
+        out.write("\n")
+        return
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["image", "level", "match", "score"])
+        for row in answer.rows:
+            writer.writerow([row.image, row.level.value, row.match or "",
+                             "" if row.score is None else format_score(row.score, "cosine")])
+        return
+    out.write(answer.headline() + ".\n")
+    out.write(f"New: {', '.join(map(display_name, answer.new_sets))}; collection: "
+              f"{', '.join(map(display_name, answer.against))}\n")
+    for name, why in answer.left_out.items():
+        out.write(f"(left out: {display_name(name)}: {why})\n")
+    for level in Level:
+        rows = answer.bucket(level)
+        if not rows:
+            continue
+        out.write(f"\n{level.title} ({len(rows)}): {level.meaning}\n")
+        for row in rows:
+            if row.match is None:
+                out.write(f"  {display_name(row.image)}\n")
+                continue
+            both = "  [keep both]" if row.kept_both else ""
+            out.write(f"  {format_score(row.score, 'cosine')}  {display_name(row.image)}  ==  "
+                      f"{display_name(row.match)}{both}\n")
+    if answer.groups:
+        out.write(f"\nCopy groups ({len(answer.groups)}), suggested keeper first:\n")
+        for group in answer.groups:
+            others = [m for m in group.members if m != group.keeper]
+            out.write(f"  keep {display_name(group.keeper)} ({group.reason}); move "
+                      f"{', '.join(map(display_name, others))}\n")
+
+
+def _write_plan(settings: Settings, answer: TriageAnswer, args: argparse.Namespace) -> int:
+    levels = tuple(Level(word.strip()) for word in args.levels.split(",") if word.strip())
+    keepers = {}
+    for keep in args.keep:
+        group = next((g for g in answer.groups if keep in g.members), None)
+        if group is None:
+            raise ValueError(f"{keep!r} is in no copy group of this triage")
+        keepers[group.existing] = keep
+    plan = plan_for(settings, answer, keepers, levels)
+    target = Path(args.plan)
+    write_atomically(target, lambda out: out.write(plan.dumps().encode("ascii")))
+    write_atomically(target.with_name(target.name + ".csv"), lambda out: out.write(plan.to_csv().encode()))
+    script = plan.to_shell(settings.root)
+    write_atomically(target.with_name(target.name + ".sh"), lambda out: out.write(script))
+    print(answer.headline() + ".")
+    print(f"Plan {plan.id}: {len(plan.moves)} files to move to {settings.root / 'quarantine' / plan.id}/ "
+          f"(nothing moved yet).\nWritten: {target} (apply with `simages triage --apply {target}`), "
+          f"{target}.csv, {target}.sh (the same moves as `mv` commands, a dry run to read).")
+    return 0
+
+
+def _apply(settings: Settings, path: Path) -> int:
+    plan = read_plan(path)
+    outcome = apply_plan(settings.root, plan, on_wait=_waiting)
+    drop_moved(settings, plan.id, outcome.done)
+    return _report(outcome)
+
+
+def _undo(settings: Settings, plan_id: str) -> int:
+    outcome = undo_plan(settings.root, plan_id, _waiting) if plan_id else undo_last(settings.root, _waiting)
+    restore_moved(settings, outcome.plan_id, outcome.done)
+    return _report(outcome)
+
+
+def _report(outcome: Outcome) -> int:
+    print(outcome.summary())
+    for move, reason in outcome.skipped:
+        print(f"  left {display_name(move.qualified)}: {reason}")
+    if outcome.kind == "apply" and outcome.done and not outcome.already:
+        print(f"Undo with `simages triage --undo {outcome.plan_id}` (or --undo for the last one).")
+    return 1 if outcome.stopped else 0
+
+
+def _history(settings: Settings) -> int:
+    records = plans(settings.root)
+    if not records:
+        print("No plan was applied in this root.")
+    for record in records:
+        print(f"{record.id}  {record.state:<9} {record.moved} moved, {record.skipped} skipped, "
+              f"{record.restored} restored, of {record.total}")
+    return 0
+
+
+def _decide(settings: Settings, args: argparse.Namespace) -> int:
+    decisions = Decisions(settings.root)
+    if args.not_duplicate or args.keep_both:
+        kind, images = ("not-duplicate", args.not_duplicate) if args.not_duplicate else ("keep-both",
+                                                                                         args.keep_both)
+        decision = decisions.add(kind, images)
+        print(f"Remembered {decision.id}: {kind} for {', '.join(map(display_name, decision.images))} "
+              f"(undo with `simages triage --forget {decision.id}`).")
+    if args.forget:
+        gone = decisions.forget(args.forget)
+        print(f"Forgot {gone.id}: {gone.kind} for {', '.join(map(display_name, gone.images))}.")
+    if args.decisions:
+        remembered = decisions.all()
+        if not remembered:
+            print("No remembered decisions.")
+        for decision in remembered:
+            print(f"{decision.id}  {decision.kind:<13} {', '.join(map(display_name, decision.images))}")
+    return 0
+
+
+def _waiting() -> None:
+    print("another apply or undo is running in this root; waiting for it to finish...", file=sys.stderr)

@@ -1,0 +1,263 @@
+"""Use case: "which of these new photos are already in my collection?", and a plan to act on it.
+
+A is the new folder(s) (sets), B the collection (named sets, or every other indexed set). Each new photo
+gets its best existing match in B in the duplicates space (simages.nearest.intents.DUPLICATES) and the
+level of that pair (simages.copies.levels: exact, edited, look-alike, new), skipping pairs the user
+marked "not a duplicate" (simages.triage.decisions). The photos copied from one collection photo form a
+copy group with a suggested keeper (simages.triage.keeper). `plan_for` turns the groups into a plan of
+moves to the quarantine folder (simages.triage.plan), applied by simages.triage.quarantine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simages.copies.levels import (
+    DEFAULT_THRESHOLDS,
+    EXACT_COSINE,
+    Level,
+    LevelThresholds,
+    identical_vectors,
+    is_duplicate,
+    level_of,
+)
+from simages.naming import list_sets, validate_set_name
+from simages.nearest.cache import DescriptorCache, NotIndexed
+from simages.nearest.duplicates import duplicate_threshold, is_whitened
+from simages.nearest.intents import DUPLICATES
+from simages.nearest.joins import iter_set_join
+from simages.nearest.query_spec import QuerySpec
+from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
+from simages.triage.decisions import Decisions
+from simages.triage.exif import PhotoFacts, photo_facts
+from simages.triage.keeper import Candidate, suggest_keeper
+from simages.triage.plan import Move, Plan, new_plan_id, planned_move
+
+# Candidates looked at per new photo in each collection set: the best one may be marked "not a duplicate".
+CANDIDATES = 5
+
+
+@dataclass(frozen=True)
+class TriageRequest:
+    """new_sets: the sets of new photos (A); against: the collection (B), empty for every other indexed
+    set. ValueError (from `triage`) when a name is bad or A and B overlap."""
+
+    new_sets: tuple[str, ...]
+    against: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TriageRow:
+    """One new photo: `image` qualified `set/image`; its best existing match (qualified, None for NEW) and
+    the duplicates-space cosine similarity of that pair (None for NEW); `kept_both`: the id of a "keep
+    both" decision covering the pair (it is then in no copy group and no plan)."""
+
+    image: str
+    level: Level
+    match: str | None
+    score: float | None
+    kept_both: str | None = None
+
+    def to_json(self) -> dict:
+        return {"image": self.image, "level": self.level.value, "match": self.match,
+                "score": None if self.score is None else float(self.score), "kept_both": self.kept_both}
+
+
+@dataclass(frozen=True)
+class CopyGroup:
+    """A collection photo and the new photos that are copies of it (exact or edited), the suggested keeper
+    (any member) and the reason; `facts` of every member for the compare view."""
+
+    existing: str
+    copies: tuple[str, ...]
+    level: Level
+    keeper: str
+    reason: str
+    facts: Mapping[str, PhotoFacts] = field(default_factory=dict, compare=False)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return (self.existing, *self.copies)
+
+    def to_json(self) -> dict:
+        return {"existing": self.existing, "copies": list(self.copies), "level": self.level.value,
+                "keeper": self.keeper, "reason": self.reason}
+
+
+@dataclass
+class TriageAnswer:
+    new_sets: tuple[str, ...]
+    against: tuple[str, ...]
+    rows: list[TriageRow]
+    groups: list[CopyGroup]
+    # Collection sets left out, with why (not indexed yet...).
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        counts = {level.value: 0 for level in Level}
+        for row in self.rows:
+            counts[row.level.value] += 1
+        counts["total"] = len(self.rows)
+        counts["already"] = counts[Level.EXACT.value] + counts[Level.EDITED.value]
+        return counts
+
+    def headline(self) -> str:
+        """'10 of 30 new photos are already in your collection (7 exact, 3 edited); 20 are new'."""
+        c = self.counts()
+        total, already = c["total"], c["already"]
+        photos = "photo" if total == 1 else "photos"
+        if not total:
+            return "No new photos to check."
+        verb = "is" if already == 1 else "are"
+        text = (f"{already} of {total} new {photos} {verb} already in your collection "
+                f"({c['exact']} exact, {c['edited']} edited)")
+        looks = c["look-alike"]
+        if looks:
+            text += f"; {looks} {'is a look-alike' if looks == 1 else 'are look-alikes'} (not copies)"
+        new = c["new"]
+        return text + f"; {new} {'is' if new == 1 else 'are'} new"
+
+    def bucket(self, level: Level) -> list[TriageRow]:
+        return [row for row in self.rows if row.level == level]
+
+    def to_json(self) -> dict:
+        return {"new_sets": list(self.new_sets), "against": list(self.against), "headline": self.headline(),
+                "counts": self.counts(), "new": [row.to_json() for row in self.rows],
+                "groups": [group.to_json() for group in self.groups], "left_out": self.left_out}
+
+
+def triage(settings: Settings, request: TriageRequest, cache: DescriptorCache) -> TriageAnswer:
+    """Check the new sets against the collection. Errors: InvalidName (a ValueError) for a bad name,
+    ValueError when a set is both new and collection or no collection set is indexed, NotIndexed when a
+    new set has no store yet."""
+    new_sets = tuple(validate_set_name(name) for name in request.new_sets)
+    if not new_sets:
+        raise ValueError("name at least one set of new photos")
+    named = tuple(validate_set_name(name) for name in request.against)
+    overlap = set(new_sets) & set(named)
+    if overlap:
+        raise ValueError(f"{sorted(overlap)[0]!r} is named both as new photos and as the collection")
+    new_indexes = [cache.get(settings, name, DUPLICATES) for name in new_sets]
+    left_out: dict[str, str] = {}
+    collection: list[SetIndex] = []
+    for name in named or tuple(s for s in list_sets(settings.image_sets) if s not in new_sets):
+        try:
+            collection.append(cache.get(settings, name, DUPLICATES))
+        except NotIndexed as error:
+            if named:
+                raise
+            left_out[name] = str(error)
+    if not collection:
+        raise ValueError("no indexed collection set to check against: index the collection first "
+                         "(`simages index`)")
+    decisions = Decisions(settings.root).all()
+    rows = [row for index in new_indexes for row in _rows(index, collection, decisions)]
+    rows.sort(key=lambda row: (row.level.rank, -(row.score or 0.0), row.image))
+    groups = _groups(settings.root, rows)
+    return TriageAnswer(new_sets, tuple(index.set_name for index in collection), rows, groups, left_out)
+
+
+def _thresholds(index: SetIndex) -> LevelThresholds:
+    """The level thresholds for scores against `index`. A set too small to learn a whitening is compared
+    unwhitened, where distinct photos score 0.54 +- 0.10 (docs/duplicates.md): there the duplicate
+    threshold of such sets separates copies, and look-alikes are not told apart from new photos."""
+    if is_whitened(index):
+        return DEFAULT_THRESHOLDS
+    edited = duplicate_threshold("cosine", index)
+    return LevelThresholds(max(EXACT_COSINE, edited), edited, edited)
+
+
+def _rows(new: SetIndex, collection: list[SetIndex], decisions: list) -> list[TriageRow]:
+    spec = QuerySpec.parse("cosine", "knn", CANDIDATES, expand=False)
+    found: dict[str, list[tuple[int, float, str]]] = {name: [] for name in new.names}
+    for other in collection:
+        thresholds = _thresholds(other)
+        for image, matches in iter_set_join(new, other, spec):
+            for match in matches:
+                identical = identical_vectors(new.raw_vector(image), other.raw_vector(match.image))
+                level = level_of(match.score, identical, thresholds=thresholds)
+                found[image].append((level.rank, -float(match.score), f"{other.set_name}/{match.image}"))
+    rows = []
+    for image in new.names:
+        name = f"{new.set_name}/{image}"
+        kept_both = None
+        best = None
+        for rank, negative, match in sorted(found[image]):
+            decision = next((d for d in decisions if d.covers(name, match)), None)
+            if decision is not None and decision.kind == "not-duplicate":
+                continue  # the user said these are different photos: the next candidate answers
+            best = (rank, -negative, match)
+            kept_both = decision.id if decision is not None else None
+            break
+        level = Level.NEW if best is None else _LEVELS[best[0]]
+        if level == Level.NEW:
+            rows.append(TriageRow(name, Level.NEW, None, None))
+        else:
+            rows.append(TriageRow(name, level, best[2], best[1], kept_both))
+    return rows
+
+
+_LEVELS = {level.rank: level for level in Level}
+
+
+def _groups(root: Path, rows: list[TriageRow]) -> list[CopyGroup]:
+    """A copy group per collection photo that new photos copy (exact or edited, not kept both), with its
+    suggested keeper."""
+    by_match: dict[str, list[TriageRow]] = {}
+    for row in rows:
+        if is_duplicate(row.level) and row.match is not None and row.kept_both is None:
+            by_match.setdefault(row.match, []).append(row)
+    groups = []
+    for existing, copies in by_match.items():
+        members = [existing, *(row.image for row in copies)]
+        facts = {name: photo_facts(image_file(root, name)) for name in members}
+        choice = suggest_keeper([Candidate(name, facts[name], name == existing) for name in members])
+        level = min((row.level for row in copies), key=lambda level: level.rank)
+        groups.append(CopyGroup(existing, tuple(row.image for row in copies), level, choice.keeper,
+                                choice.reason, facts))
+    groups.sort(key=lambda group: (group.level.rank, group.existing))
+    return groups
+
+
+def image_file(root: Path, qualified: str) -> Path:
+    """The file of a qualified name `set/image` under ROOT/image_sets/ (names come from the stores)."""
+    set_name, _, image = qualified.partition("/")
+    return root / "image_sets" / set_name / Path(*image.split("/"))
+
+
+def plan_for(settings: Settings, answer: TriageAnswer, keepers: Mapping[str, str] | None = None,
+             levels: tuple[Level, ...] = (Level.EXACT, Level.EDITED)) -> Plan:
+    """The plan that moves, in every copy group of the given levels, every member but its keeper to the
+    quarantine folder. `keepers` overrides the suggestion: group's existing name -> the member to keep
+    (ValueError when it is not a member). Files that cannot be read now are left out."""
+    keepers = dict(keepers or {})
+    moves: list[Move] = []
+    scores = {row.image: row.score for row in answer.rows}
+    for group in answer.groups:
+        if group.level not in levels:
+            continue
+        keeper = keepers.get(group.existing, group.keeper)
+        if keeper not in group.members:
+            raise ValueError(f"{keeper!r} is not a copy in the group of {group.existing!r}")
+        why = group.reason if keeper == group.keeper else "chosen by you"
+        for member in group.members:
+            if member == keeper:
+                continue
+            set_name, _, image = member.partition("/")
+            score = scores.get(member, scores.get(keeper))
+            try:
+                moves.append(planned_move(settings.root, set_name, image, keeper=keeper,
+                                          level=group.level.value, score=score,
+                                          reason=f"{group.level.title} of {keeper}; kept: {why}"))
+            except OSError:
+                continue
+    return Plan(new_plan_id(), _now(), tuple(moves))
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+

@@ -1,0 +1,214 @@
+"""`simages triage`: new photos against the collection (levels, headline, formats), the keeper rule, the
+plan exports, apply and undo through the CLI with the stores following, and remembered decisions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from simages.cli import main
+from simages.settings import Settings
+from simages.store.fingerprint import Fingerprint
+from simages.store.npz_store import FeatureStore, load_store, save_store
+from tests.imagegen import photo
+
+
+def vectors(seed: int, n: int, d: int = 64) -> np.ndarray:
+    x = np.abs(np.random.default_rng(seed).standard_normal((n, d))).astype(np.float32) ** 3
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def edited(vector: np.ndarray, seed: int) -> np.ndarray:
+    near = vector * (1 + 0.1 * np.random.default_rng(seed).standard_normal(vector.shape)).astype(np.float32)
+    near = np.abs(near)
+    return near / np.linalg.norm(near)
+
+
+def write_store(settings: Settings, name: str, names: list[str], rows: np.ndarray) -> None:
+    meta = {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca128+qe10"}
+    prints = [Fingerprint.of(os.stat(settings.image_sets / name / n)) for n in names]
+    store = FeatureStore(list(names), prints, np.asarray(rows, np.float32), meta)
+    save_store(settings.store_path(name), store)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """coll: 30 photos; new: an exact copy of p03 (same bytes), p05 enlarged (the new copy is the better
+    one), p07 shrunk (the collection's copy is), and two new photos."""
+    settings = Settings(root=tmp_path)
+    coll = settings.image_sets / "coll"
+    new = settings.image_sets / "new"
+    coll.mkdir(parents=True)
+    new.mkdir(parents=True)
+    base = vectors(1, 30)
+    names = [f"p{i:02d}.jpg" for i in range(30)]
+    for i, name in enumerate(names):
+        photo(i, (96, 64)).save(coll / name, quality=90)
+    write_store(settings, "coll", names, base)
+    shutil.copyfile(coll / "p03.jpg", new / "same_p03.jpg")
+    photo(5, (96, 64)).resize((192, 128)).save(new / "big_p05.jpg", quality=90)
+    photo(7, (96, 64)).resize((48, 32)).save(new / "small_p07.jpg", quality=90)
+    photo(100, (96, 64)).save(new / "fresh_1.jpg", quality=90)
+    photo(101, (96, 64)).save(new / "fresh_2.jpg", quality=90)
+    new_names = ["same_p03.jpg", "big_p05.jpg", "small_p07.jpg", "fresh_1.jpg", "fresh_2.jpg"]
+    write_store(settings, "new", new_names,
+                np.vstack([base[3], edited(base[5], 2), edited(base[7], 3), vectors(50, 2)]))
+    return settings
+
+
+def run(settings: Settings, capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = main(["--root", str(settings.root), "triage", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_json_gives_each_new_photo_its_best_match_and_level(settings, capsys) -> None:
+    code, out, _ = run(settings, capsys, "new", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    rows = {row["image"]: row for row in data["new"]}
+    assert (rows["new/same_p03.jpg"]["level"], rows["new/same_p03.jpg"]["match"]) == ("exact", "coll/p03.jpg")
+    assert (rows["new/big_p05.jpg"]["level"], rows["new/big_p05.jpg"]["match"]) == ("edited", "coll/p05.jpg")
+    assert rows["new/small_p07.jpg"]["match"] == "coll/p07.jpg"
+    assert rows["new/fresh_1.jpg"]["level"] in ("new", "look-alike")
+    assert rows["new/fresh_2.jpg"]["level"] in ("new", "look-alike")
+    assert all(row["match"] is None and row["score"] is None for row in data["new"] if row["level"] == "new")
+    assert data["counts"]["exact"] == 1 and data["counts"]["edited"] == 2 and data["counts"]["total"] == 5
+    assert data["against"] == ["coll"]
+    assert data["headline"].startswith("3 of 5 new photos are already in your collection (1 exact, 2 edited)")
+
+
+def test_the_table_has_the_headline_buckets_and_keepers_with_reasons(settings, capsys) -> None:
+    code, out, _ = run(settings, capsys, "new", "--against", "coll")
+    assert code == 0
+    headline = "3 of 5 new photos are already in your collection (1 exact, 2 edited)"
+    assert out.splitlines()[0].startswith(headline)
+    assert "Exact copy (1)" in out and "Edited copy (2)" in out
+    # The enlarged new copy is the better one; the shrunk one is not; identical files: the collection's.
+    assert "keep new/big_p05.jpg (largest picture: 192x128 (others: 96x64)); move coll/p05.jpg" in out
+    assert "keep coll/p07.jpg (largest picture: 96x64 (others: 48x32)); move new/small_p07.jpg" in out
+    assert "keep coll/p03.jpg (" in out and "already in the collection" in out
+
+
+def test_csv_lists_every_new_photo(settings, capsys) -> None:
+    code, out, _ = run(settings, capsys, "new", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 5
+    assert {r["image"] for r in rows if r["level"] == "exact"} == {"new/same_p03.jpg"}
+
+
+def test_plan_apply_undo_moves_copies_and_brings_them_back_byte_identical(settings, capsys, tmp_path) -> None:
+    before = snapshot(settings.image_sets)
+    first = json.loads(run(settings, capsys, "new", "--format", "json")[1])
+    plan_file = tmp_path / "plan.json"
+    code, out, _ = run(settings, capsys, "new", "--plan", str(plan_file))
+    assert code == 0 and "3 files to move" in out and "nothing moved yet" in out
+    assert snapshot(settings.image_sets) == before
+    plan = json.loads(plan_file.read_text())
+    assert {(m["set"], m["image"]) for m in plan["moves"]} == {
+        ("new", "same_p03.jpg"), ("coll", "p05.jpg"), ("new", "small_p07.jpg")}
+    assert (tmp_path / "plan.json.csv").read_text().count("\n") == 4
+    assert b"mv -n -- " in (tmp_path / "plan.json.sh").read_bytes()
+
+    code, out, _ = run(settings, capsys, "--apply", str(plan_file))
+    assert code == 0 and "3 of 3 files moved to the quarantine folder" in out
+    quarantine = settings.root / "quarantine" / plan["id"]
+    assert (quarantine / "coll" / "p05.jpg").read_bytes() == before["coll/p05.jpg"]
+    assert not (settings.image_sets / "new" / "same_p03.jpg").exists()
+    # The stores follow: the moved images are no longer answers.
+    assert "p05.jpg" not in load_store(settings.store_path("coll")).names
+    assert "same_p03.jpg" not in load_store(settings.store_path("new")).names
+    code, out, _ = run(settings, capsys, "new", "--format", "json")
+    assert json.loads(out)["counts"]["total"] == 3
+
+    code, out, _ = run(settings, capsys, "--history")
+    assert plan["id"] in out and "applied" in out
+    code, out, _ = run(settings, capsys, "--undo")
+    assert code == 0 and "3 of 3 files restored" in out
+    assert snapshot(settings.image_sets) == before
+    assert sorted(load_store(settings.store_path("coll")).names) == sorted(f"p{i:02d}.jpg" for i in range(30))
+    code, out, _ = run(settings, capsys, "new", "--format", "json")
+    assert json.loads(out)["new"] == first["new"]
+
+
+def test_keep_overrides_the_suggested_keeper(settings, capsys, tmp_path) -> None:
+    plan_file = tmp_path / "plan.json"
+    code, _, _ = run(settings, capsys, "new", "--plan", str(plan_file), "--keep", "new/small_p07.jpg")
+    assert code == 0
+    moves = {(m["set"], m["image"]): m for m in json.loads(plan_file.read_text())["moves"]}
+    assert ("coll", "p07.jpg") in moves and ("new", "small_p07.jpg") not in moves
+    assert "chosen by you" in moves[("coll", "p07.jpg")]["reason"]
+
+
+def test_remembered_decisions_leave_pairs_out_and_can_be_undone(settings, capsys, tmp_path) -> None:
+    code, out, _ = run(settings, capsys, "--not-duplicate", "new/big_p05.jpg", "coll/p05.jpg")
+    assert code == 0 and "Remembered" in out
+    decision_id = out.split()[1].rstrip(":")
+    code, out, _ = run(settings, capsys, "--keep-both", "new/small_p07.jpg", "coll/p07.jpg")
+    data = json.loads(run(settings, capsys, "new", "--format", "json")[1])
+    rows = {row["image"]: row for row in data["new"]}
+    assert rows["new/big_p05.jpg"]["match"] != "coll/p05.jpg"
+    assert rows["new/small_p07.jpg"]["kept_both"] is not None
+    assert {g["existing"] for g in data["groups"]} == {"coll/p03.jpg"}
+    code, out, _ = run(settings, capsys, "--decisions")
+    assert decision_id in out and "not-duplicate" in out and "keep-both" in out
+    code, out, _ = run(settings, capsys, "--forget", decision_id)
+    assert code == 0
+    data = json.loads(run(settings, capsys, "new", "--format", "json")[1])
+    assert {row["image"]: row["match"] for row in data["new"]}["new/big_p05.jpg"] == "coll/p05.jpg"
+
+
+def test_user_errors_say_what_is_wrong(settings, capsys, tmp_path) -> None:
+    assert run(settings, capsys)[0] == 2
+    code, _, err = run(settings, capsys, "new", "--against", "new")
+    assert code == 2 and "both as new photos and as the collection" in err
+    code, _, err = run(settings, capsys, "nope")
+    assert code == 2 and "nope" in err
+    code, _, err = run(settings, capsys, "--undo")
+    assert code == 2 and "no applied plan to undo" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    code, _, err = run(settings, capsys, "--apply", str(bad))
+    assert code == 2 and "not a SIMages triage plan" in err
+
+
+def test_keeper_rule_prefers_quality_then_metadata_then_date(tmp_path: Path) -> None:
+    from simages.triage.exif import photo_facts
+    from simages.triage.keeper import Candidate, suggest_keeper
+
+    image = photo(1, (96, 64))
+    high, low = tmp_path / "high.jpg", tmp_path / "low.jpg"
+    image.save(high, quality=95)
+    image.save(low, quality=40)
+    choice = suggest_keeper([Candidate("s/low.jpg", photo_facts(low), True),
+                             Candidate("s/high.jpg", photo_facts(high), False)])
+    assert choice.keeper == "s/high.jpg" and "JPEG quality ~95" in choice.reason
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "Canon EOS 5D"
+    exif.get_ifd(0x8769)[0x9003] = "2020:01:02 03:04:05"
+    tagged = tmp_path / "tagged.jpg"
+    image.save(tagged, quality=95, exif=exif)
+    facts = photo_facts(tagged)
+    assert facts.camera == "Canon EOS 5D" and facts.taken == "2020-01-02 03:04:05"
+    choice = suggest_keeper([Candidate("s/high.jpg", photo_facts(high), True),
+                             Candidate("s/tagged.jpg", facts, False)])
+    assert choice.keeper == "s/tagged.jpg" and "most metadata" in choice.reason
+    # Same pixels, quality and tags: the earliest date wins, file size never decides on its own.
+    older = tmp_path / "older.jpg"
+    shutil.copyfile(high, older)
+    os.utime(older, (1_000_000_000, 1_000_000_000))
+    choice = suggest_keeper([Candidate("s/high.jpg", photo_facts(high), True),
+                             Candidate("s/older.jpg", photo_facts(older), False)])
+    assert choice.keeper == "s/older.jpg" and "earliest" in choice.reason
