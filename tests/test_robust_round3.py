@@ -27,6 +27,7 @@ from simages.jobs.indexer import index_set
 from simages.naming import NAME_MAX, InvalidName, derived_name, validate_set_name
 from simages.nearest import ann
 from simages.settings import Settings
+from simages.store import npz_store
 from simages.store.npz_store import load_store
 from simages.store.vanished import vanished_dir
 
@@ -220,3 +221,74 @@ async def test_a_bomb_upload_is_not_an_image_we_can_read(tmp_path: Path) -> None
             await user.should_see(f"b{side}.{fmt.lower()} is not an image we can read")
             assert current_query(user)["path"] == "/"
     assert manager.described == []  # refused before the network
+
+
+# --- 6. Files written by a newer SIMages: refused, never rebuilt over -------------------------------------
+
+
+def _as_newer(settings: Settings, set_name: str) -> bytes:
+    """Rewrite the set's store as a newer SIMages would have (a higher format_version); its bytes."""
+    path = settings.store_path(set_name)
+    store = load_store(path)
+    store.meta["format_version"] = npz_store.FORMAT_VERSION + 1
+    npz_store.save_store(path, store)
+    return path.read_bytes()
+
+
+def test_a_newer_store_is_refused_by_query_and_index_and_kept(
+    settings: Settings, capsys: pytest.CaptureFixture[str], weights_path: Path
+) -> None:
+    imagegen.write_set(settings.image_sets / "s", 3)
+    index_set(settings, "s", network_factory=TinyNetwork)
+    refresh_derived(settings, "s")  # a memory-mapped copy exists too: it must not be a way around
+    before = _as_newer(settings, "s")
+    root = ["--root", str(settings.root)]
+
+    assert main([*root, "query", "s/img_000.png", "--set", "s", "--knn", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "written by a newer SIMages" in err and err.count("\n") == 1
+
+    with pytest.raises(npz_store.StoreFromNewerVersion):
+        index_set(settings, "s", network_factory=TinyNetwork)
+    assert main([*root, "--weights", str(weights_path), "index", "s", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "s: FAILED: feature store s.npz was written by a newer SIMages" in err
+    assert "Traceback" not in err
+    assert settings.store_path("s").read_bytes() == before  # never rebuilt over
+    with pytest.raises(npz_store.StoreFromNewerVersion):
+        refresh_derived(settings, "s")
+
+
+def test_newer_derived_files_are_neither_used_nor_replaced(settings: Settings, monkeypatch) -> None:
+    pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
+    from simages.nearest.cache import DescriptorCache
+    from simages.nearest.joins import key_join
+    from simages.nearest.query_spec import QuerySpec
+    from simages.store.mmap_store import mmap_path
+
+    monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)
+    ann.default_registry.clear()
+    imagegen.write_set(settings.image_sets / "s", 8)
+    index_set(settings, "s", network_factory=TinyNetwork)
+    refresh_derived(settings, "s")
+    _, meta_file = ann.index_paths(settings.features, "s")
+    meta = json.loads(meta_file.read_text())
+    meta["format_version"] = ann.FORMAT_VERSION + 1
+    meta_file.write_text(json.dumps(meta))
+    copy = mmap_path(settings.features, "s")
+    header = json.dumps({"format": "simages-mmap-9"}).encode()
+    copy.write_bytes(len(header).to_bytes(8, "little") + header)
+    newer = {path: path.read_bytes() for path in (meta_file, copy)}
+    # The store changes (an image added): every derived file is out of date, yet none is replaced.
+    imagegen.write_set(settings.image_sets / "s", 9)
+    index_set(settings, "s", network_factory=TinyNetwork)
+    assert "written by a newer SIMages" in refresh_derived(settings, "s")
+    monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 10**6)  # a small set's index is normally deleted: not this
+    refresh_derived(settings, "s")
+    assert {path: path.read_bytes() for path in newer} == newer
+    monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)
+    ann.default_registry.clear()
+    index = DescriptorCache().get(settings, "s")
+    result = key_join(index, index.raw_vector("img_000.png"), QuerySpec("cosine", "knn", 3))
+    assert result.search == "exact" and "written by a newer SIMages" in result.search_note
+    ann.default_registry.clear()

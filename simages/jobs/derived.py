@@ -19,7 +19,7 @@ from simages.nearest.intents import DUPLICATES, intent_named
 from simages.nearest.mapped_index import open_mapped, write_mapped
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
-from simages.store.mmap_store import mmap_path, open_mmap_copy
+from simages.store.mmap_store import mmap_path, open_mmap_copy, written_by_newer
 from simages.store.npz_store import FeatureStore, load_store, read_names_count
 
 
@@ -73,8 +73,9 @@ def refresh_derived(
     store: FeatureStore | None = None
     for reading in READINGS:
         # Opening checks the header, the source version and that every array is there (not truncated).
-        if open_mmap_copy(mmap_path(features, set_name, reading), identity[:2]) is not None:
-            continue
+        copy = mmap_path(features, set_name, reading)
+        if open_mmap_copy(copy, identity[:2]) is not None or written_by_newer(copy):
+            continue  # fresh, or a newer SIMages' copy: queries then read the `.npz`, and it is kept
         started = time.perf_counter()
         store = store or load_store(store_path)
         read = _reading_of(set_name, store, identity, reading)

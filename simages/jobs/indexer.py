@@ -29,6 +29,7 @@ from simages.store.lock import set_lock
 from simages.store.npz_store import (
     FeatureStore,
     StoreError,
+    StoreFromNewerVersion,
     StoreNotReadable,
     expected_meta,
     is_compatible,
@@ -117,8 +118,8 @@ def _load_previous(store_path: Path, expected: dict[str, Any]) -> tuple[FeatureS
         return None, None
     try:
         store = load_store(store_path)
-    except StoreNotReadable:
-        raise  # another user's store: replacing it would not make it readable, and is not ours to do
+    except (StoreNotReadable, StoreFromNewerVersion):
+        raise  # another user's store, or a newer SIMages': replacing it is not ours to do
     except StoreError as error:
         return None, f"the old store could not be read ({error})"
     if not is_compatible(store.meta, expected):

@@ -21,6 +21,7 @@ from simages.jobs.derived import refresh_derived
 from simages.jobs.distributor import ClusterError
 from simages.jobs.indexer import index_set
 from simages.settings import MissingWeightsError, Settings
+from simages.store.npz_store import StoreError
 
 # Requests: ("index", set_name) | ("describe", request_id, path) | None (stop)
 # Events:   ("started", set_name) | ("waiting", set_name) | ("progress", set_name, done, total)
@@ -71,6 +72,8 @@ def _index(settings: Settings, set_name: str, events: Any, get_network: Callable
         )
     except (MissingWeightsError, LookupError, ValueError, ClusterError) as error:
         events.put(("failed", set_name, str(error)))
+    except StoreError as error:  # a store not ours to replace (another user's, a newer SIMages')
+        events.put(("failed", set_name, f"{error}; {error.remedy}"))
     except Exception as error:  # a worker must report, never die silently
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         events.put(("failed", set_name, f"indexing failed: {detail}"))

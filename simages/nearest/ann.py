@@ -45,6 +45,7 @@ from simages.naming import derived_name
 from simages.nearest.ann_space import FrozenSpace
 from simages.store.atomic import write_atomically
 from simages.store.mmap_store import MmapCopy, write_mmap_copy
+from simages.store.npz_store import newer_format
 
 METHODS = ("hnsw", "ivf", "binary")
 DEFAULT_METHOD = "hnsw"
@@ -458,6 +459,8 @@ def load(features: Path, set_name: str) -> Loaded:
     meta = read_meta(features, set_name)
     if faiss is None or meta is None:
         return Loaded(None, meta)
+    if written_by_newer(meta):
+        return Loaded(None, meta, NEWER)
     if meta.get("format_version") != FORMAT_VERSION:
         return Loaded(None, meta, "the set's ANN index was made by another version of SIMages; the next "
                                   "indexing rebuilds it")
@@ -493,7 +496,20 @@ def load(features: Path, set_name: str) -> Loaded:
     return Loaded(ann, meta)
 
 
+# Why a newer SIMages' index is neither used nor replaced (going back a version must not cost a rebuild).
+NEWER = ("the set's ANN index was written by a newer SIMages; this version searches exactly and leaves "
+         "the index as it is")
+
+
+def written_by_newer(meta: dict[str, Any] | None) -> bool:
+    """Whether the index metadata says a newer SIMages (a higher format_version) wrote it."""
+    return meta is not None and newer_format(meta.get("format_version"), FORMAT_VERSION)
+
+
 def remove(features: Path, set_name: str) -> None:
+    """Delete the set's index files; a newer SIMages' index is left as it is."""
+    if written_by_newer(read_meta(features, set_name)):
+        return
     for path in (*index_paths(features, set_name), ids_path(features, set_name)):
         path.unlink(missing_ok=True)
 
@@ -562,6 +578,8 @@ def lookup(
     ann, meta = loaded.index, loaded.meta
     if meta is None:
         return AnnLookup(None, "the set has no ANN index yet (it is built after indexing)")
+    if written_by_newer(meta):
+        return AnnLookup(None, NEWER)
     same_store = source is not None and list(meta.get("store_version", [])) == [source[0], source[1]]
     if same_store and meta.get("applied") != applied:
         # E.g. the duplicates reading (stored vectors, no PCA) of a set whose index holds its PCA vectors.

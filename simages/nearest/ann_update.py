@@ -138,6 +138,8 @@ def update(
     if source is None or index.source is None or tuple(index.source[:2]) != source:
         return "ANN index not updated: the set changed while it was read; the next indexing updates it"
     meta = ann.read_meta(features, set_name)
+    if ann.written_by_newer(meta):
+        return "ANN index left as it is: " + ann.NEWER.removeprefix("the set's ANN index ")
     if is_fresh(meta, index, source) and ann.intact(features, set_name, meta):
         return ""
     started = time.perf_counter()

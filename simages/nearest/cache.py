@@ -18,7 +18,7 @@ from simages.nearest.intents import Intent
 from simages.nearest.mapped_index import mapped_reading, open_mapped
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
-from simages.store.npz_store import FeatureStore, load_store
+from simages.store.npz_store import FeatureStore, check_not_newer, load_store
 
 
 class NotIndexed(LookupError):
@@ -85,6 +85,8 @@ class DescriptorCache:
                 identity, cached = self._current(settings, path, set_name, wanted)
                 if cached is not None:
                     return cached  # another thread loaded it while we waited
+                # A newer SIMages' store is refused even when a copy of it could be opened.
+                check_not_newer(path)
                 # Copies are kept of the store's own descriptor and of the intents' readings.
                 reading = mapped_reading(wanted)
                 mapped = open_mapped(set_name, path, identity, reading) if reading is not None else None

@@ -79,6 +79,16 @@ def load_table(path: Path, index: SetIndex, space: str) -> PivotTable | None:
     return PivotTable(space, rows, distances, exhausted)
 
 
+def written_by_newer(path: Path) -> bool:
+    """Whether the table at `path` was written by a newer SIMages (left as it is: ours stays in memory)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            version = json.loads(str(data["meta"])).get("format")
+    except (OSError, KeyError, ValueError, AttributeError, zipfile.BadZipFile, json.JSONDecodeError):
+        return False
+    return isinstance(version, int) and version > FORMAT_VERSION
+
+
 def save_table(path: Path, index: SetIndex, table: PivotTable) -> None:
     """Write the table atomically with the identity of what it was built from."""
     meta = {**_expected_meta(index, table.space), "exhausted": table.exhausted}
@@ -111,7 +121,7 @@ def pivot_table(index: SetIndex, space: str, pivots: int, settings: Settings | N
     if table is None or not table.covers(pivots):
         points = space_points(index, space)
         table = select_pivots(points, pivots, index.name_rank, space, start=table)
-        if path is not None:
+        if path is not None and not written_by_newer(path):
             save_table(path, index, table)
     index.memo[memo_key] = table
     return table.first(pivots)

@@ -102,6 +102,19 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
     return header, length
 
 
+def written_by_newer(path: Path) -> bool:
+    """Whether the file at `path` is a copy in a newer format ("simages-mmap-N", N above ours): a newer
+    SIMages' copy is left as it is, not replaced by ours."""
+    try:
+        with open(path, "rb") as stream:
+            (length,) = struct.unpack("<Q", stream.read(8))
+            header = json.loads(stream.read(min(length, 1 << 24)))
+        prefix, _, number = str(header.get("format", "")).rpartition("-")
+        return prefix == FORMAT.rpartition("-")[0] and int(number) > int(FORMAT.rpartition("-")[2])
+    except (OSError, ValueError, AttributeError, struct.error):
+        return False
+
+
 def read_source(path: Path) -> tuple[int, int] | None:
     """The store version a copy was made from (reads its header only), or None without a readable copy."""
     try:

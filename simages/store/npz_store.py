@@ -47,6 +47,36 @@ class StoreInaccessible(StoreError):
     remedy = "fix what the file system reports (indexing again cannot, while it refuses the file)"
 
 
+class StoreFromNewerVersion(StoreError):
+    """A store whose format is newer than this version reads: neither read nor rebuilt over (going back
+    to an older SIMages must not destroy hours of descriptors a newer one computed)."""
+
+    remedy = "use that newer SIMages (`pip install -U simages`); this version leaves the store as it is"
+
+
+def newer_format(version: object, ours: int) -> bool:
+    """Whether a file's recorded format `version` is one a newer SIMages wrote (an int above `ours`)."""
+    return isinstance(version, int) and not isinstance(version, bool) and version > ours
+
+
+def refuse_newer(meta: dict[str, Any], path: Path) -> None:
+    """StoreFromNewerVersion when the store's metadata says a newer SIMages wrote it."""
+    version = meta.get("format_version")
+    if newer_format(version, FORMAT_VERSION):
+        raise StoreFromNewerVersion(
+            f"feature store {path.name} was written by a newer SIMages (store format {version}; this "
+            f"version reads format {FORMAT_VERSION})"
+        )
+
+
+def check_not_newer(path: Path) -> None:
+    """StoreFromNewerVersion when the store at `path` was written by a newer SIMages (reads only its
+    metadata); nothing when it is not, is missing or is unreadable (reading it will say why)."""
+    meta = read_meta(path)
+    if meta is not None:
+        refuse_newer(meta, path)
+
+
 @dataclass
 class FeatureStore:
     names: list[str]
@@ -124,6 +154,7 @@ def load_store(path: Path) -> FeatureStore:
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
+            refuse_newer(meta, path)  # before its arrays: a newer format may lay them out otherwise
             names = [str(n) for n in data["names"]]
             contents = _optional(data, "contents", len(names), 0)
             ctimes = _optional(data, "ctimes", len(names), 0)
