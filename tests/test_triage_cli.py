@@ -45,6 +45,10 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
+    return triage_root(tmp_path)
+
+
+def triage_root(tmp_path: Path) -> Settings:
     """coll: 30 photos; new: an exact copy of p03 (same bytes), p05 enlarged (the new copy is the better
     one), p07 shrunk (the collection's copy is), and two new photos."""
     settings = Settings(root=tmp_path)

@@ -24,6 +24,7 @@ from simages.gui.join_export import register_join_exports
 from simages.gui.join_page import build_join
 from simages.gui.results_page import build_results
 from simages.gui.styles import CSS
+from simages.gui.triage_page import build_triage
 from simages.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ def build_app(settings: Settings, manager: ManagerLike | None = None) -> GuiCont
     def join(request: Request) -> None:
         ui.add_css(CSS)
         build_join(ctx, query_values(request))
+
+    @ui.page("/triage", title="SIMages — already in my collection?")
+    def triage_page(request: Request) -> None:
+        ui.add_css(CSS)
+        build_triage(ctx, query_values(request))
 
     app.add_exception_handler(404, _not_found)
     return ctx

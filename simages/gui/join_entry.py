@@ -15,6 +15,7 @@ from simages.gui.intent_picker import follow_intent, intent_picker
 from simages.gui.join_page import ALL_OTHERS, expansion_for
 from simages.gui.join_setup import suggested_threshold
 from simages.gui.join_state import JoinState, join_url
+from simages.naming import url_quote
 from simages.nearest.intents import DUPLICATES
 
 
@@ -72,3 +73,11 @@ def join_entry_card(ctx: GuiContext, default_set: str | None = None) -> None:
         intent_toggle.on_value_change(lambda e: intent_chosen(e.value))
         ui.button("Join", icon="join_inner", on_click=open_join).props("unelevated no-caps").classes(
             "w-full").mark("entry-run")
+
+        def open_triage() -> None:
+            # The curator's question about a new folder: set A against the whole collection.
+            target = f"/triage?new={url_quote(a_select.value)}" if a_select.value else "/triage"
+            ui.navigate.to(target)
+
+        ui.button("Already in my collection? Check set A", icon="fact_check", on_click=open_triage).props(
+            "outline no-caps").classes("w-full").mark("entry-triage")

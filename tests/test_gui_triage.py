@@ -1,0 +1,82 @@
+"""Simulated-user tests of the triage page (`/triage`): headline and buckets with set badges, copy groups
+with the suggested keeper, marking, apply and undo through the journal, decisions, the compare view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simages.triage.decisions import Decisions
+from tests.gui_fixtures import FakeManager, gui_app
+from tests.test_triage_cli import snapshot, triage_root
+
+
+def _root(tmp_path: Path):
+    settings = triage_root(tmp_path)
+    manager = FakeManager(settings)
+    for name in ("coll", "new"):
+        manager.set(name, state="indexed")
+    return settings, manager
+
+
+def _texts(user, marker: str) -> list[str]:
+    return [element.text for element in user.find(marker=marker).elements]
+
+
+async def test_triage_page_shows_the_headline_buckets_and_badges(tmp_path: Path) -> None:
+    settings, manager = _root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/triage?new=new")
+        await user.should_see("3 of 5 new photos are already in your collection (1 exact, 2 edited)",
+                              marker="triage-headline", retries=50)
+        await user.should_see(marker="bucket-exact")
+        assert len(user.find(marker="triage-tile").elements) == 1  # the exact bucket: one pair
+        assert {e.text for e in user.find(marker="badge-new").elements} >= {"new · new"}
+        assert any(t.startswith("in collection · coll") for t in _texts(user, "badge-in-collection"))
+        user.find(marker="bucket-edited").click()
+        await user.should_see("Edited copy: ", retries=20)
+        assert len(user.find(marker="triage-tile").elements) == 2
+        reasons = _texts(user, "keeper-reason")
+        assert len(reasons) == 3
+        assert any("new/big_p05.jpg — largest picture: 192x128" in r for r in reasons)
+
+
+async def test_mark_apply_then_undo_restores_the_folders_byte_identical(tmp_path: Path) -> None:
+    settings, manager = _root(tmp_path)
+    before = snapshot(settings.image_sets)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/triage?new=new")
+        await user.should_see(marker="triage-group", retries=50)
+        user.find(marker="mark-page").click()
+        await user.should_see("marked: 3", retries=20)
+        user.find(marker="triage-apply").click()
+        await user.should_see("3 of 3 files moved to the quarantine folder", retries=100)
+        assert not (settings.image_sets / "new" / "same_p03.jpg").exists()
+        assert not (settings.image_sets / "coll" / "p05.jpg").exists()
+        await user.should_see("0 of 3 new photos are already in your collection", retries=50)
+        user.find(marker="triage-undo").click()
+        await user.should_see("3 of 3 files restored to their places", retries=100)
+        await user.should_see("3 of 5 new photos are already in your collection", retries=50)
+    assert snapshot(settings.image_sets) == before
+
+
+async def test_compare_shows_exif_side_by_side_and_not_a_duplicate_is_remembered(tmp_path: Path) -> None:
+    settings, manager = _root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/triage?new=new")
+        await user.should_see(marker="triage-group", retries=50)
+        user.find(marker="compare-0").click()
+        await user.should_see(marker="triage-compare", retries=20)
+        table = user.find(marker="triage-compare").elements.pop()
+        facts = [row["fact"] for row in table.rows]
+        assert {"size", "camera", "date taken", "orientation"} <= {f.split(" (")[0] for f in facts}
+        first = user.find(marker="keeper-reason").elements
+        user.find(marker="not-duplicate-0").click()
+        await user.should_see("2 of 5 new photos are already in your collection", retries=50)
+        assert len(user.find(marker="triage-group").elements) == 2
+        assert first  # the groups were shown before the decision
+    decisions = Decisions(settings.root).all()
+    assert len(decisions) == 1 and decisions[0].kind == "not-duplicate"
+    # Remembered across a restart: a new app on the same root leaves the pair out too.
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/triage?new=new")
+        await user.should_see("2 of 5 new photos are already in your collection", retries=50)
