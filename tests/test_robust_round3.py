@@ -292,3 +292,59 @@ def test_newer_derived_files_are_neither_used_nor_replaced(settings: Settings, m
     result = key_join(index, index.raw_vector("img_000.png"), QuerySpec("cosine", "knn", 3))
     assert result.search == "exact" and "written by a newer SIMages" in result.search_note
     ann.default_registry.clear()
+
+
+# --- 7. Long lists: a count and the first few, the full list on request ------------------------------------
+
+
+class _Finished:
+    """What index_cmd._report reads of the IndexManager: the settings and a finished set's summary."""
+
+    def __init__(self, settings: Settings, summary) -> None:
+        self.settings, self._summary = settings, summary
+
+    def summary(self, name: str):
+        return self._summary
+
+
+def test_thousands_of_unreadable_files_print_a_few_lines(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simages.cli import index_cmd
+    from simages.cli.long_lists import report_path
+    from simages.jobs import status as st
+
+    folder = settings.image_sets / "s"
+    imagegen.write_set(folder, 2)
+    for i in range(2000):  # empty files named as photos (a copy that never finished), and sidecars
+        (folder / f"broken_{i:05d}.jpg").touch()
+        (folder / f"broken_{i:05d}.xmp").write_text("<x/>")
+    (folder / "truncated.jpg").write_bytes(b"\xff\xd8\xff")
+    indexed = st.SetStatus("s", st.INDEXED)
+    for run in ("first", "up to date", "verbose"):
+        summary = index_set(settings, "s", network_factory=TinyNetwork)
+        assert len(summary.unreadable) == 2001 and len(summary.skipped) == 2000
+        assert (run == "first") != summary.nothing_to_do
+        assert index_cmd._report(_Finished(settings, summary), "s", indexed, verbose=run == "verbose") == 0
+        out = capsys.readouterr().out.splitlines()
+        if run == "verbose":
+            assert len(out) >= 4001
+            continue
+        assert len(out) <= 2 + 2 * (5 + 1)
+        assert out[0].startswith("s: ") and "2 images" in out[0] and "2001 unreadable" in out[0]
+        assert sum(line.startswith("  unreadable: ") for line in out) == 5
+        more = next(line for line in out if "more unreadable" in line)
+        assert "1,996 more unreadable" in more and "× “" in more
+        assert "1,995 more skipped" in next(line for line in out if "more skipped" in line)
+        full_list = report_path(settings.features, "s")
+        assert out[-1] == f"  (the full list: {full_list}; --verbose prints it)"
+        listed = full_list.read_text().splitlines()
+        assert len(listed) == 4001 and "unreadable: truncated.jpg: " in "\n".join(listed)
+
+
+def test_a_short_list_is_printed_whole(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from simages.cli.long_lists import print_lists
+
+    lines: list[str] = []
+    print_lists(lines.append, {"unreadable": {"a.jpg": "empty", "b.jpg": "empty"}}, False, None)
+    assert lines == ["  unreadable: a.jpg: empty", "  unreadable: b.jpg: empty"]

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from simages.cli.long_lists import SHOWN, listing_lines
 from simages.evaluation.leave_one_out import METRICS
 from simages.evaluation.runner import DEFAULT_OPTIONS, PLOT_MAX_K, TABLE_KS, EvalReport, run_eval
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
@@ -161,8 +162,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{report.folder}: {report.images} images in {len(report.classes)} classes: {classes}")
         if report.unlabeled:
             print(f"  {report.unlabeled} images directly in the folder have no class and were left out")
-        for name, reason in report.unreadable.items():
-            print(f"  unreadable: {name}: {reason}")
+        for line in listing_lines("unreadable", dict(report.unreadable)):
+            print(line)
+        if len(report.unreadable) > SHOWN:
+            print("  (--json lists them all)")
         print("Leave-one-out: every image is a key against all the others; mAP over the full ranking.\n")
         print(format_table(report))
         if args.plot:

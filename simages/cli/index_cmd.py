@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from simages.cli.long_lists import print_lists, report_path
 from simages.jobs import status as st
 from simages.jobs.distributor import ClusterError, parse_cluster
 from simages.jobs.manager import IndexManager
@@ -26,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("index", help="compute descriptors for all sets or the named ones")
     parser.add_argument("sets", nargs="*", metavar="SET", help="set names (sub-folders of image_sets/)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only the summary")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true",
+        help="list every unreadable or skipped file (otherwise the first few, a count per reason, and the "
+        "full list written to features/.reports/SET.txt)",
+    )
     parser.add_argument(
         "--cluster",
         metavar="ADDRESS",
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"simages index: {error}", file=sys.stderr)
         return 2
     try:
-        failed = _follow(manager, names, quiet=args.quiet)
+        failed = _follow(manager, names, quiet=args.quiet, verbose=args.verbose)
         _follow_derived(manager, names)
     except KeyboardInterrupt:
         print(
@@ -109,7 +115,7 @@ def _with_cluster_options(args: argparse.Namespace, settings: Settings) -> Setti
     return settings.with_(cluster=cluster, shared_path=shared)
 
 
-def _follow(manager: IndexManager, names: list[str], quiet: bool) -> int:
+def _follow(manager: IndexManager, names: list[str], quiet: bool, verbose: bool = False) -> int:
     """Show the progress of whichever set is being indexed (the manager picks the order) and print each
     set's summary as it ends; the number of sets that failed."""
     pending = list(names)
@@ -136,7 +142,7 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool) -> int:
                 bar.close()
                 bar, bar_name = None, ""
             pending.remove(name)
-            failed += _report(manager, name, status)
+            failed += _report(manager, name, status, verbose)
         time.sleep(0.1)
     return failed
 
@@ -160,7 +166,7 @@ def _follow_derived(manager: IndexManager, names: list[str]) -> None:
         time.sleep(0.1)
 
 
-def _report(manager: IndexManager, name: str, status: st.SetStatus) -> int:
+def _report(manager: IndexManager, name: str, status: st.SetStatus, verbose: bool = False) -> int:
     """Print one set's summary (above any progress bar); 1 if it failed."""
     if status.state == st.FAILED:
         tqdm.write(f"{name}: FAILED: {status.message}", file=sys.stderr)
@@ -177,8 +183,6 @@ def _report(manager: IndexManager, name: str, status: st.SetStatus) -> int:
     if summary.computed and summary.distributor != "in-process" and summary.stages:
         spent = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in summary.stages.items())
         tqdm.write(f"  time per stage, summed over batches: {spent}")
-    for image, reason in summary.unreadable.items():
-        tqdm.write(f"  unreadable: {image}: {reason}")
-    for entry, reason in summary.skipped.items():
-        tqdm.write(f"  skipped: {entry}: {reason}")
+    print_lists(tqdm.write, {"unreadable": summary.unreadable, "skipped": summary.skipped}, verbose,
+                report_path(manager.settings.features, name))
     return 0
