@@ -348,3 +348,59 @@ def test_a_short_list_is_printed_whole(settings: Settings, capsys: pytest.Captur
     lines: list[str] = []
     print_lists(lines.append, {"unreadable": {"a.jpg": "empty", "b.jpg": "empty"}}, False, None)
     assert lines == ["  unreadable: a.jpg: empty", "  unreadable: b.jpg: empty"]
+
+
+# --- 4. A cache that cannot be written is not an error ------------------------------------------------------
+# Tests run as root, for whom chmod does not make a folder read-only: "blocked" puts a file where the
+# thumbnail folder should be (a real failure of the file system); "read-only" makes the atomic write
+# raise PermissionError, as a read-only features/ does for an ordinary user (monkeypatched).
+
+
+@pytest.mark.parametrize("how", ["blocked", "read-only"])
+def test_thumbnails_are_served_from_memory_when_the_cache_cannot_be_written(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    import errno
+    import logging
+
+    folder = settings.image_sets / "s"
+    names = imagegen.write_set(folder, 4)
+    imagegen.saved_as(folder / "scan.tiff", "TIFF")  # shown full size through a converted JPEG
+    if how == "blocked":
+        settings.thumbnails.write_text("not a folder")
+    else:
+        def refuse(path: Path, write, durable: bool = True) -> None:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+        monkeypatch.setattr("simages.store.cache_files.write_atomically", refuse)
+    ctx = GuiContext(settings, manager=None)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            for name in names:
+                response = serve_image(ctx, "s", name, "thumb", "")
+                assert response.status_code == 200 and response.media_type == "image/jpeg"
+                assert response.body[:2] == b"\xff\xd8"  # a JPEG, from memory
+            full = serve_image(ctx, "s", "scan.tiff", "full", "")
+            assert full.status_code == 200 and full.body[:2] == b"\xff\xd8"
+    warnings_logged = [r for r in caplog.records if "thumbnail cache cannot be written" in r.getMessage()]
+    assert len(warnings_logged) == 1
+    assert ctx.thumbnails.writer.failures == len(names) + 1  # rendered once each: the second round is memory
+    assert not any(settings.features.glob("**/*.jpg"))
+
+
+def test_pivot_tables_that_cannot_be_written_stay_in_memory(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from simages.nearest.cache import DescriptorCache
+    from simages.nearest.pivot_store import pivot_table
+
+    imagegen.write_set(settings.image_sets / "s", 6)
+    index_set(settings, "s", network_factory=TinyNetwork)
+    (settings.features / ".pivots").write_text("not a folder")  # the table's folder is blocked
+    index = DescriptorCache().get(settings, "s")
+    with caplog.at_level(logging.WARNING):
+        for space in ("cosine", "euclidean", "cosine"):
+            assert pivot_table(index, space, 2, settings).count == 2
+    assert sum("pivot table cache cannot be written" in r.getMessage() for r in caplog.records) == 1

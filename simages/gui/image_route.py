@@ -75,8 +75,14 @@ def serve_image(
             # under the old version's URL.
             cache = _NO_STORE
         if size == "full":
-            return FileResponse(ctx.thumbnails.full(set_name, name), headers=cache)
-        return FileResponse(ctx.thumbnails.thumbnail(set_name, name), media_type="image/jpeg", headers=cache)
+            shown = ctx.thumbnails.full(set_name, name)
+            if isinstance(shown, bytes):
+                return Response(shown, media_type="image/jpeg", headers=cache)
+            return FileResponse(shown, headers=cache)
+        thumbnail = ctx.thumbnails.thumbnail(set_name, name)
+        if isinstance(thumbnail, bytes):  # the cache folder cannot be written: made in memory
+            return Response(thumbnail, media_type="image/jpeg", headers=cache)
+        return FileResponse(thumbnail, media_type="image/jpeg", headers=cache)
     except InvalidName as error:
         return PlainTextResponse(str(error), status_code=400)
     except (LookupError, FileNotFoundError) as error:

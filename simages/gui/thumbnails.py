@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from PIL import Image
@@ -22,9 +25,11 @@ from PIL import Image
 from simages.extraction.images import open_image, open_rgb
 from simages.naming import InvalidName, image_path, list_sets
 from simages.settings import Settings
-from simages.store.atomic import write_atomically
+from simages.store.cache_files import CacheWriter
 from simages.store.fingerprint import Fingerprint
 from simages.store.scan import scan_set
+
+log = logging.getLogger(__name__)
 
 THUMB_SIDE = 256
 # Web browsers display these formats themselves; anything else (TIFF...) is converted for the viewer.
@@ -44,10 +49,17 @@ def render_jpeg(source: Path, max_pixels: int, side: int) -> bytes:
 class ThumbnailCache:
     """Files of thumbnails (and of display copies of non-web formats) for validated set/image names."""
 
-    def __init__(self, settings: Settings, side: int = THUMB_SIDE) -> None:
+    def __init__(self, settings: Settings, side: int = THUMB_SIDE, memory_bytes: int = 64 << 20) -> None:
         self.settings = settings
         self.side = side
         self.folder = settings.thumbnails
+        self.writer = CacheWriter(log, "the thumbnail cache")
+        # Thumbnails that could not be written (features/ read-only or blocked), newest last, within
+        # `memory_bytes`: served from here instead of being rendered again for every request.
+        self._memory: OrderedDict[str, bytes] = OrderedDict()
+        self._memory_bytes = memory_bytes
+        self._memory_used = 0
+        self._memory_lock = threading.Lock()
 
     @staticmethod
     def _image_key(set_name: str, image: str, kind: str, side: int) -> str:
@@ -75,27 +87,48 @@ class ThumbnailCache:
         version = self.version(set_name, image) or "deleted"
         return (full_url if full else thumb_url)(set_name, image, version)
 
-    def _cached(self, set_name: str, image: str, kind: str, side: int) -> Path:
+    def _cached(self, set_name: str, image: str, kind: str, side: int) -> Path | bytes:
         source = image_path(self.settings.image_sets, set_name, image)  # InvalidName / LookupError
         # Named by image, then by version: a changed image gets a new file, and its old one is found and
         # removed by name, so the cache does not keep every version that ever existed.
         image_key = self._image_key(set_name, image, kind, side)
         version = self._version_of(source)
         target = self.folder / image_key[:2] / f"{image_key}-{version}.jpg"
-        if not target.is_file():
-            jpeg = render_jpeg(source, self.settings.max_image_pixels, side)
-            write_atomically(target, lambda stream: stream.write(jpeg), durable=False)
+        if target.is_file():
+            return target
+        with self._memory_lock:
+            kept = self._memory.get(target.name)
+            if kept is not None:
+                self._memory.move_to_end(target.name)
+                return kept
+        jpeg = render_jpeg(source, self.settings.max_image_pixels, side)
+        if not self.writer.write(target, jpeg):
+            self._remember(target.name, jpeg)
+            return jpeg
+        try:
             for stale in target.parent.glob(f"{image_key}-*.jpg"):
                 if stale != target:
                     stale.unlink(missing_ok=True)
+        except OSError:
+            pass  # an old version left behind is removed by the next prune
         return target
 
-    def thumbnail(self, set_name: str, image: str) -> Path:
-        """The thumbnail file, made on first request. InvalidName, LookupError or UnreadableImage."""
+    def _remember(self, key: str, jpeg: bytes) -> None:
+        with self._memory_lock:
+            old = self._memory.pop(key, None)
+            self._memory[key] = jpeg
+            self._memory_used += len(jpeg) - (len(old) if old is not None else 0)
+            while self._memory_used > self._memory_bytes and len(self._memory) > 1:
+                self._memory_used -= len(self._memory.popitem(last=False)[1])
+
+    def thumbnail(self, set_name: str, image: str) -> Path | bytes:
+        """The thumbnail: its file, made on first request, or its JPEG bytes when the cache folder cannot be
+        written (kept in memory). InvalidName, LookupError or UnreadableImage."""
         return self._cached(set_name, image, "thumb", self.side)
 
-    def full(self, set_name: str, image: str) -> Path:
-        """The file to show full-screen: the original when browsers can display it, else a large JPEG."""
+    def full(self, set_name: str, image: str) -> Path | bytes:
+        """What to show full-screen: the original when browsers can display it, else a large JPEG (a file,
+        or bytes as for `thumbnail`)."""
         source = image_path(self.settings.image_sets, set_name, image)
         if source.suffix.lower() in _BROWSER_FORMATS:
             # The browser decodes the original: its header is checked first (a bomb is refused here too).

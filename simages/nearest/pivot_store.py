@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import zipfile
 from pathlib import Path
@@ -26,6 +27,9 @@ from simages.nearest.pivots import PivotIndex, PivotTable, select_pivots, space_
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
+from simages.store.cache_files import CacheWriter
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 # The default number of pivots: on Corel-1k (docs/teaching.md) 32 pivots compute about as few distances
@@ -89,13 +93,17 @@ def written_by_newer(path: Path) -> bool:
     return isinstance(version, int) and version > FORMAT_VERSION
 
 
-def save_table(path: Path, index: SetIndex, table: PivotTable) -> None:
-    """Write the table atomically with the identity of what it was built from."""
+def save_table(path: Path, index: SetIndex, table: PivotTable, writer: CacheWriter | None = None) -> bool:
+    """Write the table atomically with the identity of what it was built from. With `writer`, a folder
+    that cannot be written is not an error (False; the table stays in memory with the index)."""
     meta = {**_expected_meta(index, table.space), "exhausted": table.exhausted}
     buffer = io.BytesIO()
     np.savez(buffer, rows=table.rows, distances=table.distances, meta=np.array(json.dumps(meta)))
     # Not durable: a table lost in a power cut is rebuilt in a moment.
+    if writer is not None:
+        return writer.write(path, buffer.getvalue())
     write_atomically(path, lambda stream: stream.write(buffer.getvalue()), durable=False)
+    return True
 
 
 def check_pivot_count(pivots: int) -> int:
@@ -122,7 +130,8 @@ def pivot_table(index: SetIndex, space: str, pivots: int, settings: Settings | N
         points = space_points(index, space)
         table = select_pivots(points, pivots, index.name_rank, space, start=table)
         if path is not None and not written_by_newer(path):
-            save_table(path, index, table)
+            writer = index.memo.setdefault(("pivot-writer",), CacheWriter(log, "the pivot table cache"))
+            save_table(path, index, table, writer)
     index.memo[memo_key] = table
     return table.first(pivots)
 
