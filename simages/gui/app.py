@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from nicegui import Client, app, ui
 from starlette.exceptions import HTTPException
 
+from simages.gui.access import AccessGuard, needs_token, new_token
 from simages.gui.common import not_found_page
 from simages.gui.context import GuiContext, ManagerLike
 from simages.gui.home_page import build_home
@@ -30,16 +31,20 @@ from simages.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings, manager: ManagerLike | None = None) -> GuiContext:
+def build_app(settings: Settings, manager: ManagerLike | None = None, *, read_only: bool = False,
+              token: str | None = None) -> GuiContext:
     """Register pages and routes for these settings. Without a manager, an IndexManager is created and
-    started with the app (and stopped with it); a given manager is left to its owner."""
+    started with the app (and stopped with it); a given manager is left to its owner. `read_only`: no page
+    acts on the user's files; `token`: every request needs it (gui.access), cross-site requests are
+    refused either way."""
     if manager is None:
         from simages.jobs.manager import IndexManager  # imported late: tests may run without it
 
         manager = IndexManager(settings)
         app.on_startup(manager.start)
         app.on_shutdown(manager.stop)
-    ctx = GuiContext(settings, manager)
+    ctx = GuiContext(settings, manager, read_only=read_only)
+    app.add_middleware(AccessGuard, token=token)
     app.on_startup(lambda: threading.Thread(target=_prune_thumbnails, args=(ctx,), daemon=True).start())
     problem = settings.check_weights()
     if problem:
@@ -103,10 +108,18 @@ def run_app(
     native: bool = False,
     show: bool = False,
     manager: ManagerLike | None = None,
+    read_only: bool = False,
 ) -> None:
     """Serve the app until interrupted; bound to localhost unless told otherwise. `native` opens a desktop
-    window (needs pywebview) instead of a browser tab."""
-    build_app(settings, manager)
+    window (needs pywebview) instead of a browser tab. Bound to any other address than 127.0.0.1 the app
+    needs a secret token, printed at start as `http://HOST:PORT/?token=...` (gui.access)."""
+    token = new_token() if needs_token(host) else None
+    build_app(settings, manager, read_only=read_only, token=token)
+    if token is not None:
+        shown = f"http://{host}:{port}/?token={token}"
+        app.on_startup(lambda: print(f"SIMages is served on the network at {shown}\n"
+                                     "  (the token is needed for every page and action: share it only "
+                                     "with whom may use the app)", flush=True))
     options: dict[str, object] = {}
     if native:
         # The pages are laid out for 1280x720 content; the window adds its title bar.
@@ -119,6 +132,7 @@ def run_app(
         native=native,
         title="SIMages",
         favicon="🔎",
-        show_welcome_message=True,
+        # NiceGUI's own message would print the address without the token.
+        show_welcome_message=token is None,
         **options,
     )

@@ -50,6 +50,9 @@ class GuiContext:
     joins: JoinRunner = field(init=False)
     # Upload size limit (bytes): large enough for any camera photo, small enough to refuse junk quickly.
     max_upload_bytes: int = 25 * 1024 * 1024
+    # `simages serve --read-only`: pages show, nothing acts on the user's files (the triage page's marking,
+    # apply, undo and decisions are not offered, and refused if reached).
+    read_only: bool = False
 
     def __post_init__(self) -> None:
         self.thumbnails = ThumbnailCache(self.settings)

@@ -48,7 +48,12 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                                      value=[params["against"]] if params.get("against") in sets else []
                                      ).classes("min-w-[260px]").mark("triage-against")
             ui.button("Check", on_click=lambda: check()).props("unelevated").mark("triage-check")
-            ui.button("Undo last apply", on_click=lambda: undo()).props("flat").mark("triage-undo")
+            if ctx.read_only:
+                ui.label("Served read-only (simages serve --read-only): this page shows what is already in "
+                         "the collection and moves nothing.").classes("text-caption text-grey-8"
+                                                                      ).mark("triage-read-only")
+            else:
+                ui.button("Undo last apply", on_click=lambda: undo()).props("flat").mark("triage-undo")
         headline = ui.label("").classes("text-h6").mark("triage-headline")
         outcome_box = ui.column().classes("w-full gap-0").mark("triage-outcome")
         buckets = ui.row().classes("gap-2")
@@ -147,15 +152,8 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         total = len(answer.groups)
         with bulk:
             ui.label(f"Copy groups: {total}; marked: {len(state['marked'])}").mark("triage-marked")
-            ui.button("Keep suggested in this page", on_click=lambda: mark_many(page_groups())
-                      ).props("outline dense").mark("mark-page")
-            for level in (Level.EXACT, Level.EDITED):
-                ui.button(f"... in all {level.value} groups",
-                          on_click=lambda level=level: mark_many(
-                              [g for g in answer.groups if g.level == level])
-                          ).props("outline dense").mark(f"mark-{level.value}")
-            ui.button(f"Apply ({len(state['marked'])} groups)", on_click=lambda: apply()
-                      ).props("unelevated color=negative").mark("triage-apply")
+            if not ctx.read_only:
+                draw_bulk(answer)
             pages = (total + GROUPS_PER_PAGE - 1) // GROUPS_PER_PAGE
             ui.button("<", on_click=lambda: go_page(-1)).props("flat dense")
             ui.label(f"page {state['page'] + 1} of {pages}")
@@ -163,6 +161,17 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         with groups_box:
             for number, group in enumerate(page_groups()):
                 draw_group(group, number, number == state["focus"])
+
+    def draw_bulk(answer: TriageAnswer) -> None:
+        ui.button("Keep suggested in this page", on_click=lambda: mark_many(page_groups())
+                  ).props("outline dense").mark("mark-page")
+        for level in (Level.EXACT, Level.EDITED):
+            ui.button(f"... in all {level.value} groups",
+                      on_click=lambda level=level: mark_many(
+                          [g for g in answer.groups if g.level == level])
+                      ).props("outline dense").mark(f"mark-{level.value}")
+        ui.button(f"Apply ({len(state['marked'])} groups)", on_click=lambda: apply()
+                  ).props("unelevated color=negative").mark("triage-apply")
 
     def draw_group(group: CopyGroup, number: int, focused: bool) -> None:
         keeper = state["marked"].get(group.existing, group.keeper)
@@ -174,21 +183,23 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                 ui.label(f"Suggested keeper: {display_name(group.keeper)} — {group.reason}"
                          ).classes("text-body2").mark("keeper-reason")
                 ui.space()
-                ui.checkbox("marked: move the others", value=marked,
-                            on_change=lambda e, g=group: mark(g, e.value)).mark("group-mark")
+                if not ctx.read_only:
+                    ui.checkbox("marked: move the others", value=marked,
+                                on_change=lambda e, g=group: mark(g, e.value)).mark("group-mark")
                 ui.button("Compare", on_click=lambda g=group: compare(g)
                           ).props("flat dense").mark("compare", f"compare-{number}")
-                ui.button("Not a duplicate", on_click=lambda g=group: decide(g, "not-duplicate")
-                          ).props("flat dense").mark("not-duplicate", f"not-duplicate-{number}")
-                ui.button("Keep both", on_click=lambda g=group: decide(g, "keep-both")
-                          ).props("flat dense").mark("keep-both", f"keep-both-{number}")
+                if not ctx.read_only:
+                    ui.button("Not a duplicate", on_click=lambda g=group: decide(g, "not-duplicate")
+                              ).props("flat dense").mark("not-duplicate", f"not-duplicate-{number}")
+                    ui.button("Keep both", on_click=lambda g=group: decide(g, "keep-both")
+                              ).props("flat dense").mark("keep-both", f"keep-both-{number}")
             with ui.row().classes("gap-3"):
                 for member in group.members:
                     with ui.column().classes("items-center gap-0"):
                         tile(member, existing=member == group.existing)
                         if member == keeper:
                             ui.label("kept").classes("text-weight-bold text-positive").mark("kept")
-                        else:
+                        elif not ctx.read_only:
                             ui.button("keep this", on_click=lambda g=group, m=member: choose(g, m)
                                       ).props("flat dense no-caps").mark("keep-this")
             if state["compare"] == group.existing:
@@ -210,6 +221,8 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         ui.table(columns=columns, rows=rows).props("dense flat").classes("w-full").mark("triage-compare")
 
     def mark(group: CopyGroup, value: bool) -> None:
+        if ctx.read_only:
+            return
         if value:
             state["marked"][group.existing] = state["marked"].get(group.existing, group.keeper)
         else:
@@ -230,6 +243,8 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         draw_groups()
 
     def decide(group: CopyGroup, kind: str) -> None:
+        if ctx.read_only:
+            return
         decision = Decisions(ctx.settings.root).add(kind, list(group.members))
         ui.notify(f"Remembered: {kind} ({decision.id}); `simages triage --forget {decision.id}` undoes it")
         state["marked"].pop(group.existing, None)
@@ -261,6 +276,8 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
 
     async def apply() -> None:
         answer: TriageAnswer | None = state["answer"]
+        if ctx.read_only:
+            return
         if answer is None or not state["marked"]:
             ui.notify("Mark at least one copy group first")
             return
@@ -277,6 +294,8 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         refresh()
 
     async def undo() -> None:
+        if ctx.read_only:
+            return
         try:
             outcome = await run.io_bound(_undo_and_follow, ctx)
         except TriageError as error:
