@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import imagegen
+import numpy as np
 import pytest
 
 from simages.cli import main
@@ -404,3 +405,134 @@ def test_pivot_tables_that_cannot_be_written_stay_in_memory(
         for space in ("cosine", "euclidean", "cosine"):
             assert pivot_table(index, space, 2, settings).count == 2
     assert sum("pivot table cache cannot be written" in r.getMessage() for r in caplog.records) == 1
+
+
+# --- 9. kill -9 while the ANN index or the memory-mapped copy is written ------------------------------------
+
+# Run in a child process: refresh the set's derived files (ANN size threshold overridden to 0, the only
+# way to get an index of a set CI can afford), with SIGKILL sent to itself at STAGE: during the FAISS build
+# (or patch),
+# half-way through writing the index file, the ids sidecar or the memory-mapped copy, or between the index
+# files and the metadata naming them.
+_KILLED_CHILD = r"""
+import os, signal, sys
+from pathlib import Path
+from simages.jobs.derived import refresh_derived
+from simages.nearest import ann, ann_update
+from simages.settings import Settings
+from simages.store import mmap_store
+
+root, set_name, stage = sys.argv[1:4]
+ann.AUTO_MIN_IMAGES = 0
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def killing(original, suffix):
+    def write_atomically(path, write, durable=True):
+        if not path.name.endswith(suffix):
+            return original(path, write, durable)
+        def half(stream):
+            stream.write(b"\0" * 4096)  # part of the file is on disk, under its temporary name
+            stream.flush()
+            die()
+        return original(path, half, durable)
+    return write_atomically
+
+if stage == "build":  # building, or patching an earlier index with the added images
+    ann.build = ann_update._patch = lambda *args, **kwargs: die()
+elif stage in ("faiss", "meta"):
+    ann.write_atomically = killing(ann.write_atomically, "." + ("faiss" if stage == "faiss" else "json"))
+elif stage == "ids":
+    mmap_store.write_atomically = killing(mmap_store.write_atomically, ".ids.simm")
+elif stage == "mmap":
+    mmap_store.write_atomically = killing(mmap_store.write_atomically, "s.simm")
+refresh_derived(Settings(root=Path(root)), set_name)
+sys.exit(3)  # never reached: the kill came first
+"""
+
+
+def _clustered(n: int, d: int = 24, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.random((8, d), dtype=np.float32)
+    x = centres[rng.integers(0, 8, n)] + 0.15 * rng.random((n, d), dtype=np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _write_store(settings: Settings, vectors: np.ndarray) -> list[str]:
+    from simages.store.fingerprint import Fingerprint
+    from simages.store.npz_store import FeatureStore
+
+    names = [f"img_{i:05d}.jpg" for i in range(len(vectors))]
+    store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
+                         {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+qe3"})
+    npz_store.save_store(settings.store_path("s"), store)
+    (settings.image_sets / "s").mkdir(exist_ok=True)
+    return names
+
+
+@pytest.mark.parametrize("earlier_index", [False, True], ids=["first-build", "update"])
+@pytest.mark.parametrize("stage", ["build", "faiss", "ids", "meta", "mmap"])
+def test_kill_9_while_derived_files_are_written(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, stage: str, earlier_index: bool
+) -> None:
+    pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
+    import signal
+
+    from simages.nearest.cache import DescriptorCache
+    from simages.nearest.joins import key_join
+    from simages.nearest.query_spec import QuerySpec
+    from simages.store.mmap_store import mmap_path, open_mmap_copy
+
+    monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)
+    ann.default_registry.clear()
+    vectors = _clustered(3000)
+    if earlier_index:
+        _write_store(settings, vectors[:2800])
+        assert "ANN index" in refresh_derived(settings, "s")
+    names = _write_store(settings, vectors)  # the set as the killed run saw it
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_CHILD, str(settings.root), "s", stage],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    left = list(settings.features.glob("**/.*.tmp"))
+    assert left or stage == "build"  # a half-written file under its temporary name, as a real kill leaves
+
+    # The next query answers, exactly, and says why it did not use an index.
+    spec = QuerySpec("cosine", "knn", 10)
+    index = DescriptorCache().get(settings, "s")
+    key = vectors[2900]  # an image the killed run added
+    result = key_join(index, key, spec, exclude=names[2900])
+    exact = key_join(index, key, spec, exclude=names[2900], exact=True)
+    assert [(m.image, m.score) for m in result.matches] == [(m.image, m.score) for m in exact.matches]
+    if stage != "mmap":  # killed before the ANN files were complete: searched exactly, with the reason
+        assert result.search == "exact" and result.search_note
+
+    # The next indexing run repairs: a fresh copy and index, used by queries, and no temporary file left.
+    for path in left:
+        os.utime(path, (1, 1))  # the next run comes later than a killed writer's last write
+    refresh_derived(settings, "s")
+    assert open_mmap_copy(mmap_path(settings.features, "s"), ann.store_version(settings.store_path("s")))
+    ann.default_registry.clear()
+    repaired = key_join(DescriptorCache().get(settings, "s"), key, spec, exclude=names[2900])
+    assert repaired.search == ann.DEFAULT_METHOD
+    assert {m.image for m in repaired.matches} == {m.image for m in exact.matches}
+    assert list(settings.features.glob("**/.*.tmp")) == []
+    ann.default_registry.clear()
+
+
+def test_a_live_writers_temporary_file_is_never_removed(tmp_path: Path) -> None:
+    from simages.store.atomic import remove_stale_temporaries, write_atomically
+
+    seen: list[int] = []
+
+    def write(stream) -> None:
+        stream.write(b"x")
+        stream.flush()
+        (temporary,) = tmp_path.glob(".*.tmp")
+        os.utime(temporary, (1, 1))  # old, yet its writer is alive: kept
+        seen.append(remove_stale_temporaries(tmp_path))
+
+    write_atomically(tmp_path / "f.bin", write)
+    assert seen == [0] and (tmp_path / "f.bin").read_bytes() == b"x"

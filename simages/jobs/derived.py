@@ -19,6 +19,7 @@ from simages.nearest.intents import DUPLICATES, intent_named
 from simages.nearest.mapped_index import open_mapped, write_mapped
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
+from simages.store.atomic import remove_stale_temporaries
 from simages.store.mmap_store import mmap_path, open_mmap_copy, written_by_newer
 from simages.store.npz_store import FeatureStore, load_store, read_names_count
 
@@ -62,6 +63,9 @@ def refresh_derived(
     `build_ann=False` refreshes only the memory-mapped copy (benchmarks of loading)."""
     store_path = settings.store_path(set_name)
     features = settings.features
+    # What a run killed while writing a copy or an index left behind (an index's can be gigabytes).
+    for folder in (ann.ann_dir(features), *{mmap_path(features, set_name, r).parent for r in READINGS}):
+        remove_stale_temporaries(folder)
     identity = _identity(store_path)
     if identity is None:
         for reading in READINGS:

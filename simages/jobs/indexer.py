@@ -23,6 +23,7 @@ from simages.jobs.summary import IndexSummary, Progress
 from simages.jobs.writer import CHECKPOINT_IMAGES, CHECKPOINT_SECONDS, BatchWriter, write_store
 from simages.naming import is_inside, set_dir
 from simages.settings import Settings
+from simages.store.atomic import remove_stale_temporaries
 from simages.store.content_hash import file_digest
 from simages.store.fingerprint import Fingerprint, same_version
 from simages.store.lock import set_lock
@@ -308,6 +309,7 @@ def index_set(
     Stores of sets whose folder is gone are retired first (never served again, kept for reuse by
     content, see store.vanished)."""
     folder = set_dir(settings.image_sets, set_name)
+    remove_stale_temporaries(settings.features)  # half-written stores of killed runs
     retire_vanished(settings.features, settings.image_sets)
     store_path = settings.store_path(set_name)
     summary = index_folder(folder, store_path, settings, progress, network_factory, on_wait, set_name)

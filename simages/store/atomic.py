@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -14,6 +16,8 @@ from simages.naming import NAME_MAX, derived_name
 
 # What a temporary name adds to the prefix's stem: the leading ".", 8 random characters and ".tmp".
 _TEMP_EXTRA = 1 + 8 + 4
+# A temporary file untouched for this long, and whose writer holds no lock on it, was left by a killed one.
+STALE_SECONDS = 10.0
 
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], None], durable: bool = True) -> None:
@@ -28,7 +32,11 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None], durable: boo
     # and hashed like any derived name (the random part keeps concurrent writers apart).
     prefix = "." + derived_name(path.stem, ".", limit=NAME_MAX - _TEMP_EXTRA)
     handle, temp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    # Locked while it is being written, until renamed: `remove_stale_temporaries` removes only the temporary
+    # files of writers that died (a kill -9 leaves them, and an ANN index's can be gigabytes).
+    alive = os.dup(handle)
     try:
+        fcntl.flock(alive, fcntl.LOCK_EX)
         # mkstemp makes the file 0600 whatever the umask; the finished file gets the mode any new file of
         # this user gets (0644 with umask 022, 0664 with 002), so a group can share features/.
         os.fchmod(handle, 0o666 & ~current_umask())
@@ -41,8 +49,41 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None], durable: boo
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    finally:
+        os.close(alive)
     if durable:
         _fsync_dir(path.parent)
+
+
+def remove_stale_temporaries(folder: Path, min_age: float = STALE_SECONDS) -> int:
+    """Delete the temporary files `write_atomically` left in `folder` when its process was killed; how
+    many. A temporary file is stale when no process holds its lock (the lock dies with its writer) and it
+    is older than `min_age` seconds (a writer locks its file a moment after creating it)."""
+    removed = 0
+    now = time.time()
+    try:
+        candidates = list(folder.glob(".*.tmp"))
+    except OSError:
+        return 0
+    for path in candidates:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if now - os.fstat(fd).st_mtime < min_age:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its writer is alive
+            path.unlink(missing_ok=True)
+            removed += 1
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return removed
 
 
 _UMASK_LOCK = threading.Lock()
