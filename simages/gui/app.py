@@ -8,6 +8,7 @@ page visit (each browser tab) builds its own page state.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 
 from fastapi import Request
@@ -124,15 +125,40 @@ def run_app(
     if native:
         # The pages are laid out for 1280x720 content; the window adds its title bar.
         options["window_size"] = (1280, 800)
-    ui.run(
-        host=host,
-        port=port,
-        reload=False,
-        show=show,
-        native=native,
-        title="SIMages",
-        favicon="🔎",
-        # NiceGUI's own message would print the address without the token.
-        show_welcome_message=token is None,
-        **options,
-    )
+    # Uvicorn shuts down gracefully on SIGINT/SIGTERM (the workers stop in on_shutdown), then raises the
+    # signal again under the handlers it found. Python's defaults would end the process there with a
+    # KeyboardInterrupt traceback, or kill it before its exit handlers release the queues' semaphores
+    # ("leaked semaphore objects"); these handlers turn the repeat into a normal return instead.
+    main_thread = threading.current_thread() is threading.main_thread()  # where signals can be handled
+    previous = {number: signal.signal(number, _stopped) for number in (signal.SIGINT, signal.SIGTERM)
+                if main_thread}
+    try:
+        ui.run(
+            host=host,
+            port=port,
+            reload=False,
+            show=show,
+            native=native,
+            title="SIMages",
+            favicon="🔎",
+            # NiceGUI's own message would print the address without the token.
+            show_welcome_message=token is None,
+            **options,
+        )
+    except ServerStopped as stop:
+        log.info("stopped by %s", signal.Signals(stop.signal).name)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+class ServerStopped(Exception):
+    """The app was asked to stop by a signal (Ctrl+C, `kill`) and has shut down."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.signal = number
+
+
+def _stopped(number: int, _frame: object) -> None:
+    raise ServerStopped(number)

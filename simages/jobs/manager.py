@@ -14,9 +14,10 @@ import itertools
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +41,19 @@ _CONTEXT = multiprocessing.get_context("spawn")
 _MAX_CRASHES = 2
 
 
+@contextlib.contextmanager
+def _interrupt_blocked() -> Iterator[None]:
+    """Start a worker with SIGINT blocked. A terminal's Ctrl+C reaches every process of its group: a
+    worker must not die of it half way through a run, nor print a KeyboardInterrupt traceback; the app
+    stops its workers itself (`IndexManager.stop`). The blocked mask is inherited by the spawned process
+    from its first instruction, before its imports; `worker_main` then ignores SIGINT and unblocks it."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class _Worker:
     def __init__(
         self, settings: Settings, events: Any, network_factory: Callable[[], Network] | None
@@ -51,7 +65,8 @@ class _Worker:
             name="simages-worker",
             daemon=True,
         )
-        self.process.start()
+        with _interrupt_blocked():
+            self.process.start()
 
     def alive(self) -> bool:
         return self.process.is_alive()

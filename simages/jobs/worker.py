@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,9 @@ ENV_LOG_BATCHES = "SIMAGES_LOG_BATCHES"
 def worker_main(
     settings: Settings, requests: Any, events: Any, network_factory: Callable[[], Network] | None = None
 ) -> None:
+    # Ctrl+C is the app's to handle: it stops this process through `requests` (see manager._Worker).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     network: Network | None = None
     if os.environ.get(ENV_LOG_BATCHES):
         # `simages index --log-batches`: each batch's stage times, on the terminal's stderr.
