@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-all lint bench clean
+.PHONY: install run test test-all lint bench clean native
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check simages tests
 	$(BIN)/python -m pytest
+
+# The desktop window (`simages serve --native`): names the Debian packages to install first, if any, then
+# installs the `native` extra (pywebview, PyGObject) into the environment and says whether a window can open.
+native: $(STAMP)
+	$(BIN)/python -m simages.gui.native --before-install
+	$(BIN)/python -m pip install --quiet -e ".[native]"
+	$(BIN)/python -m simages.gui.native
 
 # Adds the slow tests (full Corel-1k, load tests); needs ../shared.
 test-all: $(STAMP)

@@ -34,17 +34,56 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_without_pywebview_the_message_says_how_to_install(monkeypatch, capsys, tmp_path):
-    real_find_spec = native.importlib.util.find_spec
-    monkeypatch.setattr(native.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "webview" else real_find_spec(name, *a))
+def _pretend(monkeypatch, absent_modules: set[str], installed_debian: set[str] | None) -> None:
+    """This machine as if exactly `absent_modules` were not importable (and every other module of the window
+    were) and dpkg knew exactly `installed_debian` (None: no dpkg, not Debian). No web engine is usable."""
+    monkeypatch.setattr(native, "_module_present", lambda name: name.split(".")[0] not in absent_modules)
+    monkeypatch.setattr(native, "_has_gtk_webkit", lambda: False)
+    monkeypatch.setattr(native, "_has_qt_webengine", lambda: False)
+    monkeypatch.setattr(native, "debian_package_installed",
+                        lambda package: None if installed_debian is None else package in installed_debian)
+
+
+def test_with_the_system_packages_installed_only_the_python_extra_is_asked_for(monkeypatch, capsys, tmp_path):
+    # A user who ran the apt-get line is not asked for it again.
+    _pretend(monkeypatch, {"webview", "gi"}, set(native.DEBIAN_PACKAGES.split()))
     problem = native_problem()
-    assert problem is not None and "pip install 'simages[native]'" in problem
-    assert native.DEBIAN_PACKAGES in problem and "without --native" in problem
+    assert problem is not None and "pywebview and PyGObject (Python)" in problem
+    assert "apt-get" not in problem and "Debian" not in problem
+    # This test runs from a source checkout: the command that works there, and the make target.
+    assert f"`pip install -e '.[native]'` in {REPO}" in problem and "`make native`" in problem
+    assert "simages[native]" not in problem and "without --native" in problem
     from simages.cli import main
 
     assert main(["--root", str(tmp_path), "serve", "--native"]) == 2
-    assert "simages serve --native needs pywebview" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip() == problem
+
+
+def test_each_missing_debian_package_is_named_and_no_other(monkeypatch, capsys):
+    # PyGObject installed: only WebKit's runtime package is needed, not the packages that build PyGObject.
+    _pretend(monkeypatch, {"webview"}, {"libgirepository1.0-dev"})
+    problem = native_problem()
+    assert problem is not None and "pywebview (Python); gir1.2-webkit2-4.1 (Debian package)." in problem
+    assert "run `sudo apt-get install gir1.2-webkit2-4.1` (Debian/Ubuntu), then `pip install -e" in problem
+    # PyGObject missing: pip must build it, so those of its build packages that are absent are named too.
+    _pretend(monkeypatch, {"webview", "gi"}, {"libgirepository1.0-dev"})
+    problem = native_problem()
+    assert problem is not None and "`sudo apt-get install gir1.2-webkit2-4.1 libcairo2-dev`" in problem
+    # `make native` stops before pip with the same packages.
+    assert native.main(["--before-install"]) == 1
+    assert capsys.readouterr().err.strip() == "first: sudo apt-get install gir1.2-webkit2-4.1 libcairo2-dev"
+    # Everything installed but the window's own modules: no apt-get line at all.
+    _pretend(monkeypatch, {"webview"}, set(native.DEBIAN_PACKAGES.split()))
+    assert native.main(["--before-install"]) == 0 and "apt-get" not in (native_problem() or "apt-get")
+
+
+def test_make_native_checks_the_system_then_installs_the_extra():
+    makefile = (REPO / "Makefile").read_text()
+    recipe = makefile.split("\nnative:", 1)[1].split("\n\n", 1)[0]
+    steps = [line.strip() for line in recipe.splitlines()[1:]]
+    assert steps == ["$(BIN)/python -m simages.gui.native --before-install",
+                     '$(BIN)/python -m pip install --quiet -e ".[native]"',
+                     "$(BIN)/python -m simages.gui.native"]
 
 
 def test_without_a_display_the_message_says_so(monkeypatch):
