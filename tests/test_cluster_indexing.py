@@ -189,6 +189,42 @@ def test_workers_that_cannot_see_the_shared_path_stop_the_run_and_drop_nothing(
     assert again.total == 6 and not again.unreadable
 
 
+@pytest.mark.parametrize("difference", ["other size", "same size, other content"])
+def test_workers_reading_a_stale_mirror_never_store_a_wrong_row(
+    cluster: str, settings: Settings, tmp_path: Path, caplog, difference: str
+) -> None:
+    """--shared-path pointing at a mirror where one file differs from the client's (a stale copy, a share
+    lagging behind): that file is sent from the client instead, so the store holds exactly the rows a
+    local run computes, and the next run is rightly "up to date"."""
+    import shutil
+
+    folder = settings.image_sets / "s"
+    names = imagegen.write_set(folder, 6)
+    local = index_set(settings.with_(batch_size=2), "s", network_factory=TinyNetwork)
+    assert local.computed == 6
+    reference = load_store(settings.store_path("s"))
+    settings.store_path("s").unlink()
+    mirror = tmp_path / "mirror"
+    shutil.copytree(settings.image_sets, mirror)
+    stale = mirror / "s" / names[2]
+    if difference == "other size":
+        imagegen.save(imagegen.photo(99), stale)  # the mirror still has an older photo under this name
+    else:
+        data = bytearray(stale.read_bytes())
+        data[40:48] = bytes(8)  # same size; inside the first sampled block
+        stale.write_bytes(bytes(data))
+    shared = settings.with_(cluster=cluster, shared_path=mirror, batch_size=2)
+    with caplog.at_level(logging.WARNING, logger="simages.jobs.distributor"):
+        summary = index_set(shared, "s", network_factory=TinyNetwork)
+    assert summary.computed == 6 and summary.total == 6 and not summary.unreadable
+    assert "1 file(s) differed on" in (summary.distributor or "")
+    assert any(names[2] in record.getMessage() for record in caplog.records)
+    stored = load_store(settings.store_path("s"))
+    assert stored.names == reference.names and stored.fingerprints == reference.fingerprints
+    np.testing.assert_allclose(stored.vectors, reference.vectors, rtol=1e-6, atol=1e-6)
+    assert index_set(shared, "s", network_factory=TinyNetwork).nothing_to_do
+
+
 _CLIENT = """
 import sys, time
 from pathlib import Path

@@ -10,6 +10,7 @@ distributor; the engine is Dask distributed, https://distributed.dask.org).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 import uuid
@@ -21,10 +22,11 @@ from typing import Any, Protocol
 from simages.extraction.describe import network_for
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.images import VANISHED
-from simages.extraction.pipeline import DecodedBatch, decode_ahead
+from simages.extraction.pipeline import DecodedBatch, Source, decode_ahead
 from simages.jobs.mapper import MappedBatch, MapperJob, NetworkFactory, describe_decoded, map_on_worker
-from simages.jobs.reader import Reader
+from simages.jobs.reader import WORKER_COPY_DIFFERS, BatchInput, Reader, read_bytes
 from simages.settings import Settings
+from simages.store.fingerprint import Fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,15 @@ class ClusterError(RuntimeError):
 class Distributor(Protocol):
     description: str
 
-    def reader(self, folder: Path, names: list[str], batch_size: int) -> Reader:
-        """A reader whose batches the mappers can use where they run (paths or bytes)."""
+    def reader(
+        self,
+        folder: Path,
+        names: list[str],
+        batch_size: int,
+        fingerprints: dict[str, Fingerprint] | None = None,
+    ) -> Reader:
+        """A reader whose batches the mappers can use where they run (paths or bytes); `fingerprints`, what
+        this machine saw of each file, lets workers that read a shared path check they see the same."""
         ...
 
     def map(self, reader: Reader, spec: DescriptorSpec, max_pixels: int) -> Iterator[MappedBatch]:
@@ -75,7 +84,13 @@ class LocalDistributor:
     decode_threads: int = 2
     description: str = "in-process"
 
-    def reader(self, folder: Path, names: list[str], batch_size: int) -> Reader:
+    def reader(
+        self,
+        folder: Path,
+        names: list[str],
+        batch_size: int,
+        fingerprints: dict[str, Fingerprint] | None = None,
+    ) -> Reader:
         return Reader(folder, names, batch_size)
 
     def map(self, reader: Reader, spec: DescriptorSpec, max_pixels: int) -> Iterator[MappedBatch]:
@@ -109,9 +124,25 @@ class DaskDistributor:
         self.network_factory = network_factory
         self.worker_folder = worker_folder
         threads = sum(client.nthreads().values())
-        self.description = f"Dask cluster {client.scheduler.address} ({threads} worker threads)"
+        self._where = f"Dask cluster {client.scheduler.address} ({threads} worker threads)"
+        # Files a worker saw otherwise than this machine (--shared-path), by name: the worker's address.
+        self.resent: dict[str, str] = {}
 
-    def reader(self, folder: Path, names: list[str], batch_size: int) -> Reader:
+    @property
+    def description(self) -> str:
+        if not self.resent:
+            return self._where
+        workers = ", ".join(sorted(set(self.resent.values())))
+        return (f"{self._where}; {len(self.resent):,} file(s) differed on {workers} (a stale mirror or a "
+                "lagging share?) and were sent from here instead")
+
+    def reader(
+        self,
+        folder: Path,
+        names: list[str],
+        batch_size: int,
+        fingerprints: dict[str, Fingerprint] | None = None,
+    ) -> Reader:
         if self.worker_folder is None:
             return Reader(folder, names, batch_size, send_bytes=True)
         image_sets = self.settings.image_sets.resolve()
@@ -119,7 +150,7 @@ class DaskDistributor:
         # Workers see image_sets/ at worker_folder; a folder elsewhere only at its own path.
         inside = resolved.is_relative_to(image_sets)
         base = self.worker_folder / resolved.relative_to(image_sets) if inside else resolved
-        return Reader(folder, names, batch_size, worker_folder=base)
+        return Reader(folder, names, batch_size, worker_folder=base, fingerprints=fingerprints)
 
     def _kernels(self) -> tuple[Any, str]:
         """The kernels' future on every worker, and the token naming the network built from them."""
@@ -139,12 +170,13 @@ class DaskDistributor:
         job = MapperJob(spec, max_pixels, token, self.network_factory)
         window = max(2, IN_FLIGHT_PER_THREAD * sum(self.client.nthreads().values()))
         batches = iter(reader)
+        extra = itertools.count(len(reader) // reader.batch_size + 1)  # indexes of batches sent again
         sent: dict[str, tuple[float, float]] = {}  # future key -> (read seconds, wall clock when sent)
         last_finished: dict[str, float] = {}  # worker -> when its previous batch ended (its clock)
         running = as_completed(loop=self.client.loop)
 
-        def submit_next() -> bool:
-            batch = next(batches, None)
+        def submit_next(batch: BatchInput | None = None) -> bool:
+            batch = batch or next(batches, None)
             if batch is None:
                 return False
             # pure=False: a batch resubmitted after a killed client is new work, not a cached result.
@@ -169,6 +201,9 @@ class DaskDistributor:
                     ) from error
                 received = time.time()
                 self._check_workers_see_files(reader, mapped)
+                again = self._take_differing(reader, mapped, next(extra))
+                if again is not None:
+                    submit_next(again)
                 read_seconds, when = sent.pop(future.key)
                 mapped.read_seconds = read_seconds
                 _split_waiting(mapped, when, received, last_finished.get(mapped.where))
@@ -180,6 +215,24 @@ class DaskDistributor:
             running.clear()
             for key in list(sent):
                 self.client.cancel([key], force=True)
+
+    def _take_differing(self, reader: Reader, mapped: MappedBatch, index: int) -> BatchInput | None:
+        """The files whose worker copy differed from this machine's, taken out of the batch's failures and
+        read here, as a batch of bytes to map again (None when there are none). Never stored as read there:
+        a descriptor of another file under our name, with our fingerprint, would be "up to date" forever."""
+        differing = [name for name, reason in mapped.failures if reason.startswith(WORKER_COPY_DIFFERS)]
+        if not differing:
+            return None
+        mapped.failures = [(n, r) for n, r in mapped.failures if not r.startswith(WORKER_COPY_DIFFERS)]
+        for name in differing:
+            self.resent[name] = mapped.where
+        log.warning("%d file(s) differ on the worker %s from this machine's (--shared-path: a stale mirror "
+                    "or a lagging share?); sending their bytes instead: %s", len(differing), mapped.where,
+                    ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else ""))
+        started = time.perf_counter()
+        items: list[tuple[str, Source]] = [(name, read_bytes(reader.folder / name)) for name in differing]
+        nbytes = sum(len(source) for _, source in items if isinstance(source, bytes))
+        return BatchInput(index, items, time.perf_counter() - started, nbytes)
 
     def _check_workers_see_files(self, reader: Reader, mapped: MappedBatch) -> None:
         """Refuse a run whose workers do not see the shared files: "vanished" would drop them."""

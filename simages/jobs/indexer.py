@@ -283,7 +283,7 @@ def _compute(
     network: str | None = None
     if progress:
         progress(Progress(set_name, 0, total))
-    reader = distributor.reader(folder, list(fingerprints), settings.batch_size)
+    reader = distributor.reader(folder, list(fingerprints), settings.batch_size, fingerprints)
     try:
         for batch in distributor.map(reader, settings.descriptor, settings.max_image_pixels):
             network = network or batch.network

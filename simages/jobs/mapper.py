@@ -19,7 +19,7 @@ from simages.extraction.describe import describe_images
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.network import Network, fast_network
 from simages.extraction.pipeline import DecodedBatch, decode_batch
-from simages.jobs.reader import BatchInput
+from simages.jobs.reader import BatchInput, SharedFile, read_verified
 
 if TYPE_CHECKING:
     from simages.extraction.torch_vgg import ConvWeights
@@ -120,7 +120,11 @@ def map_on_worker(batch: BatchInput, job: MapperJob, kernels: list[ConvWeights] 
     network = _WORKER_NETWORKS.get(job, kernels)
     setup = time.time() - began  # building the network: once per worker process and run
     started = time.perf_counter()
-    decoded = decode_batch(batch.items, job.max_pixels)
+    # Files read here from a shared path are checked against what the client saw, then decoded from the
+    # very bytes checked (a file changing in between cannot slip through).
+    items = [(name, read_verified(source) if isinstance(source, SharedFile) else source)
+             for name, source in batch.items]
+    decoded = decode_batch(items, job.max_pixels)
     decoded.seconds = time.perf_counter() - started
     mapped = describe_decoded(batch.index, decoded, network, job.spec, _worker_address())
     mapped.network_seconds += setup

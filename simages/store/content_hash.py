@@ -17,24 +17,39 @@ BLOCK = 4096
 _CHUNK = 1 << 20
 
 
+def _offsets(size: int) -> list[int]:
+    return sorted({0, size // 3, (2 * size) // 3, max(0, size - BLOCK)})
+
+
+def _value(digest: hashlib._Hash) -> int:  # type: ignore[name-defined]
+    value = int.from_bytes(digest.digest(), "little", signed=True)
+    return value or 1
+
+
 def sample_hash(path: str | Path, size: int) -> int:
     """A non-zero signed 64-bit hash of the size and four sampled blocks; 0 if the file cannot be read
     (0 means "content unknown" in a Fingerprint). Errors: none (unreadable files give 0)."""
-    offsets = sorted({0, size // 3, (2 * size) // 3, max(0, size - BLOCK)})
     digest = hashlib.blake2b(size.to_bytes(8, "little", signed=False), digest_size=8)
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return 0
     try:
-        for offset in offsets:
+        for offset in _offsets(size):
             digest.update(os.pread(fd, BLOCK, offset))
     except OSError:
         return 0
     finally:
         os.close(fd)
-    value = int.from_bytes(digest.digest(), "little", signed=True)
-    return value or 1
+    return _value(digest)
+
+
+def sample_hash_of_bytes(data: bytes) -> int:
+    """`sample_hash` of a file whose whole content is `data` (what a cluster worker read)."""
+    digest = hashlib.blake2b(len(data).to_bytes(8, "little", signed=False), digest_size=8)
+    for offset in _offsets(len(data)):
+        digest.update(data[offset : offset + BLOCK])
+    return _value(digest)
 
 
 def file_digest(path: str | Path) -> str:
