@@ -62,20 +62,22 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         bulk = ui.row().classes("items-center gap-2")
         groups_box = ui.column().classes("w-full gap-2")
 
-    def check() -> None:
+    async def check() -> None:
         state["marked"] = {}
         state["page"] = state["focus"] = state["tile_page"] = 0
         outcome_box.clear()
-        refresh()
+        await refresh()
 
-    def refresh() -> None:
+    async def refresh() -> None:
         new = tuple(new_pick.value or ())
         if not new:
             headline.set_text("Pick the set(s) of new photos, then Check.")
             return
+        headline.set_text("Checking the new photos against the collection...")
         try:
             request = TriageRequest(new, tuple(against_pick.value or ()))
-            answer = triage(ctx.settings, request, ctx.descriptors)
+            # Off the event loop: thousands of groups read thousands of file headers (EXIF, sizes).
+            answer = await run.io_bound(triage, ctx.settings, request, ctx.descriptors, False)
         except (ValueError, LookupError) as error:
             headline.set_text(f"Cannot check: {error}")
             state["answer"] = None
@@ -141,7 +143,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         if answer is None:
             return []
         start = state["page"] * GROUPS_PER_PAGE
-        return answer.groups[start:start + GROUPS_PER_PAGE]
+        return [answer.suggested(group) for group in answer.groups[start:start + GROUPS_PER_PAGE]]
 
     def draw_groups() -> None:
         bulk.clear()
@@ -174,7 +176,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                   ).props("unelevated color=negative").mark("triage-apply")
 
     def draw_group(group: CopyGroup, number: int, focused: bool) -> None:
-        keeper = state["marked"].get(group.existing, group.keeper)
+        keeper = state["marked"].get(group.existing) or group.keeper
         marked = group.existing in state["marked"]
         border = "border-2 border-primary" if focused else ""
         with ui.card().classes(f"w-full q-pa-sm {border}").mark("triage-group"):
@@ -224,7 +226,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         if ctx.read_only:
             return
         if value:
-            state["marked"][group.existing] = state["marked"].get(group.existing, group.keeper)
+            state["marked"].setdefault(group.existing, None)  # None: the suggested keeper
         else:
             state["marked"].pop(group.existing, None)
         draw_groups()
@@ -235,20 +237,20 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
 
     def mark_many(groups: list[CopyGroup]) -> None:
         for group in groups:
-            state["marked"].setdefault(group.existing, group.keeper)
+            state["marked"].setdefault(group.existing, None)
         draw_groups()
 
     def compare(group: CopyGroup) -> None:
         state["compare"] = None if state["compare"] == group.existing else group.existing
         draw_groups()
 
-    def decide(group: CopyGroup, kind: str) -> None:
+    async def decide(group: CopyGroup, kind: str) -> None:
         if ctx.read_only:
             return
         decision = Decisions(ctx.settings.root).add(kind, list(group.members))
         ui.notify(f"Remembered: {kind} ({decision.id}); `simages triage --forget {decision.id}` undoes it")
         state["marked"].pop(group.existing, None)
-        refresh()
+        await refresh()
 
     def go_page(step: int) -> None:
         answer: TriageAnswer | None = state["answer"]
@@ -283,7 +285,12 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         marked = [g for g in answer.groups if g.existing in state["marked"]]
         chosen = dataclasses.replace(answer, groups=marked)
-        plan = plan_for(ctx.settings, chosen, dict(state["marked"]))
+        outcome_box.clear()
+        with outcome_box:
+            ui.label(f"Applying {len(marked)} groups: checking each file, then moving it through the journal..."
+                     ).classes("text-body1").mark("outcome-working")
+        chosen_keepers = {existing: keeper for existing, keeper in state["marked"].items() if keeper}
+        plan = await run.io_bound(plan_for, ctx.settings, chosen, chosen_keepers)
         try:
             outcome = await run.io_bound(_apply_and_follow, ctx, plan)
         except TriageError as error:
@@ -291,18 +298,21 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         state["marked"] = {}
         show_outcome(outcome)
-        refresh()
+        await refresh()
 
     async def undo() -> None:
         if ctx.read_only:
             return
+        outcome_box.clear()
+        with outcome_box:
+            ui.label("Undoing the last apply...").classes("text-body1").mark("outcome-working")
         try:
             outcome = await run.io_bound(_undo_and_follow, ctx)
         except TriageError as error:
             show_outcome(None, str(error))
             return
         show_outcome(outcome)
-        refresh()
+        await refresh()
 
     def show_outcome(outcome: Outcome | None, problem: str = "") -> None:
         outcome_box.clear()
@@ -336,7 +346,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
 
     ui.keyboard(on_key=key, ignore=["input", "select", "textarea"])
     if new_pick.value:
-        refresh()
+        ui.timer(0, refresh, once=True)
 
 
 def _apply_and_follow(ctx: GuiContext, plan: Any) -> Outcome:

@@ -10,6 +10,7 @@ moves to the quarantine folder (simages.triage.plan), applied by simages.triage.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from simages.triage.plan import Move, Plan, new_plan_id, planned_move
 
 # Candidates looked at per new photo in each collection set: the best one may be marked "not a duplicate".
 CANDIDATES = 5
+_NEAR_ONE = 0.99
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,15 @@ class TriageRow:
 @dataclass(frozen=True)
 class CopyGroup:
     """A collection photo and the new photos that are copies of it (exact or edited), the suggested keeper
-    (any member) and the reason; `facts` of every member for the compare view."""
+    (any member) and the reason; `facts` of every member for the compare view. keeper/reason/facts are
+    filled in by `TriageAnswer.suggested` (reading the files' headers costs about 1 ms per file, so a page
+    of 10,000 groups reads only the groups it shows)."""
 
     existing: str
     copies: tuple[str, ...]
     level: Level
-    keeper: str
-    reason: str
+    keeper: str | None = None
+    reason: str = ""
     facts: Mapping[str, PhotoFacts] = field(default_factory=dict, compare=False)
 
     @property
@@ -96,6 +100,19 @@ class TriageAnswer:
     groups: list[CopyGroup]
     # Collection sets left out, with why (not indexed yet...).
     left_out: dict[str, str] = field(default_factory=dict)
+    root: Path | None = None
+    _suggested: dict[str, CopyGroup] = field(default_factory=dict, repr=False, compare=False)
+
+    def suggested(self, group: CopyGroup) -> CopyGroup:
+        """`group` with its suggested keeper, reason and facts (computed once per answer)."""
+        if group.keeper is not None or self.root is None:
+            return group
+        if group.existing not in self._suggested:
+            self._suggested[group.existing] = with_keeper(self.root, group)
+        return self._suggested[group.existing]
+
+    def suggest_all(self) -> None:
+        self.groups = [self.suggested(group) for group in self.groups]
 
     def counts(self) -> dict[str, int]:
         counts = {level.value: 0 for level in Level}
@@ -127,11 +144,14 @@ class TriageAnswer:
     def to_json(self) -> dict:
         return {"new_sets": list(self.new_sets), "against": list(self.against), "headline": self.headline(),
                 "counts": self.counts(), "new": [row.to_json() for row in self.rows],
-                "groups": [group.to_json() for group in self.groups], "left_out": self.left_out}
+                "groups": [self.suggested(group).to_json() for group in self.groups],
+                "left_out": self.left_out}
 
 
-def triage(settings: Settings, request: TriageRequest, cache: DescriptorCache) -> TriageAnswer:
-    """Check the new sets against the collection. Errors: InvalidName (a ValueError) for a bad name,
+def triage(settings: Settings, request: TriageRequest, cache: DescriptorCache,
+           keepers: bool = True) -> TriageAnswer:
+    """Check the new sets against the collection; `keepers` False leaves the groups' keepers to be
+    suggested when asked (`TriageAnswer.suggested`). Errors: InvalidName (a ValueError) for a bad name,
     ValueError when a set is both new and collection or no collection set is indexed, NotIndexed when a
     new set has no store yet."""
     new_sets = tuple(validate_set_name(name) for name in request.new_sets)
@@ -157,8 +177,11 @@ def triage(settings: Settings, request: TriageRequest, cache: DescriptorCache) -
     decisions = Decisions(settings.root).all()
     rows = [row for index in new_indexes for row in _rows(index, collection, decisions)]
     rows.sort(key=lambda row: (row.level.rank, -(row.score or 0.0), row.image))
-    groups = _groups(settings.root, rows)
-    return TriageAnswer(new_sets, tuple(index.set_name for index in collection), rows, groups, left_out)
+    answer = TriageAnswer(new_sets, tuple(index.set_name for index in collection), rows, _groups(rows),
+                          left_out, settings.root)
+    if keepers:
+        answer.suggest_all()
+    return answer
 
 
 def _thresholds(index: SetIndex) -> LevelThresholds:
@@ -178,7 +201,9 @@ def _rows(new: SetIndex, collection: list[SetIndex], decisions: list) -> list[Tr
         thresholds = _thresholds(other)
         for image, matches in iter_set_join(new, other, spec):
             for match in matches:
-                identical = identical_vectors(new.raw_vector(image), other.raw_vector(match.image))
+                # Identical stored vectors score 1 up to rounding: only near-1 scores need the check.
+                identical = match.score >= _NEAR_ONE and identical_vectors(
+                    new.raw_vector(image), other.raw_vector(match.image))
                 level = level_of(match.score, identical, thresholds=thresholds)
                 found[image].append((level.rank, -float(match.score), f"{other.set_name}/{match.image}"))
     rows = []
@@ -204,23 +229,25 @@ def _rows(new: SetIndex, collection: list[SetIndex], decisions: list) -> list[Tr
 _LEVELS = {level.rank: level for level in Level}
 
 
-def _groups(root: Path, rows: list[TriageRow]) -> list[CopyGroup]:
-    """A copy group per collection photo that new photos copy (exact or edited, not kept both), with its
-    suggested keeper."""
+def _groups(rows: list[TriageRow]) -> list[CopyGroup]:
+    """A copy group per collection photo that new photos copy (exact or edited, not kept both)."""
     by_match: dict[str, list[TriageRow]] = {}
     for row in rows:
         if is_duplicate(row.level) and row.match is not None and row.kept_both is None:
             by_match.setdefault(row.match, []).append(row)
     groups = []
     for existing, copies in by_match.items():
-        members = [existing, *(row.image for row in copies)]
-        facts = {name: photo_facts(image_file(root, name)) for name in members}
-        choice = suggest_keeper([Candidate(name, facts[name], name == existing) for name in members])
         level = min((row.level for row in copies), key=lambda level: level.rank)
-        groups.append(CopyGroup(existing, tuple(row.image for row in copies), level, choice.keeper,
-                                choice.reason, facts))
+        groups.append(CopyGroup(existing, tuple(row.image for row in copies), level))
     groups.sort(key=lambda group: (group.level.rank, group.existing))
     return groups
+
+
+def with_keeper(root: Path, group: CopyGroup) -> CopyGroup:
+    """The group with its members' facts and the suggested keeper (simages.triage.keeper) filled in."""
+    facts = {name: photo_facts(image_file(root, name)) for name in group.members}
+    choice = suggest_keeper([Candidate(name, facts[name], name == group.existing) for name in group.members])
+    return dataclasses.replace(group, keeper=choice.keeper, reason=choice.reason, facts=facts)
 
 
 def image_file(root: Path, qualified: str) -> Path:
@@ -240,6 +267,7 @@ def plan_for(settings: Settings, answer: TriageAnswer, keepers: Mapping[str, str
     for group in answer.groups:
         if group.level not in levels:
             continue
+        group = answer.suggested(group)
         keeper = keepers.get(group.existing, group.keeper)
         if keeper not in group.members:
             raise ValueError(f"{keeper!r} is not a copy in the group of {group.existing!r}")
