@@ -287,7 +287,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         chosen = dataclasses.replace(answer, groups=marked)
         outcome_box.clear()
         with outcome_box:
-            ui.label(f"Applying {len(marked)} groups: checking each file, then moving it through the journal..."
+            ui.label(f"Applying {len(marked)} groups: checking each file, then moving it through the journal"
                      ).classes("text-body1").mark("outcome-working")
         chosen_keepers = {existing: keeper for existing, keeper in state["marked"].items() if keeper}
         plan = await run.io_bound(plan_for, ctx.settings, chosen, chosen_keepers)
