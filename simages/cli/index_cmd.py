@@ -122,17 +122,31 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool, verbose: bool 
     failed = 0
     bar: tqdm | None = None
     bar_name = ""
+    announced: set[str] = set()
     while pending:
         for name in list(pending):
             status = manager.status(name)
             finished = status.state == st.FAILED or (
                 status.state == st.INDEXED and manager.summary(name) is not None
             )
+            notice = manager.preparing(name)
+            if notice is not None and not finished:
+                # The network is being built (the first run also calibrates the engines, ~30 s): say why
+                # nothing moves, and start the bar, its rate and its ETA only once images are described.
+                if notice and name not in announced and not quiet:
+                    tqdm.write(notice)
+                    announced.add(name)
+                if bar is not None and bar_name == name and bar.n == 0:
+                    bar.close()
+                    bar, bar_name = None, ""
+                continue
             if status.state == st.INDEXING and status.total and not quiet and not finished:
                 if bar_name != name:
                     if bar is not None:
                         bar.close()
-                    bar, bar_name = tqdm(total=status.total, desc=name, unit="img", dynamic_ncols=True), name
+                    bar = tqdm(total=status.total, initial=status.done, desc=name, unit="img",
+                               dynamic_ncols=True)
+                    bar_name = name
                 if bar is not None and status.done > bar.n:
                     bar.update(status.done - bar.n)
             if not finished:

@@ -456,6 +456,27 @@ def calibrate(
     return Calibration(key, measurements, time.perf_counter() - start), networks
 
 
+# Said before the first run's progress bar while the calibration runs (it takes ~30 s on 2 cores).
+CALIBRATING = "Choosing the fastest faithful engine for this CPU (once per machine, about 30 s)..."
+
+
+def calibration_pending(
+    weights_id: str, cache_folder: Path | None, engine: str | None = None, precision: str | None = None
+) -> bool:
+    """Whether `calibrated_choice` with these arguments would calibrate now: a choice to make among
+    several candidates and no calibration kept for this machine key. Raises ValueError for an unknown
+    request (as `calibrated_choice` would)."""
+    engine, precision = requested(engine, precision)
+    if engine != "auto" and precision != "auto":
+        return False
+    if cache_folder is not None and load_calibration(cache_folder, machine_key(weights_id)) is not None:
+        return False
+    try:
+        return len(matching(available_candidates(engine), engine, precision)) > 1
+    except RuntimeError:  # nothing installed matches: the load says so, no calibration runs
+        return False
+
+
 def calibrated_choice(
     weights_id: str,
     cache_folder: Path | None,

@@ -148,6 +148,18 @@ def load_network(
     return fast_network(convs, engine, precision, cache_folder=cache_folder, weights_id=weights_id)
 
 
+def calibration_pending_for(weights: Path | None, cache_folder: Path | None) -> bool:
+    """Whether loading the network with these weights (the engine settings of the environment) will first
+    calibrate the engines on this CPU: a caller can say so before the wait."""
+    from simages.extraction.calibration import calibration_pending
+
+    weights_id = "keras-imagenet" if weights is None else file_sha256(str(Path(weights).resolve()))
+    try:
+        return calibration_pending(weights_id, cache_folder)
+    except ValueError:  # a bad setting: the load itself reports it
+        return False
+
+
 def fast_network(
     convs: list[ConvWeights],
     engine: str | None = None,

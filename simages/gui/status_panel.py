@@ -29,6 +29,8 @@ def describe_status(status: Any) -> str:
     if status.state == "indexed":
         return f"indexed, {status.count:,} image{'s' if status.count != 1 else ''}"
     if status.state == "indexing":
+        if status.message and not status.done:  # e.g. the engine calibration of the first run
+            return f"indexing: {status.message}"
         if not status.total:
             return "indexing…"
         left = status.time_left

@@ -94,6 +94,8 @@ class IndexManager:
         self._statuses: dict[str, st.SetStatus] = {}
         self._rate_start: dict[str, tuple[int, float]] = {}  # (done, time) at the first progress of a run
         self._summaries: dict[str, IndexSummary] = {}
+        # Sets whose run waits for the network to be built, with what to say meanwhile ("" for nothing).
+        self._preparing: dict[str, str] = {}
         # What the derived-files step after each run did (jobs.derived), by set; absent until it ends.
         self._derived: dict[str, str] = {}
         self._queue: list[str] = []
@@ -154,6 +156,12 @@ class IndexManager:
         """The summary of the last finished run for the set, if any."""
         with self._lock:
             return self._summaries.get(set_name)
+
+    def preparing(self, set_name: str) -> str | None:
+        """While the set's run waits for the network to be built: what to say about it ("" when it is only
+        loaded; the engine calibration's notice when it calibrates), else None."""
+        with self._lock:
+            return self._preparing.get(set_name)
 
     def derived(self, set_name: str) -> str | None:
         """What refreshing the set's memory-mapped copy and ANN index after its last run did ("" for
@@ -252,6 +260,18 @@ class IndexManager:
             if kind == "derived":
                 self._derived[name] = event[2]
                 return
+            if kind == "preparing":
+                # Building the network (and calibrating the engines, which takes a while): said in the
+                # status until the first images are done, and kept out of the rate.
+                self._preparing[name] = event[2]
+                self._statuses[name] = replace(current, state=st.INDEXING, message=event[2],
+                                               seconds_left=None)
+                return
+            if kind == "ready":
+                self._preparing.pop(name, None)
+                self._rate_start.pop(name, None)
+                self._statuses[name] = replace(current, message="")
+                return
             if kind == "started":
                 self._derived.pop(name, None)
                 self._statuses[name] = replace(
@@ -272,6 +292,7 @@ class IndexManager:
                     current, state=st.INDEXING, done=done, total=total, seconds_left=left
                 )
             elif kind == "done":
+                self._preparing.pop(name, None)
                 summary = IndexSummary.from_dict(event[2])
                 self._summaries[name] = summary
                 self._statuses[name] = st.SetStatus(
@@ -279,6 +300,7 @@ class IndexManager:
                 )
                 self._finish(name)
             elif kind == "failed":
+                self._preparing.pop(name, None)
                 self._statuses[name] = replace(current, state=st.FAILED, message=event[2], done=0, total=0)
                 self._finish(name)
 

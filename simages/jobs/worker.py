@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simages.extraction.calibration import CALIBRATING
 from simages.extraction.describe import describe_image_file, network_for
 from simages.extraction.images import UnreadableImage
-from simages.extraction.network import Network
+from simages.extraction.network import Network, calibration_pending_for
 from simages.jobs.derived import refresh_derived
 from simages.jobs.distributor import ClusterError
 from simages.jobs.indexer import index_set
@@ -26,6 +27,8 @@ from simages.store.npz_store import StoreError
 
 # Requests: ("index", set_name) | ("describe", request_id, path) | None (stop)
 # Events:   ("started", set_name) | ("waiting", set_name) | ("progress", set_name, done, total)
+#           | ("preparing", set_name, why): the network is being built, `why` the engine calibration's
+#             notice or "" | ("ready", set_name): it is built, so a rate measured from here is the run's
 #           | ("done", set_name, summary_dict) | ("failed", set_name, message)
 #           | ("derived", set_name, message): memory-mapped copy / ANN index refreshed after "done"
 #           | ("vector", request_id, vector_or_None, error_or_None)
@@ -59,9 +62,31 @@ def worker_main(
         if request is None:
             return
         if request[0] == "index":
-            _index(settings, request[1], events, get_network)
+            set_name = request[1]
+
+            def network_announced(set_name: str = set_name) -> Network:
+                if network is not None:
+                    return network
+                pending = _calibration_pending(settings, network_factory)
+                events.put(("preparing", set_name, CALIBRATING if pending else ""))
+                built = get_network()
+                events.put(("ready", set_name))
+                return built
+
+            _index(settings, set_name, events, network_announced)
         elif request[0] == "describe":
             _describe(settings, request[1], Path(request[2]), events, get_network)
+
+
+def _calibration_pending(settings: Settings, network_factory: Callable[[], Network] | None) -> bool:
+    """Whether building the network will calibrate the engines first. A stand-in factory (tests) says so
+    with a true `calibrates` attribute."""
+    if network_factory is not None:
+        return bool(getattr(network_factory, "calibrates", False))
+    try:
+        return calibration_pending_for(settings.weights, settings.model_cache)
+    except OSError:  # weights unreadable: the load reports it
+        return False
 
 
 def _index(settings: Settings, set_name: str, events: Any, get_network: Callable[[], Network]) -> None:

@@ -1,0 +1,73 @@
+"""The first `simages index` says it is choosing the engine before any progress bar, and the bar, its rate
+and its ETA start after that: the calibration (~30 s on 2 cores) sat at 0/N behind a 6-minute ETA."""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+
+from imagegen import photo, save
+
+from simages.cli import index_cmd, main
+from simages.extraction.calibration import CALIBRATING
+from simages.extraction.network import TinyNetwork
+from simages.gui.status_panel import describe_status
+from simages.jobs import status as st
+from simages.jobs.manager import IndexManager
+
+CALIBRATION_SECONDS = 4.0
+
+
+class CalibratingStandIn:
+    """A network factory whose first build stands in for the engine calibration: it takes
+    CALIBRATION_SECONDS and says it calibrates; the network itself is the fast stand-in."""
+
+    calibrates = True
+
+    def __call__(self) -> TinyNetwork:
+        time.sleep(CALIBRATION_SECONDS)  # the calibration's duration, not a synchronisation
+        return TinyNetwork()
+
+
+def _elapsed_seconds(bar_line: str) -> int:
+    minutes, seconds = re.search(r"\[(\d+):(\d+)<", bar_line).groups()
+    return int(minutes) * 60 + int(seconds)
+
+
+def test_first_index_says_it_calibrates_before_the_bar(root, monkeypatch, capsys):
+    for i in range(12):
+        save(photo(i), root / "image_sets" / "demo" / f"{i:02d}.jpg")
+    monkeypatch.setattr(index_cmd, "IndexManager",
+                        functools.partial(IndexManager, network_factory=CalibratingStandIn()))
+    assert main(["--root", str(root), "index", "demo"]) == 0
+    captured = capsys.readouterr()
+    err = captured.err.replace("\r", "\n")
+    assert CALIBRATING in captured.out.splitlines()
+    renders = [line for line in err.splitlines() if line.startswith("demo:") and "img" in line]
+    assert renders, err
+    # No bar is drawn while the engine is chosen: every bar starts after the calibration, so its elapsed
+    # time (and the rate and ETA drawn from it) leaves the calibration out.
+    assert "12/12" in renders[-1]
+    assert all(_elapsed_seconds(line) < CALIBRATION_SECONDS - 1 for line in renders), renders
+
+
+def test_the_app_says_it_calibrates_and_its_eta_leaves_the_calibration_out(settings):
+    for i in range(12):
+        save(photo(i), settings.image_sets / "demo" / f"{i:02d}.jpg")
+    manager = IndexManager(settings.with_(batch_size=2), network_factory=CalibratingStandIn(), watch=False)
+    seen: list[st.SetStatus] = []
+    manager.start(["demo"])
+    try:
+        deadline = time.monotonic() + 60
+        while manager.status("demo").state != st.INDEXED and time.monotonic() < deadline:
+            seen.append(manager.status("demo"))
+            time.sleep(0.05)
+    finally:
+        manager.stop()
+    calibrating = [s for s in seen if s.message == CALIBRATING]
+    assert calibrating and describe_status(calibrating[0]) == f"indexing: {CALIBRATING}"
+    assert all(s.seconds_left is None for s in calibrating)  # no ETA while the engine is chosen
+    estimates = [s.seconds_left for s in seen if s.seconds_left is not None]
+    # Twelve stand-in images take well under a second: an ETA counting the calibration would be seconds.
+    assert all(left < CALIBRATION_SECONDS / 2 for left in estimates), estimates
