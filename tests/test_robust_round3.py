@@ -536,3 +536,20 @@ def test_a_live_writers_temporary_file_is_never_removed(tmp_path: Path) -> None:
 
     write_atomically(tmp_path / "f.bin", write)
     assert seen == [0] and (tmp_path / "f.bin").read_bytes() == b"x"
+
+
+def test_a_key_without_descriptor_is_told_why(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """`simages index` is suggested only when it would help: an image added since."""
+    folder = settings.image_sets / "s"
+    imagegen.write_set(folder, 3)
+    imagegen.bomb(folder / "huge.png", "PNG")
+    index_set(settings, "s", network_factory=TinyNetwork)
+    imagegen.save(imagegen.photo(50), folder / "added.png")
+    root = ["--root", str(settings.root), "query"]
+    expected = {"huge.png": "could not be read when the set was indexed", "gone.png": "there is no image",
+                "added.png": "run `simages index s` if it was added since"}
+    for image, says in expected.items():
+        assert main([*root, f"s/{image}", "--set", "s"]) == 2
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1, err
+        assert ("simages index" in err) == (image == "added.png")

@@ -51,7 +51,7 @@ from simages.nearest.query_spec import METRICS, QuerySpec
 from simages.nearest.results import KeyResult
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
-from simages.store.npz_store import StoreError
+from simages.store.npz_store import StoreError, read_failed
 
 # Errors whose message is written for the user: printed as is, exit code 2, never a traceback.
 # UnreadableImage (an OSError) is the user's file, not a broken install: it must be caught before OSError.
@@ -192,6 +192,19 @@ def _describe(path: Path, settings: Settings, index: SetIndex) -> np.ndarray:
     return np.asarray(describe_file(path, settings), dtype=np.float32)
 
 
+def _why_not_indexed(settings: Settings, set_name: str, image: str) -> str:
+    """Why an image of a set has no descriptor, in words: unreadable when the set was indexed (indexing
+    again would not help), added since (it would), or not in the set at all."""
+    reason = read_failed(settings.store_path(set_name)).get(image)
+    if reason is not None:
+        return (f"image {image!r} of set {set_name!r} could not be read when the set was indexed ({reason}); "
+                "it has no descriptor")
+    if not (settings.image_sets / set_name / image).is_file():
+        return f"there is no image {image!r} in set {set_name!r}"
+    return (f"image {image!r} is not in the index of set {set_name!r}; "
+            f"run `simages index {set_name}` if it was added since")
+
+
 def refuse_non_image(path: Path, max_pixels: int | None = None) -> None:
     """UnreadableImage (NotAnImage when no image format matches, "decompression bomb" when the header claims
     too many pixels) before the network is loaded; reads only the header. Damaged images are found later,
@@ -226,10 +239,7 @@ def key_vector(
     key_index = index if key.set_name == index.set_name else open_set(settings, key.set_name, intent)
     require_same_descriptor(key_index, index)
     if key.image not in key_index:
-        raise LookupError(
-            f"image {key.image!r} is not in the index of set {key.set_name!r}; "
-            f"run `simages index {key.set_name}` if it was added since"
-        )
+        raise LookupError(_why_not_indexed(settings, key.set_name, key.image))
     exclude = key.image if key.set_name == index.set_name else None
     return key_index.raw_vector(key.image), exclude
 

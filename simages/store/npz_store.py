@@ -230,6 +230,16 @@ def read_versions(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     return names, sizes, mtimes
 
 
+def read_failed(path: Path) -> dict[str, str]:
+    """The store's unreadable files and their reasons (name -> reason), without its vectors; {} when the
+    store is missing or cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {str(n): str(r) for n, r in zip(data["failed_names"], data["failed_reasons"], strict=True)}
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
+        return {}
+
+
 def read_names_count(path: Path) -> int:
     """How many images a store holds, without decompressing its vectors; 0 if there is no readable store."""
     try:
