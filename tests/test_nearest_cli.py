@@ -99,7 +99,8 @@ def test_query_of_a_set_that_is_not_indexed_suggests_indexing(settings, capsys):
     [
         (["query", "pets/cats/1.jpg", "--set", "../x", "--knn", "3"], "a set name is a single folder name"),
         (["query", "pets/../../secret.jpg", "--set", "pets", "--knn", "3"], "invalid image name"),
-        (["query", "pets/cats/9.jpg", "--set", "pets", "--knn", "3"], "there is no image 'cats/9.jpg' in set 'pets'"),
+        (["query", "pets/cats/9.jpg", "--set", "pets", "--knn", "3"],
+         "there is no image 'cats/9.jpg' in set 'pets'"),
         (["query", "zoo/cat.jpg", "--set", "pets", "--knn", "3"], "neither an image of a known set"),
         (["query", "pets/cats/1.jpg", "--set", "pets", "--knn", "0"], "k must be a positive integer"),
         (["query", "pets/cats/1.jpg", "--set", "pets", "--range", "2"], "between -1 and 1"),
