@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "simages.cli.join_cmd",
     "simages.cli.duplicates_cmd",
     "simages.cli.triage_cmd",
+    "simages.cli.atlas_cmd",
     "simages.cli.eval_cmd",
     "simages.cli.bench_cmd",
 )

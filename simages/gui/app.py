@@ -18,6 +18,7 @@ from nicegui import Client, app, ui
 from starlette.exceptions import HTTPException
 
 from simages.gui.access import AccessGuard, needs_token, new_token
+from simages.gui.atlas_page import build_atlas
 from simages.gui.common import not_found_page
 from simages.gui.context import GuiContext, ManagerLike
 from simages.gui.home_page import build_home
@@ -63,6 +64,11 @@ def build_app(settings: Settings, manager: ManagerLike | None = None, *, read_on
     def similar(request: Request) -> None:
         ui.add_css(CSS)
         build_results(ctx, query_values(request))
+
+    @ui.page("/atlas", title="SIMages — atlas")
+    def atlas(request: Request) -> None:
+        ui.add_css(CSS)
+        build_atlas(ctx, query_values(request))
 
     @ui.page("/join", title="SIMages — set join")
     def join(request: Request) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from nicegui import run, ui
 
+from simages.gui.atlas_page import join_atlas_url
 from simages.gui.common import error_page, known_sets, load_index, page_header, set_choices, status_of
 from simages.gui.context import GuiContext
 from simages.gui.controls import Expansion, QueryControls, format_score
@@ -23,7 +24,7 @@ from simages.gui.histogram import marker_for, score_histogram, set_range_thresho
 from simages.gui.intent_picker import follow_intent, intent_picker
 from simages.gui.join_compare import open_compare
 from simages.gui.join_setup import JoinProblem, ResolvedJoin, load_for, resolve, suggested_threshold
-from simages.gui.join_state import JoinState, csv_url, groups_url, join_from_params, join_url
+from simages.gui.join_state import JoinState, csv_url, groups_url, join_from_params, join_params, join_url
 from simages.gui.join_views import (
     CSS,
     GROUPS_PER_PAGE,
@@ -148,6 +149,9 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                         "text-primary").mark("csv-link")
                     json_link = ui.link("Download groups (JSON)", "#").props("download").classes(
                         "text-primary").mark("json-link")
+                    atlas_link = ui.link("Show on the atlas", "#").classes("text-primary").mark(
+                        "join-atlas-link")
+                    atlas_link.props["title"] = "Both sets on one map: pairs as edges, new images of B apart"
                 view_bar.set_visibility(False)
                 pager_area = ui.row().classes("w-full")
                 content = ui.column().classes("w-full gap-2")
@@ -180,6 +184,9 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         json_link.props["href"] = groups_url(resolved.state)
         csv_link.update()
         json_link.update()
+        atlas_link.props["href"] = join_atlas_url(join_params(resolved.state, with_view=False))
+        atlas_link.set_visibility(resolved.state.b is not None)
+        atlas_link.update()
         if resolved.left_out:
             with notes:
                 ui.label(f"Not searched, not indexed yet: {', '.join(resolved.left_out)}.").classes(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from nicegui import ui
 
+from simages.gui.atlas_page import atlas_url
 from simages.gui.common import (
     error_page,
     expansion_of,
@@ -245,6 +246,9 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                  if intent is SIMILAR else "Switch to Similar images for images of the same kind.")
         ui.label(f"{intent.describe()}. {other}").classes("text-body2 text-grey-8").mark("intent-note")
         ui.label(plain_sentence(current.metric)).classes("text-body2 text-grey-8").mark("plain")
+        key_here = current.image if current.upload is None and current.key_set == current.join_set else None
+        ui.link("Show the key and its answers on the atlas" if key_here else "Show this set on the atlas",
+                atlas_url(current.join_set, key_here)).classes("text-body2 text-primary").mark("atlas-link")
         if current.view == UNSCALED:
             with ui.row().classes("items-start no-wrap gap-1").mark("view-note"):
                 ui.icon("school", color="primary", size="xs").classes("q-mt-xs")

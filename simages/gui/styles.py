@@ -45,6 +45,12 @@ CSS = """
   .nicegui-row.teaching-layout { flex-wrap: wrap; }
   .teaching-side { width: 100%; }
 }
+/* The atlas: the map, and beside it the images a lasso selected. */
+.atlas-side { width: 300px; flex: none; }
+.atlas-thumbs { display: grid; grid-template-columns: repeat(4, 1fr); gap: 4px; width: 100%; }
+.atlas-tile { display: block; color: inherit; text-decoration: none; }
+.atlas-thumb { width: 100%; aspect-ratio: 1 / 1; border-radius: 4px; }
+@media (max-width: 900px) { .nicegui-row.atlas-layout { flex-wrap: wrap; } .atlas-side { width: 100%; } }
 .details .q-item { padding: 0; min-height: 24px; }
 /* Settings beside the images on wide screens, above them on narrow ones (phones, projectors). */
 .nicegui-row.page-columns { flex-wrap: nowrap; }

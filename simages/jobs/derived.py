@@ -1,5 +1,5 @@
-"""Derived files of a set, refreshed after each indexing run: the memory-mappable copy of its store and,
-for a set large enough to use one, its ANN index.
+"""Derived files of a set, refreshed after each indexing run: the memory-mappable copy of its store, for a
+set large enough to use one its ANN index, and (`refresh_atlas`, last) its atlas map (simages.atlas).
 
 The copy is rewritten from the `.npz` when it changed. The ANN index is patched (images added, removed,
 changed) in the space it was built in, or rebuilt when the set drifted too far from the images that space
@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from simages.atlas.cache import map_path, model_path, refresh_map
 from simages.nearest import ann, ann_update
 from simages.nearest.intents import DUPLICATES, intent_named
 from simages.nearest.mapped_index import open_mapped, write_mapped
@@ -60,7 +61,8 @@ def refresh_derived(
 ) -> str:
     """Bring the set's derived files up to date with its store; what was done, in words ("" when nothing
     was needed). Removes them when the store is gone. StoreError when the store cannot be read.
-    `build_ann=False` refreshes only the memory-mapped copy (benchmarks of loading)."""
+    `build_ann=False` refreshes only the memory-mapped copy (benchmarks of loading). The atlas map is
+    refreshed apart, by `refresh_atlas`."""
     store_path = settings.store_path(set_name)
     features = settings.features
     # What a run killed while writing a copy or an index left behind (an index's can be gigabytes).
@@ -71,6 +73,8 @@ def refresh_derived(
         for reading in READINGS:
             mmap_path(features, set_name, reading).unlink(missing_ok=True)
         ann.remove(features, set_name)
+        for stale in (map_path(features, set_name), model_path(features, set_name)):
+            stale.unlink(missing_ok=True)
         return ""
     done: list[str] = []
     index: SetIndex | None = None
@@ -98,12 +102,29 @@ def refresh_derived(
     count = len(index) if index is not None else read_names_count(store_path)
     if count < ann.AUTO_MIN_IMAGES or ann.faiss_module() is None:
         ann.remove(features, set_name)  # an index the queries would not use is only a stale file
-        return "; ".join(done)
-    if index is None:
-        index = open_mapped(set_name, store_path, identity) or SetIndex.from_store(
-            set_name, load_store(store_path), source=identity
-        )
-    message = ann_update.update(features, set_name, index, store_path, progress=progress)
-    if message:
-        done.append(message)
+    else:
+        index = index or _open(set_name, store_path, identity)
+        message = ann_update.update(features, set_name, index, store_path, progress=progress)
+        if message:
+            done.append(message)
     return "; ".join(done)
+
+
+def refresh_atlas(settings: Settings, set_name: str, progress: Callable[[str], None] | None = None) -> str:
+    """After `refresh_derived`: the set's atlas map brought up to date (simages.atlas.cache: reused when
+    nothing changed, new images placed, or fitted again), kept in `features/.atlas/`; what was done, in
+    words ("" when nothing was needed). The slowest derived file (UMAP), and the one nothing waits for."""
+    store_path = settings.store_path(set_name)
+    identity = _identity(store_path)
+    if identity is None:
+        return ""
+    if progress is not None:
+        progress("atlas map")
+    index = _open(set_name, store_path, identity)
+    return refresh_map(settings.features, set_name, index.names, index.vectors)[1]
+
+
+def _open(set_name: str, store_path: Path, identity: tuple[int, int, int]) -> SetIndex:
+    return open_mapped(set_name, store_path, identity) or SetIndex.from_store(
+        set_name, load_store(store_path), source=identity
+    )

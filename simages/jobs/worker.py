@@ -19,7 +19,7 @@ from simages.extraction.calibration import CALIBRATING
 from simages.extraction.describe import describe_image_file, network_for
 from simages.extraction.images import UnreadableImage
 from simages.extraction.network import Network, calibration_pending_for
-from simages.jobs.derived import refresh_derived
+from simages.jobs.derived import refresh_atlas, refresh_derived
 from simages.jobs.distributor import ClusterError
 from simages.jobs.indexer import index_set
 from simages.settings import MissingWeightsError, Settings
@@ -30,7 +30,8 @@ from simages.store.npz_store import StoreError
 #           | ("preparing", set_name, why): the network is being built, `why` the engine calibration's
 #             notice or "" | ("ready", set_name): it is built, so a rate measured from here is the run's
 #           | ("done", set_name, summary_dict) | ("failed", set_name, message)
-#           | ("derived", set_name, message): memory-mapped copy / ANN index refreshed after "done"
+#           | ("derived", set_name, message): memory-mapped copy / ANN index refreshed after "done", then
+#             (a second one) the atlas map too
 #           | ("vector", request_id, vector_or_None, error_or_None)
 
 
@@ -120,6 +121,13 @@ def _refresh_derived(settings: Settings, set_name: str, events: Any) -> None:
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         message = f"search index not built ({detail}); queries use the exact search"
     events.put(("derived", set_name, message))
+    try:
+        atlas = refresh_atlas(settings, set_name)
+    except Exception as error:  # the atlas page then shows its instant PCA view
+        detail = traceback.format_exception_only(type(error), error)[-1].strip()
+        atlas = f"atlas map not computed ({detail})"
+    if atlas:  # the status keeps one message per set: the search index's, then both
+        events.put(("derived", set_name, "; ".join(m for m in (message, atlas) if m)))
 
 
 def _describe(

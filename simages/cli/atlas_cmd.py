@@ -1,0 +1,76 @@
+"""`simages atlas SET [--output map.png] [--format table|json] [--pca]`: every image of a set on a 2-D map.
+
+The map is the one the app's /atlas page shows (simages.operations.atlas): read from features/.atlas/ when
+it is current, otherwise computed now and kept (UMAP with the extra `atlas`, from 100 images; PCA
+otherwise, or with --pca, which is not kept). --output writes a PNG coloured by sub-folder (matplotlib);
+without it, one line per image: x, y, sub-folder, image (or JSON: {"set", "method", "images": [{"image",
+"x", "y", "folder"}]}).
+Exit codes: 0 success, 2 a user error (bad name, set not indexed...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from simages.cli.query_cmd import USER_ERRORS, user_error
+from simages.nearest.cache import default_cache
+from simages.operations.atlas import SetAtlas, build_set_atlas, folder_of
+from simages.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "atlas",
+        help="map every image of a set to 2-D (UMAP, or PCA), as a PNG or coordinates",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("set", metavar="SET", help="the set to map")
+    parser.add_argument("--output", metavar="PNG", help="write the map as a PNG image")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="default: table")
+    parser.add_argument("--pca", action="store_true", help="the instant PCA map (not kept), not UMAP")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        index = default_cache.get(settings, args.set)
+        started = time.perf_counter()
+        if args.pca:
+            from simages.atlas.cache import compute_map
+
+            found, _ = compute_map(index.names, index.vectors, method="pca")
+            atlas = SetAtlas(args.set, list(index.names), found.coords, [folder_of(n) for n in index.names],
+                             "pca", True, found.seconds)
+            done = ""
+        else:
+            atlas, done = build_set_atlas(settings, index)
+        if done:
+            print(done, file=sys.stderr)
+        if args.output:
+            from simages.atlas.render import render_png
+
+            render_png(args.output, atlas.coords, atlas.folders,
+                       f"{args.set}: {len(atlas.names):,} images, {atlas.method.upper()} map")
+            print(f"{atlas.note()}\nwritten to {args.output} ({time.perf_counter() - started:.1f} s)",
+                  file=sys.stderr)
+            return 0
+    except USER_ERRORS as error:
+        return user_error(error)
+    except ImportError as error:
+        print(f"error: {error}; install the extra: pip install 'simages[atlas]'", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        json.dump({"set": args.set, "method": atlas.method,
+                   "images": [{"image": n, "x": float(x), "y": float(y), "folder": f}
+                              for n, (x, y), f in zip(atlas.names, atlas.coords.tolist(), atlas.folders,
+                                                      strict=True)]},
+                  sys.stdout, ensure_ascii=False)
+        print()
+        return 0
+    for name, (x, y), folder in zip(atlas.names, atlas.coords.tolist(), atlas.folders, strict=True):
+        print(f"{x:9.4f}\t{y:9.4f}\t{folder}\t{name}")
+    return 0

@@ -1,0 +1,140 @@
+"""The atlas use case: a set's images (or a join's) on a 2-D map, for the `/atlas` page and `simages atlas`.
+
+The map is read from `features/.atlas/` when it is current (computed after indexing, see
+`simages.jobs.derived`); otherwise an instant PCA view is given while the UMAP map is computed in the
+background. Points are coloured by sub-folder (the first part of an image's name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from simages.atlas.cache import SetMap, cached_map, compute_map, refresh_map
+from simages.atlas.join_layer import JoinLayer, join_layer, union_map, union_rows
+from simages.atlas.projection import MIN_UMAP_IMAGES, umap_available
+from simages.nearest.joins import is_self_join, set_join
+from simages.nearest.query_spec import QuerySpec
+from simages.nearest.set_index import SetIndex
+from simages.settings import Settings
+
+TOP_LEVEL = "(top level)"
+
+
+@dataclass
+class SetAtlas:
+    """A set's map: `coords` (n, 2) of `names`, each image's sub-folder, how it was made (`method`: "umap"
+    or "pca") and whether it is final (`final`: False for the instant PCA shown while UMAP runs)."""
+
+    set_name: str
+    names: list[str]
+    coords: np.ndarray
+    folders: list[str]
+    method: str
+    final: bool
+    seconds: float = 0.0
+
+    def note(self) -> str:
+        """One sentence on what the map is, for the page and the CLI."""
+        if self.method == "umap":
+            return (f"UMAP map of the {len(self.names):,} images of {self.set_name}: images whose "
+                    "descriptors are alike lie close together; distances between far-apart groups mean "
+                    "little.")
+        if not self.final:
+            return (f"Instant PCA view of {self.set_name} (its two strongest directions) while the UMAP map "
+                    "is computed in the background.")
+        why = (f"fewer than {MIN_UMAP_IMAGES} images" if len(self.names) < MIN_UMAP_IMAGES
+               else "umap-learn is not installed (pip install 'simages[atlas]')")
+        return (f"PCA map of {self.set_name} (its two strongest directions; UMAP is not used: {why}).")
+
+
+def folder_of(name: str) -> str:
+    """The sub-folder an image is coloured by: the first part of its relative name."""
+    return name.split("/", 1)[0] if "/" in name else TOP_LEVEL
+
+
+def wants_umap(images: int) -> bool:
+    return umap_available() and images >= MIN_UMAP_IMAGES
+
+
+def _atlas(index: SetIndex, found: SetMap, final: bool) -> SetAtlas:
+    where = {name: i for i, name in enumerate(found.names)}
+    rows = np.array([where[n] for n in index.names], dtype=np.int64)
+    coords = found.coords[rows] if len(rows) else np.zeros((0, 2), np.float32)
+    return SetAtlas(index.set_name, list(index.names), coords, [folder_of(n) for n in index.names],
+                    found.method, final, found.seconds)
+
+
+def set_atlas(settings: Settings, index: SetIndex) -> SetAtlas:
+    """The set's map without waiting: the stored one when current, else an instant PCA view (final only
+    when UMAP will not be used for this set)."""
+    found = cached_map(settings.features, index.set_name, index.names, index.vectors)
+    if found is not None:
+        return _atlas(index, found, True)
+    instant, _ = compute_map(index.names, index.vectors, method="pca")
+    return _atlas(index, instant, not wants_umap(len(index)))
+
+
+def build_set_atlas(settings: Settings, index: SetIndex) -> tuple[SetAtlas, str]:
+    """The set's map brought up to date (fitted, updated or reused: see simages.atlas.cache) and kept;
+    with what was done, in words. Slow for a large set: call it in the background."""
+    found, done = refresh_map(settings.features, index.set_name, index.names, index.vectors)
+    return _atlas(index, found, True), done
+
+
+def map_rows(index: SetIndex) -> tuple[list[str], np.ndarray]:
+    """What a set's atlas maps: its names and its vectors in the searched space (n, r)."""
+    return list(index.names), index.vectors
+
+
+@dataclass
+class JoinAtlas:
+    layer: JoinLayer
+    final: bool
+    pairs: int
+
+
+def join_atlas(settings: Settings, a: SetIndex, b: SetIndex, spec: QuerySpec, *, compute: bool = False,
+               limit: int | None = None) -> JoinAtlas:
+    """The join of A against B on one map (both sets in B's searched space; a self-join on the set's own
+    map). Without `compute` an uncached union map is an instant PCA (`final` False while UMAP would be
+    used); with it, it is fitted and kept. `limit` caps the matches per key, as the join page does."""
+    result = set_join(a, b, spec, limit=limit)
+    pairs = result.pairs()
+    if is_self_join(a, b):
+        found = cached_map(settings.features, b.set_name, b.names, b.vectors)
+        final = found is not None
+        if found is None:
+            found = (refresh_map(settings.features, b.set_name, b.names, b.vectors)[0] if compute
+                     else compute_map(b.names, b.vectors, method="pca")[0])
+            final = compute or not wants_umap(len(b))
+        layer = join_layer(a.set_name, b.set_name, a.names, b.names, found, pairs, self_join=True)
+        return JoinAtlas(layer, final, len(pairs))
+    names, rows = union_rows(a.names, b.project(a.raw), b.names, b.vectors)
+    found = union_map(settings.features, a.set_name, b.set_name, names, rows, compute=compute)
+    final = found.method == "umap" or not wants_umap(len(names))
+    layer = join_layer(a.set_name, b.set_name, a.names, b.names, found, pairs)
+    return JoinAtlas(layer, final, len(pairs))
+
+
+def locate(atlas: SetAtlas, images: Sequence[str]) -> list[tuple[str, float, float]]:
+    """(image, x, y) of these images on the map, in their order; images not on it are left out."""
+    where = {name: i for i, name in enumerate(atlas.names)}
+    return [(n, float(atlas.coords[where[n], 0]), float(atlas.coords[where[n], 1])) for n in images
+            if n in where]
+
+
+def nearest_to_selection(index: SetIndex, selected: Sequence[str], k: int = 24) -> list[tuple[str, float]]:
+    """The images of the set most like a key set (a lasso selection): each image scored by its best cosine
+    similarity to any selected image, in the searched space; the selected images left out; best first, then
+    by name. LookupError for a name not in the set; ValueError for an empty selection."""
+    if not selected:
+        raise ValueError("select at least one image")
+    rows = np.array([index.row_of(n) for n in selected], dtype=np.int64)
+    vectors = index.vectors * index.inv_norms[:, None]
+    scores = (vectors @ vectors[rows].T).max(axis=1)
+    scores[rows] = -np.inf
+    order = sorted(range(len(index)), key=lambda i: (-float(scores[i]), index.names[i]))
+    return [(index.names[i], float(scores[i])) for i in order[:k] if np.isfinite(scores[i])]

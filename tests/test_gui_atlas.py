@@ -1,0 +1,79 @@
+"""The atlas page with a simulated user: the map by sub-folder, the key and its answers, a lasso selection
+used as a key set, a click opening an image's results, and a join's layers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simages.gui.atlas_page import OTHER, PALETTE, set_map_options
+from simages.nearest import QuerySpec, set_join
+from simages.nearest.cache import get_set_index
+from simages.operations.atlas import SetAtlas, nearest_to_selection
+from tests.gui_fixtures import current_query, demo_root, gui_app, only
+
+
+def scatter(options: dict) -> list[dict]:
+    return [s for s in options["series"] if s["type"] == "scatter"]
+
+
+async def test_the_map_colours_by_sub_folder_and_marks_the_key_and_its_answers(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/atlas?set=animals&key=ani001.png")
+        await user.should_see(marker="atlas-chart")
+        options = only(user, "atlas-chart").options
+        by_name = {s["name"]: s for s in scatter(options)}
+        # demo_root puts every third image in sub/: two folders, every image drawn once.
+        assert len(by_name["sub"]["data"]) == 4 and len(by_name["(top level)"]["data"]) == 8
+        assert all(point[2].startswith("sub/") for point in by_name["sub"]["data"])
+        assert [p[2] for p in by_name["the key"]["data"]] == ["ani001.png"]
+        assert len(by_name["nearest to the key"]["data"]) == 10
+        assert "PCA" in only(user, "atlas-note").text  # 12 images: a PCA map, and the page says why
+
+
+async def test_a_lasso_selection_becomes_a_key_set_and_a_click_opens_results(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/atlas?set=animals")
+        await user.should_see(marker="atlas-chart")
+        options = only(user, "atlas-chart").options
+        first = scatter(options)[0]
+        picked = [first["data"][0][2], first["data"][1][2]]
+        user.find(marker="atlas-chart").trigger("chart:brushselected", [[0, [0, 1]]])
+        await user.should_see("2 images selected")
+        index = get_set_index(settings, "animals")
+        nearest = [e for e in user.find(marker="selection-nearest").elements]
+        assert nearest and all(n not in str(nearest) for n in picked)
+        expected = [name for name, _ in nearest_to_selection(index, sorted(picked), 24)]
+        links = [child.props.get("href") for child in nearest[0].descendants() if child.props.get("href")]
+        assert [link.split("image=")[1].split("&")[0].replace("%2F", "/") for link in links] == expected
+        # A click on a point opens that image's results.
+        point = first["data"][2]
+        click = {"componentType": "series", "seriesType": "scatter", "seriesIndex": 0,
+                 "seriesName": first["name"], "name": "", "dataIndex": 2, "data": point, "dataType": None,
+                 "value": point}
+        user.find(marker="atlas-chart").trigger("componentClick", click)
+        await user.should_see(marker="results-grid")
+        assert current_query(user)["image"] == point[2]
+
+
+async def test_the_join_map_draws_every_pair_as_an_edge_and_the_new_images_of_b(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/atlas?a=plants&b=animals&metric=cosine&predicate=knn&param=1")
+        await user.should_see(marker="atlas-chart")
+        options = only(user, "atlas-chart").options
+        (lines,) = [s for s in options["series"] if s["type"] == "lines"]
+        a, b = get_set_index(settings, "plants"), get_set_index(settings, "animals")
+        pairs = set_join(a, b, QuerySpec("cosine", "knn", 1)).pairs()
+        assert len(lines["data"]) == len(pairs) == 7
+        new = next(s for s in scatter(options) if s["name"].startswith("new in B"))
+        assert {p[2] for p in new["data"]} == set(b.names) - {p.b for p in pairs}
+
+
+def test_folders_beyond_the_palette_share_one_series():
+    names = [f"f{i:02d}/x.png" for i in range(20)]
+    atlas = SetAtlas("s", names, np.zeros((20, 2), np.float32), [n.split("/")[0] for n in names], "pca", True)
+    options, series_names = set_map_options(atlas)
+    assert len(options["series"]) == len(PALETTE) and options["series"][-1]["name"] == OTHER
+    assert sum(len(n) for n in series_names) == 20
