@@ -80,3 +80,19 @@ async def test_compare_shows_exif_side_by_side_and_not_a_duplicate_is_remembered
     async with gui_app(settings, manager) as (_, user):
         await user.open("/triage?new=new")
         await user.should_see("2 of 5 new photos are already in your collection", retries=50)
+
+
+async def test_an_open_page_follows_moves_made_elsewhere(tmp_path: Path) -> None:
+    """Another tab or the CLI applies a plan: the open page answers again by itself (no click)."""
+    from simages.cli import main as cli_main
+
+    settings, manager = _root(tmp_path)
+    plan = tmp_path / "plan.json"
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/triage?new=new")
+        await user.should_see("3 of 5 new photos are already in your collection", retries=50)
+        assert cli_main(["--root", str(settings.root), "triage", "new", "--plan", str(plan)]) == 0
+        assert cli_main(["--root", str(settings.root), "triage", "--apply", str(plan)]) == 0
+        await user.should_see("0 of 3 new photos are already in your collection", retries=100)
+        assert cli_main(["--root", str(settings.root), "triage", "--undo"]) == 0
+        await user.should_see("3 of 5 new photos are already in your collection", retries=100)

@@ -21,6 +21,7 @@ from simages.gui.common import known_sets, name_caption, page_header, set_choice
 from simages.gui.context import GuiContext
 from simages.gui.image_route import thumb_url
 from simages.naming import display_name
+from simages.nearest.cache import store_version
 from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, plan_for, triage
 from simages.triage.decisions import Decisions
 from simages.triage.exif import differences
@@ -28,6 +29,7 @@ from simages.triage.quarantine import Outcome, TriageError, apply_plan, undo_las
 from simages.triage.stores import drop_moved, restore_moved
 
 GROUPS_PER_PAGE = 20
+FOLLOW_SECONDS = 2.0
 TILES_PER_PAGE = 60
 _BADGE = {True: ("in collection", "grey-8"), False: ("new", "positive")}
 
@@ -37,7 +39,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
     page_header("Already in my collection?")
     sets = known_sets(ctx)
     state: dict[str, Any] = {"answer": None, "marked": {}, "page": 0, "focus": 0, "bucket": Level.EXACT,
-                             "tile_page": 0, "compare": None}
+                             "tile_page": 0, "compare": None, "versions": (), "busy": False}
     with ui.column().classes("w-full q-px-lg q-py-md gap-2"):
         with ui.row().classes("items-end gap-4 w-full"):
             new_pick = ui.select(set_choices(sets), multiple=True, label="New photos (sets)",
@@ -84,8 +86,26 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             draw()
             return
         state["answer"] = answer
+        state["versions"] = versions(answer)
+        # Marks of groups that are gone (moved, decided) are dropped; the others stay.
+        present = {group.existing for group in answer.groups}
+        state["marked"] = {k: v for k, v in state["marked"].items() if k in present}
         headline.set_text(answer.headline() + ".")
         draw()
+
+    def versions(answer: TriageAnswer) -> tuple:
+        return tuple(store_version(ctx.settings, name) for name in (*answer.new_sets, *answer.against))
+
+    async def follow() -> None:
+        """Another tab, the CLI or the indexer changed a store: answer again (marks kept)."""
+        answer: TriageAnswer | None = state["answer"]
+        if answer is None or state["busy"] or versions(answer) == state["versions"]:
+            return
+        state["busy"] = True
+        try:
+            await refresh()
+        finally:
+            state["busy"] = False
 
     def draw() -> None:
         draw_buckets()
@@ -291,11 +311,14 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                      ).classes("text-body1").mark("outcome-working")
         chosen_keepers = {existing: keeper for existing, keeper in state["marked"].items() if keeper}
         plan = await run.io_bound(plan_for, ctx.settings, chosen, chosen_keepers)
+        state["busy"] = True
         try:
             outcome = await run.io_bound(_apply_and_follow, ctx, plan)
         except TriageError as error:
             show_outcome(None, str(error))
             return
+        finally:
+            state["busy"] = False
         state["marked"] = {}
         show_outcome(outcome)
         await refresh()
@@ -306,11 +329,14 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         outcome_box.clear()
         with outcome_box:
             ui.label("Undoing the last apply...").classes("text-body1").mark("outcome-working")
+        state["busy"] = True
         try:
             outcome = await run.io_bound(_undo_and_follow, ctx)
         except TriageError as error:
             show_outcome(None, str(error))
             return
+        finally:
+            state["busy"] = False
         show_outcome(outcome)
         await refresh()
 
@@ -345,6 +371,8 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             ui.timer(0, apply, once=True)
 
     ui.keyboard(on_key=key, ignore=["input", "select", "textarea"])
+    # Pages follow the moves live: a store file's identity is one stat per set.
+    ui.timer(FOLLOW_SECONDS, follow)
     if new_pick.value:
         ui.timer(0, refresh, once=True)
 
