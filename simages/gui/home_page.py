@@ -96,6 +96,20 @@ def follow_hint(key_set: str | None, join_set: str | None, pinned: bool) -> str:
     return display_name(f"Searching {join_set} with keys from {key_set}, until you pick the key set again.")
 
 
+def _describer_ready(ctx: GuiContext) -> bool:
+    """Whether the manager says its network is built (a manager that cannot tell: assume it is)."""
+    ready = getattr(ctx.manager, "describer_ready", None)
+    return True if ready is None else bool(ready())
+
+
+def describing_message(filename: str, ready: bool) -> str:
+    """The line beside the spinner while an upload is described, with why it may take a while."""
+    if ready:
+        return f"Describing {filename}…"
+    return (f"Describing {filename}… The network is still loading (it starts with the app; the first image "
+            "takes up to about 15 s, later ones about a second).")
+
+
 def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
     """The start page. The URL carries its state (sets, grid page, shuffle order, query settings) and is
     kept up to date in place, so Back from a results page returns to it as it was."""
@@ -182,7 +196,11 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                     upload.props(f'accept="{ACCEPT}" flat color="blue-1" text-color="grey-9"')
                     upload.classes("col key-upload").mark("upload")
                     upload.add_slot("header", _DROP_ZONE.replace("LIMIT", str(limit_mb)))
-                upload_status = ui.label("").classes("text-caption").mark("upload-status")
+                with ui.row().classes("items-center no-wrap gap-2"):
+                    # Shown while an upload is described: it can take seconds, and the page must say why.
+                    upload_spinner = ui.spinner(size="1.5em").mark("upload-spinner")
+                    upload_spinner.set_visibility(False)
+                    upload_status = ui.label("").classes("text-caption").mark("upload-status")
                 note_area = ui.column().classes("w-full gap-0")
                 grid_area = ui.column().classes("w-full gap-2")
 
@@ -387,7 +405,8 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         if not controls.check():
             return
-        upload_message(f"Describing {e.file.name}…", False)
+        upload_message(describing_message(e.file.name, _describer_ready(ctx)), False)
+        upload_spinner.set_visibility(True)
         try:
             item = await describe_uploaded(ctx, e.file.name, await e.file.read())
         except UnreadableImage as error:
@@ -399,6 +418,8 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             upload_message(f"{e.file.name} could not be described: {error}", True)
             upload.reset()
             return
+        finally:
+            upload_spinner.set_visibility(False)
         ui.navigate.to(results_for(upload=item.id))
 
     def rejected(e: events.GenericEventArguments) -> None:

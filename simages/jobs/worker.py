@@ -25,14 +25,15 @@ from simages.jobs.indexer import index_set
 from simages.settings import MissingWeightsError, Settings
 from simages.store.npz_store import StoreError
 
-# Requests: ("index", set_name) | ("describe", request_id, path) | None (stop)
+# Requests: ("index", set_name) | ("describe", request_id, path) | ("warm",): build the network now
+#           | None (stop)
 # Events:   ("started", set_name) | ("waiting", set_name) | ("progress", set_name, done, total)
 #           | ("preparing", set_name, why): the network is being built, `why` the engine calibration's
 #             notice or "" | ("ready", set_name): it is built, so a rate measured from here is the run's
 #           | ("done", set_name, summary_dict) | ("failed", set_name, message)
 #           | ("derived", set_name, message): memory-mapped copy / ANN index refreshed after "done", then
 #             (a second one) the atlas map too
-#           | ("vector", request_id, vector_or_None, error_or_None)
+#           | ("vector", request_id, vector_or_None, error_or_None) | ("warmed", error_or_None)
 
 
 ENV_LOG_BATCHES = "SIMAGES_LOG_BATCHES"
@@ -75,6 +76,8 @@ def worker_main(
                 return built
 
             _index(settings, set_name, events, network_announced)
+        elif request[0] == "warm":
+            _warm(get_network, events)
         elif request[0] == "describe":
             _describe(settings, request[1], Path(request[2]), events, get_network)
 
@@ -128,6 +131,18 @@ def _refresh_derived(settings: Settings, set_name: str, events: Any) -> None:
         atlas = f"atlas map not computed ({detail})"
     if atlas:  # the status keeps one message per set: the search index's, then both
         events.put(("derived", set_name, "; ".join(m for m in (message, atlas) if m)))
+
+
+def _warm(get_network: Callable[[], Network], events: Any) -> None:
+    """Build the network before the first key image arrives (the app's start), so describing it takes a
+    second instead of the load's ~15 s; a failure is reported by the describe that needs it."""
+    try:
+        get_network()
+    except Exception as error:
+        detail = traceback.format_exception_only(type(error), error)[-1].strip()
+        events.put(("warmed", detail))
+    else:
+        events.put(("warmed", None))
 
 
 def _describe(
