@@ -106,6 +106,15 @@ def test_the_table_has_the_headline_buckets_and_keepers_with_reasons(settings, c
     assert "keep coll/p03.jpg (" in out and "already in the collection" in out
 
 
+def test_compare_shows_the_copies_facts_side_by_side_and_marks_what_differs(settings, capsys) -> None:
+    code, out, _ = run(settings, capsys, "new", "--compare")
+    assert code == 0
+    size_rows = [line for line in out.splitlines() if line.lstrip(" *").startswith("size ")]
+    assert any(line.strip().startswith("*") and "192 x 128 px" in line and "96 x 64 px" in line
+               for line in size_rows)
+    assert any(line.strip().startswith("camera") for line in out.splitlines())  # same: no mark
+
+
 def test_csv_lists_every_new_photo(settings, capsys) -> None:
     code, out, _ = run(settings, capsys, "new", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))

@@ -36,7 +36,7 @@ from simages.copies.levels import Level
 from simages.naming import display_name
 from simages.nearest.cache import default_cache
 from simages.nearest.display import format_score
-from simages.operations.triage import TriageAnswer, TriageRequest, plan_for, triage
+from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, plan_for, triage
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
 from simages.triage.decisions import Decisions
@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the copy levels the plan moves (default: exact,edited)")
     parser.add_argument("--keep", metavar="SET/IMAGE", action="append", default=[],
                         help="keep this copy of its group instead of the suggested keeper (repeatable)")
+    parser.add_argument("--compare", action="store_true",
+                        help="table: each copy group's facts side by side (size, quality, camera, date "
+                        "taken, orientation, EXIF tags), the rows that differ marked")
     parser.add_argument("--apply", metavar="FILE", help="carry out a plan written by --plan")
     parser.add_argument("--undo", metavar="ID", nargs="?", const="",
                         help="undo the last applied plan (or ID)")
@@ -89,11 +92,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return _write_plan(settings, answer, args)
     except (TriageError, *USER_ERRORS) as error:
         return user_error(error)
-    write_answer(answer, args.format, sys.stdout)
+    write_answer(answer, args.format, sys.stdout, args.compare)
     return 0
 
 
-def write_answer(answer: TriageAnswer, fmt: str, out: TextIO) -> None:
+def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = False) -> None:
     """The answer as a table (for people), CSV (image,level,match,score) or JSON (TriageAnswer.to_json)."""
     if fmt == "json":
         json.dump(answer.to_json(), out, indent=2)
@@ -129,6 +132,21 @@ def write_answer(answer: TriageAnswer, fmt: str, out: TextIO) -> None:
             others = [m for m in group.members if m != group.keeper]
             out.write(f"  keep {display_name(group.keeper)} ({group.reason}); move "
                       f"{', '.join(map(display_name, others))}\n")
+            if compare:
+                write_compare(group, out)
+
+
+def write_compare(group: CopyGroup, out: TextIO) -> None:
+    """The members' facts side by side; `*` marks a row that differs."""
+    members = list(group.members)
+    rows = {name: group.facts[name].rows() for name in members}
+    first = rows[members[0]]
+    width = max(len(display_name(name)) for name in members) + 2
+    out.write(f"      {'':<13}" + "".join(f"{display_name(m):<{width}}" for m in members) + "\n")
+    for fact in first:
+        differs = any(rows[m][fact] != first[fact] for m in members)
+        cells = "".join(f"{rows[m][fact]:<{width}}" for m in members)
+        out.write(f"    {'*' if differs else ' '} {fact:<13}{cells}\n")
 
 
 def _write_plan(settings: Settings, answer: TriageAnswer, args: argparse.Namespace) -> int:

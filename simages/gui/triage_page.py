@@ -57,6 +57,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             else:
                 ui.button("Undo last apply", on_click=lambda: undo()).props("flat").mark("triage-undo")
         headline = ui.label("").classes("text-h6").mark("triage-headline")
+        left_out = ui.label("").classes("text-caption text-grey-8").mark("triage-left-out")
         outcome_box = ui.column().classes("w-full gap-0").mark("triage-outcome")
         buckets = ui.row().classes("gap-2")
         tiles = ui.row().classes("w-full gap-2")
@@ -91,6 +92,8 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         present = {group.existing for group in answer.groups}
         state["marked"] = {k: v for k, v in state["marked"].items() if k in present}
         headline.set_text(answer.headline() + ".")
+        left_out.set_text("; ".join(f"Not checked against {display_name(name)}: {why}"
+                                    for name, why in answer.left_out.items()))
         draw()
 
     def versions(answer: TriageAnswer) -> tuple:
