@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -36,7 +37,9 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None], durable: boo
     # files of writers that died (a kill -9 leaves them, and an ANN index's can be gigabytes).
     alive = os.dup(handle)
     try:
-        fcntl.flock(alive, fcntl.LOCK_EX)
+        # A file system without locks (some network shares) refuses: its temporaries are then never removed.
+        with contextlib.suppress(OSError):
+            fcntl.flock(alive, fcntl.LOCK_EX)
         # mkstemp makes the file 0600 whatever the umask; the finished file gets the mode any new file of
         # this user gets (0644 with umask 022, 0664 with 002), so a group can share features/.
         os.fchmod(handle, 0o666 & ~current_umask())
