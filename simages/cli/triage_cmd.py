@@ -141,7 +141,7 @@ def write_compare(group: CopyGroup, out: TextIO) -> None:
     members = list(group.members)
     rows = {name: group.facts[name].rows() for name in members}
     first = rows[members[0]]
-    width = max(len(display_name(name)) for name in members) + 2
+    width = max(len(text) for name in members for text in (display_name(name), *rows[name].values())) + 2
     out.write(f"      {'':<13}" + "".join(f"{display_name(m):<{width}}" for m in members) + "\n")
     for fact in first:
         differs = any(rows[m][fact] != first[fact] for m in members)
