@@ -10,6 +10,8 @@ BENCHES = {
     "query": ("simages.bench.query_bench", "key x set and set x set joins vs naive baselines"),
     "page": ("simages.bench.page_bench", "time until the results page shows 30 results from 12 MP photos"),
     "pivots": ("simages.bench.pivots_bench", "pivot table (LAESA) vs brute force on a set, by dimension"),
+    "atlas": ("simages.bench.atlas_bench",
+              "atlas of 10,000 images: UMAP fit, kept map reused, new images placed, page open"),
     "cluster": ("simages.bench.cluster_bench", "indexing on a local Dask cluster vs in-process: overhead"),
     "load": ("simages.bench.load_bench", "20 concurrent clients querying the app while a set is indexed"),
     "ann-duplicates": ("simages.bench.ann_duplicates_bench",
