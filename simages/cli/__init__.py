@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "simages.cli.triage_cmd",
     "simages.cli.atlas_cmd",
     "simages.cli.eval_cmd",
+    "simages.cli.train_cmd",
     "simages.cli.bench_cmd",
 )
 

@@ -16,6 +16,7 @@ from simages.evaluation.leave_one_out import METRICS
 from simages.evaluation.runner import DEFAULT_OPTIONS, PLOT_MAX_K, TABLE_KS, EvalReport, run_eval
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
 from simages.settings import MissingWeightsError, Settings
+from simages.training.registry import resolve_descriptor
 
 _NEEDS_CLASSES = "needs at least two class sub-folders with images"
 
@@ -52,10 +53,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def chosen_options(texts: list[str] | None) -> list[DescriptorSpec]:
-    """The options asked for, in order, without repeats; ValueError on an unknown spec."""
+def chosen_options(texts: list[str] | None, features: Path | None = None) -> list[DescriptorSpec]:
+    """The options asked for, in order, without repeats; ValueError on an unknown spec. `head:NAME`
+    options are looked up in `features`/heads/ (HeadError, a ValueError, when there is none)."""
     if texts:
-        specs = [DescriptorSpec.parse(text) for text in texts]
+        if features is None:
+            specs = [DescriptorSpec.parse(text) for text in texts]
+        else:
+            specs = [resolve_descriptor(text, features) for text in texts]
     else:
         specs = [DescriptorSpec.parse(text) for text in DEFAULT_OPTIONS]
         specs.append(DEFAULT_DESCRIPTOR)
@@ -121,7 +126,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"simages eval: {folder} is not a folder", file=sys.stderr)
         return 2
     try:
-        options = chosen_options(args.options)
+        options = chosen_options(args.options, settings.features)
     except ValueError as error:
         print(f"simages eval: {error}", file=sys.stderr)
         return 2

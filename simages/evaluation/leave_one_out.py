@@ -7,6 +7,7 @@ products, not a pass through the network.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -15,19 +16,26 @@ from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.pooling import l2_normalise, pool_with_mirror
 from simages.extraction.postprocess import average_query_expansion, learned_transform
 from simages.nearest.query_rows import with_expansion
+from simages.training.registry import projection_for
 
 METRICS = ("cosine", "euclidean")
 # Keys ranked per block, so a large folder never needs an n x n matrix at once.
 _BLOCK = 512
 
 
-def set_vectors(maps: np.ndarray, flipped_maps: np.ndarray | None, spec: DescriptorSpec) -> np.ndarray:
-    """The vectors a set's joins would use with `spec`: pooled (flip-averaged), then PCA / whitening.
+def set_vectors(
+    maps: np.ndarray,
+    flipped_maps: np.ndarray | None,
+    spec: DescriptorSpec,
+    features: Path | None = None,
+) -> np.ndarray:
+    """The vectors a set's joins would use with `spec`: pooled (flip-averaged), then a trained head (read
+    from `features`/heads/) and PCA / whitening.
 
-    Mirrors `describe_images` for the stored part and the set index for whitening (learned on the set).
+    Mirrors `describe_images` for the stored part and the set index for the rest (learned on the set).
     """
     vectors = pool_with_mirror(maps, flipped_maps, spec)
-    transform = learned_transform(spec, vectors)
+    transform = learned_transform(spec, vectors, projection_for(spec, features))
     if transform is not None:
         vectors = transform.apply(vectors)
     return np.ascontiguousarray(vectors, dtype=np.float32)

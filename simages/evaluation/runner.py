@@ -193,8 +193,10 @@ def evaluate(
     options: Sequence[DescriptorSpec],
     metrics: Sequence[str] = METRICS,
     curve: bool = False,
+    features: Path | None = None,
 ) -> list[EvalRow]:
-    """One row per option x metric, from maps already in memory (pure apart from timing)."""
+    """One row per option x metric, from maps already in memory (pure apart from timing); trained heads
+    (`head:NAME` options) are read from `features`/heads/."""
     ks = sorted(set(TABLE_KS) | (set(range(1, PLOT_MAX_K + 1)) if curve else set()))
     maps = np.asarray(maps, dtype=np.float32).reshape(len(maps), *MAP_SHAPE)
     if mirrored is not None:
@@ -202,7 +204,7 @@ def evaluate(
     rows = []
     for spec in options:
         started = time.monotonic()
-        vectors = set_vectors(maps, mirrored, spec)
+        vectors = set_vectors(maps, mirrored, spec, features)
         prepared = time.monotonic() - started
         for metric in metrics:
             started = time.monotonic()
@@ -237,5 +239,5 @@ def run_eval(
     mirrored_rows = mirrored[rows] if mirrored is not None else None
     if progress:
         progress(f"evaluating {len(options)} options x {len(metrics)} metrics on {len(rows)} images")
-    report.rows = evaluate(maps, mirrored_rows, kept_labels, options, metrics, curve)
+    report.rows = evaluate(maps, mirrored_rows, kept_labels, options, metrics, curve, settings.features)
     return report

@@ -9,6 +9,11 @@ spec is recognised and rebuilt.
 Three moments apply the parts: pooling, `sqrt`, `flip` and `l2` shape the stored vectors (index time);
 `pca` / `whiten` are learned on the set and applied when a store is loaded for joins; `qe` is applied per
 query. Only the first group decides whether a store can be reused (`extraction_key`).
+
+A trained head (`simages train`, `head:NAME`) is a linear map applied at load time to the stored vectors,
+before PCA: `gap+l2+head:shop+pca128+qe10`. Users write the short form `head:NAME`, which
+`simages.training.registry.resolve_descriptor` expands to the descriptor the head was trained with, the
+head inserted; `parse` alone reads only the full form.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from dataclasses import dataclass
 
 POOLINGS = ("flat", "gap", "max", "gem", "rmac")
 FLAGS = ("sqrt", "flip", "l2", "pca", "whiten", "qe")
+HEAD_PREFIX = "head:"
+# Head names: what a file name can safely be on every system, no path separators.
+HEAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # Measured on Corel-1k: 10 neighbours beat 5 (mAP 0.901 vs 0.897 with gap+l2); more gains nothing.
 DEFAULT_QE_K = 10
 
@@ -43,8 +51,16 @@ class DescriptorSpec:
     # Average query expansion: a key is replaced by the mean of itself and its qe_k nearest neighbours.
     qe: bool = False
     qe_k: int = DEFAULT_QE_K
+    # A trained projection head (features/heads/NAME.npz) applied to the stored vectors at load time,
+    # before PCA / whitening; None for none.
+    head: str | None = None
 
     def __post_init__(self) -> None:
+        if self.head is not None and not HEAD_NAME.fullmatch(self.head):
+            raise ValueError(
+                f"invalid head name {self.head!r}: letters, digits, '.', '_' and '-', at most 64, "
+                "starting with a letter or digit"
+            )
         if self.pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {self.pooling!r}; choose one of {', '.join(POOLINGS)}")
         if self.pooling == "gem" and not self.gem_p > 0:
@@ -75,11 +91,17 @@ class DescriptorSpec:
                 parts.append(f"qe{self.qe_k}")
             else:
                 parts.append(flag)
+        if self.head is not None:
+            # The head comes right after the index-time parts: it is applied to the stored vectors.
+            stored = sum(1 for flag in ("sqrt", "flip", "l2") if getattr(self, flag))
+            parts.insert(1 + stored, f"{HEAD_PREFIX}{self.head}")
         return "+".join(parts)
 
     def extraction_key(self) -> str:
         """The part of the spec that shapes stored vectors; PCA, whitening and query expansion come later."""
-        later = {"pca": False, "pca_dim": None, "whiten": False, "whiten_dim": None, "qe": False}
+        later = {
+            "pca": False, "pca_dim": None, "whiten": False, "whiten_dim": None, "qe": False, "head": None
+        }
         return self.with_(**later, qe_k=DEFAULT_QE_K).key()
 
     def explain(self, expand: bool = True) -> str:
@@ -103,6 +125,10 @@ class DescriptorSpec:
             steps.append("PCA-whitened on the set searched")
         elif self.pca:
             steps.append(f"reduced by PCA to {self.pca_dim or 'all'} dimensions learned on the set searched")
+        if self.head is not None:
+            # Before PCA / whitening, which are learned on the projected vectors.
+            at = len(steps) - 1 if (self.whiten or self.pca) else len(steps)
+            steps.insert(at, f"projected by the trained head {self.head!r}")
         text = pooling + (", " + ", ".join(steps) if steps else "")
         if self.qe and expand:
             text += (
@@ -134,6 +160,18 @@ class DescriptorSpec:
         parts = [part.strip().lower() for part in text.split("+") if part.strip()]
         if not parts:
             raise ValueError("empty descriptor spec")
+        heads = [part for part in parts if part.startswith(HEAD_PREFIX)]
+        if len(heads) > 1:
+            raise ValueError("a descriptor can have one trained head only")
+        parts = [part for part in parts if not part.startswith(HEAD_PREFIX)]
+        # Head names keep their case; everything else is case-insensitive.
+        named = re.search(r"head:([^+]*)", text, re.IGNORECASE)
+        head_name = named.group(1).strip() if heads and named else None
+        if heads and not parts:
+            raise ValueError(
+                f"{text.strip()!r} names a trained head without its base descriptor; it is resolved against "
+                "features/heads/ (simages.training.registry.resolve_descriptor)"
+            )
         head, flags = parts[0], parts[1:]
         match = re.fullmatch(r"gem(\d+(?:\.\d+)?)?", head)
         if match:
@@ -157,7 +195,7 @@ class DescriptorSpec:
                 f"unknown descriptor flag(s) {', '.join(unknown)}; choose from {', '.join(FLAGS)} "
                 "(pca, whiten and qe may carry a number, e.g. pca128, whiten256, qe10)"
             )
-        return cls(pooling=pooling, gem_p=gem_p, **values)  # type: ignore[arg-type]
+        return cls(pooling=pooling, gem_p=gem_p, head=head_name, **values)  # type: ignore[arg-type]
 
 
 # Chosen from leave-one-out measurements on Corel-1k with the real weights (docs/quality.md):

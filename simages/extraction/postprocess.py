@@ -69,8 +69,24 @@ def learn_pca(vectors: np.ndarray, dim: int | None = None) -> Whitening:
     return _learn(vectors, dim, 0.0, whiten=False)
 
 
-def learned_transform(spec: DescriptorSpec, vectors: np.ndarray) -> Whitening | None:
-    """The load-time transform a set's descriptor asks for (`pca` or `whiten`), learned on its vectors."""
+def learned_transform(
+    spec: DescriptorSpec, vectors: np.ndarray, head: np.ndarray | None = None
+) -> Whitening | None:
+    """The load-time transform a set's descriptor asks for (`pca` or `whiten`), learned on its vectors.
+
+    With a trained head's (d, d) `head` projection (`spec.head`), the vectors are projected first and PCA /
+    whitening is learned on the projected vectors; both linear steps fold into one Whitening: centring
+    the projected vectors on their mean is centring the vectors on theirs, then projecting."""
+    if head is not None:
+        head = np.asarray(head, dtype=np.float32)
+        inner = learned_transform(spec.with_(head=None), np.asarray(vectors, np.float32) @ head)
+        if inner is None:
+            return Whitening(np.zeros(head.shape[0], np.float32), head)
+        # A set too small to learn from gets the identity (mean 0), which must stay uncentred.
+        centred = bool(np.any(inner.mean))
+        mean = np.asarray(vectors, np.float64).mean(axis=0) if centred else np.zeros(head.shape[0])
+        projection = np.ascontiguousarray(head @ inner.projection, dtype=np.float32)
+        return Whitening(mean.astype(np.float32), projection)
     if spec.whiten:
         return learn_whitening(vectors, spec.whiten_dim or spec.pca_dim)
     if spec.pca:

@@ -39,11 +39,15 @@ READINGS = ("", DUPLICATES.name)
 
 
 def _reading_of(
-    set_name: str, store: FeatureStore, identity: tuple[int, int, int], reading: str
+    set_name: str,
+    store: FeatureStore,
+    identity: tuple[int, int, int],
+    reading: str,
+    features: Path | None = None,
 ) -> SetIndex | None:
     """The store read as `reading` says, or None when that reading does not apply to it."""
     if not reading:
-        return SetIndex.from_store(set_name, store, source=identity)
+        return SetIndex.from_store(set_name, store, source=identity, features=features)
     stored = str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
     try:
         return SetIndex.from_store(set_name, store, source=identity,
@@ -86,7 +90,7 @@ def refresh_derived(
             continue  # fresh, or a newer SIMages' copy: queries then read the `.npz`, and it is kept
         started = time.perf_counter()
         store = store or load_store(store_path)
-        read = _reading_of(set_name, store, identity, reading)
+        read = _reading_of(set_name, store, identity, reading, settings.features)
         if read is None:
             continue
         read.store_path = store_path
@@ -103,7 +107,7 @@ def refresh_derived(
     if count < ann.AUTO_MIN_IMAGES or ann.faiss_module() is None:
         ann.remove(features, set_name)  # an index the queries would not use is only a stale file
     else:
-        index = index or _open(set_name, store_path, identity)
+        index = index or _open(set_name, store_path, identity, features)
         message = ann_update.update(features, set_name, index, store_path, progress=progress)
         if message:
             done.append(message)
@@ -120,11 +124,11 @@ def refresh_atlas(settings: Settings, set_name: str, progress: Callable[[str], N
         return ""
     if progress is not None:
         progress("atlas map")
-    index = _open(set_name, store_path, identity)
+    index = _open(set_name, store_path, identity, settings.features)
     return refresh_map(settings.features, set_name, index.names, index.vectors)[1]
 
 
-def _open(set_name: str, store_path: Path, identity: tuple[int, int, int]) -> SetIndex:
+def _open(set_name: str, store_path: Path, identity: tuple[int, int, int], features: Path) -> SetIndex:
     return open_mapped(set_name, store_path, identity) or SetIndex.from_store(
-        set_name, load_store(store_path), source=identity
+        set_name, load_store(store_path), source=identity, features=features
     )

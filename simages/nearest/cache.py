@@ -19,6 +19,7 @@ from simages.nearest.mapped_index import mapped_reading, open_mapped
 from simages.nearest.set_index import SetIndex
 from simages.settings import Settings
 from simages.store.npz_store import FeatureStore, check_not_newer, load_store
+from simages.training.registry import head_version
 
 
 class NotIndexed(LookupError):
@@ -77,6 +78,9 @@ class DescriptorCache:
             wanted: str | None = f"intent:{descriptor.name}"
         else:
             wanted = descriptor.key() if descriptor is not None else None
+            if descriptor is not None and descriptor.head is not None:
+                # A head retrained under the same name is another descriptor: its file identity counts.
+                wanted += f"@{head_version(settings.features, descriptor.head)}"
         identity, cached = self._current(settings, path, set_name, wanted)
         if cached is not None:
             return cached
@@ -105,7 +109,11 @@ class DescriptorCache:
                 # Unchanged across the read means the arrays belong to exactly this file version.
                 if _identity_or_none(path) == identity:
                     index = SetIndex.from_store(
-                        set_name, store, source=identity, descriptor=_resolve(descriptor, store)
+                        set_name,
+                        store,
+                        source=identity,
+                        descriptor=_resolve(descriptor, store),
+                        features=settings.features,
                     )
                     index.store_path = path
                     with self._guard:

@@ -21,6 +21,7 @@ from simages.extraction.postprocess import Whitening, average_query_expansion, l
 from simages.nearest import scores
 from simages.nearest.query_rows import QueryRows, with_expansion
 from simages.store.npz_store import FeatureStore
+from simages.training.registry import Head, base_mismatch, load_head, projection_for
 
 # What a set must hold before something is learned from it: a PCA (or whitening) from fewer images than
 # twice the dimensions it keeps is mostly noise, and expanding a key with its 10 nearest images in a set
@@ -96,6 +97,24 @@ def project_rows(rows: np.ndarray, root: bool, whitening: Whitening | None) -> n
     return whitening.apply(rows) if whitening is not None else rows
 
 
+def _head_for(set_name: str, spec: DescriptorSpec | None, stored: str, features: Path | None) -> Head | None:
+    """The trained head `spec` names (None for none), after checking it was trained on the vectors this set
+    stores: DescriptorMismatch saying so otherwise, HeadError when it is missing or damaged."""
+    if spec is None or spec.head is None:
+        return None
+    if features is None:
+        projection_for(spec, None)  # raises HeadError: nowhere to look
+    head = load_head(features, spec.head)
+    try:
+        stored_key = DescriptorSpec.parse(stored).extraction_key() if stored else ""
+    except ValueError:
+        stored_key = stored
+    problem = base_mismatch(head, set_name, stored_key)
+    if problem:
+        raise DescriptorMismatch(problem)
+    return head
+
+
 def _expansion_of(descriptor: str) -> int:
     try:
         spec = DescriptorSpec.parse(descriptor) if descriptor else None
@@ -167,24 +186,28 @@ class SetIndex:
         store: FeatureStore,
         source: tuple[int, int, int] | None = None,
         descriptor: DescriptorSpec | None = None,
+        features: Path | None = None,
     ) -> SetIndex:
         """The index of a store, with the store's own descriptor or with `descriptor`, which may differ from
-        it only in the parts applied at load and query time (PCA, whitening, expansion): DescriptorMismatch
-        (a ValueError saying to re-index) when it needs other stored vectors."""
+        it only in the parts applied at load and query time (PCA, whitening, a trained head, expansion):
+        DescriptorMismatch (a ValueError saying to re-index) when it needs other stored vectors. A trained
+        head (`head:NAME`) is read from `features`/heads/; HeadError when it is missing or damaged."""
         # "descriptor_spec" is the full spec including load-time steps such as whitening;
         # "descriptor" is the part that shaped the stored vectors.
         stored = str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
-        if descriptor is not None:
-            check_query_time_change(set_name, stored, descriptor)
         descriptor_text = descriptor.key() if descriptor is not None else stored
         try:
             spec = DescriptorSpec.parse(descriptor_text) if descriptor_text else None
         except ValueError:
             spec = None
+        head = _head_for(set_name, spec, stored, features)
+        if descriptor is not None:
+            check_query_time_change(set_name, stored, descriptor)
         applied = applicable_spec(spec, len(store.names), store.dimension) if spec is not None else None
         root = descriptor is not None and root_at_load_time(stored, descriptor)
         learn_on = rooted(store.vectors) if root else store.vectors
-        whitening = learned_transform(applied, learn_on) if applied is not None else None
+        projection = head.projection if head is not None else None
+        whitening = learned_transform(applied, learn_on, projection) if applied is not None else None
         names = list(store.names)
         applied_key = applied.key() if applied else ""
         return cls(set_name, names, store.vectors, descriptor_text, whitening, source, applied_key, root=root)

@@ -1,0 +1,170 @@
+"""`simages train SET --name NAME`: train a projection head on SET's labelled sub-folders and keep it as a
+descriptor (`--descriptor head:NAME` in every command); `--list` and `--remove NAME` manage the heads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from simages.nearest.cache import NotIndexed
+from simages.operations.train import (
+    DEFAULT_TEST_SPLIT,
+    TrainingRefused,
+    TrainReport,
+    TrainRequest,
+    list_heads,
+    remove_head,
+    train,
+)
+from simages.settings import MissingWeightsError, Settings
+from simages.store.npz_store import StoreError
+from simages.training.registry import HeadError
+from simages.training.trainer import LOSSES, EpochReport
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a descriptor head on a set whose sub-folders are classes; list or remove heads",
+        description=__doc__,
+    )
+    parser.add_argument("set", metavar="SET", nargs="?", help="set whose sub-folders are the classes")
+    parser.add_argument("--name", help="name of the head (use it as --descriptor head:NAME)")
+    parser.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default="both",
+        help="cross-entropy (ce), triplet with semi-hard mining, or their sum (default: both)",
+    )
+    parser.add_argument(
+        "--test-split",
+        type=float,
+        default=DEFAULT_TEST_SPLIT,
+        metavar="FRACTION",
+        help=f"share of each class held out to measure the head (default: {DEFAULT_TEST_SPLIT})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and training (default: 0)")
+    parser.add_argument(
+        "--compare-losses", action="store_true", help="also train the other losses and report them"
+    )
+    parser.add_argument("--replace", action="store_true", help="replace an existing head of that name")
+    parser.add_argument("--max-epochs", type=int, default=200, help="upper bound on epochs (default: 200)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--list", action="store_true", help="list the trained heads")
+    parser.add_argument("--remove", metavar="NAME", help="remove the trained head NAME")
+    parser.set_defaults(func=run)
+
+
+def _progress(stream_is_tty: bool) -> Callable[[EpochReport], None]:
+    def show(epoch: EpochReport) -> None:
+        score = "" if epoch.validation_map is None else f", validation mAP {epoch.validation_map:.3f}"
+        line = (
+            f"epoch {epoch.epoch}/{epoch.max_epochs}: loss {epoch.loss:.4f}{score}, "
+            f"{epoch.seconds:.0f} s, ETA at most {epoch.eta_seconds:.0f} s (early stopping comes sooner)"
+        )
+        if stream_is_tty:
+            print("\r" + line.ljust(100), end="", file=sys.stderr, flush=True)
+        elif epoch.epoch % 10 == 0 or epoch.epoch == 1:
+            print(line, file=sys.stderr, flush=True)
+
+    return show
+
+
+def _quality(values: dict[str, float]) -> str:
+    return f"mAP {values['mAP']:.3f}, P@10 {values['P@10']:.3f}"
+
+
+def format_report(report: TrainReport) -> str:
+    lines = [
+        f"head {report.name!r} trained on {report.set_name} ({len(report.classes)} classes; "
+        f"{report.split.as_dict()['train']} photos to train, {report.split.as_dict()['test']} to test"
+        + (f", {report.augmented} augmented copies" if report.augmented else "")
+        + f"), loss {report.loss}, kept epoch {report.best_epoch} of {report.epochs_run} "
+        f"({report.seconds:.1f} s)",
+        f"  test split, untrained ({report.base_descriptor}): {_quality(report.baseline)}",
+    ]
+    for loss, values in report.losses.items():
+        lines.append(f"  test split, trained with {loss}: {_quality(values)}")
+    if report.unseen_classes:
+        unseen = report.unseen_classes
+        lines.append(
+            f"  classes never trained on ({', '.join(unseen['classes'])}, {unseen['photos']} photos): "
+            f"untrained {_quality(unseen['baseline'])}; a head trained without them "
+            f"{_quality(unseen['trained'])}"
+        )
+    else:
+        lines.append("  classes never trained on: not measured (it needs at least 4 classes)")
+    gain = report.trained["mAP"] - report.baseline["mAP"]
+    if report.beats_baseline:
+        lines.append(f"The head beats the untrained descriptor on the test split (mAP {gain:+.3f}).")
+    else:
+        lines.append(
+            f"The head does NOT beat the untrained descriptor on the test split (mAP {gain:+.3f}): it is "
+            "kept, but nothing uses it unless asked for; the untrained descriptor stays the better choice."
+        )
+    if report.interrupted:
+        lines.append("Training was interrupted: the best head so far was kept.")
+    lines.append(f"Use it with: simages --descriptor head:{report.name} query|join|duplicates|eval ...")
+    if report.curves_path:
+        lines.append(f"Training curves: {report.curves_path}")
+    return "\n".join(lines)
+
+
+def _list(settings: Settings, as_json: bool) -> int:
+    heads = list_heads(settings)
+    if as_json:
+        print(json.dumps([{**head.meta, "curves": None} for head in heads], indent=2))
+        return 0
+    if not heads:
+        print("no trained heads yet; train one with `simages train SET --name NAME`")
+        return 0
+    for head in heads:
+        meta = head.meta
+        trained, baseline = meta["metrics"]["trained"], meta["metrics"]["baseline"]
+        verdict = "beats" if head.beats_baseline else "does NOT beat"
+        print(
+            f"{head.name}: set {meta['set']}, {len(meta['classes'])} classes, loss {meta['loss']}, "
+            f"{meta['date']}; test mAP {trained['mAP']:.3f} vs untrained {baseline['mAP']:.3f} ({verdict} "
+            f"it); base {meta['base_descriptor']}; sha256 {meta['sha256'][:12]}"
+        )
+    return 0
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    as_json = args.format == "json"
+    try:
+        if args.list:
+            return _list(settings, as_json)
+        if args.remove:
+            if remove_head(settings, args.remove):
+                print(f"removed trained head {args.remove!r}")
+                return 0
+            print(f"simages train: there is no trained head {args.remove!r}", file=sys.stderr)
+            return 1
+        if not args.set or not args.name:
+            print("simages train: give a SET and --name NAME (or --list, --remove NAME)", file=sys.stderr)
+            return 2
+        request = TrainRequest(
+            args.set, args.name, args.loss, args.test_split, args.seed, False,
+            args.compare_losses, args.replace, args.max_epochs,
+        )
+        report = train(
+            settings,
+            request,
+            progress=_progress(sys.stderr.isatty()),
+            note=lambda text: print(("\n" if sys.stderr.isatty() else "") + text, file=sys.stderr),
+        )
+    except (NotIndexed, TrainingRefused, HeadError, StoreError, MissingWeightsError, ValueError) as error:
+        print(f"simages train: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nsimages train: interrupted before a head was saved; nothing was changed", file=sys.stderr)
+        return 130
+    if as_json:
+        data = report.as_dict()
+        print(json.dumps(data, indent=2))
+    else:
+        print(format_report(report))
+    return 0
