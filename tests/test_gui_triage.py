@@ -96,3 +96,17 @@ async def test_an_open_page_follows_moves_made_elsewhere(tmp_path: Path) -> None
         await user.should_see("0 of 3 new photos are already in your collection", retries=100)
         assert cli_main(["--root", str(settings.root), "triage", "--undo"]) == 0
         await user.should_see("3 of 5 new photos are already in your collection", retries=100)
+
+
+async def test_remembered_decisions_are_listed_on_the_page_and_can_be_forgotten(tmp_path: Path) -> None:
+    settings, manager = _root(tmp_path)
+    Decisions(settings.root).add("not-duplicate", ["new/big_p05.jpg", "coll/p05.jpg"])
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/triage?new=new")
+        await user.should_see("2 of 5 new photos are already in your collection", retries=50)
+        await user.should_see(marker="decision")
+        assert len(user.find(marker="decision").elements) == 1
+        user.find(marker="forget").click()
+        await user.should_see("3 of 5 new photos are already in your collection", retries=50)
+        await user.should_not_see(marker="decision")
+    assert Decisions(settings.root).all() == []

@@ -64,6 +64,9 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         ui.separator()
         bulk = ui.row().classes("items-center gap-2")
         groups_box = ui.column().classes("w-full gap-2")
+        ui.separator()
+        with ui.expansion("Remembered decisions", icon="bookmark").classes("w-full").mark("decisions"):
+            decisions_box = ui.column().classes("w-full gap-1")
 
     async def check() -> None:
         state["marked"] = {}
@@ -113,6 +116,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
     def draw() -> None:
         draw_buckets()
         draw_groups()
+        draw_decisions()
 
     def draw_buckets() -> None:
         buckets.clear()
@@ -266,6 +270,38 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
     def compare(group: CopyGroup) -> None:
         state["compare"] = None if state["compare"] == group.existing else group.existing
         draw_groups()
+
+    def draw_decisions() -> None:
+        """The root's remembered "not a duplicate" / "keep both" decisions, each with Forget."""
+        decisions_box.clear()
+        try:
+            remembered = Decisions(ctx.settings.root).all()
+        except ValueError as error:
+            with decisions_box:
+                ui.label(str(error)).classes("text-negative")
+            return
+        with decisions_box:
+            if not remembered:
+                ui.label("None: pairs marked “Not a duplicate” or “Keep both” are listed here.").classes(
+                    "text-caption text-grey-8")
+            for decision in remembered:
+                with ui.row().classes("items-center gap-2").mark("decision"):
+                    ui.badge(decision.kind, color="grey-8")
+                    ui.label(", ".join(map(display_name, decision.images))).classes("text-body2")
+                    if not ctx.read_only:
+                        ui.button("Forget", on_click=lambda d=decision.id: forget(d)).props(
+                            "flat dense").mark("forget")
+
+    async def forget(decision_id: str) -> None:
+        if ctx.read_only:
+            return
+        try:
+            gone = Decisions(ctx.settings.root).forget(decision_id)
+        except LookupError as error:
+            ui.notify(str(error))
+        else:
+            ui.notify(f"Forgot: {gone.kind} for {', '.join(map(display_name, gone.images))}")
+        await refresh()
 
     async def decide(group: CopyGroup, kind: str) -> None:
         if ctx.read_only:
