@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,34 @@ def name_caption(name: str, set_name: str | None = None) -> ui.element:
             ui.label(middle).classes("thumb-caption-dir")
         ui.label(end).classes("thumb-caption-base")
     return caption
+
+
+def removed_sets_text(gone: list[str]) -> str:
+    """What a page says when sets it shows were removed while it was open."""
+    shown = ", ".join(display_name(name) for name in gone)
+    if len(gone) == 1:
+        return (f"This set was removed: {shown} (its folder is no longer in image_sets/). What the page "
+                "shows is what it held; a new search of it is not possible.")
+    return (f"These sets were removed: {shown} (their folders are no longer in image_sets/). What the page "
+            "shows is what they held; a new search of them is not possible.")
+
+
+def removed_sets_banner(ctx: GuiContext, shown_sets: Callable[[], list[str | None]],
+                        interval: float = 1.0) -> ui.element:
+    """A banner, hidden until a set the page shows (`shown_sets()`, None entries ignored) is removed from
+    image_sets/ while the page is open; it says which and hides again if the folder comes back. Checked
+    every `interval` seconds with the same rule as every request (`set_exists`)."""
+    with ui.row().classes("w-full items-center no-wrap gap-2 q-pa-sm bg-orange-1 rounded-borders") as banner:
+        ui.icon("folder_off", color="warning")
+        text = ui.label("").classes("text-body2")
+    banner.mark("set-removed")
+    banner.set_visibility(False)
+
+    def check() -> None:
+        gone = [name for name in dict.fromkeys(shown_sets()) if name and not set_exists(ctx, name)]
+        if gone:
+            text.text = removed_sets_text(gone)
+        banner.set_visibility(bool(gone))
+
+    ui.timer(interval, check)
+    return banner

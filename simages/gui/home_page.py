@@ -22,6 +22,7 @@ from simages.gui.common import (
     loose_images,
     name_caption,
     page_header,
+    removed_sets_text,
     set_choices,
     status_of,
     threshold_for,
@@ -273,6 +274,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
         draw_note()
         tab["drawn"] = grid_signature()
         tab["tiles"] = []
+        tab["grid"] = None  # cleared above: a later refresh must not update the deleted element
         key_set = tab["key_set"]
         with grid_area:
             if key_set is None:
@@ -374,6 +376,11 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
         names = known_sets(ctx)
         choices = set_choices(names)
         if names != list(key_select.options):
+            gone = [name for name in (tab["key_set"], tab["join_set"]) if name and name not in names]
+            if gone:
+                # The page switches to another set: say why, rather than change under the user's eyes.
+                ui.notify(removed_sets_text(list(dict.fromkeys(gone))), type="warning", position="top",
+                          multi_line=True)
             key_select.set_options(choices, value=tab["key_set"] if tab["key_set"] in names else None)
             join_select.set_options(choices, value=tab["join_set"] if tab["join_set"] in names else None)
             if tab["key_set"] not in names:

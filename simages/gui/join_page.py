@@ -17,7 +17,15 @@ from typing import Any
 from nicegui import run, ui
 
 from simages.gui.atlas_page import join_atlas_url
-from simages.gui.common import error_page, known_sets, load_index, page_header, set_choices, status_of
+from simages.gui.common import (
+    error_page,
+    known_sets,
+    load_index,
+    page_header,
+    removed_sets_banner,
+    set_choices,
+    status_of,
+)
 from simages.gui.context import GuiContext
 from simages.gui.controls import Expansion, QueryControls, format_score
 from simages.gui.histogram import marker_for, score_histogram, set_range_threshold, threshold_control
@@ -131,6 +139,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                     chart_area = ui.column().classes("w-full")
 
             with ui.column().classes("col gap-2 main-column"):
+                removed_sets_banner(ctx, lambda: [tab["state"].a, tab["state"].b])
                 summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
                 method = ui.label("").classes("text-caption text-grey-7").mark("method")
                 notes = ui.column().classes("w-full gap-0")

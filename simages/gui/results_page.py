@@ -25,6 +25,7 @@ from simages.gui.common import (
     missing_set_message,
     name_caption,
     page_header,
+    removed_sets_banner,
     set_choices,
     set_exists,
     status_of,
@@ -176,6 +177,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             with ui.column().classes("col gap-2 main-column"):
                 with ui.row().classes("w-full items-start gap-3 results-head"):
                     with ui.column().classes("col gap-1").style("min-width: 280px"):
+                        removed_sets_banner(ctx, lambda: [tab["state"].key_set, tab["state"].join_set])
                         summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
                         explanation = ui.column().classes("w-full gap-1")
                         stale = ui.row().classes("w-full items-center no-wrap gap-2 q-pa-sm stale-banner")
