@@ -33,6 +33,8 @@ OTHER = "other folders"
 KEY_ANSWERS = 10
 SELECTION_SHOWN = 24
 POLL_SECONDS = 3.0
+# The whole map on screen at 1280x720 under the header and the note, never smaller than a useful map.
+CHART_HEIGHT = "height: max(380px, calc(100vh - 250px))"
 
 # The tooltip: the image's thumbnail and its name (data items are [x, y, name, set]).
 _TOOLTIP_JS = """p => {
@@ -214,7 +216,8 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
         note.text = display_name(atlas.note())
         chart_box.clear()
         with chart_box:
-            chart = ui.echart(options).classes("w-full").style("height: 560px").mark("atlas-chart")
+            chart = ui.echart(options).classes("w-full atlas-chart").style(CHART_HEIGHT)
+            chart.mark("atlas-chart")
             chart.on_point_click(lambda e: opened(e))
             chart.on("chart:brushselected", selected, js_handler=_BRUSH_JS)
         tab["final"] = atlas.final
@@ -310,14 +313,17 @@ def _build_join_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
         options, _ = join_map_options(drawn)
         layer = drawn.layer
         what = "UMAP map" if layer.method == "umap" else "instant PCA view" if not drawn.final else "PCA map"
+        sizes = (f"{len(layer.b_names):,}" if layer.a_set == layer.b_set
+                 else f"{len(layer.a_names):,} + {len(layer.b_names):,}")
         note.text = display_name(
-            f"{what} of {len(layer.a_names):,} + {len(layer.b_names):,} images; {drawn.pairs:,} pairs pass "
+            f"{what} of {sizes} images; {drawn.pairs:,} pairs pass "
             f"({predicate_text(spec)}); {len(layer.new_in_b):,} "
             f"images of {layer.b_set} have no match in {layer.a_set}."
             + ("" if drawn.final else " The UMAP map is being computed; it replaces this view when ready."))
         chart_box.clear()
         with chart_box:
-            chart = ui.echart(options).classes("w-full").style("height: 600px").mark("atlas-chart")
+            chart = ui.echart(options).classes("w-full atlas-chart").style(CHART_HEIGHT)
+            chart.mark("atlas-chart")
 
             def opened(e: events.EChartPointClickEventArguments) -> None:
                 data = e.data if isinstance(e.data, list) else None
