@@ -61,7 +61,7 @@ def triage_root(tmp_path: Path) -> Settings:
     for i, name in enumerate(names):
         photo(i, (96, 64)).save(coll / name, quality=90)
     write_store(settings, "coll", names, base)
-    shutil.copyfile(coll / "p03.jpg", new / "same_p03.jpg")
+    shutil.copy2(coll / "p03.jpg", new / "same_p03.jpg")  # its modification time too: a tie on date
     photo(5, (96, 64)).resize((192, 128)).save(new / "big_p05.jpg", quality=90)
     photo(7, (96, 64)).resize((48, 32)).save(new / "small_p07.jpg", quality=90)
     photo(100, (96, 64)).save(new / "fresh_1.jpg", quality=90)
@@ -225,3 +225,18 @@ def test_keeper_rule_prefers_quality_then_metadata_then_date(tmp_path: Path) -> 
     choice = suggest_keeper([Candidate("s/high.jpg", photo_facts(high), True),
                              Candidate("s/older.jpg", photo_facts(older), False)])
     assert choice.keeper == "s/older.jpg" and "earliest" in choice.reason
+
+
+def test_copies_among_the_new_photos_are_reported(settings, capsys) -> None:
+    new = settings.image_sets / "new"
+    store = load_store(settings.store_path("new"))
+    shutil.copyfile(new / "fresh_1.jpg", new / "fresh_1 again.jpg")
+    row = store.names.index("fresh_1.jpg")
+    write_store(settings, "new", [*store.names, "fresh_1 again.jpg"],
+                np.vstack([store.vectors, store.vectors[row]]))
+    data = json.loads(run(settings, capsys, "new", "--format", "json")[1])
+    assert data["within_new"] == [["new/fresh_1 again.jpg", "new/fresh_1.jpg"]]
+    assert data["headline"].endswith("2 new photos are copies of each other (1 group)")
+    code, out, _ = run(settings, capsys, "new")
+    assert code == 0 and "Copies among the new photos (1 group;" in out
+    assert "new/fresh_1 again.jpg, new/fresh_1.jpg" in out

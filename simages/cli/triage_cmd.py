@@ -126,6 +126,12 @@ def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = Fa
             both = "  [keep both]" if row.kept_both else ""
             out.write(f"  {format_score(row.score, 'cosine')}  {display_name(row.image)}  ==  "
                       f"{display_name(row.match)}{both}\n")
+    if answer.within_new:
+        count = len(answer.within_new)
+        out.write(f"\nCopies among the new photos ({count} {'group' if count == 1 else 'groups'}; not "
+                  "planned, see `simages duplicates`):\n")
+        for group in answer.within_new:
+            out.write(f"  {', '.join(map(display_name, group))}\n")
     if answer.groups:
         out.write(f"\nCopy groups ({len(answer.groups)}), suggested keeper first:\n")
         for group in answer.groups:

@@ -95,8 +95,10 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         present = {group.existing for group in answer.groups}
         state["marked"] = {k: v for k, v in state["marked"].items() if k in present}
         headline.set_text(answer.headline() + ".")
-        left_out.set_text("; ".join(f"Not checked against {display_name(name)}: {why}"
-                                    for name, why in answer.left_out.items()))
+        notes = [f"Not checked against {display_name(name)}: {why}" for name, why in answer.left_out.items()]
+        notes += [f"Copies among the new photos: {', '.join(map(display_name, group))}"
+                  for group in answer.within_new[:20]]
+        left_out.set_text("; ".join(notes))
         draw()
 
     def versions(answer: TriageAnswer) -> tuple:

@@ -27,7 +27,7 @@ from simages.copies.levels import (
 )
 from simages.naming import list_sets, validate_set_name
 from simages.nearest.cache import DescriptorCache, NotIndexed
-from simages.nearest.duplicates import duplicate_threshold, is_whitened
+from simages.nearest.duplicates import duplicate_groups, duplicate_pairs, duplicate_threshold, is_whitened
 from simages.nearest.intents import DUPLICATES
 from simages.nearest.joins import iter_set_join
 from simages.nearest.query_spec import QuerySpec
@@ -101,6 +101,9 @@ class TriageAnswer:
     # Collection sets left out, with why (not indexed yet...).
     left_out: dict[str, str] = field(default_factory=dict)
     root: Path | None = None
+    # Copies among the new photos themselves (qualified names, each group sorted, largest first): reported,
+    # not planned (`simages duplicates NEW` lists their pairs).
+    within_new: list[list[str]] = field(default_factory=list)
     _suggested: dict[str, CopyGroup] = field(default_factory=dict, repr=False, compare=False)
 
     def suggested(self, group: CopyGroup) -> CopyGroup:
@@ -136,7 +139,12 @@ class TriageAnswer:
         if looks:
             text += f"; {looks} {'is a look-alike' if looks == 1 else 'are look-alikes'} (not copies)"
         new = c["new"]
-        return text + f"; {new} {'is' if new == 1 else 'are'} new"
+        text += f"; {new} {'is' if new == 1 else 'are'} new"
+        if self.within_new:
+            copies = sum(len(group) for group in self.within_new)
+            text += (f"; {copies} new photos are copies of each other ({len(self.within_new)} "
+                     f"{'group' if len(self.within_new) == 1 else 'groups'})")
+        return text
 
     def bucket(self, level: Level) -> list[TriageRow]:
         return [row for row in self.rows if row.level == level]
@@ -145,7 +153,7 @@ class TriageAnswer:
         return {"new_sets": list(self.new_sets), "against": list(self.against), "headline": self.headline(),
                 "counts": self.counts(), "new": [row.to_json() for row in self.rows],
                 "groups": [self.suggested(group).to_json() for group in self.groups],
-                "left_out": self.left_out}
+                "left_out": self.left_out, "within_new": self.within_new}
 
 
 def triage(settings: Settings, request: TriageRequest, cache: DescriptorCache,
@@ -178,10 +186,21 @@ def triage(settings: Settings, request: TriageRequest, cache: DescriptorCache,
     rows = [row for index in new_indexes for row in _rows(index, collection, decisions)]
     rows.sort(key=lambda row: (row.level.rank, -(row.score or 0.0), row.image))
     answer = TriageAnswer(new_sets, tuple(index.set_name for index in collection), rows, _groups(rows),
-                          left_out, settings.root)
+                          left_out, settings.root, _within_new(new_indexes, decisions))
     if keepers:
         answer.suggest_all()
     return answer
+
+
+def _within_new(new_indexes: list[SetIndex], decisions: list) -> list[list[str]]:
+    """Groups of copies among the new photos: each new set with itself and with the other new sets, at
+    the duplicate threshold, less the pairs the user marked "not a duplicate" or "keep both"."""
+    pairs = []
+    for number, index in enumerate(new_indexes):
+        for other in new_indexes[number:]:
+            pairs += duplicate_pairs(index, other if other is not index else None)
+    kept = [pair for pair in pairs if not any(d.covers(pair.a, pair.b) for d in decisions)]
+    return duplicate_groups(kept)
 
 
 def _thresholds(index: SetIndex) -> LevelThresholds:
