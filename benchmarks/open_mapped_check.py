@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simages.nearest.mapped_index import open_mapped
+from simages.nearest.sets.mapped_index import open_mapped
 from simages.store.mmap_store import mmap_path, write_mmap_copy
 
 

@@ -10,11 +10,11 @@ import pytest
 
 from simages.cli import main
 from simages.jobs.derived import refresh_derived
-from simages.nearest import ann
-from simages.nearest.cache import DescriptorCache
-from simages.nearest.joins import key_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.nearest.ann import index as ann
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.joins.join import key_join
+from simages.nearest.sets.cache import DescriptorCache
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, load_store, save_store
 
@@ -170,8 +170,8 @@ def test_query_command_says_which_search_answered_and_exact_forces_it(settings, 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_knn_graph_of_a_small_set_is_the_exact_self_join(metric):
-    from simages.nearest.approximate import knn_graph
-    from simages.nearest.joins import set_join
+    from simages.nearest.ann.search import knn_graph
+    from simages.nearest.joins.join import set_join
 
     vectors = clustered(300)
     vectors[7] = vectors[3]  # an exact copy under another name pairs with its original

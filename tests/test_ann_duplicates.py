@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simages.nearest import ann
-from simages.nearest.set_index import SetIndex
+from simages.nearest.ann import index as ann
+from simages.nearest.core.set_index import SetIndex
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore
 
 pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
-duplicates = pytest.importorskip("simages.nearest.duplicates")
+duplicates = pytest.importorskip("simages.nearest.duplicates.exact")
 
 
 def photos_with_copies(n: int = 400, d: int = 32, seed: int = 0) -> tuple[list[str], np.ndarray]:
@@ -41,7 +41,7 @@ def large_set(settings, monkeypatch) -> str:
 
 
 def test_graph_join_finds_the_exact_pairs_and_groups():
-    from simages.nearest.ann_duplicates import graph_duplicates
+    from simages.nearest.duplicates.ann_graph import graph_duplicates
 
     names, vectors = photos_with_copies()
     store = FeatureStore(names, [Fingerprint(1, 1)] * len(names), vectors,
@@ -59,7 +59,7 @@ def test_graph_join_finds_the_exact_pairs_and_groups():
 
 
 def test_graph_join_refuses_readings_of_different_store_versions():
-    from simages.nearest.ann_duplicates import graph_duplicate_pairs
+    from simages.nearest.duplicates.ann_graph import graph_duplicate_pairs
 
     names, vectors = photos_with_copies(400)
     stored = SetIndex("s", names, vectors, "gap+l2")
@@ -92,8 +92,8 @@ def test_join_command_finds_duplicates_of_a_large_set_through_the_graph(settings
 def test_app_join_of_duplicates_goes_through_the_graph_with_the_same_pairs(settings, monkeypatch):
     from simages.jobs.derived import refresh_derived
     from simages.jobs.join_runner import DONE, JoinRequest, JoinRunner, run_join
-    from simages.nearest.cache import DescriptorCache
-    from simages.nearest.query_spec import QuerySpec
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.sets.cache import DescriptorCache
     from simages.store.npz_store import save_store
 
     names, vectors = photos_with_copies()

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from simages.jobs.derived import refresh_derived
-from simages.nearest import ann, ann_update
-from simages.nearest.ann_space import FrozenSpace
-from simages.nearest.approximate import knn_graph, shares_space
-from simages.nearest.cache import DescriptorCache
-from simages.nearest.joins import key_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.nearest.ann import index as ann
+from simages.nearest.ann import update as ann_update
+from simages.nearest.ann.search import knn_graph, shares_space
+from simages.nearest.ann.space import FrozenSpace
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.joins.join import key_join
+from simages.nearest.sets.cache import DescriptorCache
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, load_store, save_store
 
@@ -295,9 +296,9 @@ def test_update_benchmark_reports_patch_and_rebuild_rows(settings, capsys):
 
 
 def test_duplicates_of_a_patched_set_come_through_its_graph_like_the_exact_join(settings):
-    from simages.nearest.ann_duplicates import graph_duplicates, graph_join_index
-    from simages.nearest.duplicates import find_duplicates
-    from simages.nearest.intents import DUPLICATES
+    from simages.nearest.core.intents import DUPLICATES
+    from simages.nearest.duplicates.ann_graph import graph_duplicates, graph_join_index
+    from simages.nearest.duplicates.exact import find_duplicates
 
     vectors = clustered(400)
     write(settings, names_of(0, 400), vectors)

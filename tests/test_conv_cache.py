@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import simages.extraction.network as network_module
+import simages.extraction.keras_vgg as network_module
 from simages.extraction.conv_cache import cache_path, load_convs, save_convs, vgg16_convs
 from simages.extraction.torch_vgg import ConvWeights
 from simages.settings import MissingWeightsError

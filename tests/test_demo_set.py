@@ -35,9 +35,9 @@ def test_every_demo_image_has_its_source_and_licence_in_the_readme():
 @pytest.mark.slow
 def test_demo_joins_show_the_near_duplicate_and_the_portraits(tmp_path, weights_path):
     from simages.jobs.indexer import index_set
-    from simages.nearest.cache import DescriptorCache
-    from simages.nearest.joins import iter_set_join
-    from simages.nearest.query_spec import QuerySpec
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.joins.join import iter_set_join
+    from simages.nearest.sets.cache import DescriptorCache
     from simages.settings import Settings
 
     shutil.copytree(DEMO, tmp_path / "image_sets" / "demo")

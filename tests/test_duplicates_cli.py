@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simages.cli import main
-from simages.nearest.duplicates import DUPLICATE_COSINE
+from simages.nearest.duplicates.exact import DUPLICATE_COSINE
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store

@@ -310,7 +310,7 @@ def test_top_k_overlap_counts_shared_neighbours():
 @pytest.fixture(scope="module")
 def real_model(weights_path: Path):
     """Keras' VGG-16 with the real weights and its kernels, built once for this module's tests."""
-    from simages.extraction.network import keras_vgg16
+    from simages.extraction.keras_vgg import keras_vgg16
     from simages.extraction.torch_vgg import conv_weights_from_keras
 
     model = keras_vgg16(weights_path)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from simages.gui.atlas_page import OTHER, PALETTE, set_map_options
+from simages.gui.pages.atlas import OTHER, PALETTE, set_map_options
 from simages.nearest import QuerySpec, set_join
-from simages.nearest.cache import get_set_index
+from simages.nearest.sets.cache import get_set_index
 from simages.operations.atlas import SetAtlas, nearest_to_selection
 from tests.gui_fixtures import current_query, demo_root, gui_app, only
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simages.gui.query_url import InvalidQuery, QueryState, from_params, results_url, to_params
-from simages.nearest.duplicates import duplicate_threshold
-from simages.nearest.intents import DUPLICATES
+from simages.gui.urls.query import InvalidQuery, QueryState, from_params, results_url, to_params
+from simages.nearest.core.intents import DUPLICATES
+from simages.nearest.duplicates.exact import duplicate_threshold
 from tests.gui_fixtures import demo_root, gui_app, make_images, only, vectors_for, write_store
 
 

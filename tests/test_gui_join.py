@@ -12,11 +12,11 @@ from nicegui.functions.navigate import History
 from nicegui.testing.user_interaction import UserInteraction
 
 from simages.cli import main as cli_main
-from simages.gui.join_views import KEYS_PER_PAGE, PAIRS_PER_PAGE
+from simages.gui.join.views import KEYS_PER_PAGE, PAIRS_PER_PAGE
 from simages.jobs import join_runner
-from simages.nearest.display import format_threshold, threshold_from_score
-from simages.nearest.duplicates import duplicate_threshold, find_duplicates
-from simages.nearest.intents import DUPLICATES
+from simages.nearest.core.display import format_threshold, threshold_from_score
+from simages.nearest.core.intents import DUPLICATES
+from simages.nearest.duplicates.exact import duplicate_threshold, find_duplicates
 from tests.gui_fixtures import (
     current_query,
     demo_root,
@@ -101,7 +101,7 @@ async def test_range_join_counts_pairs_out_of_all(tmp_path):
         names_a = sorted(p.name for p in (tmp_path / "image_sets" / "animals").rglob("*.png"))
         assert len(names_a) == 12
         # The count agrees with a brute-force join of the same stored vectors.
-        from simages.nearest.cache import default_cache
+        from simages.nearest.sets.cache import default_cache
 
         a = default_cache.get(settings, "animals")
         b = default_cache.get(settings, "plants")

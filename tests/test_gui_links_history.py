@@ -10,11 +10,11 @@ import numpy as np
 from nicegui import ui
 from nicegui.functions.navigate import History
 
-from simages.gui.common import loose_images
-from simages.gui.metric_note import metrics_rank_alike
-from simages.nearest.joins import key_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.gui.pages.common import loose_images
+from simages.gui.widgets.metric_note import metrics_rank_alike
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.joins.join import key_join
 from tests.gui_fixtures import current_query, demo_root, gui_app, make_images, only, vectors_for, write_store
 
 KEY = "/similar?key_set=animals&image=ani001.png&set=animals"

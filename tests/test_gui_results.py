@@ -301,7 +301,7 @@ async def test_a_changed_image_gets_a_new_thumbnail_and_the_old_one_goes(tmp_pat
 def test_thumbnails_of_deleted_images_and_sets_are_pruned(tmp_path):
     import shutil
 
-    from simages.gui.thumbnails import ThumbnailCache
+    from simages.gui.routes.thumbnails import ThumbnailCache
 
     settings, _ = demo_root(tmp_path)
     cache = ThumbnailCache(settings)

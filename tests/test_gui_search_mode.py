@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simages.jobs.derived import refresh_derived
-from simages.nearest import ann
+from simages.nearest.ann import index as ann
 from tests.gui_fixtures import current_query, demo_root, gui_app, only
 
 pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")

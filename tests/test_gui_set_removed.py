@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from simages.gui.common import removed_sets_text
+from simages.gui.pages.common import removed_sets_text
 from tests.gui_fixtures import demo_root, gui_app
 
 

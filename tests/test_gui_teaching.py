@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from nicegui import ui
 
-from simages.gui.teaching_panel import (
+from simages.gui.widgets.teaching_panel import (
     bounds_scatter_options,
     cost_bar_options,
     mount_join_request_panel,
@@ -15,11 +15,11 @@ from simages.gui.teaching_panel import (
     summary_text,
 )
 from simages.nearest import QuerySpec, SetIndex, key_join
-from simages.nearest.distribution import default_threshold
-from simages.nearest.intents import intent_named
-from simages.nearest.pruning import estimate_join_cost, explain_pruning
-from simages.nearest.query_cost import IndexChoice, explained_set_join
-from simages.nearest.reduced import pair_share, reduced_index
+from simages.nearest.core.distribution import default_threshold
+from simages.nearest.core.intents import intent_named
+from simages.nearest.teaching.pruning import estimate_join_cost, explain_pruning
+from simages.nearest.teaching.query_cost import IndexChoice, explained_set_join
+from simages.nearest.teaching.reduced import pair_share, reduced_index
 from tests.gui_fixtures import demo_root, gui_app, only, write_store
 
 KEY = "/similar?key_set=animals&image=ani001.png&set=animals"

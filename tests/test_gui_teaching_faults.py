@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from simages.gui.teaching_panel import AS_SEARCHED, cutoff_label
+from simages.gui.widgets.teaching_panel import AS_SEARCHED, cutoff_label
 from simages.nearest import QuerySpec, SetIndex, key_join
-from simages.nearest.cache import get_set_index
-from simages.nearest.display import format_score_short, passes, threshold_from_score
-from simages.nearest.pruning import explain_pruning
-from simages.nearest.teaching_view import unscaled_index
+from simages.nearest.core.display import format_score_short, passes, threshold_from_score
+from simages.nearest.sets.cache import get_set_index
+from simages.nearest.teaching.pruning import explain_pruning
+from simages.nearest.teaching.views import unscaled_index
 from simages.settings import Settings
 from tests.gui_fixtures import FakeManager, demo_root, gui_app, make_images, only, vectors_for, write_store
 

@@ -1,4 +1,4 @@
-"""Simulated-user tests of the full-screen viewer (simages/gui/viewer.py): one image beside the key, pairs
+"""Simulated-user tests of the full-screen viewer (gui/widgets/viewer.py): one image beside the key, pairs
 side by side (the join page's Compare view), file information, zoom, keyboard, and Back closing it."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import re
 from nicegui import ui
 from nicegui.testing.user_interaction import UserInteraction
 
-from simages.gui.image_info import describe_info, format_bytes, image_info
-from simages.gui.image_route import full_url
-from simages.gui.viewer import Viewer, ViewItem, ViewPair
+from simages.gui.urls.image import full_url
+from simages.gui.widgets.image_info import describe_info, format_bytes, image_info
+from simages.gui.widgets.viewer import Viewer, ViewItem, ViewPair
 from tests.gui_fixtures import current_query, demo_root, gui_app, only
 
 KEY = "/similar?key_set=animals&image=ani001.png&set=animals"

@@ -12,7 +12,7 @@ from imagegen import photo, save
 from simages.cli import index_cmd, main
 from simages.extraction.calibration import CALIBRATING
 from simages.extraction.network import TinyNetwork
-from simages.gui.status_panel import describe_status
+from simages.gui.widgets.status_panel import describe_status
 from simages.jobs import status as st
 from simages.jobs.manager import IndexManager
 

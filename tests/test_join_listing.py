@@ -13,10 +13,10 @@ import pytest
 from simages.cli import main
 from simages.cli.query_cmd import open_set
 from simages.nearest import QuerySpec
-from simages.nearest.display import format_score
-from simages.nearest.joins import iter_set_join
-from simages.nearest.pairs_once import PairsOnce
-from simages.nearest.results import Match
+from simages.nearest.core.display import format_score
+from simages.nearest.core.results import Match
+from simages.nearest.joins.join import iter_set_join
+from simages.nearest.joins.pairs_once import PairsOnce
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store

@@ -10,15 +10,15 @@ import pytest
 
 from simages.jobs import join_runner
 from simages.jobs.join_runner import CANCELLED, DONE, FAILED, JoinRequest, JoinRunner, run_join
-from simages.nearest.cache import DescriptorCache
-from simages.nearest.distribution import set_distribution
-from simages.nearest.join_distribution import join_distribution
-from simages.nearest.join_groups import join_groups
-from simages.nearest.join_pairs import JoinPair, JoinPairs, PairCollector
-from simages.nearest.joins import iter_set_join
-from simages.nearest.multi_join import SetMatch, iter_multi_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.nearest.core.distribution import set_distribution
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.groups import join_groups
+from simages.nearest.joins.distribution import join_distribution
+from simages.nearest.joins.join import iter_set_join
+from simages.nearest.joins.multi import SetMatch, iter_multi_join
+from simages.nearest.joins.pairs import JoinPair, JoinPairs, PairCollector
+from simages.nearest.sets.cache import DescriptorCache
 from tests.gui_fixtures import demo_root, make_images, write_store
 
 
@@ -169,7 +169,7 @@ def test_runner_reports_what_cannot_run(runner, tmp_path):
 def test_range_join_skipping_rows_without_candidates_changes_nothing(metric, monkeypatch):
     """Rows whose keys all miss the cut-off are answered empty without per-row work: the answers must be
     those of the per-row path, also for thresholds exactly at a pair's score."""
-    from simages.nearest import joins
+    from simages.nearest.joins import join as joins
 
     a, b = index("a", 40, 1, dim=16), index("b", 50, 2, dim=16)
     every = QuerySpec.parse(metric, "knn", "50")

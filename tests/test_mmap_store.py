@@ -7,11 +7,11 @@ import mmap
 import numpy as np
 
 from simages.jobs.derived import refresh_derived
-from simages.nearest.cache import DescriptorCache
-from simages.nearest.joins import key_join
-from simages.nearest.mapped_index import write_mapped
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.joins.join import key_join
+from simages.nearest.sets.cache import DescriptorCache
+from simages.nearest.sets.mapped_index import write_mapped
 from simages.store.fingerprint import Fingerprint
 from simages.store.mmap_store import mmap_path, read_source, source_version
 from simages.store.npz_store import FeatureStore, load_store, save_store
@@ -110,7 +110,7 @@ def test_a_removed_store_takes_its_derived_files_along(settings):
 
 
 def test_the_duplicates_reading_has_its_own_copy_with_the_same_answers(settings):
-    from simages.nearest.intents import DUPLICATES
+    from simages.nearest.core.intents import DUPLICATES
 
     names = [f"{i}.jpg" for i in range(300)]  # enough images to whiten, as the duplicates reading does
     vectors = write_set(settings, names)

@@ -230,8 +230,8 @@ def test_query_without_a_predicate_is_knn_10(settings, capsys):
 
 
 def test_duplicates_intent_defaults_to_the_duplicate_threshold_and_says_when_none_passes(settings, capsys):
-    from simages.nearest.duplicates import duplicate_threshold
-    from simages.nearest.intents import DUPLICATES
+    from simages.nearest.core.intents import DUPLICATES
+    from simages.nearest.duplicates.exact import duplicate_threshold
 
     assert cli(settings, "query", "pets/cats/1.jpg", "--set", "pets", "--intent", "duplicates",
                "--format", "json") == 0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from simages.nearest import QuerySpec, SetIndex, key_join
-from simages.nearest.display import format_score, format_score_short, passes, shown_value
+from simages.nearest.core.display import format_score, format_score_short, passes, shown_value
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])

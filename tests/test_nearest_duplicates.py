@@ -9,7 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from simages.nearest.duplicates import (
+from simages.nearest.core.intents import DUPLICATES
+from simages.nearest.core.results import Pair
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.exact import (
     DUPLICATE_COSINE,
     UNWHITENED_DUPLICATE_COSINE,
     duplicate_groups,
@@ -17,9 +20,6 @@ from simages.nearest.duplicates import (
     duplicate_threshold,
     find_duplicates,
 )
-from simages.nearest.intents import DUPLICATES
-from simages.nearest.results import Pair
-from simages.nearest.set_index import SetIndex
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from simages.nearest import QuerySpec, SetIndex, iter_set_join, key_join
-from simages.nearest.intents import DUPLICATES
+from simages.nearest.core.intents import DUPLICATES
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore
 

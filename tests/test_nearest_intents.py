@@ -10,8 +10,8 @@ import pytest
 
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.nearest import DescriptorCache
-from simages.nearest.intents import DUPLICATES, SIMILAR, intent_named
-from simages.nearest.set_index import DescriptorMismatch
+from simages.nearest.core.intents import DUPLICATES, SIMILAR, intent_named
+from simages.nearest.core.set_index import DescriptorMismatch
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store

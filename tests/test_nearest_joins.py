@@ -5,7 +5,7 @@ import pytest
 
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.nearest import QuerySpec, SetIndex, key_join, set_join
-from simages.nearest.joins import block_rows_for, iter_set_join
+from simages.nearest.joins.join import block_rows_for, iter_set_join
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore
 
@@ -305,7 +305,7 @@ def test_query_spec_describes_and_parses_the_expansion_switch():
 
 
 def test_small_sets_are_searched_without_what_they_are_too_small_to_learn():
-    from simages.nearest.set_index import applicable_spec
+    from simages.nearest.core.set_index import applicable_spec
 
     default = DescriptorSpec.parse("gap+l2+pca128+qe10")
     assert applicable_spec(default, 1000, 512).key() == "gap+l2+pca128+qe10"

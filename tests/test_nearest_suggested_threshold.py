@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simages.nearest import QuerySpec, SetIndex, key_join
-from simages.nearest.distribution import default_threshold, key_threshold, suggested_count
+from simages.nearest.core.distribution import default_threshold, key_threshold, suggested_count
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore
 

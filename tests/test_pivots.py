@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from simages.nearest import DescriptorCache, QuerySpec, SetIndex, key_join
-from simages.nearest.intrinsic_dim import intrinsic_dimensionality
-from simages.nearest.joins import iter_set_join
-from simages.nearest.pivot_store import load_table, pivot_index, pivot_path
-from simages.nearest.pivots import PivotIndex, select_pivots
-from simages.nearest.query_cost import IndexChoice, explained_key_join, explained_set_join
-from simages.nearest.reduced import reduced_index
+from simages.nearest.joins.join import iter_set_join
+from simages.nearest.pivots.store import load_table, pivot_index, pivot_path
+from simages.nearest.pivots.table import PivotIndex, select_pivots
+from simages.nearest.teaching.intrinsic_dim import intrinsic_dimensionality
+from simages.nearest.teaching.query_cost import IndexChoice, explained_key_join, explained_set_join
+from simages.nearest.teaching.reduced import reduced_index
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, empty_store, save_store
 
@@ -158,7 +158,7 @@ def test_set_joins_match_brute_force(metric, predicate, param):
 
 def test_query_expansion_is_counted_apart_and_answers_still_match():
     """With a `qe` descriptor an image scores the better of the key's own score and its expanded key's
-    (simages.nearest.query_rows): an exact copy of the key scores 1 and ranks first, which the expanded
+    (simages.nearest.core.query_rows): an exact copy of the key scores 1 and ranks first, which the expanded
     key alone would not give. The table must bound both forms."""
     rng = np.random.default_rng(8)
     vectors = rng.normal(size=(120, 12)).astype(np.float32)
@@ -280,7 +280,7 @@ def test_reduced_index_keeps_answers_exact_and_has_the_asked_dimension():
 
 
 def test_a_cost_answered_by_an_approximate_index_counts_nothing_and_says_so():
-    from simages.nearest.query_cost import QueryCost
+    from simages.nearest.teaching.query_cost import QueryCost
 
     cost = QueryCost(None, 100_000, 0, 1.5, 0, "hnsw")
     assert cost.pruned is None and cost.to_json()["approximate"] == "hnsw"

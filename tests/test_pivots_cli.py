@@ -114,7 +114,7 @@ def test_bench_pivots_prints_the_table_and_checks_every_answer(settings, capsys)
 
 
 def test_default_pivot_count_follows_the_set_size_and_leaves_images_to_rule_out():
-    from simages.nearest.pivot_store import DEFAULT_PIVOTS, default_pivot_count
+    from simages.nearest.pivots.store import DEFAULT_PIVOTS, default_pivot_count
 
     for images in (1, 2, 3, 9, 10, 50, 120, 1000, 10_000, 1_000_000):
         count = default_pivot_count(images)

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from simages.nearest import DescriptorCache, QuerySpec, key_join
-from simages.nearest.joins import iter_set_join
-from simages.nearest.query_cost import IndexChoice, explained_key_join, explained_set_join
-from simages.nearest.reduced import carried_threshold, reduced_index
+from simages.nearest.joins.join import iter_set_join
+from simages.nearest.teaching.query_cost import IndexChoice, explained_key_join, explained_set_join
+from simages.nearest.teaching.reduced import carried_threshold, reduced_index
 from simages.settings import Settings
 
 

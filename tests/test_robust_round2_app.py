@@ -14,9 +14,9 @@ import imagegen
 import pytest
 
 from simages.bench.app_server import AppServer, wait_for
-from simages.gui.image_route import thumb_url
-from simages.gui.query_url import QueryState, results_url
-from simages.gui.thumbnails import ThumbnailCache
+from simages.gui.routes.thumbnails import ThumbnailCache
+from simages.gui.urls.image import thumb_url
+from simages.gui.urls.query import QueryState, results_url
 from simages.naming import url_quote, url_unquote
 from simages.settings import Settings
 
@@ -137,7 +137,7 @@ def test_absurd_range_thresholds_get_an_answer_page(site, param: str) -> None:
     ("garbage from a client", "upload one image file of at most 25 MB", "Traceback"),
 ])
 def test_upload_refusals_say_what_is_wrong(entry, says: str, never: str) -> None:
-    from simages.gui.uploads import rejection_message
+    from simages.gui.uploads.store import rejection_message
 
     message = rejection_message([entry], 25 * 2**20)
     assert says in message and never not in message
@@ -145,7 +145,7 @@ def test_upload_refusals_say_what_is_wrong(entry, says: str, never: str) -> None
 
 @pytest.mark.parametrize("set_name", SETS)
 def test_join_page_and_csv_work_for_sets_with_any_name(site, set_name: str) -> None:
-    from simages.gui.join_state import JoinState, csv_url, join_url
+    from simages.gui.urls.join import JoinState, csv_url, join_url
 
     server, _ = site
     state = JoinState(a=set_name, b=set_name, predicate="knn", param="1")

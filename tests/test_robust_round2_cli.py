@@ -18,7 +18,7 @@ import pytest
 from simages.cli import main
 from simages.extraction.network import TinyNetwork
 from simages.jobs.indexer import index_set
-from simages.nearest.query_spec import QuerySpec
+from simages.nearest.core.query_spec import QuerySpec
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store

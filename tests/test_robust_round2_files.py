@@ -22,7 +22,7 @@ from simages.jobs import distributor
 from simages.jobs.indexer import index_set
 from simages.jobs.summary import Progress
 from simages.naming import image_path, list_sets, set_dir, validate_image_name, validate_set_name
-from simages.nearest.cache import DescriptorCache, NotIndexed
+from simages.nearest.sets.cache import DescriptorCache, NotIndexed
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, StoreNotReadable, load_store, save_store

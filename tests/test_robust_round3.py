@@ -20,13 +20,13 @@ from simages.cli import main
 from simages.extraction.images import UnreadableImage, displayed_size, open_rgb
 from simages.extraction.network import TinyNetwork
 from simages.gui.context import GuiContext
-from simages.gui.image_info import image_info
-from simages.gui.image_route import serve_image
+from simages.gui.routes.image import serve_image
+from simages.gui.widgets.image_info import image_info
 from simages.jobs import indexer
 from simages.jobs.derived import refresh_derived
 from simages.jobs.indexer import index_set
 from simages.naming import NAME_MAX, InvalidName, derived_name, validate_set_name
-from simages.nearest import ann
+from simages.nearest.ann import index as ann
 from simages.settings import Settings
 from simages.store import npz_store
 from simages.store.npz_store import load_store
@@ -262,9 +262,9 @@ def test_a_newer_store_is_refused_by_query_and_index_and_kept(
 
 def test_newer_derived_files_are_neither_used_nor_replaced(settings: Settings, monkeypatch) -> None:
     pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
-    from simages.nearest.cache import DescriptorCache
-    from simages.nearest.joins import key_join
-    from simages.nearest.query_spec import QuerySpec
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.joins.join import key_join
+    from simages.nearest.sets.cache import DescriptorCache
     from simages.store.mmap_store import mmap_path
 
     monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)
@@ -394,8 +394,8 @@ def test_pivot_tables_that_cannot_be_written_stay_in_memory(
 ) -> None:
     import logging
 
-    from simages.nearest.cache import DescriptorCache
-    from simages.nearest.pivot_store import pivot_table
+    from simages.nearest.pivots.store import pivot_table
+    from simages.nearest.sets.cache import DescriptorCache
 
     imagegen.write_set(settings.image_sets / "s", 6)
     index_set(settings, "s", network_factory=TinyNetwork)
@@ -418,7 +418,8 @@ _KILLED_CHILD = r"""
 import os, signal, sys
 from pathlib import Path
 from simages.jobs.derived import refresh_derived
-from simages.nearest import ann, ann_update
+from simages.nearest.ann import index as ann
+from simages.nearest.ann import update as ann_update
 from simages.settings import Settings
 from simages.store import mmap_store
 
@@ -479,9 +480,9 @@ def test_kill_9_while_derived_files_are_written(
     pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
     import signal
 
-    from simages.nearest.cache import DescriptorCache
-    from simages.nearest.joins import key_join
-    from simages.nearest.query_spec import QuerySpec
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.joins.join import key_join
+    from simages.nearest.sets.cache import DescriptorCache
     from simages.store.mmap_store import mmap_path, open_mmap_copy
 
     monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)

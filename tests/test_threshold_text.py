@@ -8,17 +8,17 @@ import types
 import numpy as np
 import pytest
 
-from simages.gui.controls import QueryControls
-from simages.gui.histogram import marker_for, set_range_threshold
-from simages.gui.join_views import summary_text as join_summary
-from simages.gui.results_page import summary_text as results_summary
+from simages.gui.join.views import summary_text as join_summary
+from simages.gui.pages.results import summary_text as results_summary
+from simages.gui.widgets.controls import QueryControls
+from simages.gui.widgets.histogram import marker_for, set_range_threshold
 from simages.nearest import QuerySpec, SetIndex
-from simages.nearest.display import format_threshold, passes, threshold_from_score
-from simages.nearest.distribution import default_threshold, key_threshold
-from simages.nearest.join_distribution import join_threshold
-from simages.nearest.join_pairs import JoinPair, JoinPairs
-from simages.nearest.joins import iter_set_join
-from simages.nearest.results import KeyResult
+from simages.nearest.core.display import format_threshold, passes, threshold_from_score
+from simages.nearest.core.distribution import default_threshold, key_threshold
+from simages.nearest.core.results import KeyResult
+from simages.nearest.joins.distribution import join_threshold
+from simages.nearest.joins.join import iter_set_join
+from simages.nearest.joins.pairs import JoinPair, JoinPairs
 
 
 def scores_of_every_size(metric: str) -> np.ndarray:

@@ -16,7 +16,7 @@ from simages.evaluation.leave_one_out import set_vectors
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.pooling import pool_with_mirror
 from simages.nearest import DescriptorCache
-from simages.nearest.set_index import DescriptorMismatch
+from simages.nearest.core.set_index import DescriptorMismatch
 from simages.operations.train import TrainingRefused, TrainRequest, train
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from simages.atlas.cache import SetMap, cached_map, compute_map, refresh_map
-from simages.nearest.duplicates import duplicate_groups
-from simages.nearest.results import Pair
+from simages.nearest.core.results import Pair
+from simages.nearest.duplicates.exact import duplicate_groups
 
 
 @dataclass

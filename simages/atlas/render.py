@@ -10,7 +10,7 @@ import numpy as np
 
 from simages.store.atomic import write_atomically
 
-# The page's palette (simages.gui.atlas_page), so the PNG and the page read alike.
+# The page's palette (simages.gui.pages.atlas), so the PNG and the page read alike.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#bab0ac", "#86bcb6", "#d4a6c8")
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR
-from simages.nearest import ann
-from simages.nearest.joins import key_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.nearest.ann import index as ann
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.joins.join import key_join
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, load_store

@@ -18,9 +18,9 @@ import time
 
 from simages.bench.ann_bench import add_model_arguments
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR
-from simages.nearest import ann
-from simages.nearest.intents import DUPLICATES
-from simages.nearest.set_index import SetIndex
+from simages.nearest.ann import index as ann
+from simages.nearest.core.intents import DUPLICATES
+from simages.nearest.core.set_index import SetIndex
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore
@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     from simages.bench.ann_bench import source_vectors
     from simages.bench.realistic_descriptors import fit_model, sample
-    from simages.nearest.ann_duplicates import graph_duplicates
-    from simages.nearest.duplicates import duplicate_pairs, duplicate_threshold
+    from simages.nearest.duplicates.ann_graph import graph_duplicates
+    from simages.nearest.duplicates.exact import duplicate_pairs, duplicate_threshold
 
     if ann.faiss_module() is None:
         print("error: this benchmark needs FAISS: pip install 'simages[ann]'", file=sys.stderr)

@@ -4,7 +4,7 @@ images are added or removed, against rebuilding it.
 Realistic descriptors (`simages.bench.realistic_descriptors`, fitted to the largest indexed set under
 --root), the default descriptor (PCA learned on the set, query expansion), stores written with the store
 API in a temporary folder and the index kept up to date by the very code that runs after indexing
-(`simages.nearest.ann_update.update`, which patches or rebuilds):
+(`simages.nearest.ann.update.update`, which patches or rebuilds):
 
   add:     an index built on N - M images, then M images added: patched (+M) vs rebuilt on all N;
   remove:  that rebuilt index of N images, then M random images removed: patched (-M) vs rebuilt on N - M.
@@ -33,10 +33,12 @@ import numpy as np
 
 from simages.bench.ann_bench import add_model_arguments
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR
-from simages.nearest import ann, ann_update, approximate
-from simages.nearest.joins import key_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.nearest.ann import index as ann
+from simages.nearest.ann import search as approximate
+from simages.nearest.ann import update as ann_update
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.joins.join import key_join
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store

@@ -47,8 +47,8 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     from simages.atlas.cache import refresh_map
     from simages.atlas.projection import umap_available
     from simages.bench.realistic_descriptors import fit_model, sample
-    from simages.gui.atlas_page import set_map_options
-    from simages.nearest.set_index import SetIndex
+    from simages.gui.pages.atlas import set_map_options
+    from simages.nearest.core.set_index import SetIndex
     from simages.operations.atlas import set_atlas
 
     if not umap_available():

@@ -36,12 +36,12 @@ from simages.bench.duplicate_copies import EditedCopy, choose_originals, write_c
 from simages.bench.edits import EDITS
 from simages.bench.extract_bench import default_corel
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
-from simages.nearest.distribution import default_threshold, key_threshold
-from simages.nearest.duplicates import duplicate_pairs, duplicate_threshold
-from simages.nearest.intents import DUPLICATES
-from simages.nearest.joins import iter_set_join, key_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.nearest.core.distribution import default_threshold, key_threshold
+from simages.nearest.core.intents import DUPLICATES
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.exact import duplicate_pairs, duplicate_threshold
+from simages.nearest.joins.join import iter_set_join, key_join
 from simages.settings import Settings
 from simages.store.npz_store import FeatureStore, load_store
 from simages.store.scan import scan_set

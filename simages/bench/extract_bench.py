@@ -348,7 +348,8 @@ def all_engines(convs) -> list[Network]:
 def run_engines(args: argparse.Namespace, settings: Settings) -> int:
     """The network alone, every engine on the same decoded images, against Keras' predict."""
     from simages.extraction.images import load_for_network
-    from simages.extraction.network import PlainKerasNetwork, keras_vgg16
+    from simages.extraction.keras_vgg import keras_vgg16
+    from simages.extraction.network import PlainKerasNetwork
     from simages.extraction.torch_vgg import conv_weights_from_keras
 
     print(machine_header())
@@ -382,7 +383,8 @@ def run_fidelity(args: argparse.Namespace, settings: Settings) -> int:
     """The fidelity criterion of every engine against Keras' fp32 predict on (a sample of) Corel-1k."""
     from simages.extraction.fidelity import fidelity
     from simages.extraction.images import load_for_network
-    from simages.extraction.network import PlainKerasNetwork, keras_vgg16
+    from simages.extraction.keras_vgg import keras_vgg16
+    from simages.extraction.network import PlainKerasNetwork
     from simages.extraction.torch_vgg import conv_weights_from_keras
 
     print(machine_header())
@@ -441,7 +443,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         return run_engines(args, settings)
     import torch
 
-    from simages.extraction.network import keras_vgg16
+    from simages.extraction.keras_vgg import keras_vgg16
     from simages.extraction.torch_vgg import conv_weights_from_keras
 
     print(machine_header())

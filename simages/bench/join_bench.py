@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 import numpy as np
 from PIL import Image
 
-from simages.gui.join_views import PAIRS_PER_PAGE
+from simages.gui.join.views import PAIRS_PER_PAGE
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store
@@ -125,10 +125,10 @@ def join_url(threshold: float) -> str:
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     from simages.jobs.join_runner import DONE, JoinRequest, JoinRunner, run_join
-    from simages.nearest.cache import DescriptorCache
-    from simages.nearest.duplicates import duplicate_threshold
-    from simages.nearest.intents import DUPLICATES
-    from simages.nearest.query_spec import QuerySpec
+    from simages.nearest.core.intents import DUPLICATES
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.duplicates.exact import duplicate_threshold
+    from simages.nearest.sets.cache import DescriptorCache
 
     print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; load average now "
           f"{os.getloadavg()[0]:.1f} (wall times grow with it, CPU seconds do not)")

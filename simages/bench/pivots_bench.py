@@ -1,10 +1,10 @@
 """`simages bench pivots SET`: how much a pivot table (LAESA) saves on an indexed set, dimension by dimension.
 
 For each dimension (the set's stored descriptor reduced by PCA and scaled to unit length again, see
-simages.nearest.reduced) and each number of pivots, the same keys (images of the set, each left out of its
+nearest.teaching.reduced) and each number of pivots, the same keys (images of the set, each left out of its
 own answer) are answered by brute force and through the pivot table: the table prints the share of the
 set whose distance still had to be computed, for kNN and for a range query at the set's duplicate
-threshold (simages.nearest.duplicates, defined on the set's duplicates reading; carried to each
+threshold (simages.nearest.duplicates.exact, defined on the set's duplicates reading; carried to each
 dimension as the threshold that the same share of that view's pairs pass), with milliseconds per query of
 both beside it. Every pivot answer is checked against brute
 force; a difference is reported and the exit code is 1. The intrinsic dimensionality rho (Chávez et al.)
@@ -24,15 +24,15 @@ from typing import Any
 import numpy as np
 
 from simages.cli.query_cmd import USER_ERRORS, user_error
-from simages.nearest.cache import default_cache
-from simages.nearest.duplicates import duplicate_threshold
-from simages.nearest.intents import DUPLICATES
-from simages.nearest.intrinsic_dim import intrinsic_dimensionality
-from simages.nearest.pivots import space_of, space_points
-from simages.nearest.query_cost import IndexChoice, explained_key_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.reduced import carried_threshold, pair_share, reduced_index
-from simages.nearest.set_index import SetIndex
+from simages.nearest.core.intents import DUPLICATES
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.exact import duplicate_threshold
+from simages.nearest.pivots.table import space_of, space_points
+from simages.nearest.sets.cache import default_cache
+from simages.nearest.teaching.intrinsic_dim import intrinsic_dimensionality
+from simages.nearest.teaching.query_cost import IndexChoice, explained_key_join
+from simages.nearest.teaching.reduced import carried_threshold, pair_share, reduced_index
 from simages.settings import Settings
 
 
@@ -81,7 +81,7 @@ def measure(
     range_share: float = 0.0,
 ) -> list[Row]:
     """The rows of the table; see the module docstring. The range query of each dimension uses the
-    threshold that `range_share` of that view's pairs pass (simages.nearest.reduced.carried_threshold).
+    threshold that `range_share` of that view's pairs pass (nearest.teaching.reduced.carried_threshold).
     ValueError for a set too small to query."""
     if len(index) < 2:
         raise ValueError(f"set {index.set_name!r} has {len(index)} image(s); the benchmark needs at least 2")

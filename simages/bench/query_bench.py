@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR
-from simages.nearest.cache import DescriptorCache
-from simages.nearest.joins import key_join, set_join
-from simages.nearest.query_spec import QuerySpec
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.joins.join import key_join, set_join
+from simages.nearest.sets.cache import DescriptorCache
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store

@@ -16,7 +16,7 @@ import sys
 import time
 
 from simages.cli.query_cmd import USER_ERRORS, user_error
-from simages.nearest.cache import default_cache
+from simages.nearest.sets.cache import default_cache
 from simages.operations.atlas import SetAtlas, build_set_atlas, folder_of
 from simages.settings import Settings
 

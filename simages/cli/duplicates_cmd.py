@@ -1,7 +1,7 @@
 """`simages duplicates SET [OTHER ...] [--threshold T] [--metric M] [--format table|csv|json]`: near-duplicate
 pairs within a set, or between a set and others, and their groups.
 
-Runs the "duplicates" intent (simages.nearest.intents): the stored descriptors, square-rooted and
+Runs the "duplicates" intent (simages.nearest.core.intents): the stored descriptors, square-rooted and
 PCA-whitened on the searched set, without query expansion, compared with the default duplicate threshold
 (cosine similarity 0.5, measured with `simages bench duplicates`; see docs/duplicates.md) unless
 --threshold gives another. With one set, every pair of its images is considered (an image is never paired
@@ -25,13 +25,13 @@ from typing import TextIO
 from tqdm import tqdm
 
 from simages.cli.query_cmd import USER_ERRORS, require_same_descriptor, user_error
-from simages.nearest.ann_duplicates import GRAPH_K, graph_duplicates, graph_join_index
-from simages.nearest.cache import default_cache
-from simages.nearest.display import format_score
-from simages.nearest.duplicates import DuplicateReport, duplicate_threshold, find_duplicates
-from simages.nearest.intents import DUPLICATES
-from simages.nearest.query_spec import METRICS, QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.nearest.core.display import format_score
+from simages.nearest.core.intents import DUPLICATES
+from simages.nearest.core.query_spec import METRICS, QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.ann_graph import GRAPH_K, graph_duplicates, graph_join_index
+from simages.nearest.duplicates.exact import DuplicateReport, duplicate_threshold, find_duplicates
+from simages.nearest.sets.cache import default_cache
 from simages.settings import Settings
 
 
@@ -73,12 +73,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _graph(settings: Settings, indexes: list[SetIndex], threshold: float | None,
            args: argparse.Namespace) -> DuplicateReport | None:
-    """Duplicates within one large set through its ANN kNN graph (simages.nearest.ann_duplicates), with a
+    """Duplicates within one large set through its ANN kNN graph (nearest.duplicates.ann_graph), with a
     progress bar on stderr; None for the exact self-join (saying why when a graph could have run)."""
     stored = indexes[0]
     if threshold is None:
         threshold = duplicate_threshold(args.metric, stored)
-    found = graph_join_index(settings, stored, QuerySpec.parse(args.metric, "range", threshold), args.exact)
+    spec = QuerySpec.parse(args.metric, "range", threshold)
+    found = graph_join_index(settings, stored, spec, args.exact, cache=default_cache)
     if found is None:
         return None
     if isinstance(found, str):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from simages.nearest.pivot_store import DEFAULT_PIVOTS
-from simages.nearest.query_cost import IndexChoice
+from simages.nearest.pivots.store import DEFAULT_PIVOTS
+from simages.nearest.teaching.query_cost import IndexChoice
 
 
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:

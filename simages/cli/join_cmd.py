@@ -45,15 +45,16 @@ from simages.cli.query_cmd import (
     spec_from_args,
     user_error,
 )
-from simages.nearest.intents import DEFAULT_INTENT, INTENTS, Intent, intent_named
-from simages.nearest.join_pairs import node
-from simages.nearest.joins import is_self_join
-from simages.nearest.multi_join import SetMatch, iter_multi_join
-from simages.nearest.pairs_once import iter_pairs_once
-from simages.nearest.query_cost import explained_set_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.results import Match
-from simages.nearest.set_index import SetIndex
+from simages.nearest.core.intents import DEFAULT_INTENT, INTENTS, Intent, intent_named
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.results import Match
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.joins.join import is_self_join
+from simages.nearest.joins.multi import SetMatch, iter_multi_join
+from simages.nearest.joins.pairs import node
+from simages.nearest.joins.pairs_once import iter_pairs_once
+from simages.nearest.sets.cache import default_cache
+from simages.nearest.teaching.query_cost import explained_set_join
 from simages.settings import Settings
 
 Groups = Iterable[tuple[str, list[Match]]]
@@ -140,13 +141,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _graph_join(
     settings: Settings, a: SetIndex, b: SetIndex, spec: QuerySpec, args: argparse.Namespace
 ) -> Groups | None:
-    """Duplicates within one large set through its ANN kNN graph (simages.nearest.ann_duplicates), with
+    """Duplicates within one large set through its ANN kNN graph (simages.nearest.duplicates.ann_graph), with
     a progress bar on stderr; None for the exact join (saying why on stderr when a graph could have run)."""
     if args.intent != "duplicates" or not is_self_join(a, b):
         return None
-    from simages.nearest.ann_duplicates import GRAPH_K, graph_join_index, iter_graph_join
+    from simages.nearest.duplicates.ann_graph import GRAPH_K, graph_join_index, iter_graph_join
 
-    found = graph_join_index(settings, a, spec, args.exact)
+    found = graph_join_index(settings, a, spec, args.exact, cache=default_cache)
     if found is None:
         return None
     if isinstance(found, str):
@@ -170,7 +171,7 @@ def _as_list(b: SetIndex | Sequence[SetIndex]) -> list[SetIndex]:
 
 
 def lists_pairs_once(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec) -> bool:
-    """Whether the join lists each pair of images once: a range self-join (see nearest/pairs_once)."""
+    """Whether the join lists each pair of images once: a range self-join (see nearest/joins/pairs_once)."""
     return spec.predicate == "range" and len(bs) == 1 and is_self_join(a, bs[0])
 
 

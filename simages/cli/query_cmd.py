@@ -35,10 +35,8 @@ import numpy as np
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
 from simages.extraction.images import UnreadableImage, open_image
 from simages.naming import InvalidName, validate_image_name, validate_set_name
-from simages.nearest import display
-from simages.nearest.cache import default_cache
-from simages.nearest.duplicates import DUPLICATE_COSINE, duplicate_threshold
-from simages.nearest.intents import (
+from simages.nearest.core import display
+from simages.nearest.core.intents import (
     INTENTS,
     SIMILAR,
     Intent,
@@ -46,10 +44,12 @@ from simages.nearest.intents import (
     intent_named,
     no_duplicate_sentence,
 )
-from simages.nearest.query_cost import QueryCost, explained_key_join
-from simages.nearest.query_spec import METRICS, QuerySpec
-from simages.nearest.results import KeyResult
-from simages.nearest.set_index import SetIndex
+from simages.nearest.core.query_spec import METRICS, QuerySpec
+from simages.nearest.core.results import KeyResult
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.exact import DUPLICATE_COSINE, duplicate_threshold
+from simages.nearest.sets.cache import default_cache
+from simages.nearest.teaching.query_cost import QueryCost, explained_key_join
 from simages.settings import Settings
 from simages.store.npz_store import StoreError, read_failed
 

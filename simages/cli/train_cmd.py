@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from simages.nearest.cache import NotIndexed
+from simages.nearest.sets.cache import NotIndexed
 from simages.operations.train import (
     DEFAULT_TEST_SPLIT,
     TrainingRefused,

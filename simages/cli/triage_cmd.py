@@ -34,8 +34,8 @@ from typing import TextIO
 from simages.cli.query_cmd import USER_ERRORS, user_error
 from simages.copies.levels import Level
 from simages.naming import display_name
-from simages.nearest.cache import default_cache
-from simages.nearest.display import format_score
+from simages.nearest.core.display import format_score
+from simages.nearest.sets.cache import default_cache
 from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, plan_for, triage
 from simages.settings import Settings
 from simages.store.atomic import write_atomically

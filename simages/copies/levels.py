@@ -9,7 +9,7 @@ A pair of images is one of four levels (`Level`):
 - **new**: no match at all.
 
 `level_of` gives the level of one pair from its score in the duplicates space (cosine similarity of the
-duplicates intent, `simages.nearest.intents.DUPLICATES`) and whether the two descriptors are identical.
+duplicates intent, `simages.nearest.core.intents.DUPLICATES`) and whether the two descriptors are identical.
 The thresholds are named constants (`EXACT_COSINE`, `EDITED_COSINE`, `LOOK_ALIKE_COSINE`), gathered in a
 `LevelThresholds`; a Euclidean distance between unit vectors is turned into the cosine it stands for
 (`cosine_from_distance`). docs/duplicates.md says how the thresholds were chosen.

@@ -15,7 +15,7 @@ from simages.evaluation.retrieval_metrics import RetrievalScores, relevance_matr
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.pooling import l2_normalise, pool_with_mirror
 from simages.extraction.postprocess import average_query_expansion, learned_transform
-from simages.nearest.query_rows import with_expansion
+from simages.nearest.core.query_rows import with_expansion
 from simages.training.registry import projection_for
 
 METRICS = ("cosine", "euclidean")
@@ -74,7 +74,7 @@ def leave_one_out(
         block = np.arange(start, min(start + _BLOCK, n))
         dist = distances(vectors[block], vectors, metric)
         if expanded is not None:
-            # As joins score (simages.nearest.query_rows): the better of the key and its expansion.
+            # As joins score (simages.nearest.core.query_rows): the better of the key and its expansion.
             np.minimum(dist, distances(expanded.expanded[block], vectors, metric), out=dist)
         dist[np.arange(len(block)), block] = np.inf  # the key itself is not a result
         order = np.argsort(dist, axis=1, kind="stable")[:, : n - 1]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simages.extraction import keras_vgg
 from simages.extraction.torch_vgg import ConvWeights, conv_weights_from_keras
 from simages.settings import MissingWeightsError, file_sha256, weights_problem
 from simages.store.atomic import write_atomically
@@ -71,10 +72,8 @@ def load_convs(path: Path) -> list[ConvWeights] | None:
 
 def vgg16_convs(weights: Path | None, cache_folder: Path | None = None) -> list[ConvWeights]:
     """VGG-16's conv kernels for a weights file (None: Keras' own download), from the cache if it has them."""
-    from simages.extraction.network import keras_vgg16
-
     if weights is None or cache_folder is None:
-        return conv_weights_from_keras(keras_vgg16(weights))
+        return conv_weights_from_keras(keras_vgg.keras_vgg16(weights))
     problem = weights_problem(weights)
     if problem:
         raise MissingWeightsError(problem)
@@ -82,7 +81,7 @@ def vgg16_convs(weights: Path | None, cache_folder: Path | None = None) -> list[
     convs = load_convs(path)
     if convs is not None:
         return convs
-    convs = conv_weights_from_keras(keras_vgg16(weights))
+    convs = conv_weights_from_keras(keras_vgg.keras_vgg16(weights))
     try:
         save_convs(path, convs)
     except OSError as error:  # a read-only features/ folder only costs the next process 5 s

@@ -18,16 +18,16 @@ from nicegui import Client, app, ui
 from starlette.exceptions import HTTPException
 
 from simages.gui.access import AccessGuard, needs_token, new_token
-from simages.gui.atlas_page import build_atlas
-from simages.gui.common import not_found_page
 from simages.gui.context import GuiContext, ManagerLike
-from simages.gui.home_page import build_home
-from simages.gui.image_route import query_values, register_image_route
-from simages.gui.join_export import register_join_exports
-from simages.gui.join_page import build_join
-from simages.gui.results_page import build_results
+from simages.gui.pages.atlas import build_atlas
+from simages.gui.pages.common import not_found_page
+from simages.gui.pages.home import build_home
+from simages.gui.pages.join import build_join
+from simages.gui.pages.results import build_results
+from simages.gui.pages.triage import build_triage
+from simages.gui.routes.downloads import register_join_exports
+from simages.gui.routes.image import query_values, register_image_route
 from simages.gui.styles import CSS
-from simages.gui.triage_page import build_triage
 from simages.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from simages.gui.thumbnails import ThumbnailCache
-from simages.gui.uploads import UploadStore
+from simages.gui.routes.thumbnails import ThumbnailCache
+from simages.gui.uploads.store import UploadStore
 from simages.jobs.join_runner import JoinRunner
-from simages.nearest.cache import DescriptorCache
+from simages.nearest.sets.cache import DescriptorCache
 from simages.settings import Settings
 
 

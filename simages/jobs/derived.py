@@ -3,7 +3,7 @@ set large enough to use one its ANN index, and (`refresh_atlas`, last) its atlas
 
 The copy is rewritten from the `.npz` when it changed. The ANN index is patched (images added, removed,
 changed) in the space it was built in, or rebuilt when the set drifted too far from the images that space
-was learned on (`simages.nearest.ann_update`). Neither is ever required: until they are fresh, queries read
+was learned on (`simages.nearest.ann.update`). Neither is ever required: until they are fresh, queries read
 the `.npz` and search exactly.
 """
 
@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simages.atlas.cache import map_path, model_path, refresh_map
-from simages.nearest import ann, ann_update
-from simages.nearest.intents import DUPLICATES, intent_named
-from simages.nearest.mapped_index import open_mapped, write_mapped
-from simages.nearest.set_index import SetIndex
+from simages.nearest.ann import index as ann
+from simages.nearest.ann import update as ann_update
+from simages.nearest.core.intents import DUPLICATES, intent_named
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.sets.mapped_index import open_mapped, write_mapped
 from simages.settings import Settings
 from simages.store.atomic import remove_stale_temporaries
 from simages.store.mmap_store import mmap_path, open_mmap_copy, written_by_newer

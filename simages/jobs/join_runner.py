@@ -17,18 +17,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from simages.cli.query_cmd import require_same_descriptor
-from simages.nearest.cache import DescriptorCache, store_version
-from simages.nearest.distribution import ScoreDistribution
-from simages.nearest.intents import DEFAULT_INTENT, intent_named
-from simages.nearest.join_distribution import join_distribution
-from simages.nearest.join_groups import join_groups
-from simages.nearest.join_pairs import DEFAULT_KEEP, JoinPairs, PairCollector
-from simages.nearest.joins import is_self_join
-from simages.nearest.multi_join import SetMatch, iter_multi_join
-from simages.nearest.pairs_once import PairsOnce
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.results import Match
-from simages.nearest.set_index import SetIndex
+from simages.nearest.core.distribution import ScoreDistribution
+from simages.nearest.core.intents import DEFAULT_INTENT, intent_named
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.results import Match
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.groups import join_groups
+from simages.nearest.joins.distribution import join_distribution
+from simages.nearest.joins.join import is_self_join
+from simages.nearest.joins.multi import SetMatch, iter_multi_join
+from simages.nearest.joins.pairs import DEFAULT_KEEP, JoinPairs, PairCollector
+from simages.nearest.joins.pairs_once import PairsOnce
+from simages.nearest.sets.cache import DescriptorCache, store_version
 from simages.settings import Settings
 
 RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
@@ -41,7 +41,7 @@ class JoinCancelled(Exception):
 @dataclass(frozen=True)
 class JoinRequest:
     """A join: the images of set `a` against the sets `bs` (one, or several for "all other sets"), the sets
-    read as the intent `intent` says (`similar` or `duplicates`, see nearest/intents.py)."""
+    read as the intent `intent` says (`similar` or `duplicates`, see nearest/core/intents.py)."""
 
     a: str
     bs: tuple[str, ...]
@@ -200,7 +200,7 @@ class JoinRunner:
         collector = PairCollector(spec.higher_is_better, self.keep)
         graph = self._graph_rows(job, a, bs)
         self_join = any(is_self_join(a, b) for b in bs)
-        # A range self-join counts its pairs of images once, as its CSV lists them (nearest/pairs_once).
+        # A range self-join counts its pairs of images once, as its CSV lists them (nearest/joins/pairs_once).
         once = PairsOnce(spec.higher_is_better) if self_join and spec.predicate == "range" else None
         for a_image, row in graph.rows if graph is not None else iter_multi_join(a, bs, spec):
             if job.cancelled:
@@ -239,14 +239,14 @@ class JoinRunner:
         )
 
     def _graph_rows(self, job: JoinJob, a: SetIndex, bs: list[SetIndex]) -> GraphRows | None:
-        """Duplicates within one large set through its ANN kNN graph (simages.nearest.ann_duplicates), or
+        """Duplicates within one large set through its ANN kNN graph (nearest.duplicates.ann_graph), or
         None for the exact join. Progress counts images whose nearest images are found; cancellable."""
         request, spec = job.request, job.request.spec
         if request.intent != "duplicates" or len(bs) != 1 or not is_self_join(a, bs[0]):
             return None
-        from simages.nearest.ann_duplicates import GRAPH_K, graph_join_index, iter_graph_join
+        from simages.nearest.duplicates.ann_graph import GRAPH_K, graph_join_index, iter_graph_join
 
-        found = graph_join_index(self.settings, a, spec)
+        found = graph_join_index(self.settings, a, spec, cache=self.descriptors)
         if found is None or isinstance(found, str):
             return None
         searched, index = found

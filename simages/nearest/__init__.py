@@ -8,26 +8,26 @@ Typical use::
                       exclude="beach/1.jpg")
 """
 
-from simages.nearest.cache import DescriptorCache, NotIndexed, default_cache, get_set_index
-from simages.nearest.display import format_score, format_score_short, passes
-from simages.nearest.distribution import (
+from simages.nearest.core.display import format_score, format_score_short, passes
+from simages.nearest.core.distribution import (
     ScoreDistribution,
     default_threshold,
     key_distribution,
     set_distribution,
 )
-from simages.nearest.duplicates import (
+from simages.nearest.core.intents import DUPLICATES, INTENTS, SIMILAR, Intent, intent_named
+from simages.nearest.core.query_spec import METRICS, PREDICATES, QuerySpec
+from simages.nearest.core.results import JoinResult, KeyResult, Match, Pair
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.exact import (
     DuplicateReport,
     duplicate_groups,
     duplicate_pairs,
     duplicate_threshold,
     find_duplicates,
 )
-from simages.nearest.intents import DUPLICATES, INTENTS, SIMILAR, Intent, intent_named
-from simages.nearest.joins import iter_set_join, key_join, set_join
-from simages.nearest.query_spec import METRICS, PREDICATES, QuerySpec
-from simages.nearest.results import JoinResult, KeyResult, Match, Pair
-from simages.nearest.set_index import SetIndex
+from simages.nearest.joins.join import iter_set_join, key_join, set_join
+from simages.nearest.sets.cache import DescriptorCache, NotIndexed, default_cache, get_set_index
 
 __all__ = [
     "DUPLICATES",

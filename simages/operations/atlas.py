@@ -15,9 +15,9 @@ import numpy as np
 from simages.atlas.cache import SetMap, cached_map, compute_map, refresh_map
 from simages.atlas.join_layer import JoinLayer, join_layer, union_map, union_rows
 from simages.atlas.projection import MIN_UMAP_IMAGES, umap_available
-from simages.nearest.joins import is_self_join, set_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.joins.join import is_self_join, set_join
 from simages.settings import Settings
 
 TOP_LEVEL = "(top level)"

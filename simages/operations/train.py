@@ -21,7 +21,7 @@ import numpy as np
 
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.naming import validate_set_name
-from simages.nearest.cache import NotIndexed
+from simages.nearest.sets.cache import NotIndexed
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
 from simages.store.npz_store import FeatureStore, load_store

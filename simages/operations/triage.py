@@ -1,7 +1,7 @@
 """Use case: "which of these new photos are already in my collection?", and a plan to act on it.
 
 A is the new folder(s) (sets), B the collection (named sets, or every other indexed set). Each new photo
-gets its best existing match in B in the duplicates space (simages.nearest.intents.DUPLICATES) and the
+gets its best existing match in B in the duplicates space (simages.nearest.core.intents.DUPLICATES) and the
 level of that pair (simages.copies.levels: exact, edited, look-alike, new), skipping pairs the user
 marked "not a duplicate" (simages.triage.decisions). The photos copied from one collection photo form a
 copy group with a suggested keeper (simages.triage.keeper). `plan_for` turns the groups into a plan of
@@ -26,12 +26,17 @@ from simages.copies.levels import (
     level_of,
 )
 from simages.naming import list_sets, validate_set_name
-from simages.nearest.cache import DescriptorCache, NotIndexed
-from simages.nearest.duplicates import duplicate_groups, duplicate_pairs, duplicate_threshold, is_whitened
-from simages.nearest.intents import DUPLICATES
-from simages.nearest.joins import iter_set_join
-from simages.nearest.query_spec import QuerySpec
-from simages.nearest.set_index import SetIndex
+from simages.nearest.core.intents import DUPLICATES
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.exact import (
+    duplicate_groups,
+    duplicate_pairs,
+    duplicate_threshold,
+    is_whitened,
+)
+from simages.nearest.joins.join import iter_set_join
+from simages.nearest.sets.cache import DescriptorCache, NotIndexed
 from simages.settings import Settings
 from simages.triage.decisions import Decisions
 from simages.triage.exif import PhotoFacts, photo_facts

@@ -36,7 +36,7 @@ _SEPARATOR = "\0"
 
 def mmap_path(features: Path, set_name: str, reading: str = "") -> Path:
     """The copy of a set's store as read with its own descriptor (`reading` ""), or as another reading of
-    the same store (e.g. "duplicates": see nearest/intents.py), each in its own folder."""
+    the same store (e.g. "duplicates": see nearest/core/intents.py), each in its own folder."""
     folder = features / ".mmap" / reading if reading else features / ".mmap"
     return folder / derived_name(set_name, ".simm")
 

@@ -10,7 +10,7 @@ import numpy as np
 from simages.evaluation.leave_one_out import leave_one_out
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.postprocess import learned_transform
-from simages.nearest.set_index import applicable_spec
+from simages.nearest.core.set_index import applicable_spec
 
 
 def retrieval_quality(

@@ -1,0 +1,1 @@
+"""Parts of the join page and of the start page's join card: setup, views, Compare, the entry card."""

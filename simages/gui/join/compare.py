@@ -1,0 +1,32 @@
+"""Compare: the pairs of a join in the shared full-size viewer, two images side by side with their names,
+file information and score; left/right steps through the pairs, Esc closes."""
+
+from __future__ import annotations
+
+from simages.gui.urls.image import full_url
+from simages.gui.widgets.controls import format_score, score_label
+from simages.gui.widgets.viewer import Viewer, ViewItem, ViewPair
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.joins.pairs import JoinPair, JoinPairs
+
+# Pairs handed to the viewer around the one clicked: stepping through a thousand is plenty, and a join
+# that keeps 200,000 pairs does not build 200,000 viewer items for one click.
+WINDOW = 500
+
+
+def view_pair(a_set: str, pair: JoinPair, spec: QuerySpec) -> ViewPair:
+    score = f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}"
+    left = ViewItem(name=f"{a_set}/{pair.a}", url=full_url(a_set, pair.a), set_name=a_set, image=pair.a)
+    right = ViewItem(name=f"{pair.b_set}/{pair.b}", url=full_url(pair.b_set, pair.b), set_name=pair.b_set,
+                     image=pair.b)
+    return ViewPair(left=left, right=right, caption=score)
+
+
+def open_compare(viewer: Viewer, pairs: JoinPairs, position: int, spec: QuerySpec) -> None:
+    """Open the viewer on pair `position` (of all kept pairs, best first) with its neighbours in the list
+    the pairs view shows (a self-join's x ~ y and y ~ x once) to step through."""
+    shown = pairs.distinct if position in pairs.distinct_set else list(range(len(pairs.pairs)))
+    index = shown.index(position)
+    start = max(0, index - WINDOW)
+    window = [pairs.pairs[p] for p in shown[start : index + WINDOW]]
+    viewer.open([view_pair(pairs.a_set, p, spec) for p in window], index - start)

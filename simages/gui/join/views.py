@@ -1,0 +1,197 @@
+"""The three views of a finished join, drawn one page at a time: pairs, kNN rows, and groups.
+
+Each function draws into the current NiceGUI container and touches only the rows of the page shown, so a
+join of 10,000 x 10,000 images draws as fast as one of ten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nicegui import ui
+
+from simages.gui.pages.common import name_caption, thumbnail_img
+from simages.gui.urls.image import thumb_url
+from simages.gui.urls.query import QueryState, results_url
+from simages.gui.widgets.controls import format_score, score_label
+from simages.naming import display_name
+from simages.nearest.core.display import format_threshold
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.joins.pairs import JoinPair, JoinPairs
+
+PAIRS_PER_PAGE = 24
+KEYS_PER_PAGE = 10
+GROUPS_PER_PAGE = 10
+# Thumbnails in one row of the kNN view or one group strip; the rest is counted ("+ 12 more").
+STRIP_LIMIT = 24
+
+CSS = """
+.join-pairs { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr)); gap: 10px; }
+.join-pair { background: white; border: 1px solid #e0e0e0; border-radius: 6px; padding: 8px; }
+.join-pair-images { display: flex; gap: 6px; cursor: pointer; }
+.join-pair-images img { width: 50%; height: 128px; object-fit: contain; border-radius: 4px;
+  background: #eee; }
+.join-pair-names { display: flex; gap: 6px; font-size: 12px; }
+.join-pair-names > * { width: 50%; overflow-wrap: anywhere; }
+.join-score { font-weight: 600; font-size: 14px; }
+.join-strip { display: flex; flex-wrap: wrap; gap: 6px; }
+.join-strip .thumb-tile { width: 104px; }
+.join-strip .join-key { outline: 2px solid #1e88e5; }
+.join-row { background: white; border: 1px solid #e0e0e0; border-radius: 6px; padding: 8px; width: 100%; }
+"""
+
+
+@dataclass(frozen=True)
+class ViewContext:
+    """What every view needs: the join's parameters and what to do when a pair is clicked (its position
+    among all kept pairs, best first)."""
+
+    pairs: JoinPairs
+    spec: QuerySpec
+    on_compare: Callable[[int], None]
+
+
+def page_count(items: int, per_page: int) -> int:
+    return max(1, (items + per_page - 1) // per_page)
+
+
+def split_node(name: str) -> tuple[str, str]:
+    """`set/image` into (set, image): set names never contain '/'."""
+    set_name, _, image = name.partition("/")
+    return set_name, image
+
+
+def similar_link(set_name: str, image: str, searched: str, spec: QuerySpec) -> str:
+    """The /similar page of an image, searching `searched` with the join's metric (k nearest)."""
+    return results_url(QueryState(searched, key_set=set_name, image=image, metric=spec.metric,
+                                  expand=spec.expand))
+
+
+def _tile(set_name: str, image: str, caption_score: str | None = None) -> ui.element:
+    tile = ui.element("div").classes("thumb-tile relative-position")
+    tile.props["title"] = display_name(f"{set_name}/{image}")
+    with tile:
+        thumbnail_img(thumb_url(set_name, image))
+        name_caption(image, set_name)
+        if caption_score is not None:
+            ui.label(caption_score).classes("thumb-score").mark("score")
+    return tile
+
+
+def draw_pairs(view: ViewContext, page: int) -> None:
+    """Every kept pair best first, PAIRS_PER_PAGE per page (a self-join's x ~ y and y ~ x once): both
+    thumbnails, names linking to each image's /similar page, and the score. Clicking the thumbnails opens
+    Compare."""
+    pairs, spec = view.pairs, view.spec
+    start = (page - 1) * PAIRS_PER_PAGE
+    with ui.element("div").classes("w-full join-pairs").mark("pairs-view"):
+        for number, position in enumerate(pairs.distinct[start : start + PAIRS_PER_PAGE], start + 1):
+            _pair_card(view, pairs.pairs[position], position, number, spec)
+
+
+def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, spec: QuerySpec) -> None:
+    a_set = view.pairs.a_set
+    with ui.element("div").classes("join-pair").mark(f"pair:{pair.a}|{pair.b_set}/{pair.b}"):
+        with ui.row().classes("items-center justify-between no-wrap"):
+            ui.label(f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}").classes(
+                "join-score").mark("pair-score")
+            ui.label(f"#{number}").classes("text-caption text-grey-6")
+        images = ui.element("div").classes("join-pair-images").mark("pair-images")
+        images.props["title"] = "Compare side by side"
+        images.on("click", lambda _, p=position: view.on_compare(p))
+        with images:
+            thumbnail_img(thumb_url(a_set, pair.a))
+            thumbnail_img(thumb_url(pair.b_set, pair.b))
+        with ui.element("div").classes("join-pair-names"):
+            ui.link(f"{a_set}/{pair.a}", similar_link(a_set, pair.a, pair.b_set, spec)).classes(
+                "text-primary").mark("pair-a")
+            ui.link(f"{pair.b_set}/{pair.b}", similar_link(pair.b_set, pair.b, a_set, spec)).classes(
+                "text-primary").mark("pair-b")
+
+
+def listed_keys(pairs: JoinPairs, spec: QuerySpec) -> list[str]:
+    """The images of A the matches view lists: all of them for a kNN join; for a range join those with a
+    match (a curator checking a folder wants the hits, not thousands of "no match" rows)."""
+    if spec.predicate == "knn":
+        return pairs.keys
+    return [key for key in pairs.keys if key in pairs.by_key]
+
+
+def draw_knn(view: ViewContext, page: int) -> None:
+    """Each image of A (KEYS_PER_PAGE per page, in name order) with its matches in a row, best first."""
+    pairs, spec = view.pairs, view.spec
+    keys = listed_keys(pairs, spec)
+    start = (page - 1) * KEYS_PER_PAGE
+    with ui.column().classes("w-full gap-2").mark("knn-view"):
+        if spec.predicate == "range":
+            ui.label(f"{len(keys):,} of the {len(pairs.keys):,} images of {pairs.a_set} have a match"
+                     + ("" if pairs.complete else " among the pairs kept")).classes("text-body1").mark(
+                "match-summary")
+        for key in keys[start : start + KEYS_PER_PAGE]:
+            positions = pairs.by_key.get(key, [])
+            matches = [pairs.pairs[i] for i in positions[:STRIP_LIMIT]]
+            with ui.element("div").classes("join-row").mark(f"knn:{key}"):
+                with ui.row().classes("items-center gap-2 q-mb-xs"):
+                    ui.link(key, similar_link(pairs.a_set, key, pairs.b_sets[0], spec)).classes(
+                        "text-weight-medium text-primary")
+                    ui.label(f"{len(positions)} match{'es' if len(positions) != 1 else ''}").classes(
+                        "text-caption text-grey-7")
+                with ui.element("div").classes("join-strip"):
+                    _tile(pairs.a_set, key).classes("join-key")
+                    ui.icon("arrow_forward", color="grey-6").classes("self-center")
+                    if not positions:
+                        ui.label("no match").classes("text-grey-7 self-center").mark("no-match")
+                    for position, pair in zip(positions, matches, strict=False):
+                        tile = _tile(pair.b_set, pair.b, format_score(spec.metric, pair.score))
+                        tile.classes("cursor-pointer")
+                        tile.on("click", lambda _, p=position: view.on_compare(p))
+                    if len(positions) > STRIP_LIMIT:
+                        more = len(positions) - STRIP_LIMIT
+                        ui.label(f"+ {more:,} more").classes("self-center text-grey-7")
+
+
+def group_summary(groups: list[list[str]]) -> str:
+    """`41 groups, 312 images`."""
+    images = sum(len(g) for g in groups)
+    groups_word = "group" if len(groups) == 1 else "groups"
+    images_word = "image" if images == 1 else "images"
+    return f"{len(groups):,} {groups_word}, {images:,} {images_word}"
+
+
+def draw_groups(groups: list[list[str]], page: int) -> None:
+    """Groups largest first (GROUPS_PER_PAGE per page), each a strip of its images' thumbnails."""
+    start = (page - 1) * GROUPS_PER_PAGE
+    with ui.column().classes("w-full gap-2").mark("groups-view"):
+        for number, group in enumerate(groups[start : start + GROUPS_PER_PAGE], start + 1):
+            with ui.element("div").classes("join-row").mark(f"group:{number}"):
+                ui.label(f"Group {number}: {len(group)} images").classes("text-weight-medium q-mb-xs")
+                with ui.element("div").classes("join-strip"):
+                    for name in group[:STRIP_LIMIT]:
+                        _tile(*split_node(name))
+                    if len(group) > STRIP_LIMIT:
+                        ui.label(f"+ {len(group) - STRIP_LIMIT:,} more").classes("self-center text-grey-7")
+
+
+def summary_text(pairs: JoinPairs, spec: QuerySpec) -> str:
+    """What the join found, in one sentence with its counts and the threshold exactly as compared. A
+    range self-join counts pairs of images once (N of |A|(|A|-1)/2, as its CSV lists them); a kNN
+    self-join is directed, and says so."""
+    searched = pairs.b_sets[0] if len(pairs.b_sets) == 1 else f"{len(pairs.b_sets)} other sets"
+    kept = "" if pairs.complete else f" (showing the best {len(pairs.pairs):,})"
+    if spec.predicate == "range":
+        op = "≥" if spec.higher_is_better else "≤"
+        condition = f"{score_label(spec.metric)} {op} {format_threshold(float(spec.param))}"
+        if pairs.pairs_of_images is not None:
+            kept = "" if pairs.complete else f" (showing the best {len(pairs.distinct):,})"
+            return (f"{pairs.pairs_of_images:,} of {pairs.images_compared_once:,} pairs of images of "
+                    f"{pairs.a_set} have {condition}{kept}, each pair listed once")
+        return (f"{pairs.passed:,} of {pairs.total:,} pairs of {pairs.a_set} × {searched} have "
+                f"{condition}{kept}")
+    best = "most similar" if spec.higher_is_better else "nearest"
+    text = (f"The {spec.param} {best} images in {searched} of each of the {len(pairs.keys):,} images of "
+            f"{pairs.a_set}: {pairs.passed:,} pairs{kept}")
+    if pairs.self_join:
+        text += (" (directed: each image's own nearest, so a pair of images can be listed from both "
+                 "ends, and y can be among x's nearest without x among y's)")
+    return text

@@ -1,0 +1,1 @@
+"""The three pages (`/`, `/similar`, `/join`) and what they share (header, error page, set lookups)."""

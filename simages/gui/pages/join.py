@@ -1,0 +1,390 @@
+"""Page `/join`: set A joined with set B (itself, or all other sets) -- the pairs that pass, each key's
+matches, the groups of near-duplicates, the score histogram, Compare, and the downloads.
+
+The URL describes the join completely (see join_state), so what is on screen can be bookmarked: each new
+join is a page and a history entry of its own (as on /similar), while switching views or pages replaces
+the URL in place. The join itself runs in the background (ctx.joins): a progress bar and a Cancel button
+show while it runs, other tabs keep working, and a finished join is cached, so switching views, pages or
+going back costs nothing. Everything this tab remembers lives in this function's closure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from nicegui import run, ui
+
+from simages.gui.context import GuiContext
+from simages.gui.join.compare import open_compare
+from simages.gui.join.setup import JoinProblem, ResolvedJoin, load_for, resolve, suggested_threshold
+from simages.gui.join.views import (
+    CSS,
+    GROUPS_PER_PAGE,
+    KEYS_PER_PAGE,
+    PAIRS_PER_PAGE,
+    ViewContext,
+    draw_groups,
+    draw_knn,
+    draw_pairs,
+    group_summary,
+    listed_keys,
+    page_count,
+    summary_text,
+)
+from simages.gui.pages.atlas import join_atlas_url
+from simages.gui.pages.common import (
+    error_page,
+    known_sets,
+    load_index,
+    page_header,
+    removed_sets_banner,
+    set_choices,
+    status_of,
+)
+from simages.gui.urls.join import JoinState, csv_url, groups_url, join_from_params, join_params, join_url
+from simages.gui.urls.query import InvalidQuery, home_url
+from simages.gui.widgets.controls import Expansion, QueryControls, format_score
+from simages.gui.widgets.histogram import marker_for, score_histogram, set_range_threshold, threshold_control
+from simages.gui.widgets.intent_picker import follow_intent, intent_picker
+from simages.gui.widgets.status_panel import describe_status
+from simages.gui.widgets.teaching_panel import mount_join_request_panel
+from simages.gui.widgets.viewer import Viewer
+from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinJob, JoinOutcome
+from simages.naming import display_name
+from simages.nearest.core.intents import DEFAULT_INTENT, intent_named
+
+# The value of "all other sets" in the B picker: set names never contain '/', so it is never a set.
+ALL_OTHERS = "/all-other-sets"
+VIEW_LABELS = {"pairs": "Pairs", "knn": "Matches per image", "groups": "Groups"}
+_POLL_SECONDS = 0.1
+log = logging.getLogger(__name__)
+
+
+def groups_apply(state: JoinState) -> bool:
+    """Groups mean something for self-joins and range joins (a kNN join links everything to something)."""
+    return state.self_join or state.predicate == "range"
+
+
+def expansion_for(ctx: GuiContext, b: str | None, intent: str = DEFAULT_INTENT.name) -> Expansion:
+    """The query expansion of the searched set as the intent reads it (unknown for "all other sets" or a set
+    not indexed; none for duplicates)."""
+    index = load_for(ctx, b, intent_named(intent)) if b else None
+    return Expansion() if index is None else Expansion(index.expansion, index.expansion_left_out())
+
+
+def _prefetch(ctx: GuiContext, state: JoinState) -> None:
+    try:
+        ctx.joins.start(resolve(ctx, state).request)
+    except JoinProblem:
+        pass  # the page says why when it starts the join itself
+    except Exception:  # never let a prefetch fail loudly: the page repeats the same steps and reports
+        log.debug("join prefetch failed", exc_info=True)
+
+
+def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
+    try:
+        state = join_from_params(params)
+    except InvalidQuery as error:
+        error_page("This link does not describe a join", str(error))
+        return
+    # The join starts now, while the browser loads the page and connects; the page's own start then finds
+    # it running (or done) instead of starting it a second or so later.
+    threading.Thread(target=_prefetch, args=(ctx, state), name="simages-join-prefetch", daemon=True).start()
+    ui.add_css(CSS)
+    page_header("set join")
+    tab: dict[str, Any] = {"state": state, "job": None, "resolved": None, "seen": None}
+    viewer = Viewer(ctx)
+    sets = known_sets(ctx)
+    b_options = set_choices(sets) | {ALL_OTHERS: "All other sets"}
+
+    def picked_state(**changes: Any) -> JoinState:
+        """The join the pickers describe now (before it is applied); the URL's until they exist."""
+        if "pickers" not in tab:
+            return tab["state"].with_(**changes)
+        a_value, b_value, intent = (select.value for select in tab["pickers"])
+        b = None if b_value == ALL_OTHERS else b_value
+        return tab["state"].with_(**{"a": a_value or tab["state"].a, "b": b, "intent": intent} | changes)
+
+    with ui.column().classes("w-full q-pa-md gap-3").style("max-width: 1400px; margin: 0 auto"):
+        ui.link("← Back to the start page", home_url(state.b, state.a)).classes("text-primary").mark(
+            "home-link")
+        with ui.row().classes("w-full items-start gap-4 page-columns"):
+            with ui.column().classes("gap-4 side-column"):
+                with ui.card().classes("w-full narrow-first").props("flat bordered"):
+                    ui.label("Join two sets").classes("text-subtitle1 text-weight-medium")
+                    intent_toggle = intent_picker(state.intent)
+                    a_select = ui.select(set_choices(sets), value=state.a if state.a in sets else None,
+                                         label="Set A: each of its images is a key").classes("w-full")
+                    a_select.mark("join-a")
+                    b_value = ALL_OTHERS if state.b is None else state.b
+                    b_select = ui.select(b_options, value=b_value if b_value in b_options else None,
+                                         label="Set B: searched (A itself finds duplicates)")
+                    b_select.classes("w-full")
+                    b_select.mark("join-b")
+                    tab["pickers"] = (a_select, b_select, intent_toggle)
+                    controls = QueryControls(
+                        state.metric, state.predicate, state.param,
+                        lambda m, e: suggested_threshold(ctx, picked_state(metric=m, expand=e)),
+                        on_submit=lambda: apply(), expand=state.expand,
+                        expansion=expansion_for(ctx, state.b, state.intent), always_show_expansion=False,
+                    )
+                    ui.button("Join", icon="join_inner", on_click=lambda: apply()).props(
+                        "unelevated no-caps").classes("w-full").mark("run")
+                with ui.card().classes("w-full").props("flat bordered").mark("distribution-card"):
+                    ui.label("Scores of the join").classes("text-subtitle1 text-weight-medium")
+                    ui.label("Click or drag on the chart to set the threshold.").classes(
+                        "text-caption text-grey-7")
+                    chart_area = ui.column().classes("w-full")
+
+            with ui.column().classes("col gap-2 main-column"):
+                removed_sets_banner(ctx, lambda: [tab["state"].a, tab["state"].b])
+                summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
+                method = ui.label("").classes("text-caption text-grey-7").mark("method")
+                notes = ui.column().classes("w-full gap-0")
+                with ui.row().classes("w-full items-center gap-3").mark("progress-box") as progress_box:
+                    progress = ui.linear_progress(value=0, show_value=False).classes("col").mark("progress")
+                    progress_text = ui.label("").classes("text-body2 text-grey-8").mark("progress-text")
+                    ui.button("Cancel", icon="stop", on_click=lambda: cancel()).props(
+                        "outline no-caps color=negative").mark("cancel")
+                progress_box.set_visibility(False)
+                with ui.row().classes("w-full items-center gap-3") as view_bar:
+                    view_toggle = ui.toggle(VIEW_LABELS, value=state.view).props("no-caps").mark("view")
+                    ui.space()
+                    # `download` and the routes' Content-Disposition: saved as files, never shown in
+                    # place of the page.
+                    csv_link = ui.link("Download pairs (CSV)", "#").props("download").classes(
+                        "text-primary").mark("csv-link")
+                    json_link = ui.link("Download groups (JSON)", "#").props("download").classes(
+                        "text-primary").mark("json-link")
+                    atlas_link = ui.link("Show on the atlas", "#").classes("text-primary").mark(
+                        "join-atlas-link")
+                    atlas_link.props["title"] = "Both sets on one map: pairs as edges, new images of B apart"
+                view_bar.set_visibility(False)
+                pager_area = ui.row().classes("w-full")
+                content = ui.column().classes("w-full gap-2")
+                teaching_area = ui.column().classes("w-full")
+
+    def set_url(state: JoinState) -> None:
+        tab["state"] = state
+        ui.navigate.history.replace(join_url(state))
+
+    async def start() -> None:
+        """Resolve the join (sets, default threshold) off the event loop, then run or reuse it."""
+        state: JoinState = tab["state"]
+        content.clear()
+        pager_area.clear()
+        notes.clear()
+        teaching_area.clear()
+        try:
+            resolved: ResolvedJoin = await run.io_bound(resolve, ctx, state)
+        except JoinProblem as problem:
+            if problem.waiting:
+                show_waiting(problem.waiting)
+            else:
+                show_problem(problem.title, problem.message)
+            return
+        tab["resolved"] = resolved
+        if resolved.state != state:  # the default parameter written out: the URL says what ran
+            set_url(resolved.state)
+            controls.param.value = resolved.state.param
+        csv_link.props["href"] = csv_url(resolved.state)
+        json_link.props["href"] = groups_url(resolved.state)
+        csv_link.update()
+        json_link.update()
+        atlas_link.props["href"] = join_atlas_url(join_params(resolved.state, with_view=False))
+        atlas_link.set_visibility(resolved.state.b is not None)
+        atlas_link.update()
+        if resolved.left_out:
+            with notes:
+                ui.label(f"Not searched, not indexed yet: {', '.join(resolved.left_out)}.").classes(
+                    "text-caption text-warning").mark("left-out")
+        job = ctx.joins.start(resolved.request)
+        tab["job"], tab["seen"] = job, None
+        poll()
+
+    def poll() -> None:
+        job: JoinJob | None = tab["job"]
+        if job is None:
+            timer.active = False
+            return
+        if job.state == RUNNING:
+            progress_box.set_visibility(True)
+            view_bar.set_visibility(False)
+            progress.value = job.fraction
+            progress_text.text = display_name(
+                f"Joining: {job.done:,} of {job.total:,} images of {job.request.a}"
+                if job.total else f"{job.phase[:1].upper()}{job.phase[1:]}…")
+            summary.text = "Joining…"
+            timer.active = True
+            return
+        timer.active = False
+        progress_box.set_visibility(False)
+        if tab["seen"] is job:
+            return
+        tab["seen"] = job
+        if job.state == DONE and job.outcome is not None:
+            show_outcome(job.outcome)
+        elif job.state == CANCELLED:
+            show_cancelled()
+        elif job.state == FAILED:
+            show_problem("This join cannot run", job.error[:1].upper() + job.error[1:])
+
+    def show_outcome(outcome: JoinOutcome) -> None:
+        resolved: ResolvedJoin = tab["resolved"]
+        spec = resolved.request.spec
+        summary.text = display_name(summary_text(outcome.pairs, spec))
+        described = resolved.state.intent_spec.describe()
+        explained = f"{described}. Descriptors: {outcome.explain}" if outcome.explain else described
+        method.text = display_name(explained)
+        chart_area.clear()
+        weakest = outcome.pairs.pairs[-1].score if outcome.pairs.pairs else None
+        marker, label = marker_for(spec.metric, spec.predicate, spec.param, weakest)
+        if spec.predicate == "knn" and marker is not None:
+            label = f"weakest match: {format_score(spec.metric, marker)}"
+        with chart_area:
+            if outcome.distribution.count:
+                chart = score_histogram(outcome.distribution, marker, label).mark("histogram")
+                threshold_control(chart, spec.metric, threshold_picked)
+            else:
+                ui.label("No pairs to score.").classes("text-grey-7")
+        view_bar.set_visibility(True)
+        has_groups = groups_apply(resolved.state)
+        view_toggle.set_options(VIEW_LABELS if has_groups else {k: v for k, v in VIEW_LABELS.items()
+                                                                 if k != "groups"},
+                                value=resolved.state.view if has_groups or resolved.state.view != "groups"
+                                else "pairs")
+        json_link.set_visibility(has_groups)
+        draw_view()
+        # "How was this computed?" (issue 18), below the views: the pairs come first.
+        teaching_area.clear()
+        mount_join_request_panel(ctx, tab, teaching_area, resolved.request.a, resolved.request.bs, spec,
+                                 resolved.request.intent)
+
+    def draw_view() -> None:
+        job: JoinJob | None = tab["job"]
+        if job is None or job.outcome is None:
+            return
+        outcome, state = job.outcome, tab["state"]
+        spec = tab["resolved"].request.spec
+        content.clear()
+        pager_area.clear()
+        view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
+            viewer, outcome.pairs, position, spec))
+        if state.view == "pairs":
+            items, per_page = len(outcome.pairs.distinct), PAIRS_PER_PAGE
+        elif state.view == "knn":
+            items, per_page = len(listed_keys(outcome.pairs, spec)), KEYS_PER_PAGE
+        else:
+            items, per_page = len(outcome.groups), GROUPS_PER_PAGE
+        pages = page_count(items, per_page)
+        page = min(state.page, pages)
+        if page != state.page:
+            set_url(state.with_(page=page))
+        if pages > 1:
+            with pager_area:
+                ui.pagination(1, pages, direction_links=True, value=page,
+                              on_change=lambda e: go_to_page(e.value)).props(
+                    "max-pages=9 boundary-numbers").mark("pager")
+        with content:
+            if state.view == "groups":
+                ui.label(group_summary(outcome.groups)).classes("text-body1").mark("group-summary")
+                if not outcome.groups:
+                    ui.label("No two images are linked by a passing pair.").classes("text-grey-7")
+                draw_groups(outcome.groups, page)
+            elif not outcome.pairs.pairs and state.view == "pairs":
+                with ui.row().classes("items-center gap-2 q-pa-md").mark("no-pairs"):
+                    ui.icon("filter_alt_off", color="grey-7")
+                    ui.label("No pair passes this join. Try a looser threshold: the histogram shows where "
+                             "the scores lie.").classes("text-grey-8")
+            elif state.view == "pairs":
+                draw_pairs(view, page)
+            else:
+                draw_knn(view, page)
+
+    def go_to_page(page: int) -> None:
+        set_url(tab["state"].with_(page=page))
+        draw_view()
+
+    def view_chosen(value: str | None) -> None:
+        if value and value != tab["state"].view:
+            set_url(tab["state"].with_(view=value, page=1))
+            draw_view()
+
+    def show_problem(title: str, message: str) -> None:
+        summary.text = display_name(title)
+        view_bar.set_visibility(False)
+        with content, ui.row().classes("items-center gap-2 q-pa-md").mark("problem"):
+            ui.icon("error_outline", color="negative")
+            ui.label(display_name(message)).classes("text-body1")
+
+    def show_cancelled() -> None:
+        summary.text = "Join cancelled"
+        view_bar.set_visibility(False)
+        with content, ui.row().classes("items-center gap-3 q-pa-md").mark("cancelled"):
+            ui.label("The join was cancelled; nothing was kept.").classes("text-body1")
+            ui.button("Run it again", icon="replay", on_click=start).props("outline no-caps").mark("rerun")
+
+    def show_waiting(names: tuple[str, ...]) -> None:
+        summary.text = f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} not indexed yet"
+        view_bar.set_visibility(False)
+        with content, ui.card().classes("q-pa-md").props("flat bordered").mark("waiting"):
+            with ui.row().classes("items-center gap-3 no-wrap"):
+                ui.spinner(size="lg")
+                with ui.column().classes("gap-1"):
+                    lines = []
+                    for name in names:
+                        status = status_of(ctx, name)
+                        lines.append(f"{name}: {describe_status(status) if status else 'not indexed yet'}.")
+                    ui.label(" ".join(lines)).classes("text-body1")
+                    ui.label("The join starts by itself as soon as the sets are ready.").classes(
+                        "text-body2 text-grey-8")
+
+            async def check() -> None:
+                ready = all(load_index(ctx, n) is not None for n in names)
+                busy = any(getattr(status_of(ctx, n), "state", None) == "indexing" for n in names)
+                if ready and not busy:
+                    waiting_timer.cancel()
+                    await start()
+
+            waiting_timer = ui.timer(1.0, check)
+
+    def cancel() -> None:
+        job: JoinJob | None = tab["job"]
+        if job is not None:
+            job.cancel()
+            progress_text.text = "Cancelling…"
+
+    async def apply(**changes: Any) -> None:
+        if not a_select.value or not b_select.value:
+            ui.notify("Choose set A and set B.", type="warning")
+            return
+        if not changes and not controls.check():
+            return
+        metric, predicate, param = controls.settings()
+        settings = {"metric": metric, "predicate": predicate, "param": param, "expand": controls.expand_value}
+        new = picked_state(**(settings | changes), page=1)
+        if new.view == "groups" and not groups_apply(new):
+            new = new.with_(view="pairs")
+        if new == tab["state"]:
+            await start()
+            return
+        # A new page and history entry per join, as on /similar: Back returns to the previous join.
+        ui.navigate.to(join_url(new))
+
+    async def threshold_picked(value: float) -> None:
+        text = set_range_threshold(controls, value)
+        await apply(predicate="range", param=text)
+
+    def b_chosen() -> None:
+        b = None if b_select.value == ALL_OTHERS else b_select.value
+        controls.set_expansion(expansion_for(ctx, b, intent_toggle.value))
+        controls.refresh_default()
+
+    timer = ui.timer(_POLL_SECONDS, poll, active=False)
+    view_toggle.on_value_change(lambda e: view_chosen(e.value))
+    intent_toggle.on_value_change(lambda e: (b_chosen(), follow_intent(controls, e.value)))
+    b_select.on_value_change(lambda _: b_chosen())
+    ui.timer(0, start, once=True)
+

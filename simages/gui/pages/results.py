@@ -1,0 +1,484 @@
+"""Page 2 (`/similar`): a key image, the images of a set ordered by the metric, and where they lie.
+
+The URL describes the query completely (see query_url); a search from the settings panel opens the new
+query's URL as a page of its own, so each query is a history entry, Back returns to the one before as it
+was, and what is on screen can always be bookmarked. Every result is a link to its own search; a plain
+click opens the viewer instead. Settings changed but not yet applied mark the results as stale.
+The tab's current query lives in this function's closure, never in module state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from nicegui import ui
+
+from simages.gui.context import GuiContext
+from simages.gui.pages.atlas import atlas_url
+from simages.gui.pages.common import (
+    error_page,
+    expansion_of,
+    key_threshold_for,
+    known_sets,
+    load_index,
+    missing_set_message,
+    name_caption,
+    page_header,
+    removed_sets_banner,
+    set_choices,
+    set_exists,
+    status_of,
+    thumbnail_img,
+)
+from simages.gui.urls.image import upload_url
+from simages.gui.urls.query import InvalidQuery, QueryState, from_params, home_url, results_url
+from simages.gui.widgets.controls import QueryControls, format_score, score_label
+from simages.gui.widgets.histogram import marker_for, picks_threshold, score_histogram, threshold_control
+from simages.gui.widgets.image_info import ImageInfo
+from simages.gui.widgets.intent_picker import follow_intent, intent_picker
+from simages.gui.widgets.metric_note import differing_demo, metrics_note, metrics_rank_alike
+from simages.gui.widgets.search_mode import ExactSwitch, search_caption
+from simages.gui.widgets.status_panel import describe_status
+from simages.gui.widgets.teaching_panel import mount_teaching_panel
+from simages.gui.widgets.viewer import Viewer, ViewItem
+from simages.naming import InvalidName, display_name, image_path
+from simages.nearest.core.display import format_threshold
+from simages.nearest.core.distribution import key_distribution, key_threshold
+from simages.nearest.core.intents import DUPLICATES, SIMILAR, intent_named, no_duplicate_sentence
+from simages.nearest.core.results import KeyResult
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.exact import duplicate_threshold
+from simages.nearest.joins.join import key_join
+from simages.nearest.teaching.views import UNSCALED, VIEWS, unscaled_index, why_metrics_differ
+
+# Listed results at most; a range query still reports how many passed in total.
+RESULT_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Waiting:
+    set_name: str
+
+
+def _check_link(ctx: GuiContext, state: QueryState) -> tuple[str, str] | None:
+    """(title, message) of a friendly error page when the link points at nothing, else None."""
+    if not set_exists(ctx, state.join_set):
+        return "No such image set", missing_set_message(ctx, state.join_set)
+    if state.upload is not None:
+        if ctx.uploads.get(state.upload) is None:
+            return ("This uploaded image is no longer available",
+                    "Uploaded images are kept only in this app's memory while it runs, never in a set or "
+                    "in the link. Upload it again from the start page.")
+        return None
+    assert state.key_set is not None and state.image is not None
+    if not set_exists(ctx, state.key_set):
+        return "No such image set", missing_set_message(ctx, state.key_set)
+    try:
+        image_path(ctx.settings.image_sets, state.key_set, state.image)
+    except (LookupError, InvalidName):
+        return "No such image", display_name(f"The set “{state.key_set}” has no image named “{state.image}”.")
+    return None
+
+
+def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
+    try:
+        state = from_params(params)
+    except InvalidQuery as error:
+        error_page("This link does not describe a search", str(error))
+        return
+    problem = _check_link(ctx, state)
+    if problem is not None:
+        error_page(*problem, home=home_url(state.join_set if set_exists(ctx, state.join_set) else None))
+        return
+
+    page_header("similar images")
+    ui.page_title(page_title(ctx, state))
+    tab: dict[str, Any] = {"state": state}
+    viewer = Viewer(ctx)
+
+    def suggested(metric: str, expand: bool) -> float | None:
+        """The range threshold proposed for the current key in the chosen set (its own top 1%)."""
+        current: QueryState = tab["state"]
+        searched = tab["join_select"].value if "join_select" in tab else current.join_set
+        same_set = current.upload is None and current.key_set == searched
+        vector = key_vector(current)
+        exclude = current.image if same_set else None
+        if tab.get("view_select") is not None and tab["view_select"].value == UNSCALED:
+            intent = str(intent_toggle.value or current.intent)
+            index = load_index(ctx, searched, intent) if searched else None
+            if index is None or not isinstance(vector, np.ndarray):
+                return None
+            return key_threshold(unscaled_index(index), vector, metric, exclude, expand=False)
+        return key_threshold_for(ctx, searched, vector, exclude, metric, expand,
+                                 intent=str(intent_toggle.value or current.intent))
+
+    def key_vector(current: QueryState) -> np.ndarray | Waiting | str:
+        if current.upload is not None:
+            item = ctx.uploads.get(current.upload)
+            return item.vector if item is not None else "the uploaded image is no longer available"
+        assert current.key_set is not None and current.image is not None
+        index = load_index(ctx, current.key_set, current.intent)
+        if index is None or current.image not in index:
+            status = status_of(ctx, current.key_set)
+            if status is not None and status.state == "failed":
+                return f"the set {current.key_set} could not be indexed: {status.message}"
+            unreadable = getattr(status, "unreadable", None) or {}
+            if current.image in unreadable:
+                return f"the key image could not be read: {unreadable[current.image]}"
+            return Waiting(current.key_set)
+        return index.raw_vector(current.image)
+
+    key_item = key_view_item(ctx, state)
+
+    with ui.column().classes("w-full q-px-md q-pb-md q-pt-sm gap-2 page-body"):
+        ui.link("← Back to the start page", home_for(state)).classes("text-primary").mark("home-link")
+        with ui.row().classes("w-full items-start gap-4 page-columns"):
+            with ui.column().classes("gap-3 side-column"):
+                key_card = ui.card().classes("w-full narrow-first q-pa-sm").props("flat bordered")
+                key_card.mark("key-card")
+                with key_card, ui.row().classes("w-full items-center no-wrap gap-3"):
+                    key_tile = ui.link(target=key_item.url).classes("key-link").mark("key-link")
+                    key_tile.props["title"] = "Show the key image full size"
+                    key_tile.on("click", lambda: viewer.open([key_item]), js_handler=PLAIN_CLICK)
+                    with key_tile:
+                        key_img = thumbnail_img(key_thumb(ctx, state), "key-image").mark("key-image")
+                        key_img.props["alt"] = key_caption(ctx, state)
+                    with ui.column().classes("col gap-0").style("min-width: 0"):
+                        ui.label("Key image").classes("text-caption text-grey-7")
+                        ui.label(key_caption(ctx, state)).classes("text-body2 text-weight-medium").style(
+                            "overflow-wrap: anywhere").mark("key-name")
+                        if state.is_upload:
+                            ui.label("Uploaded: kept only in this app's memory while it runs, not added to "
+                                     "any set.").classes("text-caption text-grey-7").mark("upload-note")
+
+                with ui.card().classes("w-full narrow-first q-pa-sm").props("flat bordered"):
+                    choices = set_choices(known_sets(ctx))
+                    join_select = ui.select(choices, value=state.join_set, label="Search in")
+                    join_select.classes("w-full").props("dense options-dense").mark("join-set")
+                    tab["join_select"] = join_select
+                    # The question asked: a curator's "is this photo already in the set?" is Duplicates.
+                    intent_toggle = intent_picker(state.intent)
+                    controls = QueryControls(
+                        state.metric, state.predicate, state.param,
+                        lambda m, e: suggested(m, e), on_submit=lambda: rerun(),
+                        expand=state.expand, expansion=expansion_of(ctx, state.join_set),
+                        always_show_expansion=False, on_change=lambda: mark_stale(),
+                    )
+                    exact = ExactSwitch(state.exact, on_change=lambda: mark_stale())
+                    view_select = ui.select(VIEWS, value=state.view, label="Descriptor",
+                                            on_change=lambda: view_chosen())
+                    view_select.classes("w-full").props("dense options-dense").mark("view")
+                    tab["view_select"] = view_select
+                    rerun_button = ui.button("Search again", icon="search", on_click=lambda: rerun()).props(
+                        "unelevated no-caps").classes("w-full").mark("rerun")
+
+            with ui.column().classes("col gap-2 main-column"):
+                with ui.row().classes("w-full items-start gap-3 results-head"):
+                    with ui.column().classes("col gap-1").style("min-width: 280px"):
+                        removed_sets_banner(ctx, lambda: [tab["state"].key_set, tab["state"].join_set])
+                        summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
+                        explanation = ui.column().classes("w-full gap-1")
+                        stale = ui.row().classes("w-full items-center no-wrap gap-2 q-pa-sm stale-banner")
+                        stale.mark("stale")
+                        with stale:
+                            ui.icon("update", color="warning")
+                            stale_text = ui.label("").classes("text-body2 col")
+                            ui.button("Search again", on_click=lambda: rerun()).props(
+                                "unelevated dense no-caps color=primary").mark("stale-apply")
+                        stale.set_visibility(False)
+                    # The scores of the key against the whole set; the histogram may grow controls of its own.
+                    chart_area = ui.column().classes("gap-0 results-chart").mark("chart-area")
+                results_area = ui.column().classes("w-full gap-2")
+
+    def render() -> None:
+        current: QueryState = tab["state"]
+        results_area.clear()
+        chart_area.clear()
+        explanation.clear()
+        vector = key_vector(current)
+        index = load_index(ctx, current.join_set, current.intent)
+        if index is not None and current.view == UNSCALED:
+            index = unscaled_index(index)
+        controls.set_expansion(expansion_of(ctx, join_select.value))  # the set may have just been indexed
+        if isinstance(vector, str):
+            show_problem(vector)
+            return
+        if isinstance(vector, Waiting) or index is None:
+            show_waiting(vector.set_name if isinstance(vector, Waiting) else current.join_set)
+            return
+        try:
+            same_set = current.upload is None and current.key_set == current.join_set
+            exclude = current.image if same_set else None
+            if current.intent == DUPLICATES.name and current.view != UNSCALED:
+                default = duplicate_threshold(current.metric, index)
+            else:
+                default = key_threshold(index, vector, current.metric, exclude, expand=current.expand)
+            spec = current.spec(default)
+            result = key_join(index, vector, spec, key=current.image or "upload", exclude=exclude,
+                              limit=RESULT_LIMIT, exact=current.exact)
+            dist = key_distribution(index, vector, current.metric, exclude=exclude, expand=spec.expand)
+        except ValueError as error:  # a bad parameter in the URL, or descriptors that do not match
+            show_problem(str(error))
+            return
+        summary.text = summary_text(result)
+        with explanation:
+            search_caption(result)
+            draw_explanation(current, index, spec.expand)
+        kth = result.matches[-1].score if spec.predicate == "knn" and result.matches else None
+        marker, label = marker_for(current.metric, spec.predicate, spec.param, kth)
+        controls.remember_kth(current.metric, spec.expand, kth)
+        with chart_area:
+            ui.label("Scores of the key against the whole set").classes("text-caption text-grey-8")
+            if dist.count:
+                chart = score_histogram(dist, marker, label).mark("histogram")
+                threshold_control(chart, current.metric, picks_threshold(controls, rerun))
+            else:
+                ui.label("No other images to compare with.").classes("text-grey-7")
+        mount_teaching_panel(ctx, tab, results_area, index, vector, spec, exclude)
+        draw_results(current, result)
+        mark_stale()
+
+    def draw_explanation(current: QueryState, index: SetIndex, expand: bool) -> None:
+        """A plain sentence first; the descriptor's technical description behind a click."""
+        # Which question these scores answer (nearest.intents), chosen with the toggle beside the settings.
+        intent = intent_named(current.intent)
+        other = ("Switch to Duplicates to ask whether this photo is already in the set."
+                 if intent is SIMILAR else "Switch to Similar images for images of the same kind.")
+        ui.label(f"{intent.describe()}. {other}").classes("text-body2 text-grey-8").mark("intent-note")
+        ui.label(plain_sentence(current.metric)).classes("text-body2 text-grey-8").mark("plain")
+        key_here = current.image if current.upload is None and current.key_set == current.join_set else None
+        ui.link("Show the key and its answers on the atlas" if key_here else "Show this set on the atlas",
+                atlas_url(current.join_set, key_here)).classes("text-body2 text-primary").mark("atlas-link")
+        if current.view == UNSCALED:
+            with ui.row().classes("items-start no-wrap gap-1").mark("view-note"):
+                ui.icon("school", color="primary", size="xs").classes("q-mt-xs")
+                ui.label(display_name(why_metrics_differ(current.join_set))).classes(
+                    "text-caption text-grey-8")
+        if metrics_rank_alike(index):
+            with ui.row().classes("items-start no-wrap gap-1").mark("metrics-note"):
+                ui.icon("info", color="primary", size="xs").classes("q-mt-xs")
+                ui.label(display_name(metrics_note(current.join_set))).classes("text-caption text-grey-8")
+        details = ui.expansion("Details: how the scores were computed").props("dense").classes(
+            "w-full text-caption text-grey-8 details").mark("details")
+        with details:
+            method = display_name(method_text(index, expand))
+            if method:
+                ui.label(method).classes("text-caption").mark("method")
+            if index.applied:
+                asked = f" (asked for: {index.descriptor})" if index.descriptor != index.applied else ""
+                ui.label(f"Descriptor code: {index.applied}{asked}").classes("text-caption text-grey-7").mark(
+                    "descriptor-code")
+            if metrics_rank_alike(index):
+                ui.label("To see cosine and Euclidean disagree here, choose the teaching descriptor "
+                         "(“Descriptor” under the settings). Or describe the images without scaling them "
+                         "to unit length, e.g. with the raw flattened VGG-16 map (a second root, so these "
+                         "descriptors stay):").classes("text-caption q-mt-sm")
+                ui.code("\n".join(differing_demo(current.join_set, current.key_set, current.image)),
+                        language="bash").classes("w-full text-caption").mark("differing-demo")
+
+    def draw_results(current: QueryState, result: KeyResult) -> None:
+        items = [
+            ViewItem(m.image, ctx.thumbnails.url(current.join_set, m.image, full=True),
+                     caption=f"{score_label(result.metric)} {format_score(result.metric, m.score)}",
+                     set_name=current.join_set, image=m.image, link=result_link(current, m.image))
+            for m in result.matches
+        ]
+        with results_area:
+            if not result.matches and current.intent == DUPLICATES.name and result.predicate == "range":
+                with ui.row().classes("items-center gap-2 q-pa-md").mark("no-results"):
+                    ui.icon("check_circle", color="positive")
+                    ui.label(no_duplicate_sentence(display_name(current.join_set))).classes(
+                        "text-body1").mark("no-duplicate")
+                return
+            if not result.matches:
+                with ui.row().classes("items-center gap-2 q-pa-md").mark("no-results"):
+                    ui.icon("filter_alt_off", color="grey-7")
+                    ui.label("No image passes this query. Try a looser threshold: the histogram shows where "
+                             "the scores lie.").classes("text-grey-8")
+                return
+            ui.label("Click an image to see it full size beside the key; middle-click or Ctrl+click opens it "
+                     "as the key of a new search in a new tab.").classes("text-caption text-grey-7")
+            with ui.element("div").classes("w-full thumb-grid").mark("results-grid"):
+                for rank, (match, item) in enumerate(zip(result.matches, items, strict=True)):
+                    score = format_score(result.metric, match.score)
+                    tile = ui.link(target=item.link or "#").classes("thumb-tile relative-position")
+                    tile.mark(f"result:{match.image}")
+                    tile.props["title"] = display_name(match.image)
+                    tile.on("click", lambda _, r=rank: viewer.open(items, r, beside=key_item),
+                            js_handler=PLAIN_CLICK)
+                    with tile:
+                        img = thumbnail_img(ctx.thumbnails.url(current.join_set, match.image))
+                        shown_name = display_name(match.image)
+                        img.props["alt"] = f"{shown_name}, {score_label(result.metric)} {score}"
+                        ui.label(str(rank + 1)).classes("thumb-rank")
+                        name_caption(match.image)
+                        ui.label(score).classes("thumb-score").mark("score")
+
+    def show_problem(message: str) -> None:
+        summary.text = "This search cannot run"
+        with results_area, ui.row().classes("items-center gap-2 q-pa-md").mark("problem"):
+            ui.icon("error_outline", color="negative")
+            text = display_name(message)  # messages may quote file names that are not UTF-8
+            ui.label(text[:1].upper() + text[1:]).classes("text-body1")
+
+    def show_waiting(set_name: str) -> None:
+        status = status_of(ctx, set_name)
+        summary.text = f"{display_name(set_name)} is not indexed yet"
+        with results_area, ui.card().classes("q-pa-md").props("flat bordered").mark("waiting"):
+            with ui.row().classes("items-center gap-3 no-wrap"):
+                ui.spinner(size="lg")
+                with ui.column().classes("gap-1"):
+                    state_text = describe_status(status) if status is not None else "not indexed yet"
+                    progress = ui.label(display_name(f"{set_name}: {state_text}.")).classes("text-body1")
+                    ui.label("The results appear here by themselves as soon as it is ready; you can wait "
+                             "on this page or go back.").classes("text-body2 text-grey-8")
+
+            def poll() -> None:
+                fresh = status_of(ctx, set_name)
+                if fresh is not None:
+                    progress.text = display_name(f"{set_name}: {describe_status(fresh)}.")
+                if load_index(ctx, set_name) is not None and (fresh is None or fresh.state != "indexing"):
+                    render()
+
+            ui.timer(1.0, poll)
+
+    def pending() -> QueryState:
+        """The query the settings panel shows now (it may differ from the one listed)."""
+        metric, predicate, param = controls.settings()
+        return tab["state"].with_(join_set=join_select.value or tab["state"].join_set, metric=metric,
+                                  predicate=predicate, param=param, expand=controls.expand_value,
+                                  exact=exact.value, intent=str(intent_toggle.value or SIMILAR.name),
+                                  view=str(view_select.value or ""))
+
+    def mark_stale() -> None:
+        """Results that no longer match the panel are dimmed and say so, until the search runs again."""
+        current: QueryState = tab["state"]
+        same = join_select.value == current.join_set and controls.shows(
+            current.metric, current.predicate, current.param, current.expand) and exact.value == current.exact
+        same = same and intent_toggle.value == current.intent and (view_select.value or "") == current.view
+        stale.set_visibility(not same)
+        results_area.classes(remove="results-stale") if same else results_area.classes(add="results-stale")
+        rerun_button.props(f"color={'primary' if same else 'orange-9'}")
+        if not same:
+            stale_text.text = ("The settings were changed: the results below are still for the previous "
+                               "ones. Search again (or press Enter) to apply them.")
+
+    def rerun() -> None:
+        if not join_select.value:
+            ui.notify("Choose a set to search.", type="warning", position="top")
+            return
+        if not controls.check():
+            return
+        new = pending()
+        if new == tab["state"]:
+            render()
+            return
+        # A new page and history entry per query: Back returns to the previous query as it was.
+        ui.navigate.to(results_url(new))
+
+    def join_set_chosen() -> None:
+        controls.set_expansion(expansion_of(ctx, join_select.value))
+        controls.refresh_default()
+        mark_stale()
+
+    def view_chosen() -> None:
+        # The scores change scale: a range threshold of the other view means nothing here.
+        controls.suggest_afresh()
+        mark_stale()
+
+    def intent_chosen() -> None:
+        follow_intent(controls, str(intent_toggle.value))
+        mark_stale()
+
+    join_select.on_value_change(lambda _: join_set_chosen())
+    intent_toggle.on_value_change(lambda _: intent_chosen())
+    render()
+
+
+# A plain left click (or Enter) runs the element's handler instead of following the link; middle-click,
+# Ctrl/Cmd/Shift+click and the context menu keep the browser's own meaning (new tab, copy link).
+PLAIN_CLICK = """(e) => {
+  if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  emit();
+}"""
+
+
+def result_link(state: QueryState, image: str) -> str:
+    """A result's own results page: the same search with that image of the searched set as the key."""
+    return results_url(state.with_(key_set=state.join_set, image=image, upload=None))
+
+
+def home_for(state: QueryState) -> str:
+    """The start page with this query's sets and settings, so going back there loses nothing."""
+    settings = {"metric": state.metric, "predicate": state.predicate, "param": state.param.strip()}
+    if not state.expand:
+        settings["expand"] = "0"
+    return home_url(state.join_set, state.key_set, **settings)
+
+
+def plain_sentence(metric: str) -> str:
+    """What a score means, for people who have never heard of descriptors."""
+    what = ("Each image is described by what VGG-16, a neural network trained on a million photos, "
+            "recognises in it (textures, shapes, objects).")
+    if metric == "cosine":
+        return what + " Similarity compares two descriptions: 1 means the same, lower means less alike."
+    return what + " Distance compares two descriptions: 0 means the same, higher means less alike."
+
+
+def page_title(ctx: GuiContext, state: QueryState) -> str:
+    """The browser tab's title names the key, so several result tabs can be told apart."""
+    if state.upload is not None:
+        item = ctx.uploads.get(state.upload)
+        key = item.filename if item is not None else "an uploaded image"
+    else:
+        key = state.image or ""
+    return display_name(f"{key} — similar images in {state.join_set} · SIMages")
+
+
+def key_view_item(ctx: GuiContext, state: QueryState) -> ViewItem:
+    if state.upload is not None:
+        upload = ctx.uploads.get(state.upload)
+        info = None if upload is None else ImageInfo(upload.width, upload.height, upload.size_bytes)
+        return ViewItem(key_caption(ctx, state), upload_url(state.upload), info=info,
+                        caption="the key, uploaded (facts of the original; a 512-pixel copy is shown)")
+    assert state.key_set is not None and state.image is not None
+    url = ctx.thumbnails.url(state.key_set, state.image, full=True)
+    return ViewItem(key_caption(ctx, state), url, caption="the key",
+                    set_name=state.key_set, image=state.image)
+
+
+def method_text(index: SetIndex, expand: bool) -> str:
+    """Which descriptor made the scores, in words (empty for a store that does not record it)."""
+    explained = index.explain(expand)
+    return f"Descriptors: {explained}" if explained else ""
+
+
+def summary_text(result: KeyResult) -> str:
+    kind = score_label(result.metric)
+    shown = len(result.matches)
+    cut = f" (showing the first {shown})" if shown < (result.passed or 0) else ""
+    if result.predicate == "range":
+        op = "≥" if result.metric == "cosine" else "≤"
+        where = display_name(result.set)
+        return (f"{result.passed:,} of {result.total:,} images in {where} have {kind} {op} "
+                f"{format_threshold(float(result.param))}{cut}")
+    best = "most similar" if result.metric == "cosine" else "nearest"
+    measure = "cosine similarity" if result.metric == "cosine" else "Euclidean distance"
+    return f"The {shown} {best} of {result.total:,} images in {display_name(result.set)}, by {measure}"
+
+
+def key_thumb(ctx: GuiContext, state: QueryState) -> str:
+    if state.upload is not None:
+        return upload_url(state.upload)
+    assert state.key_set is not None and state.image is not None
+    return ctx.thumbnails.url(state.key_set, state.image)
+
+
+def key_caption(ctx: GuiContext, state: QueryState) -> str:
+    if state.upload is not None:
+        item = ctx.uploads.get(state.upload)
+        return f"Uploaded: {item.filename}" if item is not None else "Uploaded image"
+    return display_name(f"{state.key_set} / {state.image}")

@@ -1,0 +1,430 @@
+"""The triage page (`/triage?new=SET`): which new photos are already in the collection, and acting on it.
+
+The curator picks the new set(s) (A) and the collection (B: sets, or every other set). The page shows the
+headline, the buckets (exact / edited / look-alike / new, each browsable, every tile with its set's badge
+and whether it is new or in the collection), and the copy groups, paged, each with its suggested keeper
+and the reason. Groups are marked (click, `m`, or in bulk for the page or a level), then applied through
+the same plan and journal as `simages triage --apply` (simages.triage.quarantine); Undo reverts the last
+apply. Keys: j / k (or arrows) next / previous group, m mark, c compare, a apply.
+Each tab has its own state (closures of `build_triage`); nothing is module-level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from nicegui import run, ui
+
+from simages.copies.levels import Level
+from simages.gui.context import GuiContext
+from simages.gui.pages.common import known_sets, name_caption, page_header, set_choices, thumbnail_img
+from simages.gui.urls.image import thumb_url
+from simages.naming import display_name
+from simages.nearest.sets.cache import store_version
+from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, plan_for, triage
+from simages.triage.decisions import Decisions
+from simages.triage.exif import differences
+from simages.triage.quarantine import Outcome, TriageError, apply_plan, undo_last
+from simages.triage.stores import drop_moved, restore_moved
+
+GROUPS_PER_PAGE = 20
+FOLLOW_SECONDS = 2.0
+TILES_PER_PAGE = 60
+_BADGE = {True: ("in collection", "grey-8"), False: ("new", "positive")}
+
+
+def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
+    """The page for one tab; `params` from the URL (`new`, `against`: set names)."""
+    page_header("Already in my collection?")
+    sets = known_sets(ctx)
+    state: dict[str, Any] = {"answer": None, "marked": {}, "page": 0, "focus": 0, "bucket": Level.EXACT,
+                             "tile_page": 0, "compare": None, "versions": (), "busy": False}
+    with ui.column().classes("w-full q-px-lg q-py-md gap-2"):
+        with ui.row().classes("items-end gap-4 w-full"):
+            new_pick = ui.select(set_choices(sets), multiple=True, label="New photos (sets)",
+                                 value=[params["new"]] if params.get("new") in sets else []
+                                 ).classes("min-w-[220px]").mark("triage-new")
+            against_pick = ui.select(set_choices(sets), multiple=True,
+                                     label="Collection (empty: all other sets)",
+                                     value=[params["against"]] if params.get("against") in sets else []
+                                     ).classes("min-w-[260px]").mark("triage-against")
+            ui.button("Check", on_click=lambda: check()).props("unelevated").mark("triage-check")
+            if ctx.read_only:
+                ui.label("Served read-only (simages serve --read-only): this page shows what is already in "
+                         "the collection and moves nothing.").classes("text-caption text-grey-8"
+                                                                      ).mark("triage-read-only")
+            else:
+                ui.button("Undo last apply", on_click=lambda: undo()).props("flat").mark("triage-undo")
+        headline = ui.label("").classes("text-h6").mark("triage-headline")
+        left_out = ui.label("").classes("text-caption text-grey-8").mark("triage-left-out")
+        outcome_box = ui.column().classes("w-full gap-0").mark("triage-outcome")
+        buckets = ui.row().classes("gap-2")
+        tiles = ui.row().classes("w-full gap-2")
+        ui.separator()
+        bulk = ui.row().classes("items-center gap-2")
+        groups_box = ui.column().classes("w-full gap-2")
+        ui.separator()
+        with ui.expansion("Remembered decisions", icon="bookmark").classes("w-full").mark("decisions"):
+            decisions_box = ui.column().classes("w-full gap-1")
+
+    async def check() -> None:
+        state["marked"] = {}
+        state["page"] = state["focus"] = state["tile_page"] = 0
+        outcome_box.clear()
+        await refresh()
+
+    async def refresh() -> None:
+        new = tuple(new_pick.value or ())
+        if not new:
+            headline.set_text("Pick the set(s) of new photos, then Check.")
+            return
+        headline.set_text("Checking the new photos against the collection...")
+        try:
+            request = TriageRequest(new, tuple(against_pick.value or ()))
+            # Off the event loop: thousands of groups read thousands of file headers (EXIF, sizes).
+            answer = await run.io_bound(triage, ctx.settings, request, ctx.descriptors, False)
+        except (ValueError, LookupError) as error:
+            headline.set_text(f"Cannot check: {error}")
+            state["answer"] = None
+            draw()
+            return
+        state["answer"] = answer
+        state["versions"] = versions(answer)
+        # Marks of groups that are gone (moved, decided) are dropped; the others stay.
+        present = {group.existing for group in answer.groups}
+        state["marked"] = {k: v for k, v in state["marked"].items() if k in present}
+        headline.set_text(answer.headline() + ".")
+        notes = [f"Not checked against {display_name(name)}: {why}" for name, why in answer.left_out.items()]
+        notes += [f"Copies among the new photos: {', '.join(map(display_name, group))}"
+                  for group in answer.within_new[:20]]
+        left_out.set_text("; ".join(notes))
+        draw()
+
+    def versions(answer: TriageAnswer) -> tuple:
+        return tuple(store_version(ctx.settings, name) for name in (*answer.new_sets, *answer.against))
+
+    async def follow() -> None:
+        """Another tab, the CLI or the indexer changed a store: answer again (marks kept)."""
+        answer: TriageAnswer | None = state["answer"]
+        if answer is None or state["busy"] or versions(answer) == state["versions"]:
+            return
+        state["busy"] = True
+        try:
+            await refresh()
+        finally:
+            state["busy"] = False
+
+    def draw() -> None:
+        draw_buckets()
+        draw_groups()
+        draw_decisions()
+
+    def draw_buckets() -> None:
+        buckets.clear()
+        tiles.clear()
+        answer: TriageAnswer | None = state["answer"]
+        if answer is None:
+            return
+        counts = answer.counts()
+        with buckets:
+            for level in Level:
+                chosen = state["bucket"] == level
+                ui.button(f"{level.title} ({counts[level.value]})",
+                          on_click=lambda level=level: pick_bucket(level)
+                          ).props("unelevated" if chosen else "outline").mark(f"bucket-{level.value}")
+        rows = answer.bucket(state["bucket"])
+        start = state["tile_page"] * TILES_PER_PAGE
+        with tiles:
+            for row in rows[start:start + TILES_PER_PAGE]:
+                with ui.card().classes("q-pa-xs").mark("triage-tile"):
+                    with ui.row().classes("gap-1 no-wrap"):
+                        tile(row.image, existing=False)
+                        if row.match:
+                            tile(row.match, existing=True)
+                    if row.score is not None:
+                        ui.label(f"{state['bucket'].title}: {row.score:.3f}").classes("text-caption")
+            if len(rows) > start + TILES_PER_PAGE or start:
+                with ui.row().classes("items-center gap-2"):
+                    ui.button("Previous", on_click=lambda: tile_page(-1)).props("flat dense")
+                    ui.label(f"{start + 1}-{min(len(rows), start + TILES_PER_PAGE)} of {len(rows)}")
+                    ui.button("Next", on_click=lambda: tile_page(1)).props("flat dense")
+
+    def tile(qualified: str, existing: bool) -> None:
+        set_name, _, image = qualified.partition("/")
+        word, colour = _BADGE[existing]
+        with ui.column().classes("gap-0 items-center"):
+            thumbnail_img(thumb_url(set_name, image), "w-[96px] h-[72px] object-contain", display_name(image))
+            badge = ui.badge(f"{word} · {display_name(set_name)}", color=colour)
+            badge.mark(f"badge-{word.replace(' ', '-')}")
+            name_caption(image)
+
+    def pick_bucket(level: Level) -> None:
+        state["bucket"], state["tile_page"] = level, 0
+        draw_buckets()
+
+    def tile_page(step: int) -> None:
+        state["tile_page"] = max(0, state["tile_page"] + step)
+        draw_buckets()
+
+    def page_groups() -> list[CopyGroup]:
+        answer: TriageAnswer | None = state["answer"]
+        if answer is None:
+            return []
+        start = state["page"] * GROUPS_PER_PAGE
+        return [answer.suggested(group) for group in answer.groups[start:start + GROUPS_PER_PAGE]]
+
+    def draw_groups() -> None:
+        bulk.clear()
+        groups_box.clear()
+        answer: TriageAnswer | None = state["answer"]
+        if answer is None or not answer.groups:
+            return
+        total = len(answer.groups)
+        with bulk:
+            ui.label(f"Copy groups: {total}; marked: {len(state['marked'])}").mark("triage-marked")
+            if not ctx.read_only:
+                draw_bulk(answer)
+            pages = (total + GROUPS_PER_PAGE - 1) // GROUPS_PER_PAGE
+            ui.button("<", on_click=lambda: go_page(-1)).props("flat dense")
+            ui.label(f"page {state['page'] + 1} of {pages}")
+            ui.button(">", on_click=lambda: go_page(1)).props("flat dense")
+        with groups_box:
+            for number, group in enumerate(page_groups()):
+                draw_group(group, number, number == state["focus"])
+
+    def draw_bulk(answer: TriageAnswer) -> None:
+        ui.button("Keep suggested in this page", on_click=lambda: mark_many(page_groups())
+                  ).props("outline dense").mark("mark-page")
+        for level in (Level.EXACT, Level.EDITED):
+            ui.button(f"... in all {level.value} groups",
+                      on_click=lambda level=level: mark_many(
+                          [g for g in answer.groups if g.level == level])
+                      ).props("outline dense").mark(f"mark-{level.value}")
+        ui.button(f"Apply ({len(state['marked'])} groups)", on_click=lambda: apply()
+                  ).props("unelevated color=negative").mark("triage-apply")
+
+    def draw_group(group: CopyGroup, number: int, focused: bool) -> None:
+        keeper = state["marked"].get(group.existing) or group.keeper
+        marked = group.existing in state["marked"]
+        border = "border-2 border-primary" if focused else ""
+        with ui.card().classes(f"w-full q-pa-sm {border}").mark("triage-group"):
+            with ui.row().classes("items-center gap-2 w-full"):
+                ui.badge(group.level.title, color="primary" if group.level == Level.EXACT else "orange")
+                ui.label(f"Suggested keeper: {display_name(group.keeper)} — {group.reason}"
+                         ).classes("text-body2").mark("keeper-reason")
+                ui.space()
+                if not ctx.read_only:
+                    ui.checkbox("marked: move the others", value=marked,
+                                on_change=lambda e, g=group: mark(g, e.value)).mark("group-mark")
+                ui.button("Compare", on_click=lambda g=group: compare(g)
+                          ).props("flat dense").mark("compare", f"compare-{number}")
+                if not ctx.read_only:
+                    ui.button("Not a duplicate", on_click=lambda g=group: decide(g, "not-duplicate")
+                              ).props("flat dense").mark("not-duplicate", f"not-duplicate-{number}")
+                    ui.button("Keep both", on_click=lambda g=group: decide(g, "keep-both")
+                              ).props("flat dense").mark("keep-both", f"keep-both-{number}")
+            with ui.row().classes("gap-3"):
+                for member in group.members:
+                    with ui.column().classes("items-center gap-0"):
+                        tile(member, existing=member == group.existing)
+                        if member == keeper:
+                            ui.label("kept").classes("text-weight-bold text-positive").mark("kept")
+                        elif not ctx.read_only:
+                            ui.button("keep this", on_click=lambda g=group, m=member: choose(g, m)
+                                      ).props("flat dense no-caps").mark("keep-this")
+            if state["compare"] == group.existing:
+                draw_compare(group)
+
+    def draw_compare(group: CopyGroup) -> None:
+        first = group.facts[group.members[0]]
+        differing: set[str] = set()
+        for member in group.members[1:]:
+            differing |= set(differences(first, group.facts[member]))
+        columns = [{"name": "fact", "label": "", "field": "fact", "align": "left"}]
+        columns += [{"name": str(i), "label": display_name(m), "field": str(i), "align": "left"}
+                    for i, m in enumerate(group.members)]
+        rows = []
+        for fact in first.rows():
+            row = {"fact": fact + (" (differs)" if fact in differing else "")}
+            row.update({str(i): group.facts[m].rows()[fact] for i, m in enumerate(group.members)})
+            rows.append(row)
+        ui.table(columns=columns, rows=rows).props("dense flat").classes("w-full").mark("triage-compare")
+
+    def mark(group: CopyGroup, value: bool) -> None:
+        if ctx.read_only:
+            return
+        if value:
+            state["marked"].setdefault(group.existing, None)  # None: the suggested keeper
+        else:
+            state["marked"].pop(group.existing, None)
+        draw_groups()
+
+    def choose(group: CopyGroup, member: str) -> None:
+        state["marked"][group.existing] = member
+        draw_groups()
+
+    def mark_many(groups: list[CopyGroup]) -> None:
+        for group in groups:
+            state["marked"].setdefault(group.existing, None)
+        draw_groups()
+
+    def compare(group: CopyGroup) -> None:
+        state["compare"] = None if state["compare"] == group.existing else group.existing
+        draw_groups()
+
+    def draw_decisions() -> None:
+        """The root's remembered "not a duplicate" / "keep both" decisions, each with Forget."""
+        decisions_box.clear()
+        try:
+            remembered = Decisions(ctx.settings.root).all()
+        except ValueError as error:
+            with decisions_box:
+                ui.label(str(error)).classes("text-negative")
+            return
+        with decisions_box:
+            if not remembered:
+                ui.label("None: pairs marked “Not a duplicate” or “Keep both” are listed here.").classes(
+                    "text-caption text-grey-8")
+            for decision in remembered:
+                with ui.row().classes("items-center gap-2").mark("decision"):
+                    ui.badge(decision.kind, color="grey-8")
+                    ui.label(", ".join(map(display_name, decision.images))).classes("text-body2")
+                    if not ctx.read_only:
+                        ui.button("Forget", on_click=lambda d=decision.id: forget(d)).props(
+                            "flat dense").mark("forget")
+
+    async def forget(decision_id: str) -> None:
+        if ctx.read_only:
+            return
+        try:
+            gone = Decisions(ctx.settings.root).forget(decision_id)
+        except LookupError as error:
+            ui.notify(str(error))
+        else:
+            ui.notify(f"Forgot: {gone.kind} for {', '.join(map(display_name, gone.images))}")
+        await refresh()
+
+    async def decide(group: CopyGroup, kind: str) -> None:
+        if ctx.read_only:
+            return
+        decision = Decisions(ctx.settings.root).add(kind, list(group.members))
+        ui.notify(f"Remembered: {kind} ({decision.id}); `simages triage --forget {decision.id}` undoes it")
+        state["marked"].pop(group.existing, None)
+        await refresh()
+
+    def go_page(step: int) -> None:
+        answer: TriageAnswer | None = state["answer"]
+        pages = max(1, (len(answer.groups) + GROUPS_PER_PAGE - 1) // GROUPS_PER_PAGE) if answer else 1
+        state["page"] = min(pages - 1, max(0, state["page"] + step))
+        state["focus"] = 0
+        draw_groups()
+
+    def move_focus(step: int) -> None:
+        shown = page_groups()
+        if not shown:
+            return
+        focus = state["focus"] + step
+        if focus >= len(shown):
+            go_page(1)
+            return
+        if focus < 0:
+            if state["page"]:
+                go_page(-1)
+                state["focus"] = len(page_groups()) - 1
+                draw_groups()
+            return
+        state["focus"] = focus
+        draw_groups()
+
+    async def apply() -> None:
+        answer: TriageAnswer | None = state["answer"]
+        if ctx.read_only:
+            return
+        if answer is None or not state["marked"]:
+            ui.notify("Mark at least one copy group first")
+            return
+        marked = [g for g in answer.groups if g.existing in state["marked"]]
+        chosen = dataclasses.replace(answer, groups=marked)
+        outcome_box.clear()
+        with outcome_box:
+            ui.label(f"Applying {len(marked)} groups: checking each file, then moving it through the journal"
+                     ).classes("text-body1").mark("outcome-working")
+        chosen_keepers = {existing: keeper for existing, keeper in state["marked"].items() if keeper}
+        plan = await run.io_bound(plan_for, ctx.settings, chosen, chosen_keepers)
+        state["busy"] = True
+        try:
+            outcome = await run.io_bound(_apply_and_follow, ctx, plan)
+        except TriageError as error:
+            show_outcome(None, str(error))
+            return
+        finally:
+            state["busy"] = False
+        state["marked"] = {}
+        show_outcome(outcome)
+        await refresh()
+
+    async def undo() -> None:
+        if ctx.read_only:
+            return
+        outcome_box.clear()
+        with outcome_box:
+            ui.label("Undoing the last apply...").classes("text-body1").mark("outcome-working")
+        state["busy"] = True
+        try:
+            outcome = await run.io_bound(_undo_and_follow, ctx)
+        except TriageError as error:
+            show_outcome(None, str(error))
+            return
+        finally:
+            state["busy"] = False
+        show_outcome(outcome)
+        await refresh()
+
+    def show_outcome(outcome: Outcome | None, problem: str = "") -> None:
+        outcome_box.clear()
+        with outcome_box:
+            if outcome is None:
+                ui.label(problem).classes("text-negative").mark("outcome-summary")
+                return
+            ui.label(outcome.summary()).classes("text-body1").mark("outcome-summary")
+            for move, reason in outcome.skipped:
+                ui.label(f"left {display_name(move.qualified)}: {reason}").classes("text-caption")
+            if outcome.kind == "apply" and outcome.done:
+                ui.label(f"Moved to {ctx.settings.root / 'quarantine' / outcome.plan_id}/; "
+                         "“Undo last apply” brings them back.").classes("text-caption")
+
+    def key(event: Any) -> None:
+        if not event.action.keydown or event.modifiers.ctrl or event.modifiers.alt:
+            return
+        name = str(event.key)
+        shown = page_groups()
+        current = shown[state["focus"]] if shown and state["focus"] < len(shown) else None
+        if name in ("j", "ArrowDown"):
+            move_focus(1)
+        elif name in ("k", "ArrowUp"):
+            move_focus(-1)
+        elif name == "m" and current is not None:
+            mark(current, current.existing not in state["marked"])
+        elif name == "c" and current is not None:
+            compare(current)
+        elif name == "a":
+            ui.timer(0, apply, once=True)
+
+    ui.keyboard(on_key=key, ignore=["input", "select", "textarea"])
+    # Pages follow the moves live: a store file's identity is one stat per set.
+    ui.timer(FOLLOW_SECONDS, follow)
+    if new_pick.value:
+        ui.timer(0, refresh, once=True)
+
+
+def _apply_and_follow(ctx: GuiContext, plan: Any) -> Outcome:
+    outcome = apply_plan(ctx.settings.root, plan)
+    drop_moved(ctx.settings, plan.id, outcome.done)
+    return outcome
+
+
+def _undo_and_follow(ctx: GuiContext) -> Outcome:
+    outcome = undo_last(ctx.settings.root)
+    restore_moved(ctx.settings, outcome.plan_id, outcome.done)
+    return outcome

@@ -1,0 +1,3 @@
+"""Controls and panels the pages draw: query controls, histogram, intent picker, viewer, status and
+teaching panels.
+"""

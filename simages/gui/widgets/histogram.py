@@ -1,0 +1,152 @@
+"""A small ECharts histogram of scores (a key against a set, or a set join) with the current cut-off marked;
+`threshold_control` makes it a control: clicking or dragging on it sets the range threshold."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import events, ui
+
+from simages.gui.widgets.controls import QueryControls, format_score, score_label
+from simages.nearest.core.display import (
+    THRESHOLD_DIGITS,
+    THRESHOLD_DISTANCE_DIGITS,
+    format_threshold,
+    threshold_from_score,
+)
+from simages.nearest.core.distribution import ScoreDistribution
+from simages.nearest.core.query_spec import higher_is_better
+
+
+def histogram_options(dist: ScoreDistribution, marker: float | None, marker_label: str) -> dict[str, Any]:
+    """ECharts options: bars over score bins and a vertical line at `marker` (threshold or k-th score)."""
+    edges, counts = dist.bin_edges, dist.counts
+    low, high = (edges[0], edges[-1]) if edges else (0.0, 1.0)
+    if marker is not None:
+        low, high = min(low, marker), max(high, marker)
+    pad = (high - low) * 0.02 or 0.01
+    # A step line over the bin edges, filled: exact bin widths on a value axis (bars there come out thin).
+    steps = [[edge, count] for edge, count in zip(edges, [*counts, counts[-1] if counts else 0], strict=True)]
+    series: dict[str, Any] = {
+        "type": "line",
+        "step": "end",
+        "symbol": "none",
+        "data": steps,
+        "lineStyle": {"color": "#1e88e5", "width": 1},
+        "areaStyle": {"color": "#90caf9", "opacity": 0.8},
+    }
+    if marker is not None:
+        series["markLine"] = {
+            "symbol": "none",
+            "silent": True,
+            "lineStyle": {"color": "#e65100", "width": 2, "type": "solid"},
+            # The label runs away from the nearer edge, so it never covers the y axis or leaves the chart.
+            "label": {"formatter": marker_label, "position": "end", "color": "#e65100",
+                      "align": "left" if marker <= (low + high) / 2 else "right"},
+            "data": [{"xAxis": marker}],
+        }
+    decimals = 2 if dist.metric == "cosine" else 1
+    return {
+        "animation": False,
+        "grid": {"left": 40, "right": 24, "top": 30, "bottom": 36},
+        "xAxis": {
+            "type": "value",
+            "min": round(low - pad, 4),
+            "max": round(high + pad, 4),
+            "name": score_label(dist.metric),
+            "nameLocation": "middle",
+            "nameGap": 24,
+            "axisLabel": {"fontSize": 10, "hideOverlap": True, ":formatter": f"v => v.toFixed({decimals})"},
+        },
+        "yAxis": {"type": "value", "minInterval": 1, "axisLabel": {"fontSize": 10}},
+        "series": [series],
+    }
+
+
+def marker_for(
+    dist_metric: str, predicate: str, param: float, kth_score: float | None
+) -> tuple[float | None, str]:
+    """Where to draw the line: the threshold of a range query, the k-th best score of a kNN query."""
+    if predicate == "range":
+        op = "≥" if dist_metric == "cosine" else "≤"
+        return float(param), f"threshold {op} {format_threshold(float(param))}"
+    if kth_score is None:
+        return None, ""
+    return kth_score, f"k-th: {score_label(dist_metric)} {format_score(dist_metric, kth_score)}"
+
+
+def score_histogram(dist: ScoreDistribution, marker: float | None, marker_label: str) -> ui.echart:
+    return ui.echart(histogram_options(dist, marker, marker_label)).classes("w-full").style("height: 190px")
+
+
+# Runs in the browser: the x pixel under the pointer becomes a score on the chart's axis. While the mouse
+# button is held the line follows the pointer without a round trip; releasing it (a click or the end of a
+# drag) sends the score to the server. The label while dragging is rounded like
+# display.threshold_from_score (a similarity down to 3 decimals, a distance up to 4 significant digits),
+# so it shows the threshold the release will set.
+_PICK_JS = """(e) => {
+  const chart = getElement(%(id)d)?.chart;
+  if (!chart) return;
+  const value = chart.convertFromPixel({xAxisIndex: 0}, e.offsetX);
+  if (!Number.isFinite(value)) return;
+  if (e.type === 'mousemove') {
+    if (!(e.buttons & 1)) return;
+    const d = %(similarity)s ? %(decimals)d
+      : Math.max(0, %(significant)d - 1 - Math.floor(Math.log10(Math.max(Math.abs(value), 1))));
+    const f = 10 ** d;
+    const shown = (%(similarity)s ? Math.floor(value * f + 1e-9) : Math.ceil(value * f - 1e-9)) / f;
+    chart.setOption({series: [{markLine: {data: [{xAxis: value}], label: {formatter: shown.toFixed(d)}}}]});
+    return;
+  }
+  emit(value);
+}"""
+
+
+def threshold_control(
+    chart: ui.echart, metric: str, on_pick: Callable[[float], object]
+) -> ui.echart:
+    """Make a score histogram a control: a click on it, or a drag released on it, calls `on_pick` with the
+    score under the pointer written as a threshold (`display.threshold_from_score`: toward the side that
+    keeps that score, so a click on a pair's bar keeps the pair; the threshold shown is the one used).
+    `on_pick` may be a coroutine function."""
+
+    async def picked(e: events.GenericEventArguments) -> None:
+        try:
+            value = float(e.args)
+        except (TypeError, ValueError):
+            return
+        if math.isfinite(value):
+            result = on_pick(float(threshold_from_score(value, metric)))
+            if inspect.isawaitable(result):
+                await result
+
+    script = _PICK_JS % {"id": chart.id, "decimals": THRESHOLD_DIGITS,
+                         "significant": THRESHOLD_DISTANCE_DIGITS,
+                         "similarity": "true" if higher_is_better(metric) else "false"}
+    chart.on("click", picked, js_handler=script)
+    chart.on("mousemove", js_handler=script)
+    chart.style("cursor: crosshair").props('title="Click or drag to set the threshold"')
+    return chart
+
+
+def set_range_threshold(controls: QueryControls, value: float) -> str:
+    """Switch a settings panel to a range query at `value` (as picked on the histogram, a score or a
+    threshold already written from one: rewriting it changes nothing); returns the text put in the
+    threshold field."""
+    metric = controls.metric_value
+    controls.predicate.value = "range"  # first: changing the predicate suggests a threshold of its own
+    controls.param.value = threshold_from_score(value, metric)
+    return controls.param.value
+
+
+def picks_threshold(controls: QueryControls, rerun: Callable[[], object]) -> Callable[[float], None]:
+    """An `on_pick` for `threshold_control`: set the panel's range threshold, then run the query again."""
+
+    def pick(value: float) -> None:
+        set_range_threshold(controls, value)
+        rerun()
+
+    return pick

@@ -1,0 +1,3 @@
+"""What the teaching panel shows: what a query cost, what pivots pruned, intrinsic dimensionality, PCA-
+reduced sets.
+"""
