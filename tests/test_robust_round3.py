@@ -554,3 +554,22 @@ def test_a_key_without_descriptor_is_told_why(settings: Settings, capsys: pytest
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1, err
         assert ("simages index" in err) == (image == "added.png")
+
+
+def test_the_app_worker_reports_a_newer_store_with_what_to_do(settings: Settings) -> None:
+    """The app's background indexer (jobs/worker.py) fails the set with the store's own words and remedy,
+    which the status panel shows, instead of a Python type name or a rebuild."""
+    import queue
+
+    from simages.jobs.worker import _index
+
+    imagegen.write_set(settings.image_sets / "s", 2)
+    index_set(settings, "s", network_factory=TinyNetwork)
+    before = _as_newer(settings, "s")
+    events: queue.Queue = queue.Queue()
+    _index(settings, "s", events, TinyNetwork)
+    kinds = [events.get_nowait() for _ in range(events.qsize())]
+    failed = [event for event in kinds if event[0] == "failed"]
+    assert failed and "written by a newer SIMages" in failed[0][2] and "newer SIMages (`pip" in failed[0][2]
+    assert "StoreFromNewerVersion" not in failed[0][2]
+    assert settings.store_path("s").read_bytes() == before
