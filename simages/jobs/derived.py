@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simages.atlas.cache import map_path, model_path, refresh_map
+from simages.copies.space import CollectionSpace, collection_spaces, in_space, stored_kind
 from simages.nearest.ann import index as ann
 from simages.nearest.ann import update as ann_update
 from simages.nearest.core.intents import DUPLICATES, intent_named
@@ -45,14 +46,18 @@ def _reading_of(
     identity: tuple[int, int, int],
     reading: str,
     features: Path | None = None,
+    spaces: dict[str, CollectionSpace] | None = None,
 ) -> SetIndex | None:
     """The store read as `reading` says, or None when that reading does not apply to it."""
     if not reading:
         return SetIndex.from_store(set_name, store, source=identity, features=features)
     stored = str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
     try:
-        return SetIndex.from_store(set_name, store, source=identity,
-                                   descriptor=intent_named(reading).descriptor(stored))
+        intent = intent_named(reading)
+        descriptor = intent.descriptor(stored)
+        space = (spaces or {}).get(stored_kind(stored, False)) if intent.collection_space else None
+        return SetIndex.from_store(set_name, store, source=identity, descriptor=descriptor,
+                                   whitening=space.whitening if space is not None else None)
     except ValueError:  # no recorded descriptor, or one the intent cannot read
         return None
 
@@ -84,14 +89,23 @@ def refresh_derived(
     done: list[str] = []
     index: SetIndex | None = None
     store: FeatureStore | None = None
+    spaces: dict[str, CollectionSpace] | None = None
     for reading in READINGS:
         # Opening checks the header, the source version and that every array is there (not truncated).
         copy = mmap_path(features, set_name, reading)
-        if open_mmap_copy(copy, identity[:2]) is not None or written_by_newer(copy):
-            continue  # fresh, or a newer SIMages' copy: queries then read the `.npz`, and it is kept
+        if written_by_newer(copy):
+            continue  # a newer SIMages' copy: queries then read the `.npz`, and it is kept
+        if reading and intent_named(reading).collection_space:
+            spaces = collection_spaces(settings) if spaces is None else spaces
+            current = open_mapped(set_name, store_path, identity, reading)
+            if current is not None and in_space(current, spaces):
+                continue  # fresh, and made in the collection's current duplicates space
+        elif open_mmap_copy(copy, identity[:2]) is not None:
+            continue  # fresh
+        spaces = {} if spaces is None else spaces
         started = time.perf_counter()
         store = store or load_store(store_path)
-        read = _reading_of(set_name, store, identity, reading, settings.features)
+        read = _reading_of(set_name, store, identity, reading, settings.features, spaces)
         if read is None:
             continue
         read.store_path = store_path

@@ -4,11 +4,12 @@
   with the set's full descriptor, by default `gap+l2+pca128+qe10`: PCA learned on the set and query
   expansion make class-level rankings better (Corel-1k mAP 0.910 against 0.863 for plain `gap+l2`).
 - **duplicates** ("duplicates"): which images are copies of the same photo, edited or not? Scored with
-  the stored vectors, square-rooted (power normalisation) and PCA-whitened on the searched set, without
-  query expansion: `gap+sqrt+l2+whiten` on a default store. Expansion pulls a key toward its class, so
+  the stored vectors, square-rooted (power normalisation) and PCA-whitened, without query expansion:
+  `gap+sqrt+l2+whiten` on a default store. The whitening is the collection's duplicates space
+  (simages.copies.space: learned once on all the user's indexed photos, the same for every set searched). Expansion pulls a key toward its class, so
   other photos of the class outrank its own rotated or letterboxed copies (top-1 0.78 against 0.999);
-  whitening makes the similarities of distinct photos centre on 0 with about the same spread in every set,
-  so one duplicate threshold means the same everywhere (docs/duplicates.md has the measurements).
+  one whitening for the whole collection gives the same pair the same score in any set, so one duplicate
+  threshold means the same everywhere (docs/duplicates.md has the measurements).
 
 Both intents read the same feature store: they differ only in the parts applied at load and query time,
 so switching intent never re-indexes anything.
@@ -32,6 +33,9 @@ class Intent:
     # Whether the load- and query-time parts of the store's descriptor (PCA, whitening, expansion) apply;
     # if not, the stored vectors are square-rooted and whitened on the set instead (the duplicates space).
     keeps_learned_parts: bool
+    # Whether its whitening is the collection's duplicates space (simages.copies.space), the same for
+    # every set, rather than one learned on the searched set.
+    collection_space: bool = False
 
     def descriptor(self, stored: DescriptorSpec | str) -> DescriptorSpec:
         """The descriptor this intent's joins apply to a store written with `stored` (its index-time part is
@@ -60,6 +64,7 @@ DUPLICATES = Intent(
     title="Duplicates",
     question="copies of the same photo, exact or edited (resized, cropped, re-encoded...)",
     keeps_learned_parts=False,
+    collection_space=True,
 )
 INTENTS: dict[str, Intent] = {intent.name: intent for intent in (SIMILAR, DUPLICATES)}
 DEFAULT_INTENT = SIMILAR

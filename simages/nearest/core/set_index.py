@@ -187,11 +187,16 @@ class SetIndex:
         source: tuple[int, int, int] | None = None,
         descriptor: DescriptorSpec | None = None,
         features: Path | None = None,
+        whitening: Whitening | None = None,
     ) -> SetIndex:
         """The index of a store, with the store's own descriptor or with `descriptor`, which may differ from
         it only in the parts applied at load and query time (PCA, whitening, a trained head, expansion):
         DescriptorMismatch (a ValueError saying to re-index) when it needs other stored vectors. A trained
-        head (`head:NAME`) is read from `features`/heads/; HeadError when it is missing or damaged."""
+        head (`head:NAME`) is read from `features`/heads/; HeadError when it is missing or damaged.
+
+        `whitening`: a whitening learned elsewhere (the collection's duplicates space,
+        simages.copies.space) used instead of one learned on this set when the descriptor whitens (and
+        has no head); it then applies whatever the set's size."""
         # "descriptor_spec" is the full spec including load-time steps such as whitening;
         # "descriptor" is the part that shaped the stored vectors.
         stored = str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
@@ -203,11 +208,16 @@ class SetIndex:
         head = _head_for(set_name, spec, stored, features)
         if descriptor is not None:
             check_query_time_change(set_name, stored, descriptor)
-        applied = applicable_spec(spec, len(store.names), store.dimension) if spec is not None else None
+        given = whitening is not None and spec is not None and spec.whiten and head is None
+        if given:
+            applied = spec
+        else:
+            applied = applicable_spec(spec, len(store.names), store.dimension) if spec is not None else None
         root = descriptor is not None and root_at_load_time(stored, descriptor)
-        learn_on = rooted(store.vectors) if root else store.vectors
-        projection = head.projection if head is not None else None
-        whitening = learned_transform(applied, learn_on, projection) if applied is not None else None
+        if not given:
+            learn_on = rooted(store.vectors) if root else store.vectors
+            projection = head.projection if head is not None else None
+            whitening = learned_transform(applied, learn_on, projection) if applied is not None else None
         names = list(store.names)
         applied_key = applied.key() if applied else ""
         return cls(set_name, names, store.vectors, descriptor_text, whitening, source, applied_key, root=root)

@@ -1,12 +1,12 @@
 """Near-duplicate finding: the pairs of images whose duplicate score passes a threshold, and their groups.
 
-Sets are read with the **duplicates** intent (simages.nearest.core.intents: stored vectors square-rooted and
-PCA-whitened on the searched set, no query expansion). Whitening puts the similarities of distinct photos
-around 0 with about the same spread in every set, so one threshold means the same thing everywhere:
-`DUPLICATE_COSINE`, derived from the score distributions of edited copies and of distinct photos
-(docs/duplicates.md, `simages bench duplicates`). A set too small to whiten (fewer than
-set_index.MIN_IMAGES_TO_WHITEN images) is compared on the square-rooted vectors alone, whose scale differs:
-it gets `UNWHITENED_DUPLICATE_COSINE`.
+Sets are read with the **duplicates** intent (simages.nearest.core.intents: stored vectors square-rooted
+and PCA-whitened with the collection's duplicates space, simages.copies.space, no query expansion). One
+whitening for every set gives a pair the same score whatever set it is searched in, so one threshold
+means the same thing everywhere: `DUPLICATE_COSINE`, derived from the score distributions of edited
+copies and of distinct photos (docs/duplicates.md, `simages bench duplicates`). Only a whole collection
+too small to learn a whitening from (fewer than 20 images) is compared on the square-rooted vectors
+alone, whose scale differs: it gets `UNWHITENED_DUPLICATE_COSINE`.
 
 Pairs are range joins at the threshold (`iter_set_join`); groups are the connected components of the
 graph whose edges are the pairs (scipy.sparse.csgraph), so an image and all its copies, and copies of

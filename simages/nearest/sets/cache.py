@@ -12,6 +12,14 @@ import os
 import threading
 from pathlib import Path
 
+from simages.copies.space import (
+    CollectionSpace,
+    collection_spaces,
+    collection_stores,
+    in_space,
+    stored_kind,
+    stores_identity,
+)
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.naming import validate_set_name
 from simages.nearest.core.intents import Intent
@@ -52,6 +60,8 @@ class DescriptorCache:
         self._guard = threading.Lock()
         self._path_locks: dict[Path, threading.Lock] = {}
         self.loads = 0  # how many times a store was actually read; lets tests and benchmarks see reuse
+        # The collection's duplicates spaces (simages.copies.space), valid while no store changes.
+        self._spaces: tuple[tuple, dict[str, CollectionSpace]] | None = None
 
     def _lock_for(self, path: Path) -> threading.Lock:
         with self._guard:
@@ -74,8 +84,13 @@ class DescriptorCache:
             raise NotIndexed(set_name, exists=False)
         if isinstance(descriptor, Intent) and descriptor.keeps_learned_parts:
             descriptor = None  # the similar intent reads a store with its own descriptor
+        spaces: dict[str, CollectionSpace] = {}
         if isinstance(descriptor, Intent):
             wanted: str | None = f"intent:{descriptor.name}"
+            if descriptor.collection_space:
+                spaces = self.duplicates_spaces(settings)
+                # Another space (relearned) is another reading: entries of the old one are not reused.
+                wanted += "@" + "+".join(space.fingerprint for _, space in sorted(spaces.items()))
         else:
             wanted = descriptor.key() if descriptor is not None else None
             if descriptor is not None and descriptor.head is not None:
@@ -94,6 +109,8 @@ class DescriptorCache:
                 # Copies are kept of the store's own descriptor and of the intents' readings.
                 reading = mapped_reading(wanted)
                 mapped = open_mapped(set_name, path, identity, reading) if reading is not None else None
+                if mapped is not None and spaces and not in_space(mapped, spaces):
+                    mapped = None  # a copy made in an earlier duplicates space: read the store instead
                 if mapped is not None and _identity_or_none(path) == identity:
                     with self._guard:
                         self.loads += 1
@@ -108,12 +125,15 @@ class DescriptorCache:
                     self.loads += 1
                 # Unchanged across the read means the arrays belong to exactly this file version.
                 if _identity_or_none(path) == identity:
+                    resolved = _resolve(descriptor, store)
+                    space = spaces.get(stored_kind(_stored_descriptor(store), False)) if spaces else None
                     index = SetIndex.from_store(
                         set_name,
                         store,
                         source=identity,
-                        descriptor=_resolve(descriptor, store),
+                        descriptor=resolved,
                         features=settings.features,
+                        whitening=space.whitening if space is not None else None,
                     )
                     index.store_path = path
                     with self._guard:
@@ -133,6 +153,18 @@ class DescriptorCache:
         cached = self._entries.get((path, wanted))
         return identity, cached if cached is not None and cached.source == identity else None
 
+    def duplicates_spaces(self, settings: Settings) -> dict[str, CollectionSpace]:
+        """The collection's duplicates space per kind of stored vectors (simages.copies.space), learned or
+        read from features/.cache when a store of the collection has changed since the last call."""
+        identity = (settings.features, stores_identity(collection_stores(settings)))
+        with self._guard:
+            if self._spaces is not None and self._spaces[0] == identity:
+                return self._spaces[1]
+        spaces = collection_spaces(settings)
+        with self._guard:
+            self._spaces = (identity, spaces)
+        return spaces
+
     def forget(self, path: Path) -> None:
         """Drop every index read from the store file `path` (whatever descriptor it was asked with)."""
         with self._guard:
@@ -142,6 +174,10 @@ class DescriptorCache:
     def clear(self) -> None:
         with self._guard:
             self._entries.clear()
+
+
+def _stored_descriptor(store: FeatureStore) -> str:
+    return str(store.meta.get("descriptor_spec") or store.meta.get("descriptor", ""))
 
 
 def _resolve(descriptor: DescriptorSpec | Intent | None, store: FeatureStore) -> DescriptorSpec | None:

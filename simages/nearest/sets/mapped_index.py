@@ -22,7 +22,8 @@ def mapped_reading(wanted: str | None) -> str | None:
     if wanted is None or wanted == "intent:similar":
         return ""
     if wanted.startswith("intent:"):
-        return wanted.removeprefix("intent:")
+        # "intent:duplicates@<space>": one copy per set; the cache checks it was made in that space.
+        return wanted.removeprefix("intent:").split("@", 1)[0]
     return None
 
 
