@@ -8,8 +8,9 @@
   `gap+sqrt+l2+whiten` on a default store. The whitening is the collection's duplicates space
   (simages.copies.space: learned once on all the user's indexed photos, the same for every set
   searched). Expansion pulls a key toward its class, so other photos of the class outrank its own
-  rotated or letterboxed copies (top-1 0.78 against 0.999); one whitening for the whole collection gives the same pair the same score in any set, so one duplicate
-  threshold means the same everywhere (docs/duplicates.md has the measurements).
+  rotated or letterboxed copies (top-1 0.78 against 0.999); one whitening for the whole collection gives
+  the same pair the same score in any set, so one duplicate threshold means the same everywhere
+  (docs/duplicates.md has the measurements).
 
 Both intents read the same feature store: they differ only in the parts applied at load and query time,
 so switching intent never re-indexes anything.
