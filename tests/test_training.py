@@ -235,3 +235,47 @@ def test_sigint_during_training_leaves_a_usable_head_or_none(labelled_root):
     assert [head.name for head in heads] == ["big"]
     folder = registry.heads_folder(labelled_root.features)
     assert [path.name for path in folder.iterdir() if path.name.startswith(".")] == []
+
+
+class _StubNetwork:
+    """Maps that depend on the pixels (so variants differ), counting the images it is shown."""
+
+    description = "stub"
+
+    def __init__(self) -> None:
+        self.images = 0
+
+    def maps(self, images: np.ndarray) -> np.ndarray:
+        self.images += len(images)
+        small = images.astype(np.float32).reshape(len(images), 7, 32, 7, 32, 3).mean(axis=(2, 4))
+        return np.tile(small, (1, 1, 1, 171))[..., :512]
+
+
+def test_augmented_copies_are_described_once_and_cached(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from simages.training import augment
+
+    settings = Settings(root=tmp_path)
+    rng = np.random.default_rng(0)
+    names = []
+    for c in range(2):
+        for i in range(3):
+            path = settings.image_sets / "shop" / f"c{c}" / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(path)
+            names.append(f"c{c}/{i}.png")
+    write_store(settings, "shop", names, rng.normal(size=(6, 512)))
+    network = _StubNetwork()
+    monkeypatch.setattr(augment, "network_for", lambda *args: network)
+    augmenter = augment.cached_augmenter(settings, "shop")
+    vectors, sources = augmenter(names[:4])
+    assert vectors.shape == (16, 512) and sources == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4
+    assert network.images == 16 and len({tuple(np.round(row, 5)) for row in vectors}) == 16
+    again, _ = augment.cached_augmenter(settings, "shop")(names[:4])
+    assert network.images == 16 and np.array_equal(again, vectors)
+    augment.cached_augmenter(settings, "shop")(names)
+    assert network.images == 24  # only the two new photos' copies
+    image = np.arange(224 * 224 * 3, dtype=np.uint8).reshape(224, 224, 3)
+    for variant in augment.VARIANTS:
+        assert augment.augmented(image, variant).shape == image.shape

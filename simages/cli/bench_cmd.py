@@ -21,6 +21,7 @@ BENCHES = {
     "ann-update": ("simages.bench.ann_update_bench",
                    "ANN index patched after images are added / removed vs rebuilt: time, recall@10"),
     "join": ("simages.bench.join_bench", "10k x 10k self-join: time until /join shows its pairs"),
+    "train": ("simages.bench.train_bench", "training a descriptor head on the stored features of 500 photos"),
     "duplicates": ("simages.bench.duplicates_bench",
                    "edited copies of Corel-1k photos: top-1, recall@5, pair F1 of the duplicate threshold"),
 }

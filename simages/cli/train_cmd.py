@@ -47,6 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and training (default: 0)")
     parser.add_argument(
+        "--augment",
+        action="store_true",
+        help="also train on mirrored, zoomed, rotated and shifted copies of the training photos (described "
+        "once by the network and cached in features/heads/.augment/)",
+    )
+    parser.add_argument(
         "--compare-losses", action="store_true", help="also train the other losses and report them"
     )
     parser.add_argument("--replace", action="store_true", help="replace an existing head of that name")
@@ -147,14 +153,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print("simages train: give a SET and --name NAME (or --list, --remove NAME)", file=sys.stderr)
             return 2
         request = TrainRequest(
-            args.set, args.name, args.loss, args.test_split, args.seed, False,
+            args.set, args.name, args.loss, args.test_split, args.seed, args.augment,
             args.compare_losses, args.replace, args.max_epochs,
         )
+        augmenter = None
+        if args.augment:
+            from simages.training.augment import cached_augmenter
+
+            augmenter = cached_augmenter(settings, args.set, note=lambda text: print(text, file=sys.stderr))
         report = train(
             settings,
             request,
             progress=_progress(sys.stderr.isatty()),
             note=lambda text: print(("\n" if sys.stderr.isatty() else "") + text, file=sys.stderr),
+            augmenter=augmenter,
         )
     except (NotIndexed, TrainingRefused, HeadError, StoreError, MissingWeightsError, ValueError) as error:
         print(f"simages train: {error}", file=sys.stderr)
