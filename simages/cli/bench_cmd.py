@@ -12,6 +12,8 @@ BENCHES = {
     "pivots": ("simages.bench.pivots_bench", "pivot table (LAESA) vs brute force on a set, by dimension"),
     "atlas": ("simages.bench.atlas_bench",
               "atlas of 10,000 images: UMAP fit, kept map reused, new images placed, page open"),
+    "race": ("simages.bench.race_bench",
+             "brute force, pivot table, binary hash, HNSW side by side: distances, time, recall"),
     "cluster": ("simages.bench.cluster_bench", "indexing on a local Dask cluster vs in-process: overhead"),
     "load": ("simages.bench.load_bench", "20 concurrent clients querying the app while a set is indexed"),
     "ann-duplicates": ("simages.bench.ann_duplicates_bench",

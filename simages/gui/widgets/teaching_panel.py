@@ -20,6 +20,7 @@ import numpy as np
 from nicegui import background_tasks, run, ui
 
 from simages.gui.context import GuiContext
+from simages.gui.widgets.race_panel import RacePanel
 from simages.nearest.core.display import format_score_short
 from simages.nearest.core.intents import DEFAULT_INTENT, intent_named
 from simages.nearest.core.query_spec import QuerySpec
@@ -156,6 +157,8 @@ class TeachingPanel:
                     self.key_select.classes("w-full").props("dense").mark("teaching-key")
                 self.texts = ui.column().classes("w-full gap-1")
             self.body = ui.column().classes("col gap-1 teaching-charts")
+        with self.expansion:
+            RacePanel(ctx, index)
         self._requests = 0
         self.expansion.on_value_change(lambda e: self._opened(bool(e.value)))
         self.pivots_select.on_value_change(self.refresh)
