@@ -12,6 +12,8 @@ Each tab has its own state (closures of `build_triage`); nothing is module-level
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from nicegui import run, ui
@@ -348,13 +350,14 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         chosen = dataclasses.replace(answer, groups=marked)
         outcome_box.clear()
         with outcome_box:
-            ui.label(f"Applying {len(marked)} groups: checking each file, then moving it through the journal"
-                     ).classes("text-body1").mark("outcome-working")
+            working = ui.label(f"Applying {len(marked)} groups: checking each file, then moving it through "
+                               "the journal").classes("text-body1").mark("outcome-working")
         chosen_keepers = {existing: keeper for existing, keeper in state["marked"].items() if keeper}
         plan = await run.io_bound(plan_for, ctx.settings, chosen, chosen_keepers)
         state["busy"] = True
         try:
-            outcome = await run.io_bound(_apply_and_follow, ctx, plan)
+            with _progress_shown(working, "Moving") as progress:
+                outcome = await run.io_bound(_apply_and_follow, ctx, plan, progress)
         except TriageError as error:
             show_outcome(None, str(error))
             return
@@ -369,10 +372,11 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         outcome_box.clear()
         with outcome_box:
-            ui.label("Undoing the last apply...").classes("text-body1").mark("outcome-working")
+            working = ui.label("Undoing the last apply...").classes("text-body1").mark("outcome-working")
         state["busy"] = True
         try:
-            outcome = await run.io_bound(_undo_and_follow, ctx)
+            with _progress_shown(working, "Restoring") as progress:
+                outcome = await run.io_bound(_undo_and_follow, ctx, progress)
         except TriageError as error:
             show_outcome(None, str(error))
             return
@@ -418,13 +422,34 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         ui.timer(0, refresh, once=True)
 
 
-def _apply_and_follow(ctx: GuiContext, plan: Any) -> Outcome:
-    outcome = apply_plan(ctx.settings.root, plan)
+@contextmanager
+def _progress_shown(label: ui.label, verb: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback for a worker thread, shown on `label` twice a second by a timer of the page
+    (the callback only stores numbers: UI elements are updated from the event loop)."""
+    counts = {"done": 0, "total": 0}
+
+    def progress(done: int, total: int) -> None:
+        counts["done"], counts["total"] = done, total
+
+    def show() -> None:
+        if counts["total"]:
+            label.set_text(f"{verb}: {counts['done']:,} of {counts['total']:,} files checked and moved "
+                           "through the journal")
+
+    timer = ui.timer(0.5, show)
+    try:
+        yield progress
+    finally:
+        timer.cancel()
+
+
+def _apply_and_follow(ctx: GuiContext, plan: Any, progress: Callable[[int, int], None]) -> Outcome:
+    outcome = apply_plan(ctx.settings.root, plan, progress=progress)
     drop_moved(ctx.settings, plan.id, outcome.done)
     return outcome
 
 
-def _undo_and_follow(ctx: GuiContext) -> Outcome:
-    outcome = undo_last(ctx.settings.root)
+def _undo_and_follow(ctx: GuiContext, progress: Callable[[int, int], None]) -> Outcome:
+    outcome = undo_last(ctx.settings.root, progress=progress)
     restore_moved(ctx.settings, outcome.plan_id, outcome.done)
     return outcome
