@@ -100,9 +100,9 @@ def test_training_never_sees_a_test_photo_nor_its_augmented_copies(labelled_root
 
     real = operation.train_head
 
-    def spy(vectors, labels, config, progress=None):
+    def spy(vectors, labels, config, progress=None, sources=None):
         seen.append(np.asarray(vectors).copy())
-        return real(vectors, labels, config, progress)
+        return real(vectors, labels, config, progress, sources)
 
     def augmenter(names):
         augmented_names.extend(names)
@@ -120,6 +120,28 @@ def test_training_never_sees_a_test_photo_nor_its_augmented_copies(labelled_root
         for forbidden in (test_rows, test_copies):
             distances = np.abs(fitted[:, None, :] - forbidden[None, :, :]).max(axis=2)
             assert distances.min() > 1e-6
+
+
+def test_validation_photos_copies_are_not_trained_on(monkeypatch):
+    """Early stopping must not watch near-duplicates of training rows: a validation photo's augmented
+    copies stay out of training with it."""
+    import simages.training.trainer as trainer
+
+    _, labels, vectors = labelled_vectors(classes=3, per_class=8)
+    copies = vectors * 0.99 + 0.01
+    fitted: list[np.ndarray] = []
+    real_batches = trainer._batches
+
+    def spy(batch_labels, config, rng):
+        fitted.append(len(batch_labels))
+        return real_batches(batch_labels, config, rng)
+
+    monkeypatch.setattr(trainer, "_batches", spy)
+    n = len(labels)
+    trainer.train_head(np.concatenate([vectors, copies]), labels + labels, TrainConfig(max_epochs=1),
+                       sources=list(range(n)) + list(range(n)))
+    _, validation = trainer.validation_rows(labels, TrainConfig.validation_fraction, TrainConfig.seed)
+    assert validation and fitted == [2 * (n - len(validation))]
 
 
 def test_report_and_head_file_hold_what_the_issue_asks(labelled_root):

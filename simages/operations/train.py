@@ -176,7 +176,9 @@ def train(
         extra = [i for i, source in enumerate(augmented_from) if source in chosen]
         x = np.concatenate([vectors[train_rows], augmented_vectors[extra]]) if extra else vectors[train_rows]
         y = [labels[row] for row in train_rows] + [labels[augmented_from[i]] for i in extra]
-        return train_head(x, y, cfg, report)
+        position = {row: i for i, row in enumerate(train_rows)}
+        sources = list(range(len(train_rows))) + [position[augmented_from[i]] for i in extra]
+        return train_head(x, y, cfg, report, sources)
 
     result = fit(train_rows, config, progress)
     head_spec = base.with_(head=request.name)

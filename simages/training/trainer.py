@@ -117,8 +117,13 @@ def train_head(
     labels: Sequence[str],
     config: TrainConfig,
     progress: Callable[[EpochReport], None] | None = None,
+    sources: Sequence[int] | None = None,
 ) -> TrainResult:
     """Train a head on (n, d) stored vectors with one label each; see the module docstring.
+
+    `sources` gives, per row, the row of the photo it was made from (itself for a photo, the original for
+    an augmented copy): validation photos are chosen among the originals and their copies are left out of
+    training, or early stopping would watch near-duplicates of what it trains on.
 
     Deterministic for a given seed (one process, same thread count). A KeyboardInterrupt during training
     stops it and returns the best head so far (`interrupted` set); before the first epoch ends that is the
@@ -129,7 +134,7 @@ def train_head(
     # slower (threads spin waiting for each other), so training runs on one.
     torch.set_num_threads(1)
     try:
-        return _train(vectors, labels, config, progress)
+        return _train(vectors, labels, config, progress, sources)
     finally:
         torch.set_num_threads(threads)
 
@@ -139,6 +144,7 @@ def _train(
     labels: Sequence[str],
     config: TrainConfig,
     progress: Callable[[EpochReport], None] | None,
+    sources: Sequence[int] | None = None,
 ) -> TrainResult:
     started = time.monotonic()
     vectors = np.asarray(vectors, np.float32)
@@ -146,7 +152,12 @@ def _train(
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise ValueError("training needs at least two classes (sub-folders with images)")
-    fit, validation = validation_rows(labels, config.validation_fraction, config.seed)
+    origin = list(range(len(labels))) if sources is None else [int(row) for row in sources]
+    originals = [row for row in range(len(labels)) if origin[row] == row]
+    _, chosen = validation_rows([labels[row] for row in originals], config.validation_fraction, config.seed)
+    validation = sorted(originals[i] for i in chosen)
+    held = set(validation)
+    fit = [row for row in range(len(labels)) if origin[row] not in held]
     class_index = {label: i for i, label in enumerate(classes)}
     y_all = np.array([class_index[label] for label in labels])
     x_fit = torch.as_tensor(vectors[fit])

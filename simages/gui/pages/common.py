@@ -21,6 +21,7 @@ from simages.nearest.duplicates.exact import duplicate_threshold
 from simages.nearest.sets.cache import NotIndexed
 from simages.store.npz_store import StoreError
 from simages.store.scan import scan_set
+from simages.training.registry import resolve_descriptor
 
 
 def page_header(subtitle: str = "") -> None:
@@ -101,12 +102,19 @@ def set_exists(ctx: GuiContext, name: str) -> bool:
     return True
 
 
-def load_index(ctx: GuiContext, name: str, intent: str = "similar") -> SetIndex | None:
+def load_index(
+    ctx: GuiContext, name: str, intent: str = "similar", head: str | None = None
+) -> SetIndex | None:
     """The set's index read for `intent` (nearest.intents: "duplicates" reads it in the duplicates space),
-    or None while it has no usable store (not indexed yet, or being rebuilt)."""
+    or None while it has no usable store (not indexed yet, or being rebuilt). With `head` (similar intent
+    only) the set is read with that trained head (simages train): HeadError when there is no such head,
+    DescriptorMismatch when it was trained on other stored vectors (both ValueErrors saying why)."""
     try:
         if intent != "similar":
             return ctx.descriptors.get(ctx.settings, name, intent_named(intent))
+        if head:
+            spec = resolve_descriptor(f"head:{head}", ctx.settings.features)
+            return ctx.descriptors.get(ctx.settings, name, spec)
         return ctx.descriptors.get(ctx.settings, name)
     except (NotIndexed, StoreError, InvalidName):
         return None

@@ -35,6 +35,7 @@ from simages.gui.pages.common import (
 from simages.gui.urls.image import upload_url
 from simages.gui.urls.query import InvalidQuery, QueryState, from_params, home_url, results_url
 from simages.gui.widgets.controls import QueryControls, format_score, score_label
+from simages.gui.widgets.head_picker import head_picker
 from simages.gui.widgets.histogram import marker_for, picks_threshold, score_histogram, threshold_control
 from simages.gui.widgets.image_info import ImageInfo
 from simages.gui.widgets.intent_picker import follow_intent, intent_picker
@@ -171,6 +172,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                                             on_change=lambda: view_chosen())
                     view_select.classes("w-full").props("dense options-dense").mark("view")
                     tab["view_select"] = view_select
+                    head_select = head_picker(ctx, state.head, on_change=lambda: head_chosen())
                     rerun_button = ui.button("Search again", icon="search", on_click=lambda: rerun()).props(
                         "unelevated no-caps").classes("w-full").mark("rerun")
 
@@ -198,7 +200,12 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         chart_area.clear()
         explanation.clear()
         vector = key_vector(current)
-        index = load_index(ctx, current.join_set, current.intent)
+        try:
+            head = current.head if current.intent == SIMILAR.name else None
+            index = load_index(ctx, current.join_set, current.intent, head)
+        except ValueError as error:  # no such trained head, or one trained on other stored vectors
+            show_problem(str(error))
+            return
         if index is not None and current.view == UNSCALED:
             index = unscaled_index(index)
         controls.set_expansion(expansion_of(ctx, join_select.value))  # the set may have just been indexed
@@ -350,7 +357,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         return tab["state"].with_(join_set=join_select.value or tab["state"].join_set, metric=metric,
                                   predicate=predicate, param=param, expand=controls.expand_value,
                                   exact=exact.value, intent=str(intent_toggle.value or SIMILAR.name),
-                                  view=str(view_select.value or ""))
+                                  view=str(view_select.value or ""),
+                                  head=(head_select.value or None) if head_select is not None else None)
 
     def mark_stale() -> None:
         """Results that no longer match the panel are dimmed and say so, until the search runs again."""
@@ -358,6 +366,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         same = join_select.value == current.join_set and controls.shows(
             current.metric, current.predicate, current.param, current.expand) and exact.value == current.exact
         same = same and intent_toggle.value == current.intent and (view_select.value or "") == current.view
+        same = same and (head_select is None or (head_select.value or None) == current.head)
         stale.set_visibility(not same)
         results_area.classes(remove="results-stale") if same else results_area.classes(add="results-stale")
         rerun_button.props(f"color={'primary' if same else 'orange-9'}")
@@ -390,6 +399,11 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
 
     def intent_chosen() -> None:
         follow_intent(controls, str(intent_toggle.value))
+        mark_stale()
+
+    def head_chosen() -> None:
+        # Another descriptor: a range threshold of the previous one means nothing here.
+        controls.suggest_afresh()
         mark_stale()
 
     join_select.on_value_change(lambda _: join_set_chosen())

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
+from simages.extraction.descriptor_spec import HEAD_NAME
 from simages.naming import InvalidName, validate_image_name, validate_set_name
 from simages.nearest.core.intents import DUPLICATES, INTENTS, SIMILAR, intent_named
 from simages.nearest.core.query_spec import METRICS, PREDICATES, QuerySpec
@@ -52,6 +53,8 @@ class QueryState:
     # A teaching view of the descriptors (nearest.teaching_view): "" is the searched descriptor itself,
     # "unscaled" keeps each vector's length so cosine and Euclidean rank differently.
     view: str = ""
+    # A trained head (simages train) applied to the searched set's descriptor; None: the untrained one.
+    head: str | None = None
 
     @property
     def is_upload(self) -> bool:
@@ -86,6 +89,8 @@ def to_params(state: QueryState) -> dict[str, str]:
         params["intent"] = state.intent
     if state.view:
         params["view"] = state.view
+    if state.head:
+        params["head"] = state.head
     return params
 
 
@@ -149,6 +154,17 @@ def parse_view(params: Mapping[str, str]) -> str:
     return value
 
 
+def parse_head(params: Mapping[str, str]) -> str | None:
+    """The trained head's name (simages train), None when absent; a name that cannot be one is refused
+    (whether the head exists is checked when the set is read with it)."""
+    value = (params.get("head") or "").strip()
+    if not value:
+        return None
+    if not HEAD_NAME.fullmatch(value):
+        raise InvalidQuery(f"{value[:32]!r} cannot be the name of a trained head")
+    return value
+
+
 def parse_set(value: str | None, what: str = "set") -> str:
     if not value:
         raise InvalidQuery(f"the link names no {what}")
@@ -166,6 +182,7 @@ def from_params(params: Mapping[str, str]) -> QueryState:
     exact = parse_exact(params)
     intent = parse_intent(params)
     view = parse_view(params)
+    head = parse_head(params)
     if intent == DUPLICATES.name and not params.get("predicate"):
         predicate = "range"  # duplicates are a range query at the duplicate threshold
     upload = params.get("upload")
@@ -173,7 +190,7 @@ def from_params(params: Mapping[str, str]) -> QueryState:
         if not _UPLOAD_ID.match(upload):
             raise InvalidQuery("this upload link is not valid")
         return QueryState(join_set, upload=upload, metric=metric, predicate=predicate, param=param,
-                          expand=expand, exact=exact, intent=intent, view=view)
+                          expand=expand, exact=exact, intent=intent, view=view, head=head)
     key_set = parse_set(params.get("key_set") or join_set, "key set")
     image = params.get("image")
     if not image:
@@ -183,7 +200,7 @@ def from_params(params: Mapping[str, str]) -> QueryState:
     except InvalidName as error:
         raise InvalidQuery(str(error)) from None
     return QueryState(join_set, key_set=key_set, image=image, metric=metric, predicate=predicate, param=param,
-                      expand=expand, exact=exact, intent=intent, view=view)
+                      expand=expand, exact=exact, intent=intent, view=view, head=head)
 
 
 def spec_from_form(
