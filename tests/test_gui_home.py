@@ -270,10 +270,22 @@ async def test_two_tabs_keep_their_own_choices(tmp_path):
 
 async def test_query_expansion_switch_is_carried_into_the_results_url(tmp_path):
     settings, manager = demo_root(tmp_path)
+    names = make_images(tmp_path, "animals", 12, prefix="ani")
+    write_store(settings, "animals", names, descriptor="gap+l2+qe2")
     async with gui_app(settings, manager) as (_, user):
         await user.open("/")
-        await user.should_see(marker="expand")  # always shown here, even for sets without qe
+        await user.should_see(marker="expand")
+        await user.should_see("Average the key with its 2 nearest images")
+        assert only(user, "expand").value is True and only(user, "expand").enabled
+        # plants has no qe: the switch is still shown here, but off and disabled, saying why; the user's
+        # choice comes back with a set that uses it.
+        with user:
+            only(user, "join-set").value = "plants"
         await user.should_see("The set searched does not use it (its descriptor has no qe).")
+        assert only(user, "expand").value is False and not only(user, "expand").enabled
+        with user:
+            only(user, "join-set").value = "animals"
+        assert only(user, "expand").value is True and only(user, "expand").enabled
         with user:
             only(user, "expand").value = False
         user.find(marker="thumb:ani004.png").click()

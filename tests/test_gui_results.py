@@ -313,3 +313,20 @@ def test_thumbnails_of_deleted_images_and_sets_are_pruned(tmp_path):
     shutil.rmtree(settings.image_sets / "plants")
     assert cache.prune() == 2
     assert kept.is_file() and not gone.exists() and not other_set.exists()
+
+
+async def test_the_duplicates_question_shows_no_query_expansion_switch(tmp_path):
+    # Duplicates compare the photos themselves: a set whose descriptor expands keys for "similar images"
+    # does not for duplicates, so the switch is not offered there (it was shown on).
+    settings, manager = demo_root(tmp_path, {"animals": 12, "plants": 7})
+    names = make_images(tmp_path, "animals", 12, prefix="ani")
+    write_store(settings, "animals", names, descriptor="gap+l2+qe2")
+    async with gui_app(settings, manager) as (_, user):
+        await user.open(KEY)
+        await user.should_see(marker="expand")
+        with user:
+            only(user, "intent").value = "duplicates"
+        await user.should_not_see(marker="expand")
+        await user.open(KEY + "&intent=duplicates")
+        await user.should_see(marker="results-grid", retries=20)
+        await user.should_not_see(marker="expand")

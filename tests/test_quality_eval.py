@@ -150,3 +150,25 @@ def test_eval_refuses_a_folder_without_two_class_folders_before_indexing(
     assert "found 1 sub-folders" in capsys.readouterr().err
     assert network.images == 0
     assert not runner.eval_store_paths(settings, folder)[0].exists()
+
+
+def test_eval_says_what_its_table_cannot_show_on_a_small_folder(
+    settings: Settings, labeled: Path, network: CountingNetwork, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 12 images, classes of 4: whitening needs 20 images, so the app would not whiten this set; a key has
+    # 3 relevant images, so P@10 and P@20 cannot reach 1. Both were printed without a word.
+    code = run_cli(settings, [str(labeled), "-d", "gap+l2", "-d", "rmac+flip+l2+whiten+qe2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    notes = out.split("Read with care:\n")[1].splitlines()
+    assert notes == [
+        "  - P@10: the smallest class (blues) has 4 images, so its keys have at most 3 relevant images and "
+        "P@10 stays at or below 0.30 for them even when the ranking is perfect.",
+        "  - P@20: the smallest class (blues) has 4 images, so its keys have at most 3 relevant images and "
+        "P@20 stays at or below 0.15 for them even when the ranking is perfect.",
+        "  - rmac+flip+l2+whiten+qe2: on a set of 12 images the app searches with rmac+flip+l2+qe2 (too few "
+        "images for the rest); its rows score the full option, which the app would not use here.",
+    ]
+    run_cli(settings, [str(labeled), "-d", "gap+l2", "--metric", "cosine", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert [note.split(":")[0] for note in report["caveats"]] == ["P@10", "P@20"]

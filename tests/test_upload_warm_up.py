@@ -13,8 +13,7 @@ from nicegui.elements.upload_files import SmallFileUpload
 from simages.extraction.network import TinyNetwork
 from simages.jobs import manager as manager_module
 from simages.jobs.manager import IndexManager
-from tests.gui_fixtures import FakeManager, current_query, demo_root, gui_app, only
-from tests.test_gui_home import png_bytes
+from tests.gui_fixtures import FakeManager, current_query, demo_root, gui_app, only, png_bytes
 
 
 class HeldManager(FakeManager):

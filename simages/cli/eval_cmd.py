@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from simages.cli.long_lists import SHOWN, listing_lines
+from simages.evaluation.caveats import precision_notes, unused_option_notes
 from simages.evaluation.leave_one_out import METRICS
 from simages.evaluation.runner import DEFAULT_OPTIONS, PLOT_MAX_K, TABLE_KS, EvalReport, run_eval
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
@@ -160,8 +161,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if args.plot:
         save_plot(report, Path(args.plot))
+    # What the table cannot say on a small folder (options the app would not use, P@k beyond a class).
+    caveats = precision_notes(report.classes, TABLE_KS) + unused_option_notes(options, report.images)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        print(json.dumps(report.as_dict() | {"caveats": caveats}, indent=2))
     else:
         classes = ", ".join(f"{name} ({count})" for name, count in report.classes.items())
         print(f"{report.folder}: {report.images} images in {len(report.classes)} classes: {classes}")
@@ -173,6 +176,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print("  (--json lists them all)")
         print("Leave-one-out: every image is a key against all the others; mAP over the full ranking.\n")
         print(format_table(report))
+        if caveats:
+            print("\nRead with care:")
+            for caveat in caveats:
+                print(f"  - {caveat}")
         if args.plot:
             print(f"\nplot saved to {args.plot}")
     return 0

@@ -158,8 +158,16 @@ def key_threshold_for(
     return key_threshold(index, vector, metric, exclude, expand=expand)
 
 
-def expansion_of(ctx: GuiContext, name: str | None) -> Expansion:
-    """The query expansion a key gets in this set (unknown while the set is not indexed)."""
+# Why the duplicates question never expands a key (nearest.intents: its descriptor has no qe).
+DUPLICATES_NO_EXPANSION = ("the Duplicates question compares the photos themselves, without averaging in "
+                           "their neighbours")
+
+
+def expansion_of(ctx: GuiContext, name: str | None, intent: str = "similar") -> Expansion:
+    """The query expansion a key gets in this set for `intent` (unknown while the set is not indexed; none,
+    with why, for the duplicates question)."""
+    if intent == "duplicates":
+        return Expansion(0, DUPLICATES_NO_EXPANSION)
     index = load_index(ctx, name) if name else None
     return Expansion() if index is None else Expansion(index.expansion, index.expansion_left_out())
 

@@ -35,6 +35,7 @@ from simages.gui.join.views import (
 )
 from simages.gui.pages.atlas import join_atlas_url
 from simages.gui.pages.common import (
+    DUPLICATES_NO_EXPANSION,
     error_page,
     known_sets,
     load_index,
@@ -53,7 +54,7 @@ from simages.gui.widgets.teaching_panel import mount_join_request_panel
 from simages.gui.widgets.viewer import Viewer
 from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinJob, JoinOutcome
 from simages.naming import display_name
-from simages.nearest.core.intents import DEFAULT_INTENT, intent_named
+from simages.nearest.core.intents import DEFAULT_INTENT, DUPLICATES, intent_named
 
 # The value of "all other sets" in the B picker: set names never contain '/', so it is never a set.
 ALL_OTHERS = "/all-other-sets"
@@ -70,6 +71,8 @@ def groups_apply(state: JoinState) -> bool:
 def expansion_for(ctx: GuiContext, b: str | None, intent: str = DEFAULT_INTENT.name) -> Expansion:
     """The query expansion of the searched set as the intent reads it (unknown for "all other sets" or a set
     not indexed; none for duplicates)."""
+    if intent == DUPLICATES.name:
+        return Expansion(0, DUPLICATES_NO_EXPANSION)
     index = load_for(ctx, b, intent_named(intent)) if b else None
     return Expansion() if index is None else Expansion(index.expansion, index.expansion_left_out())
 

@@ -164,7 +164,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     controls = QueryControls(
                         state.metric, state.predicate, state.param,
                         lambda m, e: suggested(m, e), on_submit=lambda: rerun(),
-                        expand=state.expand, expansion=expansion_of(ctx, state.join_set),
+                        expand=state.expand, expansion=expansion_of(ctx, state.join_set, state.intent),
                         always_show_expansion=False, on_change=lambda: mark_stale(),
                     )
                     exact = ExactSwitch(state.exact, on_change=lambda: mark_stale())
@@ -208,7 +208,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         if index is not None and current.view == UNSCALED:
             index = unscaled_index(index)
-        controls.set_expansion(expansion_of(ctx, join_select.value))  # the set may have just been indexed
+        # The set may have just been indexed.
+        controls.set_expansion(expansion_of(ctx, join_select.value, str(intent_toggle.value)))
         if isinstance(vector, str):
             show_problem(vector)
             return
@@ -388,7 +389,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         ui.navigate.to(results_url(new))
 
     def join_set_chosen() -> None:
-        controls.set_expansion(expansion_of(ctx, join_select.value))
+        controls.set_expansion(expansion_of(ctx, join_select.value, str(intent_toggle.value)))
         controls.refresh_default()
         mark_stale()
 
@@ -398,6 +399,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         mark_stale()
 
     def intent_chosen() -> None:
+        controls.set_expansion(expansion_of(ctx, join_select.value, str(intent_toggle.value)))
         follow_intent(controls, str(intent_toggle.value))
         mark_stale()
 

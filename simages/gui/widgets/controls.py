@@ -76,6 +76,10 @@ class QueryControls:
         self.on_change = on_change
         self.always_show_expansion = always_show_expansion
         self._initial_expand = expand  # what expand_value says until the switch exists
+        # While the searched set does not use expansion the switch shows off and disabled; the user's own
+        # choice is kept here and comes back with a set that uses it.
+        self._wanted_expand = expand
+        self._syncing = False
         # The k-th score of the kNN answer on screen, per (metric, expansion): switching that query to a
         # range query starts from it, so the range answer first reproduces the kNN answer.
         self._kth: dict[tuple[str, bool], float] = {}
@@ -106,8 +110,27 @@ class QueryControls:
             self.on_change()
 
     def set_expansion(self, expansion: Expansion) -> None:
+        """Show the searched set's expansion: where it is known not to be used (k = 0: a set too small, a
+        descriptor without qe, the duplicates question) the switch is shown off and disabled, with why;
+        elsewhere it shows the user's choice."""
         self.expansion_note.text = display_name(expansion_hint(expansion.k, expansion.left_out))
         self.expansion_box.set_visibility(self.always_show_expansion or bool(expansion.k))
+        unused = expansion.k == 0
+        if unused and self.expansion.enabled:
+            self._wanted_expand = bool(self.expansion.value)
+            self._show_expansion(False)
+            self.expansion.disable()
+        elif not unused and not self.expansion.enabled:
+            self.expansion.enable()
+            self._show_expansion(self._wanted_expand)
+
+    def _show_expansion(self, value: bool) -> None:
+        """Set the switch without it counting as the user's change."""
+        self._syncing = True
+        try:
+            self.expansion.value = value
+        finally:
+            self._syncing = False
 
     def _param_label(self) -> str:
         if self.predicate_value == "knn":
@@ -145,9 +168,15 @@ class QueryControls:
     @property
     def expand_value(self) -> bool:
         switch = getattr(self, "expansion", None)
-        return self._initial_expand if switch is None else bool(switch.value)
+        if switch is None:
+            return self._initial_expand
+        # Disabled: the set does not use it, and the user's choice stands for the next set.
+        return bool(switch.value) if switch.enabled else self._wanted_expand
 
     def _expansion_changed(self, e: events.ValueChangeEventArguments) -> None:
+        if self._syncing:
+            return
+        self._wanted_expand = bool(e.value)
         # Expansion moves the scores, hence the suggested threshold: follow it unless the user typed another.
         if self.predicate_value == "range" and (self.param.value or "").strip() in ("", self._suggested(
                 not e.value), *(threshold_from_score(v, m) for (m, _), v in self._kth.items())):
