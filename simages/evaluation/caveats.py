@@ -1,7 +1,7 @@
 """What a leave-one-out table cannot say on a small folder, in words beside it.
 
 Two things made `simages eval` on small sets misleading: it scored descriptor options (PCA, whitening,
-query expansion) that the app would not use on a set of that size (nearest.set_index.applicable_spec
+query expansion) that the app would not use on a set of that size (nearest.core.set_index.applicable_spec
 leaves them out), and it printed P@k for k beyond what a class can hold, where even a perfect ranking
 scores below 1 (a key has at most class size - 1 relevant images).
 """
