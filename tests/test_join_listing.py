@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from simages.cli import main
-from simages.cli.query_cmd import open_set
+from simages.cli.common import open_set
 from simages.nearest import QuerySpec
 from simages.nearest.core.display import format_score
 from simages.nearest.core.results import Match

@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 
 from simages.cli import join_cmd, query_cmd
+from simages.cli.common import open_set
+from simages.operations.query import DEFAULT_KNN
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store
@@ -226,7 +228,7 @@ def test_a_key_file_that_is_no_image_gives_one_line_and_exit_code_2(settings, tm
 def test_query_without_a_predicate_is_knn_10(settings, capsys):
     assert cli(settings, "query", "pets/cats/1.jpg", "--set", "pets", "--format", "json") == 0
     data = json.loads(capsys.readouterr().out)
-    assert (data["predicate"], data["param"]) == ("knn", query_cmd.DEFAULT_KNN) and len(data["results"]) == 4
+    assert (data["predicate"], data["param"]) == ("knn", DEFAULT_KNN) and len(data["results"]) == 4
 
 
 def test_duplicates_intent_defaults_to_the_duplicate_threshold_and_says_when_none_passes(settings, capsys):
@@ -237,7 +239,7 @@ def test_duplicates_intent_defaults_to_the_duplicate_threshold_and_says_when_non
                "--format", "json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["predicate"] == "range"
-    pets = query_cmd.open_set(settings, "pets", DUPLICATES)  # 5 images: too few to whiten, so 0.9
+    pets = open_set(settings, "pets", DUPLICATES)  # 5 images: too few to whiten, so 0.9
     assert data["param"] == pytest.approx(duplicate_threshold("cosine", pets), abs=1e-6)
     passed = data["passed"]
     assert cli(settings, "query", "pets/cats/1.jpg", "--set", "pets", "--intent", "duplicates") == 0

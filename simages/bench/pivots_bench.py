@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from simages.cli.query_cmd import USER_ERRORS, user_error
+from simages.cli.common import USER_ERRORS, user_error
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.set_index import SetIndex

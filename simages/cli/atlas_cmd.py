@@ -15,7 +15,7 @@ import json
 import sys
 import time
 
-from simages.cli.query_cmd import USER_ERRORS, user_error
+from simages.cli.common import USER_ERRORS, user_error
 from simages.nearest.sets.cache import default_cache
 from simages.operations.atlas import SetAtlas, build_set_atlas, folder_of
 from simages.settings import Settings

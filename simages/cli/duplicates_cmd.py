@@ -22,16 +22,15 @@ import json
 import sys
 from typing import TextIO
 
-from tqdm import tqdm
-
-from simages.cli.query_cmd import USER_ERRORS, require_same_descriptor, user_error
+from simages.cli.common import USER_ERRORS, user_error
+from simages.cli.join_cmd import progress_bar
 from simages.nearest.core.display import format_score
 from simages.nearest.core.intents import DUPLICATES
-from simages.nearest.core.query_spec import METRICS, QuerySpec
+from simages.nearest.core.query_spec import METRICS
 from simages.nearest.core.set_index import SetIndex
-from simages.nearest.duplicates.ann_graph import GRAPH_K, graph_duplicates, graph_join_index
-from simages.nearest.duplicates.exact import DuplicateReport, duplicate_threshold, find_duplicates
+from simages.nearest.duplicates.exact import DuplicateReport, duplicate_threshold
 from simages.nearest.sets.cache import default_cache
+from simages.operations.duplicates import DuplicatesRequest, run_duplicates
 from simages.settings import Settings
 
 
@@ -57,55 +56,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    request = DuplicatesRequest((args.set, *args.others), args.threshold, args.metric, args.exact)
     try:
-        indexes = open_sets(settings, [args.set, *args.others])
-        threshold = None
-        if args.threshold is not None:
-            threshold = float(QuerySpec.parse(args.metric, "range", args.threshold).param)
-        graph = _graph(settings, indexes, threshold, args) if len(indexes) == 1 else None
-        report = graph if graph is not None else find_duplicates(indexes, threshold, args.metric)
+        answer = run_duplicates(request, settings, default_cache, progress=progress_bar(),
+                                notice=lambda text: print(text, file=sys.stderr))
     except USER_ERRORS as error:
         return user_error(error)
-    how = f"each image's {GRAPH_K} nearest (ANN index)" if graph is not None else "every pair"
-    write_report(report, indexes, args.format, sys.stdout, chosen=args.threshold is not None, how=how)
+    write_report(answer.report, answer.indexes, args.format, sys.stdout, chosen=answer.chosen, how=answer.how)
     return 0
-
-
-def _graph(settings: Settings, indexes: list[SetIndex], threshold: float | None,
-           args: argparse.Namespace) -> DuplicateReport | None:
-    """Duplicates within one large set through its ANN kNN graph (nearest.duplicates.ann_graph), with a
-    progress bar on stderr; None for the exact self-join (saying why when a graph could have run)."""
-    stored = indexes[0]
-    if threshold is None:
-        threshold = duplicate_threshold(args.metric, stored)
-    spec = QuerySpec.parse(args.metric, "range", threshold)
-    found = graph_join_index(settings, stored, spec, args.exact, cache=default_cache)
-    if found is None:
-        return None
-    if isinstance(found, str):
-        print(f"comparing every pair of {len(stored):,} images (slow), because {found}", file=sys.stderr)
-        return None
-    searched, index = found
-    bar = tqdm(total=len(stored), desc="kNN graph", unit="img", file=sys.stderr, dynamic_ncols=True)
-
-    def progress(done: int, total: int) -> None:
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-
-    return graph_duplicates(stored, searched, index, threshold, args.metric, progress=progress)
-
-
-def open_sets(settings: Settings, names: list[str]) -> list[SetIndex]:
-    """The sets read with the duplicates intent (SET named again among the others means within SET);
-    ValueError when their stored descriptors differ."""
-    indexes: list[SetIndex] = []
-    for name in names:
-        index = default_cache.get(settings, name, DUPLICATES)
-        if indexes:
-            require_same_descriptor(indexes[0], index)
-        indexes.append(index)
-    return indexes
 
 
 def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out: TextIO,

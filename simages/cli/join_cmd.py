@@ -27,37 +27,23 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TextIO
 
-from tqdm import tqdm
-
+from simages.cli.common import USER_ERRORS, add_predicate_arguments, format_score, spec_from_args, user_error
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
 from simages.cli.output import open_text_output
-from simages.cli.query_cmd import (
-    USER_ERRORS,
-    add_predicate_arguments,
-    format_score,
-    open_set,
-    require_same_descriptor,
-    spec_from_args,
-    user_error,
-)
-from simages.nearest.core.intents import DEFAULT_INTENT, INTENTS, Intent, intent_named
+from simages.nearest.core.intents import DEFAULT_INTENT, INTENTS, intent_named
 from simages.nearest.core.query_spec import QuerySpec
-from simages.nearest.core.results import Match
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.joins.join import is_self_join
-from simages.nearest.joins.multi import SetMatch, iter_multi_join
-from simages.nearest.joins.pairs import node
-from simages.nearest.joins.pairs_once import iter_pairs_once
 from simages.nearest.sets.cache import default_cache
-from simages.nearest.teaching.query_cost import explained_set_join
+from simages.operations.join import ANN_GRAPH, Groups, JoinRequest, run_set_join
+from simages.operations.join_listing import as_set_list, csv_rows, iter_listed_pairs, lists_pairs_once
+from simages.operations.sets import open_join_sets
 from simages.settings import Settings
-
-Groups = Iterable[tuple[str, list[Match]]]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -81,44 +67,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _open_sets(
-    settings: Settings, a_name: str, b_names: Sequence[str], intent: Intent = DEFAULT_INTENT
-) -> tuple[SetIndex, list[SetIndex]]:
-    """A and the sets B, read with the intent. ValueError for a set named twice, A among several
-    sets B, or sets of different descriptors; LookupError/StoreError for a set that cannot be read."""
-    if len(set(b_names)) != len(b_names):
-        raise ValueError("each set B may be named once")
-    if len(b_names) > 1 and a_name in b_names:
-        raise ValueError(f"{a_name} cannot be both A and one of several sets B: join it with itself "
-                         f"on its own (`simages join {a_name} {a_name}`)")
-    a = open_set(settings, a_name, intent)
-    bs = [a if name == a_name else open_set(settings, name, intent) for name in b_names]
-    for b in bs:
-        require_same_descriptor(a, b)
-    return a, bs
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         intent = intent_named(args.intent)
         spec_from_args(args)  # a bad K or T is reported before the sets are read
         choice = index_choice_from_args(args)
-        a, bs = _open_sets(settings, args.a, args.b, intent)
+        a, bs = open_join_sets(default_cache, settings, args.a, args.b, intent)
         # The duplicates default threshold is the searched set's (whitened or not: see duplicate_threshold).
         spec = spec_from_args(args, intent, bs[0])
         if len(bs) > 1 and (choice.kind != "default" or args.explain):
             raise ValueError("--index and --explain take one set B")
-        groups: Groups | None = None
-        if len(bs) == 1:
-            b = bs[0]
-            graph = _graph_join(settings, a, b, spec, args) if choice.kind == "default" else None
-            if graph is not None:
-                groups, args.explain = graph, False
-            else:
-                groups, tally = explained_set_join(a, b, spec, choice, settings=settings)
+        request = JoinRequest(args.a, tuple(args.b), spec, intent.name)
+        answer = run_set_join(request, settings, default_cache, index=choice, exact=args.exact, sets=(a, bs),
+                              progress=progress_bar())
+        _say_search(answer.search, answer.search_note, len(a))
+        groups = answer.groups
+        if answer.search == ANN_GRAPH:
+            args.explain = False
+        tally = answer.tally
         if args.output is None:
             write_table(a, bs, spec, sys.stdout, groups)
-            if args.explain:
+            if args.explain and tally is not None:
                 print(f"Cost: {tally.cost.describe()}")
             return 0
         target = Path(args.output)
@@ -131,104 +100,40 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as error:
         print(f"error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
         return 1
-    if args.explain:
+    if args.explain and tally is not None:
         print(f"cost: {tally.cost.describe()}", file=sys.stderr)
     if args.output != "-":
         print(f"wrote {pairs} pairs for {len(a)} images of {a.set_name} to {args.output}", file=sys.stderr)
     return 0
 
 
-def _graph_join(
-    settings: Settings, a: SetIndex, b: SetIndex, spec: QuerySpec, args: argparse.Namespace
-) -> Groups | None:
-    """Duplicates within one large set through its ANN kNN graph (simages.nearest.duplicates.ann_graph), with
-    a progress bar on stderr; None for the exact join (saying why on stderr when a graph could have run)."""
-    if args.intent != "duplicates" or not is_self_join(a, b):
-        return None
-    from simages.nearest.duplicates.ann_graph import GRAPH_K, graph_join_index, iter_graph_join
+def _say_search(search: str, note: str, images: int) -> None:
+    """On stderr, before the join runs: a large duplicates self-join through the ANN graph, or exact (slow)
+    and why."""
+    if search == ANN_GRAPH:
+        from simages.nearest.duplicates.ann_graph import GRAPH_K
 
-    found = graph_join_index(settings, a, spec, args.exact, cache=default_cache)
-    if found is None:
-        return None
-    if isinstance(found, str):
-        print(f"exact self-join of {len(a):,} images (slow), because {found}", file=sys.stderr)
-        return None
-    searched, index = found
-    print(f"near-duplicates of {len(a):,} images through the ANN index: each image's {GRAPH_K} nearest, "
-          "then the threshold (--exact compares every pair)", file=sys.stderr)
-    bar = tqdm(total=len(a), desc="kNN graph", unit="img", file=sys.stderr, dynamic_ncols=True)
+        print(f"near-duplicates of {images:,} images through the ANN index: each image's {GRAPH_K} nearest, "
+              "then the threshold (--exact compares every pair)", file=sys.stderr)
+    elif note:
+        print(f"exact self-join of {images:,} images (slow), because {note}", file=sys.stderr)
 
-    def progress(done: int, total: int) -> None:
+
+def progress_bar() -> Callable[[int, int], None]:
+    """A progress callback (images done, images) drawing a bar on stderr, made at its first call."""
+    bar = None
+
+    def progress(done: int, count: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=count, desc="kNN graph", unit="img", file=sys.stderr, dynamic_ncols=True)
         bar.update(done - bar.n)
-        if done >= total:
+        if done >= count:
             bar.close()
 
-    return iter_graph_join(a, searched, index, spec, progress=progress)
-
-
-def _as_list(b: SetIndex | Sequence[SetIndex]) -> list[SetIndex]:
-    return [b] if isinstance(b, SetIndex) else list(b)
-
-
-def lists_pairs_once(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec) -> bool:
-    """Whether the join lists each pair of images once: a range self-join (see nearest/joins/pairs_once)."""
-    return spec.predicate == "range" and len(bs) == 1 and is_self_join(a, bs[0])
-
-
-def _rows(
-    a: SetIndex, bs: list[SetIndex], spec: QuerySpec, groups: Groups | None
-) -> Iterator[tuple[str, list[SetMatch]]]:
-    if groups is None:
-        yield from iter_multi_join(a, bs, spec)
-        return
-    for a_image, matches in groups:
-        yield a_image, [SetMatch(bs[0].set_name, m.image, m.score) for m in matches]
-
-
-def iter_listed_pairs(
-    a: SetIndex,
-    b: SetIndex | Sequence[SetIndex],
-    spec: QuerySpec,
-    groups: Groups | None = None,
-    *,
-    qualify: bool | None = None,
-) -> Iterator[tuple[str, list[tuple[str, str, float]]]]:
-    """The join as it is listed, one group per row: (A's image, [(a, b, score), ...]) with the names as
-    written: `set/image` when `qualify` (default: unless B is A, so a CSV row traces back to its file),
-    else plain; a range self-join's groups hold the pairs each row completes, each pair of images once
-    (a < b by name, best first)."""
-    bs = _as_list(b)
-    rows = _rows(a, bs, spec, groups)
-    if lists_pairs_once(a, bs, spec):
-        plain = ((image, [Match(m.image, m.score) for m in row]) for image, row in rows)
-        for pairs in iter_pairs_once(plain, spec.higher_is_better):
-            yield (pairs[0].a if pairs else ""), [(p.a, p.b, p.score) for p in pairs]
-        return
-    if qualify is None:
-        qualify = not (len(bs) == 1 and is_self_join(a, bs[0]))
-    for a_image, row in rows:
-        if not qualify:
-            yield a_image, [(a_image, m.image, m.score) for m in row]
-        else:
-            yield a_image, [(node(a.set_name, a_image), node(m.set, m.image), m.score) for m in row]
-
-
-def csv_rows(
-    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, groups: Groups | None = None
-) -> Iterator[list[list[str]]]:
-    """The join as CSV rows: first the header, then each image of A's rows [a, b, score]. The one source
-    of the CLI's CSV and the app's /join.csv, so both are the same file. `b`: one set or several (their
-    rows merged per image of A); names are `set/image` unless B is A; a range self-join lists each pair
-    of images once (`iter_listed_pairs`). `groups`: the join against one B already under way (e.g.
-    through a pivot table), else brute force."""
-    yield [["a", "b", "score"]]
-    for _, pairs in iter_listed_pairs(a, b, spec, groups):
-        yield [csv_row(x, y, score, spec) for x, y, score in pairs]
-
-
-def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[str]:
-    """One CSV row [a, b, score] with the score written as every CSV of a join writes it."""
-    return [a_image, b_image, format_score(score, spec.metric)]
+    return progress
 
 
 def write_csv(
@@ -248,7 +153,7 @@ def write_table(
 ) -> None:
     """The join as a table: each image of A and its matches, best first; a range self-join lists each
     pair of images once (score, a, b)."""
-    bs = _as_list(b)
+    bs = as_set_list(b)
     self_join = len(bs) == 1 and is_self_join(a, bs[0])
     once = lists_pairs_once(a, bs, spec)
     if once:

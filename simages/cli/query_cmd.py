@@ -26,86 +26,24 @@ import argparse
 import csv
 import json
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
-import numpy as np
-
-from simages.cli.index_option import add_index_arguments, index_choice_from_args
-from simages.extraction.images import UnreadableImage, open_image
-from simages.naming import InvalidName, validate_image_name, validate_set_name
-from simages.nearest.core import display
-from simages.nearest.core.intents import (
-    INTENTS,
-    SIMILAR,
-    Intent,
-    descriptor_for,
-    intent_named,
-    no_duplicate_sentence,
+from simages.cli.common import (
+    USER_ERRORS,
+    add_predicate_arguments,
+    format_score,
+    user_error,
 )
-from simages.nearest.core.query_spec import METRICS, QuerySpec
+from simages.cli.index_option import add_index_arguments
+from simages.extraction.images import UnreadableImage
+from simages.nearest.core.intents import INTENTS, SIMILAR, Intent, no_duplicate_sentence
+from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.results import KeyResult
-from simages.nearest.core.set_index import SetIndex
-from simages.nearest.duplicates.exact import DUPLICATE_COSINE, duplicate_threshold
+from simages.nearest.duplicates.exact import DUPLICATE_COSINE
 from simages.nearest.sets.cache import default_cache
-from simages.nearest.teaching.query_cost import QueryCost, explained_key_join
+from simages.nearest.teaching.query_cost import QueryCost
+from simages.operations.query import QueryRequest, run_query
 from simages.settings import Settings
-from simages.store.npz_store import StoreError, read_failed
-
-# Errors whose message is written for the user: printed as is, exit code 2, never a traceback.
-# UnreadableImage (an OSError) is the user's file, not a broken install: it must be caught before OSError.
-USER_ERRORS = (ValueError, LookupError, StoreError, UnreadableImage)
-
-# The predicate when neither --knn nor --range is given (the app's results page uses the same k).
-DEFAULT_KNN = 10
-
-
-def add_predicate_arguments(parser: argparse.ArgumentParser) -> None:
-    """--knn / --range / --metric, shared by `query` and `join`."""
-    group = parser.add_mutually_exclusive_group()
-    # Read as text so QuerySpec.parse gives its friendly messages rather than argparse's.
-    group.add_argument("--knn", metavar="K", help="the K most similar images")
-    group.add_argument(
-        "--range", metavar="T", help="every image with cosine similarity >= T, or Euclidean distance <= T"
-    )
-    parser.add_argument("--metric", choices=METRICS, default="cosine", help="default: cosine")
-    parser.add_argument(
-        "--no-expansion",
-        dest="expand",
-        action="store_false",
-        help="score from the key itself, without the query expansion of a `qe` descriptor",
-    )
-
-
-def spec_from_args(
-    args: argparse.Namespace, intent: Intent = SIMILAR, index: SetIndex | None = None
-) -> QuerySpec:
-    """The predicate asked for; without --knn / --range the intent's default: kNN-10 for similar images,
-    the range at the duplicate threshold (of `index`, read for duplicates) for duplicates.
-    ValueError with a user message for a bad K or T."""
-    expand = getattr(args, "expand", True)
-    if args.knn is not None:
-        return QuerySpec.parse(args.metric, "knn", args.knn, expand)
-    if args.range is not None:
-        return QuerySpec.parse(args.metric, "range", args.range, expand)
-    if intent.name == "duplicates":
-        threshold = duplicate_threshold(args.metric, index)
-        return QuerySpec.parse(args.metric, "range", display.format_score(threshold, args.metric), expand)
-    return QuerySpec.parse(args.metric, "knn", str(DEFAULT_KNN), expand)
-
-
-def user_error(error: BaseException) -> int:
-    message = str(error)
-    if isinstance(error, StoreError):
-        message += "; " + error.remedy
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
-def format_score(score: float, metric: str) -> str:
-    """Six decimals, rounded toward the cut-off side: `--range` with a printed score keeps that image."""
-    return display.format_score(score, metric)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -139,126 +77,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-@dataclass(frozen=True)
-class StoredKey:
-    set_name: str
-    image: str
-
-    def label(self) -> str:
-        return f"{self.set_name}/{self.image}"
-
-
-@dataclass(frozen=True)
-class FileKey:
-    path: Path
-
-    def label(self) -> str:
-        return str(self.path)
-
-
-def _is_known_set(settings: Settings, name: str) -> bool:
-    try:
-        validate_set_name(name)
-    except InvalidName:
-        return False
-    return (settings.image_sets / name).is_dir() or settings.store_path(name).is_file()
-
-
-def parse_key(text: str, settings: Settings) -> StoredKey | FileKey:
-    """Apply the KEY rule of this module's docstring; LookupError / InvalidName with a user message."""
-    first, slash, rest = text.partition("/")
-    if slash and rest and _is_known_set(settings, first):
-        return StoredKey(first, validate_image_name(rest))
-    path = Path(text).expanduser()
-    if path.is_file():
-        return FileKey(path)
-    if slash and rest and not text.startswith(("/", "./", "../", "~")):
-        raise LookupError(f"{text!r} is neither an image of a known set (no set named {first!r}) nor a file")
-    raise LookupError(f"no such image file: {text} (an image of a set is written SET/IMAGE)")
-
-
-def _describe(path: Path, settings: Settings, index: SetIndex) -> np.ndarray:
-    """Descriptor of an outside image, computed with the settings the searched set was indexed with."""
-    from simages.extraction.describe import describe_file  # heavy (Keras, torch): only when needed
-
-    # A text file or a bomb is the user's mistake, said before any missing-weights message.
-    refuse_non_image(path, settings.max_image_pixels)
-    message = settings.check_weights()
-    if message:
-        raise LookupError(message)
-    spec = index.key_descriptor()
-    if spec is not None:
-        settings = settings.with_(descriptor=spec)
-    return np.asarray(describe_file(path, settings), dtype=np.float32)
-
-
-def _why_not_indexed(settings: Settings, set_name: str, image: str) -> str:
-    """Why an image of a set has no descriptor, in words: unreadable when the set was indexed (indexing
-    again would not help), added since (it would), or not in the set at all."""
-    reason = read_failed(settings.store_path(set_name)).get(image)
-    if reason is not None:
-        return (f"image {image!r} of set {set_name!r} could not be read when the set was indexed ({reason}); "
-                "it has no descriptor")
-    if not (settings.image_sets / set_name / image).is_file():
-        return f"there is no image {image!r} in set {set_name!r}"
-    return (f"image {image!r} is not in the index of set {set_name!r}; "
-            f"run `simages index {set_name}` if it was added since")
-
-
-def refuse_non_image(path: Path, max_pixels: int | None = None) -> None:
-    """UnreadableImage (NotAnImage when no image format matches, "decompression bomb" when the header claims
-    too many pixels) before the network is loaded; reads only the header. Damaged images are found later,
-    when they are decoded."""
-    with open_image(path, max_pixels):
-        pass
-
-
-def open_set(settings: Settings, name: str, intent: Intent = SIMILAR) -> SetIndex:
-    """A set read for `intent`: with `--descriptor` (or $SIMAGES_DESCRIPTOR) the similar intent applies that
-    descriptor to the stored vectors, or fails with a message saying to re-index (DescriptorMismatch)."""
-    chosen = settings.descriptor if settings.descriptor_chosen else None
-    return default_cache.get(settings, name, descriptor_for(intent, chosen))
-
-
-def require_same_descriptor(a: SetIndex, b: SetIndex) -> None:
-    """ValueError unless both sets were indexed with the same descriptor (vectors of two descriptors are
-    not comparable, even when their dimensions agree)."""
-    if a.descriptor != b.descriptor:
-        raise ValueError(
-            f"set {a.set_name!r} was indexed with descriptor {a.descriptor!r} but set {b.set_name!r} with "
-            f"{b.descriptor!r}; re-index one of them with the other's descriptor"
-        )
-
-
-def key_vector(
-    key: StoredKey | FileKey, settings: Settings, index: SetIndex, intent: Intent = SIMILAR
-) -> tuple[np.ndarray, str | None]:
-    """The raw descriptor of the key, and the image of the searched set to leave out (the key itself)."""
-    if isinstance(key, FileKey):
-        return _describe(key.path, settings, index), None
-    key_index = index if key.set_name == index.set_name else open_set(settings, key.set_name, intent)
-    require_same_descriptor(key_index, index)
-    if key.image not in key_index:
-        raise LookupError(_why_not_indexed(settings, key.set_name, key.image))
-    exclude = key.image if key.set_name == index.set_name else None
-    return key_index.raw_vector(key.image), exclude
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    request = QueryRequest(
+        key=args.key, set_name=args.set, metric=args.metric, knn=args.knn, range_threshold=args.range,
+        expand=args.expand, intent=args.intent, limit=args.limit, include_self=args.include_self,
+        index=args.index, exact=args.exact,
+    )
     try:
-        intent = intent_named(args.intent)
-        spec_from_args(args)  # a bad K or T is reported before the set is read
-        choice = index_choice_from_args(args)
-        if args.limit is not None and args.limit < 1:
-            raise ValueError("--limit must be a positive integer")
-        index = open_set(settings, args.set, intent)
-        spec = spec_from_args(args, intent, index)
-        key = parse_key(args.key, settings)
-        raw, exclude = key_vector(key, settings, index, intent)
-        if args.include_self:
-            exclude = None
-        result, cost = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=exclude,
-                                          limit=args.limit, settings=settings, exact=args.exact)
+        answer = run_query(request, settings, default_cache)
     except UnreadableImage as error:
         print(f"error: {args.key} is not an image SIMages can read ({error})", file=sys.stderr)
         return 2
@@ -267,8 +93,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (ImportError, OSError, RuntimeError) as error:
         print(f"error: cannot compute the descriptor of {args.key}: {error}", file=sys.stderr)
         return 1
-    write_result(result, spec, args.format, sys.stdout, index.explain(spec.expand),
-                 cost if args.explain else None, intent)
+    write_result(answer.result, answer.spec, args.format, sys.stdout, answer.descriptors,
+                 answer.cost if args.explain else None, answer.intent)
     return 0
 
 

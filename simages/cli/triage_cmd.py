@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from simages.cli.query_cmd import USER_ERRORS, user_error
+from simages.cli.common import USER_ERRORS, user_error
 from simages.copies.levels import Level
 from simages.naming import display_name
 from simages.nearest.core.display import format_score

@@ -16,10 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from simages.cli.query_cmd import require_same_descriptor
 from simages.nearest.core.distribution import ScoreDistribution
-from simages.nearest.core.intents import DEFAULT_INTENT, intent_named
-from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.results import Match
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.groups import join_groups
@@ -29,6 +26,7 @@ from simages.nearest.joins.multi import SetMatch, iter_multi_join
 from simages.nearest.joins.pairs import DEFAULT_KEEP, JoinPairs, PairCollector
 from simages.nearest.joins.pairs_once import PairsOnce
 from simages.nearest.sets.cache import DescriptorCache, store_version
+from simages.operations.join import JoinRequest, graph_note, graph_rows, graph_search, open_sets
 from simages.settings import Settings
 
 RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
@@ -36,17 +34,6 @@ RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
 
 class JoinCancelled(Exception):
     """Raised inside the worker when its job was cancelled."""
-
-
-@dataclass(frozen=True)
-class JoinRequest:
-    """A join: the images of set `a` against the sets `bs` (one, or several for "all other sets"), the sets
-    read as the intent `intent` says (`similar` or `duplicates`, see nearest/core/intents.py)."""
-
-    a: str
-    bs: tuple[str, ...]
-    spec: QuerySpec
-    intent: str = DEFAULT_INTENT.name
 
 
 @dataclass(frozen=True)
@@ -181,13 +168,8 @@ class JoinRunner:
             job._finished.set()
 
     def _load(self, request: JoinRequest) -> tuple[SetIndex, list[SetIndex]]:
-        intent = intent_named(request.intent)
-        a = self.descriptors.get(self.settings, request.a, intent)
-        bs = [a if name == request.a else self.descriptors.get(self.settings, name, intent)
-              for name in request.bs]
-        for b in bs:
-            require_same_descriptor(a, b)
-        return a, bs
+        # The app reads each set as the intent says, whatever --descriptor the app was started with.
+        return open_sets(request, self.settings, self.descriptors, apply_chosen=False)
 
     def _compute(self, job: JoinJob) -> JoinOutcome:
         request, spec = job.request, job.request.spec
@@ -239,17 +221,12 @@ class JoinRunner:
         )
 
     def _graph_rows(self, job: JoinJob, a: SetIndex, bs: list[SetIndex]) -> GraphRows | None:
-        """Duplicates within one large set through its ANN kNN graph (nearest.duplicates.ann_graph), or
+        """Duplicates within one large set through its ANN kNN graph (`operations.join.graph_search`), or
         None for the exact join. Progress counts images whose nearest images are found; cancellable."""
         request, spec = job.request, job.request.spec
-        if request.intent != "duplicates" or len(bs) != 1 or not is_self_join(a, bs[0]):
+        graph = graph_search(self.descriptors, self.settings, a, bs, spec, request.intent)
+        if not graph.used:
             return None
-        from simages.nearest.duplicates.ann_graph import GRAPH_K, graph_join_index, iter_graph_join
-
-        found = graph_join_index(self.settings, a, spec, cache=self.descriptors)
-        if found is None or isinstance(found, str):
-            return None
-        searched, index = found
         job.phase = "finding each image's nearest images (ANN index)"
 
         def progress(done: int, total: int) -> None:
@@ -258,10 +235,8 @@ class JoinRunner:
             job.done = done
 
         rows = [(image, [SetMatch(a.set_name, m.image, m.score) for m in matches])
-                for image, matches in iter_graph_join(a, searched, index, spec, progress=progress)]
-        note = (f" Pairs found through the set's ANN index: each image's {GRAPH_K} nearest images, then the "
-                "threshold (a pair outside them can be missed; `simages join --exact` compares every pair).")
-        return GraphRows(rows, note)
+                for image, matches in graph_rows(a, graph, spec, progress)]
+        return GraphRows(rows, graph_note())
 
     def cancel_all(self) -> None:
         """Cancel every running join (the app is stopping)."""

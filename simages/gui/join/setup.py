@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from simages.gui.context import GuiContext
 from simages.gui.pages.common import known_sets, set_exists
 from simages.gui.urls.join import JoinState
-from simages.jobs.join_runner import JoinRequest, other_sets
+from simages.jobs.join_runner import other_sets
 from simages.naming import InvalidName
 from simages.nearest.core.display import threshold_from_score
 from simages.nearest.core.distribution import default_threshold
@@ -21,6 +21,7 @@ from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.exact import duplicate_threshold
 from simages.nearest.joins.distribution import join_threshold
 from simages.nearest.sets.cache import NotIndexed
+from simages.operations.join import JoinRequest
 from simages.store.npz_store import StoreError
 
 

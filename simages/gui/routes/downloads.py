@@ -1,10 +1,10 @@
 """The join's downloads: `/join.csv?<the page's parameters>` and `/join.json?<...>`.
 
 The CSV is `simages join A B ... --output -` byte for byte ("all other sets": `simages join A B1 B2 ...`
-with those sets): it comes from the same generator (cli.join_cmd.csv_rows), streamed as the join runs, so
-no join is too large to export. Unless B is A, names are `set/image`; a range self-join lists each pair
-of images once. The JSON has the shape of
-`simages duplicates --format json`: the threshold (null for a kNN join), every pair, and the groups.
+with those sets): it comes from the same generator (operations.join_listing.csv_rows), streamed as the
+join runs, so no join is too large to export. Unless B is A, names are `set/image`; a range self-join
+lists each pair of images once. The JSON has the shape of `simages duplicates --format json`: the
+threshold (null for a kNN join), every pair, and the groups.
 """
 
 from __future__ import annotations
@@ -19,18 +19,17 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from simages.cli.join_cmd import csv_rows
-from simages.cli.query_cmd import require_same_descriptor
 from simages.gui.context import GuiContext
 from simages.gui.join.setup import JoinProblem, ResolvedJoin, resolve
 from simages.gui.routes.image import query_values
 from simages.gui.urls.join import join_from_params
 from simages.gui.urls.query import InvalidQuery
-from simages.jobs.join_runner import DONE, JoinRequest
-from simages.nearest.core.intents import intent_named
+from simages.jobs.join_runner import DONE
 from simages.nearest.core.results import Pair
 from simages.nearest.duplicates.exact import DuplicateReport
 from simages.nearest.joins.pairs import node
+from simages.operations.join import JoinRequest, open_sets
+from simages.operations.join_listing import csv_rows
 from simages.store.npz_store import StoreError
 
 # A JSON answer lists every pair; beyond the pairs the app keeps, the CSV is the way.
@@ -56,11 +55,7 @@ def join_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[s
     """The CSV rows of a join, its sets loaded (as its intent reads them) and checked first, so a problem
     is an HTTP error, not a broken download. NotIndexed, StoreError, or ValueError for sets of different
     descriptors."""
-    intent = intent_named(request.intent)
-    a = ctx.descriptors.get(ctx.settings, request.a, intent)
-    bs = [a if name == request.a else ctx.descriptors.get(ctx.settings, name, intent) for name in request.bs]
-    for b in bs:
-        require_same_descriptor(a, b)
+    a, bs = open_sets(request, ctx.settings, ctx.descriptors, apply_chosen=False)
     return csv_rows(a, bs, request.spec)
 
 

@@ -1,0 +1,65 @@
+"""What every command shares: the errors it reports as user errors, how it reports them, the predicate
+options (`--knn`, `--range`, `--metric`, `--no-expansion`) and the process's descriptor cache."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from simages.extraction.images import UnreadableImage
+from simages.nearest.core import display
+from simages.nearest.core.intents import SIMILAR, Intent
+from simages.nearest.core.query_spec import METRICS, QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.sets.cache import default_cache
+from simages.operations import query as query_op
+from simages.operations.sets import open_set as _open_set
+from simages.settings import Settings
+from simages.store.npz_store import StoreError
+
+# Errors whose message is written for the user: printed as is, exit code 2, never a traceback.
+# UnreadableImage (an OSError) is the user's file, not a broken install: it must be caught before OSError.
+USER_ERRORS = (ValueError, LookupError, StoreError, UnreadableImage)
+
+
+def user_error(error: BaseException) -> int:
+    message = str(error)
+    if isinstance(error, StoreError):
+        message += "; " + error.remedy
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def format_score(score: float, metric: str) -> str:
+    """Six decimals, rounded toward the cut-off side: `--range` with a printed score keeps that image."""
+    return display.format_score(score, metric)
+
+
+def add_predicate_arguments(parser: argparse.ArgumentParser) -> None:
+    """--knn / --range / --metric, shared by `query` and `join`."""
+    group = parser.add_mutually_exclusive_group()
+    # Read as text so QuerySpec.parse gives its friendly messages rather than argparse's.
+    group.add_argument("--knn", metavar="K", help="the K most similar images")
+    group.add_argument(
+        "--range", metavar="T", help="every image with cosine similarity >= T, or Euclidean distance <= T"
+    )
+    parser.add_argument("--metric", choices=METRICS, default="cosine", help="default: cosine")
+    parser.add_argument(
+        "--no-expansion",
+        dest="expand",
+        action="store_false",
+        help="score from the key itself, without the query expansion of a `qe` descriptor",
+    )
+
+
+def spec_from_args(
+    args: argparse.Namespace, intent: Intent = SIMILAR, index: SetIndex | None = None
+) -> QuerySpec:
+    """The predicate asked for, or the intent's default (`operations.query.query_spec`)."""
+    expand = getattr(args, "expand", True)
+    return query_op.query_spec(args.metric, args.knn, args.range, expand, intent, index)
+
+
+def open_set(settings: Settings, name: str, intent: Intent = SIMILAR) -> SetIndex:
+    """A set read for `intent` through this process's descriptor cache (`operations.sets.open_set`)."""
+    return _open_set(default_cache, settings, name, intent)

@@ -1,0 +1,115 @@
+"""Duplicates: the near-duplicate pairs within a set, or between a set and others, and their groups --
+"which of these photos are already here?".
+
+The sets are read with the duplicates intent and compared at the duplicate threshold unless another is
+given. Within one large set with a fresh ANN index the pairs come through its kNN graph
+(`nearest.duplicates.ann_graph`, each image's nearest images, then the threshold); otherwise every pair is
+compared (`nearest.duplicates.exact`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from simages.nearest.core.intents import DUPLICATES
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.exact import DuplicateReport, duplicate_threshold, find_duplicates
+from simages.nearest.sets.cache import DescriptorCache
+from simages.operations.join import ANN_GRAPH, EXACT
+from simages.operations.sets import require_same_descriptor
+from simages.settings import Settings
+
+Progress = Callable[[int, int], None]
+Notice = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DuplicatesRequest:
+    """Duplicates within `sets[0]`, or between it and each of the others. `threshold`: as typed (None: the
+    duplicate threshold of the searched set); `exact`: compare every pair even on a large set."""
+
+    sets: tuple[str, ...]
+    threshold: str | None = None
+    metric: str = "cosine"
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class DuplicatesAnswer:
+    """The pairs and groups (`report`), the sets as read, whether the threshold was chosen by the user,
+    the search used (`search`: exact or ann-graph) and, in words, which pairs were compared (`how`)."""
+
+    report: DuplicateReport
+    indexes: list[SetIndex]
+    chosen: bool
+    search: str
+    how: str
+
+
+def open_duplicate_sets(cache: DescriptorCache, settings: Settings, names: list[str]) -> list[SetIndex]:
+    """The sets read with the duplicates intent (SET named again among the others means within SET);
+    ValueError when their stored descriptors differ."""
+    indexes: list[SetIndex] = []
+    for name in names:
+        index = cache.get(settings, name, DUPLICATES)
+        if indexes:
+            require_same_descriptor(indexes[0], index)
+        indexes.append(index)
+    return indexes
+
+
+def run_duplicates(
+    request: DuplicatesRequest,
+    settings: Settings,
+    cache: DescriptorCache,
+    *,
+    progress: Progress | None = None,
+    notice: Notice | None = None,
+) -> DuplicatesAnswer:
+    """Find the duplicates. `notice` hears, before a long search starts, why every pair of a large set is
+    compared; `progress` (images done, images) follows the kNN graph. Raises the user errors of the
+    layers below (ValueError, LookupError, StoreError), never prints."""
+    indexes = open_duplicate_sets(cache, settings, list(request.sets))
+    threshold = None
+    if request.threshold is not None:
+        threshold = float(QuerySpec.parse(request.metric, "range", request.threshold).param)
+    report = None
+    if len(indexes) == 1:
+        report = _graph(cache, settings, indexes[0], threshold, request, progress, notice)
+    chosen = request.threshold is not None
+    if report is not None:
+        from simages.nearest.duplicates.ann_graph import GRAPH_K
+
+        how = f"each image's {GRAPH_K} nearest (ANN index)"
+        return DuplicatesAnswer(report, indexes, chosen, ANN_GRAPH, how)
+    report = find_duplicates(indexes, threshold, request.metric)
+    return DuplicatesAnswer(report, indexes, chosen, EXACT, "every pair")
+
+
+def _graph(
+    cache: DescriptorCache,
+    settings: Settings,
+    stored: SetIndex,
+    threshold: float | None,
+    request: DuplicatesRequest,
+    progress: Progress | None,
+    notice: Notice | None,
+) -> DuplicateReport | None:
+    """Duplicates within one large set through its ANN kNN graph; None for the exact self-join (saying
+    why through `notice` when a graph could have run)."""
+    from simages.nearest.duplicates.ann_graph import graph_duplicates, graph_join_index
+
+    if threshold is None:
+        threshold = duplicate_threshold(request.metric, stored)
+    spec = QuerySpec.parse(request.metric, "range", threshold)
+    found = graph_join_index(settings, stored, spec, request.exact, cache=cache)
+    if found is None:
+        return None
+    if isinstance(found, str):
+        if notice is not None:
+            notice(f"comparing every pair of {len(stored):,} images (slow), because {found}")
+        return None
+    searched, index = found
+    return graph_duplicates(stored, searched, index, threshold, request.metric, progress=progress)

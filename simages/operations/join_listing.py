@@ -1,0 +1,82 @@
+"""A join as it is listed: one row per image of A, names qualified by one rule, a range self-join's pairs
+once. The one source of the CLI's CSV and table and the app's /join.csv, so all list the same pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from simages.nearest.core import display
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.results import Match
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.joins.join import is_self_join
+from simages.nearest.joins.multi import SetMatch, iter_multi_join
+from simages.nearest.joins.pairs import node
+from simages.nearest.joins.pairs_once import iter_pairs_once
+from simages.operations.join import Groups
+
+
+def as_set_list(b: SetIndex | Sequence[SetIndex]) -> list[SetIndex]:
+    """One set B or several, as a list."""
+    return [b] if isinstance(b, SetIndex) else list(b)
+
+
+def lists_pairs_once(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec) -> bool:
+    """Whether the join lists each pair of images once: a range self-join (see nearest/joins/pairs_once)."""
+    return spec.predicate == "range" and len(bs) == 1 and is_self_join(a, bs[0])
+
+
+def _rows(
+    a: SetIndex, bs: list[SetIndex], spec: QuerySpec, groups: Groups | None
+) -> Iterator[tuple[str, list[SetMatch]]]:
+    if groups is None:
+        yield from iter_multi_join(a, bs, spec)
+        return
+    for a_image, matches in groups:
+        yield a_image, [SetMatch(bs[0].set_name, m.image, m.score) for m in matches]
+
+
+def iter_listed_pairs(
+    a: SetIndex,
+    b: SetIndex | Sequence[SetIndex],
+    spec: QuerySpec,
+    groups: Groups | None = None,
+    *,
+    qualify: bool | None = None,
+) -> Iterator[tuple[str, list[tuple[str, str, float]]]]:
+    """The join as it is listed, one group per row: (A's image, [(a, b, score), ...]) with the names as
+    written: `set/image` when `qualify` (default: unless B is A, so a CSV row traces back to its file),
+    else plain; a range self-join's groups hold the pairs each row completes, each pair of images once
+    (a < b by name, best first)."""
+    bs = as_set_list(b)
+    rows = _rows(a, bs, spec, groups)
+    if lists_pairs_once(a, bs, spec):
+        plain = ((image, [Match(m.image, m.score) for m in row]) for image, row in rows)
+        for pairs in iter_pairs_once(plain, spec.higher_is_better):
+            yield (pairs[0].a if pairs else ""), [(p.a, p.b, p.score) for p in pairs]
+        return
+    if qualify is None:
+        qualify = not (len(bs) == 1 and is_self_join(a, bs[0]))
+    for a_image, row in rows:
+        if not qualify:
+            yield a_image, [(a_image, m.image, m.score) for m in row]
+        else:
+            yield a_image, [(node(a.set_name, a_image), node(m.set, m.image), m.score) for m in row]
+
+
+def csv_rows(
+    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, groups: Groups | None = None
+) -> Iterator[list[list[str]]]:
+    """The join as CSV rows: first the header, then each image of A's rows [a, b, score]. The one source
+    of the CLI's CSV and the app's /join.csv, so both are the same file. `b`: one set or several (their
+    rows merged per image of A); names are `set/image` unless B is A; a range self-join lists each pair
+    of images once (`iter_listed_pairs`). `groups`: the join against one B already under way (e.g.
+    through a pivot table), else brute force."""
+    yield [["a", "b", "score"]]
+    for _, pairs in iter_listed_pairs(a, b, spec, groups):
+        yield [csv_row(x, y, score, spec) for x, y, score in pairs]
+
+
+def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[str]:
+    """One CSV row [a, b, score] with the score written as every CSV of a join writes it."""
+    return [a_image, b_image, display.format_score(score, spec.metric)]

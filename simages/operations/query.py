@@ -1,0 +1,226 @@
+"""Query: one key image against one set -- "which images of this set look like that one?".
+
+How a key is named, in this order:
+  1. `SET/IMAGE` when SET names a known set (a folder of image_sets/ or an existing store): the image's
+     stored descriptor is used. IMAGE may contain '/'.
+  2. otherwise, a path to an existing image file anywhere on disk: its descriptor is computed on the
+     fly with the searched set's descriptor settings (the only path that loads the network).
+  To force the file reading for a relative path whose first folder is also a set name, write `./path`.
+Without a predicate the intent's default: kNN with k = `DEFAULT_KNN` for similar images, the range at the
+duplicate threshold for duplicates (is this photo already in the set?).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simages.naming import InvalidName, validate_image_name, validate_set_name
+from simages.nearest.core import display
+from simages.nearest.core.intents import SIMILAR, Intent, intent_named
+from simages.nearest.core.query_spec import QuerySpec
+from simages.nearest.core.results import KeyResult
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.exact import duplicate_threshold
+from simages.nearest.sets.cache import DescriptorCache
+from simages.nearest.teaching.query_cost import IndexChoice, QueryCost, explained_key_join
+from simages.operations.sets import open_set, require_same_descriptor
+from simages.settings import Settings
+from simages.store.npz_store import read_failed
+
+# The predicate when none is given (the app's results page uses the same k).
+DEFAULT_KNN = 10
+
+
+def query_spec(
+    metric: str,
+    knn: str | None,
+    range_threshold: str | None,
+    expand: bool = True,
+    intent: Intent = SIMILAR,
+    index: SetIndex | None = None,
+) -> QuerySpec:
+    """The predicate asked for (`knn` or `range_threshold`, as typed); without either the intent's default:
+    kNN-10 for similar images, the range at the duplicate threshold (of `index`, read for duplicates) for
+    duplicates. ValueError with a user message for a bad K or T."""
+    if knn is not None:
+        return QuerySpec.parse(metric, "knn", knn, expand)
+    if range_threshold is not None:
+        return QuerySpec.parse(metric, "range", range_threshold, expand)
+    if intent.name == "duplicates":
+        threshold = duplicate_threshold(metric, index)
+        return QuerySpec.parse(metric, "range", display.format_score(threshold, metric), expand)
+    return QuerySpec.parse(metric, "knn", str(DEFAULT_KNN), expand)
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """A key that is an indexed image: its stored descriptor is used."""
+
+    set_name: str
+    image: str
+
+    def label(self) -> str:
+        return f"{self.set_name}/{self.image}"
+
+
+@dataclass(frozen=True)
+class FileKey:
+    """A key that is an image file outside the sets: its descriptor is computed."""
+
+    path: Path
+
+    def label(self) -> str:
+        return str(self.path)
+
+
+def _is_known_set(settings: Settings, name: str) -> bool:
+    try:
+        validate_set_name(name)
+    except InvalidName:
+        return False
+    return (settings.image_sets / name).is_dir() or settings.store_path(name).is_file()
+
+
+def parse_key(text: str, settings: Settings) -> StoredKey | FileKey:
+    """Apply the key rule of this module's docstring; LookupError / InvalidName with a user message."""
+    first, slash, rest = text.partition("/")
+    if slash and rest and _is_known_set(settings, first):
+        return StoredKey(first, validate_image_name(rest))
+    path = Path(text).expanduser()
+    if path.is_file():
+        return FileKey(path)
+    if slash and rest and not text.startswith(("/", "./", "../", "~")):
+        raise LookupError(f"{text!r} is neither an image of a known set (no set named {first!r}) nor a file")
+    raise LookupError(f"no such image file: {text} (an image of a set is written SET/IMAGE)")
+
+
+def refuse_non_image(path: Path, max_pixels: int | None = None) -> None:
+    """UnreadableImage (NotAnImage when no image format matches, "decompression bomb" when the header claims
+    too many pixels) before the network is loaded; reads only the header. Damaged images are found later,
+    when they are decoded."""
+    from simages.extraction.images import open_image  # Pillow: only for a key that is a file
+
+    with open_image(path, max_pixels):
+        pass
+
+
+def describe_key_file(path: Path, settings: Settings, index: SetIndex) -> np.ndarray:
+    """Descriptor of an outside image, computed with the settings the searched set was indexed with.
+    NotAnImage / UnreadableImage for a file that is no image; LookupError when the weights are missing;
+    ImportError, OSError or RuntimeError when the network cannot run."""
+    from simages.extraction.describe import describe_file  # heavy (Keras, torch): only when needed
+
+    # A text file or a bomb is the user's mistake, said before any missing-weights message.
+    refuse_non_image(path, settings.max_image_pixels)
+    message = settings.check_weights()
+    if message:
+        raise LookupError(message)
+    spec = index.key_descriptor()
+    if spec is not None:
+        settings = settings.with_(descriptor=spec)
+    return np.asarray(describe_file(path, settings), dtype=np.float32)
+
+
+def why_not_indexed(settings: Settings, set_name: str, image: str) -> str:
+    """Why an image of a set has no descriptor, in words: unreadable when the set was indexed (indexing
+    again would not help), added since (it would), or not in the set at all."""
+    reason = read_failed(settings.store_path(set_name)).get(image)
+    if reason is not None:
+        return (f"image {image!r} of set {set_name!r} could not be read when the set was indexed ({reason}); "
+                "it has no descriptor")
+    if not (settings.image_sets / set_name / image).is_file():
+        return f"there is no image {image!r} in set {set_name!r}"
+    return (f"image {image!r} is not in the index of set {set_name!r}; "
+            f"run `simages index {set_name}` if it was added since")
+
+
+def key_vector(
+    key: StoredKey | FileKey,
+    settings: Settings,
+    index: SetIndex,
+    intent: Intent = SIMILAR,
+    cache: DescriptorCache | None = None,
+) -> tuple[np.ndarray, str | None]:
+    """The raw descriptor of the key, and the image of the searched set to leave out (the key itself).
+    A key of another set is read through `cache` (required then) and must share the set's descriptor."""
+    if isinstance(key, FileKey):
+        return describe_key_file(key.path, settings, index), None
+    if key.set_name == index.set_name:
+        key_index = index
+    else:
+        if cache is None:
+            raise ValueError("a key of another set needs the descriptor cache")
+        key_index = open_set(cache, settings, key.set_name, intent)
+    require_same_descriptor(key_index, index)
+    if key.image not in key_index:
+        raise LookupError(why_not_indexed(settings, key.set_name, key.image))
+    exclude = key.image if key.set_name == index.set_name else None
+    return key_index.raw_vector(key.image), exclude
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """One key against one set. `key`: `SET/IMAGE` or an image file's path; `knn` / `range_threshold`: the
+    predicate's parameter as typed (neither: the intent's default); `index`: `brute`, `pivots[:P]` or None
+    (the default search); `exact`: no ANN index even on a large set."""
+
+    key: str
+    set_name: str
+    metric: str = "cosine"
+    knn: str | None = None
+    range_threshold: str | None = None
+    expand: bool = True
+    intent: str = SIMILAR.name
+    limit: int | None = None
+    include_self: bool = False
+    index: str | None = None
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    """The matches (`result`, its `search` naming the search actually used: "exact" or the ANN method),
+    the predicate actually used (`spec`, the intent's default filled in), the intent, the descriptor in
+    words, and what the query cost (`cost.approximate` names the ANN method when an index answered)."""
+
+    result: KeyResult
+    spec: QuerySpec
+    intent: Intent
+    descriptors: str
+    cost: QueryCost
+
+    def to_json(self, explain: bool = False) -> dict[str, Any]:
+        payload = self.result.to_json()
+        if explain:
+            payload["cost"] = self.cost.to_json()
+        return payload
+
+
+def check_request(request: QueryRequest) -> tuple[Intent, IndexChoice]:
+    """The checks that need no set: intent, K or T, --index, --limit. ValueError with a user message."""
+    intent = intent_named(request.intent)
+    query_spec(request.metric, request.knn, request.range_threshold, request.expand)
+    choice = IndexChoice() if request.index is None else IndexChoice.parse(request.index)
+    if request.limit is not None and request.limit < 1:
+        raise ValueError("--limit must be a positive integer")
+    return intent, choice
+
+
+def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache) -> QueryAnswer:
+    """Answer one query. Raises (never prints): ValueError / LookupError / StoreError / InvalidName for
+    bad input, UnreadableImage for a key file that is no image, ImportError / OSError / RuntimeError when
+    the descriptor of a key file cannot be computed."""
+    intent, choice = check_request(request)  # a bad K or T is reported before the set is read
+    index = open_set(cache, settings, request.set_name, intent)
+    spec = query_spec(request.metric, request.knn, request.range_threshold, request.expand, intent, index)
+    key = parse_key(request.key, settings)
+    raw, exclude = key_vector(key, settings, index, intent, cache)
+    if request.include_self:
+        exclude = None
+    result, cost = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=exclude,
+                                      limit=request.limit, settings=settings, exact=request.exact)
+    return QueryAnswer(result, spec, intent, index.explain(spec.expand), cost)
