@@ -1,4 +1,10 @@
-"""The `simages` command line: every command registers itself from its own module."""
+"""The `simages` command line: every command registers itself from its own module.
+
+Only the command asked for is imported (`build_parser(only=...)`): the others appear in `simages --help`
+with their one-line help (`simages.cli.commands`) but their modules -- and what they import -- are not
+loaded. So `simages --help` and `simages COMMAND --help` answer about as fast as Python starts with numpy,
+and `simages query` never imports the app, the job manager or the network unless it needs them.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +14,22 @@ import sys
 
 from simages import __version__
 from simages.cli.arguments import attach_negative_values
+from simages.cli.commands import COMMANDS
 from simages.cli.output import OutputClosed, prepare_stdout, silence_stdout
 from simages.settings import ENV_DESCRIPTOR, ENV_ROOT, ENV_WEIGHTS, Settings
 
-# Modules that each define register(subparsers); imported lazily so `simages --help` stays quick.
-COMMAND_MODULES = (
-    "simages.cli.serve_cmd",
-    "simages.cli.index_cmd",
-    "simages.cli.query_cmd",
-    "simages.cli.join_cmd",
-    "simages.cli.duplicates_cmd",
-    "simages.cli.triage_cmd",
-    "simages.cli.atlas_cmd",
-    "simages.cli.eval_cmd",
-    "simages.cli.train_cmd",
-    "simages.cli.bench_cmd",
-)
+# Modules that each define register(subparsers), in the order `simages --help` lists them.
+COMMAND_MODULES = tuple(module for module, _ in COMMANDS.values())
+# Global options that take a value (written apart from it: `--root DIR`).
+_VALUED_OPTIONS = ("--root", "--weights", "--descriptor")
+_ALL = "*"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = _ALL, argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. `only`: the one command to register in full (the others get a stub with their help,
+    so `simages --help` lists them); the default registers every command (tests, documentation checks);
+    None registers none in full. `argv` lets a command with sub-commands (bench) register only the one
+    asked for."""
     parser = argparse.ArgumentParser(
         prog="simages",
         description="Similarity joins on image collections: index image sets with VGG-16, then find "
@@ -46,17 +49,43 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"descriptor spec, e.g. gem3+l2+whiten (default: ${ENV_DESCRIPTOR} or the built-in default)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+    for name, (module_name, help_text) in COMMANDS.items():
+        if only in (_ALL, name):
+            register = importlib.import_module(module_name).register
+            code = register.__code__
+            if "argv" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]:
+                register(subparsers, argv=argv if only == name else None)
+            else:
+                register(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text)
     return parser
 
 
+def command_in(argv: list[str]) -> str | None:
+    """The command named in `argv` (the first word that is not a global option or its value)."""
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token == "--":
+            return None
+        if token in _VALUED_OPTIONS:
+            index += 2
+            continue
+        if not token.startswith("-"):
+            return token if token in COMMANDS else None
+        index += 1
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = attach_negative_values(list(argv if argv is not None else sys.argv[1:]))
+    command = command_in(argv)
+    asks_help = any(token in ("-h", "--help") for token in argv)
+    # A bare `simages` serves (what a newcomer wants); `simages --help` loads no command at all.
+    parser = build_parser(command or (None if asks_help else "serve"), argv)
     args = parser.parse_args(argv)
     if args.command is None:
-        # Serving is what a newcomer wants from a bare `simages`.
         args = parser.parse_args([*argv, "serve"])
     try:
         settings = Settings.from_env(root=args.root, weights=args.weights, descriptor=args.descriptor)

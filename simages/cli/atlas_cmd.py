@@ -15,6 +15,7 @@ import json
 import sys
 import time
 
+from simages.cli.commands import help_of
 from simages.cli.common import USER_ERRORS, user_error
 from simages.nearest.sets.cache import default_cache
 from simages.operations.atlas import SetAtlas, build_set_atlas, folder_of
@@ -24,7 +25,7 @@ from simages.settings import Settings
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "atlas",
-        help="map every image of a set to 2-D (UMAP, or PCA), as a PNG or coordinates",
+        help=help_of("atlas"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

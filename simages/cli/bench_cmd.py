@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from simages.cli.commands import help_of
+
 BENCHES = {
     "extract": ("simages.bench.extract_bench", "descriptor extraction: plain Keras predict vs the fast path"),
     "query": ("simages.bench.query_bench", "key x set and set x set joins vs naive baselines"),
@@ -24,16 +26,32 @@ BENCHES = {
                    "ANN index patched after images are added / removed vs rebuilt: time, recall@10"),
     "join": ("simages.bench.join_bench", "10k x 10k self-join: time until /join shows its pairs"),
     "train": ("simages.bench.train_bench", "training a descriptor head on the stored features of 500 photos"),
+    "cli": ("simages.bench.cli_bench",
+            "how fast the command line answers: ratios to `python -c \"import numpy\"` in the same run"),
     "duplicates": ("simages.bench.duplicates_bench",
                    "edited copies of Corel-1k photos: top-1, recall@5, pair F1 of the duplicate threshold"),
 }
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="benchmarks that print speed ratios against baselines")
+def register(subparsers: argparse._SubParsersAction, argv: list[str] | None = None) -> None:
+    """Every bench, or with `argv` (`simages bench NAME ...`) only NAME in full: a bench module imports
+    what it measures (the app, FAISS, Dask...), so the others are listed by their help alone."""
+    parser = subparsers.add_parser("bench", help=help_of("bench"))
     benches = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    chosen = _bench_in(argv) if argv is not None else None
     for name, (module_name, help_text) in BENCHES.items():
         sub = benches.add_parser(name, help=help_text)
+        if argv is not None and name != chosen:
+            continue
         module = importlib.import_module(module_name)
         module.add_arguments(sub)
         sub.set_defaults(func=module.run_bench)
+
+
+def _bench_in(argv: list[str]) -> str | None:
+    """The bench named after `bench` in `argv`."""
+    words = [token for token in argv if not token.startswith("-")]
+    if "bench" in words:
+        after = words[words.index("bench") + 1 :]
+        return next((word for word in after if word in BENCHES), None)
+    return None

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from simages.extraction.images import UnreadableImage
+from simages.extraction.image_errors import UnreadableImage
 from simages.nearest.core import display
 from simages.nearest.core.intents import SIMILAR, Intent
 from simages.nearest.core.query_spec import METRICS, QuerySpec
-from simages.nearest.core.set_index import SetIndex
-from simages.nearest.sets.cache import default_cache
-from simages.operations import query as query_op
-from simages.operations.sets import open_set as _open_set
 from simages.settings import Settings
+
+if TYPE_CHECKING:
+    from simages.nearest.core.set_index import SetIndex
 from simages.store.npz_store import StoreError
 
 # Errors whose message is written for the user: printed as is, exit code 2, never a traceback.
@@ -56,10 +56,15 @@ def spec_from_args(
     args: argparse.Namespace, intent: Intent = SIMILAR, index: SetIndex | None = None
 ) -> QuerySpec:
     """The predicate asked for, or the intent's default (`operations.query.query_spec`)."""
+    from simages.operations import query as query_op
+
     expand = getattr(args, "expand", True)
     return query_op.query_spec(args.metric, args.knn, args.range, expand, intent, index)
 
 
 def open_set(settings: Settings, name: str, intent: Intent = SIMILAR) -> SetIndex:
     """A set read for `intent` through this process's descriptor cache (`operations.sets.open_set`)."""
-    return _open_set(default_cache, settings, name, intent)
+    from simages.nearest.sets.cache import default_cache
+    from simages.operations.sets import open_set as open_through
+
+    return open_through(default_cache, settings, name, intent)

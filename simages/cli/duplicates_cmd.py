@@ -20,24 +20,25 @@ import argparse
 import csv
 import json
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from simages.cli.commands import help_of
 from simages.cli.common import USER_ERRORS, user_error
 from simages.cli.join_cmd import progress_bar
 from simages.nearest.core.display import format_score
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import METRICS
-from simages.nearest.core.set_index import SetIndex
-from simages.nearest.duplicates.exact import DuplicateReport, duplicate_threshold
-from simages.nearest.sets.cache import default_cache
-from simages.operations.duplicates import DuplicatesRequest, run_duplicates
 from simages.settings import Settings
+
+if TYPE_CHECKING:
+    from simages.nearest.core.set_index import SetIndex
+    from simages.nearest.duplicates.exact import DuplicateReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "duplicates",
-        help="near-duplicate pairs and groups within a set, or between a set and others",
+        help=help_of("duplicates"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -56,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from simages.nearest.sets.cache import default_cache
+    from simages.operations.duplicates import DuplicatesRequest, run_duplicates
+
     request = DuplicatesRequest((args.set, *args.others), args.threshold, args.metric, args.exact)
     try:
         answer = run_duplicates(request, settings, default_cache, progress=progress_bar(),
@@ -79,6 +83,8 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
         writer.writerow(["a", "b", "score"])
         writer.writerows([p.a, p.b, format_score(p.score, report.metric)] for p in report.pairs)
         return
+    from simages.nearest.duplicates.exact import duplicate_threshold
+
     first = indexes[0]
     out.write(f"Intent: {DUPLICATES.describe()}\n")
     if report.within:

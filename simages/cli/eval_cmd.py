@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from simages.cli.commands import help_of
 from simages.cli.long_lists import SHOWN, listing_lines
 from simages.evaluation.caveats import precision_notes, unused_option_notes
 from simages.evaluation.leave_one_out import METRICS
@@ -25,7 +26,7 @@ _NEEDS_CLASSES = "needs at least two class sub-folders with images"
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval",
-        help="leave-one-out retrieval quality of descriptor options on a folder of class sub-folders",
+        help=help_of("eval"),
         description=__doc__,
     )
     parser.add_argument("folder", metavar="DIR", help="folder whose sub-folders are the classes")

@@ -11,20 +11,22 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
+from simages.cli.commands import help_of
 from simages.cli.long_lists import print_lists, report_path
-from simages.jobs import status as st
-from simages.jobs.distributor import ClusterError, parse_cluster
-from simages.jobs.manager import IndexManager
-from simages.jobs.worker import ENV_LOG_BATCHES
 from simages.naming import InvalidName, list_sets, set_dir
 from simages.settings import ENV_CLUSTER, Settings
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from simages.jobs import status as st
+    from simages.jobs.manager import IndexManager
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("index", help="compute descriptors for all sets or the named ones")
+    parser = subparsers.add_parser("index", help=help_of("index"))
     parser.add_argument("sets", nargs="*", metavar="SET", help="set names (sub-folders of image_sets/)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only the summary")
     parser.add_argument(
@@ -56,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from simages.jobs.distributor import ClusterError
+    from simages.jobs.manager import IndexManager
+    from simages.jobs.worker import ENV_LOG_BATCHES
+
     try:
         settings = _with_cluster_options(args, settings)
     except ValueError as error:
@@ -103,6 +109,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _with_cluster_options(args: argparse.Namespace, settings: Settings) -> Settings:
     """Settings with --cluster / --shared-path applied (options win over the environment)."""
+    from simages.jobs.distributor import parse_cluster
+
     cluster = args.cluster or settings.cluster
     if cluster:
         parse_cluster(cluster)  # a malformed value is refused before anything starts
@@ -118,6 +126,10 @@ def _with_cluster_options(args: argparse.Namespace, settings: Settings) -> Setti
 def _follow(manager: IndexManager, names: list[str], quiet: bool, verbose: bool = False) -> int:
     """Show the progress of whichever set is being indexed (the manager picks the order) and print each
     set's summary as it ends; the number of sets that failed."""
+    from tqdm import tqdm
+
+    from simages.jobs import status as st
+
     pending = list(names)
     failed = 0
     bar: tqdm | None = None
@@ -164,6 +176,10 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool, verbose: bool 
 def _follow_derived(manager: IndexManager, names: list[str]) -> None:
     """Wait for the search files built after indexing (memory-mapped copy, ANN index: seconds, or a
     minute for a million images) and say what was built, so the command ends with everything ready."""
+    from tqdm import tqdm
+
+    from simages.jobs import status as st
+
     waiting = [name for name in names if manager.status(name).state == st.INDEXED]
     announced = False
     while waiting and manager.indexer_alive():
@@ -182,6 +198,10 @@ def _follow_derived(manager: IndexManager, names: list[str]) -> None:
 
 def _report(manager: IndexManager, name: str, status: st.SetStatus, verbose: bool = False) -> int:
     """Print one set's summary (above any progress bar); 1 if it failed."""
+    from tqdm import tqdm
+
+    from simages.jobs import status as st
+
     if status.state == st.FAILED:
         tqdm.write(f"{name}: FAILED: {status.message}", file=sys.stderr)
         return 1

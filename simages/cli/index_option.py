@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from simages.nearest.pivots.store import DEFAULT_PIVOTS
-from simages.nearest.teaching.query_cost import IndexChoice
+from simages.nearest.pivots import DEFAULT_PIVOTS
+
+if TYPE_CHECKING:
+    from simages.nearest.teaching.query_cost import IndexChoice
 
 
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,5 +29,7 @@ def add_index_arguments(parser: argparse.ArgumentParser) -> None:
 
 def index_choice_from_args(args: argparse.Namespace) -> IndexChoice:
     """The parsed --index value; ValueError with a message for users."""
+    from simages.nearest.teaching.query_cost import IndexChoice
+
     text = getattr(args, "index", None)
     return IndexChoice() if text is None else IndexChoice.parse(text)

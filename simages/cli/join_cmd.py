@@ -30,26 +30,28 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from simages.cli.commands import help_of
 from simages.cli.common import USER_ERRORS, add_predicate_arguments, format_score, spec_from_args, user_error
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
 from simages.cli.output import open_text_output
 from simages.nearest.core.intents import DEFAULT_INTENT, INTENTS, intent_named
-from simages.nearest.core.query_spec import QuerySpec
-from simages.nearest.core.set_index import SetIndex
-from simages.nearest.joins.join import is_self_join
-from simages.nearest.sets.cache import default_cache
-from simages.operations.join import ANN_GRAPH, Groups, JoinRequest, run_set_join
-from simages.operations.join_listing import as_set_list, csv_rows, iter_listed_pairs, lists_pairs_once
-from simages.operations.sets import open_join_sets
 from simages.settings import Settings
+
+if TYPE_CHECKING:
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.core.set_index import SetIndex
+    from simages.operations.join import Groups
+
+# What `JoinAnswer.search` says of a join through the ANN kNN graph (operations.join.ANN_GRAPH).
+_ANN_GRAPH = "ann-graph"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "join",
-        help="pair every image of set A with its most similar images of set B",
+        help=help_of("join"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -68,6 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from simages.nearest.sets.cache import default_cache
+    from simages.operations.join import JoinRequest, run_set_join
+    from simages.operations.sets import open_join_sets
+
     try:
         intent = intent_named(args.intent)
         spec_from_args(args)  # a bad K or T is reported before the sets are read
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                               progress=progress_bar())
         _say_search(answer.search, answer.search_note, len(a))
         groups = answer.groups
-        if answer.search == ANN_GRAPH:
+        if answer.search == _ANN_GRAPH:
             args.explain = False
         tally = answer.tally
         if args.output is None:
@@ -110,7 +116,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _say_search(search: str, note: str, images: int) -> None:
     """On stderr, before the join runs: a large duplicates self-join through the ANN graph, or exact (slow)
     and why."""
-    if search == ANN_GRAPH:
+    if search == _ANN_GRAPH:
         from simages.nearest.duplicates.ann_graph import GRAPH_K
 
         print(f"near-duplicates of {images:,} images through the ANN index: each image's {GRAPH_K} nearest, "
@@ -140,6 +146,8 @@ def write_csv(
     a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, out: TextIO, groups: Groups | None = None
 ) -> int:
     """Stream the join as CSV rows a,b,score (see `csv_rows`); returns the number of pairs written."""
+    from simages.operations.join_listing import csv_rows
+
     writer = csv.writer(out, lineterminator="\n")
     count = -1  # the header is not a pair
     for rows in csv_rows(a, b, spec, groups):
@@ -153,6 +161,9 @@ def write_table(
 ) -> None:
     """The join as a table: each image of A and its matches, best first; a range self-join lists each
     pair of images once (score, a, b)."""
+    from simages.nearest.joins.join import is_self_join
+    from simages.operations.join_listing import as_set_list, iter_listed_pairs, lists_pairs_once
+
     bs = as_set_list(b)
     self_join = len(bs) == 1 and is_self_join(a, bs[0])
     once = lists_pairs_once(a, bs, spec)

@@ -26,8 +26,9 @@ import argparse
 import csv
 import json
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from simages.cli.commands import help_of
 from simages.cli.common import (
     USER_ERRORS,
     add_predicate_arguments,
@@ -35,21 +36,20 @@ from simages.cli.common import (
     user_error,
 )
 from simages.cli.index_option import add_index_arguments
-from simages.extraction.images import UnreadableImage
-from simages.nearest.core.intents import INTENTS, SIMILAR, Intent, no_duplicate_sentence
-from simages.nearest.core.query_spec import QuerySpec
-from simages.nearest.core.results import KeyResult
-from simages.nearest.duplicates.exact import DUPLICATE_COSINE
-from simages.nearest.sets.cache import default_cache
-from simages.nearest.teaching.query_cost import QueryCost
-from simages.operations.query import QueryRequest, run_query
+from simages.extraction.image_errors import UnreadableImage
+from simages.nearest.core.intents import DUPLICATE_COSINE, INTENTS, SIMILAR, Intent, no_duplicate_sentence
 from simages.settings import Settings
+
+if TYPE_CHECKING:
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.core.results import KeyResult
+    from simages.nearest.teaching.query_cost import QueryCost
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "query",
-        help="find the images of a set most similar to a key image",
+        help=help_of("query"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -78,6 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from simages.nearest.sets.cache import default_cache
+    from simages.operations.query import QueryRequest, run_query
+
     request = QueryRequest(
         key=args.key, set_name=args.set, metric=args.metric, knn=args.knn, range_threshold=args.range,
         expand=args.expand, intent=args.intent, limit=args.limit, include_self=args.include_self,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from simages.cli.commands import help_of
 from simages.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("serve", help="start the browser app (the default command)")
+    parser = subparsers.add_parser("serve", help=help_of("serve"))
     parser.add_argument(
         "--host", default="127.0.0.1",
         help="address to bind (default: 127.0.0.1, this machine only; any other address prints an address "

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable
 
+from simages.cli.commands import help_of
 from simages.nearest.sets.cache import NotIndexed
 from simages.operations.train import (
     DEFAULT_TEST_SPLIT,
@@ -27,7 +28,7 @@ from simages.training.trainer import LOSSES, EpochReport
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train a descriptor head on a set whose sub-folders are classes; list or remove heads",
+        help=help_of("train"),
         description=__doc__,
     )
     parser.add_argument("set", metavar="SET", nargs="?", help="set whose sub-folders are the classes")

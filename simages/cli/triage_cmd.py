@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from simages.cli.commands import help_of
 from simages.cli.common import USER_ERRORS, user_error
 from simages.copies.levels import Level
 from simages.naming import display_name
@@ -47,7 +48,7 @@ from simages.triage.stores import drop_moved, restore_moved
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "triage", help="which new photos are already in the collection; quarantine the extra copies",
+        "triage", help=help_of("triage"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("new", metavar="NEW", nargs="*", help="the set(s) of new photos")
     parser.add_argument("--against", metavar="SET", nargs="+", default=[],

@@ -21,6 +21,8 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
+from simages.extraction.image_errors import NOT_AN_IMAGE, VANISHED, NotAnImage, UnreadableImage
+
 try:  # HEIC/HEIF (iPhone photos): an optional plug-in; without it such files are reported unreadable.
     from pillow_heif import register_heif_opener
 
@@ -32,23 +34,6 @@ INPUT_SIZE = 224
 # Draft decoding keeps at least this many pixels per side, so the final antialiased
 # resize still sees every detail it would see in the full image.
 _DRAFT_MIN_SIDE = 2 * INPUT_SIZE
-
-
-# The reason given for a file removed between listing and decoding; the indexer treats it as removed.
-VANISHED = "file disappeared before it could be read"
-# How the reason of a file that is no image at all starts: such files are listed as skipped, not unreadable.
-NOT_AN_IMAGE = "not an image file"
-
-
-class UnreadableImage(OSError):
-    """An image that cannot be decoded; the message says why, for the index summary.
-
-    An OSError, so every caller that already handles unreadable files handles this one too."""
-
-
-class NotAnImage(UnreadableImage):
-    """A file whose content is no image format Pillow (with its plug-ins) reads: notes and sidecar files,
-    which the indexer skips with a word, or a damaged or mislabelled image when its name claims one."""
 
 
 def image_extensions() -> frozenset[str]:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from simages.extraction.describe import network_for
 from simages.extraction.descriptor_spec import DescriptorSpec
-from simages.extraction.images import VANISHED
+from simages.extraction.image_errors import VANISHED
 from simages.extraction.pipeline import DecodedBatch, Source, decode_ahead
 from simages.jobs.mapper import MappedBatch, MapperJob, NetworkFactory, describe_decoded, map_on_worker
 from simages.jobs.reader import WORKER_COPY_DIFFERS, BatchInput, Reader, read_bytes

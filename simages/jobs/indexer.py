@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from simages.extraction.images import NOT_AN_IMAGE, VANISHED, claims_image
+from simages.extraction.image_errors import NOT_AN_IMAGE, VANISHED
+from simages.extraction.images import claims_image
 from simages.extraction.network import Network
 from simages.jobs.batch_times import StageTimes
 from simages.jobs.checkpoints import CheckpointWriter, clear_checkpoints, read_checkpoints

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from simages.extraction.images import UnreadableImage
+from simages.extraction.image_errors import UnreadableImage
 from simages.extraction.network import Network
 from simages.jobs import status as st
 from simages.jobs.distributor import local_cluster, parse_cluster

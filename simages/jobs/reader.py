@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simages.extraction.images import VANISHED
+from simages.extraction.image_errors import VANISHED
 from simages.extraction.pipeline import Source, Unread
 from simages.store.content_hash import sample_hash_of_bytes
 from simages.store.fingerprint import Fingerprint

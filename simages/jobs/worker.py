@@ -17,7 +17,7 @@ from typing import Any
 
 from simages.extraction.calibration import CALIBRATING
 from simages.extraction.describe import describe_image_file, network_for
-from simages.extraction.images import UnreadableImage
+from simages.extraction.image_errors import UnreadableImage
 from simages.extraction.network import Network, calibration_pending_for
 from simages.jobs.derived import refresh_atlas, refresh_derived
 from simages.jobs.distributor import ClusterError

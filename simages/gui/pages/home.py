@@ -13,7 +13,7 @@ from typing import Any
 
 from nicegui import events, ui
 
-from simages.extraction.images import UnreadableImage
+from simages.extraction.image_errors import UnreadableImage
 from simages.gui.context import GuiContext
 from simages.gui.join.entry import join_entry_card
 from simages.gui.pages.common import (

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
-from simages.extraction.images import UnreadableImage
+from simages.extraction.image_errors import UnreadableImage
 from simages.gui.context import GuiContext
 from simages.naming import InvalidName
 

@@ -8,7 +8,8 @@ import re
 import tempfile
 from pathlib import Path, PurePath
 
-from simages.extraction.images import UnreadableImage, displayed_size
+from simages.extraction.image_errors import UnreadableImage
+from simages.extraction.images import displayed_size
 from simages.gui.context import GuiContext
 from simages.gui.routes.thumbnails import render_jpeg
 from simages.gui.uploads.store import UploadedKey

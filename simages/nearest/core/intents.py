@@ -70,6 +70,12 @@ DUPLICATES = Intent(
 INTENTS: dict[str, Intent] = {intent.name: intent for intent in (SIMILAR, DUPLICATES)}
 DEFAULT_INTENT = SIMILAR
 
+# Whitened cosine similarity at or above which two images are called duplicates (docs/duplicates.md):
+# distinct photos score 0 +- 0.05 in any set (one pair in 10,000 reaches about 0.45 on Corel-1k), edited
+# copies mostly 0.6-1; the threshold sits between, at ten spreads of distinct pairs. Here, beside the
+# intent it serves, so the CLI's help can name it without loading the joins.
+DUPLICATE_COSINE = 0.5
+
 
 def descriptor_for(intent: Intent, chosen: DescriptorSpec | None = None) -> DescriptorSpec | Intent | None:
     """What to read a set with (DescriptorCache.get's `descriptor`) for `intent`, given the descriptor a

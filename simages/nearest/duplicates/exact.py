@@ -21,20 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.nearest.core.display import full_precision
+from simages.nearest.core.intents import DUPLICATE_COSINE
 from simages.nearest.core.query_spec import QuerySpec, higher_is_better
 from simages.nearest.core.results import Pair
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.joins.join import is_self_join, iter_set_join
 
-# Whitened cosine similarity at or above which two images are called duplicates (docs/duplicates.md):
-# distinct photos score 0 +- 0.05 in any set (one pair in 10,000 reaches about 0.45 on Corel-1k), edited
-# copies mostly 0.6-1; the threshold sits between, at ten spreads of distinct pairs.
-DUPLICATE_COSINE = 0.5
+# DUPLICATE_COSINE (nearest.core.intents): the whitened cosine similarity that calls two images duplicates.
 # The same for a set too small to whiten (square-rooted vectors only): distinct photos score 0.54 +- 0.10.
 UNWHITENED_DUPLICATE_COSINE = 0.9
 
@@ -109,6 +105,10 @@ def duplicate_groups(pairs: Iterable[Pair]) -> list[list[str]]:
     group first (then by first name). Images in no pair belong to no group.
 
     Uses scipy.sparse.csgraph.connected_components (union of all pairs, undirected)."""
+    # Imported here: scipy.sparse costs a CLI query, which never needs groups, a quarter of a second.
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     pairs = list(pairs)
     names = sorted({pair.a for pair in pairs} | {pair.b for pair in pairs})
     if not names:

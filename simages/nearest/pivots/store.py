@@ -24,6 +24,7 @@ import numpy as np
 
 from simages.naming import derived_name
 from simages.nearest.core.set_index import SetIndex
+from simages.nearest.pivots import DEFAULT_PIVOTS
 from simages.nearest.pivots.table import PivotIndex, PivotTable, select_pivots, space_of, space_points
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
@@ -32,9 +33,6 @@ from simages.store.cache_files import CacheWriter
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-# The default number of pivots: on Corel-1k (docs/teaching.md) 32 pivots compute about as few distances
-# as 64 at 16-32 dimensions, for half the table.
-DEFAULT_PIVOTS = 32
 MAX_PIVOTS = 1024
 
 
