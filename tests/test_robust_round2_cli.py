@@ -153,7 +153,7 @@ def test_absurd_parameters_get_an_answer_or_one_line(
     out, err = (text.decode("utf-8", "surrogateescape") for text in capsysbinary.readouterr())
     assert code in (0, 2)
     if code:
-        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert err.startswith("simages: error: ") and err.count("\n") == 1, err
     else:
         assert out.startswith(("image,score", "a,b,score")) and err == ""
 
@@ -178,4 +178,4 @@ def test_a_key_file_that_is_no_readable_image_gets_one_line(
                  "--knn", "3"])
     err = capsys.readouterr().err
     # Exit code 2: the user's bad input, like a bad set name (the help's exit-code paragraph).
-    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert code == 2 and err.startswith("simages: error: ") and err.count("\n") == 1, err

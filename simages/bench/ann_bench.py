@@ -102,7 +102,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     from simages.bench.realistic_descriptors import fit_model, sample
 
     if ann.faiss_module() is None:
-        print("error: the ANN benchmark needs FAISS: pip install 'simages[ann]'", file=sys.stderr)
+        print("simages: error: the ANN benchmark needs FAISS: pip install 'simages[ann]'", file=sys.stderr)
         return 2
     try:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -111,7 +111,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             raise ValueError(f"--methods from {', '.join(ann.METHODS)}; --size >= 1000; --queries >= 1")
         fitted_on, real = source_vectors(settings, args.source)
     except (ValueError, LookupError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"simages: error: {error}", file=sys.stderr)
         return 2
     log = (lambda text: print(text, file=sys.stderr)) if args.format == "json" else print
     model = fit_model(real, seed=args.seed)

@@ -41,12 +41,12 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     from simages.nearest.duplicates.exact import duplicate_pairs, duplicate_threshold
 
     if ann.faiss_module() is None:
-        print("error: this benchmark needs FAISS: pip install 'simages[ann]'", file=sys.stderr)
+        print("simages: error: this benchmark needs FAISS: pip install 'simages[ann]'", file=sys.stderr)
         return 2
     try:
         fitted_on, real = source_vectors(settings, args.source)
     except LookupError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"simages: error: {error}", file=sys.stderr)
         return 2
     log = (lambda text: print(text, file=sys.stderr)) if args.format == "json" else print
     vectors = sample(fit_model(real, seed=args.seed), args.size, seed=args.seed)

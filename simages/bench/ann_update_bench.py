@@ -158,7 +158,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     from simages.extraction.calibration import describe_cpu
 
     if ann.faiss_module() is None:
-        print("error: this benchmark needs FAISS: pip install 'simages[ann]'", file=sys.stderr)
+        print("simages: error: this benchmark needs FAISS: pip install 'simages[ann]'", file=sys.stderr)
         return 2
     try:
         overfetch = [int(v) for v in args.overfetch.split(",") if v.strip()]
@@ -167,7 +167,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             raise ValueError("--size >= 1000, 0 < --change < 1, --queries >= 1, --overfetch values >= 1")
         fitted_on, real = source_vectors(settings, args.source)
     except (ValueError, LookupError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"simages: error: {error}", file=sys.stderr)
         return 2
     log = (lambda text: print(text, file=sys.stderr)) if args.format == "json" else print
     log(f"CPU: {describe_cpu()}; load average {os.getloadavg()[0]:.2f} (other processes inflate times)")
@@ -201,7 +201,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             patch_s, message = _update(features, "patched", current)
             log(f"{scenario}: {message}")
             if "patched" not in message:
-                print(f"error: the index was not patched ({message}); --drift-limit patches further",
+                print(f"simages: error: the index was not patched ({message}); --drift-limit patches further",
                       file=sys.stderr)
                 return 1
             fresh = _write(features, "rebuilt", [names[i] for i in after], vectors[after], meta)

@@ -217,11 +217,11 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
 
     source = (args.data or default_corel()).resolve()
     if not source.is_dir():
-        print(f"error: no photo folder at {source} (give one with --data)")
+        print(f"simages: error: no photo folder at {source} (give one with --data)")
         return 2
     message = settings.check_weights()
     if message:
-        print(f"error: {message}")
+        print(f"simages: error: {message}")
         return 2
     stored = DEFAULT_DESCRIPTOR
     index_settings = settings.with_(descriptor=stored)

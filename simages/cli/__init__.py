@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from simages import __version__
 from simages.cli.arguments import attach_negative_values
 from simages.cli.commands import COMMANDS
+from simages.cli.exits import ERROR_PREFIX, EXIT_BAD_INPUT, EXIT_CODES_HELP, EXIT_INTERRUPTED
 from simages.cli.output import OutputClosed, prepare_stdout, silence_stdout
 from simages.settings import ENV_DESCRIPTOR, ENV_ROOT, ENV_WEIGHTS, Settings
 
@@ -25,12 +27,24 @@ _VALUED_OPTIONS = ("--root", "--weights", "--descriptor")
 _ALL = "*"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with SIMages' one error prefix (`simages: error: ...`, exit code 2) and the exit codes
+    at the end of every command's help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{ERROR_PREFIX}{message}\n")
+
+    def format_help(self) -> str:
+        return f"{super().format_help().rstrip()}\n\n{EXIT_CODES_HELP}\n"
+
+
 def build_parser(only: str | None = _ALL, argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser. `only`: the one command to register in full (the others get a stub with their help,
     so `simages --help` lists them); the default registers every command (tests, documentation checks);
     None registers none in full. `argv` lets a command with sub-commands (bench) register only the one
     asked for."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="simages",
         description="Similarity joins on image collections: index image sets with VGG-16, then find "
         "similar images from the browser app or this command line.",
@@ -96,3 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args, settings) or 0)
     except OutputClosed:
         return silence_stdout()
+    except KeyboardInterrupt:
+        # Ctrl-C: no traceback; files are written atomically, so nothing half written is left behind.
+        print("\nsimages: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 # Options whose value is a number, in every command that has them.
-NUMBER_OPTIONS = ("--knn", "--range", "--limit", "--port")
+NUMBER_OPTIONS = ("--knn", "--threshold", "--range", "--limit", "--port")
 _NUMBER_LIKE = re.compile(r"^-(\d|\.\d|inf|infinity|nan)", re.IGNORECASE)
 
 

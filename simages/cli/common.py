@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from simages.cli.exits import ERROR_PREFIX, EXIT_BAD_INPUT
 from simages.extraction.image_errors import UnreadableImage
 from simages.nearest.core import display
 from simages.nearest.core.intents import SIMILAR, Intent
@@ -22,12 +23,18 @@ from simages.store.npz_store import StoreError
 USER_ERRORS = (ValueError, LookupError, StoreError, UnreadableImage)
 
 
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
+    """Print `simages: error: MESSAGE` on stderr; the exit code to return."""
+    print(f"{ERROR_PREFIX}{message}", file=sys.stderr)
+    return code
+
+
 def user_error(error: BaseException) -> int:
+    """A user error's message (with a store's remedy), exit code 2."""
     message = str(error)
     if isinstance(error, StoreError):
         message += "; " + error.remedy
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+    return fail(message)
 
 
 def format_score(score: float, metric: str) -> str:
@@ -41,7 +48,9 @@ def add_predicate_arguments(parser: argparse.ArgumentParser) -> None:
     # Read as text so QuerySpec.parse gives its friendly messages rather than argparse's.
     group.add_argument("--knn", metavar="K", help="the K most similar images")
     group.add_argument(
-        "--range", metavar="T", help="every image with cosine similarity >= T, or Euclidean distance <= T"
+        "--threshold", "--range", dest="range", metavar="T",
+        help="every image with cosine similarity >= T, or Euclidean distance <= T (the range predicate; "
+        "--range is the deprecated name, removed in 0.2)",
     )
     parser.add_argument("--metric", choices=METRICS, default="cosine", help="default: cosine")
     parser.add_argument(
@@ -50,6 +59,16 @@ def add_predicate_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="score from the key itself, without the query expansion of a `qe` descriptor",
     )
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, default: str | None = "table") -> None:
+    """--format table|csv|json and --output FILE, the same in every command that answers."""
+    parser.add_argument("--format", choices=("table", "csv", "json"), default=default,
+                        help=f"how the answer is written (default: {default or 'table; csv with --output'}); "
+                        "JSON: the schema of docs/json.md")
+    parser.add_argument("--output", metavar="FILE",
+                        help="write the answer to FILE (written atomically: an earlier FILE stays whole "
+                        "until the new one is complete), '-' for standard output (default)")
 
 
 def spec_from_args(

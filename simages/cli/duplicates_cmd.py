@@ -23,8 +23,10 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from simages.cli.commands import help_of
-from simages.cli.common import USER_ERRORS, user_error
+from simages.cli.common import USER_ERRORS, add_output_arguments, fail, user_error
+from simages.cli.exits import EXIT_FAILURE
 from simages.cli.join_cmd import progress_bar
+from simages.cli.output import check_target, output_to
 from simages.nearest.core.display import format_score
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import METRICS
@@ -49,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="cosine similarity >= T (Euclidean distance <= T); default: the duplicate "
                         "threshold")
     parser.add_argument("--metric", choices=METRICS, default="cosine", help="default: cosine")
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="default: table")
+    add_output_arguments(parser)
     parser.add_argument("--exact", action="store_true",
                         help="a set of 50,000+ images: compare every pair instead of each image's nearest "
                         "images from its ANN index")
@@ -62,11 +64,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     request = DuplicatesRequest((args.set, *args.others), args.threshold, args.metric, args.exact)
     try:
+        check_target(args.output)  # a missing folder is said before the work, not after it
         answer = run_duplicates(request, settings, default_cache, progress=progress_bar(),
                                 notice=lambda text: print(text, file=sys.stderr))
     except USER_ERRORS as error:
         return user_error(error)
-    write_report(answer.report, answer.indexes, args.format, sys.stdout, chosen=answer.chosen, how=answer.how)
+    try:
+        with output_to(args.output) as out:
+            if args.format == "json":
+                json.dump(answer.to_json(), out, indent=2)
+                out.write("\n")
+            else:
+                write_report(answer.report, answer.indexes, args.format, out, chosen=answer.chosen,
+                             how=answer.how)
+    except LookupError as error:
+        return user_error(error)
+    except OSError as error:
+        return fail(f"cannot write {args.output}: {error.strerror or error}", EXIT_FAILURE)
     return 0
 
 

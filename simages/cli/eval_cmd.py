@@ -7,13 +7,19 @@ maps are cached under features/.eval/, so a second run only redoes the arithmeti
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
+from typing import TextIO
 
 from simages.cli.commands import help_of
+from simages.cli.common import add_output_arguments
 from simages.cli.long_lists import SHOWN, listing_lines
 from simages.evaluation.caveats import precision_notes, unused_option_notes
+from simages.cli.output import check_target, output_to
 from simages.evaluation.leave_one_out import METRICS
 from simages.evaluation.runner import DEFAULT_OPTIONS, PLOT_MAX_K, TABLE_KS, EvalReport, run_eval
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
@@ -46,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=METRICS,
         help="distance to rank by; repeat for both (default: both)",
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    add_output_arguments(parser)
+    parser.add_argument("--json", dest="format", action="store_const", const="json",
+                        help="deprecated (removed in 0.2): --format json")
     parser.add_argument(
         "--plot",
         metavar="PATH",
@@ -118,31 +126,41 @@ def save_plot(report: EvalReport, path: Path) -> None:
     axis.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    # Atomically, as every file the CLI writes: a failure leaves an earlier plot whole.
+    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".png", dir=path.parent)
+    os.close(handle)
+    try:
+        figure.savefig(temp, dpi=120)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(figure)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
-        print(f"simages eval: {folder} is not a folder", file=sys.stderr)
+        print(f"simages: error: {folder} is not a folder", file=sys.stderr)
         return 2
     try:
+        check_target(args.output)
         options = chosen_options(args.options, settings.features)
-    except ValueError as error:
-        print(f"simages eval: {error}", file=sys.stderr)
+    except (ValueError, LookupError) as error:
+        print(f"simages: error: {error}", file=sys.stderr)
         return 2
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            print("simages eval: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
+            print("simages: error: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
             return 2
     metrics = list(dict.fromkeys(args.metrics or METRICS))
     sub_folders = sum(1 for path in folder.iterdir() if path.is_dir())
     if sub_folders < 2:
         # Refused before indexing: a flat folder of many images would otherwise cost a full network pass.
-        print(f"simages eval: {folder} {_NEEDS_CLASSES} (found {sub_folders} sub-folders)", file=sys.stderr)
+        print(f"simages: error: {folder} {_NEEDS_CLASSES} (found {sub_folders} sub-folders)", file=sys.stderr)
         return 2
 
     def note(message: str) -> None:
@@ -151,11 +169,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = run_eval(folder, settings, options, metrics, curve=bool(args.plot), progress=note)
     except MissingWeightsError as error:
-        print(f"simages eval: {error}", file=sys.stderr)
+        print(f"simages: error: {error}", file=sys.stderr)
         return 2
     if len(report.classes) < 2 or report.images < 2:
         print(
-            f"simages eval: {folder} {_NEEDS_CLASSES} "
+            f"simages: error: {folder} {_NEEDS_CLASSES} "
             f"(found {len(report.classes)} classes, {report.images} images)",
             file=sys.stderr,
         )
@@ -164,23 +182,42 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         save_plot(report, Path(args.plot))
     # What the table cannot say on a small folder (options the app would not use, P@k beyond a class).
     caveats = precision_notes(report.classes, TABLE_KS) + unused_option_notes(options, report.images)
-    if args.json:
-        print(json.dumps(report.as_dict() | {"caveats": caveats}, indent=2))
-    else:
-        classes = ", ".join(f"{name} ({count})" for name, count in report.classes.items())
-        print(f"{report.folder}: {report.images} images in {len(report.classes)} classes: {classes}")
-        if report.unlabeled:
-            print(f"  {report.unlabeled} images directly in the folder have no class and were left out")
-        for line in listing_lines("unreadable", dict(report.unreadable)):
-            print(line)
-        if len(report.unreadable) > SHOWN:
-            print("  (--json lists them all)")
-        print("Leave-one-out: every image is a key against all the others; mAP over the full ranking.\n")
-        print(format_table(report))
-        if caveats:
-            print("\nRead with care:")
-            for caveat in caveats:
-                print(f"  - {caveat}")
-        if args.plot:
-            print(f"\nplot saved to {args.plot}")
+    try:
+        with output_to(args.output) as out:
+            write_report(report, args.format, out, plot=args.plot, caveats=caveats)
+    except OSError as error:
+        print(f"simages: error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+        return 1
     return 0
+
+
+def write_report(
+    report: EvalReport, fmt: str, out: TextIO, plot: str | None = None, caveats: list[str] | None = None
+) -> None:
+    """The evaluation as a table (with the classes and what was left out), CSV (one row per option x
+    metric: descriptor, metric, dimension, P@k..., mAP, seconds) or JSON (`EvalReport.as_dict`)."""
+    if fmt == "json":
+        out.write(json.dumps(report.as_dict() | {"caveats": caveats or []}, indent=2) + "\n")
+        return
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        rows = [row.as_dict() for row in report.rows]
+        if rows:
+            writer.writerow(list(rows[0]))
+            writer.writerows([list(row.values()) for row in rows])
+        return
+    classes = ", ".join(f"{name} ({count})" for name, count in report.classes.items())
+    lines = [f"{report.folder}: {report.images} images in {len(report.classes)} classes: {classes}"]
+    if report.unlabeled:
+        lines.append(f"  {report.unlabeled} images directly in the folder have no class and were left out")
+    lines += listing_lines("unreadable", dict(report.unreadable))
+    if len(report.unreadable) > SHOWN:
+        lines.append("  (--format json lists them all)")
+    lines.append("Leave-one-out: every image is a key against all the others; mAP over the full ranking.\n")
+    lines.append(format_table(report))
+    if caveats:
+        lines.append("\nRead with care:")
+        lines += [f"  - {caveat}" for caveat in caveats]
+    if plot:
+        lines.append(f"\nplot saved to {plot}")
+    out.write("\n".join(lines) + "\n")

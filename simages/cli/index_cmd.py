@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         settings = _with_cluster_options(args, settings)
     except ValueError as error:
-        print(f"simages index: {error}", file=sys.stderr)
+        print(f"simages: error: {error}", file=sys.stderr)
         return 2
     if args.log_batches:
         os.environ[ENV_LOG_BATCHES] = "1"  # read by the indexing process (jobs/worker.py)
@@ -75,9 +75,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             set_dir(settings.image_sets, name)
         except (InvalidName, LookupError) as error:
-            print(
-                f"simages index: {error}. Sets are the sub-folders of {settings.image_sets}.", file=sys.stderr
-            )
+            # A name the user typed is an error; a folder found on disk that cannot be a set is skipped.
+            kind = "error" if args.sets else "warning"
+            print(f"simages: {kind}: {error}. Sets are the sub-folders of {settings.image_sets}.",
+                  file=sys.stderr)
             if args.sets:
                 return 2  # a name the user typed: say so rather than index something else
             continue  # a folder found on disk that cannot be a set: skipped, never fatal to the others
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         manager.start(names)
     except ClusterError as error:
         manager.stop()
-        print(f"simages index: {error}", file=sys.stderr)
+        print(f"simages: error: {error}", file=sys.stderr)
         return 2
     try:
         failed = _follow(manager, names, quiet=args.quiet, verbose=args.verbose)

@@ -26,23 +26,31 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from simages.cli.commands import help_of
-from simages.cli.common import USER_ERRORS, add_predicate_arguments, format_score, spec_from_args, user_error
+from simages.cli.common import (
+    USER_ERRORS,
+    add_output_arguments,
+    add_predicate_arguments,
+    fail,
+    format_score,
+    spec_from_args,
+    user_error,
+)
+from simages.cli.exits import EXIT_FAILURE
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
-from simages.cli.output import open_text_output
+from simages.cli.output import check_target, output_to
 from simages.nearest.core.intents import DEFAULT_INTENT, INTENTS, intent_named
 from simages.settings import Settings
 
 if TYPE_CHECKING:
     from simages.nearest.core.query_spec import QuerySpec
     from simages.nearest.core.set_index import SetIndex
-    from simages.operations.join import Groups
+    from simages.operations.join import Groups, JoinAnswer
 
 # What `JoinAnswer.search` says of a join through the ANN kNN graph (operations.join.ANN_GRAPH).
 _ANN_GRAPH = "ann-graph"
@@ -61,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_predicate_arguments(parser)
     parser.add_argument("--intent", default=DEFAULT_INTENT.name, choices=sorted(INTENTS),
                         help=f"similar images or duplicates (default: {DEFAULT_INTENT.name})")
-    parser.add_argument("--output", metavar="PATH", help="write the pairs as CSV (a,b,score); '-' for stdout")
+    add_output_arguments(parser, default=None)
     add_index_arguments(parser)
     parser.add_argument("--exact", action="store_true",
                         help="duplicates of a large set: compare every pair instead of each image's "
@@ -75,6 +83,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from simages.operations.sets import open_join_sets
 
     try:
+        check_target(args.output)  # a missing folder is said before a long join, not after it
         intent = intent_named(args.intent)
         spec_from_args(args)  # a bad K or T is reported before the sets are read
         choice = index_choice_from_args(args)
@@ -91,24 +100,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if answer.search == _ANN_GRAPH:
             args.explain = False
         tally = answer.tally
-        if args.output is None:
-            write_table(a, bs, spec, sys.stdout, groups)
-            if args.explain and tally is not None:
-                print(f"Cost: {tally.cost.describe()}")
-            return 0
-        target = Path(args.output)
-        if args.output != "-" and not target.parent.is_dir():
-            raise LookupError(f"cannot write {args.output}: folder {target.parent} does not exist")
-        with nullcontext(sys.stdout) if args.output == "-" else open_text_output(target) as out:
-            pairs = write_csv(a, bs, spec, out, groups)
+        fmt = args.format or ("csv" if args.output is not None else "table")
+        with output_to(args.output) as out:
+            if fmt == "table":
+                pairs = write_table(a, bs, spec, out, groups)
+                if args.explain and tally is not None:
+                    out.write(f"Cost: {tally.cost.describe()}\n")
+            elif fmt == "csv":
+                pairs = write_csv(a, bs, spec, out, groups)
+            else:
+                pairs = write_json(answer, out)
     except USER_ERRORS as error:
         return user_error(error)
     except OSError as error:
-        print(f"error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
-        return 1
-    if args.explain and tally is not None:
+        return fail(f"cannot write {args.output}: {error.strerror or error}", EXIT_FAILURE)
+    if args.explain and tally is not None and fmt != "table":
         print(f"cost: {tally.cost.describe()}", file=sys.stderr)
-    if args.output != "-":
+    if args.output not in (None, "-"):
         print(f"wrote {pairs} pairs for {len(a)} images of {a.set_name} to {args.output}", file=sys.stderr)
     return 0
 
@@ -158,9 +166,9 @@ def write_csv(
 
 def write_table(
     a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, out: TextIO, groups: Groups | None = None
-) -> None:
+) -> int:
     """The join as a table: each image of A and its matches, best first; a range self-join lists each
-    pair of images once (score, a, b)."""
+    pair of images once (score, a, b). Returns the number of pairs written."""
     from simages.nearest.joins.join import is_self_join
     from simages.operations.join_listing import as_set_list, iter_listed_pairs, lists_pairs_once
 
@@ -197,3 +205,16 @@ def write_table(
         out.write(f"{pairs} pairs of images of the {compared} among {len(a)} images\n")
     else:
         out.write(f"{pairs} pairs for {len(a)} images\n")
+    return pairs
+
+
+def write_json(answer: JoinAnswer, out: TextIO) -> int:
+    """The join in the JSON schema of `operations.schema` (the shape of the app's /join.json): every pair
+    with its names `set/image`, best first per image of A (a range self-join: each pair once), and the
+    groups (connected components of the pairs). Returns the number of pairs."""
+    from simages.operations.join_listing import join_json
+
+    body = join_json(answer)
+    json.dump(body, out, indent=2)
+    out.write("\n")
+    return len(body["pairs"])

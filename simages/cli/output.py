@@ -14,8 +14,13 @@ from __future__ import annotations
 import codecs
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
+
+from simages.store.atomic import current_umask, fsync_dir
 
 # The codec error handler that writes names back as their file-system bytes (see the module docstring).
 NAME_ERRORS = "simages-names"
@@ -88,3 +93,37 @@ def silence_stdout() -> int:
 def open_text_output(path: Path) -> TextIO:
     """A CSV or text file for writing: UTF-8 whatever the locale, names written as their own bytes."""
     return path.open("w", newline="", encoding="utf-8", errors=NAME_ERRORS)
+
+
+def check_target(target: str | None) -> None:
+    """LookupError when `target` names a file in a folder that does not exist (said before the work)."""
+    if target is not None and target != "-":
+        folder = Path(target).expanduser().parent
+        if not folder.is_dir():
+            raise LookupError(f"cannot write {target}: folder {folder} does not exist")
+
+
+@contextmanager
+def output_to(target: str | None) -> Iterator[TextIO]:
+    """Where a command writes its answer: standard output for None or '-', else the file `target`,
+    written atomically -- into a hidden temporary file beside it, flushed to the disk, then renamed over
+    it -- so a failure (a full disk), Ctrl-C or a kill part way leaves the earlier file as it was and no
+    half-written one. LookupError when the folder does not exist; OSError when the file cannot be written
+    (the temporary file is removed)."""
+    if target is None or target == "-":
+        yield sys.stdout
+        return
+    check_target(target)
+    path = Path(target).expanduser()
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(handle, 0o666 & ~current_umask())
+        with os.fdopen(handle, "w", newline="", encoding="utf-8", errors=NAME_ERRORS) as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)

@@ -31,11 +31,15 @@ from typing import TYPE_CHECKING, TextIO
 from simages.cli.commands import help_of
 from simages.cli.common import (
     USER_ERRORS,
+    add_output_arguments,
     add_predicate_arguments,
+    fail,
     format_score,
     user_error,
 )
+from simages.cli.exits import EXIT_FAILURE
 from simages.cli.index_option import add_index_arguments
+from simages.cli.output import check_target, output_to
 from simages.extraction.image_errors import UnreadableImage
 from simages.nearest.core.intents import DUPLICATE_COSINE, INTENTS, SIMILAR, Intent, no_duplicate_sentence
 from simages.settings import Settings
@@ -56,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("key", metavar="KEY", help="SET/IMAGE of an indexed set, or a path to an image file")
     parser.add_argument("--set", required=True, metavar="SET", help="the set to search")
     add_predicate_arguments(parser)
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="default: table")
+    add_output_arguments(parser)
     parser.add_argument(
         "--intent", default=SIMILAR.name, choices=sorted(INTENTS),
         help="similar images (default) or duplicates: copies of one photo, scored in the duplicates space "
@@ -87,17 +91,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         index=args.index, exact=args.exact,
     )
     try:
+        check_target(args.output)  # a missing folder is said before the work, not after it
         answer = run_query(request, settings, default_cache)
     except UnreadableImage as error:
-        print(f"error: {args.key} is not an image SIMages can read ({error})", file=sys.stderr)
-        return 2
+        return fail(f"{args.key} is not an image SIMages can read ({error})")
     except USER_ERRORS as error:
         return user_error(error)
     except (ImportError, OSError, RuntimeError) as error:
-        print(f"error: cannot compute the descriptor of {args.key}: {error}", file=sys.stderr)
-        return 1
-    write_result(answer.result, answer.spec, args.format, sys.stdout, answer.descriptors,
-                 answer.cost if args.explain else None, answer.intent)
+        return fail(f"cannot compute the descriptor of {args.key}: {error}", EXIT_FAILURE)
+    try:
+        with output_to(args.output) as out:
+            if args.format == "json":
+                json.dump(answer.to_json(args.explain), out, indent=2)
+                out.write("\n")
+            else:
+                write_result(answer.result, answer.spec, args.format, out, answer.descriptors,
+                             answer.cost if args.explain else None, answer.intent)
+    except LookupError as error:
+        return user_error(error)
+    except OSError as error:
+        return fail(f"cannot write {args.output}: {error.strerror or error}", EXIT_FAILURE)
     return 0
 
 

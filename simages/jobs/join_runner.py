@@ -48,6 +48,8 @@ class JoinOutcome:
     explain: str
     load_seconds: float
     join_seconds: float
+    # The search used: "exact" (every pair), or "ann-graph" (each image's nearest from the ANN index).
+    search: str = "exact"
 
 
 @dataclass(eq=False)
@@ -218,6 +220,7 @@ class JoinRunner:
             explain=(bs[0].explain(spec.expand) if bs else "") + (graph.note if graph is not None else ""),
             load_seconds=joined_start - load_start,
             join_seconds=join_seconds,
+            search="exact" if graph is None else "ann-graph",
         )
 
     def _graph_rows(self, job: JoinJob, a: SetIndex, bs: list[SetIndex]) -> GraphRows | None:

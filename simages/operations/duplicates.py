@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.exact import DuplicateReport, duplicate_threshold, find_duplicates
 from simages.nearest.sets.cache import DescriptorCache
+from simages.operations import schema
 from simages.operations.join import ANN_GRAPH, EXACT
 from simages.operations.sets import require_same_descriptor
 from simages.settings import Settings
@@ -46,6 +48,12 @@ class DuplicatesAnswer:
     chosen: bool
     search: str
     how: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The answer in the JSON schema of `operations.schema`: pairs `set/image`, groups, threshold."""
+        index = schema.ANN if self.search == ANN_GRAPH else schema.BRUTE
+        body = self.report.to_json()
+        return {**schema.header(DUPLICATES.name, body["sets"], index), "predicate": "range", **body}
 
 
 def open_duplicate_sets(cache: DescriptorCache, settings: Settings, names: list[str]) -> list[SetIndex]:

@@ -4,16 +4,18 @@ once. The one source of the CLI's CSV and table and the app's /join.csv, so all 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from simages.nearest.core import display
 from simages.nearest.core.query_spec import QuerySpec
-from simages.nearest.core.results import Match
+from simages.nearest.core.results import Match, Pair
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.joins.join import is_self_join
 from simages.nearest.joins.multi import SetMatch, iter_multi_join
 from simages.nearest.joins.pairs import node
 from simages.nearest.joins.pairs_once import iter_pairs_once
-from simages.operations.join import Groups
+from simages.operations import schema
+from simages.operations.join import ANN_GRAPH, PIVOTS, Groups, JoinAnswer
 
 
 def as_set_list(b: SetIndex | Sequence[SetIndex]) -> list[SetIndex]:
@@ -80,3 +82,29 @@ def csv_rows(
 def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[str]:
     """One CSV row [a, b, score] with the score written as every CSV of a join writes it."""
     return [a_image, b_image, display.format_score(score, spec.metric)]
+
+
+def join_json(answer: JoinAnswer) -> dict[str, Any]:
+    """The join as JSON (`operations.schema`): the header, "self_join", "expansion", every pair
+    {"a", "b", "score"} with names `set/image` (a range self-join: each pair of images once), and
+    "groups", the connected components of the pairs, largest first. Holds all pairs: the CSV streams."""
+    from simages.nearest.duplicates.exact import duplicate_groups
+
+    a, bs, spec = answer.a, answer.bs, answer.spec
+    once = lists_pairs_once(a, bs, spec)
+    pairs: list[Pair] = []
+    for _, listed in iter_listed_pairs(a, bs, spec, answer.groups, qualify=True):
+        for x, y, score in listed:
+            if once:  # listed with plain names: all from A itself
+                x, y = node(a.set_name, x), node(a.set_name, y)
+            pairs.append(Pair(x, y, score))
+    index = {ANN_GRAPH: schema.ANN, PIVOTS: schema.PIVOTS}.get(answer.search, schema.BRUTE)
+    sets = [a.set_name, *(b.set_name for b in bs if b is not a)] if len(bs) > 1 or bs[0] is not a \
+        else [a.set_name]
+    return {
+        **schema.header(answer.intent.name, sets, index, spec),
+        "self_join": len(bs) == 1 and is_self_join(a, bs[0]),
+        "expansion": max((b.expansion_for(spec.expand) for b in bs), default=0),
+        "pairs": [pair.to_json() for pair in pairs],
+        "groups": duplicate_groups(pairs),
+    }

@@ -27,6 +27,7 @@ from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.exact import duplicate_threshold
 from simages.nearest.sets.cache import DescriptorCache
 from simages.nearest.teaching.query_cost import IndexChoice, QueryCost, explained_key_join
+from simages.operations import schema
 from simages.operations.sets import open_set, require_same_descriptor
 from simages.settings import Settings
 from simages.store.npz_store import read_failed
@@ -193,8 +194,22 @@ class QueryAnswer:
     descriptors: str
     cost: QueryCost
 
+    @property
+    def index(self) -> str:
+        """The search actually used, as the JSON names it: brute, pivots or ann."""
+        if self.result.search != "exact":
+            return schema.ANN
+        return schema.PIVOTS if self.cost.pivots else schema.BRUTE
+
     def to_json(self, explain: bool = False) -> dict[str, Any]:
-        payload = self.result.to_json()
+        """The answer in the JSON schema of `operations.schema` (with the deprecated "set" and results'
+        "image" kept for one release); `explain` adds the "cost"."""
+        result = self.result
+        payload = schema.header(self.intent.name, [result.set], self.index, self.spec)
+        old = result.to_json()
+        old["results"] = [{"name": schema.qualified(result.set, m.image), **m.to_json()}
+                          for m in result.matches]
+        payload.update({key: value for key, value in old.items() if key not in payload})
         if explain:
             payload["cost"] = self.cost.to_json()
         return payload

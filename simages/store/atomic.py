@@ -55,7 +55,7 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None], durable: boo
     finally:
         os.close(alive)
     if durable:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def remove_stale_temporaries(folder: Path, min_age: float = STALE_SECONDS) -> int:
@@ -108,7 +108,7 @@ def current_umask() -> int:
     return mask
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     # The rename itself must reach the disk, or a power cut could bring back the old name.
     try:
         fd = os.open(folder, os.O_RDONLY)

@@ -28,6 +28,7 @@ from simages.jobs.join_runner import DONE
 from simages.nearest.core.results import Pair
 from simages.nearest.duplicates.exact import DuplicateReport
 from simages.nearest.joins.pairs import node
+from simages.operations import schema
 from simages.operations.join import JoinRequest, open_sets
 from simages.operations.join_listing import csv_rows
 from simages.store.npz_store import StoreError
@@ -93,6 +94,9 @@ def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | Non
     within = request.bs == (request.a,)
     sets = (request.a,) if within else (request.a, *request.bs)
     body = DuplicateReport(spec.metric, threshold, pairs, outcome.groups, sets, within).to_json()
+    index = schema.ANN if outcome.search == "ann-graph" else schema.BRUTE
+    # The JSON schema of every answer (operations.schema), then the report's own keys.
+    body = {**schema.header(request.intent, list(sets), index, spec), **body}
     if spec.predicate != "range":
         body["threshold"] = None
     return body
