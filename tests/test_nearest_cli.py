@@ -222,7 +222,8 @@ def test_a_key_file_that_is_no_image_gives_one_line_and_exit_code_2(settings, tm
     key.write_bytes(content)
     assert cli(settings, "query", str(key), "--set", "pets") == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"simages: error: {key} is not an image SIMages can read (") and err.count("\n") == 1
+    assert err.startswith(f"simages: error: {key} is not an image SIMages can read (")
+    assert err.count("\n") == 1
 
 
 def test_query_without_a_predicate_is_knn_10(settings, capsys):
