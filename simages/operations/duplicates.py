@@ -20,7 +20,7 @@ from simages.nearest.duplicates.exact import DuplicateReport, duplicate_threshol
 from simages.nearest.sets.cache import DescriptorCache
 from simages.operations import schema
 from simages.operations.join import ANN_GRAPH, EXACT
-from simages.operations.sets import require_same_descriptor
+from simages.operations.sets import read_set, require_same_descriptor
 from simages.settings import Settings
 
 Progress = Callable[[int, int], None]
@@ -61,7 +61,7 @@ def open_duplicate_sets(cache: DescriptorCache, settings: Settings, names: list[
     ValueError when their stored descriptors differ."""
     indexes: list[SetIndex] = []
     for name in names:
-        index = cache.get(settings, name, DUPLICATES)
+        index = read_set(cache, settings, name, DUPLICATES)
         if indexes:
             require_same_descriptor(indexes[0], index)
         indexes.append(index)

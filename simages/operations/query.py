@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from simages.naming import InvalidName, validate_image_name, validate_set_name
+from simages.naming import InvalidName, list_sets, validate_image_name, validate_set_name
 from simages.nearest.core import display
 from simages.nearest.core.intents import SIMILAR, Intent, intent_named
 from simages.nearest.core.query_spec import QuerySpec
@@ -28,7 +28,7 @@ from simages.nearest.duplicates.exact import duplicate_threshold
 from simages.nearest.sets.cache import DescriptorCache
 from simages.nearest.teaching.query_cost import IndexChoice, QueryCost, explained_key_join
 from simages.operations import schema
-from simages.operations.sets import open_set, require_same_descriptor
+from simages.operations.sets import did_you_mean, open_set, require_same_descriptor
 from simages.settings import Settings
 from simages.store.npz_store import read_failed
 
@@ -95,7 +95,9 @@ def parse_key(text: str, settings: Settings) -> StoredKey | FileKey:
     if path.is_file():
         return FileKey(path)
     if slash and rest and not text.startswith(("/", "./", "../", "~")):
-        raise LookupError(f"{text!r} is neither an image of a known set (no set named {first!r}) nor a file")
+        hint = did_you_mean(first, list_sets(settings.image_sets))
+        raise LookupError(f"{text!r} is neither an image of a known set (no set named {first!r}) nor a "
+                          f"file{hint}")
     raise LookupError(f"no such image file: {text} (an image of a set is written SET/IMAGE)")
 
 
@@ -158,7 +160,8 @@ def key_vector(
         key_index = open_set(cache, settings, key.set_name, intent)
     require_same_descriptor(key_index, index)
     if key.image not in key_index:
-        raise LookupError(why_not_indexed(settings, key.set_name, key.image))
+        hint = did_you_mean(key.image, key_index.names)
+        raise LookupError(why_not_indexed(settings, key.set_name, key.image) + hint)
     exclude = key.image if key.set_name == index.set_name else None
     return key_index.raw_vector(key.image), exclude
 

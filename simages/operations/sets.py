@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
+from simages.naming import list_sets
 from simages.nearest.core.intents import SIMILAR, Intent, descriptor_for
 from simages.nearest.core.set_index import SetIndex
-from simages.nearest.sets.cache import DescriptorCache
+from simages.nearest.sets.cache import DescriptorCache, NotIndexed
 from simages.settings import Settings
+
+# Beyond this many names a suggestion would cost more than the mistake (difflib compares every name).
+SUGGEST_AMONG = 200_000
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """"; did you mean 'x'?" for the closest of `choices` to a mistyped `word` (difflib's ratio >= 0.6),
+    else ""."""
+    if len(choices) > SUGGEST_AMONG:
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def read_set(cache: DescriptorCache, settings: Settings, name: str, reading: object) -> SetIndex:
+    """`cache.get` with a suggestion when the set does not exist (NotIndexed, a LookupError)."""
+    try:
+        return cache.get(settings, name, reading)  # type: ignore[arg-type]
+    except NotIndexed as error:
+        if not (settings.image_sets / name).is_dir():
+            error.args = (f"{error}{did_you_mean(name, list_sets(settings.image_sets))}",)
+        raise
 
 
 def open_set(cache: DescriptorCache, settings: Settings, name: str, intent: Intent = SIMILAR) -> SetIndex:
     """A set read for `intent`: with `--descriptor` (or $SIMAGES_DESCRIPTOR) the similar intent applies that
     descriptor to the stored vectors, or fails with a message saying to re-index (DescriptorMismatch).
-    NotIndexed (a LookupError), InvalidName or StoreError when the set cannot be read."""
+    NotIndexed (a LookupError; "did you mean ...?" for a mistyped name), InvalidName or StoreError when
+    the set cannot be read."""
     chosen = settings.descriptor if settings.descriptor_chosen else None
-    return cache.get(settings, name, descriptor_for(intent, chosen))
+    return read_set(cache, settings, name, descriptor_for(intent, chosen))
 
 
 def require_same_descriptor(a: SetIndex, b: SetIndex) -> None:
@@ -49,7 +74,7 @@ def open_join_sets(
     def read(name: str) -> SetIndex:
         if apply_chosen:
             return open_set(cache, settings, name, intent)
-        return cache.get(settings, name, intent)
+        return read_set(cache, settings, name, intent)
 
     a = read(a_name)
     bs = [a if name == a_name else read(name) for name in b_names]
