@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except USER_ERRORS as error:
         return user_error(error)
     except ImportError as error:
-        print(f"error: {error}; install the extra: pip install 'simages[atlas]'", file=sys.stderr)
+        print(f"simages: error: {error}; install the extra: pip install 'simages[atlas]'", file=sys.stderr)
         return 2
     if args.format == "json":
         json.dump({"set": args.set, "method": atlas.method,

@@ -148,10 +148,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if remove_head(settings, args.remove):
                 print(f"removed trained head {args.remove!r}")
                 return 0
-            print(f"simages train: there is no trained head {args.remove!r}", file=sys.stderr)
+            print(f"simages: error: there is no trained head {args.remove!r}", file=sys.stderr)
             return 1
         if not args.set or not args.name:
-            print("simages train: give a SET and --name NAME (or --list, --remove NAME)", file=sys.stderr)
+            print("simages: error: give a SET and --name NAME (or --list, --remove NAME)", file=sys.stderr)
             return 2
         request = TrainRequest(
             args.set, args.name, args.loss, args.test_split, args.seed, args.augment,
@@ -170,10 +170,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             augmenter=augmenter,
         )
     except (NotIndexed, TrainingRefused, HeadError, StoreError, MissingWeightsError, ValueError) as error:
-        print(f"simages train: {error}", file=sys.stderr)
+        print(f"simages: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nsimages train: interrupted before a head was saved; nothing was changed", file=sys.stderr)
+        print("\nsimages: interrupted before a head was saved; nothing was changed", file=sys.stderr)
         return 130
     if as_json:
         data = report.as_dict()
