@@ -10,7 +10,6 @@ from pathlib import Path
 
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
 from simages.naming import derived_name
-from simages.training.registry import resolve_descriptor
 
 ENV_ROOT = "SIMAGES_ROOT"
 ENV_WEIGHTS = "SIMAGES_WEIGHTS"
@@ -108,13 +107,17 @@ class Settings:
         weights_value = weights or os.environ.get(ENV_WEIGHTS) or None
         descriptor_value = descriptor or os.environ.get(ENV_DESCRIPTOR) or None
         root_path = Path(root_value).expanduser().resolve()
+        chosen = DEFAULT_DESCRIPTOR
+        if descriptor_value:
+            # Imported here: the registry needs numpy, which `simages --help` should not load.
+            from simages.training.registry import resolve_descriptor
+
+            chosen = resolve_descriptor(descriptor_value, root_path / "features")
         return cls(
             root=root_path,
             weights=Path(weights_value).expanduser() if weights_value else None,
             # `head:NAME` is looked up in features/heads/ (HeadError, a ValueError, when there is none).
-            descriptor=resolve_descriptor(descriptor_value, root_path / "features")
-            if descriptor_value
-            else DEFAULT_DESCRIPTOR,
+            descriptor=chosen,
             cluster=cluster_value,
             shared_path=Path(shared_value).expanduser() if shared_value else None,
             **{"descriptor_chosen": bool(descriptor_value), **overrides},  # type: ignore[arg-type]
