@@ -393,7 +393,9 @@ async def test_all_other_sets_and_groups_json(tmp_path):
 
         response = await user.http_client.get("/join.json?a=animals&b=animals&predicate=range&param=0.96")
         body = response.json()
-        assert set(body) == {"threshold", "metric", "sets", "pairs", "groups"} and body["threshold"] == 0.96
+        assert set(body) == {"schema", "intent", "index", "predicate", "param", "threshold", "metric", "sets",
+                             "pairs", "groups"} and body["threshold"] == 0.96
+        assert (body["schema"], body["intent"], body["index"]) == (1, "similar", "brute")
         assert body["sets"] == ["animals"] and body["metric"] == "cosine"
         assert all(set(p) == {"a", "b", "score"} and p["score"] >= 0.96 for p in body["pairs"])
         edges = [frozenset((p["a"], p["b"])) for p in body["pairs"]]
