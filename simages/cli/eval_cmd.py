@@ -18,8 +18,8 @@ from typing import TextIO
 from simages.cli.commands import help_of
 from simages.cli.common import add_output_arguments
 from simages.cli.long_lists import SHOWN, listing_lines
-from simages.evaluation.caveats import precision_notes, unused_option_notes
 from simages.cli.output import check_target, output_to
+from simages.evaluation.caveats import precision_notes, unused_option_notes
 from simages.evaluation.leave_one_out import METRICS
 from simages.evaluation.runner import DEFAULT_OPTIONS, PLOT_MAX_K, TABLE_KS, EvalReport, run_eval
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
