@@ -48,8 +48,8 @@ def generated_set(settings: Settings, size: int = GENERATED_SIZE, seed: int = 0)
 def race(index: SetIndex, *, keys: int = KEYS, k: int = 10, methods: tuple[str, ...] = METHODS,
          seed: int = 0, generated: str = "", dimension: int | None = None) -> Race:
     """The race on `index` for `keys` of its images drawn at random; see simages.race.contest. With
-    `dimension`, on the set's PCA view of that many dimensions (simages.nearest.reduced), where the pivot
-    table prunes far more (the curse of dimensionality, docs/teaching.md)."""
+    `dimension`, on the set's PCA view of that many dimensions (simages.nearest.teaching.reduced), where
+    the pivot table prunes far more (the curse of dimensionality, docs/teaching.md)."""
     if dimension is not None:
         index = reduced_index(index, dimension)
     result = run_race(index, pick_keys(index, keys, seed), k, methods=methods, seed=seed)

@@ -7,7 +7,8 @@ the very same question on the set's searched vectors. Per method (a "lap"):
 - **pivot table** (LAESA: Micó, Oncina & Vidal, Pattern Recognition Letters 15(1), 1994): distances to the
   pivots, then to the images the triangle inequality cannot rule out; exact (docs/teaching.md);
 - **binary hash, coarse to fine**: every image as a short binary code (ITQ, Gong & Lazebnik, CVPR 2011;
-  FAISS), a Hamming scan of all codes keeps a shortlist, whose exact distances rank it (simages.nearest.ann);
+  FAISS), a Hamming scan of all codes keeps a shortlist, whose exact distances rank it
+  (simages.nearest.ann.index);
 - **HNSW** (Malkov & Yashunin, TPAMI 2018; FAISS): a walk through a neighbour graph, then the exact
   re-scoring of its candidates.
 
