@@ -95,3 +95,29 @@ def test_switching_to_a_range_query_starts_at_the_kth_score_shown(demo_server):
             assert again[:len(titles)] == titles and len(again) >= len(titles)
         finally:
             browser.close()
+
+
+def test_two_settings_side_by_side_mark_what_differs(demo_server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=page_bench.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            first_results(page, demo_server)
+            page.get_by_text("Compare cosine and Euclidean side by side").click()
+            page.wait_for_url("**/side?*", timeout=20_000)
+            page.locator(".side-grid .thumb-tile").first.wait_for(timeout=20_000)
+            left = page.locator(".side-columns > div").nth(0).locator(".thumb-tile")
+            right = page.locator(".side-columns > div").nth(1).locator(".thumb-tile")
+            assert left.count() == right.count() == 9  # k = 10, the demo's other 9 images
+            page.wait_for_function("() => [...document.querySelectorAll('.side-grid img')]"
+                                   ".every(i => i.complete)")
+            # With every other image listed on both sides, none is "only here"; k = 3 then differs.
+            assert page.locator(".side-only").count() == 0
+            field = page.locator(".side-columns > div").nth(1).locator("input[aria-label^='k or threshold']")
+            field.fill("3")
+            field.press("Enter")
+            page.wait_for_function("() => document.querySelectorAll('.side-only').length > 0", timeout=20_000)
+            assert page.locator(".side-columns > div").nth(1).locator(".thumb-tile").count() == 3
+            screenshot(page, "side-by-side-1280x720")
+        finally:
+            browser.close()

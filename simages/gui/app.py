@@ -24,6 +24,7 @@ from simages.gui.pages.common import not_found_page
 from simages.gui.pages.home import build_home
 from simages.gui.pages.join import build_join
 from simages.gui.pages.results import build_results
+from simages.gui.pages.side_by_side import build_side_by_side
 from simages.gui.pages.triage import build_triage
 from simages.gui.routes.downloads import register_join_exports
 from simages.gui.routes.image import query_values, register_image_route
@@ -71,6 +72,11 @@ def build_app(settings: Settings, manager: ManagerLike | None = None, *, read_on
     def atlas(request: Request) -> None:
         ui.add_css(CSS)
         build_atlas(ctx, query_values(request))
+
+    @ui.page("/side", title="SIMages — two settings side by side")
+    def side(request: Request) -> None:
+        ui.add_css(CSS)
+        build_side_by_side(ctx, query_values(request))
 
     @ui.page("/join", title="SIMages — set join")
     def join(request: Request) -> None:

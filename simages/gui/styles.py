@@ -45,6 +45,11 @@ CSS = """
   .nicegui-row.teaching-layout { flex-wrap: wrap; }
   .teaching-side { width: 100%; }
 }
+/* Two settings side by side: a compact grid per side, images one side only lists framed in orange. */
+.side-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)); gap: 8px; }
+.side-thumb { width: 100%; aspect-ratio: 1 / 1; }
+.thumb-tile.side-only { border: 3px solid #ef6c00; }
+@media (max-width: 900px) { .nicegui-row.side-columns { flex-wrap: wrap; } }
 /* The atlas: the map, and beside it the images a lasso selected. */
 .atlas-side { width: 300px; flex: none; }
 .atlas-thumbs { display: grid; grid-template-columns: repeat(4, 1fr); gap: 4px; width: 100%; }

@@ -32,6 +32,7 @@ from simages.gui.pages.common import (
     status_of,
     thumbnail_img,
 )
+from simages.gui.pages.side_by_side import side_url
 from simages.gui.urls.image import upload_url
 from simages.gui.urls.query import InvalidQuery, QueryState, from_params, home_url, results_url
 from simages.gui.widgets.controls import QueryControls, format_score, score_label
@@ -53,6 +54,7 @@ from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.exact import duplicate_threshold
 from simages.nearest.joins.join import key_join
 from simages.nearest.teaching.views import UNSCALED, VIEWS, unscaled_index, why_metrics_differ
+from simages.operations.compare import Setting
 
 # Listed results at most; a range query still reports how many passed in total.
 RESULT_LIMIT = 200
@@ -257,8 +259,19 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         ui.label(f"{intent.describe()}. {other}").classes("text-body2 text-grey-8").mark("intent-note")
         ui.label(plain_sentence(current.metric)).classes("text-body2 text-grey-8").mark("plain")
         key_here = current.image if current.upload is None and current.key_set == current.join_set else None
-        ui.link("Show the key and its answers on the atlas" if key_here else "Show this set on the atlas",
-                atlas_url(current.join_set, key_here)).classes("text-body2 text-primary").mark("atlas-link")
+        with ui.row().classes("items-center gap-4"):
+            text = "Show the key and its answers on the atlas" if key_here else "Show this set on the atlas"
+            ui.link(text, atlas_url(current.join_set, key_here)).classes("text-body2 text-primary").mark(
+                "atlas-link")
+            if current.upload is None and current.key_set and current.image:
+                # The classic demonstration: cosine against Euclidean under the teaching descriptor, where
+                # they really differ (the same k; a threshold means something else in each, so the default).
+                param = current.param.strip() if current.predicate == "knn" else ""
+                mine = Setting("cosine", current.predicate, param, UNSCALED)
+                other = Setting("euclidean", current.predicate, param, UNSCALED)
+                ui.link("Compare cosine and Euclidean side by side",
+                        side_url(current.key_set, current.image, current.join_set, mine, other)).classes(
+                    "text-body2 text-primary").mark("side-link")
         if current.view == UNSCALED:
             with ui.row().classes("items-start no-wrap gap-1").mark("view-note"):
                 ui.icon("school", color="primary", size="xs").classes("q-mt-xs")
