@@ -156,6 +156,15 @@ def test_plan_apply_undo_moves_copies_and_brings_them_back_byte_identical(settin
     assert json.loads(out)["new"] == first["new"]
 
 
+def test_dry_run_prints_the_moves_and_writes_nothing(settings, capsys) -> None:
+    before = snapshot(settings.image_sets)
+    code, out, err = run(settings, capsys, "new", "--dry-run")
+    assert code == 0 and "3 files would move (nothing was moved or written)" in err
+    moves = [line for line in out.splitlines() if line.startswith("mv -n -- ")]
+    assert len(moves) == 3 and any("image_sets/coll/p05.jpg" in line for line in moves)
+    assert snapshot(settings.image_sets) == before and not (settings.root / "quarantine").exists()
+
+
 def test_keep_overrides_the_suggested_keeper(settings, capsys, tmp_path) -> None:
     plan_file = tmp_path / "plan.json"
     code, _, _ = run(settings, capsys, "new", "--plan", str(plan_file), "--keep", "new/small_p07.jpg")

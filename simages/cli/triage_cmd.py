@@ -7,6 +7,7 @@ other indexed set) and a level: exact (the same pixels), edited (the same photo 
 photo form a group with a suggested keeper: the largest picture, then the least compressed, then the most
 metadata, then the earliest date (never file size alone); --keep SET/IMAGE overrides it.
 
+  --dry-run       prints what an apply would move, as `mkdir -p` / `mv -n` commands; nothing is written
   --plan FILE     writes the plan (JSON, what --apply reads) and beside it FILE.csv and FILE.sh (a dry
                   run: the `mv` commands); nothing moves
   --apply FILE    moves the plan's files to ROOT/quarantine/<plan id>/ (never deletes), journaled; a file
@@ -56,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="default: table")
     parser.add_argument("--plan", metavar="FILE",
                         help="write the plan (and FILE.csv, FILE.sh); moves nothing")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan's moves as shell commands (mkdir -p, mv -n); nothing written")
     parser.add_argument("--levels", default="exact,edited",
                         help="the copy levels the plan moves (default: exact,edited)")
     parser.add_argument("--keep", metavar="SET/IMAGE", action="append", default=[],
@@ -89,7 +92,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if not args.new:
             raise ValueError("name the set(s) of new photos: simages triage NEW [--against SET ...]")
         answer = triage(settings, TriageRequest(tuple(args.new), tuple(args.against)), default_cache)
-        if args.plan:
+        if args.plan or args.dry_run:
             return _write_plan(settings, answer, args)
     except (TriageError, *USER_ERRORS) as error:
         return user_error(error)
@@ -165,6 +168,13 @@ def _write_plan(settings: Settings, answer: TriageAnswer, args: argparse.Namespa
             raise ValueError(f"{keep!r} is in no copy group of this triage")
         keepers[group.existing] = keep
     plan = plan_for(settings, answer, keepers, levels)
+    if args.dry_run:
+        # What an apply would do, as the shell commands a reader checks; nothing is written or moved.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(plan.to_shell(settings.root))
+        print(f"# {answer.headline()}; {len(plan.moves)} files would move (nothing was moved or written)",
+              file=sys.stderr)
+        return 0
     target = Path(args.plan)
     write_atomically(target, lambda out: out.write(plan.dumps().encode("ascii")))
     write_atomically(target.with_name(target.name + ".csv"), lambda out: out.write(plan.to_csv().encode()))
