@@ -154,3 +154,21 @@ def test_without_weights_indexing_and_uploads_say_what_is_missing(root: Path, tm
             manager.describe_upload_sync(upload, timeout=120)
     finally:
         manager.stop()
+
+
+def test_the_apps_indexer_keeps_an_atlas_map_and_a_one_shot_index_does_not(settings: Settings) -> None:
+    from simages.atlas.cache import load_map, map_path
+
+    write_set(settings.image_sets / "a", 5)
+    for build_atlas in (False, True):
+        manager = IndexManager(settings, network_factory=TinyNetwork, watch=False, build_atlas=build_atlas)
+        manager.start()
+        try:
+            assert manager.wait_until_idle(120)
+            wanted = "atlas map" if build_atlas else ""
+            # The atlas comes after the search files; the derived message names it once it is kept.
+            assert _wait_for(lambda m=manager, w=wanted: (d := m.derived("a")) is not None and w in d, 60)
+        finally:
+            manager.stop()  # the worker has ended: nothing more can be written
+        found = load_map(map_path(settings.features, "a"))
+        assert (found is not None and len(found) == 5) if build_atlas else found is None

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not names:
         print(f"No image sets in {settings.image_sets}: put a folder of images there, then run again.")
         return 0
-    manager = IndexManager(settings, watch=False)
+    manager = IndexManager(settings, watch=False, build_atlas=False)  # `simages atlas SET` maps on demand
     try:
         manager.start(names)
     except ClusterError as error:

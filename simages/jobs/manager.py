@@ -87,8 +87,12 @@ class IndexManager:
         network_factory: Callable[[], Network] | None = None,
         watch: bool = True,
         debounce_ms: int = 1500,
+        build_atlas: bool = True,
     ) -> None:
         self.settings = settings
+        # The atlas map after each run (jobs.derived.refresh_atlas): the app's background work; a one-shot
+        # `simages index` would only start a UMAP fit it then stops.
+        self._build_atlas = build_atlas
         self.network_factory = network_factory
         self._lock = threading.RLock()
         self._statuses: dict[str, st.SetStatus] = {}
@@ -212,7 +216,7 @@ class IndexManager:
         if self._indexer is None or not self._indexer.alive():
             self._indexer = _Worker(self.settings, self._events, self.network_factory)
         self._current = self._queue.pop(0)
-        self._indexer.requests.put(("index", self._current))
+        self._indexer.requests.put(("index", self._current, self._build_atlas))
 
     async def describe_upload(self, path: Path, timeout: float = 300.0) -> np.ndarray:
         """The descriptor of an uploaded image, computed in the describer process."""

@@ -25,7 +25,8 @@ from simages.jobs.indexer import index_set
 from simages.settings import MissingWeightsError, Settings
 from simages.store.npz_store import StoreError
 
-# Requests: ("index", set_name) | ("describe", request_id, path) | ("warm",): build the network now
+# Requests: ("index", set_name[, build_atlas]) | ("describe", request_id, path)
+#           | ("warm",): build the network now
 #           | None (stop)
 # Events:   ("started", set_name) | ("waiting", set_name) | ("progress", set_name, done, total)
 #           | ("preparing", set_name, why): the network is being built, `why` the engine calibration's
@@ -75,7 +76,8 @@ def worker_main(
                 events.put(("ready", set_name))
                 return built
 
-            _index(settings, set_name, events, network_announced)
+            atlas = request[2] if len(request) > 2 else True
+            _index(settings, set_name, events, network_announced, atlas=atlas)
         elif request[0] == "warm":
             _warm(get_network, events)
         elif request[0] == "describe":
@@ -93,7 +95,8 @@ def _calibration_pending(settings: Settings, network_factory: Callable[[], Netwo
         return False
 
 
-def _index(settings: Settings, set_name: str, events: Any, get_network: Callable[[], Network]) -> None:
+def _index(settings: Settings, set_name: str, events: Any, get_network: Callable[[], Network], *,
+           atlas: bool = True) -> None:
     events.put(("started", set_name))
     try:
         summary = index_set(
@@ -112,10 +115,10 @@ def _index(settings: Settings, set_name: str, events: Any, get_network: Callable
         events.put(("failed", set_name, f"indexing failed: {detail}"))
     else:
         events.put(("done", set_name, summary.to_dict()))
-        _refresh_derived(settings, set_name, events)
+        _refresh_derived(settings, set_name, events, atlas=atlas)
 
 
-def _refresh_derived(settings: Settings, set_name: str, events: Any) -> None:
+def _refresh_derived(settings: Settings, set_name: str, events: Any, *, atlas: bool = True) -> None:
     """After a run: the memory-mapped copy and the ANN index, in this background process. Derived files
     are optional, so a failure is reported and queries fall back to the `.npz` and exact search."""
     try:
@@ -124,13 +127,15 @@ def _refresh_derived(settings: Settings, set_name: str, events: Any) -> None:
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         message = f"search index not built ({detail}); queries use the exact search"
     events.put(("derived", set_name, message))
+    if not atlas:
+        return
     try:
-        atlas = refresh_atlas(settings, set_name)
+        atlas_message = refresh_atlas(settings, set_name)
     except Exception as error:  # the atlas page then shows its instant PCA view
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
-        atlas = f"atlas map not computed ({detail})"
-    if atlas:  # the status keeps one message per set: the search index's, then both
-        events.put(("derived", set_name, "; ".join(m for m in (message, atlas) if m)))
+        atlas_message = f"atlas map not computed ({detail})"
+    if atlas_message:  # the status keeps one message per set: the search index's, then both
+        events.put(("derived", set_name, "; ".join(m for m in (message, atlas_message) if m)))
 
 
 def _warm(get_network: Callable[[], Network], events: Any) -> None:
