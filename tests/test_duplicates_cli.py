@@ -65,13 +65,18 @@ def test_json_lists_pairs_and_groups_largest_first(settings, capsys):
     ]
     scores = [p["score"] for p in data["pairs"]]
     assert scores == sorted(scores, reverse=True) and scores[0] >= 0.999
+    levels = {(p["a"], p["b"]): p["level"] for p in data["pairs"]}
+    assert levels[("holidays/copy_of_03.png", "holidays/p03.jpg")] == "exact"
+    assert set(levels.values()) <= {"exact", "edited"}
 
 
 def test_table_says_which_intent_ran_and_lists_groups(settings, capsys):
     code, out, _ = run(settings, capsys, "holidays")
     assert code == 0
     assert out.startswith("Intent: Duplicates: copies of the same photo")
-    assert "the default duplicate threshold" in out and "4 pairs in 2 groups" in out
+    assert "the default duplicate threshold" in out
+    assert "4 pairs (" in out and " in 2 groups of copies" in out
+    assert "1.000000  Exact copy   holidays/copy_of_03.png  holidays/p03.jpg" in out
     assert "1. 3 images: holidays/p07.jpg, holidays/p07_edit.jpg, holidays/p07_edit2.jpg" in out
     assert "PCA-whitened" in out
 
@@ -80,8 +85,8 @@ def test_a_set_against_another_pairs_across_sets_only(settings, capsys):
     code, out, _ = run(settings, capsys, "archive", "holidays", "--format", "csv")
     assert code == 0
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["a", "b", "score"]
-    assert {(a, b) for a, b, _ in rows[1:]} == {("archive/old/p03.jpg", "holidays/copy_of_03.png"),
+    assert rows[0] == ["a", "b", "score", "level"]
+    assert {(a, b) for a, b, _, _ in rows[1:]} == {("archive/old/p03.jpg", "holidays/copy_of_03.png"),
                                                 ("archive/old/p03.jpg", "holidays/p03.jpg")}
 
 

@@ -1,5 +1,6 @@
 """Duplicate pairs and groups: the pairs a range join at the threshold finds, each once, and the groups
-(connected components) against a brute-force reference."""
+(complete-link: a photo and its copies, never a chain of look-alikes) against a reference built by brute
+force from the true copy relation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from simages.copies.levels import Level, is_duplicate, level_of
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.results import Pair
 from simages.nearest.core.set_index import SetIndex
@@ -41,29 +43,70 @@ def duplicates_index(name: str, names: list[str], vectors: np.ndarray) -> SetInd
     return SetIndex.from_store(name, store, descriptor=DUPLICATES.descriptor("gap+l2"))
 
 
-def brute_force_groups(names: list[str], pairs: list[tuple[str, str]]) -> list[list[str]]:
-    """Grow each component by repeated passes over the pairs (no graph library)."""
-    groups: list[set[str]] = []
-    for a, b in pairs:
-        touching = [g for g in groups if a in g or b in g]
-        merged = {a, b}.union(*touching)
-        groups = [g for g in groups if g not in touching] + [merged]
-    return sorted((sorted(g) for g in groups), key=lambda g: (-len(g), g[0]))
+def true_copy_groups(photo_copies: dict[str, list[str]]) -> list[list[str]]:
+    """The reference: each photo with its copies, built from the true copy relation by brute force (every
+    pair of names tested against it), groups of at least two, largest first."""
+    names = sorted({n for photo, copies in photo_copies.items() for n in [photo, *copies]})
+    source = {n: photo for photo, copies in photo_copies.items() for n in [photo, *copies]}
+    groups: list[list[str]] = []
+    for name in names:
+        for group in groups:
+            if all(source[name] == source[other] for other in group):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return sorted((sorted(g) for g in groups if len(g) > 1), key=lambda g: (-len(g), g[0]))
 
 
-def test_groups_are_the_connected_components_of_the_pairs():
+def test_groups_are_photos_with_their_copies_and_look_alike_chains_never_merge_them():
     rng = np.random.default_rng(4)
-    names = [f"s/{i:03d}.jpg" for i in range(120)]
+    for trial in range(20):
+        photo_copies = {f"s/p{i:02d}.jpg": [f"s/p{i:02d}_c{j}.jpg" for j in range(int(rng.integers(0, 4)))]
+                        for i in range(int(rng.integers(5, 30)))}
+        true_pairs = [Pair(*sorted(pair), float(rng.uniform(0.55, 1.0)))
+                      for photo, copies in photo_copies.items()
+                      for pair in itertools.combinations([photo, *copies], 2)]
+        # Look-alike chains: single pairs between images of different photos, one after another through
+        # every image. Between photos with two copies or more they may score higher than true copies;
+        # next to a photo with one copy or none they score below its copy pair (a look-alike pair alone
+        # is indistinguishable from a copy pair, so the chain runs through photos that have copies).
+        source = {n: photo for photo, copies in photo_copies.items() for n in [photo, *copies]}
+        weakest = {photo: min([p.score for p in true_pairs if source[p.a] == photo], default=1.0)
+                   for photo in photo_copies}
+        groups = {photo: [photo, *copies] for photo, copies in photo_copies.items() if copies}
+        chain = rng.permutation(sorted(groups)).tolist()  # a path through the photos, one pair per step
+        look_alikes = []
+        for a_photo, b_photo in itertools.pairwise(chain):
+            a, b = rng.choice(groups[a_photo]), rng.choice(groups[b_photo])
+            big = len(groups[a_photo]) >= 3 and len(groups[b_photo]) >= 3
+            top = 1.0 if big else min(weakest[a_photo], weakest[b_photo])
+            look_alikes.append(Pair(*sorted((str(a), str(b))), float(rng.uniform(0.5, top))))
+        found = duplicate_groups(true_pairs + look_alikes)
+        assert found == true_copy_groups(photo_copies), f"trial {trial}"
+
+
+def test_every_group_is_a_clique_of_pairs_and_no_two_groups_could_merge():
+    rng = np.random.default_rng(5)
+    names = [f"s/{i:03d}.jpg" for i in range(60)]
     for _ in range(20):
-        edges = {tuple(sorted(rng.choice(names, 2, replace=False))) for _ in range(int(rng.integers(0, 90)))}
-        pairs = [Pair(a, b, 0.9) for a, b in edges]
-        assert duplicate_groups(pairs) == brute_force_groups(names, sorted(edges))
+        edges = {tuple(sorted(rng.choice(names, 2, replace=False))) for _ in range(int(rng.integers(0, 300)))}
+        pairs = [Pair(a, b, float(rng.uniform(0.5, 1))) for a, b in edges]
+        groups = duplicate_groups(pairs)
+        seen = [n for g in groups for n in g]
+        assert len(seen) == len(set(seen))  # disjoint
+        for group in groups:
+            assert all(tuple(sorted(pair)) in edges for pair in itertools.combinations(group, 2))
+        for first, second in itertools.combinations(groups, 2):
+            assert not all(tuple(sorted((a, b))) in edges for a in first for b in second)
 
 
 def test_groups_list_the_largest_first_and_sorted_inside():
     pairs = [Pair("s/b", "s/a", 1.0), Pair("s/x", "s/y", 0.8), Pair("s/y", "s/z", 0.7),
-             Pair("s/c", "s/d", 0.9)]
+             Pair("s/x", "s/z", 0.6), Pair("s/c", "s/d", 0.9)]
     assert duplicate_groups(pairs) == [["s/x", "s/y", "s/z"], ["s/a", "s/b"], ["s/c", "s/d"]]
+    # A chain x~y~z without x~z: the better pair is a group, z is in none.
+    assert duplicate_groups(pairs[1:3]) == [["s/x", "s/y"]]
     assert duplicate_groups([]) == []
 
 
@@ -103,11 +146,28 @@ def test_json_has_the_documented_shape_and_full_precision():
     index = duplicates_index("s", [f"{i:02d}.jpg" for i in range(41)], np.vstack([base, edited(base[:1], 1)]))
     report = find_duplicates([index])
     data = json.loads(json.dumps(report.to_json()))
-    assert {"threshold", "pairs", "groups"} <= set(data)
-    assert data["pairs"] and set(data["pairs"][0]) == {"a", "b", "score"}
+    assert {"threshold", "pairs", "groups", "levels"} <= set(data)
+    assert data["pairs"] and set(data["pairs"][0]) == {"a", "b", "score", "level"}
     assert data["pairs"][0]["score"] == report.pairs[0].score  # not rounded
-    again = find_duplicates([index], threshold=data["pairs"][-1]["score"])
-    assert len(again.pairs) == len(report.pairs)  # a threshold copied from the JSON keeps that pair
+    assert data["pairs"][0]["level"] == "edited" and data["levels"]["edited"] == len(data["pairs"])
+
+
+def test_levels_exact_for_identical_descriptors_else_from_the_score_and_only_copies_group():
+    base = photos(5, 40)
+    rows = np.vstack([base, base[:1], edited(base[1:2], 1, 0.6)])
+    index = duplicates_index("s", [f"{i:02d}.jpg" for i in range(42)], rows)
+    report = find_duplicates([index], threshold=-1.0)  # every pair, whatever its level
+    levels = {(p.a, p.b): report.level(i) for i, p in enumerate(report.pairs)}
+    assert levels[("s/00.jpg", "s/40.jpg")] is Level.EXACT
+    for (a, b), level in levels.items():
+        if (a, b) != ("s/00.jpg", "s/40.jpg"):
+            score = next(p.score for p in report.pairs if (p.a, p.b) == (a, b))
+            assert level is level_of(score)
+    assert {Level.EDITED, Level.NEW} <= set(levels.values())
+    assert sum(report.to_json()["levels"].values()) == len(report.pairs)
+    # Only copies group: every pair inside a group is a duplicate level.
+    for group in report.groups:
+        assert all(is_duplicate(levels[pair]) for pair in itertools.combinations(group, 2))
 
 
 def test_the_threshold_follows_the_metric_and_the_set_size():

@@ -16,7 +16,7 @@ import numpy as np
 
 from simages.atlas.cache import SetMap, cached_map, compute_map, refresh_map
 from simages.nearest.core.results import Pair
-from simages.nearest.duplicates.exact import duplicate_groups
+from simages.nearest.duplicates.exact import linked_groups
 
 
 @dataclass
@@ -80,7 +80,7 @@ def join_layer(a_set: str, b_set: str, a_names: list[str], b_names: list[str], c
     matched = {j for _, j, _ in edges}
     if self_join:
         matched |= {i for i, _, _ in edges}
-    nodes = duplicate_groups(Pair(f"a/{p.a}", f"b/{p.b}" if not self_join else f"a/{p.b}", p.score)
+    nodes = linked_groups(Pair(f"a/{p.a}", f"b/{p.b}" if not self_join else f"a/{p.b}", p.score)
                              for p in pairs)
     groups = [[(("a" if node.startswith("a/") else "b"),
                 (a_index if node.startswith("a/") else b_index)[node[2:]]) for node in group]

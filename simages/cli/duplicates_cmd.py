@@ -27,6 +27,7 @@ from simages.cli.common import USER_ERRORS, add_output_arguments, fail, user_err
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.join_cmd import progress_bar
 from simages.cli.output import check_target, output_to
+from simages.copies.levels import Level
 from simages.nearest.core.display import format_score
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import METRICS
@@ -94,8 +95,9 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
         return
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["a", "b", "score"])
-        writer.writerows([p.a, p.b, format_score(p.score, report.metric)] for p in report.pairs)
+        writer.writerow(["a", "b", "score", "level"])
+        writer.writerows([p.a, p.b, format_score(p.score, report.metric), report.level(i).value]
+                         for i, p in enumerate(report.pairs))
         return
     from simages.nearest.duplicates.exact import duplicate_threshold
 
@@ -113,14 +115,19 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     note = "" if not chosen else f"; the default is {default:g}"
     out.write(f"Threshold: {name} {op} {report.threshold:g} ({origin}{note})\n")
     groups = report.groups
-    out.write(f"{len(report.pairs)} pairs in {len(groups)} groups\n")
+    counts = report.level_counts()
+    by_level = ", ".join(f"{count} {level.title.lower()}" for level, count in counts.items() if count)
+    out.write(f"{len(report.pairs)} pairs ({by_level or 'none'}) in {len(groups)} groups of copies\n")
+    if counts[Level.LOOK_ALIKE] or counts[Level.NEW]:
+        out.write(f"Look-alike: {Level.LOOK_ALIKE.meaning}.\n")
     if not report.pairs:
         out.write("No duplicates found.\n")
         return
-    out.write("\nGroups, largest first:\n")
+    out.write("\nGroups (a photo and its copies), largest first:\n")
     width = len(str(len(groups)))
     for number, group in enumerate(groups, 1):
         out.write(f"{number:>{width}}. {len(group)} images: {', '.join(group)}\n")
-    out.write(f"\nPairs, best first:\n{'score':>10}  a  b\n")
-    for pair in report.pairs:
-        out.write(f"{format_score(pair.score, report.metric):>10}  {pair.a}  {pair.b}\n")
+    out.write(f"\nPairs, best first:\n{'score':>10}  {'level':<11}  a  b\n")
+    for number, pair in enumerate(report.pairs):
+        level = report.level(number).title
+        out.write(f"{format_score(pair.score, report.metric):>10}  {level:<11}  {pair.a}  {pair.b}\n")

@@ -20,8 +20,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Level(str, Enum):
@@ -102,6 +104,10 @@ class LevelThresholds:
 
 
 DEFAULT_THRESHOLDS = LevelThresholds()
+# The same levels on square-rooted vectors that are not whitened (a whole collection under 20 images),
+# whose distinct photos score 0.54 +- 0.10: edited from the unwhitened duplicate threshold
+# (simages.nearest.duplicates.exact.UNWHITENED_DUPLICATE_COSINE), look-alike two spreads below it.
+UNWHITENED_THRESHOLDS = LevelThresholds(exact=EXACT_COSINE, edited=0.9, look_alike=0.8)
 
 
 def cosine_from_distance(distance: float) -> float:
@@ -142,6 +148,8 @@ def level_of(
 def identical_vectors(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two stored descriptors (d,) are bit-for-bit equal: the same pixels give the same stored
     vector, so equality marks an exact copy whatever the space they are compared in."""
+    import numpy as np  # here: the CLI names levels without loading numpy
+
     a, b = np.asarray(a), np.asarray(b)
     return a.shape == b.shape and bool(np.array_equal(a, b))
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from simages.nearest.core.distribution import ScoreDistribution
+from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.results import Match
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.groups import join_groups
@@ -107,7 +108,7 @@ class JoinRunner:
         workers: int = 2,
         cache_entries: int = 8,
         keep: int = DEFAULT_KEEP,
-        groups: Callable[[JoinPairs], list[list[str]]] = join_groups,
+        groups: Callable[[JoinPairs, bool], list[list[str]]] = join_groups,
     ) -> None:
         self.settings = settings
         self.descriptors = descriptors
@@ -210,7 +211,7 @@ class JoinRunner:
             pairs_of_images=None if once is None else once.count,
         )
         distribution = join_distribution(a, bs, spec.metric, expand=spec.expand)
-        groups = self.groups(pairs)
+        groups = self.groups(pairs, request.intent == DUPLICATES.name)
         job.finished_at = time.perf_counter()
         return JoinOutcome(
             pairs=pairs,

@@ -19,14 +19,16 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
+from simages.copies.levels import Level
 from simages.gui.context import GuiContext
 from simages.gui.join.setup import JoinProblem, ResolvedJoin, resolve
 from simages.gui.routes.image import query_values
 from simages.gui.urls.join import join_from_params
 from simages.gui.urls.query import InvalidQuery
 from simages.jobs.join_runner import DONE
+from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.results import Pair
-from simages.nearest.duplicates.exact import DuplicateReport
+from simages.nearest.duplicates.exact import DuplicateReport, pair_levels
 from simages.nearest.joins.pairs import node
 from simages.operations import schema
 from simages.operations.join import JoinRequest, open_sets
@@ -76,7 +78,7 @@ def attachment(filename: str) -> dict[str, str]:
 
 
 def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | None:
-    """{"threshold", "metric", "sets", "pairs": [{"a", "b", "score"}], "groups": [[...]]} as
+    """{"threshold", "metric", "sets", "pairs": [{"a", "b", "score"(, "level")}], "groups": [[...]]} as
     `DuplicateReport.to_json` writes it (names `set/image`, full precision; threshold null for a kNN join);
     None when the join passes more pairs than the app keeps."""
     job = ctx.joins.start(resolved.request)
@@ -93,7 +95,11 @@ def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | Non
     threshold = float(spec.param) if spec.predicate == "range" else float("nan")
     within = request.bs == (request.a,)
     sets = (request.a,) if within else (request.a, *request.bs)
-    body = DuplicateReport(spec.metric, threshold, pairs, outcome.groups, sets, within).to_json()
+    levels: tuple[Level, ...] = ()
+    if request.intent == DUPLICATES.name:  # scores in the duplicates space: each pair has its level
+        indexes = [ctx.descriptors.get(ctx.settings, name, DUPLICATES) for name in (request.a, *request.bs)]
+        levels = tuple(pair_levels(pairs, indexes, spec.metric))
+    body = DuplicateReport(spec.metric, threshold, pairs, outcome.groups, sets, within, levels).to_json()
     index = schema.ANN if outcome.search == "ann-graph" else schema.BRUTE
     # The JSON schema of every answer (operations.schema), then the report's own keys.
     body = {**schema.header(request.intent, list(sets), index, spec), **body}

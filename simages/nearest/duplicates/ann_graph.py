@@ -7,8 +7,8 @@ duplicates intent scores them (no PCA, no query expansion), and kept when it pas
 threshold. Pairs, groups and the report are those of `simages.nearest.duplicates.exact` (shared, not copied).
 
 What it can miss: a pair the index does not propose, i.e. a copy that is not among an image's `GRAPH_K`
-nearest in the PCA space. A photo with more than `GRAPH_K` copies still joins all of them into one group
-through the copies' own neighbours (groups are connected components). `simages bench ann-duplicates`
+nearest in the PCA space; a photo with more than `GRAPH_K` copies may then form smaller groups (groups
+are complete-link clusters: every two images of a group must be a pair). `simages bench ann-duplicates`
 measures the recall of pairs against the exact self-join.
 """
 
@@ -26,9 +26,9 @@ from simages.nearest.core.results import Match, Pair
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.exact import (
     DuplicateReport,
-    duplicate_groups,
     duplicate_threshold,
     qualified,
+    report_of,
     sort_pairs,
 )
 from simages.nearest.sets.cache import DescriptorCache
@@ -91,7 +91,7 @@ def graph_duplicates(
     if threshold is None:
         threshold = duplicate_threshold(metric, stored)
     pairs = graph_duplicate_pairs(stored, searched, ann_index, threshold, metric, k=k, progress=progress)
-    return DuplicateReport(metric, float(threshold), pairs, duplicate_groups(pairs), (stored.set_name,), True)
+    return report_of([stored], pairs, threshold, metric)
 
 
 def iter_graph_join(

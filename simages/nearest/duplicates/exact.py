@@ -8,9 +8,11 @@ copies and of distinct photos (docs/duplicates.md, `simages bench duplicates`). 
 too small to learn a whitening from (fewer than 20 images) is compared on the square-rooted vectors
 alone, whose scale differs: it gets `UNWHITENED_DUPLICATE_COSINE`.
 
-Pairs are range joins at the threshold (`iter_set_join`); groups are the connected components of the
-graph whose edges are the pairs (scipy.sparse.csgraph), so an image and all its copies, and copies of
-copies, form one group. Images are named `set/image` throughout, so pairs across sets stay unambiguous.
+Pairs are range joins at the threshold (`iter_set_join`), each with its level (simages.copies.levels:
+exact, edited, or look-alike when a chosen threshold lies below the edited one); groups are complete-link
+clusters of the duplicate pairs: a photo and its copies, every two of them a pair, so look-alikes never
+chain unrelated photos into one group. Images are named `set/image` throughout, so pairs across sets
+stay unambiguous.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from simages.copies.levels import (
+    DEFAULT_THRESHOLDS,
+    UNWHITENED_THRESHOLDS,
+    Level,
+    LevelThresholds,
+    identical_vectors,
+    is_duplicate,
+    level_of,
+)
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.nearest.core.display import full_precision
 from simages.nearest.core.intents import DUPLICATE_COSINE
@@ -100,11 +111,10 @@ def sort_pairs(pairs: Iterable[Pair], metric: str) -> list[Pair]:
     return sorted(pairs, key=lambda pair: (sign * pair.score, pair.a, pair.b))
 
 
-def duplicate_groups(pairs: Iterable[Pair]) -> list[list[str]]:
-    """Connected components of the graph whose edges are `pairs`: each a sorted list of names, largest
-    group first (then by first name). Images in no pair belong to no group.
-
-    Uses scipy.sparse.csgraph.connected_components (union of all pairs, undirected)."""
+def linked_groups(pairs: Iterable[Pair]) -> list[list[str]]:
+    """Connected components of the graph whose edges are `pairs` (scipy.sparse.csgraph): the groups of a
+    similar-images join, where a chain of alike images is one group. Sorted lists of names, largest first
+    (then by first name); images in no pair belong to no group. Duplicates use `duplicate_groups`."""
     # Imported here: scipy.sparse costs a CLI query, which never needs groups, a quarter of a second.
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -124,6 +134,75 @@ def duplicate_groups(pairs: Iterable[Pair]) -> list[list[str]]:
     return sorted(groups, key=lambda group: (-len(group), group[0]))
 
 
+def duplicate_groups(pairs: Iterable[Pair], higher_is_better: bool = True) -> list[list[str]]:
+    """Groups of copies that do not chain: complete-link clustering of the graph whose edges are `pairs`,
+    cut where a pair is missing. Every two images of a group form a pair (a photo and its copies are
+    all copies of one another), so a chain of look-alikes (A~B, B~C, but not A~C) never makes one group.
+    Edges are taken strongest first: most shared partners first (the images both are paired with: an edge
+    inside a group of copies shares the rest of the group, a stray look-alike pair shares nothing;
+    shared-neighbour support, Jarvis & Patrick, IEEE Trans. Computers 1973), then best score
+    (`higher_is_better`: scores are similarities, else distances); two groups merge when every image of
+    one pairs with every image of the other. Each group is a sorted list of names, largest first (then by
+    first name); groups have at least two images, so an image whose pairs all went to tighter groups is
+    in none.
+
+    Complete linkage: e.g. Manning, Raghavan & Schuetze, "Introduction to Information Retrieval", 17.2."""
+    pairs = list(pairs)
+    neighbours: dict[str, set[str]] = {}
+    for pair in pairs:
+        neighbours.setdefault(pair.a, set()).add(pair.b)
+        neighbours.setdefault(pair.b, set()).add(pair.a)
+    group_of = {name: name for name in neighbours}
+    members = {name: [name] for name in neighbours}
+    sign = -1.0 if higher_is_better else 1.0
+    def strength(pair: Pair) -> tuple[int, float, str, str]:
+        shared = len(neighbours[pair.a] & neighbours[pair.b])
+        return (-shared, sign * pair.score, pair.a, pair.b)
+
+    for pair in sorted(pairs, key=strength):
+        first, second = group_of[pair.a], group_of[pair.b]
+        if first == second:
+            continue
+        big, small = (first, second) if len(members[first]) >= len(members[second]) else (second, first)
+        if all(other in neighbours[member] for other in members[small] for member in members[big]):
+            for name in members[small]:
+                group_of[name] = big
+            members[big].extend(members.pop(small))
+    groups = [sorted(group) for group in members.values() if len(group) > 1]
+    return sorted(groups, key=lambda group: (-len(group), group[0]))
+
+
+def pair_levels(pairs: Sequence[Pair], indexes: Sequence[SetIndex], metric: str) -> list[Level]:
+    """The level of each pair (simages.copies.levels): EXACT when the two stored vectors are identical,
+    else from its score with the thresholds of the space the sets are compared in (`level_thresholds`)."""
+    by_set = {index.set_name: index for index in indexes}
+    thresholds = level_thresholds(indexes[-1] if indexes else None)
+    levels = []
+    for pair in pairs:
+        levels.append(level_of(pair.score, _identical(pair, by_set), metric=_level_metric(metric),
+                               thresholds=thresholds))
+    return levels
+
+
+def _level_metric(metric: str) -> str:
+    return "cosine" if higher_is_better(metric) else "euclidean"
+
+
+def _identical(pair: Pair, by_set: dict[str, SetIndex]) -> bool:
+    try:
+        a_set, a_image = pair.a.split("/", 1)
+        b_set, b_image = pair.b.split("/", 1)
+        return identical_vectors(by_set[a_set].raw_vector(a_image), by_set[b_set].raw_vector(b_image))
+    except (KeyError, LookupError, ValueError):
+        return False
+
+
+def level_thresholds(index: SetIndex | None) -> LevelThresholds:
+    """The level thresholds for pairs scored in `index`'s duplicates space: DEFAULT_THRESHOLDS when it is
+    whitened, UNWHITENED_THRESHOLDS on square-rooted vectors alone (a collection under 20 images)."""
+    return DEFAULT_THRESHOLDS if is_whitened(index) else UNWHITENED_THRESHOLDS
+
+
 @dataclass(frozen=True)
 class DuplicateReport:
     """Duplicate pairs and groups at one threshold, as `simages duplicates` prints them."""
@@ -135,17 +214,43 @@ class DuplicateReport:
     # The sets searched, and whether pairs are within the first set or between it and the others.
     sets: tuple[str, ...] = ()
     within: bool = True
+    # The level of each pair (same order as `pairs`); empty for a report made without them.
+    levels: tuple[Level, ...] = ()
+
+    def level(self, number: int) -> Level:
+        """The level of `pairs[number]` (EDITED when the report has none: it passed the threshold)."""
+        return self.levels[number] if self.levels else Level.EDITED
 
     def to_json(self) -> dict[str, Any]:
-        """`{"threshold", "metric", "pairs": [{"a", "b", "score"}], "groups": [[...]]}`, scores at full
-        precision (a threshold equal to one keeps that pair)."""
-        return {
+        """`{"threshold", "metric", "sets", "pairs": [{"a", "b", "score", "level"}], "levels": {level:
+        pairs}, "groups": [[...]]}`, scores at full precision (a threshold equal to one keeps that pair).
+        Levels are "exact", "edited", or "look-alike" / "new" for a pair kept by a threshold chosen below
+        the edited one (not a duplicate); a report without levels (a similar-images join) has neither
+        "level" nor "levels"."""
+        pairs: list[dict[str, Any]] = [
+            {"a": p.a, "b": p.b, "score": full_precision(p.score)} for p in self.pairs
+        ]
+        body: dict[str, Any] = {
             "threshold": full_precision(self.threshold),
             "metric": self.metric,
             "sets": list(self.sets),
-            "pairs": [{"a": p.a, "b": p.b, "score": full_precision(p.score)} for p in self.pairs],
-            "groups": self.groups,
+            "pairs": pairs,
         }
+        if self.levels:
+            counts = {level.value: 0 for level in Level}
+            for row, level in zip(pairs, self.levels, strict=True):
+                row["level"] = level.value
+                counts[level.value] += 1
+            body["levels"] = counts
+        body["groups"] = self.groups
+        return body
+
+    def level_counts(self) -> dict[Level, int]:
+        """How many pairs have each level (every level listed, strongest first)."""
+        counts = dict.fromkeys(Level, 0)
+        for number in range(len(self.pairs)):
+            counts[self.level(number)] += 1
+        return counts
 
 
 def find_duplicates(
@@ -164,5 +269,16 @@ def find_duplicates(
     else:
         pairs = [pair for other in indexes[1:] for pair in duplicate_pairs(first, other, threshold, metric)]
         pairs = sort_pairs(pairs, metric)
+    return report_of(indexes, pairs, threshold, metric)
+
+
+def report_of(
+    indexes: Sequence[SetIndex], pairs: list[Pair], threshold: float, metric: str
+) -> DuplicateReport:
+    """The report of `pairs` (best first) found in `indexes` at `threshold`: their levels, and groups of
+    copies (pairs of a duplicate level only: look-alikes never group) that do not chain."""
+    levels = pair_levels(pairs, indexes, metric)
+    copies = [pair for pair, level in zip(pairs, levels, strict=True) if is_duplicate(level)]
+    groups = duplicate_groups(copies, higher_is_better(metric))
     names = tuple(index.set_name for index in indexes)
-    return DuplicateReport(metric, float(threshold), pairs, duplicate_groups(pairs), names, len(indexes) == 1)
+    return DuplicateReport(metric, float(threshold), pairs, groups, names, len(indexes) == 1, tuple(levels))
