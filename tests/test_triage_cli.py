@@ -91,6 +91,8 @@ def test_json_gives_each_new_photo_its_best_match_and_level(settings, capsys) ->
     assert all(row["match"] is None and row["score"] is None for row in data["new"] if row["level"] == "new")
     assert data["counts"]["exact"] == 1 and data["counts"]["edited"] == 2 and data["counts"]["total"] == 5
     assert data["against"] == ["coll"]
+    assert (data["schema"], data["intent"], data["sets"], data["index"]) == (1, "duplicates", ["new", "coll"],
+                                                                             "brute")
     assert data["headline"].startswith("3 of 5 new photos are already in your collection (1 exact, 2 edited)")
 
 
@@ -115,9 +117,11 @@ def test_compare_shows_the_copies_facts_side_by_side_and_marks_what_differs(sett
     assert any(line.strip().startswith("camera") for line in out.splitlines())  # same: no mark
 
 
-def test_csv_lists_every_new_photo(settings, capsys) -> None:
-    code, out, _ = run(settings, capsys, "new", "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(out)))
+def test_csv_lists_every_new_photo(settings, capsys, tmp_path) -> None:
+    target = tmp_path / "answer.csv"
+    code, out, _ = run(settings, capsys, "new", "--format", "csv", "--output", str(target))
+    assert out == ""
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert code == 0 and len(rows) == 5
     assert {r["image"] for r in rows if r["level"] == "exact"} == {"new/same_p03.jpg"}
 

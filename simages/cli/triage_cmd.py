@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import TextIO
 
 from simages.cli.commands import help_of
-from simages.cli.common import USER_ERRORS, user_error
+from simages.cli.common import USER_ERRORS, add_output_arguments, fail, user_error
+from simages.cli.exits import EXIT_FAILURE
+from simages.cli.output import check_target, output_to
 from simages.copies.levels import Level
 from simages.naming import display_name
 from simages.nearest.core.display import format_score
@@ -54,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("new", metavar="NEW", nargs="*", help="the set(s) of new photos")
     parser.add_argument("--against", metavar="SET", nargs="+", default=[],
                         help="the collection's sets (default: every other indexed set)")
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="default: table")
+    add_output_arguments(parser)
     parser.add_argument("--plan", metavar="FILE",
                         help="write the plan (and FILE.csv, FILE.sh); moves nothing")
     parser.add_argument("--dry-run", action="store_true",
@@ -91,12 +93,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return _decide(settings, args)
         if not args.new:
             raise ValueError("name the set(s) of new photos: simages triage NEW [--against SET ...]")
+        check_target(args.output)  # a missing folder is said before the work, not after it
         answer = triage(settings, TriageRequest(tuple(args.new), tuple(args.against)), default_cache)
         if args.plan or args.dry_run:
             return _write_plan(settings, answer, args)
     except (TriageError, *USER_ERRORS) as error:
         return user_error(error)
-    write_answer(answer, args.format, sys.stdout, args.compare)
+    try:
+        with output_to(args.output) as out:
+            write_answer(answer, args.format, out, args.compare)
+    except OSError as error:
+        return fail(f"cannot write {args.output}: {error.strerror or error}", EXIT_FAILURE)
     return 0
 
 

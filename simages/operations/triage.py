@@ -37,6 +37,7 @@ from simages.nearest.duplicates.exact import (
 )
 from simages.nearest.joins.join import iter_set_join
 from simages.nearest.sets.cache import DescriptorCache, NotIndexed
+from simages.operations.schema import BRUTE, header
 from simages.settings import Settings
 from simages.triage.decisions import Decisions
 from simages.triage.exif import PhotoFacts, photo_facts
@@ -155,7 +156,12 @@ class TriageAnswer:
         return [row for row in self.rows if row.level == level]
 
     def to_json(self) -> dict:
-        return {"new_sets": list(self.new_sets), "against": list(self.against), "headline": self.headline(),
+        """The schema's common keys (simages.operations.schema: the sets new first, each new photo's
+        CANDIDATES nearest in each collection set, every pair compared), then the answer's own."""
+        spec = QuerySpec.parse("cosine", "knn", CANDIDATES, expand=False)
+        common = header(DUPLICATES.name, [*self.new_sets, *self.against], BRUTE, spec)
+        return {**common, "new_sets": list(self.new_sets), "against": list(self.against),
+                "headline": self.headline(),
                 "counts": self.counts(), "new": [row.to_json() for row in self.rows],
                 "groups": [self.suggested(group).to_json() for group in self.groups],
                 "left_out": self.left_out, "within_new": self.within_new}
