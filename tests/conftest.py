@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from simages.settings import Settings
+from tests.requirements import missing
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -37,9 +38,7 @@ def real_weights_path() -> Path | None:
 def weights_path() -> Path:
     path = real_weights_path()
     if path is None:
-        pytest.skip(
-            "real VGG-16 weights not found: set SIMAGES_WEIGHTS or put ../shared/weights beside the repo"
-        )
+        missing("real VGG-16 weights not found: set SIMAGES_WEIGHTS or put ../shared/weights beside the repo")
     return path
 
 
@@ -47,7 +46,7 @@ def weights_path() -> Path:
 def corel_path() -> Path:
     path = SHARED / "data" / "corel1k"
     if not path.is_dir():
-        pytest.skip("Corel-1k not found at ../shared/data/corel1k")
+        missing("Corel-1k not found at ../shared/data/corel1k")
     return path
 
 

@@ -17,8 +17,9 @@ from simages.nearest.joins.join import key_join
 from simages.nearest.sets.cache import DescriptorCache
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, load_store, save_store
+from tests.requirements import import_or_missing
 
-pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
+import_or_missing("faiss", "the ANN extra (faiss-cpu) is not installed")
 
 
 def clustered(n: int, d: int = 24, seed: int = 0) -> np.ndarray:

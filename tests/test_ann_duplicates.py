@@ -11,9 +11,10 @@ from simages.nearest.ann import index as ann
 from simages.nearest.core.set_index import SetIndex
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore
+from tests.requirements import import_or_missing
 
-pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
-duplicates = pytest.importorskip("simages.nearest.duplicates.exact")
+import_or_missing("faiss", "the ANN extra (faiss-cpu) is not installed")
+import simages.nearest.duplicates.exact as duplicates  # noqa: E402 - after the FAISS check
 
 
 def photos_with_copies(n: int = 400, d: int = 32, seed: int = 0) -> tuple[list[str], np.ndarray]:

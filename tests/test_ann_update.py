@@ -20,8 +20,9 @@ from simages.nearest.joins.join import key_join
 from simages.nearest.sets.cache import DescriptorCache
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, load_store, save_store
+from tests.requirements import import_or_missing
 
-pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
+import_or_missing("faiss", "the ANN extra (faiss-cpu) is not installed")
 
 # PCA learned on the set (so the frozen space differs from the current one after a change) + expansion.
 LEARNED = "gap+l2+pca16+qe3"

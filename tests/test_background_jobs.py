@@ -12,6 +12,7 @@ import pytest
 from imagegen import photo, save, write_set
 
 from simages.cli import main
+from simages.extraction.image_errors import UnreadableImage
 from simages.extraction.network import TinyNetwork
 from simages.jobs import status as st
 from simages.jobs.manager import IndexManager
@@ -96,7 +97,7 @@ def test_uploads_are_described_in_the_background(settings: Settings, tmp_path: P
         assert vector.shape == (512,) and np.isclose(np.linalg.norm(vector), 1.0, atol=1e-4)
         text = tmp_path / "upload.jpg"
         text.write_text("hello")
-        with pytest.raises(Exception, match="not an image"):
+        with pytest.raises(UnreadableImage, match="not an image"):
             manager.describe_upload_sync(text, timeout=120)
     finally:
         manager.stop()
@@ -150,7 +151,7 @@ def test_without_weights_indexing_and_uploads_say_what_is_missing(root: Path, tm
         assert _wait_for(lambda: manager.status("s").state == st.FAILED, 120)
         assert "SIMAGES_WEIGHTS" in manager.status("s").message
         upload = save(photo(1), tmp_path / "key.png")
-        with pytest.raises(Exception, match="weights file not found"):
+        with pytest.raises(UnreadableImage, match="weights file not found"):
             manager.describe_upload_sync(upload, timeout=120)
     finally:
         manager.stop()

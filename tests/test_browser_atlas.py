@@ -11,12 +11,13 @@ import pytest
 
 from simages.bench import page_bench
 from simages.bench.app_server import REPO, AppServer, wait_for
+from tests.requirements import import_or_missing, missing
 from tests.test_browser_teaching import CHROMIUM, VIEWPORT, screenshot
 
 pytestmark = pytest.mark.browser
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+sync_api = import_or_missing("playwright.sync_api", "the playwright Python package is not installed")
 if not CHROMIUM.is_file():
-    pytest.skip("Debian chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+    missing("Debian chromium is not installed (apt-get install -y chromium)", module_level=True)
 
 # Pixel positions (page coordinates) of every point of the first series, and the chart's box.
 POINTS_JS = """() => {

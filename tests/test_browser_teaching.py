@@ -12,6 +12,7 @@ import pytest
 
 from simages.bench import page_bench
 from simages.bench.app_server import REPO, AppServer, wait_for
+from tests.requirements import import_or_missing, missing
 
 pytestmark = pytest.mark.browser
 
@@ -21,8 +22,8 @@ DOCS = REPO / "docs" / "images"
 VIEWPORT = {"width": 1280, "height": 720}
 
 if not CHROMIUM.is_file():
-    pytest.skip("Debian chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    missing("Debian chromium is not installed (apt-get install -y chromium)", module_level=True)
+sync_api = import_or_missing("playwright.sync_api", "the playwright Python package is not installed")
 
 
 @pytest.fixture

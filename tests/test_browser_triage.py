@@ -17,6 +17,7 @@ from simages.bench.app_server import REPO, AppServer, wait_for
 from tests.conftest import real_weights_path
 from tests.gui_fixtures import make_images
 from tests.imagegen import photo
+from tests.requirements import import_or_missing, missing
 
 pytestmark = pytest.mark.browser
 
@@ -29,8 +30,8 @@ VISIBLE_LOADED = ("[...document.querySelectorAll('img')].filter(i => i.getBoundi
                   "innerHeight).every(i => i.complete && i.naturalWidth > 0)")
 
 if not CHROMIUM.is_file():
-    pytest.skip("Debian chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    missing("Debian chromium is not installed (apt-get install -y chromium)", module_level=True)
+sync_api = import_or_missing("playwright.sync_api", "the playwright Python package is not installed")
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

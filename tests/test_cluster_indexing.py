@@ -23,9 +23,10 @@ from simages.jobs.reader import Reader
 from simages.jobs.writer import BatchWriter
 from simages.settings import Settings
 from simages.store.npz_store import load_store
+from tests.requirements import import_or_missing
 
 REPO = Path(__file__).resolve().parents[1]
-distributed = pytest.importorskip("distributed", reason="the cluster extra: pip install 'simages[cluster]'")
+distributed = import_or_missing("distributed", "the cluster extra: pip install 'simages[cluster]'")
 
 
 class SlowTiny(TinyNetwork):

@@ -14,6 +14,7 @@ from simages.bench.duplicate_copies import choose_originals, write_copies
 from simages.bench.edits import EDITS, apply_edit
 from simages.cli import main
 from tests.imagegen import photo
+from tests.requirements import import_or_missing
 
 
 def test_every_edit_changes_the_photo_the_way_its_name_says():
@@ -72,7 +73,7 @@ def test_bench_duplicates_on_a_small_sample(weights_path: Path, corel_path: Path
     assert "similar intent (gap+l2+pca128+qe10)" in out and "Duplicates space" in out
     suggested = [line for line in out.splitlines() if "the key's own top 1% (1-50 images): " in line]
     assert len(suggested) == 2 and all("1.000 of keys" in line for line in suggested)
-    pytest.importorskip("imagehash")
+    import_or_missing("imagehash", "imagehash (the test extra) is not installed")
     assert "PHash (imagehash)" in out and "DHash (imagehash)" in out
 
 

@@ -7,8 +7,9 @@ import pytest
 from simages.jobs.derived import refresh_derived
 from simages.nearest.ann import index as ann
 from tests.gui_fixtures import current_query, demo_root, gui_app, only
+from tests.requirements import import_or_missing
 
-pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
+import_or_missing("faiss", "the ANN extra (faiss-cpu) is not installed")
 
 KEY = "/similar?key_set=animals&image=ani001.png&set=animals"
 

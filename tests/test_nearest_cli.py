@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from simages.cli import join_cmd, query_cmd
+from simages.cli import main
 from simages.cli.common import open_set
 from simages.operations.query import DEFAULT_KNN
 from simages.settings import Settings
@@ -38,27 +37,10 @@ def settings(tmp_path, monkeypatch):
     return settings
 
 
-def _full_cli():
-    try:
-        from simages.cli import build_parser, main
-
-        build_parser()
-    except ImportError:
-        return None  # another command's module is not there yet: drive these two commands directly
-    return main
-
-
 def cli(settings, *argv):
-    """Run `simages --root ROOT ARGV...` and return the exit code."""
-    main = _full_cli()
-    if main is not None:
-        return main(["--root", str(settings.root), *argv])
-    parser = argparse.ArgumentParser(prog="simages")
-    sub = parser.add_subparsers(required=True)
-    query_cmd.register(sub)
-    join_cmd.register(sub)
-    args = parser.parse_args(list(argv))
-    return args.func(args, settings)
+    """Run `simages --root ROOT ARGV...` (the real command line, every command registered) and return the
+    exit code."""
+    return main(["--root", str(settings.root), *argv])
 
 
 def test_query_json_lists_nearest_images_without_the_key(settings, capsys):

@@ -14,6 +14,7 @@ from simages.cli import eval_cmd
 from simages.evaluation import runner
 from simages.extraction.network import TinyNetwork
 from simages.settings import Settings
+from tests.requirements import import_or_missing
 
 COLOURS = {"reds": (200, 40, 40), "greens": (40, 170, 60), "blues": (40, 60, 200)}
 
@@ -133,7 +134,7 @@ def test_eval_refuses_unknown_options_and_folders(
 def test_eval_saves_a_precision_plot(
     settings: Settings, labeled: Path, network: CountingNetwork, tmp_path: Path
 ) -> None:
-    pytest.importorskip("matplotlib")
+    import_or_missing("matplotlib", "matplotlib (the test extra) is not installed")
     plot = tmp_path / "plots" / "precision.png"
     assert run_cli(settings, [str(labeled), "-d", "gap+l2", "-d", "max+l2", "--plot", str(plot)]) == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -31,6 +31,7 @@ from simages.settings import Settings
 from simages.store import npz_store
 from simages.store.npz_store import load_store
 from simages.store.vanished import vanished_dir
+from tests.requirements import import_or_missing
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -75,7 +76,7 @@ def test_set_names_are_measured_in_bytes() -> None:
 def test_a_255_byte_set_name_indexes_queries_joins_and_serves_thumbnails(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
+    import_or_missing("faiss", "the ANN extra (faiss-cpu) is not installed")
     monkeypatch.setattr(indexer, "CHECKPOINT_IMAGES", 2)  # checkpoints, named after the set, are written
     monkeypatch.setattr(ann, "AUTO_MIN_IMAGES", 0)  # the ANN index files too
     ann.default_registry.clear()
@@ -261,7 +262,7 @@ def test_a_newer_store_is_refused_by_query_and_index_and_kept(
 
 
 def test_newer_derived_files_are_neither_used_nor_replaced(settings: Settings, monkeypatch) -> None:
-    pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
+    import_or_missing("faiss", "the ANN extra (faiss-cpu) is not installed")
     from simages.nearest.core.query_spec import QuerySpec
     from simages.nearest.joins.join import key_join
     from simages.nearest.sets.cache import DescriptorCache
@@ -477,7 +478,7 @@ def _write_store(settings: Settings, vectors: np.ndarray) -> list[str]:
 def test_kill_9_while_derived_files_are_written(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, stage: str, earlier_index: bool
 ) -> None:
-    pytest.importorskip("faiss", reason="the ANN extra (faiss-cpu) is not installed")
+    import_or_missing("faiss", "the ANN extra (faiss-cpu) is not installed")
     import signal
 
     from simages.nearest.core.query_spec import QuerySpec

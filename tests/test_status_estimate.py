@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
 import pytest
 
+import simages.jobs.manager as manager_module
 from simages.jobs import status as st
 from simages.jobs.manager import IndexManager
 from simages.settings import Settings
@@ -43,12 +44,14 @@ def test_only_a_running_job_has_a_time_left():
     assert st.SetStatus("a", st.INDEXED, count=100, seconds_left=200.0).time_left == ""
 
 
-def test_manager_estimates_from_progress_events(settings: Settings):
+def test_manager_estimates_from_progress_events(settings: Settings, monkeypatch):
+    clock = [1000.0]  # the manager's clock, moved by hand instead of sleeping
+    monkeypatch.setattr(manager_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     manager = IndexManager(settings, watch=False)  # never started: events are fed by hand
     manager._handle(("started", "photos"))
     manager._handle(("progress", "photos", 0, 100))
     assert manager.status("photos").seconds_left is None
-    time.sleep(2.1)
+    clock[0] += 2.1
     manager._handle(("progress", "photos", 10, 100))
     left = manager.status("photos").seconds_left
     assert left is not None and 15 < left < 30  # 90 images at about 0.21 s each
