@@ -28,13 +28,14 @@ import numpy as np
 
 from simages.extraction.calibration import Calibration, describe_cpu
 from simages.extraction.descriptor_spec import DescriptorSpec
+from simages.extraction.hardware_limit import hardware_limit, limit_note
 from simages.extraction.network import ENGINES, MAP_SHAPE, PRECISIONS, Network, fast_network
 from simages.extraction.pooling import l2_normalise, pool
 from simages.settings import Settings
 
 ENV_COREL = "SIMAGES_COREL"
 PLAIN_BATCH = 64
-CALIBRATION_IMAGES = 5  # calibration.calibration_images: 4 photos and a copy of the first
+CALIBRATION_IMAGES = 7  # calibration.calibration_images: 4 photos, 2 generated scenes, a copy of the first
 # The streaming decoder's threads (pipeline.iter_decoded_batches' default) and the network time the
 # issue asks decoding to keep up with (OpenVINO bf16 on an idle 2-core AMX machine).
 DECODE_THREADS = 2
@@ -337,12 +338,22 @@ def machine_header() -> str:
     )
 
 
-def all_engines(convs) -> list[Network]:
-    """Every engine and precision installed and native on this CPU, each built on the same kernels."""
+def all_engines(convs, cache_folder: Path | None = None) -> list[Network]:
+    """Every engine and precision installed and native on this CPU, each built on the same kernels (int8
+    quantised on first use and kept in `cache_folder`)."""
     from simages.extraction.calibration import available_candidates
     from simages.extraction.network import build_engine
 
-    return [build_engine(convs, c.engine, c.precision) for c in available_candidates()]
+    return [build_engine(convs, c.engine, c.precision, cache_folder) for c in available_candidates()]
+
+
+def precision_of(network: Network) -> str:
+    """'fp32', 'bf16' or 'int8': what the network computes in (from its choice, else its description)."""
+    choice = getattr(network, "choice", None)
+    if choice is not None:
+        return choice.candidate.precision
+    words = network.description.split("[")[0]
+    return next((p for p in ("int8", "bf16") if f" {p}" in words), "fp32")
 
 
 def run_engines(args: argparse.Namespace, settings: Settings) -> int:
@@ -357,10 +368,13 @@ def run_engines(args: argparse.Namespace, settings: Settings) -> int:
     images = np.stack([load_for_network(path) for path in files])
     model = keras_vgg16(settings.weights)
     plain = PlainKerasNetwork(None, PLAIN_BATCH, model=model)
-    engines: list[Network] = [plain, *all_engines(conv_weights_from_keras(model))]
+    engines: list[Network] = [plain, *all_engines(conv_weights_from_keras(model), settings.model_cache)]
     print(f"{len(images)} Corel images, decoded once; the network alone, best of 2 runs after a warm-up")
-    print("| engine | ms/img | speed-up over Keras predict | min cos flat | min cos GAP+L2 |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| engine | ms/img | speed-up over Keras predict | min cos flat | min cos GAP+L2 | G MAC/s "
+        "| of peak |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     reference, baseline = None, None
     for network in engines:
         network.maps(images[:4])
@@ -374,63 +388,38 @@ def run_engines(args: argparse.Namespace, settings: Settings) -> int:
             reference, baseline = maps, ms
         flat = min_cosine(maps.reshape(len(maps), -1), reference.reshape(len(maps), -1))
         gap = min_cosine(pool(maps, GAP_L2), pool(reference, GAP_L2))
-        print(f"| {network.description} | {ms:.1f} | {baseline / ms:.2f}x | {flat:.6f} | {gap:.6f} |")
+        limit = hardware_limit(precision_of(network), ms)
+        print(
+            f"| {network.description} | {ms:.1f} | {baseline / ms:.2f}x | {flat:.6f} | {gap:.6f} | "
+            f"{limit.achieved / 1e9:.0f} | {limit.share_words()} |"
+        )
+    print(limit_note())
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 
 
-def run_fidelity(args: argparse.Namespace, settings: Settings) -> int:
-    """The fidelity criterion of every engine against Keras' fp32 predict on (a sample of) Corel-1k."""
-    from simages.extraction.fidelity import fidelity
-    from simages.extraction.images import load_for_network
-    from simages.extraction.keras_vgg import keras_vgg16
-    from simages.extraction.network import PlainKerasNetwork
-    from simages.extraction.torch_vgg import conv_weights_from_keras
+def _weights_id(settings: Settings) -> str | None:
+    from simages.settings import file_sha256
 
-    print(machine_header())
-    corel = args.data or default_corel()
-    files = sample_corel(corel, args.images if args.images_given else 1000)
-    labels = [path.parent.name for path in files]
-    spec = settings.descriptor
-    images = np.stack([load_for_network(path) for path in files])
-    model = keras_vgg16(settings.weights)
-    # The fp32 engines equal Keras to ~1e-6 relative (tests/test_extraction_network.py); the criterion
-    # exists for the reduced-precision ones, and each costs minutes of CPU on 1000 images.
-    engines = [e for e in all_engines(conv_weights_from_keras(model)) if " fp32" not in e.description]
-    print(f"{len(files)} Corel images; reference: Keras predict fp32; descriptor {spec}", flush=True)
-    print("(fp32 engines are not listed: they equal Keras' maps to about 1e-6 relative)")
-    reference = _maps_in_batches(PlainKerasNetwork(None, PLAIN_BATCH, model=model), images)
-    print("| engine | min cos (stored descriptor) | top-10 overlap | mAP delta | P@10 delta | criterion |")
-    print("|---|---:|---:|---:|---:|---|")
-    failed = 0
-    report = None
-    for network in engines:
-        report = fidelity(reference, _maps_in_batches(network, images), labels, spec)
-        failed += not report.passes
-        print(f"| {network.description} | {report.row()} |", flush=True)
-    if report is not None:
-        print(f"reference: mAP {report.reference_map:.4f}, P@10 {report.reference_p10:.4f}")
-    print("criterion: every cosine >= 0.9995, top-10 overlap >= 99%, mAP and P@10 within 0.002")
-    return 0 if failed == 0 else 1
-
-
-def _maps_in_batches(network: Network, images: np.ndarray, batch: int = PLAIN_BATCH) -> np.ndarray:
-    return np.concatenate(
-        [network.maps(images[start : start + batch]) for start in range(0, len(images), batch)]
-    )
+    return None if settings.weights is None else file_sha256(str(Path(settings.weights).resolve()))
 
 
 def print_calibration(calibration: Calibration | None) -> None:
     if calibration is None:
         return
-    print(f"calibration ({calibration.seconds:.1f} s, network alone on {CALIBRATION_IMAGES} photos):")
-    print("| candidate | ms/img | min cos vs fp32 | copy cos | faithful |")
-    print("|---|---:|---:|---:|---|")
+    builds = sum(m.build_seconds or 0.0 for m in calibration.measurements)
+    print(
+        f"calibration ({calibration.seconds:.1f} s, of which {builds:.1f} s building the networks, int8 "
+        f"quantisation included; network alone on {CALIBRATION_IMAGES} images):"
+    )
+    print("| candidate | ms/img | min cos vs fp32 | copy cos | faithful | built in |")
+    print("|---|---:|---:|---:|---|---:|")
     for m in sorted(calibration.measurements, key=lambda m: m.ms_per_image or float("inf")):
         ms = f"{m.ms_per_image:.1f}" if m.ms_per_image is not None else m.error or "-"
         cos = f"{m.min_cosine:.6f}" if m.min_cosine is not None else "-"
         copy = f"{m.copy_cosine:.6f}" if m.copy_cosine is not None else "-"
-        print(f"| {m.candidate.label} | {ms} | {cos} | {copy} | {'yes' if m.faithful else 'no'} |")
+        built = f"{m.build_seconds:.1f} s" if m.build_seconds is not None else "-"
+        print(f"| {m.candidate.label} | {ms} | {cos} | {copy} | {'yes' if m.faithful else 'no'} | {built} |")
 
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
@@ -438,6 +427,8 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.images is None:
         args.images = 128
     if args.fidelity:
+        from simages.bench.extract_fidelity import run_fidelity
+
         return run_fidelity(args, settings)
     if args.engines:
         return run_engines(args, settings)
@@ -453,7 +444,16 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     spec = settings.descriptor
     model = keras_vgg16(settings.weights)
     # Calibrated afresh (never from the cache): the benchmark shows what this machine measures now.
-    network = fast_network(conv_weights_from_keras(model), args.engine, args.precision, fresh=True)
+    # The int8 model is quantised once per weights file and kept (the calibration's build time says
+    # whether it was made now); a temporary folder would make every run pay for it.
+    network = fast_network(
+        conv_weights_from_keras(model),
+        args.engine,
+        args.precision,
+        cache_folder=settings.model_cache,
+        weights_id=_weights_id(settings),
+        fresh=True,
+    )
     print_calibration(network.choice.calibration)
     plain_threads = torch.get_num_threads()
     print(
@@ -528,6 +528,21 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             f"{TARGET_NETWORK_MS:g} ms network, {'keeps up' if supply <= network_ms else 'does NOT keep up'} "
             f"with this run's ({network_ms:.1f} ms)"
         )
+    print()
+    print("how close to the hardware's limit (the fast path's network stage, and end to end):")
+    for row in rows:
+        fast = row["fast"]
+        network_ms = 1000 * fast.stages["network"] / fast.count
+        precision = precision_of(network)
+        limit = hardware_limit(precision, network_ms)
+        print(f"  {row['set']}: network {network_ms:.1f} ms/img, {limit.line()}")
+        print(
+            f"  {row['set']}: end to end {fast.ms_per_image:.1f} ms/img, "
+            f"{hardware_limit(precision, fast.ms_per_image).share_words()} of the peak"
+        )
+        idle = fast.stages["decode"] / fast.seconds
+        print(f"  {row['set']}: the network waited for decoding {100 * idle:.1f}% of the run")
+    print(f"  {limit_note()}")
     print()
     print(f"fast path: {rows[0]['fast'].description}")
     agreement = all(

@@ -3,8 +3,10 @@
 CPUs differ more than any rule of thumb: on an Intel Xeon with AMX, OpenVINO or torch in bf16 run the
 network several times faster than ncnn's fp32 Winograd; on an AMD Zen 4 (AVX-512 BF16, no AMX) ncnn fp32
 is the fastest. So the choice is measured, not guessed: on first use every installed candidate
-(ncnn fp32, torch fp32/bf16, OpenVINO fp32/bf16) runs the real kernels on a few photos, interleaved so
-a burst of other work on the machine hits all of them alike, and each is checked against fp32:
+(ncnn fp32, torch fp32/bf16, OpenVINO fp32/bf16, and OpenVINO int8 on CPUs with VNNI or AMX-INT8 when
+NNCF is installed: quantisation.py, which quantises the network on first use) runs the real kernels on a
+few photos, interleaved so a burst of other work on the machine hits all of them alike, and each is
+checked against fp32:
 
 * fidelity: every image's descriptor (GAP + L2, what the default descriptor stores) has cosine
   >= MIN_COSINE with the fp32 reference (torch fp32: the same fp32 convolutions Keras' `predict`
@@ -13,8 +15,9 @@ a burst of other work on the machine hits all of them alike, and each is checked
 * speed: milliseconds per image, the best of the rounds.
 
 The result is kept in features/.cache/ under a key made of the CPU (model, core count, the flags that
-matter), the engines' versions, the weights' sha256 and this module's version, and redone when any of
-them changes. `SIMAGES_ENGINE` / `SIMAGES_PRECISION` (or the CLI's --engine / --precision) narrow the
+matter, int8 ones included), the engines' and NNCF's versions, the weights' sha256 and this module's
+version, and redone when any of them changes: a calibration made on another CPU is never reused.
+`SIMAGES_ENGINE` / `SIMAGES_PRECISION` (or the CLI's --engine / --precision) narrow the
 choice; both together force a path without any calibration. Every choice comes with a sentence that
 says which path runs and why.
 
@@ -43,7 +46,8 @@ from simages.store.lock import set_lock
 
 log = logging.getLogger(__name__)
 
-CALIBRATION_VERSION = 1
+# 2: int8 candidates (OpenVINO + NNCF) on CPUs with VNNI / AMX-INT8; NNCF's version and int8 flags in the key.
+CALIBRATION_VERSION = 2
 # Exact copies must keep scoring as duplicates (>= 0.999) whatever the engine; one engine on the same
 # bytes should give the same maps, so anything below this means non-deterministic kernels.
 COPY_COSINE = 0.99999
@@ -52,7 +56,7 @@ COPY_COSINE = 0.99999
 CONTENDER_RATIO = 1.5
 ROUNDS = 2
 ENGINES = ("ncnn", "torch", "openvino")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "int8")
 ENV_ENGINE = "SIMAGES_ENGINE"
 ENV_PRECISION = "SIMAGES_PRECISION"
 # CPU features that change which engine is fastest; a machine that gains or loses one recalibrates.
@@ -61,10 +65,12 @@ _RELEVANT_FLAGS = (
     "fma",
     "avx512f",
     "avx512_vnni",
+    "avx_vnni",
     "avx512_bf16",
     "avx512_fp16",
     "amx_tile",
     "amx_bf16",
+    "amx_int8",
 )
 
 
@@ -88,6 +94,7 @@ class Measurement:
     min_cosine: float | None = None  # GAP+L2 descriptor, worst image, against the fp32 reference
     copy_cosine: float | None = None  # an image against its byte-identical copy, same engine
     error: str | None = None
+    build_seconds: float | None = None  # making the network (int8: quantising it on first use)
 
     @property
     def candidate(self) -> Candidate:
@@ -103,16 +110,19 @@ class Measurement:
             and self.copy_cosine >= COPY_COSINE
         )
 
+    def fidelity_words(self) -> str:
+        """'min cos 0.99998, copy 1.000000' (or '-' where not measured)."""
+        cos = f"{self.min_cosine:.5f}" if self.min_cosine is not None else "-"
+        copy = f"{self.copy_cosine:.6f}" if self.copy_cosine is not None else "-"
+        return f"min cos {cos}, copy {copy}"
+
     def summary(self) -> str:
         """'ncnn fp32 62 ms', 'torch bf16 fails fidelity (min cos 0.99910)', 'openvino bf16 failed: ...'."""
         if self.error is not None:
             return f"{self.candidate.label} failed: {self.error}"
         timing = f"{self.ms_per_image:.0f} ms" if self.ms_per_image is not None else "not timed"
         if not self.faithful:
-            return (
-                f"{self.candidate.label} {timing}, fails fidelity (min cos {self.min_cosine:.5f}, "
-                f"copy {self.copy_cosine:.6f})"
-            )
+            return f"{self.candidate.label} {timing}, fails fidelity ({self.fidelity_words()})"
         return f"{self.candidate.label} {timing}"
 
 
@@ -190,7 +200,7 @@ def describe_cpu(identity: dict | None = None) -> str:
 def engine_versions() -> dict[str, str | None]:
     """Installed versions of the engines' packages (None: not installed), without importing them."""
     versions: dict[str, str | None] = {}
-    for package in ("ncnn", "torch", "openvino"):
+    for package in ("ncnn", "torch", "openvino", "nncf"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -209,12 +219,14 @@ def machine_key(weights_id: str) -> dict:
 
 
 def available_candidates(engine: str = "auto") -> list[Candidate]:
-    """Every engine/precision installed and native here (bf16 only where the CPU computes it natively).
+    """Every engine/precision installed and native here (bf16 only where the CPU computes it natively,
+    int8 only where it has int8 dot products: AVX-512 VNNI, AVX-VNNI or AMX-INT8, and NNCF is installed).
 
     `engine` limits the search to one engine, so that asking for ncnn does not import torch.
     """
     from simages.extraction.ncnn_vgg import ncnn_available
     from simages.extraction.openvino_vgg import openvino_available, openvino_bf16
+    from simages.extraction.quantisation import int8_available
 
     found = []
     if engine in ("auto", "ncnn") and ncnn_available():
@@ -227,6 +239,8 @@ def available_candidates(engine: str = "auto") -> list[Candidate]:
         found.append(Candidate("openvino", "fp32"))
         if openvino_bf16():
             found.append(Candidate("openvino", "bf16"))
+        if int8_available(cpu_identity()["flags"]):
+            found.append(Candidate("openvino", "int8"))
     return found
 
 
@@ -260,6 +274,12 @@ def matching(candidates: Sequence[Candidate], engine: str, precision: str) -> li
         return allowed
     if engine != "auto" and not any(c.engine == engine for c in candidates):
         raise RuntimeError(f"{ENV_ENGINE}={engine}, but {engine} is not installed ({_INSTALL[engine]})")
+    if precision == "int8":
+        raise RuntimeError(
+            f"{ENV_PRECISION}=int8, but int8 runs only on OpenVINO with NNCF installed "
+            "(pip install 'simages[int8]') and on CPUs with int8 dot products (AVX-512 VNNI, AVX-VNNI, "
+            "AMX-INT8)"
+        )
     if precision == "bf16":
         raise RuntimeError(
             f"{ENV_PRECISION}=bf16, but {'no engine' if engine == 'auto' else engine} computes bf16 "
@@ -308,12 +328,17 @@ def choose(measurements: Sequence[Measurement], engine: str = "auto", precision:
 # --- measuring ------------------------------------------------------------------------------------
 
 
-def calibration_images(count: int = 4) -> np.ndarray:
-    """`count` real photos (the demo set's, when the repository is here), then a copy of the first.
+def calibration_images(count: int = 4, scenes: int = 2) -> np.ndarray:
+    """`count` real photos (the demo set's, when the repository is here), `scenes` generated scenes, then a
+    byte-identical copy of the first: (count + scenes + 1, 224, 224, 3) uint8.
 
-    Where the demo photos are missing (an installed package), deterministic photo-like images
-    (smooth colour fields with edges and texture) take their place.
+    The generated scenes (calibration_photos.generated_scene: hard edges, fine periodic texture, noise)
+    are the hardest inputs for reduced precision measured: int8 that the 4 photos alone let through
+    (min cos 0.9993) dropped to 0.983 on them, and failed the Corel-1k criterion, while bf16 kept
+    0.99997 on both (docs/speed.md). Where the demo photos are missing (an installed package), more
+    generated scenes take their place.
     """
+    from simages.extraction.calibration_photos import generated_scene
     from simages.extraction.images import UnreadableImage, load_for_network
 
     demo = Path(__file__).resolve().parents[2] / "image_sets" / "demo"
@@ -328,18 +353,11 @@ def calibration_images(count: int = 4) -> np.ndarray:
             images.append(load_for_network(path))
         except UnreadableImage:
             continue
-    rng = np.random.default_rng(15)
-    while len(images) < count:
-        images.append(_photo_like(rng))
+    seed = 1000
+    while len(images) < count + scenes:
+        images.append(generated_scene(seed))
+        seed += 1
     return np.stack([*images, images[0].copy()])
-
-
-def _photo_like(rng: np.random.Generator, side: int = 224) -> np.ndarray:
-    coarse = rng.uniform(0, 255, size=(4, 4, 3))
-    smooth = np.kron(coarse, np.ones((side // 4, side // 4, 1)))
-    edges = (np.add.outer(np.arange(side), np.arange(side)) % 56 < 28)[..., None] * rng.uniform(-40, 40, 3)
-    noise = rng.normal(0, 12, size=(side, side, 3))
-    return np.clip(smooth + edges + noise, 0, 255).astype(np.uint8)
 
 
 def _gap_l2(maps: np.ndarray) -> np.ndarray:
@@ -365,7 +383,9 @@ def measure(
         result = Measurement(candidate.engine, candidate.precision)
         results[candidate] = result
         try:
+            start = clock()
             network = build()
+            result.build_seconds = clock() - start
             network.maps(images[:2])  # warm-up: first calls allocate and pick kernels
             networks[candidate] = network
         except Exception as error:  # a broken or refused engine is one failed candidate, not a crash
@@ -397,15 +417,25 @@ def measure(
     return list(results.values()), networks
 
 
+def fidelity_figures(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
+    """The calibration's check on maps of its photos ((n, 7, 7, 512), the last image a byte-identical copy
+    of the first): {'min_cosine': worst GAP+L2 cosine with the reference's, 'copy_cosine': the copy's
+    with its original's, same engine}. `Measurement(**figures).faithful` is the verdict."""
+    ref, gap = _gap_l2(reference)[:-1], _gap_l2(candidate)
+    return {
+        "min_cosine": float((gap[:-1] * ref).sum(axis=1).min()),
+        "copy_cosine": float((gap[0] * gap[-1]).sum()),
+    }
+
+
 def _fidelity(results: dict[Candidate, Measurement], maps: dict[Candidate, np.ndarray], images) -> None:
     reference = _reference(maps)
     if reference is None:
         return
-    ref = _gap_l2(maps[reference])[:-1]
     for candidate, out in maps.items():
-        gap = _gap_l2(out)
-        results[candidate].min_cosine = float((gap[:-1] * ref).sum(axis=1).min())
-        results[candidate].copy_cosine = float((gap[0] * gap[-1]).sum())
+        figures = fidelity_figures(maps[reference], out)
+        results[candidate].min_cosine = figures["min_cosine"]
+        results[candidate].copy_cosine = figures["copy_cosine"]
 
 
 def _reference(maps: dict[Candidate, np.ndarray]) -> Candidate | None:

@@ -3,11 +3,15 @@
 Exact top-10 identity was too strict: bf16 moves scores by ~4e-4, which reorders near-ties without
 changing retrieval quality. So on a labelled set (Corel-1k), against the maps of Keras' fp32 predict:
 
-* every image's descriptor (the stored part of the descriptor spec, e.g. GAP + L2 for the default) has
-  cosine >= MIN_COSINE with the reference's;
 * the mean overlap of each image's 10 nearest neighbours (cosine, the spec's full vectors incl. PCA /
   whitening learned on the set, the image itself left out) is >= MIN_TOP10_OVERLAP;
 * mAP and P@10 (leave-one-out, as `simages eval`) are within MAX_SCORE_DELTA of the reference's.
+
+Every image's descriptor cosine with the reference's (the stored part of the descriptor spec, e.g. GAP +
+L2 for the default) is reported, not required (issue 26): what users see is the neighbours and the
+scores, and int8 moves every descriptor a little without changing them. Copies (exact ones identical,
+the same duplicate pairs) are checked by `simages bench extract --fidelity` (bench/extract_fidelity.py).
+MIN_COSINE remains the calibration's per-image gate on its own photos (calibration.py).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ class FidelityReport:
     """How a candidate's maps compare with the reference's on one labelled set."""
 
     images: int
-    min_cosine: float  # worst image, stored descriptor
+    min_cosine: float  # worst image, stored descriptor (reported, not part of `passes`)
     top10_overlap: float  # mean share of the 10 nearest neighbours in common, 0..1
     map_delta: float  # candidate mAP - reference mAP
     p10_delta: float  # candidate P@10 - reference P@10
@@ -41,8 +45,7 @@ class FidelityReport:
     @property
     def passes(self) -> bool:
         return (
-            self.min_cosine >= MIN_COSINE
-            and self.top10_overlap >= MIN_TOP10_OVERLAP
+            self.top10_overlap >= MIN_TOP10_OVERLAP
             and abs(self.map_delta) <= MAX_SCORE_DELTA
             and abs(self.p10_delta) <= MAX_SCORE_DELTA
         )

@@ -67,16 +67,25 @@ class TinyNetwork:
 
 ENV_ENGINE = "SIMAGES_ENGINE"
 ENGINES = ("auto", "ncnn", "torch", "openvino")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
-def build_engine(convs: list[ConvWeights], engine: str, precision: str) -> Network:
-    """VGG-16's conv stack on one engine ('ncnn', 'torch', 'openvino') in one precision ('fp32', 'bf16').
+def build_engine(
+    convs: list[ConvWeights],
+    engine: str,
+    precision: str,
+    cache_folder: Path | None = None,
+    weights_id: str | None = None,
+) -> Network:
+    """VGG-16's conv stack on one engine ('ncnn', 'torch', 'openvino') in one precision ('fp32', 'bf16',
+    'int8': OpenVINO only, quantised by NNCF on first use and kept in `cache_folder` under `weights_id`).
 
     Raises ValueError for a combination that does not exist (ncnn runs fp32 only: its bf16 mode was
     measured less accurate and not faster) and RuntimeError when the engine is missing or the CPU has
-    no native bf16.
+    no native bf16 or int8.
     """
+    if precision == "int8":
+        return _openvino_int8(convs, cache_folder, weights_id or _kernels_id(convs), engine)
     if engine == "ncnn":
         if precision != "fp32":
             raise ValueError("the ncnn engine runs fp32 only")
@@ -94,6 +103,30 @@ def build_engine(convs: list[ConvWeights], engine: str, precision: str) -> Netwo
 
         return OpenVinoVGG16(convs, precision=precision)
     raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+def _openvino_int8(
+    convs: list[ConvWeights], cache_folder: Path | None, weights_id: str, engine: str
+) -> Network:
+    from simages.extraction.calibration import cpu_identity
+    from simages.extraction.openvino_vgg import OpenVinoVGG16
+    from simages.extraction.quantisation import int8_available, int8_instructions, quantised_model
+
+    if engine != "openvino":
+        raise ValueError(f"int8 runs on OpenVINO only, not {engine}")
+    flags = cpu_identity()["flags"]
+    if int8_instructions(flags) is None:
+        raise RuntimeError(
+            "this CPU has no int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX-INT8); "
+            "int8 would be emulated, slower than fp32"
+        )
+    if not int8_available(flags):
+        raise RuntimeError("int8 needs OpenVINO and NNCF: pip install 'simages[int8]'")
+    quantised = quantised_model(convs, cache_folder, weights_id)
+    network = OpenVinoVGG16(convs, "int8", model=quantised.model)
+    network.quantisation_seconds = quantised.seconds
+    network.description = network.description.replace("int8 (", f"int8 ({int8_instructions(flags)}, ", 1)
+    return network
 
 
 def load_network(
@@ -159,7 +192,9 @@ def fast_network(
     network, choice = calibrated_choice(
         weights_id,
         cache_folder,
-        lambda candidate: build_engine(convs, candidate.engine, candidate.precision),
+        lambda candidate: build_engine(
+            convs, candidate.engine, candidate.precision, cache_folder=cache_folder, weights_id=weights_id
+        ),
         engine,
         precision,
         fresh=fresh,

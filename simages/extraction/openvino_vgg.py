@@ -19,7 +19,7 @@ import numpy as np
 from simages.extraction.torch_vgg import BGR_MEANS, ConvWeights
 
 INPUT_SIDE = 224
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "int8")
 _HINTS = {"fp32": "f32", "bf16": "bf16"}
 
 
@@ -67,6 +67,7 @@ def openvino_graph(convs: list[ConvWeights], side: int = INPUT_SIDE):  # -> open
         x = ops.convolution(
             x, ops.constant(np.ascontiguousarray(kernel, dtype=np.float32)), [1, 1], [1, 1], [1, 1], [1, 1]
         )
+        x.set_friendly_name(f"{conv.name}/conv")  # how quantisation.KEEP_FLOAT names a layer
         bias = np.asarray(conv.bias, dtype=np.float32).reshape(1, -1, 1, 1)
         x = ops.relu(ops.add(x, ops.constant(bias)))
         if conv.pool_after:
@@ -77,29 +78,46 @@ def openvino_graph(convs: list[ConvWeights], side: int = INPUT_SIDE):  # -> open
 
 
 class OpenVinoVGG16:
-    """`Network` implementation on OpenVINO, fp32 or bf16, `workers` inference requests in flight."""
+    """`Network` implementation on OpenVINO, fp32, bf16 or int8, `workers` inference requests in flight.
 
-    def __init__(self, convs: list[ConvWeights], precision: str = "fp32", workers: int | None = None) -> None:
+    int8 needs `model`, the quantised graph (quantisation.quantised_model); its layers left in floating
+    point run in bf16 where the CPU has it natively, else fp32."""
+
+    def __init__(
+        self,
+        convs: list[ConvWeights],
+        precision: str = "fp32",
+        workers: int | None = None,
+        model=None,  # openvino.Model: the int8 graph, for precision "int8"
+    ) -> None:
         import openvino
 
         if precision not in PRECISIONS:
             raise ValueError(f"OpenVINO precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         if precision == "bf16" and not openvino_bf16():
             raise RuntimeError("OpenVINO has no native bf16 on this CPU; use precision fp32")
+        if precision == "int8" and model is None:
+            raise ValueError("OpenVINO int8 needs the quantised model (quantisation.quantised_model)")
         self.precision = precision
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
         core = openvino.Core()
+        hint = _HINTS.get(precision) or ("bf16" if openvino_bf16() else "f32")
         config = {
-            "INFERENCE_PRECISION_HINT": _HINTS[precision],
+            "INFERENCE_PRECISION_HINT": hint,
             # One stream per worker with one thread each: whole images per core, as the other engines.
             "PERFORMANCE_HINT": "THROUGHPUT",
             "NUM_STREAMS": str(self.workers),
             "INFERENCE_NUM_THREADS": str(self.workers),
         }
-        self._compiled = core.compile_model(openvino_graph(convs), "CPU", config)
+        self._compiled = core.compile_model(
+            model if model is not None else openvino_graph(convs), "CPU", config
+        )
         self._queue = openvino.AsyncInferQueue(self._compiled, self.workers)
         self._lock = threading.Lock()
-        self.description = f"openvino {openvino_version()} {precision}, {self.workers} requests x 1 thread"
+        kind = (
+            precision if precision != "int8" else f"int8 (NNCF; other layers {hint.replace('f32', 'fp32')})"
+        )
+        self.description = f"openvino {openvino_version()} {kind}, {self.workers} requests x 1 thread"
 
     def maps(self, images: np.ndarray) -> np.ndarray:
         """(n, 224, 224, 3) uint8 RGB -> (n, 7, 7, 512) float32."""
