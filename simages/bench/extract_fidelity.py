@@ -135,7 +135,9 @@ def run_fidelity(args: argparse.Namespace, settings: Settings) -> int:
     labels = [path.parent.name for path in files]
     spec = settings.descriptor
     with tempfile.TemporaryDirectory(prefix="simages-fidelity-copies-") as folder:
-        copies = edited_copies(corel, Path(folder))
+        # 2 originals per class on the full set; 1 on a sample of fewer than 200, whose copies would
+        # otherwise outnumber it.
+        copies = edited_copies(corel, Path(folder), COPIES_PER_CLASS if len(files) >= 200 else 1)
         images = np.stack([load_for_network(path) for path in [*files, *(path for _, path in copies)]])
     # Byte-identical copies of a few photos, placed after everything so they fall in other batches.
     exact_rows = list(range(0, len(files), max(1, len(files) // 8)))[:8]
