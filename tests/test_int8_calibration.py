@@ -190,3 +190,29 @@ def test_the_limit_line_says_achieved_and_peak(monkeypatch):
     assert "achieved 1000 G MAC/s = 49% of the bf16 peak, 2048 G MAC/s" in limit.line()
     monkeypatch.setattr("simages.extraction.hardware_limit.cpu_mhz", lambda: None)
     assert "no peak" in hardware_limit("bf16", 15.35, {"model": "x", "cores": 2}).line()
+
+
+# --- the fidelity benchmark's copies check ---------------------------------------------------------
+
+
+def test_changed_duplicate_pairs_fail_unless_they_are_ties_at_the_threshold(monkeypatch):
+    import simages.bench.extract_fidelity as bench
+
+    reference = {("a", "b"): 0.91, ("c", "d"): 0.503, ("e", "f"): 0.62, ("g", "h"): 0.45}
+    engine = {("a", "b"): 0.91, ("c", "d"): 0.498, ("e", "f"): 0.48, ("i", "j"): 0.55}
+    monkeypatch.setattr(bench, "duplicates_index", lambda maps, names, spec: None)
+    monkeypatch.setattr(bench, "duplicate_scores", lambda index, threshold: engine)
+    maps = np.arange(4 * 7 * 7 * 512, dtype=np.float32).reshape(4, 7, 7, 512)
+    maps[3] = maps[0]
+    report = bench.copy_report(maps, reference, ["x"] * 4, [(0, 3)], None, threshold=0.5)
+    assert report.exact_identical and report.pairs_reference == 3
+    # c~d moved from 0.503 to 0.498: a tie, listed; e~f lost and i~j new are real changes.
+    assert report.changed_ties == ["c ~ d: 0.5030 -> 0.4980"]
+    assert (report.pairs_lost, report.pairs_new) == (1, 1) and not report.passes
+    assert "2 of 3 same, 1 lost, 1 new, 1 ties changed" in report.cells()
+    maps[3, 0, 0, 0] += 1e-3  # a byte-identical copy with other maps fails whatever the pairs
+    engine.pop(("i", "j"))
+    engine[("e", "f")] = 0.62
+    report = bench.copy_report(maps, reference, ["x"] * 4, [(0, 3)], None, threshold=0.5)
+    assert (report.pairs_lost, report.pairs_new) == (0, 0) and not report.passes
+    assert report.cells().startswith("DIFFER")
