@@ -53,3 +53,26 @@ async def test_unknown_head_in_a_link_says_so(tmp_path):
     async with gui_app(settings, manager) as (_, user):
         await user.open(KEY + "&head=nope")
         await user.should_see("no trained head 'nope'")
+
+
+async def test_join_page_joins_with_the_chosen_head_as_the_cli_does(tmp_path):
+    settings, manager = _root_with_head(tmp_path)
+    spec = registry.resolve_descriptor("head:h", settings.features)
+    index = DescriptorCache().get(settings, "animals", spec)
+    nearest = QuerySpec("cosine", "knn", 1)
+    best = max(key_join(index, index.raw_vector(name), nearest, exclude=name).matches[0].score
+               for name in index.names)
+    plain = DescriptorCache().get(settings, "animals")
+    untrained = max(key_join(plain, plain.raw_vector(name), nearest, exclude=name).matches[0].score
+                    for name in plain.names)
+    assert abs(best - untrained) > 0.01  # the page can only match `best` by applying the head
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=animals&b=animals&predicate=knn&param=3&head=h")
+        await user.should_see(marker="pairs-view", retries=50)
+        await user.should_see(marker="head")
+        assert only(user, "head").value == "h"
+        shown = sorted((float(e.text.split()[-1]) for e in user.find(marker="pair-score").elements),
+                       reverse=True)
+        assert abs(shown[0] - best) < 1.5e-3
+        await user.open("/join?a=animals&b=animals&predicate=knn&param=3&head=nope")
+        await user.should_see("no trained head 'nope'", retries=50)

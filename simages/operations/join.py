@@ -23,6 +23,7 @@ from simages.nearest.sets.cache import DescriptorCache
 from simages.nearest.teaching.query_cost import IndexChoice, JoinCost, explained_set_join
 from simages.operations.sets import open_join_sets
 from simages.settings import Settings
+from simages.training.registry import resolve_descriptor
 
 Groups = Iterable[tuple[str, list[Match]]]
 Progress = Callable[[int, int], None]
@@ -40,6 +41,8 @@ class JoinRequest:
     bs: tuple[str, ...]
     spec: QuerySpec
     intent: str = DEFAULT_INTENT.name
+    # A trained head (simages train) the sets are read with, similar intent only; None: as settings say.
+    head: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,9 +122,14 @@ class JoinAnswer:
 def open_sets(
     request: JoinRequest, settings: Settings, cache: DescriptorCache, apply_chosen: bool = True
 ) -> tuple[SetIndex, list[SetIndex]]:
-    """The request's sets, as `operations.sets.open_join_sets` reads them."""
-    return open_join_sets(cache, settings, request.a, request.bs, intent_named(request.intent),
-                          apply_chosen=apply_chosen)
+    """The request's sets, as `operations.sets.open_join_sets` reads them; with `request.head` (the
+    similar intent) both read with that trained head (HeadError, DescriptorMismatch: ValueErrors)."""
+    intent = intent_named(request.intent)
+    if request.head and intent.keeps_learned_parts:
+        head = resolve_descriptor(f"head:{request.head}", settings.features)
+        settings = settings.with_(descriptor=head, descriptor_chosen=True)
+        apply_chosen = True
+    return open_join_sets(cache, settings, request.a, request.bs, intent, apply_chosen=apply_chosen)
 
 
 def run_set_join(

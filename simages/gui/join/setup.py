@@ -23,6 +23,7 @@ from simages.nearest.joins.distribution import join_threshold
 from simages.nearest.sets.cache import NotIndexed
 from simages.operations.join import JoinRequest
 from simages.store.npz_store import StoreError
+from simages.training.registry import resolve_descriptor
 
 
 class JoinProblem(Exception):
@@ -39,11 +40,15 @@ def searched_sets(ctx: GuiContext, state: JoinState) -> tuple[str, ...]:
     return (state.b,) if state.b is not None else other_sets(known_sets(ctx), state.a)
 
 
-def load_for(ctx: GuiContext, name: str, intent: Intent) -> SetIndex | None:
-    """The set's index as the intent reads it; None while it has no usable store."""
+def load_for(ctx: GuiContext, name: str, intent: Intent, head: str | None = None) -> SetIndex | None:
+    """The set's index as the intent reads it (with the trained head `head` for the similar intent); None
+    while it has no usable store, or when the head cannot be applied (the join itself says why)."""
     try:
+        if head and intent.keeps_learned_parts:
+            spec = resolve_descriptor(f"head:{head}", ctx.settings.features)
+            return ctx.descriptors.get(ctx.settings, name, spec)
         return ctx.descriptors.get(ctx.settings, name, intent)
-    except (NotIndexed, StoreError, InvalidName):
+    except (NotIndexed, StoreError, InvalidName, ValueError):
         return None
 
 
@@ -56,13 +61,13 @@ def suggested_threshold(ctx: GuiContext, state: JoinState) -> float | None:
 
 
 def _threshold(ctx: GuiContext, names: tuple[str, ...], state: JoinState) -> float | None:
-    indexes = [load_for(ctx, name, state.intent_spec) for name in names]
+    indexes = [load_for(ctx, name, state.intent_spec, state.head) for name in names]
     searched = [index for index in indexes if index is not None]
     if not searched:
         return None
     if state.intent_spec == DUPLICATES:
         return duplicate_threshold(state.metric, searched[0])
-    a = load_for(ctx, state.a, state.intent_spec)
+    a = load_for(ctx, state.a, state.intent_spec, state.head)
     if a is None:
         return None
     try:
@@ -114,4 +119,4 @@ def resolve(ctx: GuiContext, state: JoinState) -> ResolvedJoin:
         spec = resolved.spec()
     except ValueError as error:
         raise JoinProblem("This join cannot run", str(error), 400) from None
-    return ResolvedJoin(resolved, JoinRequest(state.a, names, spec, state.intent), left_out)
+    return ResolvedJoin(resolved, JoinRequest(state.a, names, spec, state.intent, state.head), left_out)

@@ -47,6 +47,7 @@ from simages.gui.pages.common import (
 from simages.gui.urls.join import JoinState, csv_url, groups_url, join_from_params, join_params, join_url
 from simages.gui.urls.query import InvalidQuery, home_url
 from simages.gui.widgets.controls import Expansion, QueryControls, format_score
+from simages.gui.widgets.head_picker import head_picker
 from simages.gui.widgets.histogram import marker_for, score_histogram, set_range_threshold, threshold_control
 from simages.gui.widgets.intent_picker import follow_intent, intent_picker
 from simages.gui.widgets.status_panel import describe_status
@@ -108,7 +109,10 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             return tab["state"].with_(**changes)
         a_value, b_value, intent = (select.value for select in tab["pickers"])
         b = None if b_value == ALL_OTHERS else b_value
-        return tab["state"].with_(**{"a": a_value or tab["state"].a, "b": b, "intent": intent} | changes)
+        picked = {"a": a_value or tab["state"].a, "b": b, "intent": intent}
+        if tab.get("head_select") is not None:
+            picked["head"] = tab["head_select"].value or None
+        return tab["state"].with_(**picked | changes)
 
     with ui.column().classes("w-full q-pa-md gap-3").style("max-width: 1400px; margin: 0 auto"):
         ui.link("← Back to the start page", home_url(state.b, state.a)).classes("text-primary").mark(
@@ -127,6 +131,8 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                     b_select.classes("w-full")
                     b_select.mark("join-b")
                     tab["pickers"] = (a_select, b_select, intent_toggle)
+                    # Trained heads (simages train) apply to the similar intent's joins.
+                    tab["head_select"] = head_picker(ctx, state.head, on_change=lambda: None)
                     controls = QueryControls(
                         state.metric, state.predicate, state.param,
                         lambda m, e: suggested_threshold(ctx, picked_state(metric=m, expand=e)),

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from simages.gui.urls.query import (
     InvalidQuery,
     parse_expand,
+    parse_head,
     parse_set,
     parse_settings,
     spec_from_form,
@@ -44,6 +45,8 @@ class JoinState:
     view: str = "pairs"
     page: int = 1
     intent: str = DEFAULT_INTENT.name
+    # A trained head (simages train) for the similar intent; None: the sets' own descriptor.
+    head: str | None = None
 
     @property
     def self_join(self) -> bool:
@@ -75,6 +78,8 @@ def join_params(state: JoinState, *, with_view: bool = True) -> dict[str, str]:
         params["param"] = state.param.strip()
     if not state.expand:
         params["expand"] = "0"
+    if state.head:
+        params["head"] = state.head
     if with_view:
         params["view"] = state.view
         if state.page > 1:
@@ -123,7 +128,8 @@ def join_from_params(params: Mapping[str, str]) -> JoinState:
     view = (params.get("view") or "pairs").strip().lower()
     if view not in VIEWS:
         raise InvalidQuery(f"unknown view {view[:32]!r}; choose {', '.join(VIEWS)}")
-    return JoinState(a, b, metric, predicate, param, expand, view, _page(params.get("page")), intent)
+    head = parse_head(params)
+    return JoinState(a, b, metric, predicate, param, expand, view, _page(params.get("page")), intent, head)
 
 
 def _encoded(params: dict[str, str]) -> str:
