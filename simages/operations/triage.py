@@ -17,10 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simages.copies.levels import (
-    DEFAULT_THRESHOLDS,
-    EXACT_COSINE,
     Level,
-    LevelThresholds,
     identical_vectors,
     is_duplicate,
     level_of,
@@ -32,8 +29,7 @@ from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.exact import (
     duplicate_groups,
     duplicate_pairs,
-    duplicate_threshold,
-    is_whitened,
+    level_thresholds,
 )
 from simages.nearest.joins.join import iter_set_join
 from simages.nearest.sets.cache import DescriptorCache, NotIndexed
@@ -214,21 +210,11 @@ def _within_new(new_indexes: list[SetIndex], decisions: list) -> list[list[str]]
     return duplicate_groups(kept)
 
 
-def _thresholds(index: SetIndex) -> LevelThresholds:
-    """The level thresholds for scores against `index`. A set too small to learn a whitening is compared
-    unwhitened, where distinct photos score 0.54 +- 0.10 (docs/duplicates.md): there the duplicate
-    threshold of such sets separates copies, and look-alikes are not told apart from new photos."""
-    if is_whitened(index):
-        return DEFAULT_THRESHOLDS
-    edited = duplicate_threshold("cosine", index)
-    return LevelThresholds(max(EXACT_COSINE, edited), edited, edited)
-
-
 def _rows(new: SetIndex, collection: list[SetIndex], decisions: list) -> list[TriageRow]:
     spec = QuerySpec.parse("cosine", "knn", CANDIDATES, expand=False)
     found: dict[str, list[tuple[int, float, str]]] = {name: [] for name in new.names}
     for other in collection:
-        thresholds = _thresholds(other)
+        thresholds = level_thresholds(other)  # the space's own (simages.nearest.duplicates.exact)
         for image, matches in iter_set_join(new, other, spec):
             for match in matches:
                 # Identical stored vectors score 1 up to rounding: only near-1 scores need the check.
