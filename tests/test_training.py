@@ -301,3 +301,19 @@ def test_augmented_copies_are_described_once_and_cached(tmp_path, monkeypatch):
     image = np.arange(224 * 224 * 3, dtype=np.uint8).reshape(224, 224, 3)
     for variant in augment.VARIANTS:
         assert augment.augmented(image, variant).shape == image.shape
+
+
+def test_a_head_replaced_under_the_same_name_is_not_served_from_the_cache(tmp_path):
+    settings = Settings(root=tmp_path)
+    names, _, vectors = labelled_vectors()
+    write_store(settings, "shop", names, vectors, "gap+l2")
+    meta = {"base_descriptor": "gap+l2", "set": "shop"}
+    rng = np.random.default_rng(0)
+    registry.save_head(settings.features, "h", rng.normal(size=(DIM, DIM)), meta)
+    cache = DescriptorCache()
+    spec = registry.resolve_descriptor("head:h", settings.features)
+    first = cache.get(settings, "shop", spec).vectors.copy()
+    registry.save_head(settings.features, "h", rng.normal(size=(DIM, DIM)), meta)
+    second = cache.get(settings, "shop", spec).vectors
+    assert not np.allclose(first, second, atol=1e-3)
+    assert np.allclose(second, DescriptorCache().get(settings, "shop", spec).vectors)
