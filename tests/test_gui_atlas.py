@@ -7,6 +7,8 @@ import numpy as np
 
 from simages.gui.pages.atlas import OTHER, PALETTE, set_map_options
 from simages.nearest import QuerySpec, set_join
+from simages.nearest.core.results import Pair
+from simages.nearest.duplicates.exact import duplicate_groups
 from simages.nearest.sets.cache import get_set_index
 from simages.operations.atlas import SetAtlas, nearest_to_selection
 from tests.gui_fixtures import current_query, demo_root, gui_app, only
@@ -20,7 +22,7 @@ async def test_the_map_colours_by_sub_folder_and_marks_the_key_and_its_answers(t
     settings, manager = demo_root(tmp_path)
     async with gui_app(settings, manager) as (_, user):
         await user.open("/atlas?set=animals&key=ani001.png")
-        await user.should_see(marker="atlas-chart")
+        await user.should_see(marker="atlas-chart", retries=300)  # the join is computed off the event loop
         options = only(user, "atlas-chart").options
         by_name = {s["name"]: s for s in scatter(options)}
         # demo_root puts every third image in sub/: two folders, every image drawn once.
@@ -35,7 +37,7 @@ async def test_a_lasso_selection_becomes_a_key_set_and_a_click_opens_results(tmp
     settings, manager = demo_root(tmp_path)
     async with gui_app(settings, manager) as (_, user):
         await user.open("/atlas?set=animals")
-        await user.should_see(marker="atlas-chart")
+        await user.should_see(marker="atlas-chart", retries=300)  # the join is computed off the event loop
         options = only(user, "atlas-chart").options
         first = scatter(options)[0]
         picked = [first["data"][0][2], first["data"][1][2]]
@@ -61,7 +63,7 @@ async def test_the_join_map_draws_every_pair_as_an_edge_and_the_new_images_of_b(
     settings, manager = demo_root(tmp_path)
     async with gui_app(settings, manager) as (_, user):
         await user.open("/atlas?a=plants&b=animals&metric=cosine&predicate=knn&param=1")
-        await user.should_see(marker="atlas-chart")
+        await user.should_see(marker="atlas-chart", retries=300)  # the join is computed off the event loop
         options = only(user, "atlas-chart").options
         (lines,) = [s for s in options["series"] if s["type"] == "lines"]
         a, b = get_set_index(settings, "plants"), get_set_index(settings, "animals")
@@ -69,6 +71,12 @@ async def test_the_join_map_draws_every_pair_as_an_edge_and_the_new_images_of_b(
         assert len(lines["data"]) == len(pairs) == 7
         new = next(s for s in scatter(options) if s["name"].startswith("new in B"))
         assert {p[2] for p in new["data"]} == set(b.names) - {p.b for p in pairs}
+        # Groups of 3+ linked images are ringed: exactly the members of the join's large groups.
+        groups = duplicate_groups(Pair(f"a/{p.a}", f"b/{p.b}", p.score) for p in pairs)
+        knots = next(s for s in scatter(options) if s["name"].startswith("groups of 3+"))
+        assert sorted((p[3], p[2]) for p in knots["data"]) == sorted(
+            ("plants" if node.startswith("a/") else "animals", node[2:]) for g in groups if len(g) >= 3
+            for node in g)
 
 
 def test_folders_beyond_the_palette_share_one_series():

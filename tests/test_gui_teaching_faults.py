@@ -114,7 +114,7 @@ async def test_pca_dimensions_stop_at_what_the_set_allows_and_the_kth_line_names
         await user.open(KEY)
         with user:
             only(user, "teaching-panel").value = True
-        await user.should_see(marker="teaching-summary")
+        await user.should_see(marker="teaching-summary", retries=300)  # computed off the event loop
         offered = set(only(user, "teaching-dimension").options)
         assert offered == {AS_SEARCHED, 8}
         scatter = only(user, "teaching-scatter").options

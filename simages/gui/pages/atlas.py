@@ -33,6 +33,8 @@ OTHER = "other folders"
 KEY_ANSWERS = 10
 SELECTION_SHOWN = 24
 POLL_SECONDS = 3.0
+# Duplicate groups of at least this many images are ringed on a join's map (a lone pair is its edge).
+KNOT = 3
 # The whole map on screen at 1280x720 under the header and the note, never smaller than a useful map.
 CHART_HEIGHT = "height: max(380px, calc(100vh - 250px))"
 
@@ -151,6 +153,19 @@ def join_map_options(drawn: JoinAtlas) -> tuple[dict[str, Any], list[list[tuple[
                    "itemStyle": {"color": "#59a14f", "opacity": 0.9},
                    "data": _points(layer.b_coords, layer.b_names, layer.b_set, sorted(new))})
     names.append([(layer.b_set, layer.b_names[j]) for j in sorted(new)])
+    # Duplicate groups (connected components of the pairs) of three or more images: ringed, so a knot of
+    # copies stands out from a single pair.
+    knots = [group for group in layer.groups if len(group) >= KNOT]
+    ringed: list[list[Any]] = []
+    for group in knots:
+        for side, row in group:
+            coords, set_name, image_names = ((layer.a_coords, layer.a_set, layer.a_names) if side == "a"
+                                             else (layer.b_coords, layer.b_set, layer.b_names))
+            ringed.extend(_points(coords, image_names, set_name, [row]))
+    series.append({"name": f"groups of {KNOT}+ ({len(knots):,})", "type": "scatter", "symbolSize": size + 8,
+                   "itemStyle": {"color": "rgba(0,0,0,0)", "borderColor": "#6a1b9a", "borderWidth": 2},
+                   "data": ringed, "z": 4})
+    names.append([(p[3], p[2]) for p in ringed])
     return _frame(series), names
 
 
