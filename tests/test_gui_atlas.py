@@ -85,3 +85,22 @@ def test_folders_beyond_the_palette_share_one_series():
     options, series_names = set_map_options(atlas)
     assert len(options["series"]) == len(PALETTE) and options["series"][-1]["name"] == OTHER
     assert sum(len(n) for n in series_names) == 20
+
+
+async def test_the_page_swaps_in_the_kept_map_when_the_background_job_has_made_it(tmp_path, monkeypatch):
+    import simages.atlas.cache as atlas_cache
+    import simages.operations.atlas as operations
+    from simages.operations.atlas import build_set_atlas
+    from tests.test_atlas import counting_fit
+
+    monkeypatch.setattr(atlas_cache, "umap_available", lambda: True)
+    monkeypatch.setattr(operations, "umap_available", lambda: True)
+    monkeypatch.setattr(atlas_cache, "umap_map", counting_fit([]))
+    monkeypatch.setattr("simages.gui.pages.atlas.POLL_SECONDS", 0.1)
+    settings, manager = demo_root(tmp_path, {"many": 120})
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/atlas?set=many")
+        await user.should_see(marker="atlas-chart", retries=300)
+        assert "Instant PCA view" in only(user, "atlas-note").text  # UMAP is due, not kept yet
+        build_set_atlas(settings, get_set_index(settings, "many"))  # what the background job does
+        await user.should_see("UMAP map of the 120 images", retries=300)

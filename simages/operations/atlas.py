@@ -67,6 +67,12 @@ def _atlas(index: SetIndex, found: SetMap, final: bool) -> SetAtlas:
                     found.method, final, found.seconds)
 
 
+def kept_set_atlas(settings: Settings, index: SetIndex) -> SetAtlas | None:
+    """The set's kept map when it is current, else None (nothing computed: a page polls with it)."""
+    found = cached_map(settings.features, index.set_name, index.names, index.vectors)
+    return _atlas(index, found, True) if found is not None else None
+
+
 def set_atlas(settings: Settings, index: SetIndex) -> SetAtlas:
     """The set's map without waiting: the stored one when current, else an instant PCA view (final only
     when UMAP will not be used for this set)."""

@@ -24,7 +24,14 @@ from simages.gui.urls.join import InvalidQuery, join_from_params, join_url
 from simages.gui.urls.query import QueryState, parse_set, results_url
 from simages.naming import display_name
 from simages.nearest import QuerySpec, key_join
-from simages.operations.atlas import JoinAtlas, SetAtlas, join_atlas, nearest_to_selection, set_atlas
+from simages.operations.atlas import (
+    JoinAtlas,
+    SetAtlas,
+    join_atlas,
+    kept_set_atlas,
+    nearest_to_selection,
+    set_atlas,
+)
 
 # A palette readable on white (Tableau 10 and its light companions); folders beyond it share "other".
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
@@ -277,8 +284,8 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
         if tab.get("final") or chart_box.is_deleted:
             timer.deactivate()
             return
-        fresh = await run.io_bound(set_atlas, ctx.settings, index)
-        if fresh.final and not chart_box.is_deleted:
+        fresh = await run.io_bound(kept_set_atlas, ctx.settings, index)
+        if fresh is not None and not chart_box.is_deleted:
             draw(fresh)
             show_selection([])
 
