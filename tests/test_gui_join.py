@@ -116,6 +116,7 @@ async def test_switch_views_page_and_url(tmp_path, shown_url):
         await user.should_see(marker="pairs-view", retries=50)
         toggle = only(user, "view")
         assert "groups" not in toggle.options  # a kNN join between two sets links everything: no groups
+        assert not marked(user, "pair-level:")  # similar images: likeness, no copy levels
         with user:
             toggle.value = "knn"
         await user.should_see(marker="knn-view", retries=50)
@@ -427,6 +428,11 @@ async def test_duplicates_intent_matches_simages_duplicates(tmp_path, capsys):
         want = {frozenset((p["a"], p["b"])): p["score"] for p in expected["pairs"]}
         assert got.keys() == want.keys() and len(got) > 0
         assert all(abs(got[k] - want[k]) < 1e-6 for k in got)
+        # Each pair's level, on the page and in the JSON, is the one `simages duplicates` gives it.
+        levels = {frozenset((p["a"], p["b"])): p["level"] for p in body["pairs"]}
+        assert levels == {frozenset((p["a"], p["b"])): p["level"] for p in expected["pairs"]}
+        shown = [marker.split(":", 1)[1] for marker in marked(user, "pair-level:")]
+        assert len(shown) == min(len(levels), PAIRS_PER_PAGE) and set(shown) <= {"exact", "edited"}
         response = await user.http_client.get(
             f"/join.csv?a=animals&b=animals&intent=duplicates&predicate=range&param={param}")
         assert response.text == cli_csv(capsys, tmp_path, "animals", "animals", "--intent", "duplicates",

@@ -56,6 +56,7 @@ from simages.gui.widgets.viewer import Viewer
 from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinJob, JoinOutcome
 from simages.naming import display_name
 from simages.nearest.core.intents import DEFAULT_INTENT, DUPLICATES, intent_named
+from simages.nearest.duplicates.exact import level_thresholds
 
 # The value of "all other sets" in the B picker: set names never contain '/', so it is never a set.
 ALL_OTHERS = "/all-other-sets"
@@ -279,8 +280,13 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         spec = tab["resolved"].request.spec
         content.clear()
         pager_area.clear()
+        request = tab["resolved"].request
+        thresholds = None
+        if request.intent == DUPLICATES.name:
+            searched = load_for(ctx, request.bs[0], DUPLICATES) if request.bs else None
+            thresholds = level_thresholds(searched)
         view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
-            viewer, outcome.pairs, position, spec))
+            viewer, outcome.pairs, position, spec), levels=thresholds)
         if state.view == "pairs":
             items, per_page = len(outcome.pairs.distinct), PAIRS_PER_PAGE
         elif state.view == "knn":
