@@ -16,7 +16,6 @@ from simages.bench import page_bench
 from simages.bench.app_server import REPO, AppServer, wait_for
 from tests.conftest import real_weights_path
 from tests.gui_fixtures import make_images
-from tests.imagegen import photo
 from tests.requirements import import_or_missing, missing
 
 pytestmark = pytest.mark.browser
@@ -41,7 +40,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def drop_inbox(root: Path) -> None:
     """The folder a curator drops in: three byte copies and three edited copies of demo photos (made
     here, from the demo set), and two photos of its own."""
-    from PIL import Image, ImageEnhance, ImageOps
+    from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
     inbox = root / "image_sets" / ".inbox-being-copied"
     inbox.mkdir()
@@ -53,8 +52,19 @@ def drop_inbox(root: Path) -> None:
     for edit, path in zip(edits, originals[3:6], strict=True):
         with Image.open(path) as image:
             edit(image.convert("RGB")).save(inbox / f"edited_{path.stem}.jpg", quality=90)
-    for seed in (7, 8):
-        photo(seed, (320, 240)).save(inbox / f"holiday_{seed}.jpg", quality=90)
+    # Two photos of its own, unlike each other and the demo set: tiles and rings drawn here.
+    tiles = Image.new("RGB", (320, 240), (240, 240, 230))
+    draw = ImageDraw.Draw(tiles)
+    for x in range(0, 320, 40):
+        for y in range(0, 240, 40):
+            if (x + y) // 40 % 2:
+                draw.rectangle((x, y, x + 39, y + 39), fill=(30 + x // 2, 60, 200 - y // 2))
+    tiles.save(inbox / "holiday_tiles.jpg", quality=90)
+    rings = Image.new("RGB", (320, 240), (20, 40, 30))
+    draw = ImageDraw.Draw(rings)
+    for r in range(110, 0, -12):
+        draw.ellipse((160 - r, 120 - r, 160 + r, 120 + r), outline=(250, 200 - r, r * 2), width=5)
+    rings.save(inbox / "holiday_rings.jpg", quality=90)
     inbox.rename(root / "image_sets" / "inbox")  # appears at once, as a folder moved in
 
 

@@ -98,8 +98,11 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         state["marked"] = {k: v for k, v in state["marked"].items() if k in present}
         headline.set_text(answer.headline() + ".")
         notes = [f"Not checked against {display_name(name)}: {why}" for name, why in answer.left_out.items()]
-        notes += [f"Copies among the new photos: {', '.join(map(display_name, group))}"
-                  for group in answer.within_new[:20]]
+        if answer.within_new:
+            shown = " | ".join(", ".join(map(display_name, group)) for group in answer.within_new[:20])
+            more = len(answer.within_new) - 20
+            notes.append(f"Copies among the new photos: {shown}" + (f" (and {more} more groups)" if more > 0
+                                                                     else ""))
         left_out.set_text("; ".join(notes))
         draw()
 
