@@ -22,6 +22,6 @@ def follow_intent(controls: QueryControls, intent: str) -> None:
     suggested afresh (a similarity threshold of the other intent means something else here)."""
     if intent == DUPLICATES.name:
         controls.predicate.value = "range"
-    if controls.predicate_value == "range":
-        controls.param.value = ""
-        controls.refresh_default()
+    # The other intent scores in another space: neither a typed threshold nor the k-th score of the kNN
+    # answer on screen means anything there.
+    controls.suggest_afresh()
