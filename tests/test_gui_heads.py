@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from simages.nearest import DescriptorCache, QuerySpec, key_join
+from simages.nearest.core.distribution import key_threshold
 from simages.training import registry
 from tests.gui_fixtures import DIM, demo_root, gui_app, make_images, only, write_store
 
@@ -46,6 +47,12 @@ async def test_head_chosen_on_the_page_ranks_as_the_cli_does(tmp_path):
             await user.should_see(marker=f"result:{match.image}")
         scores = sorted((float(label.text) for label in user.find(marker="score").elements), reverse=True)
         assert np.allclose(scores, [round(m.score, 3) for m in expected.matches], atol=1.5e-3)
+        # A range search without a threshold uses the key's own suggestion in the head's space.
+        await user.open(KEY + "&head=h&predicate=range")
+        await user.should_see(marker="results-grid")
+        threshold = key_threshold(index, index.raw_vector("ani001.png"), "cosine", "ani001.png")
+        ranged = sorted((float(label.text) for label in user.find(marker="score").elements), reverse=True)
+        assert ranged and min(ranged) >= threshold - 1e-3
 
 
 async def test_unknown_head_in_a_link_says_so(tmp_path):

@@ -144,14 +144,24 @@ def threshold_for(ctx: GuiContext, name: str | None, metric: str, expand: bool =
 def key_threshold_for(
     ctx: GuiContext, name: str | None, vector: object, exclude: str | None, metric: str, expand: bool = True,
     intent: str = "similar",
+    head: str | None = None,
 ) -> float | None:
     """The range threshold suggested for one key (`nearest.distribution.key_threshold`: its own top 1%,
     1 to 50 images); the set's threshold while the key's descriptor is not known yet. For the duplicates
     intent the duplicate threshold of the set (never a share of the key's scores: a key with no copy in
-    the set must find none)."""
+    the set must find none). With a trained `head`, the key's scores in the head's space (None when the
+    head cannot be applied: the search itself says why)."""
     if intent == "duplicates":
         searched = load_index(ctx, name, intent) if name else None
         return duplicate_threshold(metric, searched)
+    if head:
+        try:
+            index = load_index(ctx, name, intent, head) if name else None
+        except ValueError:
+            return None
+        if index is None or not isinstance(vector, np.ndarray):
+            return None
+        return key_threshold(index, vector, metric, exclude, expand=expand)
     index = load_index(ctx, name) if name else None
     if index is None or not isinstance(vector, np.ndarray):
         return threshold_for(ctx, name, metric, expand)

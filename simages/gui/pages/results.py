@@ -114,8 +114,10 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             if index is None or not isinstance(vector, np.ndarray):
                 return None
             return key_threshold(unscaled_index(index), vector, metric, exclude, expand=False)
+        picker = tab.get("head_select")  # the controls may ask before the picker exists
+        head = (picker.value or None) if picker is not None else current.head
         return key_threshold_for(ctx, searched, vector, exclude, metric, expand,
-                                 intent=str(intent_toggle.value or current.intent))
+                                 intent=str(intent_toggle.value or current.intent), head=head)
 
     def key_vector(current: QueryState) -> np.ndarray | Waiting | str:
         if current.upload is not None:
@@ -175,6 +177,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     view_select.classes("w-full").props("dense options-dense").mark("view")
                     tab["view_select"] = view_select
                     head_select = head_picker(ctx, state.head, on_change=lambda: head_chosen())
+                    tab["head_select"] = head_select
                     rerun_button = ui.button("Search again", icon="search", on_click=lambda: rerun()).props(
                         "unelevated no-caps").classes("w-full").mark("rerun")
 
