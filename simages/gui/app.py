@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 
 from fastapi import Request
@@ -131,7 +132,9 @@ def run_app(
     token = new_token() if needs_token(host) else None
     build_app(settings, manager, read_only=read_only, token=token)
     if token is not None:
-        shown = f"http://{host}:{port}/?token={token}"
+        # All addresses (0.0.0.0, ::) are no address a browser can open: name this machine instead.
+        where = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+        shown = f"http://{where}:{port}/?token={token}"
         app.on_startup(lambda: print(f"SIMages is served on the network at {shown}\n"
                                      "  (the token is needed for every page and action: share it only "
                                      "with whom may use the app)", flush=True))

@@ -291,6 +291,9 @@ def _check_can_apply(root: Path, folder: Path, plan: Plan, state: JournalState) 
     """Refuse before anything moves when the quarantine folder is read-only or too full."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # Left-overs of a killed run: a half-written plan.json (write_atomically's temporary) or the probe.
+        for stale in (*folder.glob(".plan.*.tmp"), folder / ".writable"):
+            stale.unlink(missing_ok=True)
         probe = folder / ".writable"
         probe.write_bytes(b"")
         probe.unlink()
