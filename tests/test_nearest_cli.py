@@ -146,7 +146,7 @@ def test_join_of_two_sets_prints_a_table(settings, capsys):
     write_store(settings, "queries", ["q.jpg"], [[0, 0, 1]])
     assert cli(settings, "join", "queries", "pets", "--range", "0.2", "--metric", "cosine") == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[1:] == ["q.jpg", "      0.242535  dogs/3.jpg", "1 pairs for 1 images"]
+    assert out.splitlines()[1:] == ["q.jpg", "      0.242535  dogs/3.jpg", "1 pair for 1 image"]
 
 
 def test_join_with_unindexed_set_exits_2(settings, capsys):

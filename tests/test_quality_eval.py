@@ -72,7 +72,7 @@ def test_eval_prints_the_table_for_every_option_and_metric(
     out = capsys.readouterr().out
     assert code == 0
     assert "12 images in 3 classes: blues (4), greens (4), reds (4)" in out
-    assert "1 images directly in the folder have no class" in out
+    assert "1 image directly in the folder has no class and was left out" in out
     lines = [line for line in out.splitlines() if line.startswith(("gap+l2", "rmac+flip"))]
     assert [line.split()[:2] for line in lines] == [
         ["gap+l2", "cosine"], ["gap+l2", "euclidean"],

@@ -32,6 +32,7 @@ from simages.nearest.core.display import format_score
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import METRICS
 from simages.settings import Settings
+from simages.wording import plural
 
 if TYPE_CHECKING:
     from simages.nearest.core.set_index import SetIndex
@@ -104,10 +105,10 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     first = indexes[0]
     out.write(f"Intent: {DUPLICATES.describe()}\n")
     if report.within:
-        out.write(f"Set:    {first.set_name} ({len(first)} images, {how})\n")
+        out.write(f"Set:    {first.set_name} ({plural(len(first), 'image')}, {how})\n")
     else:
         others = ", ".join(f"{index.set_name} ({len(index)})" for index in indexes[1:])
-        out.write(f"Sets:   {first.set_name} ({len(first)} images) against {others}\n")
+        out.write(f"Sets:   {first.set_name} ({plural(len(first), 'image')}) against {others}\n")
     out.write(f"Descriptors: {indexes[-1].explain(False)}\n")
     op, name = (">=", "cosine similarity") if report.metric == "cosine" else ("<=", "Euclidean distance")
     origin = "chosen with --threshold" if chosen else "the default duplicate threshold"
@@ -117,7 +118,8 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     groups = report.groups
     counts = report.level_counts()
     by_level = ", ".join(f"{count} {level.title.lower()}" for level, count in counts.items() if count)
-    out.write(f"{len(report.pairs)} pairs ({by_level or 'none'}) in {len(groups)} groups of copies\n")
+    grouped = plural(len(groups), "group of copies", "groups of copies")
+    out.write(f"{plural(len(report.pairs), 'pair')} ({by_level or 'none'}) in {grouped}\n")
     if counts[Level.LOOK_ALIKE] or counts[Level.NEW]:
         out.write(f"Look-alike: {Level.LOOK_ALIKE.meaning}.\n")
     if not report.pairs:
@@ -126,7 +128,7 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     out.write("\nGroups (a photo and its copies), largest first:\n")
     width = len(str(len(groups)))
     for number, group in enumerate(groups, 1):
-        out.write(f"{number:>{width}}. {len(group)} images: {', '.join(group)}\n")
+        out.write(f"{number:>{width}}. {plural(len(group), 'image')}: {', '.join(group)}\n")
     out.write(f"\nPairs, best first:\n{'score':>10}  {'level':<11}  a  b\n")
     for number, pair in enumerate(report.pairs):
         level = report.level(number).title

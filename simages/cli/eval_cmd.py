@@ -25,6 +25,7 @@ from simages.evaluation.runner import DEFAULT_OPTIONS, PLOT_MAX_K, TABLE_KS, Eva
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
 from simages.settings import MissingWeightsError, Settings
 from simages.training.registry import resolve_descriptor
+from simages.wording import plural
 
 _NEEDS_CLASSES = "needs at least two class sub-folders with images"
 
@@ -43,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         metavar="SPEC",
         help="descriptor option to evaluate, e.g. gap+l2 or gem3+sqrt+flip+l2+whiten+qe5; repeat for "
-        f"several (default: {len(DEFAULT_OPTIONS)} options covering every pooling and flag, and the default)",
+        f"several (default: {len(DEFAULT_OPTIONS)} options "  # plural-ok: a constant above 1
+        "covering every pooling and flag, and the default)",
     )
     parser.add_argument(
         "--metric",
@@ -121,7 +123,8 @@ def save_plot(report: EvalReport, path: Path) -> None:
         axis.plot(ks, [row.precision[k] for k in ks], style, color=colour, label=label)
     axis.set_xlabel("k")
     axis.set_ylabel("precision at k")
-    axis.set_title(f"Leave-one-out precision at k: {Path(report.folder).name} ({report.images} images)")
+    axis.set_title(f"Leave-one-out precision at k: {Path(report.folder).name} "
+                   f"({plural(report.images, 'image')})")
     axis.grid(alpha=0.3)
     axis.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
@@ -174,7 +177,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if len(report.classes) < 2 or report.images < 2:
         print(
             f"simages: error: {folder} {_NEEDS_CLASSES} "
-            f"(found {len(report.classes)} classes, {report.images} images)",
+            f"(found {plural(len(report.classes), 'class')}, {plural(report.images, 'image')})",
             file=sys.stderr,
         )
         return 2
@@ -207,9 +210,12 @@ def write_report(
             writer.writerows([list(row.values()) for row in rows])
         return
     classes = ", ".join(f"{name} ({count})" for name, count in report.classes.items())
-    lines = [f"{report.folder}: {report.images} images in {len(report.classes)} classes: {classes}"]
+    lines = [f"{report.folder}: {plural(report.images, 'image')} in "
+             f"{plural(len(report.classes), 'class')}: {classes}"]
     if report.unlabeled:
-        lines.append(f"  {report.unlabeled} images directly in the folder have no class and were left out")
+        one = report.unlabeled == 1
+        lines.append(f"  {plural(report.unlabeled, 'image')} directly in the folder "
+                     f"{'has' if one else 'have'} no class and {'was' if one else 'were'} left out")
     lines += listing_lines("unreadable", dict(report.unreadable))
     if len(report.unreadable) > SHOWN:
         lines.append("  (--format json lists them all)")

@@ -46,6 +46,7 @@ from simages.cli.index_option import add_index_arguments, index_choice_from_args
 from simages.cli.output import check_target, output_to
 from simages.nearest.core.intents import DEFAULT_INTENT, INTENTS, intent_named
 from simages.settings import Settings
+from simages.wording import plural
 
 if TYPE_CHECKING:
     from simages.nearest.core.query_spec import QuerySpec
@@ -117,7 +118,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.explain and tally is not None and fmt != "table":
         print(f"cost: {tally.cost.describe()}", file=sys.stderr)
     if args.output not in (None, "-"):
-        print(f"wrote {pairs} pairs for {len(a)} images of {a.set_name} to {args.output}", file=sys.stderr)
+        print(f"wrote {plural(pairs, 'pair')} for {plural(len(a), 'image')} of {a.set_name} to {args.output}",
+              file=sys.stderr)
     return 0
 
 
@@ -127,10 +129,11 @@ def _say_search(search: str, note: str, images: int) -> None:
     if search == _ANN_GRAPH:
         from simages.nearest.duplicates.ann_graph import GRAPH_K
 
-        print(f"near-duplicates of {images:,} images through the ANN index: each image's {GRAPH_K} nearest, "
+        print(f"near-duplicates of {plural(images, 'image')} through the ANN index: each image's {GRAPH_K} "
+              "nearest, "
               "then the threshold (--exact compares every pair)", file=sys.stderr)
     elif note:
-        print(f"exact self-join of {images:,} images (slow), because {note}", file=sys.stderr)
+        print(f"exact self-join of {plural(images, 'image')} (slow), because {note}", file=sys.stderr)
 
 
 def progress_bar() -> Callable[[int, int], None]:
@@ -202,9 +205,10 @@ def write_table(
         pairs += len(listed)
     if once:
         compared = len(a) * (len(a) - 1) // 2
-        out.write(f"{pairs} pairs of images of the {compared} among {len(a)} images\n")
+        out.write(f"{plural(pairs, 'pair of images', 'pairs of images')} of the {compared} among "
+                  f"{plural(len(a), 'image')}\n")
     else:
-        out.write(f"{pairs} pairs for {len(a)} images\n")
+        out.write(f"{plural(pairs, 'pair')} for {plural(len(a), 'image')}\n")
     return pairs
 
 

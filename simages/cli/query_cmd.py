@@ -43,6 +43,7 @@ from simages.cli.output import check_target, output_to
 from simages.extraction.image_errors import UnreadableImage
 from simages.nearest.core.intents import DUPLICATE_COSINE, INTENTS, SIMILAR, Intent, no_duplicate_sentence
 from simages.settings import Settings
+from simages.wording import plural
 
 if TYPE_CHECKING:
     from simages.nearest.core.query_spec import QuerySpec
@@ -141,7 +142,7 @@ def write_result(
         writer.writerows([m.image, format_score(m.score, result.metric)] for m in result.matches)
         return
     out.write(f"Key:   {result.key}\n")
-    out.write(f"Set:   {result.set} ({result.total} images searched)\n")
+    out.write(f"Set:   {result.set} ({plural(result.total, 'image')} searched)\n")
     out.write(f"Query: {spec.describe()}\n")
     if intent is not None:
         out.write(f"Intent: {intent.describe()}\n")

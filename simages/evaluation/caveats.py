@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.network import MAP_SHAPE
 from simages.nearest.core.set_index import applicable_spec
+from simages.wording import plural
 
 
 def _stored_dimension(spec: DescriptorSpec) -> int:
@@ -28,7 +29,8 @@ def unused_option_notes(options: Sequence[DescriptorSpec], images: int) -> list[
     for spec in options:
         used = applicable_spec(spec, images, _stored_dimension(spec))
         if used.key() != spec.key():
-            notes.append(f"{spec.key()}: on a set of {images:,} images the app searches with {used.key()} "
+            notes.append(f"{spec.key()}: on a set of {plural(images, 'image')} the app searches with "
+                         f"{used.key()} "
                          "(too few images for the rest); its rows score the full option, which the app would "
                          "not use here.")
     return notes
@@ -43,7 +45,8 @@ def precision_notes(classes: Mapping[str, int], ks: Sequence[int]) -> list[str]:
     notes = []
     for k in ks:
         if k > relevant:
-            notes.append(f"P@{k}: the smallest class ({smallest}) has {classes[smallest]} images, so its "
-                         f"keys have at most {relevant} relevant images and P@{k} stays at or below "
+            notes.append(f"P@{k}: the smallest class ({smallest}) has {plural(classes[smallest], 'image')}, "
+                         f"so its keys have at most {plural(relevant, 'relevant image')} and P@{k} stays at "
+                         "or below "
                          f"{relevant / k:.2f} for them even when the ranking is perfect.")
     return notes

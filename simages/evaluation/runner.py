@@ -34,6 +34,7 @@ from simages.store.npz_store import (
     load_store,
     save_store,
 )
+from simages.wording import plural
 
 NetworkFactory = Callable[[], Network]
 
@@ -238,6 +239,7 @@ def run_eval(
     maps = store.vectors[rows]
     mirrored_rows = mirrored[rows] if mirrored is not None else None
     if progress:
-        progress(f"evaluating {len(options)} options x {len(metrics)} metrics on {len(rows)} images")
+        progress(f"evaluating {plural(len(options), 'option')} x {plural(len(metrics), 'metric')} on "
+                 f"{plural(len(rows), 'image')}")
     report.rows = evaluate(maps, mirrored_rows, kept_labels, options, metrics, curve, settings.features)
     return report

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from simages.wording import plural
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -54,10 +56,10 @@ class IndexSummary:
     def describe(self) -> str:
         """One line for people: what changed, then what could not be read."""
         if self.nothing_to_do:
-            head = f"{self.set_name}: up to date, {self.total} images"
+            head = f"{self.set_name}: up to date, {plural(self.total, 'image')}"
         else:
             head = (
-                f"{self.set_name}: {self.total} images; {self.new} new, {self.changed} changed, "
+                f"{self.set_name}: {plural(self.total, 'image')}; {self.new} new, {self.changed} changed, "
                 f"{self.removed} removed"
             )
             if self.reused:

@@ -22,6 +22,7 @@ from simages.operations import schema
 from simages.operations.join import ANN_GRAPH, EXACT
 from simages.operations.sets import read_set, require_same_descriptor
 from simages.settings import Settings
+from simages.wording import plural
 
 Progress = Callable[[int, int], None]
 Notice = Callable[[str], None]
@@ -117,7 +118,7 @@ def _graph(
         return None
     if isinstance(found, str):
         if notice is not None:
-            notice(f"comparing every pair of {len(stored):,} images (slow), because {found}")
+            notice(f"comparing every pair of {plural(len(stored), 'image')} (slow), because {found}")
         return None
     searched, index = found
     return graph_duplicates(stored, searched, index, threshold, request.metric, progress=progress)

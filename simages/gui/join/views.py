@@ -20,6 +20,7 @@ from simages.naming import display_name
 from simages.nearest.core.display import format_threshold
 from simages.nearest.core.query_spec import QuerySpec, higher_is_better
 from simages.nearest.joins.pairs import JoinPair, JoinPairs
+from simages.wording import plural
 
 PAIRS_PER_PAGE = 24
 KEYS_PER_PAGE = 10
@@ -149,7 +150,7 @@ def draw_knn(view: ViewContext, page: int) -> None:
     start = (page - 1) * KEYS_PER_PAGE
     with ui.column().classes("w-full gap-2").mark("knn-view"):
         if spec.predicate == "range":
-            ui.label(f"{len(keys):,} of the {len(pairs.keys):,} images of {pairs.a_set} have a match"
+            ui.label(f"{len(keys):,} of the {plural(len(pairs.keys), 'image')} of {pairs.a_set} have a match"
                      + ("" if pairs.complete else " among the pairs kept")).classes("text-body1").mark(
                 "match-summary")
         for key in keys[start : start + KEYS_PER_PAGE]:
@@ -159,7 +160,7 @@ def draw_knn(view: ViewContext, page: int) -> None:
                 with ui.row().classes("items-center gap-2 q-mb-xs"):
                     ui.link(key, similar_link(pairs.a_set, key, pairs.b_sets[0], spec)).classes(
                         "text-weight-medium text-primary")
-                    ui.label(f"{len(positions)} match{'es' if len(positions) != 1 else ''}").classes(
+                    ui.label(plural(len(positions), "match")).classes(
                         "text-caption text-grey-7")
                 with ui.element("div").classes("join-strip"):
                     _tile(pairs.a_set, key).classes("join-key")
@@ -189,7 +190,8 @@ def draw_groups(groups: list[list[str]], page: int) -> None:
     with ui.column().classes("w-full gap-2").mark("groups-view"):
         for number, group in enumerate(groups[start : start + GROUPS_PER_PAGE], start + 1):
             with ui.element("div").classes("join-row").mark(f"group:{number}"):
-                ui.label(f"Group {number}: {len(group)} images").classes("text-weight-medium q-mb-xs")
+                ui.label(f"Group {number}: {plural(len(group), 'image')}").classes(
+                    "text-weight-medium q-mb-xs")
                 with ui.element("div").classes("join-strip"):
                     for name in group[:STRIP_LIMIT]:
                         _tile(*split_node(name))
@@ -208,13 +210,15 @@ def summary_text(pairs: JoinPairs, spec: QuerySpec) -> str:
         condition = f"{score_label(spec.metric)} {op} {format_threshold(float(spec.param))}"
         if pairs.pairs_of_images is not None:
             kept = "" if pairs.complete else f" (showing the best {len(pairs.distinct):,})"
-            return (f"{pairs.pairs_of_images:,} of {pairs.images_compared_once:,} pairs of images of "
+            compared = plural(pairs.images_compared_once, "pair of images", "pairs of images")
+            return (f"{pairs.pairs_of_images:,} of {compared} of "
                     f"{pairs.a_set} have {condition}{kept}, each pair listed once")
-        return (f"{pairs.passed:,} of {pairs.total:,} pairs of {pairs.a_set} × {searched} have "
+        return (f"{pairs.passed:,} of {plural(pairs.total, 'pair')} of {pairs.a_set} × {searched} have "
                 f"{condition}{kept}")
     best = "most similar" if spec.higher_is_better else "nearest"
-    text = (f"The {spec.param} {best} images in {searched} of each of the {len(pairs.keys):,} images of "
-            f"{pairs.a_set}: {pairs.passed:,} pairs{kept}")
+    text = (f"The {plural(int(spec.param), best + ' image')} in {searched} of each of the "
+            f"{plural(len(pairs.keys), 'image')} of "
+            f"{pairs.a_set}: {plural(pairs.passed, 'pair')}{kept}")
     if pairs.self_join:
         text += (" (directed: each image's own nearest, so a pair of images can be listed from both "
                  "ends, and y can be among x's nearest without x among y's)")

@@ -57,6 +57,7 @@ from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinJob, 
 from simages.naming import display_name
 from simages.nearest.core.intents import DEFAULT_INTENT, DUPLICATES, intent_named
 from simages.nearest.duplicates.exact import level_thresholds
+from simages.wording import plural
 
 # The value of "all other sets" in the B picker: set names never contain '/', so it is never a set.
 ALL_OTHERS = "/all-other-sets"
@@ -224,7 +225,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             view_bar.set_visibility(False)
             progress.value = job.fraction
             progress_text.text = display_name(
-                f"Joining: {job.done:,} of {job.total:,} images of {job.request.a}"
+                f"Joining: {job.done:,} of {plural(job.total, 'image')} of {job.request.a}"
                 if job.total else f"{job.phase[:1].upper()}{job.phase[1:]}…")
             summary.text = "Joining…"
             timer.active = True

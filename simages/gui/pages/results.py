@@ -55,6 +55,7 @@ from simages.nearest.duplicates.exact import duplicate_threshold
 from simages.nearest.joins.join import key_join
 from simages.nearest.teaching.views import UNSCALED, VIEWS, unscaled_index, why_metrics_differ
 from simages.operations.compare import Setting
+from simages.wording import plural
 
 # Listed results at most; a range query still reports how many passed in total.
 RESULT_LIMIT = 200
@@ -495,11 +496,12 @@ def summary_text(result: KeyResult) -> str:
     if result.predicate == "range":
         op = "≥" if result.metric == "cosine" else "≤"
         where = display_name(result.set)
-        return (f"{result.passed:,} of {result.total:,} images in {where} have {kind} {op} "
+        return (f"{result.passed:,} of {plural(result.total, 'image')} in {where} have {kind} {op} "
                 f"{format_threshold(float(result.param))}{cut}")
     best = "most similar" if result.metric == "cosine" else "nearest"
     measure = "cosine similarity" if result.metric == "cosine" else "Euclidean distance"
-    return f"The {shown} {best} of {result.total:,} images in {display_name(result.set)}, by {measure}"
+    return (f"The {shown} {best} of {plural(result.total, 'image')} in {display_name(result.set)}, "
+            f"by {measure}")
 
 
 def key_thumb(ctx: GuiContext, state: QueryState) -> str:

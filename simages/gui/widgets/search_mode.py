@@ -12,6 +12,7 @@ from collections.abc import Callable
 from nicegui import ui
 
 from simages.nearest.core.results import KeyResult
+from simages.wording import plural
 
 _HELP = ("Large sets are searched through an index that proposes the nearest images quickly; each is then "
          "scored exactly, but a rare close match can be missed. Switch on to compare the key with every "
@@ -37,11 +38,12 @@ def search_text(result: KeyResult) -> str:
     """One sentence on how the matches were found; empty when an exact search is simply the right tool
     (small sets, range queries, the exact search asked for)."""
     if result.search != "exact":
-        return (f"Approximate search ({result.search.upper()} index) of {result.total:,} images: the index "
+        return (f"Approximate search ({result.search.upper()} index) of {plural(result.total, 'image')}: "
+                "the index "
                 "proposed the candidates, each scored exactly. Switch on “Exact search” to compare with "
                 "every image.")
     if result.search_note:
-        return f"Exact search of all {result.total:,} images, because {result.search_note}."
+        return f"Exact search of all {plural(result.total, 'image')}, because {result.search_note}."
     return ""
 
 

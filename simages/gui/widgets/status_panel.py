@@ -9,6 +9,7 @@ from nicegui import ui
 
 from simages.gui.context import ManagerLike
 from simages.naming import display_name
+from simages.wording import plural
 
 _STATE_STYLE = {
     "indexed": ("positive", "check_circle"),
@@ -27,7 +28,7 @@ def status_signature(status: Any) -> tuple:
 def describe_status(status: Any) -> str:
     """One line for people, e.g. `indexed, 1,000 images` or `indexing 12 of 40`."""
     if status.state == "indexed":
-        return f"indexed, {status.count:,} image{'s' if status.count != 1 else ''}"
+        return f"indexed, {plural(status.count, 'image')}"
     if status.state == "indexing":
         if status.message and not status.done:  # e.g. the engine calibration of the first run
             return f"indexing: {status.message}"
@@ -112,7 +113,7 @@ class StatusPanel:
                         if status.state == "indexing" and status.total:
                             ui.linear_progress(status.done / status.total, show_value=False).props("rounded")
                         if status.unreadable:
-                            text = f"{len(status.unreadable)} file(s) could not be read"
+                            text = f"{plural(len(status.unreadable), 'file')} could not be read"
                             with ui.label(text).classes("text-caption text-warning"):
                                 first = list(status.unreadable.items())[:10]
                                 detail = display_name("\n".join(f"{n}: {why}" for n, why in first))

@@ -34,6 +34,7 @@ from simages.nearest.teaching.pruning import (
     explain_pruning,
 )
 from simages.nearest.teaching.reduced import DIMENSIONS
+from simages.wording import plural
 
 PIVOT_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 AS_SEARCHED = 0  # the dimension select's value for "the searched space itself"
@@ -140,7 +141,7 @@ class TeachingPanel:
                 # The set's own default (about sqrt(n)) unless the user picked a count in this tab.
                 default = default_pivot_count(len(index))
                 choices = sorted({*PIVOT_CHOICES, default})
-                labels = {p: f"{p} pivots" + (" (default)" if p == default else "") for p in choices}
+                labels = {p: plural(p, "pivot") + (" (default)" if p == default else "") for p in choices}
                 chosen = memory.get("pivots")
                 self.pivots_select = ui.select(labels, value=chosen if chosen in labels else default,
                                                label="Pivots")
@@ -252,11 +253,13 @@ def small_set_text(images: int, picture: PruningPicture) -> str:
     pivot, or nothing ruled out), suggesting a larger set; "" otherwise."""
     pivots, pruned = picture.pivot.pivots, picture.pivot.pruned
     if pivots >= picture.brute.total:  # every image searched (the key left out) is a pivot
-        why = f"with {images:,} images and {pivots} pivots every image is a pivot: nothing can be ruled out"
+        why = (f"with {plural(images, 'image')} and {plural(pivots, 'pivot')} every image is a pivot: "
+               "nothing can be ruled out")
     elif images < SMALL_SET and pruned == 0:
-        why = f"with only {images:,} images ({pivots} of them pivots) nothing was ruled out this time"
+        them = "1 of them a pivot" if pivots == 1 else f"{pivots} of them pivots"  # plural-ok
+        why = f"with only {plural(images, 'image')} ({them}) nothing was ruled out this time"
     elif images < SMALL_SET:
-        why = f"with only {images:,} images the savings are too small to mean much"
+        why = f"with only {plural(images, 'image')} the savings are too small to mean much"
     else:
         return ""
     return (f"This set is too small to show pruning: {why}. Try a larger set (e.g. Corel-1k, 1,000 photos, "
@@ -265,11 +268,13 @@ def small_set_text(images: int, picture: PruningPicture) -> str:
 
 def join_summary_text(join: JoinCostEstimate) -> str:
     """The whole join by brute force and through the pivot table, in two sentences."""
-    sample = (f", measured on {join.keys:,} of its {join.keys_total:,} keys drawn at random. On those keys"
+    sample = (f", measured on {join.keys:,} of its {plural(join.keys_total, 'key')} drawn at random. On "
+              "those keys"
               if join.keys < join.keys_total else ":")
     same = "The same pairs." if join.identical else "WARNING: the pairs differ."
     return (f"The join of {join.a_set} against {join.b_set}{sample} brute force computes all "
-            f"{join.brute.total:,} distances ({join.brute.ms:.0f} ms); the pivot-filtered nested-loop join "
+            f"{plural(join.brute.total, 'distance')} ({join.brute.ms:.0f} ms); the pivot-filtered "
+            "nested-loop join "
             f"computes {join.pivot.computed:,} ({100 * join.pivot.share():.0f}%) and rules out "
             f"{join.pivot.pruned:,} ({join.pivot.ms:.0f} ms). {same}")
 
@@ -291,9 +296,11 @@ def summary_text(picture: PruningPicture) -> str:
     candidates = pivot.computed - pivot.pivots
     same = "Both give the same answer." if picture.identical else "WARNING: the answers differ."
     space = "" if picture.as_searched else f"In this {picture.dimension}-dimensional view, b"
-    expansion = (f" (Query expansion first computed {brute.expansion:,} distances by brute force in both "
+    expansion = (f" (Query expansion first computed {plural(brute.expansion, 'distance')} by brute force in "
+                 "both "
                  "cases: not shown.)" if brute.expansion else "")
-    return (f"{space or 'B'}rute force computed all {brute.total:,} distances ({brute.ms:.1f} ms). The pivot "
+    return (f"{space or 'B'}rute force computed all {plural(brute.total, 'distance')} ({brute.ms:.1f} ms). "
+            "The pivot "
             f"table computed {pivot.computed:,} ({100 * pivot.share():.0f}%): {pivot.pivots} to its "
             f"pivots and {candidates:,} to images it could not rule out; {pivot.pruned:,} were ruled out "
             f"without computing their distance ({pivot.ms:.1f} ms). {same}{expansion}")
@@ -353,7 +360,7 @@ def _bar(parts: list[tuple[str, str, list[int]]], total: int, pivots: int) -> di
         "legend": {"top": 0, "textStyle": {"fontSize": 11}},
         "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
         "xAxis": {"type": "value", "max": max(total, 1), "axisLabel": {"fontSize": 10}},
-        "yAxis": {"type": "category", "inverse": True, "data": ["brute force", f"{pivots} pivots"]},
+        "yAxis": {"type": "category", "inverse": True, "data": ["brute force", plural(pivots, "pivot")]},
         "series": [{"name": name, "type": "bar", "stack": "all", "data": data, "itemStyle": {"color": colour},
                     "barWidth": 22} for name, colour, data in parts],
     }
@@ -413,7 +420,8 @@ def _nice_ceiling(value: float) -> float:
 
 def scatter_caption(picture: PruningPicture) -> str:
     shown = len(picture.images)
-    sample = (f" {shown:,} of the {picture.images_total:,} images are drawn (every pivot and answer, a "
+    sample = (f" {shown:,} of the {plural(picture.images_total, 'image')} are drawn (every pivot and "
+              "answer, a "
               "sample of the rest)." if shown < picture.images_total else "")
     knn = (" With kNN the line is the final k-th distance: dots a little above it were computed while the "
            "k-th distance found so far was still larger." if picture.spec.predicate == "knn" else "")

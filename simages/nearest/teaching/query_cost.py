@@ -22,6 +22,7 @@ from simages.nearest.core.set_index import SetIndex
 from simages.nearest.joins.join import _matches, block_rows_for, is_self_join, iter_set_join, key_join
 from simages.nearest.pivots.store import check_pivot_count, default_pivot_count, pivot_index
 from simages.settings import Settings
+from simages.wording import plural
 
 INDEX_KINDS = ("default", "brute", "pivots")
 
@@ -58,7 +59,8 @@ class IndexChoice:
 
     def describe(self) -> str:
         if self.kind == "pivots":
-            count = f"{self.pivots} pivots" if self.pivots is not None else "about sqrt(n) pivots, at most 32"
+            count = (plural(self.pivots, "pivot") if self.pivots is not None
+                     else "about sqrt(n) pivots, at most 32")
             return f"pivot table ({count})"
         return "brute force" if self.kind == "brute" else "the default search"
 
@@ -104,10 +106,11 @@ class QueryCost:
         4.1 ms`."""
         if self.computed is None:
             return (f"answered by the approximate {self.approximate} index, which does not count its "
-                    f"distances ({self.total:,} images; --index brute or pivots for a counted, exact "
+                    f"distances ({plural(self.total, 'image')}; --index brute or pivots for a counted, exact "
                     f"search); {self.ms:.1f} ms")
-        how = f"{self.pruned:,} pruned by {self.pivots} pivots" if self.pivots else "brute force"
-        text = f"computed {self.computed:,} of {self.total:,} distances ({100 * self.share():.1f}%); {how}"
+        how = f"{self.pruned:,} pruned by {plural(self.pivots, 'pivot')}" if self.pivots else "brute force"
+        text = (f"computed {self.computed:,} of {plural(self.total, 'distance')} "
+                f"({100 * self.share():.1f}%); {how}")
         if self.expansion:
             text += f"; query expansion computed {self.expansion:,} more by brute force"
         return f"{text}; {self.ms:.1f} ms"
