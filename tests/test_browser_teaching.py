@@ -122,3 +122,26 @@ def test_two_settings_side_by_side_mark_what_differs(demo_server):
             screenshot(page, "side-by-side-1280x720")
         finally:
             browser.close()
+
+
+def test_the_teaching_descriptor_and_the_dimensions_offered_in_a_real_browser(demo_server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=page_bench.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            first_results(page, demo_server)
+            page.get_by_text("same order").first.wait_for(timeout=10_000)  # unit length: metrics agree
+            page.locator(".q-select").filter(has_text="As indexed").click()
+            page.get_by_role("option", name="Teaching: lengths kept (cosine ≠ Euclidean)").click()
+            page.locator("button").filter(has_text="Search again").first.click()
+            page.wait_for_url("**view=unscaled*", timeout=20_000)
+            page.get_by_text("keep their own lengths").wait_for(timeout=20_000)
+            assert page.get_by_text("same order").count() == 0
+            # The panel offers PCA only up to what 10 images span (9 directions): 8.
+            page.get_by_text("How was this computed?").click()
+            page.locator(".teaching-charts canvas").nth(1).wait_for(timeout=20_000)
+            page.locator(".teaching-side .q-select").nth(1).click()
+            options = page.get_by_role("option").all_inner_texts()
+            assert [o for o in options if o.startswith("PCA")] == ["PCA to 8"], options
+        finally:
+            browser.close()
