@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from simages.bench.duplicate_copies import choose_originals, write_copies
-from simages.bench.edits import EDITS, apply_edit
+from simages.bench.edits import EDITS, STRONG_EDITS, apply_edit
 from simages.cli import main
 from tests.imagegen import photo
 from tests.requirements import import_or_missing
@@ -88,3 +88,35 @@ def test_bench_duplicates_meets_the_floors_on_corel(weights_path: Path, corel_pa
     assert float(_row(out, "duplicates intent, default threshold")[-11]) >= 0.85
     for line in (line for line in out.splitlines() if "the key's own top 1% (1-50 images): " in line):
         assert float(line.split("(1-50 images): ")[1].split()[0]) >= 0.95
+
+
+def test_every_strong_edit_changes_the_photo_the_way_its_name_says():
+    image = photo(4, (120, 80))
+    out = {kind: apply_edit(kind, image, seed=2) for kind in STRONG_EDITS}
+    assert np.array_equal(np.asarray(out["turned90"]), np.rot90(np.asarray(image)))
+    assert np.array_equal(np.asarray(out["turned180"]), np.rot90(np.asarray(image), 2))
+    assert np.array_equal(np.asarray(out["turned270"]), np.rot90(np.asarray(image), 3))
+    width, height = out["half-cropped"].size
+    assert 0.45 <= width * height / (120 * 80) <= 0.55
+    assert out["bordered"].size == (136, 96) and out["captioned"].size == (120, 100)
+    assert out["collaged"].size == (240, 80) and max(out["thumbnail64"].size) == 64
+    assert out["screenshot"].size[0] > 120 and out["screenshot"].size[1] > 80
+    assert out["pillarboxed"].size[0] == 240
+    assert out["perspective"].size == (120, 80)
+    for kind in ("colour-shifted", "blurred", "jpeg10", "stickered", "perspective"):
+        assert np.abs(np.asarray(out[kind], np.int16) - np.asarray(image, np.int16)).mean() > 0, kind
+    chained = np.asarray(apply_edit("chained", image, 5))
+    assert np.array_equal(np.asarray(apply_edit("chained", image, 5)), chained)  # reproducible
+
+
+def test_bench_duplicates_with_the_strong_edits_on_a_small_sample(weights_path: Path, corel_path: Path,
+                                                                   tmp_path, capsys):
+    args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "duplicates", "--strong",
+            "--no-hash", "--data", str(corel_path), "--per-class", "2", "--searched-per-class", "4"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "20 edited copies" in out and "turned9" in out  # kinds in turn: the turns are among the first 20
+    mild = next(line for line in out.splitlines() if line.startswith("mild edits"))
+    strong = next(line for line in out.splitlines() if line.startswith("strong edits"))
+    assert float(mild.split("top-1 ")[1].split()[0]) >= 0.9
+    assert float(strong.split("top-1 ")[1].split()[0]) >= 0.5
