@@ -16,6 +16,34 @@ ENV_WEIGHTS = "SIMAGES_WEIGHTS"
 ENV_DESCRIPTOR = "SIMAGES_DESCRIPTOR"
 ENV_CLUSTER = "SIMAGES_CLUSTER"
 ENV_SHARED_PATH = "SIMAGES_SHARED_PATH"
+# Process-wide knobs, read where they act (worker processes inherit them) through `environment_setting`.
+ENV_ENGINE = "SIMAGES_ENGINE"
+ENV_PRECISION = "SIMAGES_PRECISION"
+ENV_ANN_THREADS = "SIMAGES_ANN_THREADS"
+ENV_LOG_BATCHES = "SIMAGES_LOG_BATCHES"
+ENV_COREL = "SIMAGES_COREL"
+
+# Every setting SIMages reads from the environment, with what it does: the README's settings table.
+ENVIRONMENT: dict[str, str] = {
+    ENV_ROOT: "folder holding image_sets/ and features/ (option --root; default: the current directory)",
+    ENV_WEIGHTS: "local VGG-16 notop weights file (.h5) (option --weights; default: Keras' own download)",
+    ENV_DESCRIPTOR: "descriptor spec, e.g. gem3+l2+whiten or head:NAME (option --descriptor)",
+    ENV_CLUSTER: "index on a Dask cluster: tcp://HOST:8786 or local[:N] (option --cluster of index)",
+    ENV_SHARED_PATH: "with a cluster: where the workers see image_sets/ (option --shared-path of index)",
+    ENV_ENGINE: "the network's engine: auto (default, calibrated per CPU), openvino, ncnn or torch",
+    ENV_PRECISION: "the engine's precision: auto (default), fp32, bf16 or int8 (where the engine has it)",
+    ENV_ANN_THREADS: "threads FAISS may use for an ANN search or build (default: 1, the app shares the CPU)",
+    ENV_LOG_BATCHES: "1: log each indexing batch's timings on stderr (option --log-batches of index)",
+    ENV_COREL: "Corel-1k's folder for `simages bench extract` (default: ../shared/data/corel1k)",
+}
+
+
+def environment_setting(name: str) -> str | None:
+    """The value of one of SIMages' environment settings (`ENVIRONMENT` lists them), None when unset or
+    empty. KeyError for a name that is not one of them, so no setting is read without being listed."""
+    if name not in ENVIRONMENT:
+        raise KeyError(f"{name} is not a SIMages setting (add it to settings.ENVIRONMENT)")
+    return os.environ.get(name) or None
 
 # Keras' own download of the notop weights; used when no local file is named.
 KERAS_WEIGHTS_ID = "keras:vgg16_weights_tf_dim_ordering_tf_kernels_notop"

@@ -31,9 +31,8 @@ from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.hardware_limit import hardware_limit, limit_note
 from simages.extraction.network import ENGINES, MAP_SHAPE, PRECISIONS, Network, fast_network
 from simages.extraction.pooling import l2_normalise, pool
-from simages.settings import Settings
+from simages.settings import ENV_COREL, Settings, environment_setting
 
-ENV_COREL = "SIMAGES_COREL"
 PLAIN_BATCH = 64
 CALIBRATION_IMAGES = 7  # calibration.calibration_images: 4 photos, 2 generated scenes, a copy of the first
 # The streaming decoder's threads (pipeline.iter_decoded_batches' default) and the network time the
@@ -55,8 +54,9 @@ MIN_COSINE_LARGE = 0.999
 
 
 def default_corel() -> Path:
-    if os.environ.get(ENV_COREL):
-        return Path(os.environ[ENV_COREL])
+    chosen = environment_setting(ENV_COREL)
+    if chosen:
+        return Path(chosen)
     return Path(__file__).resolve().parents[3] / "shared" / "data" / "corel1k"
 
 

@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from simages.jobs.distributor import ClusterError
     from simages.jobs.manager import IndexManager
-    from simages.jobs.worker import ENV_LOG_BATCHES
+    from simages.settings import ENV_LOG_BATCHES
 
     try:
         settings = _with_cluster_options(args, settings)

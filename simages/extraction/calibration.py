@@ -41,6 +41,7 @@ import numpy as np
 
 from simages.extraction.fidelity import MIN_COSINE
 from simages.extraction.pooling import l2_normalise
+from simages.settings import ENV_ENGINE, ENV_PRECISION, environment_setting
 from simages.store.atomic import write_atomically
 from simages.store.lock import set_lock
 
@@ -57,8 +58,6 @@ CONTENDER_RATIO = 1.5
 ROUNDS = 2
 ENGINES = ("ncnn", "torch", "openvino")
 PRECISIONS = ("fp32", "bf16", "int8")
-ENV_ENGINE = "SIMAGES_ENGINE"
-ENV_PRECISION = "SIMAGES_PRECISION"
 # CPU features that change which engine is fastest; a machine that gains or loses one recalibrates.
 _RELEVANT_FLAGS = (
     "avx2",
@@ -255,8 +254,8 @@ def _torch_bf16() -> bool:
 
 def requested(engine: str | None = None, precision: str | None = None) -> tuple[str, str]:
     """(engine, precision) as asked: argument, else environment, else 'auto'; ValueError if unknown."""
-    engine = (engine or os.environ.get(ENV_ENGINE) or "auto").strip().lower()
-    precision = (precision or os.environ.get(ENV_PRECISION) or "auto").strip().lower()
+    engine = (engine or environment_setting(ENV_ENGINE) or "auto").strip().lower()
+    precision = (precision or environment_setting(ENV_PRECISION) or "auto").strip().lower()
     if engine not in ("auto", *ENGINES):
         raise ValueError(f"{ENV_ENGINE}={engine!r}: choose one of auto, {', '.join(ENGINES)}")
     if precision not in ("auto", *PRECISIONS):

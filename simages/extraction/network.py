@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from simages.extraction.keras_vgg import keras_vgg16
-from simages.settings import file_sha256
+from simages.settings import (
+    file_sha256,
+)
 
 if TYPE_CHECKING:
     from simages.extraction.torch_vgg import ConvWeights
@@ -65,7 +67,6 @@ class TinyNetwork:
         return np.maximum(features @ self.projection, 0.0).astype(np.float32)
 
 
-ENV_ENGINE = "SIMAGES_ENGINE"
 ENGINES = ("auto", "ncnn", "torch", "openvino")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 

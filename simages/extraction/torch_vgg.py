@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-ENV_PRECISION = "SIMAGES_PRECISION"
+from simages.settings import ENV_PRECISION, environment_setting
+
 PRECISIONS = ("auto", "bf16", "fp32")
 # Caffe-style preprocessing VGG-16 was trained with: BGR channel order, ImageNet means subtracted.
 BGR_MEANS = (103.939, 116.779, 123.68)
@@ -106,7 +107,7 @@ def native_bf16() -> str | None:
 
 def choose_precision(requested: str | None = None) -> str:
     """'bf16' or 'fp32': the request (argument, else SIMAGES_PRECISION, else auto), if the CPU allows."""
-    choice = (requested or os.environ.get(ENV_PRECISION) or "auto").strip().lower()
+    choice = (requested or environment_setting(ENV_PRECISION) or "auto").strip().lower()
     if choice not in PRECISIONS:
         raise ValueError(f"{ENV_PRECISION}={choice!r}: choose one of {', '.join(PRECISIONS)}")
     if choice == "fp32":

@@ -8,7 +8,6 @@ multiprocessing queues; vectors travel as numpy arrays.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import traceback
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from simages.extraction.network import Network, calibration_pending_for
 from simages.jobs.derived import refresh_atlas, refresh_derived
 from simages.jobs.distributor import ClusterError
 from simages.jobs.indexer import index_set
-from simages.settings import MissingWeightsError, Settings
+from simages.settings import ENV_LOG_BATCHES, MissingWeightsError, Settings, environment_setting
 from simages.store.npz_store import StoreError
 
 # Requests: ("index", set_name[, build_atlas]) | ("describe", request_id, path)
@@ -37,7 +36,6 @@ from simages.store.npz_store import StoreError
 #           | ("vector", request_id, vector_or_None, error_or_None) | ("warmed", error_or_None)
 
 
-ENV_LOG_BATCHES = "SIMAGES_LOG_BATCHES"
 
 
 def worker_main(
@@ -47,7 +45,7 @@ def worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     network: Network | None = None
-    if os.environ.get(ENV_LOG_BATCHES):
+    if environment_setting(ENV_LOG_BATCHES):
         # `simages index --log-batches`: each batch's stage times, on the terminal's stderr.
         logging.basicConfig(format="%(message)s")
         logging.getLogger("simages.batches").setLevel(logging.INFO)

@@ -43,6 +43,7 @@ import numpy as np
 
 from simages.naming import derived_name
 from simages.nearest.ann.space import FrozenSpace
+from simages.settings import ENV_ANN_THREADS, environment_setting
 from simages.store.atomic import write_atomically
 from simages.store.mmap_store import MmapCopy, write_mmap_copy
 from simages.store.npz_store import newer_format
@@ -83,7 +84,7 @@ def faiss_module() -> Any | None:
         # One thread: a single query gains nothing from more, and on a busy machine OpenMP's spinning
         # threads made searches 15x and binary builds 9x slower (measured on the 2-core Xeon, docs/ann.md).
         # Builds run in the background worker, which should leave the other core to the app anyway.
-        faiss.omp_set_num_threads(int(os.environ.get("SIMAGES_ANN_THREADS", "1")))
+        faiss.omp_set_num_threads(int(environment_setting(ENV_ANN_THREADS) or "1"))
         _threads_set.set()
     return faiss
 
