@@ -9,10 +9,11 @@ import time
 
 from imagegen import photo, save
 
-from simages.cli import index_cmd, main
+from simages.cli import main
 from simages.extraction.calibration import CALIBRATING
 from simages.extraction.network import TinyNetwork
 from simages.gui.widgets.status_panel import describe_status
+from simages.jobs import manager as manager_module
 from simages.jobs import status as st
 from simages.jobs.manager import IndexManager
 
@@ -38,7 +39,8 @@ def _elapsed_seconds(bar_line: str) -> int:
 def test_first_index_says_it_calibrates_before_the_bar(root, monkeypatch, capsys):
     for i in range(12):
         save(photo(i), root / "image_sets" / "demo" / f"{i:02d}.jpg")
-    monkeypatch.setattr(index_cmd, "IndexManager",
+    # `simages index` imports the manager when it runs: the stand-in goes where it looks.
+    monkeypatch.setattr(manager_module, "IndexManager",
                         functools.partial(IndexManager, network_factory=CalibratingStandIn()))
     assert main(["--root", str(root), "index", "demo"]) == 0
     captured = capsys.readouterr()
