@@ -45,6 +45,8 @@ async def test_duplicates_of_one_key_at_the_duplicate_threshold_with_a_plain_ans
         await user.open(f"/similar?key_set=mine&image={mine[0]}&set=animals&intent=duplicates")
         await user.should_see(marker=f"result:{first}")
         assert only(user, "intent").value == "duplicates"
+        # Its level: the same pixels (identical descriptor) are an exact copy.
+        await user.should_see(marker="pair-level:exact")
         assert only(user, "predicate").value == "range"
         animals = ctx.descriptors.get(settings, "animals", DUPLICATES)
         threshold = float(only(user, "param").value)
@@ -56,6 +58,7 @@ async def test_duplicates_of_one_key_at_the_duplicate_threshold_with_a_plain_ans
         await user.open(f"/similar?key_set=mine&image={mine[1]}&set=animals")
         await user.should_see(marker="results-grid")
         assert only(user, "intent").value == "similar"
+        await user.should_not_see(marker="pair-level:exact")  # likeness, not copying: no levels
 
 
 async def test_switching_the_intent_makes_a_new_duplicates_query(tmp_path):

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
-from simages.copies.levels import Level, LevelThresholds, level_of
+from simages.copies.levels import LevelThresholds
 from simages.gui.pages.common import name_caption, thumbnail_img
 from simages.gui.urls.image import thumb_url
 from simages.gui.urls.query import QueryState, results_url
 from simages.gui.widgets.controls import format_score, score_label
+from simages.gui.widgets.levels import level_chip, pair_level
 from simages.naming import display_name
 from simages.nearest.core.display import format_threshold
-from simages.nearest.core.query_spec import QuerySpec, higher_is_better
+from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.joins.pairs import JoinPair, JoinPairs
 from simages.wording import plural
 
@@ -115,24 +116,6 @@ def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, sp
                 "text-primary").mark("pair-a")
             ui.link(f"{pair.b_set}/{pair.b}", similar_link(pair.b_set, pair.b, a_set, spec)).classes(
                 "text-primary").mark("pair-b")
-
-
-LEVEL_COLOURS = {Level.EXACT: "#2e7d32", Level.EDITED: "#1565c0", Level.LOOK_ALIKE: "#757575",
-                 Level.NEW: "#9e9e9e"}
-
-
-def pair_level(score: float, metric: str, thresholds: LevelThresholds) -> Level:
-    """The level of a pair of a duplicates join from its score (an exact copy scores 1 / distance 0)."""
-    kind = "cosine" if higher_is_better(metric) else "euclidean"
-    return level_of(score, metric=kind, thresholds=thresholds)
-
-
-def level_chip(level: Level) -> ui.label:
-    """The level's title, coloured, its meaning as a tooltip (a look-alike is never called a duplicate)."""
-    chip = ui.label(level.title).classes("text-caption text-weight-medium").mark(f"pair-level:{level.value}")
-    chip.style(f"color: white; background: {LEVEL_COLOURS[level]}; border-radius: 10px; padding: 0 8px")
-    chip.tooltip(level.meaning)
-    return chip
 
 
 def listed_keys(pairs: JoinPairs, spec: QuerySpec) -> list[str]:

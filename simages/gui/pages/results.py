@@ -40,6 +40,7 @@ from simages.gui.widgets.head_picker import head_picker
 from simages.gui.widgets.histogram import marker_for, picks_threshold, score_histogram, threshold_control
 from simages.gui.widgets.image_info import ImageInfo
 from simages.gui.widgets.intent_picker import follow_intent, intent_picker
+from simages.gui.widgets.levels import level_chip, pair_level
 from simages.gui.widgets.metric_note import differing_demo, metrics_note, metrics_rank_alike
 from simages.gui.widgets.search_mode import ExactSwitch, search_caption
 from simages.gui.widgets.status_panel import describe_status
@@ -51,7 +52,7 @@ from simages.nearest.core.distribution import key_distribution, key_threshold
 from simages.nearest.core.intents import DUPLICATES, SIMILAR, intent_named, no_duplicate_sentence
 from simages.nearest.core.results import KeyResult
 from simages.nearest.core.set_index import SetIndex
-from simages.nearest.duplicates.exact import duplicate_threshold
+from simages.nearest.duplicates.exact import duplicate_threshold, level_thresholds
 from simages.nearest.joins.join import key_join
 from simages.nearest.teaching.views import UNSCALED, VIEWS, unscaled_index, why_metrics_differ
 from simages.operations.compare import Setting
@@ -304,6 +305,12 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                         language="bash").classes("w-full text-caption").mark("differing-demo")
 
     def draw_results(current: QueryState, result: KeyResult) -> None:
+        thresholds = None
+        if current.intent == DUPLICATES.name:  # duplicates-space scores: each result shows its level
+            try:
+                thresholds = level_thresholds(ctx.descriptors.get(ctx.settings, current.join_set, DUPLICATES))
+            except (LookupError, ValueError, OSError):
+                thresholds = None
         items = [
             ViewItem(m.image, ctx.thumbnails.url(current.join_set, m.image, full=True),
                      caption=f"{score_label(result.metric)} {format_score(result.metric, m.score)}",
@@ -340,6 +347,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                         ui.label(str(rank + 1)).classes("thumb-rank")
                         name_caption(match.image)
                         ui.label(score).classes("thumb-score").mark("score")
+                    if thresholds is not None:
+                        level_chip(pair_level(match.score, result.metric, thresholds))
 
     def show_problem(message: str) -> None:
         summary.text = "This search cannot run"

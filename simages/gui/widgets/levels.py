@@ -1,0 +1,26 @@
+"""The duplicate level of a pair as a coloured chip (exact copy, edited copy, look-alike, new)."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from simages.copies.levels import Level, LevelThresholds, level_of
+from simages.nearest.core.query_spec import higher_is_better
+
+LEVEL_COLOURS = {Level.EXACT: "#2e7d32", Level.EDITED: "#1565c0", Level.LOOK_ALIKE: "#757575",
+                 Level.NEW: "#9e9e9e"}
+
+
+def pair_level(score: float, metric: str, thresholds: LevelThresholds) -> Level:
+    """The level of a pair scored in the duplicates space (an exact copy scores 1 / distance 0)."""
+    kind = "cosine" if higher_is_better(metric) else "euclidean"
+    return level_of(score, metric=kind, thresholds=thresholds)
+
+
+def level_chip(level: Level) -> ui.label:
+    """The level's title, coloured, its meaning as a tooltip (a look-alike is never called a duplicate);
+    marked `pair-level:<level>`."""
+    chip = ui.label(level.title).classes("text-caption text-weight-medium").mark(f"pair-level:{level.value}")
+    chip.style(f"color: white; background: {LEVEL_COLOURS[level]}; border-radius: 10px; padding: 0 8px")
+    chip.tooltip(level.meaning)
+    return chip
