@@ -82,3 +82,12 @@ def test_help_loads_no_command_module():
     modules = set(json.loads(done.stdout.rsplit("MODULES ", 1)[1]))
     assert "simages.cli" in modules
     assert "simages.cli.query_cmd" not in modules and "numpy" not in modules
+
+
+def test_train_help_names_the_trainers_own_choices():
+    """train's --help names the losses and the default split without loading torch: the same values."""
+    from simages.cli import train_cmd
+    from simages.operations.train import DEFAULT_TEST_SPLIT
+    from simages.training.trainer import LOSSES
+
+    assert (train_cmd.LOSSES, train_cmd.DEFAULT_TEST_SPLIT) == (LOSSES, DEFAULT_TEST_SPLIT)

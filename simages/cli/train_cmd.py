@@ -7,22 +7,20 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from simages.cli.commands import help_of
-from simages.nearest.sets.cache import NotIndexed
-from simages.operations.train import (
-    DEFAULT_TEST_SPLIT,
-    TrainingRefused,
-    TrainReport,
-    TrainRequest,
-    list_heads,
-    remove_head,
-    train,
-)
 from simages.settings import MissingWeightsError, Settings
-from simages.store.npz_store import StoreError
-from simages.training.registry import HeadError
-from simages.training.trainer import LOSSES, EpochReport
+
+if TYPE_CHECKING:
+    from simages.operations.train import TrainReport
+    from simages.training.trainer import EpochReport
+
+# The trainer's losses and the default held-out share (training.trainer.LOSSES,
+# operations.train.DEFAULT_TEST_SPLIT; tests/test_cli_imports.py checks they agree), written here so
+# `simages train --help` does not load torch.
+LOSSES = ("ce", "triplet", "both")
+DEFAULT_TEST_SPLIT = 0.5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--replace", action="store_true", help="replace an existing head of that name")
     parser.add_argument("--max-epochs", type=int, default=200, help="upper bound on epochs (default: 200)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--format", choices=("table", "json", "text"), default="table",
+                        help="output format (default: table; `text` is its deprecated name, removed in 0.2)")
     parser.add_argument("--list", action="store_true", help="list the trained heads")
     parser.add_argument("--remove", metavar="NAME", help="remove the trained head NAME")
     parser.set_defaults(func=run)
@@ -120,6 +119,8 @@ def format_report(report: TrainReport) -> str:
 
 
 def _list(settings: Settings, as_json: bool) -> int:
+    from simages.operations.train import list_heads
+
     heads = list_heads(settings)
     if as_json:
         print(json.dumps([{**head.meta, "curves": None} for head in heads], indent=2))
@@ -140,6 +141,11 @@ def _list(settings: Settings, as_json: bool) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from simages.nearest.sets.cache import NotIndexed
+    from simages.operations.train import TrainingRefused, TrainRequest, remove_head, train
+    from simages.store.npz_store import StoreError
+    from simages.training.registry import HeadError
+
     as_json = args.format == "json"
     try:
         if args.list:
