@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from simages.bench.duplicate_copies import choose_originals, write_copies
-from simages.bench.edits import EDITS, STRONG_EDITS, apply_edit
 from simages.cli import main
+from simages.copies.edits import EDITS, STRONG_EDITS, apply_edit
 from tests.imagegen import photo
 from tests.requirements import import_or_missing
 

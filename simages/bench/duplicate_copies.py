@@ -1,7 +1,7 @@
 """Edited copies of a labeled photo folder, the ground truth of the near-duplicate benchmark.
 
 From each class sub-folder a seeded sample of photos is drawn; each chosen photo gets one copy per kind of
-edit (simages.bench.edits), written losslessly (PNG) so that the only change is the edit itself (the
+edit (simages.copies.edits), written losslessly (PNG) so that the only change is the edit itself (the
 `reencoded` edit carries its own JPEG round trip). Copies go to a folder the caller owns (a temporary one
 in the benchmark): they are never part of the repository.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from simages.bench.edits import EDITS, apply_edit
+from simages.copies.edits import EDITS, apply_edit
 from simages.store.scan import scan_set
 
 

@@ -1,7 +1,7 @@
 """`simages bench duplicates`: are edited copies found? Near-duplicate retrieval and the duplicate threshold.
 
 Built from a labeled photo folder (Corel-1k by default): `--per-class` photos of each class get edited
-copies (simages.bench.edits: resized, re-encoded, cropped, mirrored, brightened, rotated, grayscale,
+copies (simages.copies.edits: resized, re-encoded, cropped, mirrored, brightened, rotated, grayscale,
 watermarked, noisy, letterboxed), written to a temporary folder and indexed there; by default each chosen
 photo gets one kind of edit in turn (20 per class: 200 copies, 20 per kind), `--all-edits` gives every
 photo all ten. Each copy is a key searched among all the photos of the folder (`--searched-per-class`
@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from simages.bench.duplicate_copies import EditedCopy, choose_originals, write_copies
-from simages.bench.edits import EDITS, STRONG_EDITS
 from simages.bench.extract_bench import default_corel
+from simages.copies.edits import EDITS, STRONG_EDITS
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
 from simages.nearest.core.distribution import default_threshold, key_threshold
 from simages.nearest.core.intents import DUPLICATES
@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strong", action="store_true",
                         help="also the strong edits of copy-detection benchmarks (turns, half crops, "
                              "borders, captions, screenshots, collages, blur, thumbnails, JPEG q10, "
-                             "perspective, stickers, chains: bench/edits.STRONG_EDITS), 27 kinds in turn")
+                             "perspective, stickers, chains: copies/edits.STRONG_EDITS), 27 kinds in turn")
     parser.add_argument("--no-hash", action="store_true", help="leave out the perceptual-hash baseline")
     parser.add_argument("--seed", type=int, default=0)
 

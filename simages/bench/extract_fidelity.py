@@ -5,7 +5,7 @@ What users see decides (issue 26), on Corel-1k (or a sample, `--images`) against
 * retrieval: mAP and P@10 (leave-one-out, the default descriptor) within 0.002, mean top-10 overlap
   >= 99% (extraction/fidelity.py); the per-image cosine of the stored descriptor is reported;
 * exact copies: a photo and its byte-identical copy, decoded in other batches, get identical maps;
-* duplicates: edited copies of photos (the copies benchmark's edits, simages/bench/edits.py) are added to
+* duplicates: edited copies of photos (the copies benchmark's edits, simages/copies/edits.py) are added to
   the set, and the pairs found at the default duplicate threshold with the duplicates intent are the
   same pairs as with the reference's maps, except pairs whose reference score is within TIE of the
   threshold: those are coin flips for any rounding (bf16 moves whitened scores by up to ~1e-3), as the

@@ -57,6 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--exact", action="store_true",
                         help="a set of 50,000+ images: compare every pair instead of each image's nearest "
                         "images from its ANN index")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="first estimate how well the threshold works on your own photos: edited copies "
+                        "of 40 of them are described and searched in the collection (about a minute; kept "
+                        "in features/.cache and shown with every later answer)")
     parser.set_defaults(func=run)
 
 
@@ -67,6 +71,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     request = DuplicatesRequest((args.set, *args.others), args.threshold, args.metric, args.exact)
     try:
         check_target(args.output)  # a missing folder is said before the work, not after it
+        if args.calibrate:
+            from simages.copies.calibration import estimate
+
+            print("calibrating: describing edited copies of your own photos...", file=sys.stderr)
+            if estimate(settings, default_cache) is None:
+                print("calibration: the collection is too small to have a duplicates space", file=sys.stderr)
         answer = run_duplicates(request, settings, default_cache, progress=progress_bar(),
                                 notice=lambda text: print(text, file=sys.stderr))
     except USER_ERRORS as error:
@@ -78,7 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 out.write("\n")
             else:
                 write_report(answer.report, answer.indexes, args.format, out, chosen=answer.chosen,
-                             how=answer.how)
+                             how=answer.how, calibration=_calibration(settings))
     except LookupError as error:
         return user_error(error)
     except OSError as error:
@@ -86,8 +96,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _calibration(settings: Settings) -> str:
+    """The kept estimate of the threshold on the user's photos, in words ("" when there is none for the
+    collection's current duplicates space)."""
+    from simages.copies.calibration import load_calibration
+    from simages.nearest.sets.cache import default_cache
+
+    spaces = default_cache.duplicates_spaces(settings)
+    for space in spaces.values():
+        calibration = load_calibration(settings, space)
+        if calibration is not None:
+            return calibration.sentence()
+    return ""
+
+
 def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out: TextIO,
-                 chosen: bool = False, how: str = "every pair") -> None:
+                 chosen: bool = False, how: str = "every pair", calibration: str = "") -> None:
     """The report as a table (for people), CSV (a,b,score) or JSON (DuplicateReport.to_json). `how` says
     which pairs of a set were compared."""
     if fmt == "json":
@@ -115,6 +139,10 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     default = duplicate_threshold(report.metric, indexes[-1])
     note = "" if not chosen else f"; the default is {default:g}"
     out.write(f"Threshold: {name} {op} {report.threshold:g} ({origin}{note})\n")
+    if calibration and not chosen:
+        out.write(f"{calibration}\n")
+    elif not chosen:
+        out.write("(How well this threshold works on your own photos: run with --calibrate.)\n")
     groups = report.groups
     counts = report.level_counts()
     by_level = ", ".join(f"{count} {level.title.lower()}" for level, count in counts.items() if count)

@@ -1,0 +1,52 @@
+"""The threshold's quality estimated on the user's own photos: edited copies of a sample searched in the
+collection, kept in features/.cache and shown by `simages duplicates`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simages.cli import main
+from simages.copies.calibration import calibration_path, score_copies
+from tests.imagegen import photo
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_recall_false_pairs_and_precision_are_counted_at_the_threshold():
+    photos = np.eye(4)
+    copies = unit(np.array([[1.0, 0.1, 0, 0], [0, 1.0, 0.9, 0], [0, 0, 0.2, 1.0]]))
+    # copy 0 finds photo 0; copy 1 finds photo 1 and also passes with photo 2 (a false pair); copy 2
+    # (of photo 2) scores 0.2 with it: not found, but passes with photo 3 (false).
+    recall, false_pairs, precision = score_copies(copies, photos, np.array([0, 1, 2]), threshold=0.5)
+    assert recall == pytest.approx(2 / 3) and false_pairs == 2 and precision == pytest.approx(2 / 4)
+
+
+def test_calibrate_on_the_users_photos_is_kept_and_shown(weights_path: Path, tmp_path: Path, capsys):
+    folder = tmp_path / "image_sets" / "holidays"
+    folder.mkdir(parents=True)
+    for i in range(24):
+        photo(100 + i, (96, 64)).save(folder / f"p{i:02d}.jpg", quality=92)
+    base = ["--root", str(tmp_path), "--weights", str(weights_path)]
+    assert main([*base, "index", "holidays"]) == 0
+    capsys.readouterr()
+    assert main([*base, "duplicates", "holidays"]) == 0
+    assert "run with --calibrate" in capsys.readouterr().out
+    assert main([*base, "duplicates", "holidays", "--calibrate"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("At this threshold"))
+    assert "on 24 edited copies of your own photos" in line and "among 24 photos" in line
+    assert calibration_path_for(tmp_path).is_file()
+    # Kept: a later answer shows it without measuring again.
+    assert main([*base, "duplicates", "holidays"]) == 0
+    assert line in capsys.readouterr().out
+
+
+def calibration_path_for(root: Path) -> Path:
+    from simages.settings import Settings
+
+    return calibration_path(Settings(root=root))
