@@ -145,3 +145,27 @@ def test_the_teaching_descriptor_and_the_dimensions_offered_in_a_real_browser(de
             assert [o for o in options if o.startswith("PCA")] == ["PCA to 8"], options
         finally:
             browser.close()
+
+
+def test_the_race_in_the_teaching_panel(demo_server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=page_bench.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            first_results(page, demo_server)
+            page.get_by_text("How was this computed?").click()
+            page.get_by_role("button", name="On demo").click()
+            table = page.locator(".q-table").first
+            try:
+                table.wait_for(timeout=60_000)
+            except Exception:
+                page.screenshot(path=str(OUTPUT / "race-failed.png"), full_page=True)
+                raise
+            rows = table.locator("tbody tr")
+            assert rows.count() == 4
+            assert rows.nth(0).inner_text().startswith("brute force")
+            page.get_by_text("k = 9").wait_for()  # ten images: nine others to find
+            table.scroll_into_view_if_needed()
+            screenshot(page, "race-1280x720")
+        finally:
+            browser.close()

@@ -65,3 +65,10 @@ async def test_the_teaching_panel_races_the_methods_on_the_set_at_hand(tmp_path)
         assert methods == ["brute force", "pivot table", "binary hash + re-rank", "HNSW graph"]
         assert rows[0]["recall"] == "1.000" and rows[1]["recall"] == "1.000"
         assert "39 of 39" in rows[0]["distances"]
+
+
+def test_a_small_set_races_with_short_codes():
+    index = clustered(n=10, d=16)
+    result = run_race(index, index.names[:3], k=5)
+    binary = next(lap for lap in result.laps if lap.method == "binary")
+    assert binary.setting.startswith("8-bit codes") and 0.0 <= binary.recall <= 1.0

@@ -183,7 +183,8 @@ def _ann_lap(index: SetIndex, keys: list[str], k: int, method: str, names: np.nd
             codes.append(built.ntotal)
         answers.append(found)
     setting = (f"efSearch {built.params['ef_search']}" if method == "hnsw"
-               else f"{built.params['bits']}-bit codes, shortlist {max(k * ann.BINARY_SHORTLIST_PER_K, 256)}")
+               else f"{built.params['bits']}-bit codes, shortlist "
+                    f"{min(max(k * ann.BINARY_SHORTLIST_PER_K, 256), len(index) - 1):,}")
     return Lap(method, LABELS[method], float(np.mean(computed)), float(np.mean(codes)), len(index) - 1,
                statistics.median(ms), build_s, 0.0, setting, answers)
 
@@ -200,9 +201,12 @@ def _binary_index(vectors: np.ndarray, seed: int) -> ann.AnnIndex:
     IndexBinaryFlat) with RACE_BITS-bit codes, its rotation learned on at most BINARY_TRAIN_ROWS rows."""
     faiss = ann.faiss_module()
     n, d = vectors.shape
-    bits = min(RACE_BITS, d - d % 8)
     rng = np.random.default_rng(seed)
     sample = vectors[np.sort(rng.choice(n, min(n, BINARY_TRAIN_ROWS), replace=False))]
+    # ITQ's PCA cannot keep more directions than it has rows: a set of 10 images gets 8-bit codes.
+    bits = min(RACE_BITS, d - d % 8, len(sample) - len(sample) % 8)
+    if bits < 8:
+        raise ValueError(f"a binary hash needs at least 8 images and 8 values per descriptor, got {n} x {d}")
     itq = faiss.ITQTransform(d, bits, True)
     itq.train(np.ascontiguousarray(sample))
     index = faiss.IndexBinaryFlat(bits)
