@@ -110,3 +110,31 @@ async def test_remembered_decisions_are_listed_on_the_page_and_can_be_forgotten(
         await user.should_see("3 of 5 new photos are already in your collection", retries=50)
         await user.should_not_see(marker="decision")
     assert Decisions(settings.root).all() == []
+
+
+def _key(user, name: str) -> None:
+    """One key press as the browser's keyboard element reports it."""
+    from nicegui import ui
+
+    for action in ("keydown", "keyup"):
+        user.find(kind=ui.keyboard).trigger("key", {
+            "action": action, "key": name, "code": f"Key{name.upper()}", "location": 0, "repeat": False,
+            "altKey": False, "ctrlKey": False, "metaKey": False, "shiftKey": False})
+
+
+async def test_the_keyboard_moves_marks_compares_and_applies(tmp_path: Path) -> None:
+    settings, manager = _root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/triage?new=new")
+        await user.should_see(marker="triage-group", retries=50)
+        _key(user, "j")  # the second group
+        _key(user, "m")
+        await user.should_see("marked: 1", retries=20)
+        _key(user, "c")
+        await user.should_see(marker="triage-compare", retries=20)
+        _key(user, "k")  # back to the first
+        _key(user, "m")
+        await user.should_see("marked: 2", retries=20)
+        _key(user, "a")
+        await user.should_see("2 of 2 files moved to the quarantine folder", retries=100)
+    assert len(list((settings.root / "quarantine").rglob("*.jpg"))) == 2
