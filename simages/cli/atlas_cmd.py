@@ -17,8 +17,6 @@ import time
 
 from simages.cli.commands import help_of
 from simages.cli.common import USER_ERRORS, user_error
-from simages.nearest.sets.cache import default_cache
-from simages.operations.atlas import SetAtlas, build_set_atlas, folder_of
 from simages.settings import Settings
 
 
@@ -37,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here, not at the top: `simages atlas --help` must not load the map's dependencies.
+    from simages.nearest.sets.cache import default_cache
+    from simages.operations.atlas import SetAtlas, build_set_atlas, folder_of
+
     try:
         index = default_cache.get(settings, args.set)
         started = time.perf_counter()
