@@ -1,0 +1,195 @@
+"""What `simages triage` does once its arguments are parsed (simages.cli.triage_cmd registers the
+command): imported only when the command runs, so `simages triage --help` loads none of it."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from simages.cli.common import USER_ERRORS, fail, user_error
+from simages.cli.exits import EXIT_FAILURE
+from simages.cli.output import check_target, output_to
+from simages.copies.levels import Level
+from simages.naming import display_name
+from simages.nearest.core.display import format_score
+from simages.nearest.sets.cache import default_cache
+from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, plan_for, triage
+from simages.settings import Settings
+from simages.store.atomic import write_atomically
+from simages.triage.decisions import Decisions
+from simages.triage.plan import read_plan
+from simages.triage.quarantine import Outcome, TriageError, apply_plan, plans, undo_last, undo_plan
+from simages.triage.stores import drop_moved, restore_moved
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        if args.apply is not None:
+            return _apply(settings, Path(args.apply))
+        if args.undo is not None:
+            return _undo(settings, args.undo)
+        if args.history:
+            return _history(settings)
+        if args.not_duplicate or args.keep_both or args.decisions or args.forget:
+            return _decide(settings, args)
+        if not args.new:
+            raise ValueError("name the set(s) of new photos: simages triage NEW [--against SET ...]")
+        check_target(args.output)  # a missing folder is said before the work, not after it
+        answer = triage(settings, TriageRequest(tuple(args.new), tuple(args.against)), default_cache)
+        if args.plan or args.dry_run:
+            return _write_plan(settings, answer, args)
+    except (TriageError, *USER_ERRORS) as error:
+        return user_error(error)
+    try:
+        with output_to(args.output) as out:
+            write_answer(answer, args.format, out, args.compare)
+    except OSError as error:
+        return fail(f"cannot write {args.output}: {error.strerror or error}", EXIT_FAILURE)
+    return 0
+
+
+def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = False) -> None:
+    """The answer as a table (for people), CSV (image,level,match,score) or JSON (TriageAnswer.to_json)."""
+    if fmt == "json":
+        json.dump(answer.to_json(), out, indent=2)
+        out.write("\n")
+        return
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["image", "level", "match", "score"])
+        for row in answer.rows:
+            writer.writerow([row.image, row.level.value, row.match or "",
+                             "" if row.score is None else format_score(row.score, "cosine")])
+        return
+    out.write(answer.headline() + ".\n")
+    out.write(f"New: {', '.join(map(display_name, answer.new_sets))}; collection: "
+              f"{', '.join(map(display_name, answer.against))}\n")
+    for name, why in answer.left_out.items():
+        out.write(f"(left out: {display_name(name)}: {why})\n")
+    for level in Level:
+        rows = answer.bucket(level)
+        if not rows:
+            continue
+        out.write(f"\n{level.title} ({len(rows)}): {level.meaning}\n")
+        for row in rows:
+            if row.match is None:
+                out.write(f"  {display_name(row.image)}\n")
+                continue
+            both = "  [keep both]" if row.kept_both else ""
+            out.write(f"  {format_score(row.score, 'cosine')}  {display_name(row.image)}  ==  "
+                      f"{display_name(row.match)}{both}\n")
+    if answer.within_new:
+        count = len(answer.within_new)
+        out.write(f"\nCopies among the new photos ({count} {'group' if count == 1 else 'groups'}; not "
+                  "planned, see `simages duplicates`):\n")
+        for group in answer.within_new:
+            out.write(f"  {', '.join(map(display_name, group))}\n")
+    if answer.groups:
+        out.write(f"\nCopy groups ({len(answer.groups)}), suggested keeper first:\n")
+        for group in answer.groups:
+            others = [m for m in group.members if m != group.keeper]
+            out.write(f"  keep {display_name(group.keeper)} ({group.reason}); move "
+                      f"{', '.join(map(display_name, others))}\n")
+            if compare:
+                write_compare(group, out)
+
+
+def write_compare(group: CopyGroup, out: TextIO) -> None:
+    """The members' facts side by side; `*` marks a row that differs."""
+    members = list(group.members)
+    rows = {name: group.facts[name].rows() for name in members}
+    first = rows[members[0]]
+    width = max(len(text) for name in members for text in (display_name(name), *rows[name].values())) + 2
+    out.write(f"      {'':<13}" + "".join(f"{display_name(m):<{width}}" for m in members) + "\n")
+    for fact in first:
+        differs = any(rows[m][fact] != first[fact] for m in members)
+        cells = "".join(f"{rows[m][fact]:<{width}}" for m in members)
+        out.write(f"    {'*' if differs else ' '} {fact:<13}{cells}\n")
+
+
+def _write_plan(settings: Settings, answer: TriageAnswer, args: argparse.Namespace) -> int:
+    levels = tuple(Level(word.strip()) for word in args.levels.split(",") if word.strip())
+    keepers = {}
+    for keep in args.keep:
+        group = next((g for g in answer.groups if keep in g.members), None)
+        if group is None:
+            raise ValueError(f"{keep!r} is in no copy group of this triage")
+        keepers[group.existing] = keep
+    plan = plan_for(settings, answer, keepers, levels)
+    if args.dry_run:
+        # What an apply would do, as the shell commands a reader checks; nothing is written or moved.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(plan.to_shell(settings.root))
+        print(f"# {answer.headline()}; {len(plan.moves)} files would move (nothing was moved or written)",
+              file=sys.stderr)
+        return 0
+    target = Path(args.plan)
+    write_atomically(target, lambda out: out.write(plan.dumps().encode("ascii")))
+    write_atomically(target.with_name(target.name + ".csv"), lambda out: out.write(plan.to_csv().encode()))
+    script = plan.to_shell(settings.root)
+    write_atomically(target.with_name(target.name + ".sh"), lambda out: out.write(script))
+    print(answer.headline() + ".")
+    print(f"Plan {plan.id}: {len(plan.moves)} files to move to {settings.root / 'quarantine' / plan.id}/ "
+          f"(nothing moved yet).\nWritten: {target} (apply with `simages triage --apply {target}`), "
+          f"{target}.csv, {target}.sh (the same moves as `mv` commands, a dry run to read).")
+    return 0
+
+
+def _apply(settings: Settings, path: Path) -> int:
+    plan = read_plan(path)
+    outcome = apply_plan(settings.root, plan, on_wait=_waiting)
+    drop_moved(settings, plan.id, outcome.done)
+    return _report(outcome)
+
+
+def _undo(settings: Settings, plan_id: str) -> int:
+    outcome = undo_plan(settings.root, plan_id, _waiting) if plan_id else undo_last(settings.root, _waiting)
+    restore_moved(settings, outcome.plan_id, outcome.done)
+    return _report(outcome)
+
+
+def _report(outcome: Outcome) -> int:
+    print(outcome.summary())
+    for move, reason in outcome.skipped:
+        print(f"  left {display_name(move.qualified)}: {reason}")
+    if outcome.kind == "apply" and outcome.done and not outcome.already:
+        print(f"Undo with `simages triage --undo {outcome.plan_id}` (or --undo for the last one).")
+    return 1 if outcome.stopped else 0
+
+
+def _history(settings: Settings) -> int:
+    records = plans(settings.root)
+    if not records:
+        print("No plan was applied in this root.")
+    for record in records:
+        print(f"{record.id}  {record.state:<9} {record.moved} moved, {record.skipped} skipped, "
+              f"{record.restored} restored, of {record.total}")
+    return 0
+
+
+def _decide(settings: Settings, args: argparse.Namespace) -> int:
+    decisions = Decisions(settings.root)
+    if args.not_duplicate or args.keep_both:
+        kind, images = ("not-duplicate", args.not_duplicate) if args.not_duplicate else ("keep-both",
+                                                                                         args.keep_both)
+        decision = decisions.add(kind, images)
+        print(f"Remembered {decision.id}: {kind} for {', '.join(map(display_name, decision.images))} "
+              f"(undo with `simages triage --forget {decision.id}`).")
+    if args.forget:
+        gone = decisions.forget(args.forget)
+        print(f"Forgot {gone.id}: {gone.kind} for {', '.join(map(display_name, gone.images))}.")
+    if args.decisions:
+        remembered = decisions.all()
+        if not remembered:
+            print("No remembered decisions.")
+        for decision in remembered:
+            print(f"{decision.id}  {decision.kind:<13} {', '.join(map(display_name, decision.images))}")
+    return 0
+
+
+def _waiting() -> None:
+    print("another apply or undo is running in this root; waiting for it to finish...", file=sys.stderr)
