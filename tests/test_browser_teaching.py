@@ -26,8 +26,10 @@ if not CHROMIUM.is_file():
 sync_api = import_or_missing("playwright.sync_api", "the playwright Python package is not installed")
 
 
-@pytest.fixture
-def demo_server(tmp_path):
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    """One server for the module's tests (none changes the set): each start indexes the demo set."""
+    tmp_path = tmp_path_factory.mktemp("demo")
     shutil.copytree(REPO / "image_sets" / "demo", tmp_path / "image_sets" / "demo")
     with AppServer("tests.gui_serve", tmp_path) as app_server:
         wait_for(lambda: (tmp_path / "features" / "demo.npz").is_file(), 120, "the sets")
