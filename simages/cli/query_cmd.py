@@ -108,6 +108,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 write_result(answer.result, answer.spec, args.format, out, answer.descriptors,
                              answer.cost if args.explain else None, answer.intent)
+                if args.format == "table" and answer.turns:
+                    from simages.copies.turns import turned_note
+
+                    out.write(turned_note(answer.turns) + "\n")
     except LookupError as error:
         return user_error(error)
     except OSError as error:

@@ -12,7 +12,7 @@ duplicate threshold for duplicates (is this photo already in the set?).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,8 @@ class QueryAnswer:
     intent: Intent
     descriptors: str
     cost: QueryCost
+    # Images found with the key turned (degrees counter-clockwise), for a file key's duplicates query.
+    turns: dict[str, int] = field(default_factory=dict)
 
     @property
     def index(self) -> str:
@@ -210,7 +212,8 @@ class QueryAnswer:
         result = self.result
         payload = schema.header(self.intent.name, [result.set], self.index, self.spec)
         old = result.to_json()
-        old["results"] = [{"name": schema.qualified(result.set, m.image), **m.to_json()}
+        old["results"] = [{"name": schema.qualified(result.set, m.image), **m.to_json(),
+                           **({"turned": self.turns[m.image]} if m.image in self.turns else {})}
                           for m in result.matches]
         payload.update({key: value for key, value in old.items() if key not in payload})
         if explain:
@@ -236,9 +239,37 @@ def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache)
     index = open_set(cache, settings, request.set_name, intent)
     spec = query_spec(request.metric, request.knn, request.range_threshold, request.expand, intent, index)
     key = parse_key(request.key, settings)
+    if isinstance(key, FileKey) and intent.collection_space:
+        return _turned_file_query(request, settings, index, intent, spec, choice, key)
     raw, exclude = key_vector(key, settings, index, intent, cache)
     if request.include_self:
         exclude = None
     result, cost = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=exclude,
                                       limit=request.limit, settings=settings, exact=request.exact)
     return QueryAnswer(result, spec, intent, index.explain(spec.expand), cost)
+
+
+def _turned_file_query(request: QueryRequest, settings: Settings, index: SetIndex, intent: Intent,
+                       spec: QuerySpec, choice: IndexChoice, key: FileKey) -> QueryAnswer:
+    """A file key searched for its copies as it is and turned by 90, 180 and 270 degrees
+    (simages.copies.turns): each image keeps its best score; the answer says which were found turned."""
+    from simages.copies.turns import merge_turned, stack_inputs, turned
+    from simages.extraction.describe import describe_images, network_for
+    from simages.extraction.images import open_rgb
+
+    refuse_non_image(key.path, settings.max_image_pixels)
+    message = settings.check_weights()
+    if message:
+        raise LookupError(message)
+    descriptor = index.key_descriptor() or settings.descriptor
+    with open_rgb(key.path, settings.max_image_pixels) as image:
+        inputs = stack_inputs(turned(image))
+    raws = describe_images(network_for(settings.weights, settings.model_cache), inputs, descriptor)
+    results, cost = [], None
+    for raw in np.asarray(raws, dtype=np.float32):
+        result, spent = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=None,
+                                           limit=request.limit, settings=settings, exact=request.exact)
+        results.append(result)
+        cost = cost or spent
+    merged, turns = merge_turned(results, request.limit)
+    return QueryAnswer(merged, spec, intent, index.explain(spec.expand), cost, turns)
