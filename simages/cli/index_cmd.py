@@ -144,8 +144,9 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool, verbose: bool 
             )
             notice = manager.preparing(name)
             if notice is not None and not finished:
-                # The network is being built (the first run also calibrates the engines, ~30 s): say why
-                # nothing moves, and start the bar, its rate and its ETA only once images are described.
+                # The network is being built (the first run also calibrates the engines, a minute or
+                # more): say why nothing moves, and start the bar, its rate and its ETA only once images
+                # are described.
                 if notice and name not in announced and not quiet:
                     tqdm.write(notice)
                     announced.add(name)

@@ -479,14 +479,17 @@ def save_calibration(folder: Path, calibration: Calibration) -> None:
 def calibrate(
     builders: dict[Candidate, Callable[[], object]], key: dict, images: np.ndarray | None = None
 ) -> tuple[Calibration, dict[Candidate, object]]:
-    """Measure every candidate now (a few seconds) and return the calibration and the built networks."""
+    """Measure every candidate now (a minute or more on 2 cores) and return the calibration and the built
+    networks."""
     start = time.perf_counter()
     measurements, networks = measure(builders, calibration_images() if images is None else images)
     return Calibration(key, measurements, time.perf_counter() - start), networks
 
 
-# Said before the first run's progress bar while the calibration runs (it takes ~30 s on 2 cores).
-CALIBRATING = "Choosing the fastest faithful engine for this CPU (once per machine, about 30 s)..."
+# Said before the first run's progress bar while the calibration runs: 30-40 s on an idle 2-core Xeon, with
+# the int8 candidate's quantisation 2-3 minutes on a busy one (10 photos, load 13-15, 2026-12-06).
+CALIBRATING = ("Choosing the fastest faithful engine for this CPU (done once per machine; a minute or more "
+               "on 2 cores)...")
 
 
 def calibration_pending(
@@ -545,7 +548,7 @@ def calibrated_choice(
         calibration = None if fresh else load_calibration(cache_folder, key)
         networks: dict[Candidate, object] = {}
         if calibration is None:
-            log.info("calibrating the VGG-16 engines on this CPU (once per machine, a few seconds)")
+            log.info("calibrating the VGG-16 engines on this CPU (once per machine, a minute or more)")
             calibration, networks = calibrate({c: _builder(build, c) for c in available_candidates()}, key)
             try:
                 save_calibration(cache_folder, calibration)

@@ -23,7 +23,9 @@ decided per CPU by the calibration. It is never part of the repository (features
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import time
 from dataclasses import dataclass
@@ -98,15 +100,19 @@ def quantise(convs, images: np.ndarray | None = None, keep_float: tuple[str, ...
     graph = openvino_graph(convs)
     samples = [np.ascontiguousarray(image[None], dtype=np.uint8) for image in images]
     keep = [f"{name}/conv" for name in keep_float]
-    return nncf.quantize(
-        graph,
-        nncf.Dataset(samples),
-        preset=nncf.QuantizationPreset.PERFORMANCE,
-        target_device=nncf.TargetDevice.CPU,
-        subset_size=len(samples),
-        fast_bias_correction=True,
-        ignored_scope=nncf.IgnoredScope(names=keep, validate=True) if keep else None,
-    )
+    # The first `simages index` runs this inside the engine calibration, which the CLI announces in one
+    # line: NNCF's INFO lines and its progress bars (printed on stdout) would bury it and the index's bar.
+    nncf.set_log_level(logging.WARNING)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return nncf.quantize(
+            graph,
+            nncf.Dataset(samples),
+            preset=nncf.QuantizationPreset.PERFORMANCE,
+            target_device=nncf.TargetDevice.CPU,
+            subset_size=len(samples),
+            fast_bias_correction=True,
+            ignored_scope=nncf.IgnoredScope(names=keep, validate=True) if keep else None,
+        )
 
 
 def quantised_model(convs, cache_folder: Path | None, weights_id: str) -> QuantisedModel:
