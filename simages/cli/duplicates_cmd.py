@@ -148,8 +148,11 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     by_level = ", ".join(f"{count} {level.title.lower()}" for level, count in counts.items() if count)
     grouped = plural(len(groups), "group of copies", "groups of copies")
     out.write(f"{plural(len(report.pairs), 'pair')} ({by_level or 'none'}) in {grouped}\n")
-    if counts[Level.LOOK_ALIKE] or counts[Level.NEW]:
-        out.write(f"Look-alike: {Level.LOOK_ALIKE.meaning}.\n")
+    # Pairs a threshold chosen below the edited one keeps: said not to be duplicates.
+    if counts[Level.LOOK_ALIKE]:
+        out.write(f"{Level.LOOK_ALIKE.title}: {Level.LOOK_ALIKE.meaning}.\n")
+    if counts[Level.NEW]:
+        out.write(f"{Level.NEW.title}: the two photos are neither copies nor look-alikes.\n")
     if not report.pairs:
         out.write("No duplicates found.\n")
         return
