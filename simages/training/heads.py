@@ -10,8 +10,9 @@ space for classes the head never saw while sharpening the directions the labels 
 low-rank adaptation of Hu et al., "LoRA: Low-Rank Adaptation of Large Language Models", ICLR 2022 (B
 initialised to zero, A random), applied to one linear layer. Centring on the training mean plays the part
 PCA's centring plays in the untrained default (docs/quality.md: centring alone is worth +0.007 mAP).
-Because the head is linear, its product (I + A B) is computed once and applied as one (d, d) matrix
-product, exactly like a learned PCA (`simages.extraction.postprocess.Whitening`).
+Because the head is linear, its product (I + A B) (kept as I + shrink A B, simages.training.trainer)
+is computed once and applied as one (d, d) matrix product, exactly like a learned PCA
+(`simages.extraction.postprocess.Whitening`).
 """
 
 from __future__ import annotations
