@@ -27,7 +27,7 @@ POINTS_JS = """() => {
   const option = chart.getOption();
   const out = [];
   option.series.forEach((s, i) => {
-    if (s.type !== 'scatter') return;
+    if (s.type !== 'scatter' || s.silent) return;  // rings over points are decoration, not images
     s.data.forEach(d => {
       const [x, y] = chart.convertToPixel({seriesIndex: i}, [d[0], d[1]]);
       out.push({x: box.left + x, y: box.top + y, name: d[2]});

@@ -161,7 +161,8 @@ def join_map_options(drawn: JoinAtlas) -> tuple[dict[str, Any], list[list[tuple[
                    "data": _points(layer.b_coords, layer.b_names, layer.b_set, sorted(new))})
     names.append([(layer.b_set, layer.b_names[j]) for j in sorted(new)])
     # Duplicate groups (connected components of the pairs) of three or more images: ringed, so a knot of
-    # copies stands out from a single pair.
+    # copies stands out from a single pair. The rings are drawn over the images' own points and silent, so
+    # hover and click still reach the image under a ring.
     knots = [group for group in layer.groups if len(group) >= KNOT]
     ringed: list[list[Any]] = []
     for group in knots:
@@ -171,7 +172,7 @@ def join_map_options(drawn: JoinAtlas) -> tuple[dict[str, Any], list[list[tuple[
             ringed.extend(_points(coords, image_names, set_name, [row]))
     series.append({"name": f"groups of {KNOT}+ ({len(knots):,})", "type": "scatter", "symbolSize": size + 8,
                    "itemStyle": {"color": "rgba(0,0,0,0)", "borderColor": "#6a1b9a", "borderWidth": 2},
-                   "data": ringed, "z": 4})
+                   "data": ringed, "z": 4, "silent": True})
     names.append([(p[3], p[2]) for p in ringed])
     return _frame(series), names
 
