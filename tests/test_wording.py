@@ -49,7 +49,9 @@ def hand_written_counts(path: Path) -> list[str]:
         if any("# plural-ok" in lines[n - 1] for n in spanned):
             continue
         for value, after in zip(node.values[:-1], node.values[1:], strict=True):
-            if (isinstance(value, ast.FormattedValue) and isinstance(after, ast.Constant)
+            spec = getattr(value, "format_spec", None)
+            percent = spec is not None and "%" in ast.unparse(spec)
+            if (isinstance(value, ast.FormattedValue) and not percent and isinstance(after, ast.Constant)
                     and isinstance(after.value, str) and _COUNT_THEN_NOUN.match(after.value)):
                 found.append(f"{node.lineno}: {{{ast.unparse(value.value)}}}{after.value[:30]}")
     return found
@@ -89,4 +91,6 @@ def test_the_scan_finds_a_hand_written_count(tmp_path):
     sample.write_text('def f(n):\n    return f"{n} pivots and {n:,} of them images"\n')
     assert len(hand_written_counts(sample)) == 2
     sample.write_text('def f(n):\n    return f"{n} pivots"  # plural-ok: n > 1 here\n')
+    assert hand_written_counts(sample) == []
+    sample.write_text('def f(x):\n    return f"{x:.0%} of the copies are found"\n')  # a share, not a count
     assert hand_written_counts(sample) == []

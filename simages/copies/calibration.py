@@ -30,6 +30,7 @@ from simages.copies.levels import EDITED_COSINE
 from simages.copies.space import CollectionSpace
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
+from simages.wording import plural
 
 CALIBRATION_VERSION = 1
 DEFAULT_SAMPLE = 40
@@ -50,9 +51,10 @@ class Calibration:
 
     def sentence(self) -> str:
         """One line for people: what the threshold gives on their own photos."""
-        return (f"At this threshold, on {self.copies} edited copies of your own photos: about "
-                f"{self.precision:.0%} of pairs are copies, and {self.recall:.0%} of the copies are found "
-                f"(estimated among {self.photos:,} photos).")
+        copies = plural(self.copies, "edited copy", "edited copies")
+        return (f"At this threshold, on {copies} of your own photos: about {self.precision:.0%} of pairs are "
+                f"copies, and {self.recall:.0%} of the copies are found (estimated among "
+                f"{plural(self.photos, 'photo')}).")
 
 
 def calibration_path(settings: Settings) -> Path:
