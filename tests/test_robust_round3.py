@@ -408,6 +408,44 @@ def test_pivot_tables_that_cannot_be_written_stay_in_memory(
     assert sum("pivot table cache cannot be written" in r.getMessage() for r in caplog.records) == 1
 
 
+
+@pytest.mark.parametrize("how", ["blocked", "read-only"])
+def test_atlas_maps_that_cannot_be_written_stay_in_memory(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    import errno
+    import logging
+
+    from simages.atlas.cache import MapCache
+    from simages.jobs.derived import refresh_atlas
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.sets.cache import DescriptorCache
+    from simages.operations.atlas import build_set_atlas, join_atlas, kept_set_atlas
+
+    for name, count in (("a", 5), ("b", 6)):
+        imagegen.write_set(settings.image_sets / name, count)
+        index_set(settings, name, network_factory=TinyNetwork)
+    if how == "blocked":
+        (settings.features / ".atlas").write_text("not a folder")  # the maps' folder is blocked
+    else:
+        def refuse(path: Path, write, durable: bool = True) -> None:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+        monkeypatch.setattr("simages.store.cache_files.write_atomically", refuse)
+    maps = MapCache()
+    cache = DescriptorCache()
+    a, b = cache.get(settings, "a"), cache.get(settings, "b")
+    with caplog.at_level(logging.WARNING):
+        assert "atlas map" in refresh_atlas(settings, "b", maps=maps)  # the app's background build
+        assert kept_set_atlas(settings, b, maps) is not None  # the page's poll finds it in memory
+        atlas, done = build_set_atlas(settings, b, maps)
+        assert done == "" and len(atlas.names) == 6  # reused from memory, not computed again
+        for x, y in ((a, b), (b, b)):
+            joined = join_atlas(settings, x, y, QuerySpec("cosine", "knn", 2), compute=True, maps=maps)
+            assert joined.final and len(joined.layer.b_names) == 6
+    assert sum("atlas map cache cannot be written" in r.getMessage() for r in caplog.records) == 1
+    assert not any(settings.features.glob("**/*.umap.pkl")) and not any(settings.features.glob(".atlas/*"))
+
 # --- 9. kill -9 while the ANN index or the memory-mapped copy is written ------------------------------------
 
 # Run in a child process: refresh the set's derived files (ANN size threshold overridden to 0, the only

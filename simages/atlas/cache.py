@@ -12,13 +12,18 @@ of refitting it. Refreshing after an indexing run:
 
 The model file is a pickle (umap-learn offers no other format). Unpickling runs code, so it is only read
 when this user owns it and nobody else may write it (a shared `features/` folder cannot slip a file in);
-otherwise the map is fitted again. Files are written atomically.
+otherwise the map is fitted again. Files are written atomically, through a `MapCache` the caller holds: a
+`features/` that cannot be written (read-only, full, `.atlas` blocked by a file) is not an error, the map and
+model are kept in that cache's memory instead and the log says so once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
+import logging
 import os
 import pickle
 import time
@@ -29,9 +34,11 @@ import numpy as np
 
 from simages.atlas.projection import MIN_UMAP_IMAGES, UmapMap, pca_map, umap_available, umap_map
 from simages.naming import derived_name
-from simages.store.atomic import write_atomically
+from simages.store.cache_files import CacheWriter
 
 FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
+
 # Placed points are good approximations, not a fit: past this share of the map, fit again.
 MAX_PLACED_SHARE = 0.2
 
@@ -103,19 +110,61 @@ def load_map(path: Path) -> SetMap | None:
                   int(meta.get("placed", 0)), float(meta.get("seconds", 0.0)))
 
 
-def save_map(path: Path, found: SetMap) -> None:
+def _map_bytes(found: SetMap) -> bytes:
     meta = {"format": FORMAT_VERSION, "method": found.method, "content": found.content,
             "placed": found.placed, "seconds": round(found.seconds, 3)}
     names = np.array(found.names, dtype=str) if found.names else np.zeros(0, dtype="<U1")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda stream: np.savez(stream, names=names, coords=found.coords,
-                                                   digests=found.digests, meta=np.array(json.dumps(meta))))
+    buffer = io.BytesIO()
+    np.savez(buffer, names=names, coords=found.coords, digests=found.digests, meta=np.array(json.dumps(meta)))
+    return buffer.getvalue()
 
 
-def _save_model(path: Path, fitted: UmapMap) -> None:
-    payload = pickle.dumps({"format": FORMAT_VERSION, "reduction": fitted.reduction, "model": fitted.model},
-                           protocol=pickle.HIGHEST_PROTOCOL)
-    write_atomically(path, lambda stream: stream.write(payload))
+class MapCache:
+    """The atlas maps one caller keeps (the app's context, a CLI run, a background job): files in
+    `features/.atlas/` written through a CacheWriter, and in memory those that could not be written, so a
+    read-only `features/` still gives a map (computed once per cache) with one warning in the log."""
+
+    def __init__(self) -> None:
+        self.writer = CacheWriter(log, "the atlas map cache")
+        self.maps: dict[Path, SetMap] = {}  # only maps whose file could not be written
+        self.models: dict[Path, UmapMap] = {}
+
+    def load(self, path: Path, key: str | None = None) -> SetMap | None:
+        """The map at `path`: the one kept in memory when it has content `key` (or no key is asked),
+        else the file's, else the memory's (an out-of-date map is still a base for an update)."""
+        memory = self.maps.get(path)
+        if memory is not None and (key is None or memory.content == key):
+            return memory
+        stored = load_map(path)
+        return stored if stored is not None else memory
+
+    def save(self, path: Path, found: SetMap) -> bool:
+        """Keep the map: in its file, or in memory when the file cannot be written (False)."""
+        if self.writer.write(path, _map_bytes(found)):
+            self.maps.pop(path, None)
+            return True
+        self.maps[path] = found
+        return False
+
+    def load_model(self, path: Path) -> UmapMap | None:
+        memory = self.models.get(path)
+        return memory if memory is not None else load_model(path)
+
+    def save_model(self, path: Path, fitted: UmapMap) -> bool:
+        kept = {"format": FORMAT_VERSION, "reduction": fitted.reduction, "model": fitted.model}
+        payload = pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
+        if self.writer.write(path, payload):
+            self.models.pop(path, None)
+            return True
+        self.models[path] = UmapMap(np.zeros((0, 2), np.float32), fitted.reduction, fitted.model)
+        return False
+
+    def drop_model(self, path: Path) -> None:
+        self.models.pop(path, None)
+        # A folder that cannot be written keeps the stale model: it is read only to update a UMAP map
+        # fitted with it, and the map that replaces it here is not one.
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 def _trusted(path: Path) -> bool:
@@ -143,10 +192,13 @@ def load_model(path: Path) -> UmapMap | None:
         return None
 
 
-def cached_map(features: Path, set_name: str, names: list[str], rows: np.ndarray) -> SetMap | None:
-    """The stored map when it was made from exactly these names and rows (any method), else None."""
-    found = load_map(map_path(features, set_name))
-    if found is None or found.content != content_key(names, rows):
+def cached_map(features: Path, set_name: str, names: list[str], rows: np.ndarray,
+               cache: MapCache | None = None) -> SetMap | None:
+    """The stored map (in `cache`'s memory or its file) when it was made from exactly these names and rows
+    (any method), else None."""
+    key = content_key(names, rows)
+    found = (cache or MapCache()).load(map_path(features, set_name), key)
+    if found is None or found.content != key:
         return None
     return found
 
@@ -167,29 +219,32 @@ def compute_map(names: list[str], rows: np.ndarray, *, method: str = "auto") -> 
     return SetMap(list(names), coords, "pca", key, digests, 0, time.perf_counter() - started), None
 
 
-def refresh_map(features: Path, set_name: str, names: list[str], rows: np.ndarray) -> tuple[SetMap, str]:
+def refresh_map(features: Path, set_name: str, names: list[str], rows: np.ndarray,
+                cache: MapCache | None = None) -> tuple[SetMap, str]:
     """Bring the set's stored map up to date with these names and rows (see the module's docstring); the
-    map and what was done, in words ("" when the stored map was current)."""
+    map and what was done, in words ("" when the stored map was current). Kept through `cache` (a fresh
+    one when None): a map that cannot be written is kept in its memory, never an error."""
+    cache = cache if cache is not None else MapCache()
     rows = np.asarray(rows, dtype=np.float32)
     path, model_file = map_path(features, set_name), model_path(features, set_name)
-    old = load_map(path)
     digests = row_digests(names, rows)
     key = _key(digests, rows.shape[1])
+    old = cache.load(path, key)
     if old is not None and old.content == key:
         return old, ""
     wanted_umap = umap_available() and len(rows) >= MIN_UMAP_IMAGES
     if old is not None and old.method == "umap" and wanted_umap:
-        updated = _updated(old, model_file, names, rows, digests, key)
+        updated = _updated(old, cache.load_model(model_file), names, rows, digests, key)
         if updated is not None:
-            save_map(path, updated)
+            cache.save(path, updated)
             return updated, (f"atlas map updated: {updated.placed - old.placed:,} images placed, "
                              f"{len(old) - _kept(old, digests):,} removed, in {updated.seconds:.1f} s")
     fresh, fitted = compute_map(names, rows)
     if fitted is not None:
-        _save_model(model_file, fitted)
+        cache.save_model(model_file, fitted)
     else:
-        model_file.unlink(missing_ok=True)
-    save_map(path, fresh)
+        cache.drop_model(model_file)
+    cache.save(path, fresh)
     return fresh, f"atlas map ({fresh.method.upper()}) of {len(fresh):,} images in {fresh.seconds:.1f} s"
 
 
@@ -197,8 +252,8 @@ def _kept(old: SetMap, digests: np.ndarray) -> int:
     return int(np.isin(old.digests, digests).sum())
 
 
-def _updated(old: SetMap, model_file: Path, names: list[str], rows: np.ndarray, digests: np.ndarray,
-             key: str) -> SetMap | None:
+def _updated(old: SetMap, stored_model: UmapMap | None, names: list[str], rows: np.ndarray,
+             digests: np.ndarray, key: str) -> SetMap | None:
     """The old map with removed images dropped and new or changed ones placed, or None when a new fit is
     due (too many placed, or no usable model)."""
     started = time.perf_counter()
@@ -209,7 +264,7 @@ def _updated(old: SetMap, model_file: Path, names: list[str], rows: np.ndarray, 
     placed = min(old.placed, int(len(names) - len(new))) + len(new)
     if placed > MAX_PLACED_SHARE * len(names):
         return None
-    model = load_model(model_file) if len(new) else None
+    model = stored_model if len(new) else None
     if len(new) and model is None:
         return None
     coords = np.empty((len(names), 2), np.float32)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simages.atlas.cache import SetMap, cached_map, compute_map, refresh_map
+from simages.atlas.cache import MapCache, SetMap, cached_map, compute_map, refresh_map
 from simages.nearest.core.results import Pair
 from simages.nearest.duplicates.exact import linked_groups
 
@@ -50,15 +50,15 @@ def union_rows(a_names: list[str], a_rows: np.ndarray, b_names: list[str], b_row
 
 
 def union_map(features: Path, a_set: str, b_set: str, names: list[str], rows: np.ndarray, *,
-              compute: bool) -> SetMap:
-    """The cached map of the union when current; else, with `compute`, fitted and kept (UMAP when
-    available), and otherwise an instant PCA that is not kept."""
+              compute: bool, maps: MapCache | None = None) -> SetMap:
+    """The cached map of the union when current; else, with `compute`, fitted and kept through `maps`
+    (UMAP when available), and otherwise an instant PCA that is not kept."""
     cache_name = union_name(a_set, b_set)
-    found = cached_map(features, cache_name, names, rows)
+    found = cached_map(features, cache_name, names, rows, maps)
     if found is not None:
         return found
     if compute:
-        return refresh_map(features, cache_name, names, rows)[0]
+        return refresh_map(features, cache_name, names, rows, maps)[0]
     return compute_map(names, rows, method="pca")[0]
 
 

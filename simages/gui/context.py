@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from simages.atlas.cache import MapCache
 from simages.gui.routes.thumbnails import ThumbnailCache
 from simages.gui.uploads.store import UploadStore
 from simages.jobs.join_runner import JoinRunner
@@ -46,6 +47,8 @@ class GuiContext:
     descriptors: DescriptorCache = field(default_factory=DescriptorCache)
     uploads: UploadStore = field(default_factory=UploadStore)
     thumbnails: ThumbnailCache = field(init=False)
+    # The atlas maps this app computed but could not write to features/ (kept in memory instead).
+    maps: MapCache = field(default_factory=MapCache)
     # Set joins of the join page, run in the background and cached per (sets, settings, store versions).
     joins: JoinRunner = field(init=False)
     # Upload size limit (bytes): large enough for any camera photo, small enough to refuse junk quickly.

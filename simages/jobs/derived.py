@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from simages.atlas.cache import map_path, model_path, refresh_map
+from simages.atlas.cache import MapCache, map_path, model_path, refresh_map
 from simages.copies.space import CollectionSpace, collection_spaces, in_space, stored_kind
 from simages.nearest.ann import index as ann
 from simages.nearest.ann import update as ann_update
@@ -129,10 +129,12 @@ def refresh_derived(
     return "; ".join(done)
 
 
-def refresh_atlas(settings: Settings, set_name: str, progress: Callable[[str], None] | None = None) -> str:
+def refresh_atlas(settings: Settings, set_name: str, progress: Callable[[str], None] | None = None,
+                  maps: MapCache | None = None) -> str:
     """After `refresh_derived`: the set's atlas map brought up to date (simages.atlas.cache: reused when
     nothing changed, new images placed, or fitted again), kept in `features/.atlas/`; what was done, in
-    words ("" when nothing was needed). The slowest derived file (UMAP), and the one nothing waits for."""
+    words ("" when nothing was needed). The slowest derived file (UMAP), and the one nothing waits for.
+    A `features/` that cannot be written is not an error: the map is then kept only in `maps`' memory."""
     store_path = settings.store_path(set_name)
     identity = _identity(store_path)
     if identity is None:
@@ -140,7 +142,7 @@ def refresh_atlas(settings: Settings, set_name: str, progress: Callable[[str], N
     if progress is not None:
         progress("atlas map")
     index = _open(set_name, store_path, identity, settings.features)
-    return refresh_map(settings.features, set_name, index.names, index.vectors)[1]
+    return refresh_map(settings.features, set_name, index.names, index.vectors, maps)[1]
 
 
 def _open(set_name: str, store_path: Path, identity: tuple[int, int, int], features: Path) -> SetIndex:

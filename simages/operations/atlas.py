@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simages.atlas.cache import SetMap, cached_map, compute_map, refresh_map
+from simages.atlas.cache import MapCache, SetMap, cached_map, compute_map, refresh_map
 from simages.atlas.join_layer import JoinLayer, join_layer, union_map, union_rows
 from simages.atlas.projection import MIN_UMAP_IMAGES, umap_available
 from simages.nearest.core.query_spec import QuerySpec
@@ -67,26 +67,29 @@ def _atlas(index: SetIndex, found: SetMap, final: bool) -> SetAtlas:
                     found.method, final, found.seconds)
 
 
-def kept_set_atlas(settings: Settings, index: SetIndex) -> SetAtlas | None:
-    """The set's kept map when it is current, else None (nothing computed: a page polls with it)."""
-    found = cached_map(settings.features, index.set_name, index.names, index.vectors)
+def kept_set_atlas(settings: Settings, index: SetIndex, maps: MapCache | None = None) -> SetAtlas | None:
+    """The set's kept map (its file, or `maps`' memory) when it is current, else None (nothing computed:
+    a page polls with it)."""
+    found = cached_map(settings.features, index.set_name, index.names, index.vectors, maps)
     return _atlas(index, found, True) if found is not None else None
 
 
-def set_atlas(settings: Settings, index: SetIndex) -> SetAtlas:
+def set_atlas(settings: Settings, index: SetIndex, maps: MapCache | None = None) -> SetAtlas:
     """The set's map without waiting: the stored one when current, else an instant PCA view (final only
     when UMAP will not be used for this set)."""
-    found = cached_map(settings.features, index.set_name, index.names, index.vectors)
+    found = cached_map(settings.features, index.set_name, index.names, index.vectors, maps)
     if found is not None:
         return _atlas(index, found, True)
     instant, _ = compute_map(index.names, index.vectors, method="pca")
     return _atlas(index, instant, not wants_umap(len(index)))
 
 
-def build_set_atlas(settings: Settings, index: SetIndex) -> tuple[SetAtlas, str]:
-    """The set's map brought up to date (fitted, updated or reused: see simages.atlas.cache) and kept;
-    with what was done, in words. Slow for a large set: call it in the background."""
-    found, done = refresh_map(settings.features, index.set_name, index.names, index.vectors)
+def build_set_atlas(settings: Settings, index: SetIndex, maps: MapCache | None = None
+                    ) -> tuple[SetAtlas, str]:
+    """The set's map brought up to date (fitted, updated or reused: see simages.atlas.cache) and kept
+    through `maps` (in memory when `features/` cannot be written); with what was done, in words. Slow for
+    a large set: call it in the background."""
+    found, done = refresh_map(settings.features, index.set_name, index.names, index.vectors, maps)
     return _atlas(index, found, True), done
 
 
@@ -103,23 +106,24 @@ class JoinAtlas:
 
 
 def join_atlas(settings: Settings, a: SetIndex, b: SetIndex, spec: QuerySpec, *, compute: bool = False,
-               limit: int | None = None) -> JoinAtlas:
+               limit: int | None = None, maps: MapCache | None = None) -> JoinAtlas:
     """The join of A against B on one map (both sets in B's searched space; a self-join on the set's own
     map). Without `compute` an uncached union map is an instant PCA (`final` False while UMAP would be
-    used); with it, it is fitted and kept. `limit` caps the matches per key, as the join page does."""
+    used); with it, it is fitted and kept through `maps`. `limit` caps the matches per key, as the join
+    page does."""
     result = set_join(a, b, spec, limit=limit)
     pairs = result.pairs()
     if is_self_join(a, b):
-        found = cached_map(settings.features, b.set_name, b.names, b.vectors)
+        found = cached_map(settings.features, b.set_name, b.names, b.vectors, maps)
         final = found is not None
         if found is None:
-            found = (refresh_map(settings.features, b.set_name, b.names, b.vectors)[0] if compute
+            found = (refresh_map(settings.features, b.set_name, b.names, b.vectors, maps)[0] if compute
                      else compute_map(b.names, b.vectors, method="pca")[0])
             final = compute or not wants_umap(len(b))
         layer = join_layer(a.set_name, b.set_name, a.names, b.names, found, pairs, self_join=True)
         return JoinAtlas(layer, final, len(pairs))
     names, rows = union_rows(a.names, b.project(a.raw), b.names, b.vectors)
-    found = union_map(settings.features, a.set_name, b.set_name, names, rows, compute=compute)
+    found = union_map(settings.features, a.set_name, b.set_name, names, rows, compute=compute, maps=maps)
     final = found.method == "umap" or not wants_umap(len(names))
     layer = join_layer(a.set_name, b.set_name, a.names, b.names, found, pairs)
     return JoinAtlas(layer, final, len(pairs))

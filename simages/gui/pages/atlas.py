@@ -277,7 +277,7 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
                 for name, score in nearest_to_selection(index, chosen, SELECTION_SHOWN):
                     _tile(ctx, set_name, name, f"{score:.3f}")
 
-    draw(set_atlas(ctx.settings, index))
+    draw(set_atlas(ctx.settings, index, ctx.maps))
     show_selection([])
 
     async def poll() -> None:
@@ -285,7 +285,7 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
         if tab.get("final") or chart_box.is_deleted:
             timer.deactivate()
             return
-        fresh = await run.io_bound(kept_set_atlas, ctx.settings, index)
+        fresh = await run.io_bound(kept_set_atlas, ctx.settings, index, ctx.maps)
         if fresh is not None and not chart_box.is_deleted:
             draw(fresh)
             show_selection([])
@@ -357,12 +357,13 @@ def _build_join_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
             chart.on_point_click(opened)
 
     async def start() -> None:
-        drawn = await run.io_bound(join_atlas, ctx.settings, a, b, spec)
+        drawn = await run.io_bound(lambda: join_atlas(ctx.settings, a, b, spec, maps=ctx.maps))
         if chart_box.is_deleted:
             return
         draw(drawn)
         if not drawn.final:
-            final = await run.io_bound(lambda: join_atlas(ctx.settings, a, b, spec, compute=True))
+            final = await run.io_bound(lambda: join_atlas(ctx.settings, a, b, spec, compute=True,
+                                                                  maps=ctx.maps))
             if not chart_box.is_deleted:
                 draw(final)
 
