@@ -106,3 +106,19 @@ def test_a_collection_too_small_to_learn_keeps_no_space(tmp_path) -> None:
     index = DescriptorCache().get(settings, "tiny", DUPLICATES)
     assert load_space(space_path(settings, "gap+l2")) is None
     assert index.whitening is None  # compared on square-rooted vectors, with the unwhitened threshold
+
+
+def test_the_memory_mapped_duplicates_copy_is_made_in_the_collection_space(collection) -> None:
+    from simages.copies.space import in_space
+    from simages.jobs.derived import refresh_derived
+    from simages.nearest.sets.mapped_index import open_mapped
+
+    settings, _ = collection
+    refresh_derived(settings, "small", build_ann=False)  # both copies are written in one run
+    spaces = DescriptorCache().duplicates_spaces(settings)
+    path = settings.store_path("small")
+    stat = path.stat()
+    copy = open_mapped("small", path, (stat.st_mtime_ns, stat.st_size, stat.st_ino), "duplicates")
+    assert copy is not None and in_space(copy, spaces)
+    index = DescriptorCache().get(settings, "small", DUPLICATES)
+    np.testing.assert_array_equal(index.vectors, copy.vectors)  # the cache serves that copy

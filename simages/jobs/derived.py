@@ -102,7 +102,6 @@ def refresh_derived(
                 continue  # fresh, and made in the collection's current duplicates space
         elif open_mmap_copy(copy, identity[:2]) is not None:
             continue  # fresh
-        spaces = {} if spaces is None else spaces
         started = time.perf_counter()
         store = store or load_store(store_path)
         read = _reading_of(set_name, store, identity, reading, settings.features, spaces)
