@@ -216,3 +216,21 @@ def test_changed_duplicate_pairs_fail_unless_they_are_ties_at_the_threshold(monk
     report = bench.copy_report(maps, reference, ["x"] * 4, [(0, 3)], None, threshold=0.5)
     assert (report.pairs_lost, report.pairs_new) == (0, 0) and not report.passes
     assert report.cells().startswith("DIFFER")
+
+
+def test_the_fidelity_benchmark_finds_duplicate_pairs_as_the_app_does():
+    """duplicates_index/duplicate_scores go through the app's own duplicates code: identical maps under
+    two names are a pair scoring about 1, distinct random maps are none."""
+    import simages.bench.extract_fidelity as bench
+    from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR
+
+    rng = np.random.default_rng(5)
+    maps = rng.gamma(1.0, 1.0, (40, 7, 7, 512)).astype(np.float32)
+    maps[39] = maps[0]
+    names = [f"img{i:02d}" for i in range(40)]
+    index = bench.duplicates_index(maps, names, DEFAULT_DESCRIPTOR)
+    threshold = bench.duplicate_threshold("cosine", index)
+    scores = bench.duplicate_scores(index, threshold)
+    found = {pair for pair, score in scores.items() if score >= threshold}
+    assert found == {("fidelity/img00", "fidelity/img39")}
+    assert scores[("fidelity/img00", "fidelity/img39")] == pytest.approx(1.0, abs=1e-4)

@@ -27,10 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
+from simages.bench.duplicate_copies import choose_originals, write_copies
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.network import Network
 from simages.extraction.pooling import pool
+from simages.nearest.core.intents import DUPLICATES
+from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.exact import duplicate_pairs, duplicate_threshold
 from simages.settings import Settings
+from simages.store.fingerprint import Fingerprint
+from simages.store.npz_store import FeatureStore
 
 # Originals per Corel class that get one copy per kind of edit (10 classes x 2 x 10 edits = 200 copies).
 COPIES_PER_CLASS = 2
@@ -68,13 +74,9 @@ def maps_in_batches(network: Network, images: np.ndarray, batch: int = BATCH) ->
     )
 
 
-def duplicates_index(maps: np.ndarray, names: Sequence[str], spec: DescriptorSpec):  # -> SetIndex
+def duplicates_index(maps: np.ndarray, names: Sequence[str], spec: DescriptorSpec) -> SetIndex:
     """A set of these images as the app reads it for duplicates: the stored vectors (`spec`'s index-time
     part) with the duplicates intent (square root, whitening learned on the set)."""
-    from simages.nearest.intents import DUPLICATES
-    from simages.nearest.set_index import SetIndex
-    from simages.store.fingerprint import Fingerprint
-    from simages.store.npz_store import FeatureStore
 
     stored = DescriptorSpec.parse(spec.extraction_key())
     meta = {"descriptor": stored.key(), "descriptor_spec": spec.key()}
@@ -85,7 +87,6 @@ def duplicates_index(maps: np.ndarray, names: Sequence[str], spec: DescriptorSpe
 def duplicate_scores(index, threshold: float) -> dict[tuple[str, str], float]:
     """Every pair of the set `index` scoring at least `threshold` - TIE, with its score (the app's
     default threshold is `threshold`; the pairs just below it are kept to tell ties apart)."""
-    from simages.nearest.duplicates import duplicate_pairs
 
     return {(pair.a, pair.b): pair.score for pair in duplicate_pairs(index, threshold=threshold - TIE)}
 
@@ -123,7 +124,6 @@ def _score(value: float | None) -> str:
 def edited_copies(corel: Path, folder: Path, per_class: int = COPIES_PER_CLASS) -> list[tuple[str, Path]]:
     """(name, path) of one copy per kind of edit of `per_class` photos of each Corel class, written to
     `folder` (the copies benchmark's edits and seed)."""
-    from simages.bench.duplicate_copies import choose_originals, write_copies
 
     originals = choose_originals(corel, per_class)
     return [(f"copies/{copy.copy}", folder / copy.copy) for copy in write_copies(corel, originals, folder)]
@@ -179,8 +179,6 @@ def run_fidelity(args: argparse.Namespace, settings: Settings) -> int:
     plain = PlainKerasNetwork(None, BATCH, model=model)
     reference = maps_in_batches(plain, images)
     corel_rows = len(files)
-    from simages.nearest.duplicates import duplicate_threshold
-
     reference_index = duplicates_index(reference, names, spec)
     threshold = duplicate_threshold("cosine", reference_index)
     reference_scores = duplicate_scores(reference_index, threshold)
