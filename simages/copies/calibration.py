@@ -109,8 +109,9 @@ def network_input(image: Image.Image, size: int = 224) -> np.ndarray:
 
 def estimate(settings: Settings, cache, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> Calibration | None:
     """Measure the estimate on the collection (every indexed set) with `cache` (a DescriptorCache) and keep
-    it; None when the collection has no duplicates space (under 20 images) or fewer than 2 photos.
-    LookupError when the weights are missing; OSError when a photo cannot be read."""
+    it; None when the collection has no duplicates space (under 20 images), fewer than 2 photos, or none
+    of the sample can be read (photos moved or damaged since indexing are left out). LookupError when
+    the weights are missing."""
     from simages.extraction.describe import describe_images, network_for
     from simages.extraction.images import open_rgb
     from simages.nearest.core.intents import DUPLICATES
@@ -129,11 +130,18 @@ def estimate(settings: Settings, cache, sample: int = DEFAULT_SAMPLE, seed: int 
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(len(names), size=min(sample, len(names)), replace=False).tolist())
     kinds = list(EDITS)
-    inputs = []
+    inputs, used = [], []
     for number, row in enumerate(chosen):
         index, image = names[row]
-        with open_rgb(settings.image_sets / index.set_name / image, settings.max_image_pixels) as photo:
-            inputs.append(network_input(apply_edit(kinds[number % len(kinds)], photo, seed + number)))
+        try:
+            with open_rgb(settings.image_sets / index.set_name / image, settings.max_image_pixels) as photo:
+                inputs.append(network_input(apply_edit(kinds[number % len(kinds)], photo, seed + number)))
+        except (OSError, ValueError):  # moved or damaged since indexing (UnreadableImage is an OSError)
+            continue
+        used.append(row)
+    if not used:
+        return None
+    chosen = used
     message = settings.check_weights()
     if message:
         raise LookupError(message)
