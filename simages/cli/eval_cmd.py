@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from simages.cli.commands import help_of
 from simages.cli.common import add_output_arguments
@@ -21,11 +21,14 @@ from simages.cli.long_lists import SHOWN, listing_lines
 from simages.cli.output import check_target, output_to
 from simages.evaluation.caveats import precision_notes, unused_option_notes
 from simages.evaluation.leave_one_out import METRICS
-from simages.evaluation.runner import DEFAULT_OPTIONS, PLOT_MAX_K, TABLE_KS, EvalReport, run_eval
+from simages.evaluation.options import DEFAULT_OPTIONS, PLOT_MAX_K, TABLE_KS
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
 from simages.settings import MissingWeightsError, Settings
 from simages.training.registry import resolve_descriptor
 from simages.wording import plural
+
+if TYPE_CHECKING:
+    from simages.evaluation.runner import EvalReport
 
 _NEEDS_CLASSES = "needs at least two class sub-folders with images"
 
@@ -170,6 +173,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(message, file=sys.stderr)
 
     try:
+        from simages.evaluation.runner import run_eval  # the network, the indexer: only when it runs
+
         report = run_eval(folder, settings, options, metrics, curve=bool(args.plot), progress=note)
     except MissingWeightsError as error:
         print(f"simages: error: {error}", file=sys.stderr)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from simages.evaluation.leave_one_out import METRICS, leave_one_out, set_vectors
+from simages.evaluation.options import PLOT_MAX_K, TABLE_KS
 from simages.extraction.describe import mirror, network_for
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.images import load_for_network
@@ -38,33 +39,6 @@ from simages.wording import plural
 
 NetworkFactory = Callable[[], Network]
 
-# Every pooling with and without L2, then each post-processing option alone on top of gap+l2, then the
-# combinations around the default; `simages eval` runs these (and the default) when no -d is given.
-DEFAULT_OPTIONS = (
-    "flat",
-    "flat+l2",
-    "gap",
-    "gap+l2",
-    "max",
-    "max+l2",
-    "gem3",
-    "gem3+l2",
-    "rmac",
-    "gap+sqrt+l2",
-    "gap+flip+l2",
-    "gap+l2+pca",
-    "gap+l2+pca128",
-    "gap+l2+whiten",
-    "gap+l2+whiten128",
-    "gap+l2+qe10",
-    "gem3+sqrt+l2+whiten",
-    "rmac+sqrt+l2+whiten",
-    "gap+sqrt+l2+pca128+qe10",
-    "gap+flip+l2+pca128+qe10",
-    "gap+l2+pca128+qe10",
-)
-TABLE_KS = (1, 10, 20)
-PLOT_MAX_K = 50
 _MIRRORED_KEY = "flat@mirrored"
 
 
