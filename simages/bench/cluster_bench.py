@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simages.bench.extract_bench import default_corel, sample_corel
+from simages.bench.extract_common import default_corel, sample_corel
 from simages.extraction.network import TinyNetwork
 from simages.jobs.batch_times import STAGES
 from simages.jobs.distributor import local_cluster

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from simages.bench.duplicate_copies import EditedCopy, choose_originals, write_copies
-from simages.bench.extract_bench import default_corel
+from simages.bench.extract_common import default_corel
 from simages.copies.edits import EDITS, STRONG_EDITS
 from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpec
 from simages.nearest.core.distribution import default_threshold, key_threshold

@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from simages.bench.extract_common import all_engines, default_corel, machine_header, sample_corel
 from simages.extraction.calibration import Calibration, describe_cpu
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.hardware_limit import hardware_limit, limit_note
 from simages.extraction.network import ENGINES, MAP_SHAPE, PRECISIONS, Network, fast_network
 from simages.extraction.pooling import l2_normalise, pool
-from simages.settings import ENV_COREL, Settings, environment_setting
+from simages.settings import Settings
 
 PLAIN_BATCH = 64
 CALIBRATION_IMAGES = 7  # calibration.calibration_images: 4 photos, 2 generated scenes, a copy of the first
@@ -51,13 +52,6 @@ SPEEDUP_FLOOR_OTHER = 5.0
 # plain path and at a reduced DCT scale by the fast path, so it is held to the looser duplicate bar).
 MIN_COSINE_SMALL = 0.9995
 MIN_COSINE_LARGE = 0.999
-
-
-def default_corel() -> Path:
-    chosen = environment_setting(ENV_COREL)
-    if chosen:
-        return Path(chosen)
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "corel1k"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,17 +125,6 @@ class PathRun:
     @property
     def ms_per_image(self) -> float:
         return 1000 * self.seconds / self.count
-
-
-def sample_corel(root: Path, count: int) -> list[Path]:
-    """`count` images spread evenly over the classes, always the same ones."""
-    files = sorted(root.glob("*/*.jpg"))
-    if not files:
-        raise SystemExit(f"no Corel images under {root}; pass --data or set {ENV_COREL}")
-    if count >= len(files):
-        return files
-    step = len(files) / count
-    return [files[int(i * step)] for i in range(count)]
 
 
 def make_large_jpegs(
@@ -328,23 +311,6 @@ def top10_agreement(plain: np.ndarray, fast: np.ndarray, k: int = 10) -> tuple[f
 
 def _maps(flat: np.ndarray) -> np.ndarray:
     return flat.reshape(-1, *MAP_SHAPE)
-
-
-def machine_header() -> str:
-    """Which CPU and how loaded it is: a figure from a shared machine can then be read for what it is."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"CPU: {describe_cpu()}\nload average at start: {load:.2f} (other processes inflate absolute times)"
-    )
-
-
-def all_engines(convs, cache_folder: Path | None = None) -> list[Network]:
-    """Every engine and precision installed and native on this CPU, each built on the same kernels (int8
-    quantised on first use and kept in `cache_folder`)."""
-    from simages.extraction.calibration import available_candidates
-    from simages.extraction.network import build_engine
-
-    return [build_engine(convs, c.engine, c.precision, cache_folder) for c in available_candidates()]
 
 
 def precision_of(network: Network) -> str:

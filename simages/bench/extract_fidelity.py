@@ -142,7 +142,7 @@ def proxy_verdict(network: Network, reference: Network) -> tuple[bool, str]:
 
 def run_fidelity(args: argparse.Namespace, settings: Settings) -> int:
     """The fidelity criterion of every reduced-precision engine against Keras' fp32 predict on Corel-1k."""
-    from simages.bench.extract_bench import all_engines, default_corel, machine_header, sample_corel
+    from simages.bench.extract_common import all_engines, default_corel, machine_header, sample_corel
     from simages.extraction.fidelity import fidelity
     from simages.extraction.images import load_for_network
     from simages.extraction.keras_vgg import keras_vgg16
