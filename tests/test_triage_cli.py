@@ -160,6 +160,36 @@ def test_plan_apply_undo_moves_copies_and_brings_them_back_byte_identical(settin
     assert json.loads(out)["new"] == first["new"]
 
 
+def suggested(out: str, verb: str) -> list[str]:
+    """The arguments of the `simages ... triage --VERB ...` command a message suggests, as typed."""
+    import re
+    import shlex
+
+    command = re.search(rf"`simages ([^`]*triage --{verb}[^`]*)`", out)
+    assert command is not None, out
+    return shlex.split(command.group(1))
+
+
+def test_suggested_commands_act_on_the_same_root_from_anywhere(settings, capsys, tmp_path,
+                                                               monkeypatch) -> None:
+    """`--apply` and `--undo` as the messages print them, typed in another directory, act on this root (a
+    plan printed without `--root` applied to the current directory and said each keeper was gone)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    before = snapshot(settings.image_sets)
+    _, out, _ = run(settings, capsys, "new", "--plan", str(tmp_path / "my plan.json"))
+    assert main(suggested(out, "apply")) == 0
+    out = capsys.readouterr().out
+    assert "3 of 3 files moved" in out and not (settings.image_sets / "new" / "same_p03.jpg").exists()
+    assert main(suggested(out, "undo")) == 0
+    assert "3 of 3 files restored" in capsys.readouterr().out and snapshot(settings.image_sets) == before
+    # Applied in the wrong root after all: nothing moves, and the likely cause is named.
+    assert main(["--root", str(elsewhere), "triage", "--apply", str(tmp_path / "my plan.json")]) == 0
+    assert "made with another --root?" in capsys.readouterr().err
+    assert snapshot(settings.image_sets) == before
+
+
 def test_dry_run_prints_the_moves_and_writes_nothing(settings, capsys) -> None:
     before = snapshot(settings.image_sets)
     code, out, err = run(settings, capsys, "new", "--dry-run")

@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from simages.cli.common import USER_ERRORS, fail, user_error
+from simages.cli.common import USER_ERRORS, again, fail, user_error
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.output import check_target, output_to
 from simages.copies.levels import Level
@@ -21,7 +22,7 @@ from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, pl
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
 from simages.triage.decisions import Decisions
-from simages.triage.plan import read_plan
+from simages.triage.plan import quarantine_source, read_plan
 from simages.triage.quarantine import Outcome, TriageError, apply_plan, plans, undo_last, undo_plan
 from simages.triage.stores import drop_moved, restore_moved
 
@@ -132,9 +133,10 @@ def _write_plan(settings: Settings, answer: TriageAnswer, args: argparse.Namespa
     write_atomically(target.with_name(target.name + ".csv"), lambda out: out.write(plan.to_csv().encode()))
     script = plan.to_shell(settings.root)
     write_atomically(target.with_name(target.name + ".sh"), lambda out: out.write(script))
+    apply = again(settings, f"triage --apply {shlex.quote(str(target))}")
     print(answer.headline() + ".")
     print(f"Plan {plan.id}: {len(plan.moves)} files to move to {settings.root / 'quarantine' / plan.id}/ "
-          f"(nothing moved yet).\nWritten: {target} (apply with `simages triage --apply {target}`), "
+          f"(nothing moved yet).\nWritten: {target} (apply with `{apply}`), "
           f"{target}.csv, {target}.sh (the same moves as `mv` commands, a dry run to read).")
     return 0
 
@@ -143,21 +145,28 @@ def _apply(settings: Settings, path: Path) -> int:
     plan = read_plan(path)
     outcome = apply_plan(settings.root, plan, on_wait=_waiting)
     drop_moved(settings, plan.id, outcome.done)
-    return _report(outcome)
+    code = _report(settings, outcome)
+    if not outcome.done and plan.moves and not any(quarantine_source(settings.root, m).exists()
+                                                   for m in plan.moves):
+        # Every file missing is far likelier another root than a collection emptied since the plan.
+        print(f"None of the plan's files is in {settings.image_sets}: was it made with another --root?",
+              file=sys.stderr)
+    return code
 
 
 def _undo(settings: Settings, plan_id: str) -> int:
     outcome = undo_plan(settings.root, plan_id, _waiting) if plan_id else undo_last(settings.root, _waiting)
     restore_moved(settings, outcome.plan_id, outcome.done)
-    return _report(outcome)
+    return _report(settings, outcome)
 
 
-def _report(outcome: Outcome) -> int:
+def _report(settings: Settings, outcome: Outcome) -> int:
     print(outcome.summary())
     for move, reason in outcome.skipped:
         print(f"  left {display_name(move.qualified)}: {reason}")
     if outcome.kind == "apply" and outcome.done and not outcome.already:
-        print(f"Undo with `simages triage --undo {outcome.plan_id}` (or --undo for the last one).")
+        undo = again(settings, f"triage --undo {outcome.plan_id}")
+        print(f"Undo with `{undo}` (or --undo for the last one).")
     return 1 if outcome.stopped else 0
 
 
@@ -178,7 +187,7 @@ def _decide(settings: Settings, args: argparse.Namespace) -> int:
                                                                                          args.keep_both)
         decision = decisions.add(kind, images)
         print(f"Remembered {decision.id}: {kind} for {', '.join(map(display_name, decision.images))} "
-              f"(undo with `simages triage --forget {decision.id}`).")
+              f"(undo with `{again(settings, f'triage --forget {decision.id}')}`).")
     if args.forget:
         gone = decisions.forget(args.forget)
         print(f"Forgot {gone.id}: {gone.kind} for {', '.join(map(display_name, gone.images))}.")
