@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 import pytest
 
@@ -32,3 +33,30 @@ def test_help_of_every_command_prints(path, capsys):
     assert stop.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: simages")
+
+
+def _help(path: tuple[str, ...], capsys) -> str:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*path, "--help"])
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", [path for path, _ in PARSERS], ids=lambda path: " ".join(path) or "simages")
+def test_help_states_the_duplicate_thresholds_the_code_uses(path, capsys):
+    """A help naming the duplicate threshold names the one the code uses, and the small collection's too
+    (`duplicates --help` said 0.5 while the demo set was answered at 0.9)."""
+    from simages.nearest.core.intents import DUPLICATE_COSINE, UNWHITENED_DUPLICATE_COSINE
+
+    text = " ".join(_help(path, capsys).split())
+    named = re.findall(r"duplicate threshold[^.;]{0,12}?cosine(?: similarity)? (\d\.\d+)", text)
+    assert all(float(value) == DUPLICATE_COSINE for value in named)
+    if named:
+        assert f"{UNWHITENED_DUPLICATE_COSINE:g} in a collection too small to whiten" in text
+
+
+@pytest.mark.parametrize("path", [path for path, _ in PARSERS], ids=lambda path: " ".join(path) or "simages")
+def test_help_teaches_no_deprecated_option(path, capsys):
+    """`--range` is kept as a deprecated alias of `--threshold`; no help should teach it."""
+    text = " ".join(_help(path, capsys).split())
+    text = text.replace("--threshold T, --range T", "").replace("--range is the deprecated name", "")
+    assert "--range" not in text

@@ -2,12 +2,14 @@
 pairs within a set, or between a set and others, and their groups.
 
 Runs the "duplicates" intent (simages.nearest.core.intents): the stored descriptors, square-rooted and
-PCA-whitened on the searched set, without query expansion, compared with the default duplicate threshold
-(cosine similarity 0.5, measured with `simages bench duplicates`; see docs/duplicates.md) unless
---threshold gives another. With one set, every pair of its images is considered (an image is never paired
+PCA-whitened with the whole collection, without query expansion, compared with the default duplicate
+threshold (cosine similarity 0.5, measured with `simages bench duplicates`; see docs/duplicates.md; 0.9 in
+a collection too small to whiten, under 20 images) unless --threshold gives another.
+With one set, every pair of its images is considered (an image is never paired
 with itself; identical files under two names are); with others, each image of SET against each OTHER set.
-Groups are the connected components of the pairs (a photo, its copies, and copies of copies), largest
-first. JSON: {"threshold", "metric", "sets", "pairs": [{"a", "b", "score"}], "groups": [[...]]}, with
+Groups are complete-link clusters of the pairs (a photo and its copies: every two images of a group are a
+pair, so look-alikes do not chain into one group), largest first.
+JSON: {"threshold", "metric", "sets", "pairs": [{"a", "b", "score"}], "groups": [[...]]}, with
 images named SET/IMAGE and scores at full precision.
 A set of 50,000+ images with a fresh ANN index is searched through its kNN graph instead of every pair
 (each image's 10 nearest, then the threshold: docs/ann.md), with a progress bar; --exact compares every pair.

@@ -1,4 +1,4 @@
-"""`simages join A B [B2 ...] [--knn K | --range T] [--metric M] [--intent similar|duplicates]
+"""`simages join A B [B2 ...] [--knn K | --threshold T] [--metric M] [--intent similar|duplicates]
 [--no-expansion] [--output pairs.csv] [--index brute|pivots[:P]] [--explain]`: every image of A against B.
 
 A = B is a self-join: an image is never paired with itself (identical copies under other names are).
@@ -16,7 +16,7 @@ pivot-filtered nested-loop join (one pivot-table search in B per image of A; the
 --explain reports the distances computed out of |A| x |B| (after the table, or on stderr with --output).
 --intent says which question the scores answer: `similar` (default: the store's full descriptor) or
 `duplicates` (copies of one photo, edited or not); the app's /join.csv passes the same.
-Without --knn or --range the intent's default: kNN with k = 10 for similar images, the range at the
+Without --knn or --threshold the intent's default: kNN with k = 10 for similar images, the range at the
 duplicate threshold (as `simages duplicates`) for duplicates.
 Duplicates within one set of 50,000+ images with a fresh ANN index go through its kNN graph (each image's
 10 nearest, then the threshold: docs/ann.md), with a progress bar; --exact compares every pair instead.

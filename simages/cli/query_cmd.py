@@ -1,4 +1,4 @@
-"""`simages query KEY --set SET (--knn K | --range T) [--metric M] [--no-expansion] [--format F]
+"""`simages query KEY --set SET (--knn K | --threshold T) [--metric M] [--no-expansion] [--format F]
 [--index brute|pivots[:P]] [--explain]`: one key against a set.
 
 How KEY is read, in this order:
@@ -14,7 +14,7 @@ distances where the data allows); --explain reports the cost ("cost" in JSON: di
 set's size, pivots, ms).
 A kNN query on a large set (50,000 images or more) uses the set's ANN index when it has a fresh one: the
 index proposes candidates, which are scored exactly; --exact searches the whole set instead.
-Without --knn or --range: kNN with k = 10 (the app's default), or with `--intent duplicates` the range
+Without --knn or --threshold: kNN with k = 10 (the app's default), or with `--intent duplicates` the range
 at the duplicate threshold (is this photo already in the set?).
 Exit codes: 0 success, 2 a user error (bad name, set not indexed, bad option, a key file that is no
 image), 1 extraction failure.
@@ -41,7 +41,14 @@ from simages.cli.exits import EXIT_FAILURE
 from simages.cli.index_option import add_index_arguments
 from simages.cli.output import check_target, output_to
 from simages.extraction.image_errors import UnreadableImage
-from simages.nearest.core.intents import DUPLICATE_COSINE, INTENTS, SIMILAR, Intent, no_duplicate_sentence
+from simages.nearest.core.intents import (
+    DUPLICATE_COSINE,
+    INTENTS,
+    SIMILAR,
+    UNWHITENED_DUPLICATE_COSINE,
+    Intent,
+    no_duplicate_sentence,
+)
 from simages.settings import Settings
 from simages.wording import plural
 
@@ -65,7 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--intent", default=SIMILAR.name, choices=sorted(INTENTS),
         help="similar images (default) or duplicates: copies of one photo, scored in the duplicates space "
-        f"(its duplicate threshold: cosine {DUPLICATE_COSINE:g})",
+        f"(its duplicate threshold: cosine {DUPLICATE_COSINE:g}; {UNWHITENED_DUPLICATE_COSINE:g} in a "
+        "collection too small to whiten, under 20 images)",
     )
     parser.add_argument(
         "--limit", type=int, metavar="N", help="list at most N matches (range: all are still counted)"

@@ -35,15 +35,14 @@ from simages.copies.levels import (
 )
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.nearest.core.display import full_precision
-from simages.nearest.core.intents import DUPLICATE_COSINE
+from simages.nearest.core.intents import DUPLICATE_COSINE, UNWHITENED_DUPLICATE_COSINE
 from simages.nearest.core.query_spec import QuerySpec, higher_is_better
 from simages.nearest.core.results import Pair
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.joins.join import is_self_join, iter_set_join
 
-# DUPLICATE_COSINE (nearest.core.intents): the whitened cosine similarity that calls two images duplicates.
-# The same for a set too small to whiten (square-rooted vectors only): distinct photos score 0.54 +- 0.10.
-UNWHITENED_DUPLICATE_COSINE = 0.9
+# DUPLICATE_COSINE and UNWHITENED_DUPLICATE_COSINE (nearest.core.intents, where the CLI's help reads them):
+# the whitened cosine similarity that calls two images duplicates, and the same for a set too small to whiten.
 
 
 def is_whitened(index: SetIndex | None) -> bool:
