@@ -23,8 +23,11 @@ def test_bench_extract_compares_plain_and_fast_paths(weights_path: Path, corel_p
     assert "fast path: ncnn" in out and "\nagreement: met" in out
     # The speed floors are reported whatever they come to on this CPU; they never decide the exit status.
     # Measured over alternating rounds, so a burst of other load weighs on both sizes alike.
-    assert re.search(r"large/small fast ms per image: [0-9.]+ \(floor <= 2: (met|NOT met); "
-                     r"median of 2 rounds: [0-9.]+, [0-9.]+\)", out)
+    assert re.search(
+        r"large/small fast ms per image: [0-9.]+ \(floor <= 2: (met|NOT met); "
+        r"median of 2 rounds: [0-9.]+, [0-9.]+\)",
+        out,
+    )
     assert out.startswith("CPU: ") and "load average at start" in out
     stages = next(line for line in out.splitlines() if "small 384x256: fast:" in line)
     assert all(f"{stage} " in stages for stage in ("decode", "network", "pooling", "store"))
@@ -64,3 +67,12 @@ def test_bench_fidelity_bf16_passes_and_the_calibration_agrees_with_the_criterio
     assert all(row[-1] == "yes" for row in cells), out
     assert all(row[5] == "identical" for row in cells), out
     assert code == 0
+
+
+def test_bench_fidelity_refuses_a_sample_without_two_photos_per_class(
+    weights_path: Path, corel_path: Path, tmp_path
+):
+    """Leave-one-out mAP is undefined with one photo of a class: a clear message, not a table of NaN."""
+    args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "extract"]
+    with pytest.raises(SystemExit, match="at least 2 images of every class"):
+        main([*args, "--data", str(corel_path), "--images", "10", "--fidelity"])

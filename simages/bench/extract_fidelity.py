@@ -153,6 +153,9 @@ def run_fidelity(args: argparse.Namespace, settings: Settings) -> int:
     corel = args.data or default_corel()
     files = sample_corel(corel, args.images if args.images_given else 1000)
     labels = [path.parent.name for path in files]
+    if min(labels.count(label) for label in set(labels)) < 2:
+        # Leave-one-out mAP and P@10 need another image of the class: with one, they are undefined.
+        raise SystemExit("--fidelity needs at least 2 images of every class: use --images 20 or more")
     spec = settings.descriptor
     with tempfile.TemporaryDirectory(prefix="simages-fidelity-copies-") as folder:
         # 2 originals per class on the full set; 1 on a sample of fewer than 200, whose copies would
