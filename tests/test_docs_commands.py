@@ -64,3 +64,5 @@ def test_documented_command_parses(where: str, command: str, capsys: pytest.Capt
     except SystemExit as stop:
         if stop.code:  # 0 would be --help/--version, which docs may show
             pytest.fail(f"{where}: `{command}` fails: {capsys.readouterr().err.strip()}")
+    # A deprecated alias still parses, but the docs must teach the current name (README's demo join used it).
+    assert "--range" not in argv, f"{where}: `{command}` uses --range, deprecated: write --threshold"
