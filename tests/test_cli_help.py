@@ -60,3 +60,14 @@ def test_help_teaches_no_deprecated_option(path, capsys):
     text = " ".join(_help(path, capsys).split())
     text = text.replace("--threshold T, --range T", "").replace("--range is the deprecated name", "")
     assert "--range" not in text
+
+
+@pytest.mark.parametrize("path", [path for path, _ in PARSERS if path], ids=lambda path: " ".join(path))
+def test_every_command_says_what_it_does_in_its_own_help(path, capsys):
+    """`simages bench race --help` listed options with no word on what is raced: each command's help opens
+    with the sentence the command list gives it, and every option it offers is explained."""
+    parser = dict(PARSERS)[path]
+    assert parser.description, f"simages {' '.join(path)} --help has no description"
+    for action in parser._actions:
+        if action.option_strings and action.help != argparse.SUPPRESS:
+            assert action.help, f"simages {' '.join(path)}: {action.option_strings[0]} has no help"

@@ -40,7 +40,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     docs/ann.md) takes alike."""
     parser.add_argument("--from", dest="source", metavar="SET",
                         help="indexed set whose descriptors the model is fitted to (default: the largest)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="the figures as a table (default) or as JSON")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled descriptors and keys")
 
 

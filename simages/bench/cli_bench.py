@@ -28,7 +28,8 @@ COMMANDS = ("serve", "index", "query", "join", "duplicates", "triage", "atlas", 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=1000, help="images in the indexed set (default: 1000)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per command, median kept (default: 5)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="the figures as a table (default) or as JSON")
 
 
 def _cpu() -> str:

@@ -35,9 +35,10 @@ OPEN_FLOOR_S = 2.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=100_000, help="images in the synthetic set")
-    parser.add_argument("--dim", type=int, default=512)
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dim", type=int, default=512, help="descriptor dimension (default 512)")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="the figures as a table (default) or as JSON")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the generated data (default 0)")
 
 
 def rss_mb() -> float:

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--join-size", type=int, default=1000, help="images per set of the set join")
     parser.add_argument("--baseline-budget", type=float, default=30.0, metavar="SECONDS",
                         help="extrapolate the loop baseline from a sample when a run would take longer")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the generated data (default 0)")
 
 
 @dataclass

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, default=10, help="neighbours per key (default 10)")
     parser.add_argument("--dimension", type=int, metavar="D",
                         help="race on the set's PCA view of D dimensions (pruning grows as D falls)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the generated set and of the keys (default 0)")
 
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:

@@ -36,11 +36,11 @@ BENCHES = {
 def register(subparsers: argparse._SubParsersAction, argv: list[str] | None = None) -> None:
     """Every bench, or with `argv` (`simages bench NAME ...`) only NAME in full: a bench module imports
     what it measures (the app, FAISS, Dask...), so the others are listed by their help alone."""
-    parser = subparsers.add_parser("bench", help=help_of("bench"))
+    parser = subparsers.add_parser("bench", help=help_of("bench"), description=help_of("bench"))
     benches = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
     chosen = _bench_in(argv) if argv is not None else None
     for name, (module_name, help_text) in BENCHES.items():
-        sub = benches.add_parser(name, help=help_text)
+        sub = benches.add_parser(name, help=help_text, description=help_text)
         if argv is not None and name != chosen:
             continue
         module = importlib.import_module(module_name)

@@ -9,7 +9,7 @@ from simages.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("serve", help=help_of("serve"))
+    parser = subparsers.add_parser("serve", help=help_of("serve"), description=help_of("serve"))
     parser.add_argument(
         "--host", default="127.0.0.1",
         help="address to bind (default: 127.0.0.1, this machine only; any other address prints an address "
