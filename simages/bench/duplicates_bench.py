@@ -86,7 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "borders, captions, screenshots, collages, blur, thumbnails, JPEG q10, "
                              "perspective, stickers, chains: copies/edits.STRONG_EDITS), 27 kinds in turn")
     parser.add_argument("--no-hash", action="store_true", help="leave out the perceptual-hash baseline")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the photos chosen and their edits (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed of the photos chosen and their edits (default 0)")
 
 
 @dataclass

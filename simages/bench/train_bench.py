@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("set", metavar="SET", help="an indexed set whose sub-folders are the classes")
     parser.add_argument("--photos", type=int, default=500, help="photos to train on (default: 500)")
     parser.add_argument("--loss", choices=LOSSES, action="append", help="loss(es) to time (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the photos chosen and of the training (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed of the photos chosen and of the training (default 0)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="the figures as text (default) or as JSON")
 
