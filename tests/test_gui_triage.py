@@ -52,7 +52,7 @@ async def test_mark_apply_then_undo_restores_the_folders_byte_identical(tmp_path
         await user.should_see("3 of 3 files moved to the quarantine folder", retries=100)
         assert not (settings.image_sets / "new" / "same_p03.jpg").exists()
         assert not (settings.image_sets / "coll" / "p05.jpg").exists()
-        await user.should_see("0 of 3 new photos are already in your collection", retries=50)
+        await user.should_see("None of the 3 new photos is already in your collection", retries=50)
         user.find(marker="triage-undo").click()
         await user.should_see("3 of 3 files restored to their places", retries=100)
         await user.should_see("3 of 5 new photos are already in your collection", retries=50)
@@ -93,7 +93,7 @@ async def test_an_open_page_follows_moves_made_elsewhere(tmp_path: Path) -> None
         await user.should_see("3 of 5 new photos are already in your collection", retries=50)
         assert cli_main(["--root", str(settings.root), "triage", "new", "--plan", str(plan)]) == 0
         assert cli_main(["--root", str(settings.root), "triage", "--apply", str(plan)]) == 0
-        await user.should_see("0 of 3 new photos are already in your collection", retries=100)
+        await user.should_see("None of the 3 new photos is already in your collection", retries=100)
         assert cli_main(["--root", str(settings.root), "triage", "--undo"]) == 0
         await user.should_see("3 of 5 new photos are already in your collection", retries=100)
 

@@ -103,8 +103,8 @@ def test_the_table_has_the_headline_buckets_and_keepers_with_reasons(settings, c
     assert out.splitlines()[0].startswith(headline)
     assert "Exact copy (1)" in out and "Edited copy (2)" in out
     # The enlarged new copy is the better one; the shrunk one is not; identical files: the collection's.
-    assert "keep new/big_p05.jpg (largest picture: 192x128 (others: 96x64)); move coll/p05.jpg" in out
-    assert "keep coll/p07.jpg (largest picture: 96x64 (others: 48x32)); move new/small_p07.jpg" in out
+    assert "keep new/big_p05.jpg (largest picture: 192x128, others 96x64); move coll/p05.jpg" in out
+    assert "keep coll/p07.jpg (largest picture: 96x64, others 48x32); move new/small_p07.jpg" in out
     assert "keep coll/p03.jpg (" in out and "already in the collection" in out
 
 
@@ -283,3 +283,19 @@ def test_copies_among_the_new_photos_are_reported(settings, capsys) -> None:
     code, out, _ = run(settings, capsys, "new")
     assert code == 0 and "Copies among the new photos (1 group;" in out
     assert "new/fresh_1 again.jpg, new/fresh_1.jpg" in out
+
+
+@pytest.mark.parametrize(("levels", "headline"), [
+    (["new", "new"], "None of the 2 new photos is already in your collection; 2 are new"),
+    (["new"], "The new photo is not in your collection; 1 is new"),
+    (["look-alike", "new"], "None of the 2 new photos is already in your collection; 1 is a look-alike "
+                            "(not copies); 1 is new"),
+    (["edited", "new"], "1 of 2 new photos is already in your collection (0 exact, 1 edited); 1 is new"),
+])
+def test_the_headline_says_none_in_words(levels, headline) -> None:
+    """'0 of 2 new photos are already in your collection (0 exact, 0 edited)' made a reader count zeros."""
+    from simages.copies.levels import Level
+    from simages.operations.triage import TriageAnswer, TriageRow
+
+    rows = [TriageRow(f"new/p{i}.jpg", Level(level), None, None) for i, level in enumerate(levels)]
+    assert TriageAnswer(("new",), ("coll",), rows, []).headline() == headline

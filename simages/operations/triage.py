@@ -135,8 +135,12 @@ class TriageAnswer:
         if not total:
             return "No new photos to check."
         verb = "is" if already == 1 else "are"
-        text = (f"{already} of {total} new {photos} {verb} already in your collection "
-                f"({c['exact']} exact, {c['edited']} edited)")
+        if not already:  # "0 of 2 ... (0 exact, 0 edited)" made a reader count zeros to learn "none"
+            text = ("The new photo is not in your collection" if total == 1 else
+                    f"None of the {total} new photos is already in your collection")
+        else:
+            text = (f"{already} of {total} new {photos} {verb} already in your collection "
+                    f"({c['exact']} exact, {c['edited']} edited)")
         looks = c["look-alike"]
         if looks:
             text += f"; {looks} {'is a look-alike' if looks == 1 else 'are look-alikes'} (not copies)"

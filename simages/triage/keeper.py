@@ -62,7 +62,7 @@ def _best(tied: list[Candidate], value: Callable[[Candidate], float], describe: 
     if len(kept) == len(tied):
         return tied, ""
     others = ", ".join(sorted({describe(c) for c in tied if c not in kept}))
-    return kept, f"{what}: {describe(kept[0])} (others: {others})"
+    return kept, f"{what}: {describe(kept[0])}, others {others}"
 
 
 def _area(tied: list[Candidate]) -> tuple[list[Candidate], str]:
