@@ -91,3 +91,13 @@ def test_train_help_names_the_trainers_own_choices():
     from simages.training.trainer import LOSSES
 
     assert (train_cmd.LOSSES, train_cmd.DEFAULT_TEST_SPLIT) == (LOSSES, DEFAULT_TEST_SPLIT)
+
+
+@pytest.mark.parametrize("command", ["query", "join", "duplicates", "triage", "train"])
+def test_a_command_help_loads_no_numpy(command):
+    probe = ("import json, sys\nfrom simages.cli import main\ntry:\n    main([sys.argv[1], '--help'])\n"
+             "except SystemExit:\n    pass\nprint('MODULES ' + json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe, command], env=ENV, capture_output=True, text=True,
+                          timeout=300)
+    modules = set(json.loads(done.stdout.rsplit("MODULES ", 1)[1]))
+    assert f"simages.cli.{command}_cmd" in modules and "numpy" not in modules

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 
 from simages.cli.exits import ERROR_PREFIX, EXIT_BAD_INPUT
 from simages.extraction.image_errors import UnreadableImage
-from simages.nearest.core import display
 from simages.nearest.core.intents import SIMILAR, Intent
 from simages.nearest.core.query_spec import METRICS, QuerySpec
 from simages.settings import Settings
 
 if TYPE_CHECKING:
     from simages.nearest.core.set_index import SetIndex
-from simages.store.npz_store import StoreError
+from simages.store.errors import StoreError
 
 # Errors whose message is written for the user: printed as is, exit code 2, never a traceback.
 # UnreadableImage (an OSError) is the user's file, not a broken install: it must be caught before OSError.
@@ -47,7 +46,9 @@ def user_error(error: BaseException) -> int:
 
 
 def format_score(score: float, metric: str) -> str:
-    """Six decimals, rounded toward the cut-off side: `--range` with a printed score keeps that image."""
+    """Six decimals, rounded toward the cut-off side: `--threshold` with a printed score keeps that image."""
+    from simages.nearest.core import display  # numpy: not for --help
+
     return display.format_score(score, metric)
 
 

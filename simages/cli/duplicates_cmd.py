@@ -30,7 +30,6 @@ from simages.cli.exits import EXIT_FAILURE
 from simages.cli.join_cmd import progress_bar
 from simages.cli.output import check_target, output_to
 from simages.copies.levels import Level
-from simages.nearest.core.display import format_score
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import METRICS
 from simages.settings import Settings
@@ -116,6 +115,8 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
                  chosen: bool = False, how: str = "every pair", calibration: str = "") -> None:
     """The report as a table (for people), CSV (a,b,score) or JSON (DuplicateReport.to_json). `how` says
     which pairs of a set were compared."""
+    from simages.nearest.core.display import format_score
+
     if fmt == "json":
         json.dump(report.to_json(), out, indent=2)
         out.write("\n")
