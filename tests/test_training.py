@@ -150,6 +150,11 @@ def test_report_and_head_file_hold_what_the_issue_asks(labelled_root):
     for key in ("name", "loss", "split", "baseline", "trained", "unseen_classes"):
         assert key in data
     assert data["split"] == {"train": 36, "test": 36}
+    # The command it suggests works as typed from anywhere: the root is named when it is not the cwd.
+    from simages.cli.train_cmd import format_report
+
+    assert f"Use it with: simages --root {labelled_root.root} --descriptor head:shopA query" in format_report(
+        report, labelled_root)
     assert set(data["baseline"]) == {"mAP", "P@10"} and set(data["trained"]) == {"mAP", "P@10"}
     assert data["unseen_classes"]["classes"] and len(data["unseen_classes"]["classes"]) == 3
     head = registry.load_head(labelled_root.features, "shopA")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from simages.cli.commands import help_of
+from simages.cli.common import again
 from simages.settings import MissingWeightsError, Settings
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def _progress(stream_is_tty: bool) -> Callable[[EpochReport], None]:
         score = "" if epoch.validation_map is None else f", validation mAP {epoch.validation_map:.3f}"
         line = (
             f"epoch {epoch.epoch}/{epoch.max_epochs}: loss {epoch.loss:.4f}{score}, "
-            f"{epoch.seconds:.0f} s, ETA at most {epoch.eta_seconds:.0f} s (early stopping comes sooner)"
+            f"{epoch.seconds:.0f} s, ETA at most {epoch.eta_seconds:.0f} s (early stopping may end it sooner)"
         )
         if stream_is_tty:
             print("\r" + line.ljust(100), end="", file=sys.stderr, flush=True)
@@ -82,7 +83,8 @@ def _quality(values: dict[str, float]) -> str:
     return f"mAP {values['mAP']:.3f}, P@10 {values['P@10']:.3f}"
 
 
-def format_report(report: TrainReport) -> str:
+def format_report(report: TrainReport, settings: Settings | None = None) -> str:
+    """The report for people; with `settings`, the suggested command names their root when needed."""
     lines = [
         f"head {report.name!r} trained on {report.set_name} ({len(report.classes)} classes; "
         f"{report.split.as_dict()['train']} photos to train, {report.split.as_dict()['test']} to test"
@@ -112,7 +114,8 @@ def format_report(report: TrainReport) -> str:
         )
     if report.interrupted:
         lines.append("Training was interrupted: the best head so far was kept.")
-    lines.append(f"Use it with: simages --descriptor head:{report.name} query|join|duplicates|eval ...")
+    use = f"--descriptor head:{report.name} query|join|duplicates|eval ..."
+    lines.append(f"Use it with: {again(settings, use) if settings is not None else 'simages ' + use}")
     if report.curves_path:
         lines.append(f"Training curves: {report.curves_path}")
     return "\n".join(lines)
@@ -185,5 +188,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         data = report.as_dict()
         print(json.dumps(data, indent=2))
     else:
-        print(format_report(report))
+        print(format_report(report, settings))
     return 0
