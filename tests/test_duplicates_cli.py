@@ -76,6 +76,13 @@ def test_table_says_which_intent_ran_and_lists_groups(settings, capsys):
     assert out.startswith("Intent: Duplicates: copies of the same photo")
     assert "the default duplicate threshold" in out
     assert "4 pairs (" in out and " in 2 groups of copies" in out
+    # Each level's count agrees with its noun ("3 edited copy" was printed).
+    from simages.wording import plural
+
+    by_level = out.split("4 pairs (", 1)[1].split(") in 2 groups", 1)[0]
+    for item in by_level.split(", "):
+        count, noun = item.split(" ", 1)
+        assert item == plural(int(count), noun if int(count) == 1 else noun.replace("copies", "copy")), item
     assert "1.000000  Exact copy   holidays/copy_of_03.png  holidays/p03.jpg" in out
     assert "1. 3 images: holidays/p07.jpg, holidays/p07_edit.jpg, holidays/p07_edit2.jpg" in out
     assert "PCA-whitened" in out

@@ -148,7 +148,9 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
         out.write("(How well this threshold works on your own photos: run with --calibrate.)\n")
     groups = report.groups
     counts = report.level_counts()
-    by_level = ", ".join(f"{count} {level.title.lower()}" for level, count in counts.items() if count)
+    # "3 edited copies", "2 look-alikes"; NEW is an adjective ("2 new"), not a noun to make plural.
+    by_level = ", ".join(f"{count} new" if level is Level.NEW else plural(count, level.title.lower())
+                         for level, count in counts.items() if count)
     grouped = plural(len(groups), "group of copies", "groups of copies")
     out.write(f"{plural(len(report.pairs), 'pair')} ({by_level or 'none'}) in {grouped}\n")
     # Pairs a threshold chosen below the edited one keeps: said not to be duplicates.
