@@ -184,7 +184,12 @@ def test_suggested_commands_act_on_the_same_root_from_anywhere(settings, capsys,
     assert "3 of 3 files moved" in out and not (settings.image_sets / "new" / "same_p03.jpg").exists()
     assert main(suggested(out, "undo")) == 0
     assert "3 of 3 files restored" in capsys.readouterr().out and snapshot(settings.image_sets) == before
-    # Applied in the wrong root after all: nothing moves, and the likely cause is named.
+    # Applied in the wrong root after all: refused in a folder that is no root (nothing made there), and in
+    # another root nothing moves and the likely cause is named.
+    assert main(["--root", str(elsewhere), "triage", "--apply", str(tmp_path / "my plan.json")]) == 2
+    assert "holds no image_sets/ folder" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []
+    (elsewhere / "image_sets" / "new").mkdir(parents=True)
     assert main(["--root", str(elsewhere), "triage", "--apply", str(tmp_path / "my plan.json")]) == 0
     assert "made with another --root?" in capsys.readouterr().err
     assert snapshot(settings.image_sets) == before

@@ -143,6 +143,9 @@ def _write_plan(settings: Settings, answer: TriageAnswer, args: argparse.Namespa
 
 def _apply(settings: Settings, path: Path) -> int:
     plan = read_plan(path)
+    if not settings.image_sets.is_dir():  # refused before a quarantine folder is made in the wrong place
+        raise ValueError(f"{settings.root} holds no image_sets/ folder: apply the plan in the collection's "
+                         "root (--root ROOT, or run it there)")
     outcome = apply_plan(settings.root, plan, on_wait=_waiting)
     drop_moved(settings, plan.id, outcome.done)
     code = _report(settings, outcome)
