@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from simages.bench.ann_bench import add_model_arguments, source_vectors
+from simages.cli.common import USER_ERRORS, fail, user_error
 from simages.extraction.calibration import describe_cpu
 from simages.settings import Settings
 
@@ -52,15 +53,13 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     from simages.operations.atlas import set_atlas
 
     if not umap_available():
-        print("error: the atlas benchmark measures UMAP: pip install 'simages[atlas]'")
-        return 2
+        return fail("the atlas benchmark measures UMAP: pip install 'simages[atlas]'")
     try:
         if args.size < 1000 or args.added < 1:
             raise ValueError("--size >= 1000 and --added >= 1")
         fitted_on, real = source_vectors(settings, args.source)
-    except (ValueError, LookupError) as error:
-        print(f"error: {error}")
-        return 2
+    except USER_ERRORS as error:
+        return user_error(error)
     print(f"CPU: {describe_cpu()}")
     model = fit_model(real, seed=args.seed)
     vectors = sample(model, args.size + args.added, seed=args.seed)

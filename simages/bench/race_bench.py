@@ -12,6 +12,7 @@ import argparse
 import os
 import time
 
+from simages.cli.common import USER_ERRORS, user_error
 from simages.extraction.calibration import describe_cpu
 from simages.settings import Settings
 
@@ -44,9 +45,8 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             index, how = generated_set(settings, args.size, args.seed)
         result = race(index, keys=args.keys, k=args.k, seed=args.seed, generated=how,
                       dimension=args.dimension)
-    except (ValueError, LookupError, RuntimeError) as error:
-        print(f"error: {error}")
-        return 2
+    except (*USER_ERRORS, RuntimeError) as error:
+        return user_error(error)
     print(how or f"set {index.set_name}: {len(index):,} images", f"({result.dimension} dimensions); "
           f"{len(result.keys)} keys, k = {result.k}, cosine; {time.perf_counter() - started:.1f} s in all")
     rows = race_table(result)
