@@ -47,7 +47,11 @@ def test_the_mapped_copy_round_trips_to_the_same_index_and_answers(settings):
     names = [f"dir/é {i}.jpg" for i in range(60)]  # non-ASCII names and spaces survive
     vectors = write_set(settings, names)
     from_npz = DescriptorCache().get(settings, "photos")
-    refresh_derived(settings, "photos")
+    said = refresh_derived(settings, "photos")
+    # What `simages index` prints, in a user's words (it said "duplicates reading written").
+    assert "memory-mapped copy written" in said
+    assert "memory-mapped copy for finding duplicates written" in said
+    assert "reading" not in said
     version = source_version(settings.store_path("photos"))
     assert read_source(mmap_path(settings.features, "photos")) == version
 

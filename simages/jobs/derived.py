@@ -111,7 +111,8 @@ def refresh_derived(
         if not reading:
             index = read
         if write_mapped(read, store_path, reading) is not None:
-            what = f"{reading} reading" if reading else "memory-mapped copy"
+            # "duplicates reading" meant nothing to a user reading `simages index`'s summary.
+            what = f"memory-mapped copy for finding {reading}" if reading else "memory-mapped copy"
             done.append(f"{what} written in {time.perf_counter() - started:.1f} s")
         del read
     del store
