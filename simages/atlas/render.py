@@ -19,6 +19,14 @@ def render_png(path: Path, coords: np.ndarray, folders: Sequence[str], title: st
                size_inches: tuple[float, float] = (10.0, 8.0), dpi: int = 100) -> None:
     """Write the map (coords (n, 2), one folder per point) to `path` as a PNG, atomically. ImportError
     without matplotlib (the extra `atlas`)."""
+    render_panels_png(path, [(coords, title)], folders, size_inches=size_inches, dpi=dpi)
+
+
+def render_panels_png(path: Path, panels: Sequence[tuple[np.ndarray, str]], folders: Sequence[str], *,
+                      size_inches: tuple[float, float] | None = None, dpi: int = 100) -> None:
+    """Write maps of the same images side by side (one (coords (n, 2), title) per panel, one folder per
+    image, coloured alike in every panel: a set before and after training) to `path` as a PNG, atomically.
+    ImportError without matplotlib (the extra `atlas`)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -33,22 +41,25 @@ def render_png(path: Path, coords: np.ndarray, folders: Sequence[str], title: st
     named = ranked[: len(PALETTE) - 1] if len(ranked) > len(PALETTE) else ranked
     colour = {f: PALETTE[i] for i, f in enumerate(named)}
     size = 24 if len(folders) < 300 else 8 if len(folders) < 3000 else 2
-    figure, axes = plt.subplots(figsize=size_inches, dpi=dpi)
+    figure, all_axes = plt.subplots(1, len(panels), figsize=size_inches or (10.0 * len(panels) ** 0.8, 8.0),
+                                    dpi=dpi, squeeze=False)
     try:
         folders_array = np.array(list(folders), dtype=object)
-        for folder in named:
-            mask = folders_array == folder
-            axes.scatter(coords[mask, 0], coords[mask, 1], s=size, c=colour[folder], label=folder,
-                         alpha=0.85, linewidths=0)
         rest = ~np.isin(folders_array, named)
-        if rest.any():
-            axes.scatter(coords[rest, 0], coords[rest, 1], s=size, c=PALETTE[-1], label="other folders",
-                         alpha=0.85, linewidths=0)
-        axes.set_title(title, fontsize=11)
-        axes.set_xticks([])
-        axes.set_yticks([])
+        for axes, (coords, title) in zip(all_axes[0], panels, strict=True):
+            for folder in named:
+                mask = folders_array == folder
+                axes.scatter(coords[mask, 0], coords[mask, 1], s=size, c=colour[folder], label=folder,
+                             alpha=0.85, linewidths=0)
+            if rest.any():
+                axes.scatter(coords[rest, 0], coords[rest, 1], s=size, c=PALETTE[-1], label="other folders",
+                             alpha=0.85, linewidths=0)
+            axes.set_title(title, fontsize=11)
+            axes.set_xticks([])
+            axes.set_yticks([])
         if len(order) > 1:
-            axes.legend(loc="best", fontsize=8, markerscale=max(1.0, 24 / size) ** 0.5, frameon=False)
+            all_axes[0][-1].legend(loc="best", fontsize=8, markerscale=max(1.0, 24 / size) ** 0.5,
+                                   frameon=False)
         figure.tight_layout()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from simages.cli.commands import help_of
 from simages.cli.common import again
@@ -116,6 +118,10 @@ def format_report(report: TrainReport, settings: Settings | None = None) -> str:
         lines.append("Training was interrupted: the best head so far was kept.")
     use = f"--descriptor head:{report.name} query|join|duplicates|eval ..."
     lines.append(f"Use it with: {again(settings, use) if settings is not None else 'simages ' + use}")
+    atlas = f"--descriptor head:{report.name} atlas {shlex.quote(report.set_name)} --output map.png"
+    lines.append(f"See {report.set_name} before and after it: "
+                 f"{again(settings, atlas) if settings is not None else 'simages ' + atlas}, or "
+                 f"/atlas?set={quote(report.set_name)}&head={quote(report.name)} in the app")
     if report.curves_path:
         lines.append(f"Training curves: {report.curves_path}")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.joins.join import is_self_join, set_join
 from simages.settings import Settings
+from simages.wording import plural
 
 TOP_LEVEL = "(top level)"
 
@@ -148,3 +149,41 @@ def nearest_to_selection(index: SetIndex, selected: Sequence[str], k: int = 24) 
     scores[rows] = -np.inf
     order = sorted(range(len(index)), key=lambda i: (-float(scores[i]), index.names[i]))
     return [(index.names[i], float(scores[i])) for i in order[:k] if np.isfinite(scores[i])]
+
+
+@dataclass
+class HeadAtlas:
+    """A set before and after training (issue 28, as seed 002's figures): `before` maps the set's
+    untrained descriptor, `after` the same images in the trained head's space (`head`, weights `sha256`)."""
+
+    head: str
+    sha256: str
+    before: SetAtlas
+    after: SetAtlas
+
+    def note(self) -> str:
+        method = {self.before.method.upper(), self.after.method.upper()}
+        return (f"{' / '.join(sorted(method))} maps of the {plural(len(self.before.names), 'image')} of "
+                f"{self.before.set_name}, coloured by sub-folder (the labels): left the untrained "
+                f"descriptor, right the trained head {self.head!r}. Classes the head separates sit in "
+                "tighter, further-apart groups on the right.")
+
+
+def head_map_name(set_name: str, head: str, sha256: str) -> str:
+    """The name a head-space map is kept under in features/.atlas/: the set, the head and its weights'
+    hash, so a retrained head (other weights) never gets the old map."""
+    return f"{set_name}.head-{head}-{sha256[:16]}"
+
+
+def build_head_atlas(settings: Settings, untrained: SetIndex, trained: SetIndex, head: str,
+                     maps: MapCache | None = None) -> HeadAtlas:
+    """Both maps brought up to date and kept (the set's own, and the head space's keyed by the head's name
+    and weights hash). `trained` is the set read with `head:NAME`. HeadError when the head is missing or
+    damaged. Slow for a large set: call it in the background."""
+    from simages.training.registry import load_head
+
+    sha = str(load_head(settings.features, head).meta.get("sha256", ""))
+    before, _ = build_set_atlas(settings, untrained, maps)
+    found, _ = refresh_map(settings.features, head_map_name(untrained.set_name, head, sha), trained.names,
+                           trained.vectors, maps)
+    return HeadAtlas(head, sha, before, _atlas(trained, found, True))

@@ -5,6 +5,7 @@ on hover, a click opens that image's results, and a lasso (or box) selects image
 images most like any of them are listed beside the map. `&key=IMAGE` marks a key and its nearest images
 (the results page links here). `/atlas?a=A&b=B&...` (the join page's parameters) maps the join: A and B in
 two colours, the passing pairs as edges, the images of B with no match in A as a layer of their own.
+`/atlas?set=S&head=NAME` maps the set twice side by side, before and after a trained head (simages train).
 While the UMAP map is still being computed the page shows the instant PCA view and swaps the map in when
 it is ready. The tab's state lives in this function's closure.
 """
@@ -21,12 +22,14 @@ from simages.gui.context import GuiContext
 from simages.gui.join.setup import JoinProblem, load_for, resolve
 from simages.gui.pages.common import error_page, load_index, missing_set_message, page_header, set_exists
 from simages.gui.urls.join import InvalidQuery, join_from_params, join_url
-from simages.gui.urls.query import QueryState, parse_set, results_url
+from simages.gui.urls.query import QueryState, parse_head, parse_set, results_url
 from simages.naming import display_name
 from simages.nearest import QuerySpec, key_join
 from simages.operations.atlas import (
+    HeadAtlas,
     JoinAtlas,
     SetAtlas,
+    build_head_atlas,
     join_atlas,
     kept_set_atlas,
     nearest_to_selection,
@@ -184,8 +187,8 @@ def predicate_text(spec: QuerySpec) -> str:
     return f"{op} {spec.param:g}"
 
 
-def atlas_url(set_name: str, key: str | None = None) -> str:
-    params = {"set": set_name} | ({"key": key} if key else {})
+def atlas_url(set_name: str, key: str | None = None, head: str | None = None) -> str:
+    params = {"set": set_name} | ({"key": key} if key else {}) | ({"head": head} if head else {})
     return "/atlas?" + urlencode(params, encoding="utf-8", errors="surrogateescape")
 
 
@@ -204,6 +207,9 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
         return
     if not set_exists(ctx, set_name):
         error_page("No such image set", missing_set_message(ctx, set_name))
+        return
+    if params.get("head"):
+        _build_head_atlas(ctx, set_name, params)
         return
     key = params.get("key") or None
     page_header("atlas")
@@ -366,5 +372,82 @@ def _build_join_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
                                                                   maps=ctx.maps))
             if not chart_box.is_deleted:
                 draw(final)
+
+    ui.timer(0.05, start, once=True)
+
+
+def head_map_options(atlas: SetAtlas, head: str | None) -> tuple[dict[str, Any], list[list[str]]]:
+    """A before/after panel: the set's map options without the lasso (selection is the plain map's), its
+    title saying which space it is."""
+    options, names = set_map_options(atlas)
+    options.pop("toolbox", None)
+    options.pop("brush", None)
+    title = f"after: trained head {head}" if head else "before: untrained descriptor"
+    options["title"] = {"text": title, "left": "center", "bottom": 0, "textStyle": {"fontSize": 13}}
+    options["grid"] = {**options["grid"], "bottom": 30}
+    return options, names
+
+
+def _build_head_atlas(ctx: GuiContext, set_name: str, params: dict[str, str]) -> None:
+    """`/atlas?set=S&head=NAME`: the set before and after training, side by side (seed 002's figures)."""
+    from simages.training.registry import HeadError
+
+    try:
+        head = parse_head(params)
+    except InvalidQuery as error:
+        error_page("This link does not describe a map", str(error))
+        return
+    assert head is not None
+    try:
+        trained = load_index(ctx, set_name, head=head)
+    except HeadError as error:
+        error_page("No such trained head", f"{error}. The heads trained so far are listed by "
+                   "`simages train --list`; train one with `simages train SET --name NAME`.")
+        return
+    except ValueError as error:  # DescriptorMismatch: trained on other stored vectors
+        error_page("This head does not fit this set", str(error))
+        return
+    untrained = load_index(ctx, set_name)
+    page_header("atlas")
+    ui.page_title(display_name(f"Atlas of {set_name}, before and after {head} · SIMages"))
+    with ui.column().classes("w-full q-px-md q-pb-md q-pt-sm gap-2 page-body"):
+        ui.link("← The set's own map", atlas_url(set_name)).classes("text-primary")
+        ui.label(display_name(f"Atlas of {set_name}: before and after training {head}")).classes("text-h6")
+        note = ui.label("Mapping the set in both spaces…").classes("text-body2 text-grey-8")
+        note.mark("atlas-note")
+        with ui.row().classes("w-full items-start gap-2 no-wrap"):
+            before_box = ui.column().classes("col gap-0").style("min-width: 0")
+            after_box = ui.column().classes("col gap-0").style("min-width: 0")
+        ui.label("Hover a point to see the image; click it to open its results (on the right, ranked with "
+                 "the head). Scroll to zoom.").classes("text-caption text-grey-7")
+    if trained is None or untrained is None:
+        note.text = display_name(f"{set_name} is not indexed yet: its maps appear once it is.")
+        return
+
+    def opened(e: events.EChartPointClickEventArguments, with_head: str | None) -> None:
+        data = e.data if isinstance(e.data, list) else None
+        if data and len(data) >= 4:
+            ui.navigate.to(results_url(QueryState(str(data[3]), key_set=str(data[3]), image=str(data[2]),
+                                                  head=with_head)))
+
+    def draw(drawn: HeadAtlas) -> None:
+        note.text = display_name(drawn.note())
+        for box, atlas, with_head, marker in ((before_box, drawn.before, None, "atlas-before"),
+                                              (after_box, drawn.after, head, "atlas-after")):
+            options, _ = head_map_options(atlas, with_head)
+            box.clear()
+            with box:
+                chart = ui.echart(options).classes("w-full atlas-chart").style(CHART_HEIGHT).mark(marker)
+                chart.on_point_click(lambda e, h=with_head: opened(e, h))
+
+    async def start() -> None:
+        try:
+            drawn = await run.io_bound(build_head_atlas, ctx.settings, untrained, trained, head, ctx.maps)
+        except HeadError as error:  # removed or replaced while the page was opening
+            if not note.is_deleted:
+                note.text = str(error)
+            return
+        if not note.is_deleted:
+            draw(drawn)
 
     ui.timer(0.05, start, once=True)

@@ -178,7 +178,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                                             on_change=lambda: view_chosen())
                     view_select.classes("w-full").props("dense options-dense").mark("view")
                     tab["view_select"] = view_select
-                    head_select = head_picker(ctx, state.head, on_change=lambda: head_chosen())
+                    head_select = head_picker(ctx, state.head, on_change=lambda: head_chosen(),
+                                              set_name=state.join_set)
                     tab["head_select"] = head_select
                     rerun_button = ui.button("Search again", icon="search", on_click=lambda: rerun()).props(
                         "unelevated no-caps").classes("w-full").mark("rerun")

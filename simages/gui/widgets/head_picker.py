@@ -5,6 +5,7 @@ training curves. Nothing is shown where no head was trained."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from nicegui import ui
 
@@ -26,9 +27,11 @@ def head_label(head: Head) -> str:
     return f"{head.name}: trained on {where}, test mAP {trained:.3f} vs {baseline:.3f} untrained{verdict}"
 
 
-def head_picker(ctx: GuiContext, chosen: str | None, on_change: Callable[[], None]) -> ui.select | None:
+def head_picker(ctx: GuiContext, chosen: str | None, on_change: Callable[[], None],
+                set_name: str | None = None) -> ui.select | None:
     """A select of the untrained descriptor and every trained head (None when there is no head and none is
-    asked for), and below it the chosen head's training curves when they were saved."""
+    asked for), and below it the chosen head's training curves when they were saved, and a link to the
+    atlas of `set_name` before and after that head (/atlas?set=S&head=NAME)."""
     heads = list_heads(ctx.settings.features)
     if not heads and not chosen:
         return None
@@ -45,4 +48,9 @@ def head_picker(ctx: GuiContext, chosen: str | None, on_change: Callable[[], Non
     if curves is not None and curves.is_file():
         with ui.expansion("Training curves", icon="show_chart").classes("w-full").mark("head-curves"):
             ui.image(curves).classes("w-full")
+    if chosen and set_name and any(head.name == chosen for head in heads):
+        link = "/atlas?" + urlencode({"set": set_name, "head": chosen}, encoding="utf-8",
+                                     errors="surrogateescape")
+        ui.link(f"Map {set_name} before and after this head", link).classes(
+            "text-caption text-primary").mark("head-atlas")
     return select
