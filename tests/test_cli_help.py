@@ -71,3 +71,13 @@ def test_every_command_says_what_it_does_in_its_own_help(path, capsys):
     for action in parser._actions:
         if action.option_strings and action.help != argparse.SUPPRESS:
             assert action.help, f"simages {' '.join(path)}: {action.option_strings[0]} has no help"
+
+
+@pytest.mark.parametrize("path", [path for path, _ in PARSERS], ids=lambda path: " ".join(path) or "simages")
+def test_an_optional_argument_is_never_called_required(path):
+    """`simages duplicates` alone said "the following arguments are required: SET, OTHER" (argparse calls a
+    `*` positional without a default required)."""
+    parser = dict(PARSERS)[path]
+    for action in parser._actions:
+        if not action.option_strings and action.nargs in ("*", "?"):
+            assert not action.required, f"simages {' '.join(path)}: {action.metavar or action.dest}"

@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("set", metavar="SET", help="the set whose duplicates are wanted")
-    parser.add_argument("others", metavar="OTHER", nargs="*",
+    parser.add_argument("others", metavar="OTHER", nargs="*", default=[],
                         help="sets to compare SET with (default: SET itself)")
     parser.add_argument("--threshold", metavar="T",
                         help="cosine similarity >= T (Euclidean distance <= T); default: the duplicate "

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("index", help=help_of("index"), description=help_of("index"))
-    parser.add_argument("sets", nargs="*", metavar="SET", help="set names (sub-folders of image_sets/)")
+    parser.add_argument("sets", nargs="*", default=[], metavar="SET",
+                        help="set names (sub-folders of image_sets/)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only the summary")
     parser.add_argument(
         "--verbose", "-v", action="store_true",

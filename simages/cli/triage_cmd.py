@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "triage", help=help_of("triage"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("new", metavar="NEW", nargs="*", help="the set(s) of new photos")
+    parser.add_argument("new", metavar="NEW", nargs="*", default=[], help="the set(s) of new photos")
     parser.add_argument("--against", metavar="SET", nargs="+", default=[],
                         help="the collection's sets (default: every other indexed set)")
     add_output_arguments(parser)
