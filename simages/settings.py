@@ -69,6 +69,14 @@ class Settings:
     # Where cluster workers see image_sets/ (they then read the files themselves); None: sent as bytes.
     shared_path: Path | None = None
 
+    def command(self, rest: str) -> str:
+        """`simages REST` as the user can type it next: with `--root ROOT` when the root is not the current
+        directory, so a suggested follow-up (index a set, apply a plan, undo it) acts on this collection."""
+        import shlex
+
+        here = self.root == Path.cwd().resolve()
+        return f"simages {rest}" if here else f"simages --root {shlex.quote(str(self.root))} {rest}"
+
     @property
     def image_sets(self) -> Path:
         return self.root / "image_sets"

@@ -50,7 +50,7 @@ def test_missing_store_says_how_to_index(settings):
     with pytest.raises(NotIndexed, match="no image set 'holidays'"):
         cache.get(settings, "holidays")
     (settings.image_sets / "holidays").mkdir(parents=True)
-    with pytest.raises(NotIndexed, match="simages index holidays"):
+    with pytest.raises(NotIndexed, match="index holidays` first"):
         cache.get(settings, "holidays")
     write_store(settings, "holidays", ["a.jpg"], [[1.0, 2.0]])
     cache.get(settings, "holidays")

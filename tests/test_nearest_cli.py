@@ -75,7 +75,7 @@ def test_query_table_is_readable(settings, capsys):
 def test_query_of_a_set_that_is_not_indexed_suggests_indexing(settings, capsys):
     (settings.image_sets / "birds").mkdir(parents=True)
     assert cli(settings, "query", "pets/cats/1.jpg", "--set", "birds", "--knn", "3") == 2
-    assert "simages index birds" in capsys.readouterr().err
+    assert f"`{settings.command('index birds')}` first" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_join_with_unindexed_set_exits_2(settings, capsys):
     assert "there is no image set 'birds'" in capsys.readouterr().err
     (settings.image_sets / "birds").mkdir(parents=True)
     assert cli(settings, "join", "pets", "birds", "--knn", "1") == 2
-    assert "simages index birds" in capsys.readouterr().err
+    assert f"`{settings.command('index birds')}` first" in capsys.readouterr().err
 
 
 def write_qe_store(settings):

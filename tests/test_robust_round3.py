@@ -587,12 +587,12 @@ def test_a_key_without_descriptor_is_told_why(settings: Settings, capsys: pytest
     imagegen.save(imagegen.photo(50), folder / "added.png")
     root = ["--root", str(settings.root), "query"]
     expected = {"huge.png": "could not be read when the set was indexed", "gone.png": "there is no image",
-                "added.png": "run `simages index s` if it was added since"}
+                "added.png": f"run `{settings.command('index s')}` if it was added since"}
     for image, says in expected.items():
         assert main([*root, f"s/{image}", "--set", "s"]) == 2
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1, err
-        assert ("simages index" in err) == (image == "added.png")
+        assert (" index s`" in err) == (image == "added.png")
 
 
 def test_the_app_worker_reports_a_newer_store_with_what_to_do(settings: Settings) -> None:

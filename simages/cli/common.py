@@ -4,9 +4,7 @@ options (`--knn`, `--range`, `--metric`, `--no-expansion`) and the process's des
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simages.cli.exits import ERROR_PREFIX, EXIT_BAD_INPUT
@@ -33,8 +31,7 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
 def again(settings: Settings, rest: str) -> str:
     """`simages REST` as the user can type it next: with `--root ROOT` when the root is not the current
     directory, so a suggested follow-up (apply a plan, undo it) acts on the same collection."""
-    here = settings.root == Path.cwd().resolve()
-    return f"simages {rest}" if here else f"simages --root {shlex.quote(str(settings.root))} {rest}"
+    return settings.command(rest)
 
 
 def user_error(error: BaseException) -> int:

@@ -138,7 +138,7 @@ def why_not_indexed(settings: Settings, set_name: str, image: str) -> str:
     if not (settings.image_sets / set_name / image).is_file():
         return f"there is no image {image!r} in set {set_name!r}"
     return (f"image {image!r} is not in the index of set {set_name!r}; "
-            f"run `simages index {set_name}` if it was added since")
+            f"run `{settings.command(f'index {set_name}')}` if it was added since")
 
 
 def key_vector(

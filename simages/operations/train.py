@@ -102,11 +102,11 @@ def labels_of(names: list[str]) -> list[str | None]:
 def _load(settings: Settings, set_name: str) -> FeatureStore:
     validate_set_name(set_name)
     if not (settings.image_sets / set_name).is_dir():
-        raise NotIndexed(set_name, exists=False)
+        raise NotIndexed(set_name, exists=False, settings=settings)
     try:
         return load_store(settings.store_path(set_name))
     except FileNotFoundError:
-        raise NotIndexed(set_name) from None
+        raise NotIndexed(set_name, settings=settings) from None
 
 
 def base_descriptor_of(store: FeatureStore) -> DescriptorSpec:

@@ -33,9 +33,10 @@ from simages.training.registry import head_version
 class NotIndexed(LookupError):
     """A set without a feature store; the message tells the user how to build one."""
 
-    def __init__(self, set_name: str, exists: bool = True) -> None:
+    def __init__(self, set_name: str, exists: bool = True, settings: Settings | None = None) -> None:
         if exists:
-            message = f"set {set_name!r} is not indexed yet; run `simages index {set_name}` first"
+            index = settings.command(f"index {set_name}") if settings else f"simages index {set_name}"
+            message = f"set {set_name!r} is not indexed yet; run `{index}` first"
         else:
             message = f"there is no image set {set_name!r}: sets are the sub-folders of image_sets/"
         super().__init__(message)
@@ -81,7 +82,7 @@ class DescriptorCache:
             # A renamed or removed set: its old store may linger until the next indexing run retires it
             # (store.vanished), but answers about a set that no longer exists are never given.
             self.forget(path)
-            raise NotIndexed(set_name, exists=False)
+            raise NotIndexed(set_name, exists=False, settings=settings)
         if isinstance(descriptor, Intent) and descriptor.keeps_learned_parts:
             descriptor = None  # the similar intent reads a store with its own descriptor
         spaces: dict[str, CollectionSpace] = {}
@@ -120,7 +121,7 @@ class DescriptorCache:
                     store = load_store(path)
                 except FileNotFoundError:
                     self.forget(path)
-                    raise NotIndexed(set_name) from None
+                    raise NotIndexed(set_name, settings=settings) from None
                 with self._guard:  # loads of different sets run in parallel: `+=` alone could lose a count
                     self.loads += 1
                 # Unchanged across the read means the arrays belong to exactly this file version.
@@ -149,7 +150,7 @@ class DescriptorCache:
             identity = _identity(path)
         except FileNotFoundError:
             self.forget(path)
-            raise NotIndexed(set_name, (settings.image_sets / set_name).is_dir()) from None
+            raise NotIndexed(set_name, (settings.image_sets / set_name).is_dir(), settings) from None
         cached = self._entries.get((path, wanted))
         return identity, cached if cached is not None and cached.source == identity else None
 
