@@ -75,7 +75,10 @@ def worker_main(
                 return built
 
             atlas = request[2] if len(request) > 2 else True
-            _index(settings, set_name, events, network_announced, atlas=atlas)
+            # On a cluster the factory travels to the Dask workers, which build (and calibrate) their own
+            # networks: the announcing wrapper holds this process's event queue, which cannot be pickled.
+            factory = get_network if settings.cluster else network_announced
+            _index(settings, set_name, events, factory, atlas=atlas)
         elif request[0] == "warm":
             _warm(get_network, events)
         elif request[0] == "describe":
