@@ -9,9 +9,11 @@ from typing import Any
 from nicegui import run, ui
 
 from simages.gui.context import GuiContext
+from simages.naming import display_name
 from simages.nearest.core.set_index import SetIndex
 from simages.operations.race import GENERATED_SIZE, generated_set, race, race_table
 from simages.race.contest import METHODS
+from simages.wording import plural
 
 COLUMNS = [
     {"name": "method", "label": "Method", "field": "method", "align": "left"},
@@ -34,7 +36,7 @@ class RacePanel:
         with ui.column().classes("w-full gap-1 q-mt-md").mark("race-panel"):
             ui.label("Race the search methods").classes("text-subtitle2")
             with ui.row().classes("items-center gap-2"):
-                ui.button(f"On {index.set_name}", on_click=lambda: self.start(False)).props(
+                ui.button(f"On {display_name(index.set_name)}", on_click=lambda: self.start(False)).props(
                     "outline dense no-caps").mark("race-here")
                 ui.button(f"On {GENERATED_SIZE:,} generated descriptors", on_click=lambda: self.start(True)
                           ).props("outline dense no-caps").mark("race-generated")
@@ -56,7 +58,7 @@ class RacePanel:
             if result is None:
                 ui.label(problem).classes("text-negative").mark("race-problem")
                 return
-            where = result.generated or f"{result.set_name}: {result.images:,} images"
+            where = result.generated or f"{display_name(result.set_name)}: {plural(result.images, 'image')}"
             what = f"{where}, {result.dimension} dimensions, {len(result.keys)} keys, k = {result.k}."
             ui.label(what).classes("text-caption text-grey-8").mark("race-what")
             ui.table(columns=COLUMNS, rows=rows, row_key="method").props("dense flat bordered").classes(
