@@ -7,8 +7,10 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ import pytest
 from simages.cli import main
 from simages.operations import join_listing
 from simages.settings import Settings
+from simages.store.atomic import write_atomically
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store
 
@@ -108,3 +111,45 @@ def test_a_file_size_limit_in_a_real_process_leaves_the_earlier_export_whole(roo
     assert out.read_bytes() == earlier
     assert leftovers(tmp_path) == []
     assert run(10, None).returncode == 0 and len(out.read_bytes()) > 6000  # and it works without the cap
+
+
+def read_fifo_in_background(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    return reader, got
+
+
+def test_an_export_to_a_pipe_or_device_writes_into_it_and_leaves_it_a_pipe(root, tmp_path):
+    """`--output /dev/null` (or a named pipe, /dev/stdout) is written in place: a rename over it would put a
+    regular file where the device was -- run as root, /dev/null itself. A named pipe stands in for the
+    device here, so the test never touches the machine's /dev/null."""
+    fifo = tmp_path / "pairs.fifo"
+    os.mkfifo(fifo)
+    reader, got = read_fifo_in_background(fifo)
+    assert export(root, fifo, 1) == 0
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert got and got[0].count(b"\n") > 10  # the pairs went through the pipe
+    assert leftovers(tmp_path) == []
+
+
+def test_an_export_through_a_link_replaces_the_file_and_keeps_the_link(root, tmp_path):
+    real = tmp_path / "exports" / "pairs.csv"
+    real.parent.mkdir()
+    real.write_text("earlier\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    assert export(root, link, 1) == 0
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text().count("\n") > 10
+
+
+def test_every_atomic_writer_leaves_a_pipe_a_pipe(tmp_path):
+    """The stores' and caches' writer (atlas maps, plots, plans) follows the same rule."""
+    fifo = tmp_path / "map.fifo"
+    os.mkfifo(fifo)
+    reader, got = read_fifo_in_background(fifo)
+    write_atomically(fifo, lambda stream: stream.write(b"payload"))
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and got == [b"payload"]

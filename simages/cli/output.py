@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from simages.store.atomic import current_umask, fsync_dir
+from simages.store.atomic import current_umask, fsync_dir, replaceable
 
 # The codec error handler that writes names back as their file-system bytes (see the module docstring).
 NAME_ERRORS = "simages-names"
@@ -109,12 +109,18 @@ def output_to(target: str | None) -> Iterator[TextIO]:
     written atomically -- into a hidden temporary file beside it, flushed to the disk, then renamed over
     it -- so a failure (a full disk), Ctrl-C or a kill part way leaves the earlier file as it was and no
     half-written one. LookupError when the folder does not exist; OSError when the file cannot be written
-    (the temporary file is removed)."""
+    (the temporary file is removed). A target that exists and is no regular file (/dev/null, a named pipe,
+    /dev/stdout) is written in place: renaming over it would replace the device or pipe itself."""
     if target is None or target == "-":
         yield sys.stdout
         return
     check_target(target)
     path = Path(target).expanduser()
+    if not replaceable(path):
+        with open_text_output(path) as stream:
+            yield stream
+        return
+    path = path.resolve()  # through a link: the file it names is replaced, the link stays
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(handle, 0o666 & ~current_umask())

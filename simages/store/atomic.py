@@ -21,13 +21,29 @@ _TEMP_EXTRA = 1 + 8 + 4
 STALE_SECONDS = 10.0
 
 
+def replaceable(path: Path) -> bool:
+    """Whether `path` may be replaced by renaming a new file over it: it does not exist, or it is a regular
+    file (through links). A device (/dev/null), a named pipe or a socket must be written in place: a rename
+    would put a regular file where the device was (as root, /dev/null itself)."""
+    try:
+        return path.is_file() or not path.exists()
+    except OSError:
+        return True
+
+
 def write_atomically(path: Path, write: Callable[[BinaryIO], None], durable: bool = True) -> None:
     """Run `write` on a temporary file beside `path`, then rename it over `path`.
 
     The temporary name starts with a dot, so folder scans that skip hidden files never see it.
     `durable` also flushes the data and the rename to the disk: worth it for descriptor stores and
-    caches that cost minutes to rebuild, not for thumbnails.
+    caches that cost minutes to rebuild, not for thumbnails. A `path` that is no regular file (see
+    `replaceable`) is written in place; a link is followed, so the file it names is replaced, not the link.
     """
+    if not replaceable(path):
+        with path.open("wb") as stream:
+            write(stream)
+        return
+    path = path.resolve() if path.is_symlink() else path
     path.parent.mkdir(parents=True, exist_ok=True)
     # "." + stem + "." + mkstemp's 8 random characters + ".tmp" must fit NAME_MAX too: a long stem is cut
     # and hashed like any derived name (the random part keeps concurrent writers apart).
