@@ -184,7 +184,7 @@ def test_peak_follows_the_flags_and_the_vendor():
 
 def test_the_limit_line_says_achieved_and_peak(monkeypatch):
     monkeypatch.setattr("simages.extraction.hardware_limit.cpu_mhz", lambda: 2000.0)
-    monkeypatch.setattr("simages.extraction.hardware_limit._all_flags", lambda: {"avx512f", "amx_bf16"})
+    monkeypatch.setattr("simages.extraction.hardware_limit.cpu_flags", lambda: {"avx512f", "amx_bf16"})
     limit = hardware_limit("bf16", 15.35, {"model": "Intel Xeon", "cores": 2})
     assert limit.achieved == pytest.approx(1e12, rel=1e-3) and limit.peak == pytest.approx(2.048e12)
     assert "achieved 1000 G MAC/s = 49% of the bf16 peak, 2048 G MAC/s" in limit.line()

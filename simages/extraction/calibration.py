@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simages.extraction.cpuinfo import first_processor
 from simages.extraction.fidelity import MIN_COSINE
 from simages.extraction.pooling import l2_normalise
 from simages.settings import ENV_ENGINE, ENV_PRECISION, environment_setting
@@ -164,16 +165,7 @@ class Choice:
 
 def cpu_identity() -> dict:
     """The CPU as /proc/cpuinfo names it: model name, family/model/stepping, usable cores, relevant flags."""
-    fields: dict[str, str] = {}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        if not line.strip():
-            break  # the first processor's block says it all
-        name, _, value = line.partition(":")
-        fields.setdefault(name.strip(), value.strip())
+    fields = first_processor()
     flags = set(fields.get("flags", "").split())
     try:
         cores = len(os.sched_getaffinity(0))

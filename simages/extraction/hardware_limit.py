@@ -23,7 +23,8 @@ so the share of the peak is an estimate to within that (about 1.5x either way), 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+
+from simages.extraction.cpuinfo import cpu_flags, first_processor
 
 # (in channels, out channels, side) of VGG-16's 13 3x3 convolutions on a 224x224 input.
 _VGG16_CONVS = (
@@ -43,16 +44,9 @@ def vgg16_macs() -> float:
 def cpu_mhz() -> float | None:
     """The first core's clock as /proc/cpuinfo reports it (MHz), or None where it says nothing."""
     try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+        return float(first_processor()["cpu MHz"])
+    except (KeyError, ValueError):
         return None
-    for line in text.splitlines():
-        if line.startswith("cpu MHz"):
-            try:
-                return float(line.split(":", 1)[1])
-            except ValueError:
-                return None
-    return None
 
 
 def macs_per_cycle(precision: str, flags: list[str] | set[str], vendor_amd: bool = False) -> tuple[int, str]:
@@ -122,7 +116,7 @@ def hardware_limit(precision: str, ms_per_image: float, cpu: dict | None = None)
     from simages.extraction.calibration import cpu_identity
 
     cpu = cpu or cpu_identity()
-    per_cycle, instruction = macs_per_cycle(precision, _all_flags(), "AMD" in cpu.get("model", ""))
+    per_cycle, instruction = macs_per_cycle(precision, cpu_flags(), "AMD" in cpu.get("model", ""))
     achieved = vgg16_macs() / (ms_per_image / 1000.0)
     return Limit(precision, achieved, int(cpu["cores"]), cpu_mhz(), per_cycle, instruction)
 
@@ -136,14 +130,3 @@ def limit_note() -> str:
         f"{vgg16_macs() / 1e9:.2f} G MAC per image); clock {clock} as /proc/cpuinfo says (a VM reports the "
         "host's nominal rate: turbo or a shared package move it), so the share is an estimate"
     )
-
-
-def _all_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()

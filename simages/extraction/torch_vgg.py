@@ -15,10 +15,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
+from simages.extraction.cpuinfo import cpu_flags
 from simages.settings import ENV_PRECISION, environment_setting
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -68,15 +68,6 @@ def conv_weights_from_keras(model) -> list[ConvWeights]:
     return convs
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
 
 
 @lru_cache(maxsize=1)
@@ -88,7 +79,7 @@ def native_bf16() -> str | None:
     """
     import torch
 
-    flags = _cpu_flags()
+    flags = cpu_flags()
     feature = "AMX" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags else None
     if feature is None or not torch.backends.mkldnn.is_available():
         return None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from pathlib import Path
 from simages.naming import display_name
 from simages.store.atomic import write_atomically
 from simages.store.content_hash import file_digest
+from simages.store.lock import exclusive_lock
 from simages.triage.journal import (
     JOURNAL_NAME,
     KEPT,
@@ -122,22 +122,14 @@ def triage_lock(root: Path, on_wait: Callable[[], None] | None = None) -> Iterat
     """One apply or undo at a time for this root, across processes (the app's tabs and the CLI); `on_wait`
     is called once if another holds the lock. TriageError if the quarantine folder cannot be created."""
     folder = quarantine_root(root)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as error:
-        raise TriageError(f"cannot write to the quarantine folder {folder}: {error.strerror}; nothing was "
-                          "moved") from None
-    try:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            folder.mkdir(parents=True, exist_ok=True)
+            held.enter_context(exclusive_lock(folder / ".lock", on_wait))
+        except OSError as error:
+            raise TriageError(f"cannot write to the quarantine folder {folder}: {error.strerror}; nothing "
+                              "was moved") from None
         yield
-    finally:
-        os.close(fd)
 
 
 def apply_plan(root: Path, plan: Plan, on_wait: Callable[[], None] | None = None,
