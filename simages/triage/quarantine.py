@@ -181,11 +181,7 @@ def apply_plan(root: Path, plan: Plan, on_wait: Callable[[], None] | None = None
                     journal.append("skip", n=n, reason=reason)
                     outcome.skipped.append((move, reason))
             except OSError as error:
-                if error.errno not in _STOPPING:
-                    raise
-                outcome.stopped = _stop_reason(error, move)
-                _try_append(journal, "stopped", reason=outcome.stopped)
-                return outcome
+                return _stopped(outcome, journal, error, move)
             if progress:
                 progress(n + 1, len(plan.moves))
         try:
@@ -193,6 +189,16 @@ def apply_plan(root: Path, plan: Plan, on_wait: Callable[[], None] | None = None
         except OSError as error:
             outcome.stopped = f"the journal's last record could not be written ({error.strerror})"
         return outcome
+
+
+def _stopped(outcome: Outcome, journal: Journal, error: OSError, move: Move) -> Outcome:
+    """An apply or undo that `error` stops part way (a full disk, a read-only folder...): the reason goes into
+    the outcome and, where it still can, the journal, so a rerun resumes; any other OSError is raised."""
+    if error.errno not in _STOPPING:
+        raise error
+    outcome.stopped = _stop_reason(error, move)
+    _try_append(journal, "stopped", reason=outcome.stopped)
+    return outcome
 
 
 def undo_plan(root: Path, plan_id: str, on_wait: Callable[[], None] | None = None,
@@ -234,11 +240,7 @@ def undo_plan(root: Path, plan_id: str, on_wait: Callable[[], None] | None = Non
                     journal.append("kept", n=n, reason=reason)
                     outcome.skipped.append((move, reason))
             except OSError as error:
-                if error.errno not in _STOPPING:
-                    raise
-                outcome.stopped = _stop_reason(error, move)
-                _try_append(journal, "stopped", reason=outcome.stopped)
-                return outcome
+                return _stopped(outcome, journal, error, move)
             if progress:
                 progress(done, len(to_restore))
         try:
