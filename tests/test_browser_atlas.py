@@ -9,10 +9,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from simages.bench import page_bench
 from simages.bench.app_server import REPO, AppServer, wait_for
 from tests.requirements import import_or_missing, missing
-from tests.test_browser_teaching import CHROMIUM, VIEWPORT, screenshot
+from tests.test_browser_teaching import CHROMIUM, chromium_page, screenshot
 
 pytestmark = pytest.mark.browser
 sync_api = import_or_missing("playwright.sync_api", "the playwright Python package is not installed")
@@ -61,62 +60,52 @@ def open_atlas(page, url: str) -> list[dict]:
 
 
 def test_hover_click_and_lasso_on_the_atlas(demo_server):
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=page_bench.CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            points = open_atlas(page, demo_server + "/atlas?set=demo")
-            assert len(points) == 10
-            # Hover: the tooltip shows the image's thumbnail and name.
-            target = points[0]
-            page.mouse.move(target["x"], target["y"])
-            tooltip_img = page.locator(".atlas-chart img")
-            tooltip_img.wait_for(timeout=10_000)
-            assert f"name={target['name'].replace('/', '%2F')}" in tooltip_img.get_attribute("src")
-            page.wait_for_function("() => [...document.querySelectorAll('.atlas-chart img')]"
-                                   ".every(i => i.complete && i.naturalWidth > 0)")
-            screenshot(page, "atlas-1280x720")
-            # Lasso: a polygon drawn with the mouse around every point selects them all.
-            page.evaluate(LASSO_JS)
-            xs, ys = [p["x"] for p in points], [p["y"] for p in points]
-            left, right, top, bottom = min(xs) - 12, max(xs) + 12, min(ys) - 12, max(ys) + 12
-            page.mouse.move(left, top)
-            page.mouse.down()
-            for x, y in ((right, top), (right, bottom), (left, bottom), (left, top)):
-                page.mouse.move(x, y, steps=8)
-            page.mouse.up()
-            page.get_by_text("10 images selected").wait_for(timeout=10_000)
-            assert page.locator(".atlas-side .atlas-tile").count() == 10  # the key set, no nearest left
-            # Click: a point opens its image's results.
-            page.evaluate("() => { const el = document.querySelector('.atlas-chart');"
-                          " getElement(el.id.slice(1)).chart.dispatchAction("
-                          "{type: 'takeGlobalCursor', key: 'brush', brushOption: {brushType: false}}); }")
-            page.goto(demo_server + "/atlas?set=demo")
-            points = open_atlas(page, demo_server + "/atlas?set=demo")
-            page.mouse.click(points[3]["x"], points[3]["y"])
-            page.wait_for_url("**/similar?*", timeout=20_000)
-            query = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
-            assert query["image"] == points[3]["name"] and query["set"] == "demo"
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        points = open_atlas(page, demo_server + "/atlas?set=demo")
+        assert len(points) == 10
+        # Hover: the tooltip shows the image's thumbnail and name.
+        target = points[0]
+        page.mouse.move(target["x"], target["y"])
+        tooltip_img = page.locator(".atlas-chart img")
+        tooltip_img.wait_for(timeout=10_000)
+        assert f"name={target['name'].replace('/', '%2F')}" in tooltip_img.get_attribute("src")
+        page.wait_for_function("() => [...document.querySelectorAll('.atlas-chart img')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)")
+        screenshot(page, "atlas-1280x720")
+        # Lasso: a polygon drawn with the mouse around every point selects them all.
+        page.evaluate(LASSO_JS)
+        xs, ys = [p["x"] for p in points], [p["y"] for p in points]
+        left, right, top, bottom = min(xs) - 12, max(xs) + 12, min(ys) - 12, max(ys) + 12
+        page.mouse.move(left, top)
+        page.mouse.down()
+        for x, y in ((right, top), (right, bottom), (left, bottom), (left, top)):
+            page.mouse.move(x, y, steps=8)
+        page.mouse.up()
+        page.get_by_text("10 images selected").wait_for(timeout=10_000)
+        assert page.locator(".atlas-side .atlas-tile").count() == 10  # the key set, no nearest left
+        # Click: a point opens its image's results.
+        page.evaluate("() => { const el = document.querySelector('.atlas-chart');"
+                      " getElement(el.id.slice(1)).chart.dispatchAction("
+                      "{type: 'takeGlobalCursor', key: 'brush', brushOption: {brushType: false}}); }")
+        page.goto(demo_server + "/atlas?set=demo")
+        points = open_atlas(page, demo_server + "/atlas?set=demo")
+        page.mouse.click(points[3]["x"], points[3]["y"])
+        page.wait_for_url("**/similar?*", timeout=20_000)
+        query = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+        assert query["image"] == points[3]["name"] and query["set"] == "demo"
 
 
 def test_a_join_on_the_atlas_and_a_key_from_the_results_page(demo_server):
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=page_bench.CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            points = open_atlas(page, demo_server + "/atlas?a=demo&b=demo&intent=similar&metric=cosine"
-                                "&predicate=knn&param=1")
-            assert len({p["name"] for p in points}) == 10  # every image (knots of 3+ are ringed on top)
-            page.get_by_text("pairs pass").wait_for(timeout=10_000)
-            screenshot(page, "atlas-join-1280x720")
-            page.goto(demo_server + "/similar?key_set=demo&image=cats/chelsea.jpg&set=demo")
-            page.get_by_text("Show the key and its answers on the atlas").click()
-            page.wait_for_url("**/atlas?*key=*", timeout=20_000)
-            points = open_atlas(page, page.url)
-            names = [p["name"] for p in points]
-            assert names.count("cats/chelsea.jpg") == 2  # its folder's point and the key's pin
-            screenshot(page, "atlas-key-1280x720")
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        points = open_atlas(page, demo_server + "/atlas?a=demo&b=demo&intent=similar&metric=cosine"
+                            "&predicate=knn&param=1")
+        assert len({p["name"] for p in points}) == 10  # every image (knots of 3+ are ringed on top)
+        page.get_by_text("pairs pass").wait_for(timeout=10_000)
+        screenshot(page, "atlas-join-1280x720")
+        page.goto(demo_server + "/similar?key_set=demo&image=cats/chelsea.jpg&set=demo")
+        page.get_by_text("Show the key and its answers on the atlas").click()
+        page.wait_for_url("**/atlas?*key=*", timeout=20_000)
+        points = open_atlas(page, page.url)
+        names = [p["name"] for p in points]
+        assert names.count("cats/chelsea.jpg") == 2  # its folder's point and the key's pin
+        screenshot(page, "atlas-key-1280x720")
