@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from simages.cli.deprecation import DeprecatedAliases
 from simages.cli.exits import ERROR_PREFIX, EXIT_BAD_INPUT
 from simages.extraction.image_errors import UnreadableImage
 from simages.nearest.core.intents import SIMILAR, Intent
@@ -56,6 +57,7 @@ def add_predicate_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--knn", metavar="K", help="the K most similar images")
     group.add_argument(
         "--threshold", "--range", dest="range", metavar="T",
+        action=DeprecatedAliases, renamed={"--range": "--threshold"},
         help="every image with cosine similarity >= T, or Euclidean distance <= T (the range predicate; "
         "--range is the deprecated name, removed in 0.2)",
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from simages.cli.commands import help_of
 from simages.cli.common import add_output_arguments
+from simages.cli.deprecation import DeprecatedAliases
 from simages.cli.long_lists import SHOWN, listing_lines
 from simages.cli.output import check_target, output_to
 from simages.evaluation.caveats import precision_notes, unused_option_notes
@@ -58,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="distance to rank by; repeat for both (default: both)",
     )
     add_output_arguments(parser)
-    parser.add_argument("--json", dest="format", action="store_const", const="json",
+    parser.add_argument("--json", dest="format", action=DeprecatedAliases, const="json",
+                        renamed={"--json": "--format json"},
                         help="deprecated (removed in 0.2): --format json")
     parser.add_argument(
         "--plot",

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from simages.cli.commands import help_of
 from simages.cli.common import again
+from simages.cli.deprecation import DeprecatedAliases
 from simages.settings import MissingWeightsError, Settings
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--replace", action="store_true", help="replace an existing head of that name")
     parser.add_argument("--max-epochs", type=int, default=200, help="upper bound on epochs (default: 200)")
     parser.add_argument("--format", choices=("table", "json", "text"), default="table",
+                        action=DeprecatedAliases, renamed_values={"text": "table"},
                         help="output format (default: table; `text` is its deprecated name, removed in 0.2)")
     parser.add_argument("--list", action="store_true", help="list the trained heads")
     parser.add_argument("--remove", metavar="NAME", help="remove the trained head NAME")
