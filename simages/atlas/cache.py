@@ -35,6 +35,7 @@ import numpy as np
 from simages.atlas.projection import MIN_UMAP_IMAGES, UmapMap, pca_map, umap_available, umap_map
 from simages.naming import derived_name
 from simages.store.cache_files import CacheWriter
+from simages.wording import plural
 
 FORMAT_VERSION = 1
 log = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ def refresh_map(features: Path, set_name: str, names: list[str], rows: np.ndarra
         updated = _updated(old, cache.load_model(model_file), names, rows, digests, key)
         if updated is not None:
             cache.save(path, updated)
-            return updated, (f"atlas map updated: {updated.placed - old.placed:,} images placed, "
+            return updated, (f"atlas map updated: {plural(updated.placed - old.placed, 'image')} placed, "
                              f"{len(old) - _kept(old, digests):,} removed, in {updated.seconds:.1f} s")
     fresh, fitted = compute_map(names, rows)
     if fitted is not None:
@@ -245,7 +246,8 @@ def refresh_map(features: Path, set_name: str, names: list[str], rows: np.ndarra
     else:
         cache.drop_model(model_file)
     cache.save(path, fresh)
-    return fresh, f"atlas map ({fresh.method.upper()}) of {len(fresh):,} images in {fresh.seconds:.1f} s"
+    return fresh, (f"atlas map ({fresh.method.upper()}) of {plural(len(fresh), 'image')} "
+                   f"in {fresh.seconds:.1f} s")
 
 
 def _kept(old: SetMap, digests: np.ndarray) -> int:

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from simages.wording import plural
+
 # PCA before UMAP: 50 directions is umap-learn's own advice for high-dimensional data.
 PRE_DIMENSIONS = 50
 # Below this many images PCA only: UMAP's neighbourhoods (15 images) would span much of the set, and its
@@ -102,7 +104,7 @@ def umap_map(rows: np.ndarray, *, seed: int = SEED, neighbours: int = NEIGHBOURS
     optimisation on one thread)."""
     rows = np.asarray(rows, dtype=np.float32)
     if len(rows) < MIN_UMAP_IMAGES:
-        raise ValueError(f"a UMAP map needs at least {MIN_UMAP_IMAGES} images, got {len(rows)}")
+        raise ValueError(f"a UMAP map needs at least {plural(MIN_UMAP_IMAGES, 'image')}, got {len(rows)}")
     import umap  # the optional extra `atlas`
 
     reduction = learn_reduction(rows, PRE_DIMENSIONS)

@@ -22,6 +22,7 @@ import time
 from simages.cli.commands import help_of
 from simages.cli.common import USER_ERRORS, user_error
 from simages.settings import Settings
+from simages.wording import plural
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             from simages.atlas.render import render_png
 
             render_png(args.output, atlas.coords, atlas.folders,
-                       f"{args.set}: {len(atlas.names):,} images, {atlas.method.upper()} map")
+                       f"{args.set}: {plural(len(atlas.names), 'image')}, {atlas.method.upper()} map")
             print(f"{atlas.note()}\nwritten to {args.output} ({time.perf_counter() - started:.1f} s)",
                   file=sys.stderr)
             return 0
@@ -90,7 +91,6 @@ def _run_head(args: argparse.Namespace, settings: Settings, head: str) -> int:
     """The set before and after the trained head `head`: two maps of the same images."""
     from simages.nearest.sets.cache import default_cache
     from simages.operations.atlas import build_head_atlas
-    from simages.wording import plural
 
     if args.pca:
         print("simages: error: --pca is not offered with a trained head (both maps are the kept ones)",

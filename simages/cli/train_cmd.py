@@ -15,6 +15,7 @@ from simages.cli.commands import help_of
 from simages.cli.common import again
 from simages.cli.deprecation import DeprecatedAliases
 from simages.settings import MissingWeightsError, Settings
+from simages.wording import plural
 
 if TYPE_CHECKING:
     from simages.operations.train import TrainReport
@@ -90,8 +91,9 @@ def _quality(values: dict[str, float]) -> str:
 def format_report(report: TrainReport, settings: Settings | None = None) -> str:
     """The report for people; with `settings`, the suggested command names their root when needed."""
     lines = [
-        f"head {report.name!r} trained on {report.set_name} ({len(report.classes)} classes; "
-        f"{report.split.as_dict()['train']} photos to train, {report.split.as_dict()['test']} to test"
+        f"head {report.name!r} trained on {report.set_name} ({plural(len(report.classes), 'class')}; "
+        f"{plural(report.split.as_dict()['train'], 'photo')} to train, "
+        f"{report.split.as_dict()['test']} to test"
         + (f", {report.augmented} augmented copies" if report.augmented else "")
         + f"), loss {report.loss}, kept epoch {report.best_epoch} of {report.epochs_run} "
         f"({report.seconds:.1f} s)",
@@ -102,7 +104,8 @@ def format_report(report: TrainReport, settings: Settings | None = None) -> str:
     if report.unseen_classes:
         unseen = report.unseen_classes
         lines.append(
-            f"  classes never trained on ({', '.join(unseen['classes'])}, {unseen['photos']} photos): "
+            f"  classes never trained on ({', '.join(unseen['classes'])}, "
+            f"{plural(unseen['photos'], 'photo')}): "
             f"untrained {_quality(unseen['baseline'])}; a head trained without them "
             f"{_quality(unseen['trained'])}"
         )
@@ -144,7 +147,7 @@ def _list(settings: Settings, as_json: bool) -> int:
         trained, baseline = meta["metrics"]["trained"], meta["metrics"]["baseline"]
         verdict = "beats" if head.beats_baseline else "does NOT beat"
         print(
-            f"{head.name}: set {meta['set']}, {len(meta['classes'])} classes, loss {meta['loss']}, "
+            f"{head.name}: set {meta['set']}, {plural(len(meta['classes']), 'class')}, loss {meta['loss']}, "
             f"{meta['date']}; test mAP {trained['mAP']:.3f} vs untrained {baseline['mAP']:.3f} ({verdict} "
             f"it); base {meta['base_descriptor']}; sha256 {meta['sha256'][:12]}"
         )

@@ -25,6 +25,7 @@ from simages.triage.decisions import Decisions
 from simages.triage.plan import quarantine_source, read_plan
 from simages.triage.quarantine import Outcome, TriageError, apply_plan, plans, undo_last, undo_plan
 from simages.triage.stores import drop_moved, restore_moved
+from simages.wording import plural
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,7 +126,8 @@ def _write_plan(settings: Settings, answer: TriageAnswer, args: argparse.Namespa
         # What an apply would do, as the shell commands a reader checks; nothing is written or moved.
         sys.stdout.flush()
         sys.stdout.buffer.write(plan.to_shell(settings.root))
-        print(f"# {answer.headline()}; {len(plan.moves)} files would move (nothing was moved or written)",
+        print(f"# {answer.headline()}; {plural(len(plan.moves), 'file')} would move "
+              "(nothing was moved or written)",
               file=sys.stderr)
         return 0
     target = Path(args.plan)
@@ -135,7 +137,8 @@ def _write_plan(settings: Settings, answer: TriageAnswer, args: argparse.Namespa
     write_atomically(target.with_name(target.name + ".sh"), lambda out: out.write(script))
     apply = again(settings, f"triage --apply {shlex.quote(str(target))}")
     print(answer.headline() + ".")
-    print(f"Plan {plan.id}: {len(plan.moves)} files to move to {settings.root / 'quarantine' / plan.id}/ "
+    print(f"Plan {plan.id}: {plural(len(plan.moves), 'file')} to move to "
+          f"{settings.root / 'quarantine' / plan.id}/ "
           f"(nothing moved yet).\nWritten: {target} (apply with `{apply}`), "
           f"{target}.csv, {target}.sh (the same moves as `mv` commands, a dry run to read).")
     return 0

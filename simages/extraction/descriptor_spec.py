@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from simages.wording import plural
+
 POOLINGS = ("flat", "gap", "max", "gem", "rmac")
 FLAGS = ("sqrt", "flip", "l2", "pca", "whiten", "qe")
 HEAD_PREFIX = "head:"
@@ -124,7 +126,8 @@ class DescriptorSpec:
         if self.whiten:
             steps.append("PCA-whitened on the set searched")
         elif self.pca:
-            steps.append(f"reduced by PCA to {self.pca_dim or 'all'} dimensions learned on the set searched")
+            kept = plural(self.pca_dim, "dimension") if self.pca_dim else "all dimensions"
+            steps.append(f"reduced by PCA to {kept} learned on the set searched")
         if self.head is not None:
             # Before PCA / whitening, which are learned on the projected vectors.
             at = len(steps) - 1 if (self.whiten or self.pca) else len(steps)

@@ -40,13 +40,13 @@ class SetAtlas:
     def note(self) -> str:
         """One sentence on what the map is, for the page and the CLI."""
         if self.method == "umap":
-            return (f"UMAP map of the {len(self.names):,} images of {self.set_name}: images whose "
+            return (f"UMAP map of the {plural(len(self.names), 'image')} of {self.set_name}: images whose "
                     "descriptors are alike lie close together; distances between far-apart groups mean "
                     "little.")
         if not self.final:
             return (f"Instant PCA view of {self.set_name} (its two strongest directions) while the UMAP map "
                     "is computed in the background.")
-        why = (f"fewer than {MIN_UMAP_IMAGES} images" if len(self.names) < MIN_UMAP_IMAGES
+        why = (f"fewer than {plural(MIN_UMAP_IMAGES, 'image')}" if len(self.names) < MIN_UMAP_IMAGES
                else "umap-learn is not installed (pip install 'simages[atlas]')")
         return (f"PCA map of {self.set_name} (its two strongest directions; UMAP is not used: {why}).")
 

@@ -10,6 +10,7 @@ from simages.nearest.teaching.reduced import reduced_index
 from simages.race.contest import METHODS, Race, pick_keys, run_race
 from simages.settings import Settings
 from simages.store.npz_store import load_store
+from simages.wording import plural
 
 GENERATED_SIZE = 10_000
 KEYS = 30
@@ -29,7 +30,8 @@ def generated_set(settings: Settings, size: int = GENERATED_SIZE, seed: int = 0)
             continue
         if len(store) >= 100:
             vectors = sample(fit_model(store.vectors, seed=seed), size, seed=seed)
-            how = (f"{size:,} realistic descriptors modelled on {path.stem} ({len(store):,} images: clusters "
+            how = (f"{size:,} realistic descriptors modelled on {path.stem} "
+                   f"({plural(len(store), 'image')}: clusters "
                    "in a principal subspace, near-duplicates included)")
             break
     else:

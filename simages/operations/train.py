@@ -29,6 +29,7 @@ from simages.training import registry
 from simages.training.measure import retrieval_quality
 from simages.training.split import Split, held_out_classes, per_class_split, unseen_class_count
 from simages.training.trainer import LOSSES, EpochReport, TrainConfig, TrainResult, train_head
+from simages.wording import plural
 
 DEFAULT_TEST_SPLIT = 0.5
 
@@ -160,7 +161,8 @@ def train(
     test = list(split.test)
     test_labels = [labels[row] for row in test]
     baseline = retrieval_quality(vectors[test], test_labels, base)
-    say(f"untrained {base.key()} on the test split ({len(test)} photos): mAP {baseline['mAP']:.3f}, "
+    say(f"untrained {base.key()} on the test split ({plural(len(test), 'photo')}): "
+        f"mAP {baseline['mAP']:.3f}, "
         f"P@10 {baseline['P@10']:.3f}")
 
     # Only training photos are augmented: a test photo's copy in training would leak it.

@@ -31,6 +31,7 @@ from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.joins.join import key_join
 from simages.nearest.teaching.query_cost import IndexChoice, explained_key_join
+from simages.wording import plural
 
 METHODS = ("brute", "pivots", "binary", "hnsw")
 LABELS = {"brute": "brute force", "pivots": "pivot table (LAESA)", "binary": "binary hash + re-rank",
@@ -90,7 +91,7 @@ def run_race(index: SetIndex, keys: list[str], k: int = 10, *, methods: tuple[st
     if not keys:
         raise ValueError("the race needs at least one key")
     if k < 1 or len(index) < k + 1:
-        raise ValueError(f"k must be at least 1 and below the set's {len(index):,} images")
+        raise ValueError(f"k must be at least 1 and below the set's {plural(len(index), 'image')}")
     unknown = [key for key in keys if key not in index]
     if unknown:
         raise ValueError(f"not images of {index.set_name}: {', '.join(unknown[:3])}")
@@ -129,7 +130,7 @@ def _exact_lap(index: SetIndex, keys: list[str], spec: QuerySpec, method: str, p
         computed.append(cost.computed or 0)
         ms.append(cost.ms)
         total, used = cost.total, cost.pivots
-    setting = f"{used} pivots" if method == "pivots" else ""
+    setting = f"{plural(used, 'pivot')}" if method == "pivots" else ""
     return Lap(method, LABELS[method], float(np.mean(computed)), 0.0, total, statistics.median(ms),
                build_s, 0.0, setting, answers)
 

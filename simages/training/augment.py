@@ -25,6 +25,7 @@ from simages.settings import Settings
 from simages.store.atomic import write_atomically
 from simages.store.npz_store import load_store
 from simages.training.registry import heads_folder
+from simages.wording import plural
 
 VARIANTS = ("mirror", "zoom", "rotate", "shift")
 # Zoom keeps the central 80%; rotation turns by 12 degrees and zooms just enough to hide the corners;
@@ -107,7 +108,8 @@ def cached_augmenter(
         )
         if missing:
             if note:
-                note(f"describing {len(missing) * len(VARIANTS)} augmented copies of {len(missing)} photos "
+                note(f"describing {len(missing) * len(VARIANTS)} augmented copies of "
+                     f"{plural(len(missing), 'photo')} "
                      f"(once; cached in {path})")
             network = network_for(settings.weights, settings.model_cache)
             batch = max(1, settings.batch_size // len(VARIANTS))
@@ -122,7 +124,7 @@ def cached_augmenter(
                     cache[(names[i], variant, fingerprints[names[i]])] = described[j]
                 _write_cache(path, key, cache)
                 if note:
-                    note(f"  {min(start + batch, len(missing))}/{len(missing)} photos")
+                    note(f"  {min(start + batch, len(missing))}/{plural(len(missing), 'photo')}")
         vectors = np.stack([cache[(names[i], variant, fingerprints[names[i]])] for i, variant in wanted])
         return vectors.astype(np.float32), [i for i, _ in wanted]
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simages.wording import plural
+
 
 @dataclass(frozen=True)
 class Split:
@@ -67,7 +69,7 @@ def held_out_classes(classes: Sequence[str], count: int, seed: int) -> list[str]
     """`count` of `classes` chosen at random (seeded), sorted: classes kept out of training entirely."""
     ordered = sorted(set(classes))
     if not 0 <= count <= len(ordered):
-        raise ValueError(f"cannot hold out {count} of {len(ordered)} classes")
+        raise ValueError(f"cannot hold out {count} of {plural(len(ordered), 'class')}")
     chosen = _rng(seed, "held-out").permutation(len(ordered))[:count]
     return sorted(ordered[i] for i in chosen)
 

@@ -45,6 +45,7 @@ from simages.triage.journal import (
 )
 from simages.triage.moves import Refused, transfer
 from simages.triage.plan import Move, Plan, PlanError, parse_plan, quarantine_source, quarantine_target
+from simages.wording import plural
 
 PLAN_NAME = "plan.json"
 # Room kept for the journal's records beyond the copied bytes: generous, records are ~200 bytes.
@@ -81,7 +82,7 @@ class Outcome:
         if self.already:
             done = "applied" if self.kind == "apply" else "undone"
             return f"Plan {self.plan_id} was already {done}; nothing to do."
-        text = f"{len(self.done)} of {self.total} files {verb}"
+        text = f"{len(self.done)} of {plural(self.total, 'file')} {verb}"
         if self.skipped:
             text += f"; {len(self.skipped)} left where they are"
         text += "."

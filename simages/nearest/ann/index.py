@@ -47,6 +47,7 @@ from simages.settings import ENV_ANN_THREADS, environment_setting
 from simages.store.atomic import write_atomically
 from simages.store.mmap_store import MmapCopy, write_mmap_copy
 from simages.store.npz_store import newer_format
+from simages.wording import plural
 
 METHODS = ("hnsw", "ivf", "binary")
 DEFAULT_METHOD = "hnsw"
@@ -307,7 +308,7 @@ def _add_in_chunks(index: Any, rows: np.ndarray, progress: Callable[[str], None]
     for start in range(0, len(rows), chunk):
         index.add(rows[start : start + chunk])
         if progress is not None:
-            progress(f"{min(start + chunk, len(rows)):,} of {len(rows):,} images in the index")
+            progress(f"{min(start + chunk, len(rows)):,} of {plural(len(rows), 'image')} in the index")
 
 
 @dataclass

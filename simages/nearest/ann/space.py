@@ -18,6 +18,7 @@ import numpy as np
 from simages.extraction.postprocess import Whitening
 from simages.nearest.core import scores
 from simages.nearest.core.set_index import SetIndex, project_rows
+from simages.wording import plural
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class FrozenSpace:
         rows = scores.as_float32_rows(raw)
         if rows.shape[1] != self.input_dimension:
             raise ValueError(
-                f"vectors of {rows.shape[1]} dimensions; this ANN index takes {self.input_dimension}"
+                f"vectors of {plural(rows.shape[1], 'dimension')}; "
+                f"this ANN index takes {self.input_dimension}"
             )
         return project_rows(rows, self.root, self.whitening)
 

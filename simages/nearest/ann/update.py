@@ -40,6 +40,7 @@ from simages.nearest.ann import index as ann
 from simages.nearest.ann.space import FrozenSpace
 from simages.nearest.core.set_index import SetIndex
 from simages.store.npz_store import read_versions
+from simages.wording import plural
 
 # Images added + removed since the build, as a share of the build's count, beyond which it is rebuilt.
 DRIFT_LIMIT = 0.2
@@ -160,8 +161,8 @@ def update(
     ann.save(built, features, set_name, source, index.applied, record, history)
     seconds = time.perf_counter() - started
     if why == "none yet":
-        return f"ANN index ({built.method}) of {len(index):,} images built in {seconds:.1f} s"
-    return f"ANN index ({built.method}) of {len(index):,} images rebuilt in {seconds:.1f} s ({why})"
+        return f"ANN index ({built.method}) of {plural(len(index), 'image')} built in {seconds:.1f} s"
+    return f"ANN index ({built.method}) of {plural(len(index), 'image')} rebuilt in {seconds:.1f} s ({why})"
 
 
 def _patch(
@@ -188,7 +189,8 @@ def _patch(
     added_since_build = built.ntotal + len(change.added_rows) - built_count
     drift = (removed_since_build + added_since_build) / built_count
     if drift > DRIFT_LIMIT:
-        return (f"{added_since_build:,} images added and {removed_since_build:,} removed since it was built "
+        return (f"{plural(added_since_build, 'image')} added and {removed_since_build:,} removed "
+                "since it was built "
                 f"from {built_count:,}: {drift:.0%}, more than {DRIFT_LIMIT:.0%}"), ""
     added = change.added_rows
     for start in range(0, len(added), 50_000):
@@ -211,4 +213,5 @@ def _patch(
     if source is None or tuple(index.source[:2]) != source:
         return None, "ANN index not updated: the set changed while it was read; the next indexing updates it"
     ann.save(built, features, set_name, source, index.applied, patched, history, write_index=len(added) > 0)
-    return None, f"ANN index ({built.method}) patched: +{len(added):,} / -{change.removed:,} images"
+    return None, (f"ANN index ({built.method}) patched: "
+                  f"+{len(added):,} / -{change.removed:,} images")  # plural-ok: the noun counts both sides

@@ -22,6 +22,7 @@ from simages.nearest.core import scores
 from simages.nearest.core.query_rows import QueryRows, with_expansion
 from simages.store.npz_store import FeatureStore
 from simages.training.registry import Head, base_mismatch, load_head, projection_for
+from simages.wording import plural
 
 # What a set must hold before something is learned from it: a PCA (or whitening) from fewer images than
 # twice the dimensions it keeps is mostly noise, and expanding a key with its 10 nearest images in a set
@@ -314,7 +315,8 @@ class SetIndex:
         rows = scores.as_float32_rows(raw)
         if rows.shape[1] != self.dimension:
             raise ValueError(
-                f"descriptor has {rows.shape[1]} dimensions but set {self.set_name!r} holds {self.dimension}"
+                f"descriptor has {plural(rows.shape[1], 'dimension')} "
+                f"but set {self.set_name!r} holds {self.dimension}"
             )
         return project_rows(rows, self.root, self.whitening)
 

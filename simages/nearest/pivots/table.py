@@ -48,6 +48,7 @@ from simages.nearest.core.display import passes
 from simages.nearest.core.query_rows import QueryRows, best_scores
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.set_index import SetIndex
+from simages.wording import plural
 
 SPACES = ("euclidean", "cosine")
 # Relative size of the rounding margin on every bound comparison: float32 distances of 512 values are
@@ -190,7 +191,7 @@ class PivotIndex:
         if table.distances.shape != (len(index), table.count):
             raise ValueError(
                 f"pivot table of shape {table.distances.shape} does not fit set {index.set_name!r} "
-                f"of {len(index)} images"
+                f"of {plural(len(index), 'image')}"
             )
         self.index = index
         self.table = table
@@ -242,7 +243,7 @@ class PivotIndex:
         match the table's space."""
         cosine = spec.metric == "cosine"
         if space_of(spec.metric) != self.space:
-            raise ValueError(f"this pivot table prunes {self.space} queries, not {spec.metric} ones")
+            raise ValueError(f"this pivot table prunes {plural(self.space, 'query')}, not {spec.metric} ones")
         index, n = self.index, len(self.index)
         if not isinstance(query, QueryRows):
             query = QueryRows(scores.as_float32_rows(query))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simages.wording import plural
+
 # Rows sampled: 1000 rows give ~500k pairs, enough for two significant digits of rho in a few ms.
 SAMPLE_ROWS = 1000
 
@@ -29,7 +31,7 @@ class IntrinsicDimensionality:
         if not np.isfinite(self.rho):
             return "intrinsic dimensionality: not measurable (fewer than two distinct images)"
         return (f"intrinsic dimensionality ρ = μ²/2σ² = {self.rho:.1f} (mean distance {self.mean:.3f}, "
-                f"spread σ {self.std:.3f}, {self.pairs:,} pairs; Chávez et al. 2001)")
+                f"spread σ {self.std:.3f}, {plural(self.pairs, 'pair')}; Chávez et al. 2001)")
 
 
 def intrinsic_dimensionality(

@@ -26,6 +26,7 @@ from simages.nearest.teaching.intrinsic_dim import IntrinsicDimensionality, intr
 from simages.nearest.teaching.query_cost import IndexChoice, QueryCost, explained_key_join
 from simages.nearest.teaching.reduced import carried_threshold, pair_share, reduced_index
 from simages.settings import Settings
+from simages.wording import plural
 
 STATUSES = ("pivot", "answer", "computed", "pruned")
 # Points drawn at most: an ECharts scatter of a few thousand points stays smooth in a browser.
@@ -97,7 +98,8 @@ def explain_pruning(
         if spec.predicate == "range":
             share = pair_share(index, spec.metric, float(spec.param), expand=spec.expand)
             param = carried_threshold(view, spec.metric, share)
-            note = (f"In {view.vectors.shape[1]} dimensions a score means something else, so this view "
+            note = (f"In {plural(view.vectors.shape[1], 'dimension')} a score means something else, "
+                    "so this view "
                     f"uses {param:.3f}: as many of its pairs pass it ({100 * share:.2g}%) as pass "
                     f"{float(spec.param):g} in the searched space.")
         view_spec = QuerySpec(spec.metric, spec.predicate, param, expand=False)
