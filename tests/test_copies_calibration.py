@@ -35,11 +35,12 @@ def test_calibrate_on_the_users_photos_is_kept_and_shown(weights_path: Path, tmp
     assert main([*base, "index", "holidays"]) == 0
     capsys.readouterr()
     assert main([*base, "duplicates", "holidays"]) == 0
-    assert "run with --calibrate" in capsys.readouterr().out
+    assert "is not estimated yet" in capsys.readouterr().out and "--calibrate" in out_of_last(capsys, base)
     assert main([*base, "duplicates", "holidays", "--calibrate"]) == 0
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.startswith("At this threshold"))
-    assert "on 24 edited copies of your own photos" in line and "among 24 photos" in line
+    assert "estimated on 24 edited copies of your own photos" in line and "among 24 photos" in line
+    assert "of pairs are copies" in line and "of copies found" in line
     assert calibration_path_for(tmp_path).is_file()
     # Kept: a later answer shows it without measuring again.
     assert main([*base, "duplicates", "holidays"]) == 0
@@ -50,3 +51,11 @@ def calibration_path_for(root: Path) -> Path:
     from simages.settings import Settings
 
     return calibration_path(Settings(root=root))
+
+
+def out_of_last(capsys, base: list[str]) -> str:
+    """The advice of `simages duplicates` when nothing is estimated yet (JSON's sentence)."""
+    import json
+
+    assert main([*base, "duplicates", "holidays", "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["calibration"]["sentence"]

@@ -9,8 +9,10 @@ With one set, every pair of its images is considered (an image is never paired
 with itself; identical files under two names are); with others, each image of SET against each OTHER set.
 Groups are complete-link clusters of the pairs (a photo and its copies: every two images of a group are a
 pair, so look-alikes do not chain into one group), largest first.
-JSON: {"threshold", "metric", "sets", "pairs": [{"a", "b", "score"}], "groups": [[...]]}, with
-images named SET/IMAGE and scores at full precision.
+JSON: {"threshold", "metric", "sets", "pairs": [{"a", "b", "score", "level"}], "groups": [[...]],
+"calibration": {"state", "sentence", "precision", "recall", ...}}, with images named SET/IMAGE and scores at
+full precision. "calibration" is how well the default threshold works on your own photos: edited copies
+of 40 of them searched in the collection, measured by the app after indexing or with --calibrate.
 A set of 50,000+ images with a fresh ANN index is searched through its kNN graph instead of every pair
 (each image's 10 nearest, then the threshold: docs/ann.md), with a progress bar; --exact compares every pair.
 Exit codes: 0 success (also when no duplicate is found), 2 a user error (bad name, set not indexed...).
@@ -73,10 +75,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         check_target(args.output)  # a missing folder is said before the work, not after it
         if args.calibrate:
-            from simages.copies.calibration import estimate
+            from simages.copies.calibration import refresh
 
             print("calibrating: describing edited copies of your own photos...", file=sys.stderr)
-            if estimate(settings, default_cache) is None:
+            if refresh(settings, default_cache, force=True) is None:
                 print("calibration: the collection is too small to have a duplicates space", file=sys.stderr)
         answer = run_duplicates(request, settings, default_cache, progress=progress_bar(),
                                 notice=lambda text: print(text, file=sys.stderr))
@@ -88,27 +90,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 json.dump(answer.to_json(), out, indent=2)
                 out.write("\n")
             else:
+                calibration = answer.calibration.sentence() if answer.calibration is not None else ""
                 write_report(answer.report, answer.indexes, args.format, out, chosen=answer.chosen,
-                             how=answer.how, calibration=_calibration(settings))
+                             how=answer.how, calibration=calibration)
     except LookupError as error:
         return user_error(error)
     except OSError as error:
         return fail(f"cannot write {args.output}: {error.strerror or error}", EXIT_FAILURE)
     return 0
-
-
-def _calibration(settings: Settings) -> str:
-    """The kept estimate of the threshold on the user's photos, in words ("" when there is none for the
-    collection's current duplicates space)."""
-    from simages.copies.calibration import load_calibration
-    from simages.nearest.sets.cache import default_cache
-
-    spaces = default_cache.duplicates_spaces(settings)
-    for space in spaces.values():
-        calibration = load_calibration(settings, space)
-        if calibration is not None:
-            return calibration.sentence()
-    return ""
 
 
 def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out: TextIO,
@@ -144,8 +133,6 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     out.write(f"Threshold: {name} {op} {report.threshold:g} ({origin}{note})\n")
     if calibration and not chosen:
         out.write(f"{calibration}\n")
-    elif not chosen:
-        out.write("(How well this threshold works on your own photos: run with --calibrate.)\n")
     groups = report.groups
     counts = report.level_counts()
     # "3 edited copies", "2 look-alikes"; NEW is an adjective ("2 new"), not a noun to make plural.

@@ -88,7 +88,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not names:
         print(f"No image sets in {settings.image_sets}: put a folder of images there, then run again.")
         return 0
-    manager = IndexManager(settings, watch=False, build_atlas=False)  # `simages atlas SET` maps on demand
+    # `simages atlas SET` maps on demand; `simages duplicates --calibrate` estimates the threshold.
+    manager = IndexManager(settings, watch=False, build_atlas=False, calibrate=False)
     try:
         manager.start(names)
     except ClusterError as error:

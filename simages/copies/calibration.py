@@ -12,24 +12,33 @@ the collection. Counted at the default threshold:
   look-alikes near the threshold; it is not a promise about every future folder.
 
 The estimate is kept in `features/.cache/duplicates-calibration.json` with the fingerprint of the space it
-was measured in (simages.copies.space); `simages duplicates` shows it while the space is the same.
+was measured in (simages.copies.space) and the threshold; it is shown (`status`) while both are current.
+The app measures it in the background after indexing (`refresh`, in the indexing process), so it is
+measured again exactly when the duplicates space is learned again (the collection doubled). While it is
+measured, a lock file beside it is held, so every process can say "being estimated" honestly.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import math
+import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from simages.copies.edits import EDITS, apply_edit
-from simages.copies.levels import EDITED_COSINE
+from simages.copies.levels import DEFAULT_THRESHOLDS
 from simages.copies.space import CollectionSpace
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
+from simages.store.lock import exclusive_lock
 from simages.wording import plural
 
 CALIBRATION_VERSION = 1
@@ -51,10 +60,12 @@ class Calibration:
 
     def sentence(self) -> str:
         """One line for people: what the threshold gives on their own photos."""
-        copies = plural(self.copies, "edited copy", "edited copies")
-        return (f"At this threshold, on {copies} of your own photos: about {self.precision:.0%} of pairs are "
-                f"copies, and {self.recall:.0%} of the copies are found (estimated among "
-                f"{plural(self.photos, 'photo')}).")
+        sample = f"estimated on {plural(self.copies, 'edited copy', 'edited copies')} of your own photos, " \
+                 f"searched among {plural(self.photos, 'photo')}"
+        if math.isnan(self.precision):  # no pair passed at all
+            return f"At this threshold: no copy was found and no false pair passed ({sample})."
+        return (f"At this threshold: about {self.precision:.0%} of pairs are copies, {self.recall:.0%} of "
+                f"copies found ({sample}).")
 
 
 def calibration_path(settings: Settings) -> Path:
@@ -80,11 +91,13 @@ def load_calibration(settings: Settings, space: CollectionSpace | None) -> Calib
         return None
     if space is None or calibration.space != space.fingerprint:
         return None
+    if calibration.threshold != DEFAULT_THRESHOLDS.edited:  # measured at another default threshold
+        return None
     return calibration
 
 
 def score_copies(copy_vectors: np.ndarray, photo_vectors: np.ndarray, originals: np.ndarray,
-                 threshold: float = EDITED_COSINE) -> tuple[float, int, float]:
+                 threshold: float = DEFAULT_THRESHOLDS.edited) -> tuple[float, int, float]:
     """(recall, false pairs, precision) of copies (m, r) against photos (n, r), both unit rows of the
     duplicates space, where `originals` (m,) gives each copy's photo row. Cosine >= `threshold` passes."""
     scores = copy_vectors @ photo_vectors.T
@@ -107,11 +120,13 @@ def network_input(image: Image.Image, size: int = 224) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def estimate(settings: Settings, cache, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> Calibration | None:
+def estimate(settings: Settings, cache, sample: int = DEFAULT_SAMPLE, seed: int = 0,
+             network: Callable[[], Any] | None = None) -> Calibration | None:
     """Measure the estimate on the collection (every indexed set) with `cache` (a DescriptorCache) and keep
     it; None when the collection has no duplicates space (under 20 images), fewer than 2 photos, or none
-    of the sample can be read (photos moved or damaged since indexing are left out). LookupError when
-    the weights are missing."""
+    of the sample can be read (photos moved or damaged since indexing are left out). `network`: gives
+    the describing network (an indexing process's own); default: the one of `settings`' weights, and
+    LookupError when they are missing."""
     from simages.extraction.describe import describe_images, network_for
     from simages.extraction.images import open_rgb
     from simages.nearest.core.intents import DUPLICATES
@@ -142,20 +157,112 @@ def estimate(settings: Settings, cache, sample: int = DEFAULT_SAMPLE, seed: int 
     if not used:
         return None
     chosen = used
-    message = settings.check_weights()
-    if message:
-        raise LookupError(message)
+    if network is None:
+        message = settings.check_weights()
+        if message:
+            raise LookupError(message)
+        built = network_for(settings.weights, settings.model_cache)
+    else:
+        built = network()
     spec = indexes[0].key_descriptor()
-    network = network_for(settings.weights, settings.model_cache)
-    raw = describe_images(network, np.stack(inputs), spec if spec is not None else settings.descriptor)
+    raw = describe_images(built, np.stack(inputs), spec if spec is not None else settings.descriptor)
     copies = indexes[0].project(raw)
     copies = copies / np.maximum(np.linalg.norm(copies, axis=1, keepdims=True), 1e-12)
     photos = np.vstack([index.vectors * index.inv_norms[:, None] for index in indexes])
     recall, false_pairs, precision = score_copies(copies, photos, np.array(chosen))
-    calibration = Calibration(space.fingerprint, EDITED_COSINE, len(chosen), len(names), recall,
+    calibration = Calibration(space.fingerprint, DEFAULT_THRESHOLDS.edited, len(chosen), len(names), recall,
                               false_pairs, precision, time.time())
     save_calibration(settings, calibration)
     return calibration
+
+
+def lock_path(settings: Settings) -> Path:
+    """Held (flock) while an estimate is measured."""
+    return settings.model_cache / "duplicates-calibration.lock"
+
+
+def running(settings: Settings) -> bool:
+    """Whether some process (the app's indexer, a `--calibrate`) is measuring the estimate now."""
+    try:
+        fd = os.open(lock_path(settings), os.O_RDONLY)
+    except OSError:  # no lock file: never measured here
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def current(settings: Settings, cache) -> tuple[bool, Calibration | None]:
+    """(whether the collection has a duplicates space, the kept estimate for it or None)."""
+    spaces = cache.duplicates_spaces(settings)
+    for space in spaces.values():
+        calibration = load_calibration(settings, space)
+        if calibration is not None:
+            return True, calibration
+    return bool(spaces), None
+
+
+def refresh(settings: Settings, cache, network: Callable[[], Any] | None = None,
+            force: bool = False) -> Calibration | None:
+    """The kept estimate for the collection's current duplicates space, measured (`estimate`) only when
+    there is none (or `force`): after indexing, this re-measures exactly when the space was learned
+    again. Measured
+    under the lock (`running` says so meanwhile); a process finding it held waits, then reads the other's
+    result. OSError when features/.cache cannot be written (the lock)."""
+    settings.model_cache.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(lock_path(settings)):
+        has_space, kept = current(settings, cache)
+        if not has_space or (kept is not None and not force):
+            return kept
+        return estimate(settings, cache, network=network)
+
+
+@dataclass(frozen=True)
+class CalibrationStatus:
+    """What to show about the estimate where duplicate answers are read. `state`: "measured" (with
+    `calibration`), "running", "absent" (not measured for this space yet), "small" (no duplicates space:
+    under 20 images, nothing to estimate in)."""
+
+    state: str
+    calibration: Calibration | None = None
+
+    def sentence(self) -> str:
+        if self.calibration is not None:
+            return self.calibration.sentence()
+        if self.state == "running":
+            return ("How well this threshold works on your own photos is being estimated now (edited copies "
+                    f"of {DEFAULT_SAMPLE} of them, in the background).")
+        if self.state == "small":
+            return ("No estimate of this threshold on your own photos: the collection has fewer than 20 "
+                    "photos.")
+        return ("How well this threshold works on your own photos is not estimated yet: the app measures "
+                "it after indexing, or run `simages duplicates SET --calibrate`.")
+
+    def to_json(self) -> dict[str, Any]:
+        """{"state", "sentence"} and, when measured, "precision", "recall", "copies", "photos",
+        "threshold", "measured_at" (seconds since the epoch; NaN precision as null)."""
+        body: dict[str, Any] = {"state": self.state, "sentence": self.sentence()}
+        if self.calibration is not None:
+            c = self.calibration
+            body.update(precision=None if math.isnan(c.precision) else c.precision,
+                        recall=None if math.isnan(c.recall) else c.recall, copies=c.copies,
+                        photos=c.photos, false_pairs=c.false_pairs, threshold=c.threshold,
+                        measured_at=c.measured_at)
+        return body
+
+
+def status(settings: Settings, cache) -> CalibrationStatus:
+    """The estimate's status for the collection's current duplicates space (`cache`: a DescriptorCache)."""
+    has_space, kept = current(settings, cache)
+    if kept is not None:
+        return CalibrationStatus("measured", kept)
+    if running(settings):
+        return CalibrationStatus("running")
+    return CalibrationStatus("absent" if has_space else "small")
 
 
 def _stores(settings: Settings) -> list[tuple[str, Path]]:

@@ -88,8 +88,14 @@ class IndexManager:
         watch: bool = True,
         debounce_ms: int = 1500,
         build_atlas: bool = True,
+        calibrate: bool = True,
     ) -> None:
         self.settings = settings
+        # When indexing has drained, the duplicate threshold's estimate on the collection's own photos
+        # (simages.copies.calibration), measured in the indexing process when its space has none.
+        self._calibrate = calibrate
+        self._calibration: tuple[str, str] = ("", "")  # (state, message) of the last calibration event
+        self._calibrations_ended = 0
         # The atlas map after each run (jobs.derived.refresh_atlas): the app's background work; a one-shot
         # `simages index` would only start a UMAP fit it then stops.
         self._build_atlas = build_atlas
@@ -104,6 +110,7 @@ class IndexManager:
         self._derived: dict[str, str] = {}
         self._queue: list[str] = []
         self._current: str | None = None
+        self._indexed_since_calibration = False
         self._again: set[str] = set()
         self._crashes: dict[str, int] = {}
         self._events = _CONTEXT.Queue()
@@ -173,6 +180,17 @@ class IndexManager:
         nothing), or None while it has not ended."""
         with self._lock:
             return self._derived.get(set_name)
+
+    def calibration(self) -> tuple[str, str]:
+        """(state, message) of the background calibration: ("", "") before any, "running", "done" or
+        "failed" with why."""
+        with self._lock:
+            return self._calibration
+
+    def calibrations_ended(self) -> int:
+        """How many background calibrations have ended (done or failed) since the manager started."""
+        with self._lock:
+            return self._calibrations_ended
 
     def indexer_alive(self) -> bool:
         """Whether the indexing worker process runs (it also builds the derived files)."""
@@ -270,6 +288,11 @@ class IndexManager:
             with self._lock:
                 self._describer_warm = True  # a failure is reported by the describe that needs it
             return
+        if kind == "calibration":
+            with self._lock:
+                self._calibration = (event[1], event[2])
+                self._calibrations_ended += event[1] != "running"
+            return
         if kind == "vector":
             _, request_id, vector, error = event
             with self._lock:
@@ -325,13 +348,13 @@ class IndexManager:
                 self._statuses[name] = st.SetStatus(
                     name, st.INDEXED, summary.total, message=summary.describe(), unreadable=summary.unreadable
                 )
-                self._finish(name)
+                self._finish(name, indexed=True)
             elif kind == "failed":
                 self._preparing.pop(name, None)
                 self._statuses[name] = replace(current, state=st.FAILED, message=event[2], done=0, total=0)
                 self._finish(name)
 
-    def _finish(self, name: str) -> None:
+    def _finish(self, name: str, indexed: bool = False) -> None:
         self._crashes.pop(name, None)
         if self._current == name:
             self._current = None
@@ -339,7 +362,13 @@ class IndexManager:
             self._again.discard(name)
             if name not in self._queue:
                 self._queue.append(name)
+        self._indexed_since_calibration = self._indexed_since_calibration or indexed
         self._dispatch()
+        if self._current is None and self._indexed_since_calibration and self._calibrate:
+            # Queued after the last set's derived files, in the same process: never before or beside a run.
+            self._indexed_since_calibration = False
+            if self._indexer is not None and self._indexer.alive():
+                self._indexer.requests.put(("calibrate",))
 
     def _check_workers(self) -> None:
         with self._lock:

@@ -26,6 +26,8 @@ from simages.store.npz_store import StoreError
 
 # Requests: ("index", set_name[, build_atlas]) | ("describe", request_id, path)
 #           | ("warm",): build the network now
+#           | ("calibrate",): estimate the duplicate threshold on the collection's own photos when the kept
+#             estimate is not for its current duplicates space (simages.copies.calibration.refresh)
 #           | None (stop)
 # Events:   ("started", set_name) | ("waiting", set_name) | ("progress", set_name, done, total)
 #           | ("preparing", set_name, why): the network is being built, `why` the engine calibration's
@@ -34,6 +36,7 @@ from simages.store.npz_store import StoreError
 #           | ("derived", set_name, message): memory-mapped copy / ANN index refreshed after "done", then
 #             (a second one) the atlas map too
 #           | ("vector", request_id, vector_or_None, error_or_None) | ("warmed", error_or_None)
+#           | ("calibration", state, message): "running", then "done" or "failed" (message: why)
 
 
 
@@ -81,6 +84,8 @@ def worker_main(
             _index(settings, set_name, events, factory, atlas=atlas)
         elif request[0] == "warm":
             _warm(get_network, events)
+        elif request[0] == "calibrate":
+            _calibrate(settings, events, get_network)
         elif request[0] == "describe":
             _describe(settings, request[1], Path(request[2]), events, get_network)
 
@@ -137,6 +142,22 @@ def _refresh_derived(settings: Settings, set_name: str, events: Any, *, atlas: b
         atlas_message = f"atlas map not computed ({detail})"
     if atlas_message:  # the status keeps one message per set: the search index's, then both
         events.put(("derived", set_name, "; ".join(m for m in (message, atlas_message) if m)))
+
+
+def _calibrate(settings: Settings, events: Any, get_network: Callable[[], Network]) -> None:
+    """After indexing: the threshold's estimate on the user's photos, measured when the collection's
+    duplicates space has none (a new space, or never measured); else nothing is done."""
+    from simages.copies.calibration import refresh
+    from simages.nearest.sets.cache import DescriptorCache
+
+    events.put(("calibration", "running", ""))
+    try:
+        refresh(settings, DescriptorCache(), network=get_network)
+    except Exception as error:  # shown as "not estimated"; indexing is not affected
+        detail = traceback.format_exception_only(type(error), error)[-1].strip()
+        events.put(("calibration", "failed", detail))
+    else:
+        events.put(("calibration", "done", ""))
 
 
 def _warm(get_network: Callable[[], Network], events: Any) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from simages.copies.calibration import CalibrationStatus
+from simages.copies.calibration import status as calibration_status
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.set_index import SetIndex
@@ -42,19 +44,24 @@ class DuplicatesRequest:
 @dataclass(frozen=True)
 class DuplicatesAnswer:
     """The pairs and groups (`report`), the sets as read, whether the threshold was chosen by the user,
-    the search used (`search`: exact or ann-graph) and, in words, which pairs were compared (`how`)."""
+    the search used (`search`: exact or ann-graph), in words which pairs were compared (`how`), and how
+    well the default threshold works on the collection's own photos (`calibration`)."""
 
     report: DuplicateReport
     indexes: list[SetIndex]
     chosen: bool
     search: str
     how: str
+    calibration: CalibrationStatus | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The answer in the JSON schema of `operations.schema`: pairs `set/image`, groups, threshold."""
         index = schema.ANN if self.search == ANN_GRAPH else schema.BRUTE
         body = self.report.to_json()
-        return {**schema.header(DUPLICATES.name, body["sets"], index), "predicate": "range", **body}
+        answer = {**schema.header(DUPLICATES.name, body["sets"], index), "predicate": "range", **body}
+        if self.calibration is not None:
+            answer["calibration"] = self.calibration.to_json()
+        return answer
 
 
 def open_duplicate_sets(cache: DescriptorCache, settings: Settings, names: list[str]) -> list[SetIndex]:
@@ -88,13 +95,14 @@ def run_duplicates(
     if len(indexes) == 1:
         report = _graph(cache, settings, indexes[0], threshold, request, progress, notice)
     chosen = request.threshold is not None
+    calibration = calibration_status(settings, cache)
     if report is not None:
         from simages.nearest.duplicates.ann_graph import GRAPH_K
 
         how = f"each image's {GRAPH_K} nearest (ANN index)"
-        return DuplicatesAnswer(report, indexes, chosen, ANN_GRAPH, how)
+        return DuplicatesAnswer(report, indexes, chosen, ANN_GRAPH, how, calibration)
     report = find_duplicates(indexes, threshold, request.metric)
-    return DuplicatesAnswer(report, indexes, chosen, EXACT, "every pair")
+    return DuplicatesAnswer(report, indexes, chosen, EXACT, "every pair", calibration)
 
 
 def _graph(

@@ -16,6 +16,7 @@ from typing import Any
 
 from nicegui import run, ui
 
+from simages.copies.levels import LevelThresholds
 from simages.gui.context import GuiContext
 from simages.gui.join.compare import open_compare
 from simages.gui.join.setup import JoinProblem, ResolvedJoin, load_for, resolve, suggested_threshold
@@ -46,9 +47,16 @@ from simages.gui.pages.common import (
 )
 from simages.gui.urls.join import JoinState, csv_url, groups_url, join_from_params, join_params, join_url
 from simages.gui.urls.query import InvalidQuery, home_url
+from simages.gui.widgets.calibration_note import calibration_note
 from simages.gui.widgets.controls import Expansion, QueryControls, format_score
 from simages.gui.widgets.head_picker import head_picker
-from simages.gui.widgets.histogram import marker_for, score_histogram, set_range_threshold, threshold_control
+from simages.gui.widgets.histogram import (
+    level_marks,
+    marker_for,
+    score_histogram,
+    set_range_threshold,
+    threshold_control,
+)
 from simages.gui.widgets.intent_picker import follow_intent, intent_picker
 from simages.gui.widgets.status_panel import describe_status
 from simages.gui.widgets.teaching_panel import mount_join_request_panel
@@ -153,6 +161,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                 removed_sets_banner(ctx, lambda: [tab["state"].a, tab["state"].b])
                 summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
                 method = ui.label("").classes("text-caption text-grey-7").mark("method")
+                calibration_area = ui.column().classes("w-full gap-0")
                 notes = ui.column().classes("w-full gap-0")
                 with ui.row().classes("w-full items-center gap-3").mark("progress-box") as progress_box:
                     progress = ui.linear_progress(value=0, show_value=False).classes("col").mark("progress")
@@ -254,9 +263,15 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         marker, label = marker_for(spec.metric, spec.predicate, spec.param, weakest)
         if spec.predicate == "knn" and marker is not None:
             label = f"weakest match: {format_score(spec.metric, marker)}"
+        thresholds = join_levels(resolved.request)
+        marks = level_marks(spec.metric, thresholds) if thresholds is not None else []
+        calibration_area.clear()
+        if thresholds is not None:
+            with calibration_area:
+                calibration_note(ctx)
         with chart_area:
             if outcome.distribution.count:
-                chart = score_histogram(outcome.distribution, marker, label).mark("histogram")
+                chart = score_histogram(outcome.distribution, marker, label, marks).mark("histogram")
                 threshold_control(chart, spec.metric, threshold_picked)
             else:
                 ui.label("No pairs to score.").classes("text-grey-7")
@@ -281,11 +296,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         spec = tab["resolved"].request.spec
         content.clear()
         pager_area.clear()
-        request = tab["resolved"].request
-        thresholds = None
-        if request.intent == DUPLICATES.name:
-            searched = load_for(ctx, request.bs[0], DUPLICATES) if request.bs else None
-            thresholds = level_thresholds(searched)
+        thresholds = join_levels(tab["resolved"].request)
         view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
             viewer, outcome.pairs, position, spec), levels=thresholds)
         if state.view == "pairs":
@@ -318,6 +329,13 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                 draw_pairs(view, page)
             else:
                 draw_knn(view, page)
+
+    def join_levels(request) -> LevelThresholds | None:
+        """The duplicate level thresholds of a duplicates join's space (None for another intent)."""
+        if request.intent != DUPLICATES.name:
+            return None
+        searched = load_for(ctx, request.bs[0], DUPLICATES) if request.bs else None
+        return level_thresholds(searched)
 
     def go_to_page(page: int) -> None:
         set_url(tab["state"].with_(page=page))

@@ -35,9 +35,16 @@ from simages.gui.pages.common import (
 from simages.gui.pages.side_by_side import side_url
 from simages.gui.urls.image import upload_url
 from simages.gui.urls.query import InvalidQuery, QueryState, from_params, home_url, results_url
+from simages.gui.widgets.calibration_note import calibration_note
 from simages.gui.widgets.controls import QueryControls, format_score, score_label
 from simages.gui.widgets.head_picker import head_picker
-from simages.gui.widgets.histogram import marker_for, picks_threshold, score_histogram, threshold_control
+from simages.gui.widgets.histogram import (
+    level_marks,
+    marker_for,
+    picks_threshold,
+    score_histogram,
+    threshold_control,
+)
 from simages.gui.widgets.image_info import ImageInfo
 from simages.gui.widgets.intent_picker import follow_intent, intent_picker
 from simages.gui.widgets.levels import level_chip, pair_level
@@ -242,13 +249,17 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         with explanation:
             search_caption(result)
             draw_explanation(current, index, spec.expand)
+            if current.intent == DUPLICATES.name and current.view != UNSCALED:
+                calibration_note(ctx)
         kth = result.matches[-1].score if spec.predicate == "knn" and result.matches else None
         marker, label = marker_for(current.metric, spec.predicate, spec.param, kth)
         controls.remember_kth(current.metric, spec.expand, kth)
+        duplicates = current.intent == DUPLICATES.name and current.view != UNSCALED
+        marks = level_marks(current.metric, level_thresholds(index)) if duplicates else []
         with chart_area:
             ui.label("Scores of the key against the whole set").classes("text-caption text-grey-8")
             if dist.count:
-                chart = score_histogram(dist, marker, label).mark("histogram")
+                chart = score_histogram(dist, marker, label, marks).mark("histogram")
                 threshold_control(chart, current.metric, picks_threshold(controls, rerun))
             else:
                 ui.label("No other images to compare with.").classes("text-grey-7")

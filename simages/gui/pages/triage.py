@@ -22,6 +22,7 @@ from simages.copies.levels import Level
 from simages.gui.context import GuiContext
 from simages.gui.pages.common import known_sets, name_caption, page_header, set_choices, thumbnail_img
 from simages.gui.urls.image import thumb_url
+from simages.gui.widgets.calibration_note import calibration_note
 from simages.naming import display_name
 from simages.nearest.sets.cache import store_version
 from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, plan_for, triage
@@ -59,6 +60,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             else:
                 ui.button("Undo last apply", on_click=lambda: undo()).props("flat").mark("triage-undo")
         headline = ui.label("").classes("text-h6").mark("triage-headline")
+        calibration_box = ui.column().classes("w-full gap-0")
         left_out = ui.label("").classes("text-caption text-grey-8").mark("triage-left-out")
         outcome_box = ui.column().classes("w-full gap-0").mark("triage-outcome")
         buckets = ui.row().classes("gap-2")
@@ -97,6 +99,9 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         present = {group.existing for group in answer.groups}
         state["marked"] = {k: v for k, v in state["marked"].items() if k in present}
         headline.set_text(answer.headline() + ".")
+        calibration_box.clear()
+        with calibration_box:  # how far the levels can be trusted on this collection
+            calibration_note(ctx)
         notes = [f"Not checked against {display_name(name)}: {why}" for name, why in answer.left_out.items()]
         if answer.within_new:
             shown = " | ".join(", ".join(map(display_name, group)) for group in answer.within_new[:20])

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nicegui import events, ui
 
+from simages.copies.levels import Level, LevelThresholds
 from simages.gui.widgets.controls import QueryControls, format_score, score_label
+from simages.gui.widgets.levels import LEVEL_COLOURS
 from simages.nearest.core.display import (
     THRESHOLD_DIGITS,
     THRESHOLD_DISTANCE_DIGITS,
@@ -21,12 +23,34 @@ from simages.nearest.core.distribution import ScoreDistribution
 from simages.nearest.core.query_spec import higher_is_better
 
 
-def histogram_options(dist: ScoreDistribution, marker: float | None, marker_label: str) -> dict[str, Any]:
-    """ECharts options: bars over score bins and a vertical line at `marker` (threshold or k-th score)."""
+def level_marks(metric: str, thresholds: LevelThresholds) -> list[tuple[float, str, str]]:
+    """(score on the chart's axis, label, colour) of the lowest score of each duplicate level (exact,
+    edited, look-alike), for scores in the duplicates space: cosine similarities as they are, Euclidean
+    distances between unit vectors as sqrt(2 - 2 cos)."""
+    marks = []
+    for level in (Level.EXACT, Level.EDITED, Level.LOOK_ALIKE):
+        cosine = thresholds.of(level)
+        if cosine is None:
+            continue
+        if higher_is_better(metric):
+            value, op = cosine, "≥"
+        else:
+            value, op = math.sqrt(max(0.0, 2.0 - 2.0 * cosine)), "≤"
+        marks.append((value, f"{level.title.lower()} {op} {format_threshold(value)}", LEVEL_COLOURS[level]))
+    return marks
+
+
+def histogram_options(dist: ScoreDistribution, marker: float | None, marker_label: str,
+                      levels: Sequence[tuple[float, str, str]] = ()) -> dict[str, Any]:
+    """ECharts options: bars over score bins, a vertical line at `marker` (threshold or k-th score) and,
+    for a duplicates answer, dashed lines at the duplicate levels' thresholds (`levels`, from
+    `level_marks`), each labelled, in a series of their own (dragging the threshold moves only its line)."""
     edges, counts = dist.bin_edges, dist.counts
     low, high = (edges[0], edges[-1]) if edges else (0.0, 1.0)
     if marker is not None:
         low, high = min(low, marker), max(high, marker)
+    for value, _, _ in levels:
+        low, high = min(low, value), max(high, value)
     pad = (high - low) * 0.02 or 0.01
     # A step line over the bin edges, filled: exact bin widths on a value axis (bars there come out thin).
     steps = [[edge, count] for edge, count in zip(edges, [*counts, counts[-1] if counts else 0], strict=True)]
@@ -49,6 +73,19 @@ def histogram_options(dist: ScoreDistribution, marker: float | None, marker_labe
             "data": [{"xAxis": marker}],
         }
     decimals = 2 if dist.metric == "cosine" else 1
+    all_series = [series]
+    if levels:
+        all_series.append({
+            "type": "line", "data": [], "silent": True,
+            "markLine": {
+                "symbol": "none", "silent": True,
+                # Written along the line, from its foot: labels of close levels do not overlap the others.
+                "data": [{"xAxis": value, "lineStyle": {"color": colour, "type": "dashed", "width": 1},
+                          "label": {"formatter": text, "position": "insideStartTop", "color": colour,
+                                    "fontSize": 10}}
+                         for value, text, colour in levels],
+            },
+        })
     return {
         "animation": False,
         "grid": {"left": 40, "right": 24, "top": 30, "bottom": 36},
@@ -62,7 +99,7 @@ def histogram_options(dist: ScoreDistribution, marker: float | None, marker_labe
             "axisLabel": {"fontSize": 10, "hideOverlap": True, ":formatter": f"v => v.toFixed({decimals})"},
         },
         "yAxis": {"type": "value", "minInterval": 1, "axisLabel": {"fontSize": 10}},
-        "series": [series],
+        "series": all_series,
     }
 
 
@@ -78,8 +115,11 @@ def marker_for(
     return kth_score, f"k-th: {score_label(dist_metric)} {format_score(dist_metric, kth_score)}"
 
 
-def score_histogram(dist: ScoreDistribution, marker: float | None, marker_label: str) -> ui.echart:
-    return ui.echart(histogram_options(dist, marker, marker_label)).classes("w-full").style("height: 190px")
+def score_histogram(dist: ScoreDistribution, marker: float | None, marker_label: str,
+                    levels: Sequence[tuple[float, str, str]] = ()) -> ui.echart:
+    """The chart (`histogram_options`); `levels` marks the duplicate levels (`level_marks`)."""
+    chart = ui.echart(histogram_options(dist, marker, marker_label, levels))
+    return chart.classes("w-full").style("height: 190px")
 
 
 # Runs in the browser: the x pixel under the pointer becomes a score on the chart's axis. While the mouse
