@@ -161,6 +161,23 @@ def test_a_calibration_from_another_cpu_is_never_reused(tmp_path, machines):
     assert state["calibrations"] == 2 and choice.candidate == OV8
 
 
+def test_without_a_folder_to_keep_it_int8_is_never_quantised(machines):
+    """A cluster worker calibrates without a features/ folder: quantising int8 there would be redone in
+    every worker process, so it is not a candidate unless asked for."""
+    build, _ = machines
+    built = []
+
+    def counting_build(candidate):
+        built.append(candidate)
+        return build(candidate)
+
+    _, choice = calibrated_choice("weights-a", None, counting_build)
+    assert choice.candidate == OV16 and OV8 not in built
+    assert {m.candidate for m in choice.calibration.measurements} == {NCNN, OV16}
+    _, choice = calibrated_choice("weights-a", None, counting_build, precision="int8")
+    assert choice.candidate == OV8
+
+
 def test_the_cache_key_names_nncf_and_the_int8_flags():
     key = calibration.machine_key("weights-a")
     assert "nncf" in key["engines"]

@@ -496,7 +496,8 @@ def calibration_pending(
     if cache_folder is not None and load_calibration(cache_folder, machine_key(weights_id)) is not None:
         return False
     try:
-        return len(matching(available_candidates(engine), engine, precision)) > 1
+        offered = _offered(available_candidates(engine), cache_folder, precision)
+        return len(matching(offered, engine, precision)) > 1
     except RuntimeError:  # nothing installed matches: the load says so, no calibration runs
         return False
 
@@ -515,7 +516,8 @@ def calibrated_choice(
     allowed and no calibration kept, nothing is measured. Otherwise the calibration kept in
     `cache_folder` for this machine key is used, or made (under a lock, so two processes starting
     together do not time each other) and kept. `fresh` calibrates even when one is kept (and
-    there is a choice to make).
+    there is a choice to make). Without `cache_folder` (a cluster worker) int8 is not offered unless asked
+    for: its quantised model could not be kept.
     Raises ValueError for an unknown request, RuntimeError when what is asked for is not available.
     """
     engine, precision = requested(engine, precision)
@@ -527,13 +529,14 @@ def calibrated_choice(
     kept = None if fresh or cache_folder is None else load_calibration(cache_folder, key)
     if kept is not None:
         return _chosen(kept, {}, build, engine, precision)
-    allowed = matching(available_candidates(engine), engine, precision)
+    allowed = matching(_offered(available_candidates(engine), cache_folder, precision), engine, precision)
     if len(allowed) == 1:
         only = allowed[0]
         words = _request_words(engine, precision)
         return build(only), Choice(only, f"{words}: {only.label}, the only candidate installed here")
     if cache_folder is None:
-        calibration, networks = calibrate({c: _builder(build, c) for c in available_candidates()}, key)
+        found = _offered(available_candidates(), cache_folder, precision)
+        calibration, networks = calibrate({c: _builder(build, c) for c in found}, key)
         return _chosen(calibration, networks, build, engine, precision)
     with set_lock(cache_folder, "engine-calibration"):
         # Another process may have calibrated while this one waited for the lock.
@@ -547,6 +550,15 @@ def calibrated_choice(
             except OSError as error:  # read-only features/: the next process calibrates again
                 log.warning("could not keep the engine calibration in %s: %s", cache_folder, error)
     return _chosen(calibration, networks, build, engine, precision)
+
+
+def _offered(found: list[Candidate], cache_folder: Path | None, precision: str) -> list[Candidate]:
+    """The candidates worth calibrating: without a folder to keep the quantised model in (a cluster worker
+    process), int8 would be quantised again in every process, tens of seconds of CPU each, then thrown
+    away, so it is left out unless asked for."""
+    if cache_folder is None and precision != "int8":
+        return [c for c in found if c.precision != "int8"]
+    return found
 
 
 def _builder(build: Callable[[Candidate], object], candidate: Candidate) -> Callable[[], object]:
