@@ -92,8 +92,8 @@ def test_a_set_against_another_pairs_across_sets_only(settings, capsys):
     code, out, _ = run(settings, capsys, "archive", "holidays", "--format", "csv")
     assert code == 0
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["a", "b", "score", "level"]
-    assert {(a, b) for a, b, _, _ in rows[1:]} == {("archive/old/p03.jpg", "holidays/copy_of_03.png"),
+    assert rows[0] == ["a", "b", "score", "level", "changes"]
+    assert {(a, b) for a, b, *_ in rows[1:]} == {("archive/old/p03.jpg", "holidays/copy_of_03.png"),
                                                 ("archive/old/p03.jpg", "holidays/p03.jpg")}
 
 

@@ -38,6 +38,7 @@ from simages.settings import Settings
 from simages.wording import plural
 
 if TYPE_CHECKING:
+    from simages.copies.changes import Change
     from simages.nearest.core.set_index import SetIndex
     from simages.nearest.duplicates.exact import DuplicateReport
 
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 calibration = answer.calibration.sentence() if answer.calibration is not None else ""
                 write_report(answer.report, answer.indexes, args.format, out, chosen=answer.chosen,
-                             how=answer.how, calibration=calibration)
+                             how=answer.how, calibration=calibration, changes=answer.changes)
     except LookupError as error:
         return user_error(error)
     except OSError as error:
@@ -101,10 +102,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out: TextIO,
-                 chosen: bool = False, how: str = "every pair", calibration: str = "") -> None:
-    """The report as a table (for people), CSV (a,b,score) or JSON (DuplicateReport.to_json). `how` says
-    which pairs of a set were compared."""
+                 chosen: bool = False, how: str = "every pair", calibration: str = "",
+                 changes: tuple[list[Change], ...] = ()) -> None:
+    """The report as a table (for people), CSV (a,b,score,level,changes) or JSON
+    (DuplicateReport.to_json). `how` says which pairs of a set were compared; `changes`, what changed
+    between the images of each pair (simages.copies.changes), listed under the pair."""
+    from simages.copies.changes import codes, describe
     from simages.nearest.core.display import format_score
+
+    changed = list(changes) + [[]] * (len(report.pairs) - len(changes))
 
     if fmt == "json":
         json.dump(report.to_json(), out, indent=2)
@@ -112,9 +118,9 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
         return
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["a", "b", "score", "level"])
-        writer.writerows([p.a, p.b, format_score(p.score, report.metric), report.level(i).value]
-                         for i, p in enumerate(report.pairs))
+        writer.writerow(["a", "b", "score", "level", "changes"])
+        writer.writerows([p.a, p.b, format_score(p.score, report.metric), report.level(i).value,
+                          " ".join(codes(changed[i]))] for i, p in enumerate(report.pairs))
         return
     from simages.nearest.duplicates.exact import duplicate_threshold
 
@@ -156,3 +162,5 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     for number, pair in enumerate(report.pairs):
         level = report.level(number).title
         out.write(f"{format_score(pair.score, report.metric):>10}  {level:<11}  {pair.a}  {pair.b}\n")
+        if changed[number]:
+            out.write(f"{'':>10}  {'':<11}  changed: {describe(changed[number])}\n")

@@ -120,6 +120,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     from simages.copies.turns import turned_note
 
                     out.write(turned_note(answer.turns) + "\n")
+                if args.format == "table" and any(answer.changes.values()):
+                    from simages.copies.changes import describe
+
+                    out.write("What changed (where it can be told):\n")
+                    for image, found in answer.changes.items():
+                        if found:
+                            out.write(f"  {image}: {describe(found)}\n")
     except LookupError as error:
         return user_error(error)
     except OSError as error:

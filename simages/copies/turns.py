@@ -6,14 +6,18 @@ Corel-1k's 1,000 photos only 63-78% of the time and passes the duplicate thresho
 described anyway) is described under the four turns in one batch and each image of the set keeps its best
 score over them (the query-time dihedral trick of copy detection; mirrors are already matched). The
 turn that gave an image its score is said ("turned 90 degrees"), the "what changed" of the match.
+
+The key is also described mirrored (`oriented`: the four turns, then the mirror), not to find more (the
+descriptors are nearly mirror-invariant, so mirrored copies are found anyway) but to *say* that a copy is
+mirrored: when the mirrored key matches it better by simages.copies.changes.MIRROR_MARGIN.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from simages.nearest.core.query_spec import higher_is_better
 from simages.nearest.core.results import KeyResult, Match
@@ -26,6 +30,46 @@ _TRANSPOSE = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 27
 def turned(image: Image.Image) -> list[Image.Image]:
     """`image` under each of TURNS (the first is `image` itself)."""
     return [image if turn == 0 else image.transpose(_TRANSPOSE[turn]) for turn in TURNS]
+
+
+def oriented(image: Image.Image) -> list[Image.Image]:
+    """`image` under each of TURNS, then mirrored (left-right): the five keys of a duplicates search."""
+    return [*turned(image), ImageOps.mirror(image)]
+
+
+def _cosine(score: float, metric: str) -> float:
+    from simages.copies.levels import cosine_from_distance
+
+    return float(score) if higher_is_better(metric) else cosine_from_distance(score)
+
+
+def mirrored_matches(merged: KeyResult, mirror: KeyResult, turns: dict[str, int], margin: float) -> set[str]:
+    """The images of `merged` (unturned) that the mirrored key (`mirror`, the same query) matched better by
+    at least `margin` in cosine: the copies that can be said to be mirrored."""
+    mirror_scores = {m.image: m.score for m in mirror.matches}
+    found = set()
+    for match in merged.matches:
+        if turns.get(match.image) or match.image not in mirror_scores:
+            continue
+        gain = _cosine(mirror_scores[match.image], merged.metric) - _cosine(match.score, merged.metric)
+        if gain >= margin:
+            found.add(match.image)
+    return found
+
+
+def search_oriented(search: Callable[[np.ndarray], KeyResult], vectors: np.ndarray, limit: int | None = None,
+                    ) -> tuple[KeyResult, dict[str, int], set[str]]:
+    """A duplicates search of a key described under `oriented` (`vectors` (5, d): the four turns, then the
+    mirror; `search` runs one of them): the merged result (each image's best score over the turns), the
+    turn each image was found with (when not 0), and the images found to be mirrored copies."""
+    from simages.copies.changes import MIRROR_MARGIN
+
+    results = [search(vector) for vector in vectors[: len(TURNS)]]
+    merged, turns = merge_turned(results, limit)
+    mirrored: set[str] = set()
+    if len(vectors) > len(TURNS):
+        mirrored = mirrored_matches(merged, search(vectors[len(TURNS)]), turns, MIRROR_MARGIN)
+    return merged, turns, mirrored
 
 
 def merge_turned(results: Sequence[KeyResult], limit: int | None = None) -> tuple[KeyResult, dict[str, int]]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from simages.copies import changes as copy_changes
 from simages.copies.calibration import CalibrationStatus
 from simages.copies.calibration import status as calibration_status
 from simages.nearest.core.intents import DUPLICATES
@@ -53,11 +54,16 @@ class DuplicatesAnswer:
     search: str
     how: str
     calibration: CalibrationStatus | None = None
+    # What changed between the two images of each copy pair (same order as report.pairs; empty lists for
+    # look-alikes and for what cannot be told: simages.copies.changes).
+    changes: tuple[list[copy_changes.Change], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The answer in the JSON schema of `operations.schema`: pairs `set/image`, groups, threshold."""
         index = schema.ANN if self.search == ANN_GRAPH else schema.BRUTE
         body = self.report.to_json()
+        for row, found in zip(body["pairs"], self.changes, strict=False):
+            row.update(copy_changes.to_json(found))
         answer = {**schema.header(DUPLICATES.name, body["sets"], index), "predicate": "range", **body}
         if self.calibration is not None:
             answer["calibration"] = self.calibration.to_json()
@@ -100,9 +106,27 @@ def run_duplicates(
         from simages.nearest.duplicates.ann_graph import GRAPH_K
 
         how = f"each image's {GRAPH_K} nearest (ANN index)"
-        return DuplicatesAnswer(report, indexes, chosen, ANN_GRAPH, how, calibration)
+        return DuplicatesAnswer(report, indexes, chosen, ANN_GRAPH, how, calibration,
+                                pair_changes(report, settings))
     report = find_duplicates(indexes, threshold, request.metric)
-    return DuplicatesAnswer(report, indexes, chosen, EXACT, "every pair", calibration)
+    return DuplicatesAnswer(report, indexes, chosen, EXACT, "every pair", calibration,
+                            pair_changes(report, settings))
+
+
+def pair_changes(report: DuplicateReport, settings: Settings) -> tuple[list[copy_changes.Change], ...]:
+    """What changed between the images of each copy pair (exact or edited level), from their files'
+    headers (simages.copies.changes); nothing for look-alikes, which are not copies."""
+    from simages.copies.levels import is_duplicate
+
+    cache = copy_changes.FactsCache()
+    found = []
+    for number, pair in enumerate(report.pairs):
+        if not is_duplicate(report.level(number)):
+            found.append([])
+            continue
+        a, b = (cache.facts(settings.image_sets / name) for name in (pair.a, pair.b))
+        found.append(copy_changes.changes_between(a, b, cache=cache))
+    return tuple(found)
 
 
 def _graph(

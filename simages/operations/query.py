@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from simages.copies.changes import Change, ImageFacts
+from simages.copies.changes import to_json as changes_json
 from simages.naming import InvalidName, list_sets, validate_image_name, validate_set_name
 from simages.nearest.core import display
 from simages.nearest.core.intents import SIMILAR, Intent, intent_named
@@ -198,6 +200,8 @@ class QueryAnswer:
     cost: QueryCost
     # Images found with the key turned (degrees counter-clockwise), for a file key's duplicates query.
     turns: dict[str, int] = field(default_factory=dict)
+    # What changed between the key file and each copy found (exact or edited level; simages.copies.changes).
+    changes: dict[str, list[Change]] = field(default_factory=dict)
 
     @property
     def index(self) -> str:
@@ -213,7 +217,8 @@ class QueryAnswer:
         payload = schema.header(self.intent.name, [result.set], self.index, self.spec)
         old = result.to_json()
         old["results"] = [{"name": schema.qualified(result.set, m.image), **m.to_json(),
-                           **({"turned": self.turns[m.image]} if m.image in self.turns else {})}
+                           **({"turned": self.turns[m.image]} if m.image in self.turns else {}),
+                           **(changes_json(self.changes[m.image]) if m.image in self.changes else {})}
                           for m in result.matches]
         payload.update({key: value for key, value in old.items() if key not in payload})
         if explain:
@@ -253,7 +258,7 @@ def _turned_file_query(request: QueryRequest, settings: Settings, index: SetInde
                        spec: QuerySpec, choice: IndexChoice, key: FileKey) -> QueryAnswer:
     """A file key searched for its copies as it is and turned by 90, 180 and 270 degrees
     (simages.copies.turns): each image keeps its best score; the answer says which were found turned."""
-    from simages.copies.turns import merge_turned, stack_inputs, turned
+    from simages.copies.turns import oriented, search_oriented, stack_inputs
     from simages.extraction.describe import describe_images, network_for
     from simages.extraction.images import open_rgb
 
@@ -263,13 +268,40 @@ def _turned_file_query(request: QueryRequest, settings: Settings, index: SetInde
         raise LookupError(message)
     descriptor = index.key_descriptor() or settings.descriptor
     with open_rgb(key.path, settings.max_image_pixels) as image:
-        inputs = stack_inputs(turned(image))
+        inputs = stack_inputs(oriented(image))
     raws = describe_images(network_for(settings.weights, settings.model_cache), inputs, descriptor)
-    results, cost = [], None
-    for raw in np.asarray(raws, dtype=np.float32):
+    costs: list[QueryCost] = []
+
+    def search(raw: np.ndarray) -> KeyResult:
         result, spent = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=None,
                                            limit=request.limit, settings=settings, exact=request.exact)
-        results.append(result)
-        cost = cost or spent
-    merged, turns = merge_turned(results, request.limit)
-    return QueryAnswer(merged, spec, intent, index.explain(spec.expand), cost, turns)
+        costs.append(spent)
+        return result
+
+    merged, turns, mirrored = search_oriented(search, np.asarray(raws, dtype=np.float32), request.limit)
+    changes = copy_changes_of(merged, index, settings, key.path, turns, mirrored)
+    return QueryAnswer(merged, spec, intent, index.explain(spec.expand), costs[0], turns, changes)
+
+
+def copy_changes_of(result: KeyResult, index: SetIndex, settings: Settings, key: Path | ImageFacts | None,
+                    turns: dict[str, int], mirrored: set[str]) -> dict[str, list[Change]]:
+    """What changed between the key (its file, or its facts) and each copy found in `result` (the pairs
+    of the exact or edited level in `index`'s duplicates space), where it can be told
+    (simages.copies.changes)."""
+    from simages.copies.changes import FactsCache, changes_between, image_facts
+    from simages.copies.levels import is_duplicate, level_of
+    from simages.nearest.core.query_spec import higher_is_better
+    from simages.nearest.duplicates.exact import level_thresholds
+
+    thresholds = level_thresholds(index)
+    kind = "cosine" if higher_is_better(result.metric) else "euclidean"
+    key_facts = image_facts(key) if isinstance(key, Path) else key
+    cache = FactsCache()
+    found: dict[str, list[Change]] = {}
+    for match in result.matches:
+        if not is_duplicate(level_of(match.score, metric=kind, thresholds=thresholds)):
+            continue
+        facts = cache.facts(settings.image_sets / index.set_name / match.image)
+        found[match.image] = changes_between(key_facts, facts, turn=turns.get(match.image, 0),
+                                             mirrored=match.image in mirrored, cache=cache)
+    return found
