@@ -8,6 +8,8 @@ How a key is named, in this order:
   To force the file reading for a relative path whose first folder is also a set name, write `./path`.
 Without a predicate the intent's default: kNN with k = `DEFAULT_KNN` for similar images, the range at the
 duplicate threshold for duplicates (is this photo already in the set?).
+The app's results page asks with the same request and gets the same answer: its key is a `StoredKey` (names
+it has validated) or a `VectorKey` (an uploaded image's descriptor, kept in memory), never a path.
 """
 
 from __future__ import annotations
@@ -22,15 +24,16 @@ from simages.copies.changes import Change, ImageFacts
 from simages.copies.changes import to_json as changes_json
 from simages.naming import InvalidName, list_sets, validate_image_name, validate_set_name
 from simages.nearest.core import display
-from simages.nearest.core.intents import SIMILAR, Intent, intent_named
+from simages.nearest.core.intents import SIMILAR, Intent, descriptor_for, intent_named
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.results import KeyResult
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.exact import duplicate_threshold
 from simages.nearest.sets.cache import DescriptorCache
 from simages.nearest.teaching.query_cost import IndexChoice, QueryCost, explained_key_join
+from simages.nearest.teaching.views import UNSCALED, VIEWS, unscaled_index
 from simages.operations import schema
-from simages.operations.sets import did_you_mean, open_set, require_same_descriptor
+from simages.operations.sets import did_you_mean, open_set, read_set, require_same_descriptor
 from simages.settings import Settings
 from simages.store.npz_store import read_failed
 
@@ -78,6 +81,17 @@ class FileKey:
 
     def label(self) -> str:
         return str(self.path)
+
+
+@dataclass(frozen=True, eq=False)
+class VectorKey:
+    """A key given by its raw (stored-style) descriptor, computed elsewhere: an image uploaded to the app."""
+
+    name: str
+    vector: np.ndarray
+
+    def label(self) -> str:
+        return self.name
 
 
 def _is_known_set(settings: Settings, name: str) -> bool:
@@ -143,15 +157,24 @@ def why_not_indexed(settings: Settings, set_name: str, image: str) -> str:
             f"run `{settings.command(f'index {set_name}')}` if it was added since")
 
 
+# key_vector's default reading: the set opened as `open_set` reads it for the intent.
+AS_INTENT = object()
+
+
 def key_vector(
-    key: StoredKey | FileKey,
+    key: StoredKey | FileKey | VectorKey,
     settings: Settings,
     index: SetIndex,
     intent: Intent = SIMILAR,
     cache: DescriptorCache | None = None,
+    reading: object = AS_INTENT,
 ) -> tuple[np.ndarray, str | None]:
     """The raw descriptor of the key, and the image of the searched set to leave out (the key itself).
-    A key of another set is read through `cache` (required then) and must share the set's descriptor."""
+    A key of another set is read through `cache` (required then) -- with `reading` (DescriptorCache.get's
+    `descriptor`) when given, else as `open_set` reads it for `intent` -- and must share the set's
+    descriptor."""
+    if isinstance(key, VectorKey):
+        return np.asarray(key.vector, dtype=np.float32), None
     if isinstance(key, FileKey):
         return describe_key_file(key.path, settings, index), None
     if key.set_name == index.set_name:
@@ -159,7 +182,10 @@ def key_vector(
     else:
         if cache is None:
             raise ValueError("a key of another set needs the descriptor cache")
-        key_index = open_set(cache, settings, key.set_name, intent)
+        if reading is AS_INTENT:
+            key_index = open_set(cache, settings, key.set_name, intent)
+        else:
+            key_index = read_set(cache, settings, key.set_name, reading)
     require_same_descriptor(key_index, index)
     if key.image not in key_index:
         hint = did_you_mean(key.image, key_index.names)
@@ -170,11 +196,15 @@ def key_vector(
 
 @dataclass(frozen=True)
 class QueryRequest:
-    """One key against one set. `key`: `SET/IMAGE` or an image file's path; `knn` / `range_threshold`: the
-    predicate's parameter as typed (neither: the intent's default); `index`: `brute`, `pivots[:P]` or None
-    (the default search); `exact`: no ANN index even on a large set."""
+    """One key against one set. `key`: `SET/IMAGE` or an image file's path as typed, or a key already
+    resolved (a StoredKey of validated names, a VectorKey); `knn` / `range_threshold`: the predicate's
+    parameter as typed (neither: the intent's default); `index`: `brute`, `pivots[:P]` or None (the default
+    search); `exact`: no ANN index even on a large set. `head`: read the sets with that trained head
+    (simages train; similar images only); `view`: "" or a teaching view (nearest.teaching.views: `unscaled`
+    keeps each vector's length); `apply_chosen=False` reads each set with its own descriptor even when one
+    was chosen with --descriptor (the app, like its joins)."""
 
-    key: str
+    key: str | StoredKey | VectorKey
     set_name: str
     metric: str = "cosine"
     knn: str | None = None
@@ -185,6 +215,9 @@ class QueryRequest:
     include_self: bool = False
     index: str | None = None
     exact: bool = False
+    head: str | None = None
+    view: str = ""
+    apply_chosen: bool = True
 
 
 @dataclass(frozen=True)
@@ -233,7 +266,28 @@ def check_request(request: QueryRequest) -> tuple[Intent, IndexChoice]:
     choice = IndexChoice() if request.index is None else IndexChoice.parse(request.index)
     if request.limit is not None and request.limit < 1:
         raise ValueError("--limit must be a positive integer")
+    if request.head and intent is not SIMILAR:
+        raise ValueError("a trained head applies to the similar-images question only")
+    if request.view not in VIEWS:
+        raise ValueError(f"unknown view {request.view!r}; the only teaching view is {UNSCALED!r}")
     return intent, choice
+
+
+def reading_of(request: QueryRequest, settings: Settings, intent: Intent) -> object:
+    """What the sets are read with (DescriptorCache.get's `descriptor`): the trained head, else the intent's
+    reading of the descriptor chosen with --descriptor (unless `apply_chosen` is off), else of the store's
+    own. HeadError (a ValueError) for a head that does not exist."""
+    if request.head:
+        from simages.training.registry import resolve_descriptor  # only for a head
+
+        return resolve_descriptor(f"head:{request.head}", settings.features)
+    chosen = settings.descriptor if request.apply_chosen and settings.descriptor_chosen else None
+    return descriptor_for(intent, chosen)
+
+
+def viewed(index: SetIndex, view: str) -> SetIndex:
+    """The searched set as the teaching `view` shows it ("" : as it is)."""
+    return unscaled_index(index) if view == UNSCALED else index
 
 
 def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache) -> QueryAnswer:
@@ -241,17 +295,19 @@ def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache)
     bad input, UnreadableImage for a key file that is no image, ImportError / OSError / RuntimeError when
     the descriptor of a key file cannot be computed."""
     intent, choice = check_request(request)  # a bad K or T is reported before the set is read
-    index = open_set(cache, settings, request.set_name, intent)
+    reading = reading_of(request, settings, intent)
+    index = read_set(cache, settings, request.set_name, reading)
     spec = query_spec(request.metric, request.knn, request.range_threshold, request.expand, intent, index)
-    key = parse_key(request.key, settings)
+    key = parse_key(request.key, settings) if isinstance(request.key, str) else request.key
     if isinstance(key, FileKey) and intent.collection_space:
         return _turned_file_query(request, settings, index, intent, spec, choice, key)
-    raw, exclude = key_vector(key, settings, index, intent, cache)
+    raw, exclude = key_vector(key, settings, index, intent, cache, reading)
     if request.include_self:
         exclude = None
-    result, cost = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=exclude,
+    searched = viewed(index, request.view)  # after the key's descriptor was checked against the set's own
+    result, cost = explained_key_join(searched, raw, spec, choice, key=key.label(), exclude=exclude,
                                       limit=request.limit, settings=settings, exact=request.exact)
-    return QueryAnswer(result, spec, intent, index.explain(spec.expand), cost)
+    return QueryAnswer(result, spec, intent, searched.explain(spec.expand), cost)
 
 
 def _turned_file_query(request: QueryRequest, settings: Settings, index: SetIndex, intent: Intent,

@@ -4,15 +4,12 @@ The URL describes the query completely (see query_url); a search from the settin
 query's URL as a page of its own, so each query is a history entry, Back returns to the one before as it
 was, and what is on screen can always be bookmarked. Every result is a link to its own search; a plain
 click opens the viewer instead. Settings changed but not yet applied mark the results as stale.
-The tab's current query lives in this function's closure, never in module state.
+Each tab's state is a ResultsTab made by the builder for that tab (never module state); the search and
+the decisions the page shows live in gui/state/results.py, so this module only draws them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
 from nicegui import ui
 
 from simages.gui.context import GuiContext
@@ -20,7 +17,6 @@ from simages.gui.pages.atlas import atlas_url
 from simages.gui.pages.common import (
     error_page,
     expansion_of,
-    key_threshold_for,
     known_sets,
     load_index,
     missing_set_message,
@@ -33,6 +29,22 @@ from simages.gui.pages.common import (
     thumbnail_img,
 )
 from simages.gui.pages.side_by_side import side_url
+from simages.gui.state.results import (
+    STALE_TEXT,
+    Answered,
+    PanelChoice,
+    Problem,
+    ResultsTab,
+    Waiting,
+    atlas_link_text,
+    excluded,
+    is_stale,
+    next_page,
+    no_duplicate_found,
+    search,
+    side_by_side_settings,
+    suggested_threshold,
+)
 from simages.gui.urls.image import upload_url
 from simages.gui.urls.query import InvalidQuery, QueryState, from_params, home_url, results_url
 from simages.gui.widgets.calibration_note import calibration_note
@@ -55,23 +67,11 @@ from simages.gui.widgets.teaching_panel import mount_teaching_panel
 from simages.gui.widgets.viewer import Viewer, ViewItem
 from simages.naming import InvalidName, display_name, image_path
 from simages.nearest.core.display import format_threshold
-from simages.nearest.core.distribution import key_distribution, key_threshold
-from simages.nearest.core.intents import DUPLICATES, SIMILAR, intent_named, no_duplicate_sentence
+from simages.nearest.core.intents import SIMILAR, intent_named, no_duplicate_sentence
 from simages.nearest.core.results import KeyResult
 from simages.nearest.core.set_index import SetIndex
-from simages.nearest.duplicates.exact import duplicate_threshold, level_thresholds
-from simages.nearest.joins.join import key_join
-from simages.nearest.teaching.views import UNSCALED, VIEWS, unscaled_index, why_metrics_differ
-from simages.operations.compare import Setting
+from simages.nearest.teaching.views import UNSCALED, VIEWS, why_metrics_differ
 from simages.wording import plural
-
-# Listed results at most; a range query still reports how many passed in total.
-RESULT_LIMIT = 200
-
-
-@dataclass(frozen=True)
-class Waiting:
-    set_name: str
 
 
 def _check_link(ctx: GuiContext, state: QueryState) -> tuple[str, str] | None:
@@ -95,6 +95,7 @@ def _check_link(ctx: GuiContext, state: QueryState) -> tuple[str, str] | None:
 
 
 def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
+    """Draw one tab's results page: its state (gui/state/results.py) is made here, for this tab only."""
     try:
         state = from_params(params)
     except InvalidQuery as error:
@@ -107,42 +108,21 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
 
     page_header("similar images")
     ui.page_title(page_title(ctx, state))
-    tab: dict[str, Any] = {"state": state}
+    tab = ResultsTab(state)
     viewer = Viewer(ctx)
+    # The panel's pickers, drawn below; the threshold controls may ask for a suggestion before they exist.
+    join_select: ui.select | None = None
+    view_select: ui.select | None = None
+    head_select: ui.select | None = None
 
     def suggested(metric: str, expand: bool) -> float | None:
         """The range threshold proposed for the current key in the chosen set (its own top 1%)."""
-        current: QueryState = tab["state"]
-        searched = tab["join_select"].value if "join_select" in tab else current.join_set
-        same_set = current.upload is None and current.key_set == searched
-        vector = key_vector(current)
-        exclude = current.image if same_set else None
-        if tab.get("view_select") is not None and tab["view_select"].value == UNSCALED:
-            intent = str(intent_toggle.value or current.intent)
-            index = load_index(ctx, searched, intent) if searched else None
-            if index is None or not isinstance(vector, np.ndarray):
-                return None
-            return key_threshold(unscaled_index(index), vector, metric, exclude, expand=False)
-        picker = tab.get("head_select")  # the controls may ask before the picker exists
-        head = (picker.value or None) if picker is not None else current.head
-        return key_threshold_for(ctx, searched, vector, exclude, metric, expand,
-                                 intent=str(intent_toggle.value or current.intent), head=head)
-
-    def key_vector(current: QueryState) -> np.ndarray | Waiting | str:
-        if current.upload is not None:
-            item = ctx.uploads.get(current.upload)
-            return item.vector if item is not None else "the uploaded image is no longer available"
-        assert current.key_set is not None and current.image is not None
-        index = load_index(ctx, current.key_set, current.intent)
-        if index is None or current.image not in index:
-            status = status_of(ctx, current.key_set)
-            if status is not None and status.state == "failed":
-                return f"the set {current.key_set} could not be indexed: {status.message}"
-            unreadable = getattr(status, "unreadable", None) or {}
-            if current.image in unreadable:
-                return f"the key image could not be read: {unreadable[current.image]}"
-            return Waiting(current.key_set)
-        return index.raw_vector(current.image)
+        listed = tab.listed
+        searched = join_select.value if join_select is not None else listed.join_set
+        view = str(view_select.value or "") if view_select is not None else ""
+        head = (head_select.value or None) if head_select is not None else listed.head
+        return suggested_threshold(ctx, listed, searched, view, str(intent_toggle.value or listed.intent),
+                                   head, metric, expand)
 
     key_item = key_view_item(ctx, state)
 
@@ -171,7 +151,6 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     choices = set_choices(known_sets(ctx))
                     join_select = ui.select(choices, value=state.join_set, label="Search in")
                     join_select.classes("w-full").props("dense options-dense").mark("join-set")
-                    tab["join_select"] = join_select
                     # The question asked: a curator's "is this photo already in the set?" is Duplicates.
                     intent_toggle = intent_picker(state.intent)
                     controls = QueryControls(
@@ -184,17 +163,15 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                     view_select = ui.select(VIEWS, value=state.view, label="Descriptor",
                                             on_change=lambda: view_chosen())
                     view_select.classes("w-full").props("dense options-dense").mark("view")
-                    tab["view_select"] = view_select
                     head_select = head_picker(ctx, state.head, on_change=lambda: head_chosen(),
                                               set_name=state.join_set)
-                    tab["head_select"] = head_select
                     rerun_button = ui.button("Search again", icon="search", on_click=lambda: rerun()).props(
                         "unelevated no-caps").classes("w-full").mark("rerun")
 
             with ui.column().classes("col gap-2 main-column"):
                 with ui.row().classes("w-full items-start gap-3 results-head"):
                     with ui.column().classes("col gap-1").style("min-width: 280px"):
-                        removed_sets_banner(ctx, lambda: [tab["state"].key_set, tab["state"].join_set])
+                        removed_sets_banner(ctx, lambda: [tab.listed.key_set, tab.listed.join_set])
                         summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
                         explanation = ui.column().classes("w-full gap-1")
                         stale = ui.row().classes("w-full items-center no-wrap gap-2 q-pa-sm stale-banner")
@@ -210,62 +187,42 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                 results_area = ui.column().classes("w-full gap-2")
 
     def render() -> None:
-        current: QueryState = tab["state"]
         results_area.clear()
         chart_area.clear()
         explanation.clear()
-        vector = key_vector(current)
-        try:
-            head = current.head if current.intent == SIMILAR.name else None
-            index = load_index(ctx, current.join_set, current.intent, head)
-        except ValueError as error:  # no such trained head, or one trained on other stored vectors
-            show_problem(str(error))
-            return
-        if index is not None and current.view == UNSCALED:
-            index = unscaled_index(index)
+        outcome = search(ctx, tab.listed)
         # The set may have just been indexed.
         controls.set_expansion(expansion_of(ctx, join_select.value, str(intent_toggle.value)))
-        if isinstance(vector, str):
-            show_problem(vector)
-            return
-        if isinstance(vector, Waiting) or index is None:
-            show_waiting(vector.set_name if isinstance(vector, Waiting) else current.join_set)
-            return
-        try:
-            same_set = current.upload is None and current.key_set == current.join_set
-            exclude = current.image if same_set else None
-            if current.intent == DUPLICATES.name and current.view != UNSCALED:
-                default = duplicate_threshold(current.metric, index)
-            else:
-                default = key_threshold(index, vector, current.metric, exclude, expand=current.expand)
-            spec = current.spec(default)
-            result = key_join(index, vector, spec, key=current.image or "upload", exclude=exclude,
-                              limit=RESULT_LIMIT, exact=current.exact)
-            dist = key_distribution(index, vector, current.metric, exclude=exclude, expand=spec.expand)
-        except ValueError as error:  # a bad parameter in the URL, or descriptors that do not match
-            show_problem(str(error))
-            return
+        if isinstance(outcome, Problem):
+            show_problem(outcome.message)
+        elif isinstance(outcome, Waiting):
+            show_waiting(outcome.set_name)
+        else:
+            draw_answer(outcome)
+        mark_stale()
+
+    def draw_answer(answered: Answered) -> None:
+        current, result, spec = answered.query, answered.result, answered.spec
         summary.text = summary_text(result)
         with explanation:
             search_caption(result)
-            draw_explanation(current, index, spec.expand)
-            if current.intent == DUPLICATES.name and current.view != UNSCALED:
+            draw_explanation(current, answered.index, spec.expand)
+            if answered.histogram_levels is not None:
                 calibration_note(ctx)
-        kth = result.matches[-1].score if spec.predicate == "knn" and result.matches else None
-        marker, label = marker_for(current.metric, spec.predicate, spec.param, kth)
-        controls.remember_kth(current.metric, spec.expand, kth)
-        duplicates = current.intent == DUPLICATES.name and current.view != UNSCALED
-        marks = level_marks(current.metric, level_thresholds(index)) if duplicates else []
+        marker, label = marker_for(current.metric, spec.predicate, spec.param, answered.kth)
+        controls.remember_kth(current.metric, spec.expand, answered.kth)
+        levels = answered.histogram_levels
+        marks = level_marks(current.metric, levels) if levels is not None else []
         with chart_area:
             ui.label("Scores of the key against the whole set").classes("text-caption text-grey-8")
-            if dist.count:
-                chart = score_histogram(dist, marker, label, marks).mark("histogram")
+            if answered.distribution.count:
+                chart = score_histogram(answered.distribution, marker, label, marks).mark("histogram")
                 threshold_control(chart, current.metric, picks_threshold(controls, rerun))
             else:
                 ui.label("No other images to compare with.").classes("text-grey-7")
-        mount_teaching_panel(ctx, tab, results_area, index, vector, spec, exclude)
-        draw_results(current, result)
-        mark_stale()
+        mount_teaching_panel(ctx, tab.teaching, results_area, answered.index, answered.vector, spec,
+                             answered.exclude)
+        draw_results(answered)
 
     def draw_explanation(current: QueryState, index: SetIndex, expand: bool) -> None:
         """A plain sentence first; the descriptor's technical description behind a click."""
@@ -275,19 +232,14 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                  if intent is SIMILAR else "Switch to Similar images for images of the same kind.")
         ui.label(f"{intent.describe()}. {other}").classes("text-body2 text-grey-8").mark("intent-note")
         ui.label(plain_sentence(current.metric)).classes("text-body2 text-grey-8").mark("plain")
-        key_here = current.image if current.upload is None and current.key_set == current.join_set else None
         with ui.row().classes("items-center gap-4"):
-            text = "Show the key and its answers on the atlas" if key_here else "Show this set on the atlas"
-            ui.link(text, atlas_url(current.join_set, key_here)).classes("text-body2 text-primary").mark(
-                "atlas-link")
-            if current.upload is None and current.key_set and current.image:
-                # The classic demonstration: cosine against Euclidean under the teaching descriptor, where
-                # they really differ (the same k; a threshold means something else in each, so the default).
-                param = current.param.strip() if current.predicate == "knn" else ""
-                mine = Setting("cosine", current.predicate, param, UNSCALED)
-                other = Setting("euclidean", current.predicate, param, UNSCALED)
+            ui.link(atlas_link_text(current), atlas_url(current.join_set, excluded(current))).classes(
+                "text-body2 text-primary").mark("atlas-link")
+            side = side_by_side_settings(current)
+            if side is not None:
+                assert current.key_set is not None and current.image is not None
                 ui.link("Compare cosine and Euclidean side by side",
-                        side_url(current.key_set, current.image, current.join_set, mine, other)).classes(
+                        side_url(current.key_set, current.image, current.join_set, *side)).classes(
                     "text-body2 text-primary").mark("side-link")
         if current.view == UNSCALED:
             with ui.row().classes("items-start no-wrap gap-1").mark("view-note"):
@@ -316,13 +268,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                 ui.code("\n".join(differing_demo(current.join_set, current.key_set, current.image)),
                         language="bash").classes("w-full text-caption").mark("differing-demo")
 
-    def draw_results(current: QueryState, result: KeyResult) -> None:
-        thresholds = None
-        if current.intent == DUPLICATES.name:  # duplicates-space scores: each result shows its level
-            try:
-                thresholds = level_thresholds(ctx.descriptors.get(ctx.settings, current.join_set, DUPLICATES))
-            except (LookupError, ValueError, OSError):
-                thresholds = None
+    def draw_results(answered: Answered) -> None:
+        current, result = answered.query, answered.result
         items = [
             ViewItem(m.image, ctx.thumbnails.url(current.join_set, m.image, full=True),
                      caption=f"{score_label(result.metric)} {format_score(result.metric, m.score)}",
@@ -330,7 +277,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             for m in result.matches
         ]
         with results_area:
-            if not result.matches and current.intent == DUPLICATES.name and result.predicate == "range":
+            if no_duplicate_found(current, result):
                 with ui.row().classes("items-center gap-2 q-pa-md").mark("no-results"):
                     ui.icon("check_circle", color="positive")
                     ui.label(no_duplicate_sentence(display_name(current.join_set))).classes(
@@ -359,8 +306,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                         ui.label(str(rank + 1)).classes("thumb-rank")
                         name_caption(match.image)
                         ui.label(score).classes("thumb-score").mark("score")
-                    if thresholds is not None:
-                        level_chip(pair_level(match.score, result.metric, thresholds))
+                    if answered.levels is not None:
+                        level_chip(pair_level(match.score, result.metric, answered.levels))
 
     def show_problem(message: str) -> None:
         summary.text = "This search cannot run"
@@ -393,25 +340,29 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
     def pending() -> QueryState:
         """The query the settings panel shows now (it may differ from the one listed)."""
         metric, predicate, param = controls.settings()
-        return tab["state"].with_(join_set=join_select.value or tab["state"].join_set, metric=metric,
-                                  predicate=predicate, param=param, expand=controls.expand_value,
-                                  exact=exact.value, intent=str(intent_toggle.value or SIMILAR.name),
-                                  view=str(view_select.value or ""),
-                                  head=(head_select.value or None) if head_select is not None else None)
+        return tab.listed.with_(join_set=join_select.value or tab.listed.join_set, metric=metric,
+                                predicate=predicate, param=param, expand=controls.expand_value,
+                                exact=exact.value, intent=str(intent_toggle.value or SIMILAR.name),
+                                view=str(view_select.value or ""),
+                                head=(head_select.value or None) if head_select is not None else None)
+
+    def panel_choice() -> PanelChoice:
+        listed = tab.listed
+        return PanelChoice(
+            join_set=join_select.value,
+            settings_shown=controls.shows(listed.metric, listed.predicate, listed.param, listed.expand),
+            exact=exact.value, intent=intent_toggle.value, view=str(view_select.value or ""),
+            head=(head_select.value or None) if head_select is not None else None,
+            has_head_picker=head_select is not None)
 
     def mark_stale() -> None:
         """Results that no longer match the panel are dimmed and say so, until the search runs again."""
-        current: QueryState = tab["state"]
-        same = join_select.value == current.join_set and controls.shows(
-            current.metric, current.predicate, current.param, current.expand) and exact.value == current.exact
-        same = same and intent_toggle.value == current.intent and (view_select.value or "") == current.view
-        same = same and (head_select is None or (head_select.value or None) == current.head)
-        stale.set_visibility(not same)
-        results_area.classes(remove="results-stale") if same else results_area.classes(add="results-stale")
-        rerun_button.props(f"color={'primary' if same else 'orange-9'}")
-        if not same:
-            stale_text.text = ("The settings were changed: the results below are still for the previous "
-                               "ones. Search again (or press Enter) to apply them.")
+        changed = is_stale(tab.listed, panel_choice())
+        stale.set_visibility(changed)
+        results_area.classes(add="results-stale") if changed else results_area.classes(remove="results-stale")
+        rerun_button.props(f"color={'orange-9' if changed else 'primary'}")
+        if changed:
+            stale_text.text = STALE_TEXT
 
     def rerun() -> None:
         if not join_select.value:
@@ -419,12 +370,11 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         if not controls.check():
             return
-        new = pending()
-        if new == tab["state"]:
+        target = next_page(tab.listed, pending())
+        if target is None:
             render()
-            return
-        # A new page and history entry per query: Back returns to the previous query as it was.
-        ui.navigate.to(results_url(new))
+        else:
+            ui.navigate.to(target)
 
     def join_set_chosen() -> None:
         controls.set_expansion(expansion_of(ctx, join_select.value, str(intent_toggle.value)))

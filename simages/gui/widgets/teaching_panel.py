@@ -8,7 +8,8 @@ controls for the number of pivots and the dimension (PCA to 8-512), so pruning c
 as the dimension grows. Closed, it costs nothing; it computes when opened or when a control changes.
 
 A page mounts it with one call after each search (`mount_teaching_panel`); what the panel remembers
-(open or not, pivots, dimension) lives in the page's per-tab dict, never in this module.
+(open or not, pivots, dimension) lives in the tab's TeachingMemory (gui/state/teaching.py), never in this
+module.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from nicegui import background_tasks, run, ui
 
 from simages.gui.context import GuiContext
+from simages.gui.state.teaching import AS_SEARCHED, TeachingMemory, memory_of
 from simages.gui.widgets.race_panel import RacePanel
 from simages.nearest.core.display import format_score_short
 from simages.nearest.core.intents import DEFAULT_INTENT, intent_named
@@ -37,7 +39,6 @@ from simages.nearest.teaching.reduced import DIMENSIONS
 from simages.wording import plural
 
 PIVOT_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-AS_SEARCHED = 0  # the dimension select's value for "the searched space itself"
 COLOURS = {"pivot": "#6a1b9a", "answer": "#2e7d32", "computed": "#ef6c00", "pruned": "#9e9e9e"}
 LEGEND = {
     "pivot": "pivots (distance computed first)",
@@ -49,23 +50,23 @@ LEGEND = {
 
 def mount_teaching_panel(
     ctx: GuiContext,
-    tab: dict[str, Any],
+    memory: TeachingMemory | dict[str, Any],
     container: ui.element,
     index: SetIndex,
     key_vector: np.ndarray,
     spec: QuerySpec,
     exclude: str | None,
 ) -> TeachingPanel:
-    """Add the panel for this query to `container` (cleared by the page before each search). `tab` is the
-    page's per-tab dict: the panel keeps its settings there, so they survive a new search."""
-    memory = tab.setdefault("teaching", {"open": False, "pivots": None, "dimension": AS_SEARCHED})
+    """Add the panel for this query to `container` (cleared by the page before each search). `memory` is
+    the tab's: the panel keeps its settings there, so they survive a new search."""
+    memory = memory_of(memory)
     with container:
         return TeachingPanel(ctx, memory, index, spec, key_vector=key_vector, exclude=exclude)
 
 
 def mount_join_teaching_panel(
     ctx: GuiContext,
-    tab: dict[str, Any],
+    memory: TeachingMemory | dict[str, Any],
     container: ui.element,
     a: SetIndex,
     b: SetIndex,
@@ -74,14 +75,14 @@ def mount_join_teaching_panel(
     """The panel for a set join of A against B: the whole join's cost by brute force and through a pivot
     table of B (a pivot-filtered nested-loop join, estimated on a sample of A's keys for a large A), and the
     picture for one key of A, chosen in the panel."""
-    memory = tab.setdefault("teaching", {"open": False, "pivots": None, "dimension": AS_SEARCHED})
+    memory = memory_of(memory)
     with container:
         return TeachingPanel(ctx, memory, b, spec, join_keys=a)
 
 
 def mount_join_request_panel(
     ctx: GuiContext,
-    tab: dict[str, Any],
+    memory: TeachingMemory | dict[str, Any],
     container: ui.element,
     a_name: str,
     b_names: tuple[str, ...],
@@ -99,14 +100,14 @@ def mount_join_request_panel(
         b = a if b_names[0] == a_name else ctx.descriptors.get(ctx.settings, b_names[0], reading)
     except (LookupError, ValueError, OSError, RuntimeError):  # not indexed, bad store: the page says so
         return None
-    return mount_join_teaching_panel(ctx, tab, container, a, b, spec)
+    return mount_join_teaching_panel(ctx, memory, container, a, b, spec)
 
 
 class TeachingPanel:
     def __init__(
         self,
         ctx: GuiContext,
-        memory: dict[str, Any],
+        memory: TeachingMemory,
         index: SetIndex,
         spec: QuerySpec,
         *,
@@ -124,9 +125,9 @@ class TeachingPanel:
         searched = int(index.vectors.shape[1]) if len(index) else index.dimension
         dims = {AS_SEARCHED: f"as searched ({searched}-d)"}
         dims.update({d: f"PCA to {d}" for d in DIMENSIONS if d <= pca_limit(index)})
-        if memory.get("dimension") not in dims:
-            memory["dimension"] = AS_SEARCHED
-        self.expansion = ui.expansion("How was this computed?", icon="school", value=bool(memory.get("open")))
+        if memory.dimension not in dims:
+            memory.dimension = AS_SEARCHED
+        self.expansion = ui.expansion("How was this computed?", icon="school", value=memory.open)
         self.expansion.classes("w-full").props("dense").mark("teaching-panel")
         # Controls and their text on the left, the charts they move on the right: at 1280x720 both fit on
         # one screen, so a class sees the dots move as a control changes (narrow screens wrap).
@@ -142,18 +143,18 @@ class TeachingPanel:
                 default = default_pivot_count(len(index))
                 choices = sorted({*PIVOT_CHOICES, default})
                 labels = {p: plural(p, "pivot") + (" (default)" if p == default else "") for p in choices}
-                chosen = memory.get("pivots")
+                chosen = memory.pivots
                 self.pivots_select = ui.select(labels, value=chosen if chosen in labels else default,
                                                label="Pivots")
                 self.pivots_select.classes("w-full").props("dense").mark("teaching-pivots")
-                self.dimension_select = ui.select(dims, value=memory["dimension"], label="Dimension")
+                self.dimension_select = ui.select(dims, value=memory.dimension, label="Dimension")
                 self.dimension_select.classes("w-full").props("dense").mark("teaching-dimension")
                 self.key_select: ui.select | None = None
                 if join_keys is not None and len(join_keys):
                     names = sorted(join_keys.names)
-                    if memory.get("key") not in join_keys:
-                        memory["key"] = names[0]
-                    self.key_select = ui.select(names, value=memory["key"],
+                    if memory.key not in join_keys:
+                        memory.key = names[0]
+                    self.key_select = ui.select(names, value=memory.key,
                                                 label="Key shown (an image of A)", with_input=True)
                     self.key_select.classes("w-full").props("dense").mark("teaching-key")
                 self.texts = ui.column().classes("w-full gap-1")
@@ -170,9 +171,9 @@ class TeachingPanel:
             background_tasks.create(self.refresh(), name="teaching panel")
 
     async def _opened(self, value: bool) -> None:
-        self.memory["open"] = value
+        self.memory.open = value
         if value:
-            self.memory["scroll"] = True
+            self.memory.scroll = True
             await self.refresh()
 
     async def refresh(self) -> None:
@@ -182,7 +183,8 @@ class TeachingPanel:
         pivots = int(self.pivots_select.value or default)
         dimension = int(self.dimension_select.value or AS_SEARCHED)
         # A count the user chose is kept for the next search; the default follows the next set's size.
-        self.memory.update(pivots=pivots if pivots != default else None, dimension=dimension)
+        self.memory.pivots = pivots if pivots != default else None
+        self.memory.dimension = dimension
         self._requests += 1
         request = self._requests
         self.body.clear()
@@ -205,7 +207,7 @@ class TeachingPanel:
         with self.texts:
             if join is not None:
                 ui.label(join_summary_text(join)).classes("text-body2").mark("teaching-join-summary")
-                ui.label(f"For one key of {join.a_set}, {self.memory.get('key')}:").classes("text-subtitle2")
+                ui.label(f"For one key of {join.a_set}, {self.memory.key}:").classes("text-subtitle2")
             ui.label(summary_text(picture)).classes("text-body2").mark("teaching-summary")
             small = small_set_text(len(self.index), picture)
             if small:
@@ -222,9 +224,9 @@ class TeachingPanel:
             ui.echart(bounds_scatter_options(picture)).classes("w-full").style("height: 300px").mark(
                 "teaching-scatter")
             ui.label(scatter_caption(picture)).classes("text-caption text-grey-7")
-        if self.memory.get("scroll"):
+        if self.memory.scroll:
             # Just opened: bring the panel's top to the top of the window, so controls and charts show.
-            self.memory["scroll"] = False
+            self.memory.scroll = False
             ui.run_javascript(f"getHtmlElement({self.expansion.id})?.scrollIntoView({{block: 'start'}})")
 
     def _compute(self, pivots: int, dimension: int) -> tuple[PruningPicture, JoinCostEstimate | None]:
@@ -236,7 +238,7 @@ class TeachingPanel:
                                       view_dimension, self.ctx.settings)
             return picture, None
         a, key = self.join_keys, str(self.key_select.value if self.key_select is not None else "")
-        self.memory["key"] = key
+        self.memory.key = key
         exclude = key if is_self_join(a, self.index) else None
         picture = explain_pruning(self.index, a.raw_vector(key), self.spec, exclude, pivots, view_dimension,
                                   self.ctx.settings)
