@@ -1,14 +1,16 @@
 """Page 1 (`/`): choose the sets and the query, then click a key image (or upload one).
 
-Everything the page remembers (chosen sets, shuffle order, grid page, settings) lives in this function's
-closure, i.e. per browser tab, and is mirrored into the URL in place: Back from a results page, or its
-"Back to the start page" link, returns here as it was. Every thumbnail is a link to its key's results.
+Everything the page remembers (chosen sets, shuffle order, grid page) is one HomeTab (gui/state/home.py)
+made by the builder for each browser tab, and is mirrored into the URL in place with the query settings:
+Back from a results page, or its "Back to the start page" link, returns here as it was. Every thumbnail is
+a link to its key's results.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass, field
 from typing import Any
 
 from nicegui import events, ui
@@ -30,12 +32,12 @@ from simages.gui.pages.common import (
     threshold_for,
     thumbnail_img,
 )
+from simages.gui.state.home import HomeTab, describing_message, key_set_note, shuffled_link
 from simages.gui.uploads.describe import describe_uploaded
 from simages.gui.uploads.store import ACCEPT, REJECTED_JS, rejection_message
 from simages.gui.urls.query import (
     InvalidQuery,
     QueryState,
-    home_url,
     parse_expand,
     parse_settings,
     results_url,
@@ -45,8 +47,6 @@ from simages.gui.widgets.status_panel import StatusPanel, describe_status, loose
 from simages.naming import display_name
 
 log = logging.getLogger(__name__)
-
-PAGE_SIZE = 48
 
 # The upload's header is replaced by a drop zone (Quasar's default shows "label 0.0B / 0.00%" before any file
 # is chosen). The add trigger is Quasar's own file input laid over the zone, so a click opens the file picker;
@@ -76,39 +76,20 @@ CLICK_WHILE_INVALID = """(e) => {
 }"""
 
 
-def _initial_set(requested: str | None, sets: list[str]) -> str | None:
-    if requested in sets:
-        return requested
-    return sets[0] if sets else None
-
-
-def _positive_int(text: str | None, default: int) -> int:
-    try:
-        value = int(text or "")
-    except ValueError:
-        return default
-    return value if 0 < value < 1 << 31 else default
-
-
-def follow_hint(key_set: str | None, join_set: str | None, pinned: bool) -> str:
-    """The rule between the two set pickers, in words, for the line under them."""
-    if not pinned or key_set == join_set:
-        return "The set searched follows the key set, unless you pick another."
-    return display_name(f"Searching {join_set} with keys from {key_set}, until you pick the key set again.")
-
-
 def _describer_ready(ctx: GuiContext) -> bool:
     """Whether the manager says its network is built (a manager that cannot tell: assume it is)."""
     ready = getattr(ctx.manager, "describer_ready", None)
     return True if ready is None else bool(ready())
 
 
-def describing_message(filename: str, ready: bool) -> str:
-    """The line beside the spinner while an upload is described, with why it may take a while."""
-    if ready:
-        return f"Describing {filename}…"
-    return (f"Describing {filename}… The network is still loading (it starts with the app; the first image "
-            "takes up to about 15 s, later ones about a second).")
+@dataclass
+class DrawnGrid:
+    """The key grid as last drawn in this tab: what it was drawn for (redrawn only when that changes), its
+    tiles with their image names and its element (links and validity are updated in place)."""
+
+    signature: tuple | None = None
+    tiles: list[tuple[ui.link, str]] = field(default_factory=list)
+    element: ui.element | None = None
 
 
 def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
@@ -124,18 +105,8 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
     except InvalidQuery:
         expand = True
     sets = known_sets(ctx)
-    key_set = _initial_set(params.get("key_set"), sets)
-    join_set = _initial_set(params.get("set") or key_set, sets)
-    seed = _positive_int(params.get("shuffle"), 0)
-    tab: dict[str, Any] = {
-        "key_set": key_set,
-        "join_set": join_set,
-        # The searched set follows the key set until the user picks another one (see follow_hint).
-        "pinned": join_set != key_set,
-        "seed": seed or random.randrange(1, 1 << 30),
-        "page": _positive_int(params.get("page"), 1),
-        "tiles": [],
-    }
+    tab = HomeTab.from_params(params, sets)
+    grid = DrawnGrid()
 
     weights_problem = ctx.settings.check_weights()
     limit_mb = ctx.max_upload_bytes // (1024 * 1024)
@@ -156,10 +127,10 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                 with ui.card().classes("w-full narrow-first q-pa-sm gap-1").props("flat bordered"):
                     ui.label("1. Choose the sets").classes("text-subtitle2 text-weight-medium")
                     choices = set_choices(sets)
-                    key_select = ui.select(choices, value=tab["key_set"], label="Pick a key image from")
+                    key_select = ui.select(choices, value=tab.key_set, label="Pick a key image from")
                     key_select.classes("w-full").props("dense options-dense").mark("key-set")
                     join_select = ui.select(
-                        choices, value=tab["join_set"], label="Search for similar images in")
+                        choices, value=tab.join_set, label="Search for similar images in")
                     join_select.classes("w-full").props("dense options-dense").mark("join-set")
                     with ui.row().classes("w-full items-center no-wrap gap-1"):
                         hint = ui.label("").classes("text-caption text-grey-7 col").mark("follow-hint")
@@ -171,12 +142,12 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                     ui.label("2. Query settings").classes("text-subtitle2 text-weight-medium")
                     # The expansion switch is always shown here: it only matters for sets with `qe`.
                     controls = QueryControls(
-                        metric, predicate, param, lambda m, e: threshold_for(ctx, tab["join_set"], m, e),
-                        expand=expand, expansion=expansion_of(ctx, tab["join_set"]),
+                        metric, predicate, param, lambda m, e: threshold_for(ctx, tab.join_set, m, e),
+                        expand=expand, expansion=expansion_of(ctx, tab.join_set),
                         on_change=lambda: settings_changed(),
                     )
 
-                join_entry_card(ctx, tab["key_set"])
+                join_entry_card(ctx, tab.key_set)
 
                 StatusPanel(ctx.manager, on_change=lambda statuses: sets_changed(statuses),
                             loose=lambda: loose_images(ctx.settings.image_sets))
@@ -188,7 +159,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                         grid_title.mark("grid-title")
                         ui.label("Click an image to find the most similar ones (middle-click: in a new tab).",
                                  ).classes("text-caption text-grey-7")
-                    shuffle = ui.switch("Shuffle", value=bool(seed)).mark("shuffle")
+                    shuffle = ui.switch("Shuffle", value=shuffled_link(params)).mark("shuffle")
                     random_button = ui.button("Random key", icon="casino").props("outline no-caps")
                     random_button.mark("random-key")
                 # The upload sits right above the grid: where people look for it, and where its messages show.
@@ -208,35 +179,28 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
     def results_for(**key: str | None) -> str:
         """The results URL for this key (key_set and image, or upload) with the settings as they are now."""
         m, p, text = controls.settings()
-        return results_url(QueryState(tab["join_set"] or "", metric=m, predicate=p, param=text,
+        return results_url(QueryState(tab.join_set or "", metric=m, predicate=p, param=text,
                                       expand=controls.expand_value, **key))
 
     def open_key(image: str) -> None:
         if controls.check():
-            ui.navigate.to(results_for(key_set=tab["key_set"], image=image))
+            ui.navigate.to(results_for(key_set=tab.key_set, image=image))
 
     def remember() -> None:
         """Keep the URL in step with the page, in place (no history entry), so Back restores it."""
         m, p, text = controls.settings()
-        extra = {"metric": m, "predicate": p, "param": text, "expand": "" if controls.expand_value else "0",
-                 "page": str(tab["page"]) if tab["page"] > 1 else "",
-                 "shuffle": str(tab["seed"]) if shuffle.value else ""}
-        ui.navigate.history.replace(home_url(tab["join_set"], tab["key_set"], **extra))
+        ui.navigate.history.replace(tab.url(m, p, text, controls.expand_value, shuffle.value))
 
     def ordered_names() -> list[str]:
         """The key set's images in display order: its files even before (or without) descriptors."""
-        key_set = tab["key_set"]
-        if key_set is None:
+        if tab.key_set is None:
             return []
-        names = browsable_images(ctx, key_set, load_index(ctx, key_set))
-        if shuffle.value:
-            random.Random(tab["seed"]).shuffle(names)
-        return names
+        return tab.ordered(browsable_images(ctx, tab.key_set, load_index(ctx, tab.key_set)), shuffle.value)
 
     def grid_signature() -> tuple:
         """What the grid depends on besides the page: redrawn only when this changes, not at every step of
         the indexing progress (the note above it follows that)."""
-        key_set = tab["key_set"]
+        key_set = tab.key_set
         status = status_of(ctx, key_set) if key_set else None
         return (key_set, getattr(status, "state", None), getattr(status, "count", None),
                 key_set is not None and load_index(ctx, key_set) is not None)
@@ -244,21 +208,20 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
     def draw_note() -> None:
         """A line above the grid while the key set cannot be searched yet: its images can still be browsed."""
         note_area.clear()
-        key_set = tab["key_set"]
+        key_set = tab.key_set
         if key_set is None:
             return
         status = status_of(ctx, key_set)
-        state = getattr(status, "state", None)
-        indexed = load_index(ctx, key_set) is not None
-        if indexed and state in ("indexed", None):
+        note = key_set_note(getattr(status, "state", None), load_index(ctx, key_set) is not None)
+        if note is None:
             return
         with note_area, ui.row().classes("items-center no-wrap gap-2 q-py-xs").mark("not-indexed"):
-            if state in ("indexing", "waiting"):
+            if note == "indexing":
                 ui.spinner(size="sm")
                 text = display_name(f"{key_set} is {describe_status(status)}. You can pick a key image "
                                     "already: its search starts as soon as the set is ready.")
                 ui.label(text).classes("text-body2 text-grey-8")
-            elif state == "failed":
+            elif note == "failed":
                 ui.icon("error", color="negative", size="sm")
                 reason = f": {status.message}" if status.message else ""
                 failed = display_name(f"{key_set} could not be indexed{reason}")
@@ -272,10 +235,9 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
     def draw_grid() -> None:
         grid_area.clear()
         draw_note()
-        tab["drawn"] = grid_signature()
-        tab["tiles"] = []
-        tab["grid"] = None  # cleared above: a later refresh must not update the deleted element
-        key_set = tab["key_set"]
+        # Cleared above: a later refresh must not update the deleted elements.
+        grid.signature, grid.tiles, grid.element = grid_signature(), [], None
+        key_set = tab.key_set
         with grid_area:
             if key_set is None:
                 grid_title.text = "No image sets yet"
@@ -291,17 +253,15 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                 empty = f"{display_name(key_set)} has no images yet."
                 ui.label(empty).classes("text-grey-8 q-pa-md").mark("no-images")
                 return
-            pages = (len(names) + PAGE_SIZE - 1) // PAGE_SIZE
-            tab["page"] = min(max(1, tab["page"]), pages)
-            start = (tab["page"] - 1) * PAGE_SIZE
-            if pages > 1:
-                ui.pagination(1, pages, direction_links=True, value=tab["page"],
+            shown = tab.grid_page(len(names))
+            if shown.pages > 1:
+                ui.pagination(1, shown.pages, direction_links=True, value=shown.page,
                               on_change=lambda e: go_to_page(e.value)).props("max-pages=9 boundary-numbers")
-            with ui.element("div").classes("w-full thumb-grid").mark("key-grid") as grid:
-                tab["grid"] = grid
+            with ui.element("div").classes("w-full thumb-grid").mark("key-grid") as element:
+                grid.element = element
                 if not controls.valid():
-                    grid.props["data-invalid"] = "1"
-                for name in names[start:start + PAGE_SIZE]:
+                    element.props["data-invalid"] = "1"
+                for name in names[shown.start:shown.stop]:
                     # A real link to the key's results: open in a new tab and copy link work as everywhere.
                     tile = ui.link(target=results_for(key_set=key_set, image=name)).classes("thumb-tile")
                     tile.mark(f"thumb:{name}")
@@ -310,58 +270,53 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
                     with tile:
                         thumbnail_img(ctx.thumbnails.url(key_set, name), alt=display_name(name))
                         name_caption(name)
-                    tab["tiles"].append((tile, name))
+                    grid.tiles.append((tile, name))
 
     def refresh_links() -> None:
         """Every tile's link carries the settings as they are now; while they are invalid, a plain click
         explains why instead of opening a search that cannot run."""
-        for tile, name in tab["tiles"]:
-            tile.props["href"] = results_for(key_set=tab["key_set"], image=name)
+        for tile, name in grid.tiles:
+            tile.props["href"] = results_for(key_set=tab.key_set, image=name)
             tile.update()
-        grid = tab.get("grid")
-        if grid is not None:
+        if grid.element is not None:
             if controls.valid():
-                grid.props.pop("data-invalid", None)
+                grid.element.props.pop("data-invalid", None)
             else:
-                grid.props["data-invalid"] = "1"
-            grid.update()
+                grid.element.props["data-invalid"] = "1"
+            grid.element.update()
 
     def settings_changed() -> None:
         refresh_links()
         remember()
 
     def show_rule() -> None:
-        hint.text = follow_hint(tab["key_set"], tab["join_set"], tab["pinned"])
-        follow.set_visibility(tab["pinned"] and tab["key_set"] != tab["join_set"])
+        hint.text = tab.follow_hint()
+        follow.set_visibility(tab.offers_follow())
 
     def go_to_page(page: int) -> None:
-        tab["page"] = page
+        tab.page = page
         draw_grid()
         remember()
 
     def key_set_chosen(e: events.ValueChangeEventArguments) -> None:
-        tab["key_set"], tab["page"] = e.value, 1
-        if not tab["pinned"] and e.value is not None:
-            tab["join_set"] = e.value
+        if tab.choose_key_set(e.value):
             join_select.value = e.value  # runs join_set_chosen, which keeps it unpinned
         draw_grid()
         show_rule()
         remember()
 
     def join_set_chosen(e: events.ValueChangeEventArguments) -> None:
-        tab["join_set"] = e.value
-        tab["pinned"] = e.value != tab["key_set"]
+        tab.choose_join_set(e.value)
         controls.set_expansion(expansion_of(ctx, e.value))
         controls.refresh_default()
         show_rule()
         settings_changed()
 
     def follow_key_set() -> None:
-        tab["pinned"] = False
-        join_select.value = tab["key_set"]
+        join_select.value = tab.follow_key_set()
 
     def shuffle_changed(e: events.ValueChangeEventArguments) -> None:
-        tab["seed"], tab["page"] = random.randrange(1, 1 << 30), 1
+        tab.reshuffle()
         draw_grid()
         remember()
 
@@ -376,27 +331,26 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
         names = known_sets(ctx)
         choices = set_choices(names)
         if names != list(key_select.options):
-            gone = [name for name in (tab["key_set"], tab["join_set"]) if name and name not in names]
+            gone = tab.gone(names)
             if gone:
                 # The page switches to another set: say why, rather than change under the user's eyes.
-                ui.notify(removed_sets_text(list(dict.fromkeys(gone))), type="warning", position="top",
-                          multi_line=True)
-            key_select.set_options(choices, value=tab["key_set"] if tab["key_set"] in names else None)
-            join_select.set_options(choices, value=tab["join_set"] if tab["join_set"] in names else None)
-            if tab["key_set"] not in names:
-                tab["key_set"] = names[0] if names else None
-                key_select.value = tab["key_set"]
-            if tab["join_set"] not in names:
-                tab["join_set"], tab["pinned"] = tab["key_set"], False
-                join_select.value = tab["join_set"]
+                ui.notify(removed_sets_text(gone), type="warning", position="top", multi_line=True)
+            key_select.set_options(choices, value=tab.key_set if tab.key_set in names else None)
+            join_select.set_options(choices, value=tab.join_set if tab.join_set in names else None)
+            if tab.key_set not in names:
+                tab.key_set = names[0] if names else None
+                key_select.value = tab.key_set
+            if tab.join_set not in names:
+                tab.join_set, tab.pinned = tab.key_set, False
+                join_select.value = tab.join_set
             show_rule()
         # The key set may have just finished indexing (or been re-indexed): show its current images; while
         # it is indexing only the note above the grid follows the progress.
-        if not grid_area.default_slot.children or grid_signature() != tab.get("drawn"):
+        if not grid_area.default_slot.children or grid_signature() != grid.signature:
             draw_grid()
-        elif any(s.name == tab["key_set"] for s in statuses):
+        elif any(s.name == tab.key_set for s in statuses):
             draw_note()
-        controls.set_expansion(expansion_of(ctx, tab["join_set"]))
+        controls.set_expansion(expansion_of(ctx, tab.join_set))
         controls.refresh_default()
 
     def upload_message(text: str, problem: bool) -> None:
@@ -407,7 +361,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
             ui.notify(text, type="negative", position="top", multi_line=True)
 
     async def uploaded(e: events.UploadEventArguments) -> None:
-        if tab["join_set"] is None:
+        if tab.join_set is None:
             upload_message("Choose a set to search first.", True)
             return
         if not controls.check():
