@@ -19,7 +19,7 @@ from nicegui.functions.navigate import Navigate
 from nicegui.functions.notify import notify
 from nicegui.testing.general import nicegui_reset_globals, prepare_simulation
 from nicegui.testing.user import User
-from PIL import Image
+from PIL import Image, ImageOps
 
 from simages.extraction.images import open_rgb
 from simages.gui.app import build_app
@@ -93,8 +93,20 @@ class FakeManager:
 
     async def describe_upload(self, path: Path) -> np.ndarray:
         self.described.append(path)
-        image = np.asarray(open_rgb(path).resize((4, 2)), np.float32)
-        return image.reshape(-1)[:DIM] / 255.0 + 2.0
+        return cheap_descriptor(open_rgb(path))
+
+    async def describe_upload_oriented(self, path: Path) -> np.ndarray:
+        """As the real manager: the image as it is, turned 90/180/270 degrees, mirrored (5, DIM)."""
+        self.described.append(path)
+        image = open_rgb(path)
+        turns = [image.transpose(t) for t in (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180,
+                                              Image.Transpose.ROTATE_270)]
+        return np.stack([cheap_descriptor(i) for i in (image, *turns, ImageOps.mirror(image))])
+
+
+def cheap_descriptor(image: Image.Image) -> np.ndarray:
+    """The stand-in manager's descriptor of an image: a function of its pixels (DIM,)."""
+    return np.asarray(image.resize((4, 2)), np.float32).reshape(-1)[:DIM] / 255.0 + 2.0
 
 
 def demo_root(root: Path, sizes: dict[str, int] | None = None) -> tuple[Settings, FakeManager]:

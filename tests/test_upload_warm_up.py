@@ -31,6 +31,10 @@ class HeldManager(FakeManager):
         await self.release.wait()
         return await super().describe_upload(path)
 
+    async def describe_upload_oriented(self, path):  # what the upload asks for (turned and mirrored too)
+        await self.release.wait()
+        return await super().describe_upload_oriented(path)
+
 
 async def test_a_spinner_and_the_reason_while_the_first_upload_is_described(tmp_path):
     settings, _ = demo_root(tmp_path)

@@ -38,19 +38,19 @@ SMALLER, ASPECT, TURNED, MIRRORED = "smaller", "different-aspect", "turned", "mi
 REENCODED = "re-encoded"
 # Strongest evidence first: the order changes are listed in.
 ORDER = (TURNED, MIRRORED, SMALLER, ASPECT, REENCODED)
-_ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations shown with width and height swapped
 
 
 @dataclass(frozen=True)
 class ImageFacts:
     """What a file's header says: upright `width` x `height` pixels, its `format` (JPEG, PNG...), its size in
-    bytes, and where it is (for a byte comparison)."""
+    bytes, and where it is (for a byte comparison; None for an upload, which gives its `sha256`)."""
 
     width: int
     height: int
     format: str
     bytes: int
-    path: Path
+    path: Path | None
+    sha256: str = ""
 
     @property
     def area(self) -> int:
@@ -63,19 +63,15 @@ class ImageFacts:
 
 def image_facts(path: Path) -> ImageFacts | None:
     """The header facts of the image file `path` (None when it cannot be read: then nothing is said)."""
-    from simages.extraction.images import open_image
+    from simages.extraction.images import displayed_size, open_image
 
     try:
         size = os.stat(path).st_size
+        shown = displayed_size(path)  # upright: EXIF quarter turns applied
+        if shown is None:
+            return None
         with open_image(path) as image:
-            width, height = image.size
-            try:
-                orientation = image.getexif().get(0x0112, 1)
-            except Exception:  # a damaged EXIF block: the header's size is still right
-                orientation = 1
-            if orientation in _ROTATED_ORIENTATIONS:
-                width, height = height, width
-            return ImageFacts(width, height, str(image.format or ""), size, path)
+            return ImageFacts(shown[0], shown[1], str(image.format or ""), size, path)
     except (OSError, ValueError):
         return None
 
@@ -85,14 +81,18 @@ class FactsCache:
 
     def __init__(self) -> None:
         self._facts: dict[Path, ImageFacts | None] = {}
-        self._digests: dict[Path, str | None] = {}
+        self._digests: dict[Path, str | None] = {}  # SHA-256 by path, read when two sizes are equal
 
     def facts(self, path: Path) -> ImageFacts | None:
         if path not in self._facts:
             self._facts[path] = image_facts(path)
         return self._facts[path]
 
-    def digest(self, path: Path) -> str | None:
+    def digest(self, facts: ImageFacts) -> str | None:
+        """The SHA-256 of the file's bytes (None when it cannot be read)."""
+        if facts.sha256 or facts.path is None:
+            return facts.sha256 or None
+        path = facts.path
         if path not in self._digests:
             try:
                 with open(path, "rb") as stream:
@@ -151,7 +151,7 @@ def _other_bytes(a: ImageFacts, b: ImageFacts, cache: FactsCache | None) -> bool
     if a.bytes != b.bytes:
         return True
     cache = cache or FactsCache()
-    first, second = cache.digest(a.path), cache.digest(b.path)
+    first, second = cache.digest(a), cache.digest(b)
     return first is not None and second is not None and first != second
 
 

@@ -34,6 +34,18 @@ def describe_image_file(
     return describe_images(network, image[None], spec)[0]
 
 
+def describe_image_file_oriented(
+    path: Path, network: Network, spec: DescriptorSpec, max_pixels: int = 120_000_000
+) -> np.ndarray:
+    """The descriptors (5, d) of one image file as it is, turned by 90, 180 and 270 degrees
+    (counter-clockwise) and mirrored left-right, in one batch (simages.copies.turns: a duplicates search
+    of an upload); UnreadableImage if it is not an image. Turning the network's square input equals
+    stretching the turned image to it, so the file is decoded once."""
+    image = load_for_network(path, max_pixels)
+    batch = np.stack([image, *(np.rot90(image, k) for k in (1, 2, 3)), image[:, ::-1]])
+    return describe_images(network, np.ascontiguousarray(batch), spec)
+
+
 @lru_cache(maxsize=2)
 def network_for(weights: Path | None, cache_folder: Path | None = None) -> Network:
     """One network per process and weights file: loading VGG-16 costs a second, a query should not."""

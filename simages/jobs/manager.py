@@ -240,6 +240,11 @@ class IndexManager:
         """The descriptor of an uploaded image, computed in the describer process."""
         return await asyncio.wait_for(asyncio.wrap_future(self._submit_describe(path)), timeout)
 
+    async def describe_upload_oriented(self, path: Path, timeout: float = 300.0) -> np.ndarray:
+        """The descriptors (5, d) of an uploaded image as it is, turned by 90/180/270 degrees and mirrored
+        (simages.extraction.describe.describe_image_file_oriented), in one batch of the describer."""
+        return await asyncio.wait_for(asyncio.wrap_future(self._submit_describe(path, True)), timeout)
+
     def warm_up(self) -> None:
         """Start the describing process and have it build the network now, in the background: the first
         key image uploaded after the app starts is then described in about a second instead of waiting
@@ -261,13 +266,13 @@ class IndexManager:
     def describe_upload_sync(self, path: Path, timeout: float = 300.0) -> np.ndarray:
         return self._submit_describe(path).result(timeout)
 
-    def _submit_describe(self, path: Path) -> Future[np.ndarray]:
+    def _submit_describe(self, path: Path, oriented: bool = False) -> Future[np.ndarray]:
         future: Future[np.ndarray] = Future()
         with self._lock:
             describer = self._describer_for_request()
             request_id = next(self._ids)
             self._futures[request_id] = future
-            describer.requests.put(("describe", request_id, str(path)))
+            describer.requests.put(("describe", request_id, str(path), oriented))
         return future
 
     # -- events -------------------------------------------------------------------------------------------

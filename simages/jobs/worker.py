@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simages.extraction.calibration import CALIBRATING
-from simages.extraction.describe import describe_image_file, network_for
+from simages.extraction.describe import describe_image_file, describe_image_file_oriented, network_for
 from simages.extraction.image_errors import UnreadableImage
 from simages.extraction.network import Network, calibration_pending_for
 from simages.jobs.derived import refresh_atlas, refresh_derived
@@ -24,7 +24,8 @@ from simages.jobs.indexer import index_set
 from simages.settings import ENV_LOG_BATCHES, MissingWeightsError, Settings, environment_setting
 from simages.store.npz_store import StoreError
 
-# Requests: ("index", set_name[, build_atlas]) | ("describe", request_id, path)
+# Requests: ("index", set_name[, build_atlas]) | ("describe", request_id, path[, oriented]): with
+#             `oriented`, the (5, d) descriptors of the image as it is, turned and mirrored
 #           | ("warm",): build the network now
 #           | ("calibrate",): estimate the duplicate threshold on the collection's own photos when the kept
 #             estimate is not for its current duplicates space (simages.copies.calibration.refresh)
@@ -87,7 +88,8 @@ def worker_main(
         elif request[0] == "calibrate":
             _calibrate(settings, events, get_network)
         elif request[0] == "describe":
-            _describe(settings, request[1], Path(request[2]), events, get_network)
+            oriented = len(request) > 3 and bool(request[3])
+            _describe(settings, request[1], Path(request[2]), events, get_network, oriented)
 
 
 def _calibration_pending(settings: Settings, network_factory: Callable[[], Network] | None) -> bool:
@@ -173,10 +175,12 @@ def _warm(get_network: Callable[[], Network], events: Any) -> None:
 
 
 def _describe(
-    settings: Settings, request_id: int, path: Path, events: Any, get_network: Callable[[], Network]
+    settings: Settings, request_id: int, path: Path, events: Any, get_network: Callable[[], Network],
+    oriented: bool = False,
 ) -> None:
+    describe = describe_image_file_oriented if oriented else describe_image_file
     try:
-        vector = describe_image_file(path, get_network(), settings.descriptor, settings.max_image_pixels)
+        vector = describe(path, get_network(), settings.descriptor, settings.max_image_pixels)
     except (UnreadableImage, MissingWeightsError) as error:
         events.put(("vector", request_id, None, str(error)))
     except Exception as error:

@@ -85,10 +85,15 @@ class FileKey:
 
 @dataclass(frozen=True, eq=False)
 class VectorKey:
-    """A key given by its raw (stored-style) descriptor, computed elsewhere: an image uploaded to the app."""
+    """A key given by its raw (stored-style) descriptor, computed elsewhere: an image uploaded to the app.
+    `oriented` (5, d): its descriptors as it is, turned 90/180/270 degrees and mirrored, for a duplicates
+    search that tries the turns (simages.copies.turns); `facts`: its file's header facts, to say what
+    changed in the copies found (simages.copies.changes)."""
 
     name: str
     vector: np.ndarray
+    oriented: np.ndarray | None = None
+    facts: ImageFacts | None = None
 
     def label(self) -> str:
         return self.name
@@ -299,15 +304,37 @@ def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache)
     index = read_set(cache, settings, request.set_name, reading)
     spec = query_spec(request.metric, request.knn, request.range_threshold, request.expand, intent, index)
     key = parse_key(request.key, settings) if isinstance(request.key, str) else request.key
-    if isinstance(key, FileKey) and intent.collection_space:
+    copies = intent.collection_space and not request.view  # the duplicates question, in its own space
+    if isinstance(key, FileKey) and copies:
         return _turned_file_query(request, settings, index, intent, spec, choice, key)
     raw, exclude = key_vector(key, settings, index, intent, cache, reading)
     if request.include_self:
         exclude = None
     searched = viewed(index, request.view)  # after the key's descriptor was checked against the set's own
-    result, cost = explained_key_join(searched, raw, spec, choice, key=key.label(), exclude=exclude,
-                                      limit=request.limit, settings=settings, exact=request.exact)
-    return QueryAnswer(result, spec, intent, searched.explain(spec.expand), cost)
+    costs: list[QueryCost] = []
+
+    def search(vector: np.ndarray) -> KeyResult:
+        result, spent = explained_key_join(searched, vector, spec, choice, key=key.label(), exclude=exclude,
+                                           limit=request.limit, settings=settings, exact=request.exact)
+        costs.append(spent)
+        return result
+
+    if not copies:
+        result = search(raw)
+        return QueryAnswer(result, spec, intent, searched.explain(spec.expand), costs[0])
+    turns: dict[str, int] = {}
+    mirrored: set[str] = set()
+    if isinstance(key, VectorKey) and key.oriented is not None:  # an upload: its turns were described
+        from simages.copies.turns import search_oriented
+
+        result, turns, mirrored = search_oriented(search, key.oriented, request.limit)
+    else:
+        result = search(raw)
+    facts: Path | ImageFacts | None = (
+        key.facts if isinstance(key, VectorKey) else settings.image_sets / key.set_name / key.image
+    )
+    changes = copy_changes_of(result, searched, settings, facts, turns, mirrored)
+    return QueryAnswer(result, spec, intent, searched.explain(spec.expand), costs[0], turns, changes)
 
 
 def _turned_file_query(request: QueryRequest, settings: Settings, index: SetIndex, intent: Intent,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
-from simages.copies.levels import LevelThresholds
+from simages.copies.levels import LevelThresholds, is_duplicate
 from simages.gui.pages.common import name_caption, thumbnail_img
 from simages.gui.urls.image import thumb_url
 from simages.gui.urls.query import QueryState, results_url
@@ -56,6 +56,9 @@ class ViewContext:
     # For a duplicates join: the level thresholds of its space, so each pair shows its level (exact,
     # edited, look-alike); None for a similar-images join, whose scores mean likeness, not copying.
     levels: LevelThresholds | None = None
+    # For a duplicates join: what changed between the two images of a copy pair (a_set, a, b_set, b) in
+    # words, "" when nothing can be told (simages.copies.changes).
+    changed: Callable[[str, str, str, str], str] | None = None
 
 
 def page_count(items: int, per_page: int) -> int:
@@ -102,9 +105,14 @@ def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, sp
         with ui.row().classes("items-center justify-between no-wrap"):
             ui.label(f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}").classes(
                 "join-score").mark("pair-score")
-            if view.levels is not None:
-                level_chip(pair_level(pair.score, spec.metric, view.levels))
+            level = pair_level(pair.score, spec.metric, view.levels) if view.levels is not None else None
+            if level is not None:
+                level_chip(level)
             ui.label(f"#{number}").classes("text-caption text-grey-6")
+        if level is not None and is_duplicate(level) and view.changed is not None:
+            said = view.changed(a_set, pair.a, pair.b_set, pair.b)
+            if said:
+                ui.label(f"changed: {said}").classes("text-caption text-grey-8").mark("pair-changed")
         images = ui.element("div").classes("join-pair-images").mark("pair-images")
         images.props["title"] = "Compare side by side"
         images.on("click", lambda _, p=position: view.on_compare(p))

@@ -16,6 +16,8 @@ from typing import Any
 
 from nicegui import run, ui
 
+from simages.copies.changes import FactsCache, changes_between
+from simages.copies.changes import describe as describe_changes
 from simages.copies.levels import LevelThresholds
 from simages.gui.context import GuiContext
 from simages.gui.join.compare import open_compare
@@ -66,6 +68,20 @@ from simages.naming import display_name
 from simages.nearest.core.intents import DEFAULT_INTENT, DUPLICATES, intent_named
 from simages.nearest.duplicates.exact import level_thresholds
 from simages.wording import plural
+
+
+def pair_changes(ctx: GuiContext):
+    """What changed between the two images of a copy pair, in words (simages.copies.changes): read from
+    their headers when a page of pairs is drawn, each file once per page."""
+    cache = FactsCache()
+
+    def changed(a_set: str, a: str, b_set: str, b: str) -> str:
+        root = ctx.settings.image_sets
+        return describe_changes(changes_between(cache.facts(root / a_set / a), cache.facts(root / b_set / b),
+                                                cache=cache))
+
+    return changed
+
 
 # The value of "all other sets" in the B picker: set names never contain '/', so it is never a set.
 ALL_OTHERS = "/all-other-sets"
@@ -298,7 +314,8 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         pager_area.clear()
         thresholds = join_levels(tab["resolved"].request)
         view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
-            viewer, outcome.pairs, position, spec), levels=thresholds)
+            viewer, outcome.pairs, position, spec), levels=thresholds,
+            changed=pair_changes(ctx) if thresholds is not None else None)
         if state.view == "pairs":
             items, per_page = len(outcome.pairs.distinct), PAIRS_PER_PAGE
         elif state.view == "knn":

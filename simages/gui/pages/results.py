@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from simages.copies.changes import describe as describe_changes
 from simages.gui.context import GuiContext
 from simages.gui.pages.atlas import atlas_url
 from simages.gui.pages.common import (
@@ -37,6 +38,7 @@ from simages.gui.state.results import (
     ResultsTab,
     Waiting,
     atlas_link_text,
+    copies_turned,
     excluded,
     is_stale,
     next_page,
@@ -44,6 +46,7 @@ from simages.gui.state.results import (
     search,
     side_by_side_settings,
     suggested_threshold,
+    turned_sentence,
 )
 from simages.gui.urls.image import upload_url
 from simages.gui.urls.query import InvalidQuery, QueryState, from_params, home_url, results_url
@@ -291,6 +294,12 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                 return
             ui.label("Click an image to see it full size beside the key; middle-click or Ctrl+click opens it "
                      "as the key of a new search in a new tab.").classes("text-caption text-grey-7")
+            turns = copies_turned(answered)
+            if turns:
+                with ui.row().classes("items-center no-wrap gap-1").mark("turned-note"):
+                    ui.icon("rotate_90_degrees_ccw", color="primary", size="xs")
+                    ui.label(turned_sentence(turns)).classes("text-body2 text-grey-8")
+            changes = answered.answer.changes
             with ui.element("div").classes("w-full thumb-grid").mark("results-grid"):
                 for rank, (match, item) in enumerate(zip(result.matches, items, strict=True)):
                     score = format_score(result.metric, match.score)
@@ -308,6 +317,13 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                         ui.label(score).classes("thumb-score").mark("score")
                     if answered.levels is not None:
                         level_chip(pair_level(match.score, result.metric, answered.levels))
+                    if match.image in turns:
+                        ui.label(f"found with the key turned {turns[match.image]}°").classes(
+                            "text-caption text-primary").mark(f"turned:{match.image}")
+                    if changes.get(match.image):
+                        changed = ui.label(f"changed: {describe_changes(changes[match.image])}")
+                        changed.classes("text-caption text-grey-8").style("max-width: 190px").mark(
+                            f"changed:{match.image}")
 
     def show_problem(message: str) -> None:
         summary.text = "This search cannot run"

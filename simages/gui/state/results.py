@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simages.copies.changes import ImageFacts
 from simages.copies.levels import LevelThresholds
 from simages.gui.context import GuiContext
 from simages.gui.pages.common import key_threshold_for, load_index, status_of
@@ -23,6 +24,7 @@ from simages.nearest.teaching.views import UNSCALED, unscaled_index
 from simages.operations.compare import Setting
 from simages.operations.query import QueryAnswer, QueryRequest, StoredKey, VectorKey, run_query
 from simages.store.npz_store import StoreError
+from simages.wording import plural
 
 # Listed results at most; a range query still reports how many passed in total.
 RESULT_LIMIT = 200
@@ -140,7 +142,11 @@ def request_for(ctx: GuiContext, query: QueryState, spec: QuerySpec) -> QueryReq
         item = ctx.uploads.get(query.upload)
         if item is None:
             raise LookupError("the uploaded image is no longer available")
-        key: StoredKey | VectorKey = VectorKey(item.filename, item.vector)
+        # Turned and mirrored too (a duplicates search tries the turns and says what changed), with the
+        # facts of the uploaded file (simages.copies.changes).
+        facts = None if item.width is None or item.height is None else ImageFacts(
+            item.width, item.height, item.format, item.size_bytes or 0, None, item.sha256)
+        key: StoredKey | VectorKey = VectorKey(item.filename, item.vector, item.oriented, facts)
     else:
         assert query.key_set is not None and query.image is not None
         key = StoredKey(query.key_set, query.image)
@@ -185,6 +191,23 @@ def levels_of(ctx: GuiContext, query: QueryState) -> LevelThresholds | None:
         return level_thresholds(ctx.descriptors.get(ctx.settings, query.join_set, DUPLICATES))
     except (LookupError, ValueError, OSError):
         return None
+
+
+def copies_turned(answered: Answered) -> dict[str, int]:
+    """The copies (exact or edited level: those with a "what changed") found with the key turned, and the
+    turn (degrees); a look-alike found turned is not said to be a turned copy."""
+    changes = answered.answer.changes
+    return {image: turn for image, turn in answered.answer.turns.items() if image in changes}
+
+
+def turned_sentence(turns: dict[str, int]) -> str:
+    """"1 copy found with the key turned 270° (the copy is shown sideways)." for the turns of copies."""
+    by_turn: dict[int, int] = {}
+    for turn in turns.values():
+        by_turn[turn] = by_turn.get(turn, 0) + 1
+    said = "; ".join(f"{plural(count, 'copy', 'copies')} found with the key turned {turn}°"
+                     for turn, count in sorted(by_turn.items()))
+    return f"{said} (the copy is shown sideways)."
 
 
 def suggested_threshold(

@@ -4,10 +4,12 @@ index manager's worker with the app's settings, then forgotten on disk (only vec
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import tempfile
 from pathlib import Path, PurePath
 
+from simages.copies.changes import image_facts
 from simages.extraction.image_errors import UnreadableImage
 from simages.extraction.images import displayed_size
 from simages.gui.context import GuiContext
@@ -31,9 +33,19 @@ async def describe_uploaded(ctx: GuiContext, filename: str, data: bytes) -> Uplo
         path.write_bytes(data)
         # The thumbnail doubles as the early "is this an image?" check, before the network is asked.
         thumbnail = await asyncio.to_thread(render_jpeg, path, ctx.settings.max_image_pixels, 512)
-        vector = await ctx.manager.describe_upload(path)
+        # Turned and mirrored too, in the same batch: a duplicates search finds a copy shown sideways and
+        # says it was turned or mirrored (simages.copies.turns). A manager that cannot gives the key alone.
+        describe_oriented = getattr(ctx.manager, "describe_upload_oriented", None)
+        oriented = None
+        if describe_oriented is not None:
+            oriented = await describe_oriented(path)
+            vector = oriented[0]
+        else:
+            vector = await ctx.manager.describe_upload(path)
         # The original's displayed size: the viewer shows it, as only a 512-pixel copy of an upload is kept.
         width, height = displayed_size(path) or (None, None)
+        facts = image_facts(path)
     return ctx.uploads.add(PurePath(filename).name or "upload", vector, thumbnail, width=width, height=height,
-                           size_bytes=len(data))
+                           size_bytes=len(data), oriented=oriented, format=facts.format if facts else "",
+                           sha256=hashlib.sha256(data).hexdigest())
 

@@ -24,6 +24,12 @@ class UploadedKey:
     width: int | None = None
     height: int | None = None
     size_bytes: int | None = None
+    # The key also turned by 90/180/270 degrees and mirrored ((5, d), row 0 = `vector`), for duplicates
+    # searches (simages.copies.turns); None when the describer gave only `vector`.
+    oriented: np.ndarray | None = None
+    # The upload's format (JPEG, PNG...) and SHA-256 of its bytes: "re-encoded" (simages.copies.changes).
+    format: str = ""
+    sha256: str = ""
 
 
 class UploadStore:
@@ -35,9 +41,11 @@ class UploadStore:
         self._lock = threading.Lock()
 
     def add(self, filename: str, vector: np.ndarray, thumbnail: bytes, *, width: int | None = None,
-            height: int | None = None, size_bytes: int | None = None) -> UploadedKey:
+            height: int | None = None, size_bytes: int | None = None, oriented: np.ndarray | None = None,
+            format: str = "", sha256: str = "") -> UploadedKey:
+        rows = None if oriented is None else np.asarray(oriented, dtype=np.float32)
         item = UploadedKey(uuid.uuid4().hex, filename, np.asarray(vector, dtype=np.float32), thumbnail, width,
-                           height, size_bytes)
+                           height, size_bytes, rows, format, sha256)
         with self._lock:
             self._items[item.id] = item
             while len(self._items) > self.capacity:

@@ -1,0 +1,37 @@
+"""The join page says what changed between the two images of each copy pair (duplicates intent), from the
+files' headers and bytes, and nothing for look-alikes or similar-images joins."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from tests.gui_fixtures import demo_root, gui_app, make_images, vectors_for, write_store
+
+
+def collection(tmp_path):
+    """`animals` (24 images) and `mine`: a half-size copy of animals' first image (the same descriptor), and
+    an unrelated image."""
+    settings, manager = demo_root(tmp_path, {"animals": 24})
+    folder = settings.image_sets / "animals"
+    animals = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+    write_store(settings, "animals", animals, descriptor="gap+l2")
+    names = make_images(tmp_path, "mine", 2, prefix="min")
+    Image.open(folder / animals[0]).resize((30, 20)).save(settings.image_sets / "mine" / names[0])
+    write_store(settings, "mine", names, np.stack([vectors_for(animals)[0], -vectors_for(animals)[1]]),
+                descriptor="gap+l2")
+    manager.set("mine", state="indexed", count=2)
+    return settings, manager, animals[0], names
+
+
+async def test_a_copy_pair_says_it_is_smaller(tmp_path):
+    settings, manager, first, mine = collection(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=mine&b=animals&intent=duplicates")
+        await user.should_see(marker="pairs-view", retries=50)
+        (card,) = user.find(marker=f"pair:{mine[0]}|animals/{first}").elements
+        said = [e.text for e in card.descendants() if "pair-changed" in e._markers]
+        assert said == ["changed: smaller (30×20 vs 60×40)"]
+        await user.open("/join?a=mine&b=animals&intent=similar")
+        await user.should_see(marker="pairs-view", retries=50)
+        await user.should_not_see(marker="pair-changed")
