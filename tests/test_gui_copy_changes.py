@@ -35,3 +35,23 @@ async def test_a_copy_pair_says_it_is_smaller(tmp_path):
         await user.open("/join?a=mine&b=animals&intent=similar")
         await user.should_see(marker="pairs-view", retries=50)
         await user.should_not_see(marker="pair-changed")
+
+
+async def test_compare_gives_the_pairs_level_its_meaning_and_what_changed(tmp_path):
+    from nicegui import ui
+    from nicegui.testing.user_interaction import UserInteraction
+
+    from simages.copies.levels import Level
+
+    settings, manager, first, mine = collection(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=mine&b=animals&intent=duplicates")
+        await user.should_see(marker="pairs-view", retries=50)
+        (card,) = user.find(marker=f"pair:{mine[0]}|animals/{first}").elements
+        (images,) = [e for e in card.descendants() if "pair-images" in e._markers]
+        dialog = user.find(kind=ui.dialog).elements.pop()
+        UserInteraction(user, {images}, None).click()
+        assert dialog.value
+        caption = user.find(marker="viewer-caption").elements.pop().text
+        assert f"{Level.EXACT.title}: {Level.EXACT.meaning}" in caption
+        assert "changed: smaller (30×20 vs 60×40)" in caption

@@ -1,10 +1,15 @@
 """Compare: the pairs of a join in the shared full-size viewer, two images side by side with their names,
-file information and score; left/right steps through the pairs, Esc closes."""
+file information and score (for a duplicates join also the pair's level, what it means, and what changed);
+left/right steps through the pairs, Esc closes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from simages.copies.levels import LevelThresholds, is_duplicate
 from simages.gui.urls.image import full_url
 from simages.gui.widgets.controls import format_score, score_label
+from simages.gui.widgets.levels import pair_level
 from simages.gui.widgets.viewer import Viewer, ViewItem, ViewPair
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.joins.pairs import JoinPair, JoinPairs
@@ -14,19 +19,31 @@ from simages.nearest.joins.pairs import JoinPair, JoinPairs
 WINDOW = 500
 
 
-def view_pair(a_set: str, pair: JoinPair, spec: QuerySpec) -> ViewPair:
+def view_pair(a_set: str, pair: JoinPair, spec: QuerySpec, levels: LevelThresholds | None = None,
+              changed: Callable[[str, str, str, str], str] | None = None) -> ViewPair:
+    """The pair in the viewer; with `levels` (a duplicates join) its caption also gives the pair's level
+    and meaning, and what changed for a copy (`changed`, as the pairs view says it)."""
     score = f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}"
+    if levels is not None:
+        level = pair_level(pair.score, spec.metric, levels)
+        score = f"{score} · {level.title}: {level.meaning}"
+        copy = changed is not None and is_duplicate(level)
+        said = changed(a_set, pair.a, pair.b_set, pair.b) if copy else ""
+        if said:
+            score = f"{score} · changed: {said}"
     left = ViewItem(name=f"{a_set}/{pair.a}", url=full_url(a_set, pair.a), set_name=a_set, image=pair.a)
     right = ViewItem(name=f"{pair.b_set}/{pair.b}", url=full_url(pair.b_set, pair.b), set_name=pair.b_set,
                      image=pair.b)
     return ViewPair(left=left, right=right, caption=score)
 
 
-def open_compare(viewer: Viewer, pairs: JoinPairs, position: int, spec: QuerySpec) -> None:
+def open_compare(viewer: Viewer, pairs: JoinPairs, position: int, spec: QuerySpec,
+                 levels: LevelThresholds | None = None,
+                 changed: Callable[[str, str, str, str], str] | None = None) -> None:
     """Open the viewer on pair `position` (of all kept pairs, best first) with its neighbours in the list
     the pairs view shows (a self-join's x ~ y and y ~ x once) to step through."""
     shown = pairs.distinct if position in pairs.distinct_set else list(range(len(pairs.pairs)))
     index = shown.index(position)
     start = max(0, index - WINDOW)
     window = [pairs.pairs[p] for p in shown[start : index + WINDOW]]
-    viewer.open([view_pair(pairs.a_set, p, spec) for p in window], index - start)
+    viewer.open([view_pair(pairs.a_set, p, spec, levels, changed) for p in window], index - start)

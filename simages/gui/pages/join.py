@@ -313,9 +313,9 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         content.clear()
         pager_area.clear()
         thresholds = join_levels(tab["resolved"].request)
+        changed = pair_changes(ctx) if thresholds is not None else None
         view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
-            viewer, outcome.pairs, position, spec), levels=thresholds,
-            changed=pair_changes(ctx) if thresholds is not None else None)
+            viewer, outcome.pairs, position, spec, thresholds, changed), levels=thresholds, changed=changed)
         if state.view == "pairs":
             items, per_page = len(outcome.pairs.distinct), PAIRS_PER_PAGE
         elif state.view == "knn":

@@ -275,7 +275,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         current, result = answered.query, answered.result
         items = [
             ViewItem(m.image, ctx.thumbnails.url(current.join_set, m.image, full=True),
-                     caption=f"{score_label(result.metric)} {format_score(result.metric, m.score)}",
+                     caption=viewer_caption(answered, m.image, m.score),
                      set_name=current.join_set, image=m.image, link=result_link(current, m.image))
             for m in result.matches
         ]
@@ -324,6 +324,17 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                         changed = ui.label(f"changed: {describe_changes(changes[match.image])}")
                         changed.classes("text-caption text-grey-8").style("max-width: 190px").mark(
                             f"changed:{match.image}")
+
+    def viewer_caption(answered: Answered, image: str, score: float) -> str:
+        """The score; for the duplicates question also the level, its meaning and what changed."""
+        metric = answered.result.metric
+        caption = f"{score_label(metric)} {format_score(metric, score)}"
+        if answered.levels is None:
+            return caption
+        level = pair_level(score, metric, answered.levels)
+        caption = f"{caption} · {level.title}: {level.meaning}"
+        changes = answered.answer.changes.get(image)
+        return f"{caption} · changed: {describe_changes(changes)}" if changes else caption
 
     def show_problem(message: str) -> None:
         summary.text = "This search cannot run"
