@@ -5,7 +5,8 @@ The URL describes the join completely (see join_state), so what is on screen can
 join is a page and a history entry of its own (as on /similar), while switching views or pages replaces
 the URL in place. The join itself runs in the background (ctx.joins): a progress bar and a Cancel button
 show while it runs, other tabs keep working, and a finished join is cached, so switching views, pages or
-going back costs nothing. Everything this tab remembers lives in this function's closure.
+going back costs nothing. Everything this tab remembers is one JoinTab (gui/state/join.py) made by the
+builder for each tab; the decisions the page shows are tested functions there, so this module draws.
 """
 
 from __future__ import annotations
@@ -16,29 +17,20 @@ from typing import Any
 
 from nicegui import run, ui
 
-from simages.copies.changes import FactsCache, changes_between
-from simages.copies.changes import describe as describe_changes
-from simages.copies.levels import LevelThresholds
 from simages.gui.context import GuiContext
 from simages.gui.join.compare import open_compare
-from simages.gui.join.setup import JoinProblem, ResolvedJoin, load_for, resolve, suggested_threshold
+from simages.gui.join.setup import JoinProblem, ResolvedJoin, resolve, suggested_threshold
 from simages.gui.join.views import (
     CSS,
-    GROUPS_PER_PAGE,
-    KEYS_PER_PAGE,
-    PAIRS_PER_PAGE,
     ViewContext,
     draw_groups,
     draw_knn,
     draw_pairs,
     group_summary,
-    listed_keys,
-    page_count,
     summary_text,
 )
 from simages.gui.pages.atlas import join_atlas_url
 from simages.gui.pages.common import (
-    DUPLICATES_NO_EXPANSION,
     error_page,
     known_sets,
     load_index,
@@ -47,10 +39,27 @@ from simages.gui.pages.common import (
     set_choices,
     status_of,
 )
+from simages.gui.state.join import (
+    ALL_OTHERS,
+    VIEW_LABELS,
+    JoinTab,
+    applied,
+    b_of,
+    b_value,
+    expansion_for,
+    groups_apply,
+    join_levels,
+    pair_changes,
+    picked,
+    view_choices,
+    view_page,
+    waiting_summary,
+)
+from simages.gui.state.join import progress_text as progress_text_of
 from simages.gui.urls.join import JoinState, csv_url, groups_url, join_from_params, join_params, join_url
 from simages.gui.urls.query import InvalidQuery, home_url
 from simages.gui.widgets.calibration_note import calibration_note
-from simages.gui.widgets.controls import Expansion, QueryControls, format_score
+from simages.gui.widgets.controls import QueryControls, format_score
 from simages.gui.widgets.head_picker import head_picker
 from simages.gui.widgets.histogram import (
     level_marks,
@@ -63,45 +72,11 @@ from simages.gui.widgets.intent_picker import follow_intent, intent_picker
 from simages.gui.widgets.status_panel import describe_status
 from simages.gui.widgets.teaching_panel import mount_join_request_panel
 from simages.gui.widgets.viewer import Viewer
-from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinJob, JoinOutcome
+from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinOutcome
 from simages.naming import display_name
-from simages.nearest.core.intents import DEFAULT_INTENT, DUPLICATES, intent_named
-from simages.nearest.duplicates.exact import level_thresholds
-from simages.wording import plural
 
-
-def pair_changes(ctx: GuiContext):
-    """What changed between the two images of a copy pair, in words (simages.copies.changes): read from
-    their headers when a page of pairs is drawn, each file once per page."""
-    cache = FactsCache()
-
-    def changed(a_set: str, a: str, b_set: str, b: str) -> str:
-        root = ctx.settings.image_sets
-        return describe_changes(changes_between(cache.facts(root / a_set / a), cache.facts(root / b_set / b),
-                                                cache=cache))
-
-    return changed
-
-
-# The value of "all other sets" in the B picker: set names never contain '/', so it is never a set.
-ALL_OTHERS = "/all-other-sets"
-VIEW_LABELS = {"pairs": "Pairs", "knn": "Matches per image", "groups": "Groups"}
 _POLL_SECONDS = 0.1
 log = logging.getLogger(__name__)
-
-
-def groups_apply(state: JoinState) -> bool:
-    """Groups mean something for self-joins and range joins (a kNN join links everything to something)."""
-    return state.self_join or state.predicate == "range"
-
-
-def expansion_for(ctx: GuiContext, b: str | None, intent: str = DEFAULT_INTENT.name) -> Expansion:
-    """The query expansion of the searched set as the intent reads it (unknown for "all other sets" or a set
-    not indexed; none for duplicates)."""
-    if intent == DUPLICATES.name:
-        return Expansion(0, DUPLICATES_NO_EXPANSION)
-    index = load_for(ctx, b, intent_named(intent)) if b else None
-    return Expansion() if index is None else Expansion(index.expansion, index.expansion_left_out())
 
 
 def _prefetch(ctx: GuiContext, state: JoinState) -> None:
@@ -124,21 +99,21 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
     threading.Thread(target=_prefetch, args=(ctx, state), name="simages-join-prefetch", daemon=True).start()
     ui.add_css(CSS)
     page_header("set join")
-    tab: dict[str, Any] = {"state": state, "job": None, "resolved": None, "seen": None}
+    tab = JoinTab(state)
     viewer = Viewer(ctx)
     sets = known_sets(ctx)
     b_options = set_choices(sets) | {ALL_OTHERS: "All other sets"}
+    # The pickers, drawn below; the threshold controls may ask for a suggestion before they exist.
+    pickers: tuple[ui.select, ui.select, ui.toggle] | None = None
+    head_select: ui.select | None = None
 
     def picked_state(**changes: Any) -> JoinState:
         """The join the pickers describe now (before it is applied); the URL's until they exist."""
-        if "pickers" not in tab:
-            return tab["state"].with_(**changes)
-        a_value, b_value, intent = (select.value for select in tab["pickers"])
-        b = None if b_value == ALL_OTHERS else b_value
-        picked = {"a": a_value or tab["state"].a, "b": b, "intent": intent}
-        if tab.get("head_select") is not None:
-            picked["head"] = tab["head_select"].value or None
-        return tab["state"].with_(**picked | changes)
+        if pickers is None:
+            return tab.listed.with_(**changes)
+        a_value, b_value, intent = (select.value for select in pickers)
+        head = head_select.value if head_select is not None else None
+        return picked(tab.listed, a_value, b_value, intent, head, head_select is not None, **changes)
 
     with ui.column().classes("w-full q-pa-md gap-3").style("max-width: 1400px; margin: 0 auto"):
         ui.link("← Back to the start page", home_url(state.b, state.a)).classes("text-primary").mark(
@@ -151,14 +126,13 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                     a_select = ui.select(set_choices(sets), value=state.a if state.a in sets else None,
                                          label="Set A: each of its images is a key").classes("w-full")
                     a_select.mark("join-a")
-                    b_value = ALL_OTHERS if state.b is None else state.b
-                    b_select = ui.select(b_options, value=b_value if b_value in b_options else None,
+                    b_select = ui.select(b_options, value=b_value(state, b_options),
                                          label="Set B: searched (A itself finds duplicates)")
                     b_select.classes("w-full")
                     b_select.mark("join-b")
-                    tab["pickers"] = (a_select, b_select, intent_toggle)
+                    pickers = (a_select, b_select, intent_toggle)
                     # Trained heads (simages train) apply to the similar intent's joins.
-                    tab["head_select"] = head_picker(ctx, state.head, on_change=lambda: None)
+                    head_select = head_picker(ctx, state.head, on_change=lambda: None)
                     controls = QueryControls(
                         state.metric, state.predicate, state.param,
                         lambda m, e: suggested_threshold(ctx, picked_state(metric=m, expand=e)),
@@ -174,7 +148,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                     chart_area = ui.column().classes("w-full")
 
             with ui.column().classes("col gap-2 main-column"):
-                removed_sets_banner(ctx, lambda: [tab["state"].a, tab["state"].b])
+                removed_sets_banner(ctx, lambda: [tab.listed.a, tab.listed.b])
                 summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
                 method = ui.label("").classes("text-caption text-grey-7").mark("method")
                 calibration_area = ui.column().classes("w-full gap-0")
@@ -203,12 +177,12 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                 teaching_area = ui.column().classes("w-full")
 
     def set_url(state: JoinState) -> None:
-        tab["state"] = state
+        tab.listed = state
         ui.navigate.history.replace(join_url(state))
 
     async def start() -> None:
         """Resolve the join (sets, default threshold) off the event loop, then run or reuse it."""
-        state: JoinState = tab["state"]
+        state = tab.listed
         content.clear()
         pager_area.clear()
         notes.clear()
@@ -221,7 +195,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             else:
                 show_problem(problem.title, problem.message)
             return
-        tab["resolved"] = resolved
+        tab.resolved = resolved
         if resolved.state != state:  # the default parameter written out: the URL says what ran
             set_url(resolved.state)
             controls.param.value = resolved.state.param
@@ -237,11 +211,11 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                 ui.label(f"Not searched, not indexed yet: {', '.join(resolved.left_out)}.").classes(
                     "text-caption text-warning").mark("left-out")
         job = ctx.joins.start(resolved.request)
-        tab["job"], tab["seen"] = job, None
+        tab.started(job)
         poll()
 
     def poll() -> None:
-        job: JoinJob | None = tab["job"]
+        job = tab.job
         if job is None:
             timer.active = False
             return
@@ -249,17 +223,14 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             progress_box.set_visibility(True)
             view_bar.set_visibility(False)
             progress.value = job.fraction
-            progress_text.text = display_name(
-                f"Joining: {job.done:,} of {plural(job.total, 'image')} of {job.request.a}"
-                if job.total else f"{job.phase[:1].upper()}{job.phase[1:]}…")
+            progress_text.text = display_name(progress_text_of(job))
             summary.text = "Joining…"
             timer.active = True
             return
         timer.active = False
         progress_box.set_visibility(False)
-        if tab["seen"] is job:
+        if not tab.to_draw(job):
             return
-        tab["seen"] = job
         if job.state == DONE and job.outcome is not None:
             show_outcome(job.outcome)
         elif job.state == CANCELLED:
@@ -268,7 +239,8 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             show_problem("This join cannot run", job.error[:1].upper() + job.error[1:])
 
     def show_outcome(outcome: JoinOutcome) -> None:
-        resolved: ResolvedJoin = tab["resolved"]
+        resolved = tab.resolved
+        assert resolved is not None
         spec = resolved.request.spec
         summary.text = display_name(summary_text(outcome.pairs, spec))
         described = resolved.state.intent_spec.describe()
@@ -279,7 +251,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         marker, label = marker_for(spec.metric, spec.predicate, spec.param, weakest)
         if spec.predicate == "knn" and marker is not None:
             label = f"weakest match: {format_score(spec.metric, marker)}"
-        thresholds = join_levels(resolved.request)
+        thresholds = join_levels(ctx, resolved.request)
         marks = level_marks(spec.metric, thresholds) if thresholds is not None else []
         calibration_area.clear()
         if thresholds is not None:
@@ -292,43 +264,34 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             else:
                 ui.label("No pairs to score.").classes("text-grey-7")
         view_bar.set_visibility(True)
-        has_groups = groups_apply(resolved.state)
-        view_toggle.set_options(VIEW_LABELS if has_groups else {k: v for k, v in VIEW_LABELS.items()
-                                                                 if k != "groups"},
-                                value=resolved.state.view if has_groups or resolved.state.view != "groups"
-                                else "pairs")
-        json_link.set_visibility(has_groups)
+        options, shown = view_choices(resolved.state)
+        view_toggle.set_options(options, value=shown)
+        json_link.set_visibility(groups_apply(resolved.state))
         draw_view()
         # "How was this computed?" (issue 18), below the views: the pairs come first.
         teaching_area.clear()
-        mount_join_request_panel(ctx, tab, teaching_area, resolved.request.a, resolved.request.bs, spec,
-                                 resolved.request.intent)
+        mount_join_request_panel(ctx, tab.teaching, teaching_area, resolved.request.a, resolved.request.bs,
+                                 spec, resolved.request.intent)
 
     def draw_view() -> None:
-        job: JoinJob | None = tab["job"]
-        if job is None or job.outcome is None:
+        job, resolved = tab.job, tab.resolved
+        if job is None or job.outcome is None or resolved is None:
             return
-        outcome, state = job.outcome, tab["state"]
-        spec = tab["resolved"].request.spec
+        outcome, state = job.outcome, tab.listed
+        spec = resolved.request.spec
         content.clear()
         pager_area.clear()
-        thresholds = join_levels(tab["resolved"].request)
+        thresholds = join_levels(ctx, resolved.request)
         changed = pair_changes(ctx) if thresholds is not None else None
         view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
             viewer, outcome.pairs, position, spec, thresholds, changed), levels=thresholds, changed=changed)
-        if state.view == "pairs":
-            items, per_page = len(outcome.pairs.distinct), PAIRS_PER_PAGE
-        elif state.view == "knn":
-            items, per_page = len(listed_keys(outcome.pairs, spec)), KEYS_PER_PAGE
-        else:
-            items, per_page = len(outcome.groups), GROUPS_PER_PAGE
-        pages = page_count(items, per_page)
-        page = min(state.page, pages)
+        shown = view_page(state, outcome, spec)
+        page = shown.page
         if page != state.page:
             set_url(state.with_(page=page))
-        if pages > 1:
+        if shown.pages > 1:
             with pager_area:
-                ui.pagination(1, pages, direction_links=True, value=page,
+                ui.pagination(1, shown.pages, direction_links=True, value=page,
                               on_change=lambda e: go_to_page(e.value)).props(
                     "max-pages=9 boundary-numbers").mark("pager")
         with content:
@@ -347,20 +310,13 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             else:
                 draw_knn(view, page)
 
-    def join_levels(request) -> LevelThresholds | None:
-        """The duplicate level thresholds of a duplicates join's space (None for another intent)."""
-        if request.intent != DUPLICATES.name:
-            return None
-        searched = load_for(ctx, request.bs[0], DUPLICATES) if request.bs else None
-        return level_thresholds(searched)
-
     def go_to_page(page: int) -> None:
-        set_url(tab["state"].with_(page=page))
+        set_url(tab.listed.with_(page=page))
         draw_view()
 
     def view_chosen(value: str | None) -> None:
-        if value and value != tab["state"].view:
-            set_url(tab["state"].with_(view=value, page=1))
+        if value and value != tab.listed.view:
+            set_url(tab.listed.with_(view=value, page=1))
             draw_view()
 
     def show_problem(title: str, message: str) -> None:
@@ -378,7 +334,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             ui.button("Run it again", icon="replay", on_click=start).props("outline no-caps").mark("rerun")
 
     def show_waiting(names: tuple[str, ...]) -> None:
-        summary.text = f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} not indexed yet"
+        summary.text = waiting_summary(names)
         view_bar.set_visibility(False)
         with content, ui.card().classes("q-pa-md").props("flat bordered").mark("waiting"):
             with ui.row().classes("items-center gap-3 no-wrap"):
@@ -402,7 +358,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             waiting_timer = ui.timer(1.0, check)
 
     def cancel() -> None:
-        job: JoinJob | None = tab["job"]
+        job = tab.job
         if job is not None:
             job.cancel()
             progress_text.text = "Cancelling…"
@@ -415,22 +371,19 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         metric, predicate, param = controls.settings()
         settings = {"metric": metric, "predicate": predicate, "param": param, "expand": controls.expand_value}
-        new = picked_state(**(settings | changes), page=1)
-        if new.view == "groups" and not groups_apply(new):
-            new = new.with_(view="pairs")
-        if new == tab["state"]:
+        _, target = applied(tab.listed, picked_state(**(settings | changes), page=1))
+        if target is None:
             await start()
             return
         # A new page and history entry per join, as on /similar: Back returns to the previous join.
-        ui.navigate.to(join_url(new))
+        ui.navigate.to(target)
 
     async def threshold_picked(value: float) -> None:
         text = set_range_threshold(controls, value)
         await apply(predicate="range", param=text)
 
     def b_chosen() -> None:
-        b = None if b_select.value == ALL_OTHERS else b_select.value
-        controls.set_expansion(expansion_for(ctx, b, intent_toggle.value))
+        controls.set_expansion(expansion_for(ctx, b_of(b_select.value), intent_toggle.value))
         controls.refresh_default()
 
     timer = ui.timer(_POLL_SECONDS, poll, active=False)
