@@ -6,12 +6,11 @@ and whether it is new or in the collection), and the copy groups, paged, each wi
 and the reason. Groups are marked (click, `m`, or in bulk for the page or a level), then applied through
 the same plan and journal as `simages triage --apply` (simages.triage.quarantine); Undo reverts the last
 apply. Keys: j / k (or arrows) next / previous group, m mark, c compare, a apply.
-Each tab has its own state (closures of `build_triage`); nothing is module-level.
+Each tab has its own TriageTab (gui/state/triage.py, made by `build_triage`); nothing is module-level.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +20,7 @@ from nicegui import run, ui
 from simages.copies.levels import Level
 from simages.gui.context import GuiContext
 from simages.gui.pages.common import known_sets, name_caption, page_header, set_choices, thumbnail_img
+from simages.gui.state.triage import TriageTab
 from simages.gui.urls.image import thumb_url
 from simages.gui.widgets.calibration_note import calibration_note
 from simages.naming import display_name
@@ -31,9 +31,7 @@ from simages.triage.exif import differences
 from simages.triage.quarantine import Outcome, TriageError, apply_plan, undo_last
 from simages.triage.stores import drop_moved, restore_moved
 
-GROUPS_PER_PAGE = 20
 FOLLOW_SECONDS = 2.0
-TILES_PER_PAGE = 60
 _BADGE = {True: ("in collection", "grey-8"), False: ("new", "positive")}
 
 
@@ -41,8 +39,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
     """The page for one tab; `params` from the URL (`new`, `against`: set names)."""
     page_header("Already in my collection?")
     sets = known_sets(ctx)
-    state: dict[str, Any] = {"answer": None, "marked": {}, "page": 0, "focus": 0, "bucket": Level.EXACT,
-                             "tile_page": 0, "compare": None, "versions": (), "busy": False}
+    tab = TriageTab()
     with ui.column().classes("w-full q-px-lg q-py-md gap-2"):
         with ui.row().classes("items-end gap-4 w-full"):
             new_pick = ui.select(set_choices(sets), multiple=True, label="New photos (sets)",
@@ -73,8 +70,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             decisions_box = ui.column().classes("w-full gap-1")
 
     async def check() -> None:
-        state["marked"] = {}
-        state["page"] = state["focus"] = state["tile_page"] = 0
+        tab.restart()
         outcome_box.clear()
         await refresh()
 
@@ -90,14 +86,10 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             answer = await run.io_bound(triage, ctx.settings, request, ctx.descriptors, False)
         except (ValueError, LookupError) as error:
             headline.set_text(f"Cannot check: {error}")
-            state["answer"] = None
+            tab.answered(None)
             draw()
             return
-        state["answer"] = answer
-        state["versions"] = versions(answer)
-        # Marks of groups that are gone (moved, decided) are dropped; the others stay.
-        present = {group.existing for group in answer.groups}
-        state["marked"] = {k: v for k, v in state["marked"].items() if k in present}
+        tab.answered(answer, versions(answer))
         headline.set_text(answer.headline() + ".")
         calibration_box.clear()
         with calibration_box:  # how far the levels can be trusted on this collection
@@ -116,14 +108,14 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
 
     async def follow() -> None:
         """Another tab, the CLI or the indexer changed a store: answer again (marks kept)."""
-        answer: TriageAnswer | None = state["answer"]
-        if answer is None or state["busy"] or versions(answer) == state["versions"]:
+        answer = tab.answer
+        if answer is None or tab.busy or versions(answer) == tab.versions:
             return
-        state["busy"] = True
+        tab.busy = True
         try:
             await refresh()
         finally:
-            state["busy"] = False
+            tab.busy = False
 
     def draw() -> None:
         draw_buckets()
@@ -133,31 +125,30 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
     def draw_buckets() -> None:
         buckets.clear()
         tiles.clear()
-        answer: TriageAnswer | None = state["answer"]
+        answer = tab.answer
         if answer is None:
             return
         counts = answer.counts()
         with buckets:
             for level in Level:
-                chosen = state["bucket"] == level
+                chosen = tab.bucket == level
                 ui.button(f"{level.title} ({counts[level.value]})",
                           on_click=lambda level=level: pick_bucket(level)
                           ).props("unelevated" if chosen else "outline").mark(f"bucket-{level.value}")
-        rows = answer.bucket(state["bucket"])
-        start = state["tile_page"] * TILES_PER_PAGE
+        shown = tab.tiles()
         with tiles:
-            for row in rows[start:start + TILES_PER_PAGE]:
+            for row in shown.rows[shown.start:shown.stop]:
                 with ui.card().classes("q-pa-xs").mark("triage-tile"):
                     with ui.row().classes("gap-1 no-wrap"):
                         tile(row.image, existing=False)
                         if row.match:
                             tile(row.match, existing=True)
                     if row.score is not None:
-                        ui.label(f"{state['bucket'].title}: {row.score:.3f}").classes("text-caption")
-            if len(rows) > start + TILES_PER_PAGE or start:
+                        ui.label(f"{tab.bucket.title}: {row.score:.3f}").classes("text-caption")
+            if shown.paged:
                 with ui.row().classes("items-center gap-2"):
                     ui.button("Previous", on_click=lambda: tile_page(-1)).props("flat dense")
-                    ui.label(f"{start + 1}-{min(len(rows), start + TILES_PER_PAGE)} of {len(rows)}")
+                    ui.label(f"{shown.start + 1}-{shown.stop} of {len(shown.rows)}")
                     ui.button("Next", on_click=lambda: tile_page(1)).props("flat dense")
 
     def tile(qualified: str, existing: bool) -> None:
@@ -170,53 +161,44 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             name_caption(image)
 
     def pick_bucket(level: Level) -> None:
-        state["bucket"], state["tile_page"] = level, 0
+        tab.pick_bucket(level)
         draw_buckets()
 
     def tile_page(step: int) -> None:
-        state["tile_page"] = max(0, state["tile_page"] + step)
+        tab.step_tiles(step)
         draw_buckets()
-
-    def page_groups() -> list[CopyGroup]:
-        answer: TriageAnswer | None = state["answer"]
-        if answer is None:
-            return []
-        start = state["page"] * GROUPS_PER_PAGE
-        return [answer.suggested(group) for group in answer.groups[start:start + GROUPS_PER_PAGE]]
 
     def draw_groups() -> None:
         bulk.clear()
         groups_box.clear()
-        answer: TriageAnswer | None = state["answer"]
+        answer = tab.answer
         if answer is None or not answer.groups:
             return
-        total = len(answer.groups)
         with bulk:
-            ui.label(f"Copy groups: {total}; marked: {len(state['marked'])}").mark("triage-marked")
+            ui.label(f"Copy groups: {len(answer.groups)}; marked: {len(tab.marked)}").mark("triage-marked")
             if not ctx.read_only:
                 draw_bulk(answer)
-            pages = (total + GROUPS_PER_PAGE - 1) // GROUPS_PER_PAGE
             ui.button("<", on_click=lambda: go_page(-1)).props("flat dense")
-            ui.label(f"page {state['page'] + 1} of {pages}")
+            ui.label(f"page {tab.page + 1} of {tab.pages()}")
             ui.button(">", on_click=lambda: go_page(1)).props("flat dense")
         with groups_box:
-            for number, group in enumerate(page_groups()):
-                draw_group(group, number, number == state["focus"])
+            for number, group in enumerate(tab.page_groups()):
+                draw_group(group, number, number == tab.focus)
 
     def draw_bulk(answer: TriageAnswer) -> None:
-        ui.button("Keep suggested in this page", on_click=lambda: mark_many(page_groups())
+        ui.button("Keep suggested in this page", on_click=lambda: mark_many(tab.page_groups())
                   ).props("outline dense").mark("mark-page")
         for level in (Level.EXACT, Level.EDITED):
             ui.button(f"... in all {level.value} groups",
                       on_click=lambda level=level: mark_many(
                           [g for g in answer.groups if g.level == level])
                       ).props("outline dense").mark(f"mark-{level.value}")
-        ui.button(f"Apply ({len(state['marked'])} groups)", on_click=lambda: apply()
+        ui.button(f"Apply ({len(tab.marked)} groups)", on_click=lambda: apply()
                   ).props("unelevated color=negative").mark("triage-apply")
 
     def draw_group(group: CopyGroup, number: int, focused: bool) -> None:
-        keeper = state["marked"].get(group.existing) or group.keeper
-        marked = group.existing in state["marked"]
+        keeper = tab.keeper(group)
+        marked = tab.is_marked(group)
         border = "border-2 border-primary" if focused else ""
         with ui.card().classes(f"w-full q-pa-sm {border}").mark("triage-group"):
             with ui.row().classes("items-center gap-2 w-full"):
@@ -243,7 +225,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                         elif not ctx.read_only:
                             ui.button("keep this", on_click=lambda g=group, m=member: choose(g, m)
                                       ).props("flat dense no-caps").mark("keep-this")
-            if state["compare"] == group.existing:
+            if tab.compared == group.existing:
                 draw_compare(group)
 
     def draw_compare(group: CopyGroup) -> None:
@@ -264,23 +246,19 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
     def mark(group: CopyGroup, value: bool) -> None:
         if ctx.read_only:
             return
-        if value:
-            state["marked"].setdefault(group.existing, None)  # None: the suggested keeper
-        else:
-            state["marked"].pop(group.existing, None)
+        tab.mark(group, value)
         draw_groups()
 
     def choose(group: CopyGroup, member: str) -> None:
-        state["marked"][group.existing] = member
+        tab.choose(group, member)
         draw_groups()
 
     def mark_many(groups: list[CopyGroup]) -> None:
-        for group in groups:
-            state["marked"].setdefault(group.existing, None)
+        tab.mark_many(groups)
         draw_groups()
 
     def compare(group: CopyGroup) -> None:
-        state["compare"] = None if state["compare"] == group.existing else group.existing
+        tab.toggle_compare(group)
         draw_groups()
 
     def draw_decisions() -> None:
@@ -320,49 +298,31 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         decision = Decisions(ctx.settings.root).add(kind, list(group.members))
         ui.notify(f"Remembered: {kind} ({decision.id}); `simages triage --forget {decision.id}` undoes it")
-        state["marked"].pop(group.existing, None)
+        tab.mark(group, False)
         await refresh()
 
     def go_page(step: int) -> None:
-        answer: TriageAnswer | None = state["answer"]
-        pages = max(1, (len(answer.groups) + GROUPS_PER_PAGE - 1) // GROUPS_PER_PAGE) if answer else 1
-        state["page"] = min(pages - 1, max(0, state["page"] + step))
-        state["focus"] = 0
+        tab.go_page(step)
         draw_groups()
 
     def move_focus(step: int) -> None:
-        shown = page_groups()
-        if not shown:
-            return
-        focus = state["focus"] + step
-        if focus >= len(shown):
-            go_page(1)
-            return
-        if focus < 0:
-            if state["page"]:
-                go_page(-1)
-                state["focus"] = len(page_groups()) - 1
-                draw_groups()
-            return
-        state["focus"] = focus
-        draw_groups()
+        if tab.move_focus(step):
+            draw_groups()
 
     async def apply() -> None:
-        answer: TriageAnswer | None = state["answer"]
         if ctx.read_only:
             return
-        if answer is None or not state["marked"]:
+        to_apply = tab.to_apply()
+        if to_apply is None:
             ui.notify("Mark at least one copy group first")
             return
-        marked = [g for g in answer.groups if g.existing in state["marked"]]
-        chosen = dataclasses.replace(answer, groups=marked)
+        chosen, chosen_keepers = to_apply
         outcome_box.clear()
         with outcome_box:
-            working = ui.label(f"Applying {len(marked)} groups: checking each file, then moving it through "
-                               "the journal").classes("text-body1").mark("outcome-working")
-        chosen_keepers = {existing: keeper for existing, keeper in state["marked"].items() if keeper}
+            working = ui.label(f"Applying {len(chosen.groups)} groups: checking each file, then moving it "
+                               "through the journal").classes("text-body1").mark("outcome-working")
         plan = await run.io_bound(plan_for, ctx.settings, chosen, chosen_keepers)
-        state["busy"] = True
+        tab.busy = True
         try:
             with _progress_shown(working, "Moving") as progress:
                 outcome = await run.io_bound(_apply_and_follow, ctx, plan, progress)
@@ -370,8 +330,8 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             show_outcome(None, str(error))
             return
         finally:
-            state["busy"] = False
-        state["marked"] = {}
+            tab.busy = False
+        tab.marked = {}
         show_outcome(outcome)
         await refresh()
 
@@ -381,7 +341,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         outcome_box.clear()
         with outcome_box:
             working = ui.label("Undoing the last apply...").classes("text-body1").mark("outcome-working")
-        state["busy"] = True
+        tab.busy = True
         try:
             with _progress_shown(working, "Restoring") as progress:
                 outcome = await run.io_bound(_undo_and_follow, ctx, progress)
@@ -389,7 +349,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             show_outcome(None, str(error))
             return
         finally:
-            state["busy"] = False
+            tab.busy = False
         show_outcome(outcome)
         await refresh()
 
@@ -410,14 +370,13 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         if not event.action.keydown or event.modifiers.ctrl or event.modifiers.alt:
             return
         name = str(event.key)
-        shown = page_groups()
-        current = shown[state["focus"]] if shown and state["focus"] < len(shown) else None
+        current = tab.focused()
         if name in ("j", "ArrowDown"):
             move_focus(1)
         elif name in ("k", "ArrowUp"):
             move_focus(-1)
         elif name == "m" and current is not None:
-            mark(current, current.existing not in state["marked"])
+            mark(current, not tab.is_marked(current))
         elif name == "c" and current is not None:
             compare(current)
         elif name == "a":
