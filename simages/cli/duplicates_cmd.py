@@ -62,9 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a set of 50,000+ images: compare every pair instead of each image's nearest "
                         "images from its ANN index")
     parser.add_argument("--calibrate", action="store_true",
-                        help="first estimate how well the threshold works on your own photos: edited copies "
-                        "of 40 of them are described and searched in the collection (about a minute; kept "
-                        "in features/.cache and shown with every later answer)")
+                        help="first learn the duplicates space from edited copies of 200 of your own photos "
+                        "(4 edits each, once, and again when the collection has doubled; the app does it "
+                        "after indexing), then estimate how well the threshold works on your own photos: "
+                        "edited copies of 40 of them are described and searched in the collection (a minute "
+                        "or two; kept in features/.cache and shown with every later answer)")
     parser.set_defaults(func=run)
 
 
@@ -77,7 +79,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         check_target(args.output)  # a missing folder is said before the work, not after it
         if args.calibrate:
             from simages.copies.calibration import refresh
+            from simages.copies.copy_pairs import refresh_pairs, settings_network
 
+            print("learning the duplicates space: describing edited copies of your own photos...",
+                  file=sys.stderr)
+            for made in refresh_pairs(settings, settings_network(settings)):
+                print(f"learned from {made}", file=sys.stderr)
             print("calibrating: describing edited copies of your own photos...", file=sys.stderr)
             if refresh(settings, default_cache, force=True) is None:
                 print("calibration: the collection is too small to have a duplicates space", file=sys.stderr)

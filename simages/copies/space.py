@@ -17,6 +17,14 @@ learned from (a new meaning, announced by a new `fingerprint`), never on smaller
 to a large collection does not move its scores. A collection too small to learn a whitening from (fewer
 than `MIN_IMAGES_TO_LEARN` images) has none: its pairs are compared on the square-rooted vectors alone
 and get the unwhitened threshold (simages.nearest.duplicates.UNWHITENED_DUPLICATE_COSINE).
+
+Once synthetic edits of the collection's own photos have been described (simages.copies.copy_pairs, in
+the background after indexing), the space is learned from them too: the copy-aware whitening of
+simages.copies.learned_space (`method` "copy-whitening"), which keeps edited copies close to their photo
+while look-alikes stay apart, calibrated on the collection so that the threshold keeps its meaning. Until
+then, and for a collection whose pairs cannot be made, it is the plain whitening (`method` "whitening").
+A space is learned again when new pairs are made (their `fingerprint` differs from the one it was learned
+from).
 """
 
 from __future__ import annotations
@@ -33,6 +41,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simages.copies.learned_space import (
+    MIN_PAIRS,
+    CopyPairs,
+    learn_copy_whitening,
+    load_pairs,
+    pairs_path,
+)
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.pooling import l2_normalise, signed_sqrt
 from simages.extraction.postprocess import Whitening, learn_whitening
@@ -65,6 +80,8 @@ class CollectionSpace:
     images: int
     sets: int
     fingerprint: str
+    method: str = "whitening"  # or "copy-whitening": learned from copy pairs too (learned_space)
+    pairs: str = ""  # the fingerprint of the copy pairs it was learned from ("" for none)
 
 
 def space_path(settings: Settings, stored: str) -> Path:
@@ -89,6 +106,20 @@ def collection_stores(settings: Settings) -> list[tuple[str, Path]]:
         if path.is_file():
             found.append((name, path))
     return found
+
+
+def inputs_identity(settings: Settings) -> tuple:
+    """What changes when anything a collection space is learned from changes: every store, and the kept
+    copy pairs (simages.copies.copy_pairs) of every kind."""
+    pairs = []
+    folder = settings.model_cache
+    for path in sorted(folder.glob("duplicates-pairs-*.npz")) if folder.is_dir() else []:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            continue
+        pairs.append((path.name, stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    return stores_identity(collection_stores(settings)), tuple(pairs)
 
 
 def stores_identity(stores: Iterable[tuple[str, Path]]) -> tuple:
@@ -125,21 +156,34 @@ def _store_summary(path: Path) -> tuple[str | None, int]:
         return None, 0
 
 
-def learn_space(stored: str, vectors: np.ndarray, sets: int, seed: int = 0) -> CollectionSpace | None:
+def _rooted(stored: str, rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    if not DescriptorSpec.parse(stored).sqrt:  # the duplicates intent roots them at load (set_index.rooted)
+        rows = l2_normalise(signed_sqrt(rows))
+    return rows
+
+
+def learn_space(stored: str, vectors: np.ndarray, sets: int, seed: int = 0,
+                pairs: CopyPairs | None = None) -> CollectionSpace | None:
     """The whitening of square-rooted `vectors` (n, d) (at most MAX_LEARNING_ROWS of them, drawn with
-    `seed`), or None when there are fewer than MIN_IMAGES_TO_LEARN."""
+    `seed`), or None when there are fewer than MIN_IMAGES_TO_LEARN. With copy `pairs` of the same kind
+    (at least learned_space.MIN_PAIRS of them): the copy-aware whitening learned from them too."""
     n = len(vectors)
     if n < MIN_IMAGES_TO_LEARN:
         return None
     if n > MAX_LEARNING_ROWS:
         vectors = vectors[np.sort(np.random.default_rng(seed).choice(n, MAX_LEARNING_ROWS, replace=False))]
-    rows = np.asarray(vectors, dtype=np.float32)
-    if not DescriptorSpec.parse(stored).sqrt:  # the duplicates intent roots them at load (set_index.rooted)
-        rows = l2_normalise(signed_sqrt(rows))
-    learned = learn_whitening(np.asarray(rows, dtype=np.float32))
+    rows = _rooted(stored, vectors)
+    method, used = "whitening", ""
+    if pairs is not None and pairs.stored == stored and len(pairs.edits) >= MIN_PAIRS:
+        learned = learn_copy_whitening(rows, _rooted(stored, pairs.originals), _rooted(stored, pairs.edits),
+                                       seed=seed)
+        method, used = "copy-whitening", pairs.fingerprint
+    else:
+        learned = learn_whitening(rows)
     # float32 as kept on disk: a space read back projects to the very same bits.
     whitening = Whitening(np.asarray(learned.mean, np.float32), np.asarray(learned.projection, np.float32))
-    return CollectionSpace(stored, whitening, n, sets, whitening_fingerprint(whitening))
+    return CollectionSpace(stored, whitening, n, sets, whitening_fingerprint(whitening), method, used)
 
 
 def whitening_fingerprint(whitening: Whitening) -> str:
@@ -153,7 +197,8 @@ def save_space(path: Path, space: CollectionSpace) -> None:
     """Write atomically (a crash leaves the old space or the new one, never half of one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = json.dumps({"version": SPACE_VERSION, "stored": space.stored, "images": space.images,
-                       "sets": space.sets, "fingerprint": space.fingerprint})
+                       "sets": space.sets, "fingerprint": space.fingerprint, "method": space.method,
+                       "pairs": space.pairs})
     arrays = {"mean": space.whitening.mean.astype(np.float32),
               "projection": space.whitening.projection.astype(np.float32), "meta": np.array(meta)}
     write_atomically(path, lambda stream: np.savez(stream, **arrays))
@@ -169,7 +214,8 @@ def load_space(path: Path) -> CollectionSpace | None:
         if meta.get("version") != SPACE_VERSION:
             return None
         return CollectionSpace(str(meta["stored"]), whitening, int(meta["images"]), int(meta["sets"]),
-                               str(meta["fingerprint"]))
+                               str(meta["fingerprint"]), str(meta.get("method", "whitening")),
+                               str(meta.get("pairs", "")))
     except FileNotFoundError:
         return None
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -197,9 +243,13 @@ def collection_spaces(settings: Settings) -> dict[str, CollectionSpace]:
         images = sum(count for _, kind, count in summaries if kind == stored)
         path = space_path(settings, stored)
         kept = load_space(path)
-        if outgrown(kept, images):
+        pairs = load_pairs(pairs_path(settings, stored))
+        newer_pairs = pairs is not None and len(pairs.edits) >= MIN_PAIRS and (
+            kept is not None and kept.pairs != pairs.fingerprint)
+        if outgrown(kept, images) or (newer_pairs and images >= MIN_IMAGES_TO_LEARN):
             blocks = [rows for rows in (_read_rows(p)[1] for p in paths) if rows is not None and len(rows)]
-            learned = learn_space(stored, np.concatenate(blocks), len(blocks)) if blocks else None
+            learned = (learn_space(stored, np.concatenate(blocks), len(blocks), pairs=pairs)
+                       if blocks else None)
             if learned is not None:
                 try:
                     save_space(path, learned)

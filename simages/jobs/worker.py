@@ -147,13 +147,21 @@ def _refresh_derived(settings: Settings, set_name: str, events: Any, *, atlas: b
 
 
 def _calibrate(settings: Settings, events: Any, get_network: Callable[[], Network]) -> None:
-    """After indexing: the threshold's estimate on the user's photos, measured when the collection's
-    duplicates space has none (a new space, or never measured); else nothing is done."""
+    """After indexing: synthetic edits of a sample of the user's photos when the collection has none yet
+    or has doubled since (simages.copies.copy_pairs; the duplicates space is then learned from them, and
+    the sets' memory-mapped duplicates copies are made again in it), then the threshold's estimate on the
+    user's photos, measured when the collection's duplicates space has none (a new space, or never
+    measured); else nothing is done."""
     from simages.copies.calibration import refresh
+    from simages.copies.copy_pairs import refresh_pairs
+    from simages.copies.space import collection_stores
     from simages.nearest.sets.cache import DescriptorCache
 
     events.put(("calibration", "running", ""))
     try:
+        if refresh_pairs(settings, get_network):
+            for set_name, _ in collection_stores(settings):
+                refresh_derived(settings, set_name, build_ann=False)
         refresh(settings, DescriptorCache(), network=get_network)
     except Exception as error:  # shown as "not estimated"; indexing is not affected
         detail = traceback.format_exception_only(type(error), error)[-1].strip()

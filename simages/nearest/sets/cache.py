@@ -15,10 +15,9 @@ from pathlib import Path
 from simages.copies.space import (
     CollectionSpace,
     collection_spaces,
-    collection_stores,
     in_space,
+    inputs_identity,
     stored_kind,
-    stores_identity,
 )
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.naming import validate_set_name
@@ -157,7 +156,7 @@ class DescriptorCache:
     def duplicates_spaces(self, settings: Settings) -> dict[str, CollectionSpace]:
         """The collection's duplicates space per kind of stored vectors (simages.copies.space), learned or
         read from features/.cache when a store of the collection has changed since the last call."""
-        identity = (settings.features, stores_identity(collection_stores(settings)))
+        identity = (settings.features, inputs_identity(settings))
         with self._guard:
             if self._spaces is not None and self._spaces[0] == identity:
                 return self._spaces[1]
