@@ -210,3 +210,37 @@ def test_the_app_learns_the_space_from_edited_copies_of_the_users_photos_after_i
     stat = path.stat()
     copy = open_mapped("holidays", path, (stat.st_mtime_ns, stat.st_size, stat.st_ino), "duplicates")
     assert copy is not None and in_space(copy, {stored: space})
+
+
+def test_when_the_edited_copies_cannot_be_made_the_plain_space_is_still_calibrated(settings):
+    import queue
+
+    from simages.copies.calibration import status
+    from simages.extraction.network import TinyNetwork
+    from simages.jobs.manager import IndexManager
+    from simages.jobs.worker import _calibrate
+
+    for i in range(24):
+        save(photo(300 + i), settings.image_sets / "holidays" / f"p{i:03d}.jpg")
+    manager = IndexManager(settings, network_factory=TinyNetwork, watch=False, build_atlas=False,
+                           calibrate=False)
+    manager.start(["holidays"])
+    try:
+        assert manager.wait_until_idle(120)
+    finally:
+        manager.stop()
+    calls = []
+
+    def network_failing_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the engine crashed")
+        return TinyNetwork()
+
+    events = queue.Queue()
+    _calibrate(settings, events, network_failing_once)
+    assert [events.get_nowait() for _ in range(2)] == [("calibration", "running", ""),
+                                                       ("calibration", "done", "")]
+    space = next(iter(DescriptorCache().duplicates_spaces(settings).values()))
+    assert space.method == "whitening"  # no pairs were kept
+    assert status(settings, DescriptorCache()).calibration.space == space.fingerprint

@@ -4,9 +4,10 @@ of the collection's copy space (simages.copies.learned_space).
 A seeded sample of the collection's photos (`DEFAULT_PHOTOS`, across every indexed set) each gets
 `EDITS_PER_PHOTO` different edits drawn from every kind (simages.copies.edits.ALL_EDITS: the ten mild ones
 and the strong ones), described by the network like any upload. Kept in features/.cache beside the
-space; made again when the collection has doubled since (simages.copies.space.RELEARN_GROWTH). The first
-run costs DEFAULT_PHOTOS x EDITS_PER_PHOTO network passes (800: about 12 s idle on a 2-core Xeon with
-OpenVINO bf16, 40 s under load), once.
+space; made again when the collection has doubled since (simages.copies.space.RELEARN_GROWTH). It costs
+DEFAULT_PHOTOS x EDITS_PER_PHOTO network passes (1,200) once per doubling, whatever the collection's size:
+800 took 118 s on the shared 2-core Xeon at load average 9 (the network alone runs at about 15 ms an
+image there when idle).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from simages.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Measured on Corel-1k (docs/duplicates.md): 200 photos x 4 edits gave mild-edit F1 0.96-0.98 at every
-# collection size; 50 x 4 or 200 x 1 lose 0.005-0.01, 400 x 4 gains nothing on mild edits.
-DEFAULT_PHOTOS = 200
+# Measured on Corel-1k (docs/duplicates.md): 200 or 300 photos x 4 edits give mild-edit F1 0.96-0.98 at
+# every collection size (50 x 4 or 200 x 1 lose 0.005-0.01); strong-edit top-1 grows with the number of
+# edited copies (800: 0.89, 1,200: 0.91), which is what 300 buys.
+DEFAULT_PHOTOS = 300
 EDITS_PER_PHOTO = 4
 _BATCH = 32
 

@@ -159,7 +159,13 @@ def _calibrate(settings: Settings, events: Any, get_network: Callable[[], Networ
 
     events.put(("calibration", "running", ""))
     try:
-        if refresh_pairs(settings, get_network):
+        try:
+            made = refresh_pairs(settings, get_network)
+        except Exception:  # the plain whitening stays; the calibration below still measures it
+            logging.getLogger(__name__).warning("could not learn the duplicates space from edited copies",
+                                                exc_info=True)
+            made = []
+        if made:
             for set_name, _ in collection_stores(settings):
                 refresh_derived(settings, set_name, build_ann=False)
         refresh(settings, DescriptorCache(), network=get_network)
