@@ -7,7 +7,7 @@ images most like any of them are listed beside the map. `&key=IMAGE` marks a key
 two colours, the passing pairs as edges, the images of B with no match in A as a layer of their own.
 `/atlas?set=S&head=NAME` maps the set twice side by side, before and after a trained head (simages train).
 While the UMAP map is still being computed the page shows the instant PCA view and swaps the map in when
-it is ready. The tab's state lives in this function's closure.
+it is ready. Each tab's state is an AtlasTab (gui/state/atlas.py) made by the builder for that tab.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from nicegui import events, run, ui
 from simages.gui.context import GuiContext
 from simages.gui.join.setup import JoinProblem, load_for, resolve
 from simages.gui.pages.common import error_page, load_index, missing_set_message, page_header, set_exists
+from simages.gui.state.atlas import AtlasTab, key_answers
 from simages.gui.urls.join import InvalidQuery, join_from_params, join_url
 from simages.gui.urls.query import QueryState, parse_head, parse_set, results_url
 from simages.naming import display_name
-from simages.nearest import QuerySpec, key_join
+from simages.nearest import QuerySpec
 from simages.operations.atlas import (
     HeadAtlas,
     JoinAtlas,
@@ -40,7 +41,6 @@ from simages.operations.atlas import (
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#bab0ac", "#86bcb6", "#d4a6c8")
 OTHER = "other folders"
-KEY_ANSWERS = 10
 SELECTION_SHOWN = 24
 POLL_SECONDS = 3.0
 # Duplicate groups of at least this many images are ringed on a join's map (a lone pair is its edge).
@@ -214,7 +214,7 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
     key = params.get("key") or None
     page_header("atlas")
     ui.page_title(display_name(f"Atlas of {set_name} · SIMages"))
-    tab: dict[str, Any] = {"names": [], "selected": []}
+    tab = AtlasTab()
     with ui.column().classes("w-full q-px-md q-pb-md q-pt-sm gap-2 page-body"):
         ui.link("← Back to the start page", "/?" + urlencode({"key_set": set_name})).classes("text-primary")
         ui.label(display_name(f"Atlas of {set_name}")).classes("text-h6")
@@ -232,16 +232,11 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
         note.text = display_name(f"{set_name} is not indexed yet: its map appears once it is.")
         return
 
-    def answers_of(image: str) -> list[str]:
-        result = key_join(index, index.raw_vector(image), QuerySpec("cosine", "knn", KEY_ANSWERS),
-                          exclude=image)
-        return [m.image for m in result.matches]
-
-    answers = answers_of(key) if key is not None and key in index else None
+    answers = key_answers(ctx, set_name, key, index.names) if key is not None else None
 
     def draw(atlas: SetAtlas) -> None:
         options, names = set_map_options(atlas, key if answers is not None else None, answers)
-        tab["names"] = names
+        tab.series_names = names
         note.text = display_name(atlas.note())
         chart_box.clear()
         with chart_box:
@@ -249,7 +244,7 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
             chart.mark("atlas-chart")
             chart.on_point_click(lambda e: opened(e))
             chart.on("chart:brushselected", selected, js_handler=_BRUSH_JS)
-        tab["final"] = atlas.final
+        tab.final = atlas.final
 
     def opened(e: events.EChartPointClickEventArguments) -> None:
         data = e.data if isinstance(e.data, list) else None
@@ -257,17 +252,10 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
             ui.navigate.to(results_url(QueryState(str(data[3]), key_set=str(data[3]), image=str(data[2]))))
 
     def selected(e: events.GenericEventArguments) -> None:
-        chosen: list[str] = []
-        for entry in e.args or []:
-            try:
-                series, rows = int(entry[0]), [int(r) for r in entry[1]]
-                chosen.extend(tab["names"][series][r] for r in rows)
-            except (TypeError, ValueError, IndexError):
-                continue  # a stale event from a map drawn before: ignore it
-        show_selection(sorted(set(chosen)))
+        show_selection(tab.selection_of(e.args))
 
     def show_selection(chosen: list[str]) -> None:
-        tab["selected"] = chosen
+        tab.selected = chosen
         selection.clear()
         with selection:
             if not chosen:
@@ -288,7 +276,7 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
 
     async def poll() -> None:
         """Swap in the UMAP map once the background job has kept it."""
-        if tab.get("final") or chart_box.is_deleted:
+        if tab.final or chart_box.is_deleted:
             timer.deactivate()
             return
         fresh = await run.io_bound(kept_set_atlas, ctx.settings, index, ctx.maps)
