@@ -23,11 +23,10 @@ def test_bench_extract_compares_plain_and_fast_paths(weights_path: Path, corel_p
     assert "fast path: ncnn" in out and "\nagreement: met" in out
     # The speed floors are reported whatever they come to on this CPU; they never decide the exit status.
     # Measured over alternating rounds, so a burst of other load weighs on both sizes alike.
-    assert re.search(
-        r"large/small fast ms per image: [0-9.]+ \(floor <= 2: (met|NOT met); "
-        r"median of 2 rounds: [0-9.]+, [0-9.]+\)",
-        out,
-    )
+    assert re.search(r"large/small fast ms per image: [0-9.]+ \(median of 2 rounds: [0-9.]+, [0-9.]+; ", out)
+    # What the pipeline around the network costs it, measured beside it in the same rounds.
+    assert re.search(r"decoded beforehand, batches of \d+: [0-9.]+ ms/img \(median of 2 rounds.*"
+                     r"pipeline's network stage / network alone: [0-9.]+ ", out)
     assert out.startswith("CPU: ") and "load average at start" in out
     stages = next(line for line in out.splitlines() if "small 384x256: fast:" in line)
     assert all(f"{stage} " in stages for stage in ("decode", "network", "pooling", "store"))
@@ -76,3 +75,15 @@ def test_bench_fidelity_refuses_a_sample_without_two_photos_per_class(
     args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "extract"]
     with pytest.raises(SystemExit, match="at least 2 images of every class"):
         main([*args, "--data", str(corel_path), "--images", "10", "--fidelity"])
+
+
+def test_the_speedup_floor_is_the_issues_for_the_cpu_at_hand():
+    from simages.bench.extract_bench import speedup_floor_words
+
+    amx = ["avx512f", "avx512_vnni", "amx_bf16", "amx_int8"]
+    assert speedup_floor_words(amx, 26.0) == "floor 25x for small photos on a CPU with AMX: reached"
+    assert speedup_floor_words(amx, 15.2).endswith("NOT reached")
+    assert speedup_floor_words(["avx512f", "avx512_vnni"], 7.5) == (
+        "floor 7x for small photos on a CPU with AVX-512 VNNI and no AMX: reached"
+    )
+    assert speedup_floor_words(["avx2", "fma"], 3.0).startswith("no numeric floor")

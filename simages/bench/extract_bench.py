@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from simages.bench.extract_common import all_engines, default_corel, machine_header, sample_corel
-from simages.extraction.calibration import Calibration, describe_cpu
+from simages.extraction.calibration import ROUNDS as CALIBRATION_ROUNDS
+from simages.extraction.calibration import Calibration, cpu_identity
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.hardware_limit import hardware_limit, limit_note
 from simages.extraction.network import ENGINES, MAP_SHAPE, PRECISIONS, Network, fast_network
@@ -43,11 +44,12 @@ TARGET_NETWORK_MS = 15.0
 STAGES = ("decode", "network", "pooling", "store")
 GAP_L2 = DescriptorSpec(pooling="gap", l2=True)
 FLAT = DescriptorSpec(pooling="flat")
-# The issue's floors: a 12 MP photo may cost at most this many times a 384x256 one; end-to-end speed-up
-# over the plain path on a CPU with AMX and on one without (AMD Zen 4 measured).
-LARGE_FLOOR = 2.0
-SPEEDUP_FLOOR_AMX = 8.0
-SPEEDUP_FLOOR_OTHER = 5.0
+# Issue 26's floors for the end-to-end speed-up over the plain path on small photos: a CPU with AMX
+# (Intel Xeon), and one with AVX-512 VNNI but no AMX (AMD Zen 4). Other CPUs have no number: the fastest
+# faithful path the calibration finds there is the floor. (The 12 MP/small ratio's floor of 2 was
+# withdrawn: on 2 cores decoding bounds it; the ratio and the per-stage costs are reported.)
+SPEEDUP_FLOOR_AMX = 25.0
+SPEEDUP_FLOOR_VNNI = 7.0
 # Per image, stored descriptor: the fidelity criterion (a 12 MP photo is decoded at full size by the
 # plain path and at a reduced DCT scale by the fast path, so it is held to the looser duplicate bar).
 MIN_COSINE_SMALL = 0.9995
@@ -254,15 +256,48 @@ def run_fast(network: Network, paths: list[Path], spec: DescriptorSpec, settings
 
 def fast_rounds(
     network: Network, sets: list[list[Path]], spec: DescriptorSpec, settings: Settings, rounds: int
-) -> list[list[PathRun]]:
+) -> tuple[list[list[PathRun]], list[float]]:
     """`rounds` fast-path runs of every set, the sets alternating within each round: whatever else the
     machine does then weighs on every size alike, so ratios between sizes compare like with like (one
-    run per size, minutes apart, measured the load's swings as much as the sizes). runs[set][round]."""
+    run per size, minutes apart, measured the load's swings as much as the sizes). runs[set][round].
+
+    Each round also times the network alone on the first set's images decoded beforehand, in the
+    indexer's batches (ms/img per round): beside the pipeline's network stage of the same round, it
+    says what the pipeline around the network costs, with the load of that moment on both."""
+    from simages.extraction.images import load_for_network
+
+    decoded = np.stack([load_for_network(path, settings.max_image_pixels) for path in sets[0]])
     runs: list[list[PathRun]] = [[] for _ in sets]
+    alone: list[float] = []
     for _ in range(max(1, rounds)):
         for kept, paths in zip(runs, sets, strict=True):
             kept.append(run_fast(network, paths, spec, settings))
-    return runs
+        alone.append(network_alone(network, decoded, settings.batch_size))
+    return runs, alone
+
+
+def calibrated_ms(network: Network) -> float | None:
+    """The chosen candidate's ms/img in the calibration the network was chosen from (None if forced)."""
+    choice = getattr(network, "choice", None)
+    if choice is None or choice.calibration is None:
+        return None
+    found = [m.ms_per_image for m in choice.calibration.measurements if m.candidate == choice.candidate]
+    return found[0] if found else None
+
+
+def network_alone(network: Network, images: np.ndarray, batch_size: int) -> float:
+    """Milliseconds per image of `network.maps` on decoded images in batches of `batch_size`."""
+    start = time.perf_counter()
+    for first in range(0, len(images), batch_size):
+        network.maps(images[first : first + batch_size])
+    return 1000 * (time.perf_counter() - start) / len(images)
+
+
+def pipeline_ratio(runs: list[PathRun], alone: list[float]) -> float:
+    """Median over rounds of the pipeline's network stage (ms/img) over the network alone in the same
+    round: above 1 is what decoding threads, pooling and the store around the network cost it."""
+    ratios = [1000 * run.stages["network"] / run.count / ms for run, ms in zip(runs, alone, strict=True)]
+    return float(np.median(ratios))
 
 
 def median_run(runs: list[PathRun]) -> PathRun:
@@ -388,6 +423,18 @@ def print_calibration(calibration: Calibration | None) -> None:
         print(f"| {m.candidate.label} | {ms} | {cos} | {copy} | {'yes' if m.faithful else 'no'} | {built} |")
 
 
+def speedup_floor_words(flags: list[str] | set[str], speedup: float) -> str:
+    """Issue 26's floor for a CPU with these /proc/cpuinfo `flags`, and whether the small photos'
+    end-to-end `speedup` reached it."""
+    if "amx_bf16" in flags:
+        floor, where = SPEEDUP_FLOOR_AMX, "a CPU with AMX"
+    elif "avx512_vnni" in flags:
+        floor, where = SPEEDUP_FLOOR_VNNI, "a CPU with AVX-512 VNNI and no AMX"
+    else:
+        return "no numeric floor on this CPU: the fastest faithful path the calibration finds is the floor"
+    return f"floor {floor:g}x for small photos on {where}: {'reached' if speedup >= floor else 'NOT reached'}"
+
+
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     args.images_given = args.images is not None
     if args.images is None:
@@ -439,7 +486,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{label}: {len(paths)} images, plain path...", flush=True)
             plains.append(run_plain(model, paths, spec))
         print(f"fast path: {args.rounds} rounds, the sizes alternating...", flush=True)
-        fasts = fast_rounds(network, [paths for _, paths in sets], spec, settings, args.rounds)
+        fasts, alone = fast_rounds(network, [paths for _, paths in sets], spec, settings, args.rounds)
         for (label, paths), plain, runs in zip(sets, plains, fasts, strict=True):
             fast = median_run(runs)
             gap_plain, gap_fast = pool(_maps(plain.flat), GAP_L2), pool(_maps(fast.flat), GAP_L2)
@@ -494,6 +541,21 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             f"{TARGET_NETWORK_MS:g} ms network, {'keeps up' if supply <= network_ms else 'does NOT keep up'} "
             f"with this run's ({network_ms:.1f} ms)"
         )
+    small = rows[0]
+    print(
+        f"  {small['set']}: the network alone on the same photos decoded beforehand, batches of "
+        f"{settings.batch_size}: {np.median(alone):.1f} ms/img (median of {len(alone)} rounds, each beside "
+        f"a pipeline run); pipeline's network stage / network alone: "
+        f"{pipeline_ratio(small['runs'], alone):.2f} (median of the rounds' ratios; above 1 is what the "
+        "decode threads, pooling and store sharing the cores cost the network)"
+    )
+    chosen = calibrated_ms(network)
+    if chosen is not None:
+        print(
+            f"  (the calibration's {chosen:.1f} ms/img is its best of "
+            f"{CALIBRATION_ROUNDS} rounds on {CALIBRATION_IMAGES} images: a short call that other processes' "
+            "load is less likely to hit than a whole run)"
+        )
     print()
     print("how close to the hardware's limit (the fast path's network stage, and end to end):")
     for row in rows:
@@ -518,22 +580,15 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     if rows[0]["n"] >= 1000:
         # The fidelity criterion's neighbour part is about all Corel-1k queries; a sample only indicates it.
         agreement = agreement and rows[0]["top10"][1] >= 0.99
-    large_floor = None
     if len(rows) == 2:
         ratios = round_ratios(rows[1]["runs"], rows[0]["runs"])
-        ratio = float(np.median(ratios))
-        large_floor = ratio <= LARGE_FLOOR
-        print(f"large/small fast ms per image: {ratio:.2f} (floor <= {LARGE_FLOOR:g}: "
-              f"{'met' if large_floor else 'NOT met'}; median of {len(ratios)} rounds: "
-              f"{', '.join(f'{value:.2f}' for value in ratios)})")
-    amx = "amx_bf16" in describe_cpu()
-    floor = SPEEDUP_FLOOR_AMX if amx else SPEEDUP_FLOOR_OTHER
+        print(
+            f"large/small fast ms per image: {float(np.median(ratios)):.2f} (median of {len(ratios)} rounds: "
+            f"{', '.join(f'{value:.2f}' for value in ratios)}; no floor: decoding bounds it on few cores)"
+        )
     speedups = ", ".join(f"{row['set']} {row['plain'].seconds / row['fast'].seconds:.2f}x" for row in rows)
-    reached = all(row["plain"].seconds / row["fast"].seconds >= floor for row in rows)
-    print(
-        f"speed-up end to end: {speedups} (floor {floor:g}x on a CPU {'with' if amx else 'without'} AMX: "
-        f"{'reached' if reached else 'NOT reached'})"
-    )
+    small_speedup = rows[0]["plain"].seconds / rows[0]["fast"].seconds
+    print(f"speed-up end to end: {speedups} ({speedup_floor_words(cpu_identity()['flags'], small_speedup)})")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     # Only agreement decides the exit status: speed floors depend on the CPU and on whatever else runs, so
     # they are reported above, never turned into a pass/fail a test or a script would trip on.
