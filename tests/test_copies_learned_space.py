@@ -14,6 +14,7 @@ from imagegen import photo, save
 
 from simages.copies.learned_space import (
     MIN_PAIRS,
+    MIN_PHOTOS_TO_HOLD_OUT,
     TARGET_SPREAD,
     CopyPairs,
     learn_copy_whitening,
@@ -85,14 +86,25 @@ def test_copies_of_photos_never_edited_in_learning_pass_where_plain_whitening_lo
 
 
 @pytest.mark.parametrize(("seed", "clusters", "fall"), [(0, 120, 0.05), (4, 200, 0.2), (5, 60, 0.02)])
-def test_the_collections_distinct_pairs_spread_the_target_whatever_the_collection(seed, clusters, fall):
+def test_new_photos_spread_the_target_against_the_collection_whatever_the_collection(seed, clusters, fall):
     photos = look_alike_collection(seed, clusters=clusters, fall=fall)
+    assert len(photos) >= MIN_PHOTOS_TO_HOLD_OUT
+    new = look_alike_collection(seed + 100, clusters=40, fall=fall)  # other scenes: uploads
+    originals = np.repeat(photos[:60], 2, axis=0)
+    space = learn_copy_whitening(photos, originals, edit(originals, seed + 10))
+    project = lambda x: unit((x - space.mean) @ space.projection)  # noqa: E731
+    assert TARGET_SPREAD * 0.9 <= spread(project(new), project(photos)) <= TARGET_SPREAD * 1.15
+    assert space.projection.shape[1] < photos.shape[1]  # calibrated, not every direction kept
+
+
+@pytest.mark.parametrize(("seed", "clusters", "fall"), [(6, 20, 0.05), (7, 24, 0.2)])
+def test_a_collection_too_small_to_hold_photos_out_is_calibrated_on_its_own_pairs(seed, clusters, fall):
+    photos = look_alike_collection(seed, clusters=clusters, fall=fall)
+    assert len(photos) < MIN_PHOTOS_TO_HOLD_OUT
     originals = np.repeat(photos[:60], 2, axis=0)
     space = learn_copy_whitening(photos, originals, edit(originals, seed + 10))
     measured = spread(unit((photos - space.mean) @ space.projection))
     assert TARGET_SPREAD <= measured <= TARGET_SPREAD * 1.06
-    # Kept directions are the fewest-to-most: one more would spread them below the target.
-    assert space.projection.shape[1] < photos.shape[1]
 
 
 def test_too_few_photos_or_pairs_are_refused():

@@ -21,13 +21,17 @@ human annotation", TPAMI 2019: whitening from the covariance of matching pairs),
 collection's own covariance: the pairs' covariance alone made copies tight but same-shoot look-alikes
 tighter still (docs/duplicates.md).
 
-**The threshold keeps its meaning by calibration on the collection**: distinct photos of a collection
-score about 0 with a spread (standard deviation of the cosine of distinct pairs) that depends on how
-many directions are kept. The duplicate threshold (0.5, simages.copies.levels.EDITED_COSINE) is ten such
-spreads in today's whitening (spread 0.05: one distinct pair in about 12,000 passes). The learned space
-keeps the number of directions at which the spread of the collection's own distinct pairs is
-`TARGET_SPREAD` (0.05), so 0.5 is again ten spreads of *this* collection's distinct pairs, whatever the
-collection: the calibration uses only the user's photos, no constant measured on a benchmark.
+**The threshold keeps its meaning by calibration on the collection**: distinct photos score about 0 with
+a spread (standard deviation of their cosines) that depends on how many directions are kept. The
+duplicate threshold (0.5, simages.copies.levels.EDITED_COSINE) is ten such spreads in the plain
+whitening (spread 0.05: one distinct pair in about 12,000 passes). The learned space keeps the number of
+directions at which photos *it was not learned on* spread `TARGET_SPREAD` (0.05) against the collection:
+a tenth of the collection (`HELD_OUT_FRACTION`) is held out of the learning for that, because new photos
+(an upload, a curator's new folder) are what "not a copy" must mean the same for, and they spread wider
+than the photos a space was learned on. So 0.5 is ten spreads of new photos against *this* collection,
+whatever the collection: the calibration uses only the user's photos, no constant measured on a
+benchmark. A collection under MIN_PHOTOS_TO_HOLD_OUT photos has none to spare and is calibrated on its
+own distinct pairs.
 """
 
 from __future__ import annotations
@@ -63,6 +67,13 @@ SPREAD_SAMPLE = 2_000
 # Fewer edit pairs or photos than this: the covariances are not estimated well enough to learn from.
 MIN_PAIRS = 40
 MIN_PHOTOS = 20
+# The share of a collection's photos held out of the learning to calibrate on (at least MIN_HELD_OUT),
+# from MIN_PHOTOS_TO_HOLD_OUT photos on. Measured on Corel (docs/duplicates.md): a 45-photo collection
+# learning on 30 keeps too few directions (60% of uploads called duplicates); from 150 photos the held-out
+# calibration calls fewer uploads duplicates than the collection's own pairs do.
+HELD_OUT_FRACTION = 0.1
+MIN_HELD_OUT = 30
+MIN_PHOTOS_TO_HOLD_OUT = 150
 
 
 def _unit_trace_cov(centred: np.ndarray) -> np.ndarray:
@@ -71,8 +82,11 @@ def _unit_trace_cov(centred: np.ndarray) -> np.ndarray:
     return cov / trace if trace > 0 else cov
 
 
-def spread(vectors: np.ndarray) -> float:
-    """Standard deviation of the cosine similarities of the distinct pairs of unit rows `vectors` (n, r)."""
+def spread(vectors: np.ndarray, others: np.ndarray | None = None) -> float:
+    """Standard deviation of the cosine similarities of the distinct pairs of unit rows `vectors` (n, r),
+    or, given `others` (m, r), of every pair of a row of `vectors` with a row of `others`."""
+    if others is not None:
+        return float((vectors @ others.T).std()) if len(vectors) and len(others) else 0.0
     scores = vectors @ vectors.T
     upper = scores[np.triu_indices(len(vectors), 1)]
     return float(upper.std()) if len(upper) else 0.0
@@ -91,9 +105,13 @@ def learn_copy_whitening(
     """The copy-aware whitening (see the module docstring) of square-rooted unit rows.
 
     photos (n, d): the collection's photos; originals (m, d) and edits (m, d): a photo and one synthetic
-    edit of it per row. Returns a Whitening (mean (d,), projection (d, D)) whose `apply` gives unit rows,
-    with D chosen so that the spread of the photos' distinct pairs is closest to `target_spread` from
-    above. ValueError with fewer than MIN_PHOTOS photos or MIN_PAIRS pairs, or mismatched shapes."""
+    edit of it per row. From MIN_PHOTOS_TO_HOLD_OUT photos on, a seeded `HELD_OUT_FRACTION` of them (at
+    least MIN_HELD_OUT) is held out of the learning and the space keeps the number of directions at which
+    their pairs with the learned photos spread `target_spread` (closest from above): new photos, like an
+    upload, are what the threshold must keep its meaning for. A smaller collection has none to spare:
+    the spread of its own distinct pairs is used. Returns a Whitening (mean (d,), projection (d, D))
+    whose `apply` gives unit rows. ValueError with fewer than MIN_PHOTOS photos or MIN_PAIRS pairs, or
+    mismatched shapes."""
     photos = np.asarray(photos, np.float64)
     originals = np.asarray(originals, np.float64)
     edits = np.asarray(edits, np.float64)
@@ -103,6 +121,12 @@ def learn_copy_whitening(
     if originals.shape != edits.shape or originals.shape[1] != photos.shape[1]:
         raise ValueError(f"shapes do not match: photos {photos.shape}, originals {originals.shape}, "
                          f"edits {edits.shape}")
+    rng = np.random.default_rng(seed)
+    held_out = None
+    if len(photos) >= MIN_PHOTOS_TO_HOLD_OUT:
+        order = rng.permutation(len(photos))
+        count = max(MIN_HELD_OUT, int(HELD_OUT_FRACTION * len(photos)))
+        held_out, photos = photos[order[:count]], photos[order[count:]]
     mean = photos.mean(axis=0)
     between = _unit_trace_cov(photos - mean)
     within = _unit_trace_cov((originals - edits) / np.sqrt(2.0))
@@ -116,21 +140,28 @@ def learn_copy_whitening(
     order = np.argsort(strength)[::-1]
     kept = int(np.count_nonzero(strength > strength.max() * 1e-9))
     projection = first @ rotation[:, order[:kept]]
-    rng = np.random.default_rng(seed)
-    if len(photos) > SPREAD_SAMPLE:
-        photos = photos[rng.choice(len(photos), SPREAD_SAMPLE, replace=False)]
-    sample = photos
-    centred = sample - mean
-    dims = _calibrated_dims(centred @ projection, target_spread)
+
+    def sample(rows: np.ndarray) -> np.ndarray:
+        if len(rows) > SPREAD_SAMPLE:
+            rows = rows[rng.choice(len(rows), SPREAD_SAMPLE, replace=False)]
+        return (rows - mean) @ projection
+
+    learned = sample(photos)
+    dims = _calibrated_dims(learned if held_out is None else sample(held_out),
+                            None if held_out is None else learned, target_spread)
     return Whitening(mean.astype(np.float32), np.ascontiguousarray(projection[:, :dims], np.float32))
 
 
-def _calibrated_dims(rows: np.ndarray, target: float) -> int:
-    """The largest number of leading columns of `rows` (n, D) whose unit rows' distinct pairs spread at
-    least `target` (the spread falls as directions are added); at least 2."""
+def _calibrated_dims(rows: np.ndarray, others: np.ndarray | None, target: float) -> int:
+    """The largest number of leading columns of `rows` (n, D) at which the spread of their unit rows'
+    distinct pairs (with `others` (m, D): of their pairs with those) is at least `target` (the spread falls
+    as directions are added); at least 2."""
+
+    def unit(part: np.ndarray) -> np.ndarray:
+        return part / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-12)
+
     def spread_of(k: int) -> float:
-        part = rows[:, :k]
-        return spread(part / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-12))
+        return spread(unit(rows[:, :k]), None if others is None else unit(others[:, :k]))
 
     low, high = 2, rows.shape[1]
     if spread_of(high) >= target:
