@@ -10,8 +10,8 @@ from nicegui import ui
 
 from simages.gui.context import GuiContext
 from simages.gui.join.setup import suggested_threshold
-from simages.gui.pages.common import known_sets, set_choices
 from simages.gui.state.join import ALL_OTHERS, expansion_for
+from simages.gui.state.sets import known_sets, set_choices
 from simages.gui.urls.join import JoinState, join_url
 from simages.gui.widgets.controls import QueryControls
 from simages.gui.widgets.intent_picker import follow_intent, intent_picker

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simages.gui.context import GuiContext
-from simages.gui.pages.common import known_sets, set_exists
+from simages.gui.state.sets import known_sets, set_exists
 from simages.gui.urls.join import JoinState
 from simages.jobs.join_runner import other_sets
 from simages.naming import InvalidName

@@ -13,6 +13,7 @@ from nicegui import ui
 
 from simages.copies.levels import LevelThresholds, is_duplicate
 from simages.gui.pages.common import name_caption, thumbnail_img
+from simages.gui.state.join_views import GROUPS_PER_PAGE, KEYS_PER_PAGE, PAIRS_PER_PAGE, listed_keys
 from simages.gui.urls.image import thumb_url
 from simages.gui.urls.query import QueryState, results_url
 from simages.gui.widgets.controls import format_score, score_label
@@ -23,9 +24,6 @@ from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.joins.pairs import JoinPair, JoinPairs
 from simages.wording import plural
 
-PAIRS_PER_PAGE = 24
-KEYS_PER_PAGE = 10
-GROUPS_PER_PAGE = 10
 # Thumbnails in one row of the kNN view or one group strip; the rest is counted ("+ 12 more").
 STRIP_LIMIT = 24
 
@@ -59,10 +57,6 @@ class ViewContext:
     # For a duplicates join: what changed between the two images of a copy pair (a_set, a, b_set, b) in
     # words, "" when nothing can be told (simages.copies.changes).
     changed: Callable[[str, str, str, str], str] | None = None
-
-
-def page_count(items: int, per_page: int) -> int:
-    return max(1, (items + per_page - 1) // per_page)
 
 
 def split_node(name: str) -> tuple[str, str]:
@@ -124,14 +118,6 @@ def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, sp
                 "text-primary").mark("pair-a")
             ui.link(f"{pair.b_set}/{pair.b}", similar_link(pair.b_set, pair.b, a_set, spec)).classes(
                 "text-primary").mark("pair-b")
-
-
-def listed_keys(pairs: JoinPairs, spec: QuerySpec) -> list[str]:
-    """The images of A the matches view lists: all of them for a kNN join; for a range join those with a
-    match (a curator checking a folder wants the hits, not thousands of "no match" rows)."""
-    if spec.predicate == "knn":
-        return pairs.keys
-    return [key for key in pairs.keys if key in pairs.by_key]
 
 
 def draw_knn(view: ViewContext, page: int) -> None:

@@ -20,8 +20,9 @@ from nicegui import events, run, ui
 
 from simages.gui.context import GuiContext
 from simages.gui.join.setup import JoinProblem, load_for, resolve
-from simages.gui.pages.common import error_page, load_index, missing_set_message, page_header, set_exists
+from simages.gui.pages.common import error_page, page_header
 from simages.gui.state.atlas import AtlasTab, key_answers
+from simages.gui.state.sets import load_index, missing_set_message, set_exists
 from simages.gui.urls.join import InvalidQuery, join_from_params, join_url
 from simages.gui.urls.query import QueryState, parse_head, parse_set, results_url
 from simages.naming import display_name

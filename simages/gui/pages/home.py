@@ -18,21 +18,17 @@ from nicegui import events, ui
 from simages.extraction.image_errors import UnreadableImage
 from simages.gui.context import GuiContext
 from simages.gui.join.entry import join_entry_card
-from simages.gui.pages.common import (
+from simages.gui.pages.common import loose_images, name_caption, page_header, removed_sets_text, thumbnail_img
+from simages.gui.state.home import HomeTab, describing_message, key_set_note, shuffled_link
+from simages.gui.state.sets import (
     browsable_images,
     expansion_of,
     known_sets,
     load_index,
-    loose_images,
-    name_caption,
-    page_header,
-    removed_sets_text,
     set_choices,
     status_of,
     threshold_for,
-    thumbnail_img,
 )
-from simages.gui.state.home import HomeTab, describing_message, key_set_note, shuffled_link
 from simages.gui.uploads.describe import describe_uploaded
 from simages.gui.uploads.store import ACCEPT, REJECTED_JS, rejection_message
 from simages.gui.urls.query import (

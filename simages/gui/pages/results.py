@@ -15,20 +15,7 @@ from nicegui import ui
 from simages.copies.changes import describe as describe_changes
 from simages.gui.context import GuiContext
 from simages.gui.pages.atlas import atlas_url
-from simages.gui.pages.common import (
-    error_page,
-    expansion_of,
-    known_sets,
-    load_index,
-    missing_set_message,
-    name_caption,
-    page_header,
-    removed_sets_banner,
-    set_choices,
-    set_exists,
-    status_of,
-    thumbnail_img,
-)
+from simages.gui.pages.common import error_page, name_caption, page_header, removed_sets_banner, thumbnail_img
 from simages.gui.pages.side_by_side import side_url
 from simages.gui.state.results import (
     STALE_TEXT,
@@ -47,6 +34,15 @@ from simages.gui.state.results import (
     side_by_side_settings,
     suggested_threshold,
     turned_sentence,
+)
+from simages.gui.state.sets import (
+    expansion_of,
+    known_sets,
+    load_index,
+    missing_set_message,
+    set_choices,
+    set_exists,
+    status_of,
 )
 from simages.gui.urls.image import upload_url
 from simages.gui.urls.query import InvalidQuery, QueryState, from_params, home_url, results_url

@@ -4,18 +4,19 @@
 `r_...` (simages.operations.compare). Each side has its own controls and answers at once; an image only
 one side lists is marked ("only here", an orange frame), an image both list shows its rank on the other
 side. The results page links here with cosine on the left and Euclidean on the right, both under the
-teaching descriptor, where the two metrics really differ; each side's controls change it. The tab's state
-lives in this function's closure."""
+teaching descriptor, where the two metrics really differ; each side's controls change it. Each tab's two
+settings are a SideBySideTab (gui/state/side_by_side.py) made by the builder for that tab."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from nicegui import ui
 
 from simages.gui.context import GuiContext
-from simages.gui.pages.common import error_page, load_index, page_header, set_exists
+from simages.gui.pages.common import error_page, page_header
+from simages.gui.state.sets import load_index, set_exists
+from simages.gui.state.side_by_side import SIDES, SideBySideTab, comparison_summary
 from simages.gui.urls.query import InvalidQuery, QueryState, parse_set, results_url
 from simages.gui.widgets.controls import METRIC_LABELS, PREDICATE_LABELS, format_score, score_label
 from simages.naming import display_name
@@ -64,7 +65,7 @@ def build_side_by_side(ctx: GuiContext, params: dict[str, str]) -> None:
     exclude = image if key_set == join_set else None
     page_header("two settings side by side")
     ui.page_title(display_name(f"{image}: two settings side by side · SIMages"))
-    tab: dict[str, Any] = {"left": left, "right": right}
+    tab = SideBySideTab(left, right)
     with ui.column().classes("w-full q-px-md q-pb-md q-pt-sm gap-2 page-body"):
         back = QueryState(join_set, key_set=key_set, image=image)
         ui.link("← Back to the results", results_url(back)).classes("text-primary")
@@ -80,10 +81,10 @@ def build_side_by_side(ctx: GuiContext, params: dict[str, str]) -> None:
                 summary = ui.label("").classes("text-body2 text-weight-medium").mark("side-summary")
         with ui.row().classes("w-full items-start gap-4 no-wrap side-columns"):
             columns = {name: ui.column().classes("col gap-2").style("min-width: 0").mark(f"side-{name}")
-                       for name in ("left", "right")}
+                       for name in SIDES}
 
     def controls(name: str) -> None:
-        setting: Setting = tab[name]
+        setting = tab.setting(name)
         box = columns[name]
         with box, ui.row().classes("w-full items-end gap-2"):
             metric = ui.select(METRIC_LABELS, value=setting.metric, label="Compare by").classes("col").props(
@@ -96,11 +97,9 @@ def build_side_by_side(ctx: GuiContext, params: dict[str, str]) -> None:
                 "dense options-dense").mark(f"{name}-view")
 
             def changed() -> None:
-                new_param = (param.value or "").strip()
-                if predicate.value != tab[name].predicate or metric.value != tab[name].metric:
-                    new_param = ""  # a k is no threshold, a similarity no distance: the default again
+                if tab.change(name, str(metric.value), str(predicate.value), param.value or "",
+                              str(view.value or "")):
                     param.value = ""
-                tab[name] = Setting(str(metric.value), str(predicate.value), new_param, str(view.value or ""))
                 refresh()
 
             for element in (metric, predicate, view):
@@ -108,23 +107,20 @@ def build_side_by_side(ctx: GuiContext, params: dict[str, str]) -> None:
             param.on("keydown.enter", lambda: changed())
             param.on("blur", lambda: changed())
 
-    results = {name: ui.column() for name in ("left", "right")}
-    for name in ("left", "right"):
+    results = {name: ui.column() for name in SIDES}
+    for name in SIDES:
         controls(name)
         with columns[name]:
             results[name] = ui.column().classes("w-full gap-1")
 
     def refresh() -> None:
         try:
-            sides = compare_settings(searched, vector, tab["left"], tab["right"], exclude)
+            sides = compare_settings(searched, vector, tab.left, tab.right, exclude)
         except ValueError as error:
             summary.text = f"This comparison cannot run: {error}"
             return
-        ui.navigate.history.replace(side_url(key_set, image, join_set, tab["left"], tab["right"]))
-        differ = len(sides[0].only_here) + len(sides[1].only_here)
-        summary.text = ("Both settings list the same images." if not differ else
-                        f"{len(sides[0].only_here)} images only on the left, {len(sides[1].only_here)} only "
-                        "on the right.")
+        ui.navigate.history.replace(side_url(key_set, image, join_set, tab.left, tab.right))
+        summary.text = comparison_summary(sides[0], sides[1])
         for name, side, other in (("left", sides[0], sides[1]), ("right", sides[1], sides[0])):
             draw(results[name], side, other)
 

@@ -19,7 +19,8 @@ from nicegui import run, ui
 
 from simages.copies.levels import Level
 from simages.gui.context import GuiContext
-from simages.gui.pages.common import known_sets, name_caption, page_header, set_choices, thumbnail_img
+from simages.gui.pages.common import name_caption, page_header, thumbnail_img
+from simages.gui.state.sets import known_sets, set_choices
 from simages.gui.state.triage import TriageTab
 from simages.gui.urls.image import thumb_url
 from simages.gui.widgets.calibration_note import calibration_note

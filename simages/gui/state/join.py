@@ -14,11 +14,16 @@ from simages.copies.changes import describe as describe_changes
 from simages.copies.levels import LevelThresholds
 from simages.gui.context import GuiContext
 from simages.gui.join.setup import ResolvedJoin, load_for
-from simages.gui.join.views import GROUPS_PER_PAGE, KEYS_PER_PAGE, PAIRS_PER_PAGE, listed_keys, page_count
-from simages.gui.pages.common import DUPLICATES_NO_EXPANSION
+from simages.gui.state.join_views import (
+    GROUPS_PER_PAGE,
+    KEYS_PER_PAGE,
+    PAIRS_PER_PAGE,
+    listed_keys,
+    page_count,
+)
+from simages.gui.state.sets import DUPLICATES_NO_EXPANSION, Expansion
 from simages.gui.state.teaching import TeachingMemory
 from simages.gui.urls.join import JoinState, join_url
-from simages.gui.widgets.controls import Expansion
 from simages.jobs.join_runner import JoinJob, JoinOutcome
 from simages.nearest.core.intents import DEFAULT_INTENT, DUPLICATES, intent_named
 from simages.nearest.core.query_spec import QuerySpec

@@ -11,7 +11,7 @@ import numpy as np
 from simages.copies.changes import ImageFacts
 from simages.copies.levels import LevelThresholds
 from simages.gui.context import GuiContext
-from simages.gui.pages.common import key_threshold_for, load_index, status_of
+from simages.gui.state.sets import key_threshold_for, load_index, status_of
 from simages.gui.state.teaching import TeachingMemory
 from simages.gui.urls.query import QueryState, results_url
 from simages.nearest.core.distribution import ScoreDistribution, key_distribution, key_threshold

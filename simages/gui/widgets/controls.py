@@ -4,10 +4,10 @@ and the query expansion switch (it matters only for sets whose descriptor has `q
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 from nicegui import events, ui
 
+from simages.gui.state.sets import Expansion
 from simages.gui.urls.query import DEFAULT_K, QueryState
 from simages.naming import display_name
 from simages.nearest.core.display import format_score_short, threshold_from_score
@@ -28,14 +28,6 @@ def format_score(metric: str, score: float) -> str:
 
 def score_label(metric: str) -> str:
     return "similarity" if metric == "cosine" else "distance"
-
-
-class Expansion(NamedTuple):
-    """The searched set's query expansion: `k` neighbours averaged into a key (0: none, None: not known
-    yet), and why it is 0 although the set's descriptor asks for it (a set too small), if so."""
-
-    k: int | None = None
-    left_out: str | None = None
 
 
 def expansion_hint(k: int | None, left_out: str | None = None) -> str:

@@ -1,0 +1,30 @@
+"""gui/state/ is the pages' state and decisions without drawing: importing it loads no NiceGUI, no page
+and no widget, so each decision is tested (and reusable) without a browser, and the page builders draw."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import simages.gui.state as state_package
+
+PROBE = """import importlib, json, sys
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print('MODULES ' + json.dumps(sorted(sys.modules)))"""
+
+
+def test_the_state_layer_draws_nothing():
+    names = [f"simages.gui.state.{m.name}" for m in pkgutil.iter_modules(state_package.__path__)]
+    assert {"simages.gui.state.results", "simages.gui.state.home", "simages.gui.state.join",
+            "simages.gui.state.triage", "simages.gui.state.atlas", "simages.gui.state.sets"} <= set(names)
+    done = subprocess.run([sys.executable, "-c", PROBE, *names], capture_output=True, text=True, timeout=300,
+                          check=True, cwd=Path(__file__).resolve().parents[1])
+    modules = set(json.loads(done.stdout.rsplit("MODULES ", 1)[1]))
+    assert set(names) <= modules
+    drawing = sorted(m for m in modules if m == "nicegui" or m.startswith(("nicegui.", "simages.gui.pages",
+                                                                          "simages.gui.widgets")))
+    assert drawing == []
