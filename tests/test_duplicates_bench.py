@@ -70,6 +70,13 @@ def test_bench_duplicates_on_a_small_sample(weights_path: Path, corel_path: Path
     assert float(duplicates[0]) >= 0.9 and float(duplicates[1]) == 1.0  # top-1, recall@5
     pairs = _row(out, "duplicates intent, default threshold")
     assert float(pairs[-11]) >= 0.8  # F1, before the ten per-kind recalls
+    # The copy space the app learns after indexing: edits of the 40 searched photos, learned with them.
+    copy_lines = [line for line in out.splitlines() if line.startswith("duplicates intent, copy space")]
+    rank_line, pair_line = copy_lines
+    assert "from 160 edited copies" in rank_line  # 4 edits of each of the 40 photos
+    copy_ranks = re.findall(r"\d+\.\d+", rank_line.split(")", 1)[1])
+    copy_pairs = re.findall(r"\d+\.\d+", pair_line.split(")", 1)[1])
+    assert float(copy_ranks[0]) >= 0.9 and float(copy_pairs[-11]) >= 0.8
     assert "similar intent (gap+l2+pca128+qe10)" in out and "Duplicates space" in out
     suggested = [line for line in out.splitlines() if "the key's own top 1% (1-50 images): " in line]
     assert len(suggested) == 2 and all("1.000 of keys" in line for line in suggested)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,11 +35,11 @@ EDITS_PER_PHOTO = 4
 _BATCH = 32
 
 
-def _collection_rows(settings: Settings) -> dict[str, list[tuple[str, str, np.ndarray]]]:
-    """Per stored-vector kind: (set, image, stored vector) of every image of the collection."""
+def _collection_rows(settings: Settings) -> dict[str, list[tuple[Path, np.ndarray]]]:
+    """Per stored-vector kind: (image file, stored vector) of every image of the collection."""
     from simages.store.npz_store import StoreError, load_store
 
-    rows: dict[str, list[tuple[str, str, np.ndarray]]] = {}
+    rows: dict[str, list[tuple[Path, np.ndarray]]] = {}
     for set_name, path in collection_stores(settings):
         try:
             store = load_store(path)
@@ -53,15 +54,17 @@ def _collection_rows(settings: Settings) -> dict[str, list[tuple[str, str, np.nd
         if not stored:
             continue
         kind = rows.setdefault(stored, [])
-        kind.extend((set_name, name, vector) for name, vector in zip(store.names, store.vectors, strict=True))
+        folder = settings.image_sets / set_name
+        kind.extend((folder / name, vector) for name, vector in zip(store.names, store.vectors, strict=True))
     return rows
 
 
-def make_pairs(settings: Settings, stored: str, rows: list[tuple[str, str, np.ndarray]],
+def make_pairs(settings: Settings, stored: str, rows: list[tuple[Path, np.ndarray]],
                network: Callable[[], Any], photos: int = DEFAULT_PHOTOS, per_photo: int = EDITS_PER_PHOTO,
                seed: int = 0) -> CopyPairs | None:
-    """Edits of a seeded sample of `rows` ((set, image, stored vector) of one kind), described with
-    `network()`; None when no sampled photo can be read (moved or damaged since indexing)."""
+    """Edits of a seeded sample of `rows` ((image file, stored vector) of one kind: `stored`, an extraction
+    key), described with `network()`; None when no sampled photo can be read (moved or damaged since
+    indexing). `settings` gives the largest image to open."""
     from simages.copies.calibration import network_input
     from simages.extraction.describe import describe_images
     from simages.extraction.images import open_rgb
@@ -84,11 +87,11 @@ def make_pairs(settings: Settings, stored: str, rows: list[tuple[str, str, np.nd
             batch.clear()
 
     for row in chosen:
-        set_name, image, vector = rows[row]
+        path, vector = rows[row]
         picks = rng.choice(len(kinds), size=min(per_photo, len(kinds)), replace=False)
         seeds = rng.integers(0, 2**31, size=len(picks))
         try:
-            with open_rgb(settings.image_sets / set_name / image, settings.max_image_pixels) as photo:
+            with open_rgb(path, settings.max_image_pixels) as photo:
                 inputs = [network_input(apply_edit(kinds[k], photo, int(s)))
                           for k, s in zip(picks, seeds, strict=True)]
         except (OSError, ValueError):  # moved or damaged since indexing (UnreadableImage is an OSError)
