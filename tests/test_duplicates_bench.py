@@ -62,7 +62,7 @@ def _row(out: str, label: str) -> list[str]:
 
 def test_bench_duplicates_on_a_small_sample(weights_path: Path, corel_path: Path, tmp_path, capsys):
     args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "duplicates",
-            "--data", str(corel_path), "--per-class", "1", "--searched-per-class", "4"]
+            "--data", str(corel_path), "--per-class", "1", "--searched-per-class", "4", "--sizes", "none"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "10 edited copies" in out and "40 searched" in out
@@ -119,7 +119,8 @@ def test_every_strong_edit_changes_the_photo_the_way_its_name_says():
 def test_bench_duplicates_with_the_strong_edits_on_a_small_sample(weights_path: Path, corel_path: Path,
                                                                    tmp_path, capsys):
     args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "duplicates", "--strong",
-            "--no-hash", "--data", str(corel_path), "--per-class", "2", "--searched-per-class", "4"]
+            "--no-hash", "--data", str(corel_path), "--per-class", "2", "--searched-per-class", "4", "--sizes",
+            "none"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "20 edited copies" in out and "turned9" in out  # kinds in turn: the turns are among the first 20
@@ -127,3 +128,27 @@ def test_bench_duplicates_with_the_strong_edits_on_a_small_sample(weights_path: 
     strong = next(line for line in out.splitlines() if line.startswith("strong edits"))
     assert float(mild.split("top-1 ")[1].split()[0]) >= 0.9
     assert float(strong.split("top-1 ")[1].split()[0]) >= 0.5
+
+
+def test_bench_duplicates_rows_for_collections_uploads_and_all_other_sets(
+        weights_path: Path, corel_path: Path, tmp_path, capsys):
+    """The sized-collection rows on a small sample (CI): collections of 10 (one class) and 30 (three
+    classes) photos, two uploads per class, and all other sets; the cost lines."""
+    args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "duplicates", "--no-hash",
+            "--data", str(corel_path), "--per-class", "2", "--searched-per-class", "12", "--sizes", "10,30",
+            "--uploads-per-class", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Describing 20 photos kept out of the collections" in out
+    rows = {line.split("  ")[0]: line for line in out.splitlines()
+            if line.startswith(("collection of", "all other sets"))}
+    assert set(rows) == {"collection of 10", "collection of 30", "all other sets (3 sets, 30 photos)"}
+    for label, line in rows.items():
+        numbers = _row(line, label)
+        mild_precision, mild_recall, mild_f1 = (float(v) for v in numbers[:3])
+        assert 0 <= mild_precision <= 1 and mild_recall >= 0.5 and mild_f1 > 0, line
+        uploads = line.split("= ")[1].split("%")[0]
+        assert 0 <= float(uploads) <= 100
+    # Uploads are the photos kept out, of the collection's classes: 2 for one class, 6 for three.
+    assert re.search(r"/2 = ", rows["collection of 10"]) and re.search(r"/6 = ", rows["collection of 30"])
+    assert "Cost (" in out and "s per 1,000 photos" in out and "duplicates intent" in out

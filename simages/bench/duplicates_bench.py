@@ -32,6 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
+from simages.bench.duplicate_collections import (
+    ALL_OTHER_SETS_SIZE,
+    SIZES,
+    BenchVectors,
+    all_other_sets_row,
+    collection_rows,
+    draw_collection,
+    print_collection_rows,
+    upload_candidates,
+)
 from simages.bench.duplicate_copies import EditedCopy, choose_originals, write_copies
 from simages.bench.extract_common import default_corel
 from simages.copies.edits import EDITS, STRONG_EDITS
@@ -92,6 +102,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "passes; simages.copies.learned_space)")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed of the photos chosen and their edits (default 0)")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                        help="collections of these many photos whose other photos are look-alikes of the "
+                             "same kind, with uploads of photos not in them (default 20,45,150,1000; sizes "
+                             "the photos cannot fill are left out); 'none' for none")
+    parser.add_argument("--uploads-per-class", type=int, default=10,
+                        help="photos per class kept out of the collections and uploaded (default 10)")
+    parser.add_argument("--app-page", action="store_true",
+                        help="also time the first page of a 10,000-image duplicates self-join in the app "
+                             "(simages bench join, in Chromium)")
 
 
 @dataclass
@@ -262,6 +281,11 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     if message:
         print(f"simages: error: {message}")
         return 2
+    try:
+        wanted_sizes = parse_sizes(args.sizes)
+    except ValueError as error:
+        print(f"simages: error: {error}")
+        return 2
     stored = DEFAULT_DESCRIPTOR
     index_settings = settings.with_(descriptor=stored)
     network = None
@@ -297,7 +321,9 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
                 copies += write_copies(source, [original], copies_dir, [kind], args.seed + number)
         print(f"copies: {len(copies)} edited copies written to a temporary folder; indexing them...",
               flush=True)
+        indexing_started = time.perf_counter()
         copy_store = _index(copies_dir, Path(tmp) / "copies.npz", index_settings, shared_network)
+        indexing = (time.perf_counter() - indexing_started, len(copy_store))
         truth = {c.copy: c.original for c in copies if c.copy in set(copy_store.names)}
         kinds = {c.copy: c.kind for c in copies}
         print(f"descriptors ready after {time.monotonic() - started:.0f} s\n")
@@ -340,9 +366,97 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             print_mild_and_strong(rank_rows[0], pair_rows[0])
         print_distributions(duplicates_photos, duplicates_copies, truth, kinds, threshold)
         print_suggested(similar_photos)
+        uploads = upload_candidates(photo_names, set(originals), args.uploads_per_class)
+        # Sizes the photos can fill (a sample cannot fill a 1,000-photo collection): said, then left out.
+        sizes = [size for size in wanted_sizes if draw_collection(
+            photo_names, set(originals), set(uploads), size, np.random.default_rng(0)) is not None]
+        left_out = sorted(set(wanted_sizes) - set(sizes))
+        if left_out:
+            print(f"\n(collections of {', '.join(map(str, left_out))} photos left out: these photos cannot "
+                  "fill them)")
+        if sizes:
+            print(f"\nDescribing {len(uploads)} photos kept out of the collections, as uploads are (turned "
+                  "0/90/180/270 degrees)...", flush=True)
+            source_of = sample if args.searched_per_class is not None else source
+            vectors = BenchVectors(photos_store, copy_store, truth, kinds,
+                                   turned_descriptors(source_of, uploads, shared_network(), stored))
+            rows = collection_rows(vectors, sizes, args.seed)
+            other_sets = all_other_sets_row(vectors, min(ALL_OTHER_SETS_SIZE, max(sizes)), args.seed)
+            print_collection_rows(rows + ([other_sets] if other_sets is not None else []))
+        print_cost(indexing, duplicates_photos, similar_photos, duplicates_copies)
     took = time.monotonic() - started
     print(f"\nThis run took {took:.0f} s (wall time; it depends on the machine's load).")
+    if args.app_page:
+        from simages.bench import join_bench
+
+        print("\nThe app: first page of a 10,000 x 10,000 duplicates self-join (simages bench join)")
+        return join_bench.run_bench(argparse.Namespace(images=10_000, threshold=None, no_browser=False),
+                                    settings)
     return 0
+
+
+def parse_sizes(text: str) -> list[int]:
+    """The collection sizes of --sizes ("none": no collection rows). ValueError for another word."""
+    if text.strip().lower() == "none":
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--sizes: give photo counts such as 20,45,150 (or none), not {text!r}") from None
+    if any(size < 2 for size in sizes):
+        raise ValueError("--sizes: each collection needs at least 2 photos")
+    return sizes
+
+
+def turned_descriptors(source: Path, names: Sequence[str], network, stored: DescriptorSpec
+                       ) -> dict[str, np.ndarray]:
+    """Each photo's descriptors (4, d) as it is and turned by 90/180/270 degrees, described as an upload
+    is (simages.copies.turns), in batches of 8 photos."""
+    from simages.copies.turns import stack_inputs, turned
+    from simages.extraction.describe import describe_images
+    from simages.extraction.images import open_rgb
+
+    found: dict[str, np.ndarray] = {}
+    for start in range(0, len(names), 8):
+        batch = names[start:start + 8]
+        inputs = []
+        for name in batch:
+            with open_rgb(source / name) as image:
+                inputs.append(stack_inputs(turned(image)))
+        rows = describe_images(network, np.concatenate(inputs), stored)
+        for number, name in enumerate(batch):
+            found[name] = np.asarray(rows[4 * number: 4 * number + 4], np.float32)
+    return found
+
+
+def print_cost(indexing: tuple[float, int], duplicates: SetIndex, similar: SetIndex, keys: SetIndex) -> None:
+    """Indexing and query time per 1,000 photos, measured in this run, with the CPU and load beside them:
+    the duplicates intent's query against the similar intent's on the same photos."""
+    import os
+
+    from simages.bench.join_bench import cpu_name
+
+    seconds, count = indexing
+    raw = np.array([keys.raw_vector(name) for name in keys.names[:200]])
+    times = {}
+    for label, index in (("duplicates", duplicates), ("similar", similar)):
+        spec = QuerySpec("cosine", "knn", 10, label == "similar")
+        began = time.perf_counter()
+        for row in raw:
+            key_join(index, row, spec)
+        times[label] = (time.perf_counter() - began) / len(raw)
+    load = os.getloadavg()[0]
+    print(f"Cost ({cpu_name()}, load average {load:.1f}; wall times):")
+    same = DEFAULT_DESCRIPTOR.extraction_key() == "gap+l2"
+    ratio = ("the same stored vectors as before issue 23 (gap+l2): ratio 1.00" if same else
+             "other stored vectors than before issue 23 (gap+l2): `simages bench extract` compares them")
+    print(f"  indexing with the default descriptor ({DEFAULT_DESCRIPTOR.key()}): "
+          f"{1000 * seconds / max(count, 1):.0f} s per 1,000 photos ({count} copies in {seconds:.0f} s, "
+          f"network load included); {ratio}")
+    per_thousand = {label: 1000 * seconds * 1000 / len(duplicates) for label, seconds in times.items()}
+    print(f"  query of one key (kNN-10) against {len(duplicates):,} photos, per 1,000 photos searched: "
+          f"duplicates intent {per_thousand['duplicates']:.2f} ms, similar intent "
+          f"{per_thousand['similar']:.2f} ms (ratio {times['duplicates'] / times['similar']:.2f})")
 
 
 def edit_kinds(strong: bool) -> list[str]:
