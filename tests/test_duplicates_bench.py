@@ -119,8 +119,8 @@ def test_every_strong_edit_changes_the_photo_the_way_its_name_says():
 def test_bench_duplicates_with_the_strong_edits_on_a_small_sample(weights_path: Path, corel_path: Path,
                                                                    tmp_path, capsys):
     args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "duplicates", "--strong",
-            "--no-hash", "--data", str(corel_path), "--per-class", "2", "--searched-per-class", "4", "--sizes",
-            "none"]
+            "--no-hash", "--data", str(corel_path), "--per-class", "2", "--searched-per-class", "4",
+            "--sizes", "none"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "20 edited copies" in out and "turned9" in out  # kinds in turn: the turns are among the first 20
