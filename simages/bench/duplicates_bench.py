@@ -448,8 +448,8 @@ def print_cost(indexing: tuple[float, int], duplicates: SetIndex, similar: SetIn
     load = os.getloadavg()[0]
     print(f"Cost ({cpu_name()}, load average {load:.1f}; wall times):")
     same = DEFAULT_DESCRIPTOR.extraction_key() == "gap+l2"
-    ratio = ("the same stored vectors as before issue 23 (gap+l2): ratio 1.00" if same else
-             "other stored vectors than before issue 23 (gap+l2): `simages bench extract` compares them")
+    ratio = ("the same stored vectors as the previous default (gap+l2): ratio 1.00" if same else
+             "other stored vectors than the previous default (gap+l2): `simages bench extract` compares them")
     print(f"  indexing with the default descriptor ({DEFAULT_DESCRIPTOR.key()}): "
           f"{1000 * seconds / max(count, 1):.0f} s per 1,000 photos ({count} copies in {seconds:.0f} s, "
           f"network load included); {ratio}")
