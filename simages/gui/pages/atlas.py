@@ -23,6 +23,7 @@ from simages.gui.join.setup import JoinProblem, load_for, resolve
 from simages.gui.pages.common import error_page, page_header
 from simages.gui.state.atlas import AtlasTab, key_answers
 from simages.gui.state.sets import load_index, missing_set_message, set_exists
+from simages.gui.urls.atlas import atlas_url
 from simages.gui.urls.join import InvalidQuery, join_from_params, join_url
 from simages.gui.urls.query import QueryState, parse_head, parse_set, results_url
 from simages.naming import display_name
@@ -186,15 +187,6 @@ def predicate_text(spec: QuerySpec) -> str:
         return f"the {spec.param} nearest of each image of A"
     op = "similarity ≥" if spec.metric == "cosine" else "distance ≤"
     return f"{op} {spec.param:g}"
-
-
-def atlas_url(set_name: str, key: str | None = None, head: str | None = None) -> str:
-    params = {"set": set_name} | ({"key": key} if key else {}) | ({"head": head} if head else {})
-    return "/atlas?" + urlencode(params, encoding="utf-8", errors="surrogateescape")
-
-
-def join_atlas_url(params: dict[str, str]) -> str:
-    return "/atlas?" + urlencode(params, encoding="utf-8", errors="surrogateescape")
 
 
 def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:

@@ -29,7 +29,6 @@ from simages.gui.join.views import (
     group_summary,
     summary_text,
 )
-from simages.gui.pages.atlas import join_atlas_url
 from simages.gui.pages.common import error_page, page_header, removed_sets_banner
 from simages.gui.state.join import (
     ALL_OTHERS,
@@ -49,6 +48,7 @@ from simages.gui.state.join import (
 )
 from simages.gui.state.join import progress_text as progress_text_of
 from simages.gui.state.sets import known_sets, load_index, set_choices, status_of
+from simages.gui.urls.atlas import join_atlas_url
 from simages.gui.urls.join import JoinState, csv_url, groups_url, join_from_params, join_params, join_url
 from simages.gui.urls.query import InvalidQuery, home_url
 from simages.gui.widgets.calibration_note import calibration_note

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from simages.copies.changes import describe as describe_changes
 from simages.gui.context import GuiContext
-from simages.gui.pages.atlas import atlas_url
-from simages.gui.pages.common import error_page, name_caption, page_header, removed_sets_banner, thumbnail_img
-from simages.gui.pages.side_by_side import side_url
+from simages.gui.pages.common import error_page, page_header, removed_sets_banner, thumbnail_img
 from simages.gui.state.results import (
     STALE_TEXT,
     Answered,
@@ -24,16 +21,10 @@ from simages.gui.state.results import (
     Problem,
     ResultsTab,
     Waiting,
-    atlas_link_text,
-    copies_turned,
-    excluded,
     is_stale,
     next_page,
-    no_duplicate_found,
     search,
-    side_by_side_settings,
     suggested_threshold,
-    turned_sentence,
 )
 from simages.gui.state.sets import (
     expansion_of,
@@ -45,9 +36,9 @@ from simages.gui.state.sets import (
     status_of,
 )
 from simages.gui.urls.image import upload_url
-from simages.gui.urls.query import InvalidQuery, QueryState, from_params, home_url, results_url
+from simages.gui.urls.query import InvalidQuery, QueryState, from_params, home_url
 from simages.gui.widgets.calibration_note import calibration_note
-from simages.gui.widgets.controls import QueryControls, format_score, score_label
+from simages.gui.widgets.controls import QueryControls, score_label
 from simages.gui.widgets.head_picker import head_picker
 from simages.gui.widgets.histogram import (
     level_marks,
@@ -58,18 +49,17 @@ from simages.gui.widgets.histogram import (
 )
 from simages.gui.widgets.image_info import ImageInfo
 from simages.gui.widgets.intent_picker import follow_intent, intent_picker
-from simages.gui.widgets.levels import level_chip, pair_level
-from simages.gui.widgets.metric_note import differing_demo, metrics_note, metrics_rank_alike
+from simages.gui.widgets.result_grid import PLAIN_CLICK, result_grid
+from simages.gui.widgets.results_explanation import results_explanation
 from simages.gui.widgets.search_mode import ExactSwitch, search_caption
 from simages.gui.widgets.status_panel import describe_status
 from simages.gui.widgets.teaching_panel import mount_teaching_panel
 from simages.gui.widgets.viewer import Viewer, ViewItem
 from simages.naming import InvalidName, display_name, image_path
 from simages.nearest.core.display import format_threshold
-from simages.nearest.core.intents import SIMILAR, intent_named, no_duplicate_sentence
+from simages.nearest.core.intents import SIMILAR
 from simages.nearest.core.results import KeyResult
-from simages.nearest.core.set_index import SetIndex
-from simages.nearest.teaching.views import UNSCALED, VIEWS, why_metrics_differ
+from simages.nearest.teaching.views import VIEWS
 from simages.wording import plural
 
 
@@ -205,7 +195,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         summary.text = summary_text(result)
         with explanation:
             search_caption(result)
-            draw_explanation(current, answered.index, spec.expand)
+            results_explanation(current, answered.index, spec.expand)
             if answered.histogram_levels is not None:
                 calibration_note(ctx)
         marker, label = marker_for(current.metric, spec.predicate, spec.param, answered.kth)
@@ -221,116 +211,8 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
                 ui.label("No other images to compare with.").classes("text-grey-7")
         mount_teaching_panel(ctx, tab.teaching, results_area, answered.index, answered.vector, spec,
                              answered.exclude)
-        draw_results(answered)
-
-    def draw_explanation(current: QueryState, index: SetIndex, expand: bool) -> None:
-        """A plain sentence first; the descriptor's technical description behind a click."""
-        # Which question these scores answer (nearest.intents), chosen with the toggle beside the settings.
-        intent = intent_named(current.intent)
-        other = ("Switch to Duplicates to ask whether this photo is already in the set."
-                 if intent is SIMILAR else "Switch to Similar images for images of the same kind.")
-        ui.label(f"{intent.describe()}. {other}").classes("text-body2 text-grey-8").mark("intent-note")
-        ui.label(plain_sentence(current.metric)).classes("text-body2 text-grey-8").mark("plain")
-        with ui.row().classes("items-center gap-4"):
-            ui.link(atlas_link_text(current), atlas_url(current.join_set, excluded(current))).classes(
-                "text-body2 text-primary").mark("atlas-link")
-            side = side_by_side_settings(current)
-            if side is not None:
-                assert current.key_set is not None and current.image is not None
-                ui.link("Compare cosine and Euclidean side by side",
-                        side_url(current.key_set, current.image, current.join_set, *side)).classes(
-                    "text-body2 text-primary").mark("side-link")
-        if current.view == UNSCALED:
-            with ui.row().classes("items-start no-wrap gap-1").mark("view-note"):
-                ui.icon("school", color="primary", size="xs").classes("q-mt-xs")
-                ui.label(display_name(why_metrics_differ(current.join_set))).classes(
-                    "text-caption text-grey-8")
-        if metrics_rank_alike(index):
-            with ui.row().classes("items-start no-wrap gap-1").mark("metrics-note"):
-                ui.icon("info", color="primary", size="xs").classes("q-mt-xs")
-                ui.label(display_name(metrics_note(current.join_set))).classes("text-caption text-grey-8")
-        details = ui.expansion("Details: how the scores were computed").props("dense").classes(
-            "w-full text-caption text-grey-8 details").mark("details")
-        with details:
-            method = display_name(method_text(index, expand))
-            if method:
-                ui.label(method).classes("text-caption").mark("method")
-            if index.applied:
-                asked = f" (asked for: {index.descriptor})" if index.descriptor != index.applied else ""
-                ui.label(f"Descriptor code: {index.applied}{asked}").classes("text-caption text-grey-7").mark(
-                    "descriptor-code")
-            if metrics_rank_alike(index):
-                ui.label("To see cosine and Euclidean disagree here, choose the teaching descriptor "
-                         "(“Descriptor” under the settings). Or describe the images without scaling them "
-                         "to unit length, e.g. with the raw flattened VGG-16 map (a second root, so these "
-                         "descriptors stay):").classes("text-caption q-mt-sm")
-                ui.code("\n".join(differing_demo(current.join_set, current.key_set, current.image)),
-                        language="bash").classes("w-full text-caption").mark("differing-demo")
-
-    def draw_results(answered: Answered) -> None:
-        current, result = answered.query, answered.result
-        items = [
-            ViewItem(m.image, ctx.thumbnails.url(current.join_set, m.image, full=True),
-                     caption=viewer_caption(answered, m.image, m.score),
-                     set_name=current.join_set, image=m.image, link=result_link(current, m.image))
-            for m in result.matches
-        ]
         with results_area:
-            if no_duplicate_found(current, result):
-                with ui.row().classes("items-center gap-2 q-pa-md").mark("no-results"):
-                    ui.icon("check_circle", color="positive")
-                    ui.label(no_duplicate_sentence(display_name(current.join_set))).classes(
-                        "text-body1").mark("no-duplicate")
-                return
-            if not result.matches:
-                with ui.row().classes("items-center gap-2 q-pa-md").mark("no-results"):
-                    ui.icon("filter_alt_off", color="grey-7")
-                    ui.label("No image passes this query. Try a looser threshold: the histogram shows where "
-                             "the scores lie.").classes("text-grey-8")
-                return
-            ui.label("Click an image to see it full size beside the key; middle-click or Ctrl+click opens it "
-                     "as the key of a new search in a new tab.").classes("text-caption text-grey-7")
-            turns = copies_turned(answered)
-            if turns:
-                with ui.row().classes("items-center no-wrap gap-1").mark("turned-note"):
-                    ui.icon("rotate_90_degrees_ccw", color="primary", size="xs")
-                    ui.label(turned_sentence(turns)).classes("text-body2 text-grey-8")
-            changes = answered.answer.changes
-            with ui.element("div").classes("w-full thumb-grid").mark("results-grid"):
-                for rank, (match, item) in enumerate(zip(result.matches, items, strict=True)):
-                    score = format_score(result.metric, match.score)
-                    tile = ui.link(target=item.link or "#").classes("thumb-tile relative-position")
-                    tile.mark(f"result:{match.image}")
-                    tile.props["title"] = display_name(match.image)
-                    tile.on("click", lambda _, r=rank: viewer.open(items, r, beside=key_item),
-                            js_handler=PLAIN_CLICK)
-                    with tile:
-                        img = thumbnail_img(ctx.thumbnails.url(current.join_set, match.image))
-                        shown_name = display_name(match.image)
-                        img.props["alt"] = f"{shown_name}, {score_label(result.metric)} {score}"
-                        ui.label(str(rank + 1)).classes("thumb-rank")
-                        name_caption(match.image)
-                        ui.label(score).classes("thumb-score").mark("score")
-                    if answered.levels is not None:
-                        level_chip(pair_level(match.score, result.metric, answered.levels))
-                    if match.image in turns:
-                        ui.label(f"found with the key turned {turns[match.image]}°").classes(
-                            "text-caption text-primary").mark(f"turned:{match.image}")
-                    if changes.get(match.image):
-                        changed = ui.label(f"changed: {describe_changes(changes[match.image])}")
-                        changed.classes("text-caption text-grey-8").style("max-width: 190px").mark(
-                            f"changed:{match.image}")
-
-    def viewer_caption(answered: Answered, image: str, score: float) -> str:
-        """The score; for the duplicates question also the level, its meaning and what changed."""
-        metric = answered.result.metric
-        caption = f"{score_label(metric)} {format_score(metric, score)}"
-        if answered.levels is None:
-            return caption
-        level = pair_level(score, metric, answered.levels)
-        caption = f"{caption} · {level.title}: {level.meaning}"
-        changes = answered.answer.changes.get(image)
-        return f"{caption} · changed: {describe_changes(changes)}" if changes else caption
+            result_grid(ctx, answered, viewer, key_item)
 
     def show_problem(message: str) -> None:
         summary.text = "This search cannot run"
@@ -424,35 +306,12 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
     render()
 
 
-# A plain left click (or Enter) runs the element's handler instead of following the link; middle-click,
-# Ctrl/Cmd/Shift+click and the context menu keep the browser's own meaning (new tab, copy link).
-PLAIN_CLICK = """(e) => {
-  if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
-  e.preventDefault();
-  emit();
-}"""
-
-
-def result_link(state: QueryState, image: str) -> str:
-    """A result's own results page: the same search with that image of the searched set as the key."""
-    return results_url(state.with_(key_set=state.join_set, image=image, upload=None))
-
-
 def home_for(state: QueryState) -> str:
     """The start page with this query's sets and settings, so going back there loses nothing."""
     settings = {"metric": state.metric, "predicate": state.predicate, "param": state.param.strip()}
     if not state.expand:
         settings["expand"] = "0"
     return home_url(state.join_set, state.key_set, **settings)
-
-
-def plain_sentence(metric: str) -> str:
-    """What a score means, for people who have never heard of descriptors."""
-    what = ("Each image is described by what VGG-16, a neural network trained on a million photos, "
-            "recognises in it (textures, shapes, objects).")
-    if metric == "cosine":
-        return what + " Similarity compares two descriptions: 1 means the same, lower means less alike."
-    return what + " Distance compares two descriptions: 0 means the same, higher means less alike."
 
 
 def page_title(ctx: GuiContext, state: QueryState) -> str:
@@ -475,12 +334,6 @@ def key_view_item(ctx: GuiContext, state: QueryState) -> ViewItem:
     url = ctx.thumbnails.url(state.key_set, state.image, full=True)
     return ViewItem(key_caption(ctx, state), url, caption="the key",
                     set_name=state.key_set, image=state.image)
-
-
-def method_text(index: SetIndex, expand: bool) -> str:
-    """Which descriptor made the scores, in words (empty for a store that does not record it)."""
-    explained = index.explain(expand)
-    return f"Descriptors: {explained}" if explained else ""
 
 
 def summary_text(result: KeyResult) -> str:

@@ -9,8 +9,6 @@ settings are a SideBySideTab (gui/state/side_by_side.py) made by the builder for
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from nicegui import ui
 
 from simages.gui.context import GuiContext
@@ -18,21 +16,11 @@ from simages.gui.pages.common import error_page, page_header
 from simages.gui.state.sets import load_index, set_exists
 from simages.gui.state.side_by_side import SIDES, SideBySideTab, comparison_summary
 from simages.gui.urls.query import InvalidQuery, QueryState, parse_set, results_url
+from simages.gui.urls.side import side_url
 from simages.gui.widgets.controls import METRIC_LABELS, PREDICATE_LABELS, format_score, score_label
 from simages.naming import display_name
 from simages.nearest.teaching.views import VIEWS
 from simages.operations.compare import Setting, Side, compare_settings
-
-
-def side_url(key_set: str, image: str, join_set: str, left: Setting, right: Setting) -> str:
-    params = {"key_set": key_set, "image": image, "set": join_set}
-    for prefix, setting in (("l", left), ("r", right)):
-        params.update({f"{prefix}_metric": setting.metric, f"{prefix}_predicate": setting.predicate})
-        if setting.param:
-            params[f"{prefix}_param"] = setting.param
-        if setting.view:
-            params[f"{prefix}_view"] = setting.view
-    return "/side?" + urlencode(params, encoding="utf-8", errors="surrogateescape")
 
 
 def _setting(params: dict[str, str], prefix: str, default: Setting) -> Setting:

@@ -19,21 +19,19 @@ from nicegui import run, ui
 
 from simages.copies.levels import Level
 from simages.gui.context import GuiContext
-from simages.gui.pages.common import name_caption, page_header, thumbnail_img
+from simages.gui.pages.common import page_header
 from simages.gui.state.sets import known_sets, set_choices
 from simages.gui.state.triage import TriageTab
-from simages.gui.urls.image import thumb_url
 from simages.gui.widgets.calibration_note import calibration_note
+from simages.gui.widgets.triage_views import compare_table, outcome_lines, tile
 from simages.naming import display_name
 from simages.nearest.sets.cache import store_version
 from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, plan_for, triage
 from simages.triage.decisions import Decisions
-from simages.triage.exif import differences
 from simages.triage.quarantine import Outcome, TriageError, apply_plan, undo_last
 from simages.triage.stores import drop_moved, restore_moved
 
 FOLLOW_SECONDS = 2.0
-_BADGE = {True: ("in collection", "grey-8"), False: ("new", "positive")}
 
 
 def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
@@ -152,15 +150,6 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                     ui.label(f"{shown.start + 1}-{shown.stop} of {len(shown.rows)}")
                     ui.button("Next", on_click=lambda: tile_page(1)).props("flat dense")
 
-    def tile(qualified: str, existing: bool) -> None:
-        set_name, _, image = qualified.partition("/")
-        word, colour = _BADGE[existing]
-        with ui.column().classes("gap-0 items-center"):
-            thumbnail_img(thumb_url(set_name, image), "w-[96px] h-[72px] object-contain", display_name(image))
-            badge = ui.badge(f"{word} · {display_name(set_name)}", color=colour)
-            badge.mark(f"badge-{word.replace(' ', '-')}")
-            name_caption(image)
-
     def pick_bucket(level: Level) -> None:
         tab.pick_bucket(level)
         draw_buckets()
@@ -227,22 +216,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                             ui.button("keep this", on_click=lambda g=group, m=member: choose(g, m)
                                       ).props("flat dense no-caps").mark("keep-this")
             if tab.compared == group.existing:
-                draw_compare(group)
-
-    def draw_compare(group: CopyGroup) -> None:
-        first = group.facts[group.members[0]]
-        differing: set[str] = set()
-        for member in group.members[1:]:
-            differing |= set(differences(first, group.facts[member]))
-        columns = [{"name": "fact", "label": "", "field": "fact", "align": "left"}]
-        columns += [{"name": str(i), "label": display_name(m), "field": str(i), "align": "left"}
-                    for i, m in enumerate(group.members)]
-        rows = []
-        for fact in first.rows():
-            row = {"fact": fact + (" (differs)" if fact in differing else "")}
-            row.update({str(i): group.facts[m].rows()[fact] for i, m in enumerate(group.members)})
-            rows.append(row)
-        ui.table(columns=columns, rows=rows).props("dense flat").classes("w-full").mark("triage-compare")
+                compare_table(group)
 
     def mark(group: CopyGroup, value: bool) -> None:
         if ctx.read_only:
@@ -357,15 +331,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
     def show_outcome(outcome: Outcome | None, problem: str = "") -> None:
         outcome_box.clear()
         with outcome_box:
-            if outcome is None:
-                ui.label(problem).classes("text-negative").mark("outcome-summary")
-                return
-            ui.label(outcome.summary()).classes("text-body1").mark("outcome-summary")
-            for move, reason in outcome.skipped:
-                ui.label(f"left {display_name(move.qualified)}: {reason}").classes("text-caption")
-            if outcome.kind == "apply" and outcome.done:
-                ui.label(f"Moved to {ctx.settings.root / 'quarantine' / outcome.plan_id}/; "
-                         "“Undo last apply” brings them back.").classes("text-caption")
+            outcome_lines(ctx.settings.root, outcome, problem)
 
     def key(event: Any) -> None:
         if not event.action.keydown or event.modifiers.ctrl or event.modifiers.alt:

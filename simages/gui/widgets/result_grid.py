@@ -1,0 +1,99 @@
+"""The results page's grid: the answer's images best first, each a link to its own search, with score,
+level, turn and what changed (the duplicates question), and the viewer's caption for each."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from simages.copies.changes import describe as describe_changes
+from simages.gui.context import GuiContext
+from simages.gui.pages.common import name_caption, thumbnail_img
+from simages.gui.state.results import Answered, copies_turned, no_duplicate_found, turned_sentence
+from simages.gui.urls.query import QueryState, results_url
+from simages.gui.widgets.controls import format_score, score_label
+from simages.gui.widgets.levels import level_chip, pair_level
+from simages.gui.widgets.viewer import Viewer, ViewItem
+from simages.naming import display_name
+from simages.nearest.core.intents import no_duplicate_sentence
+
+# A plain left click (or Enter) runs the element's handler instead of following the link; middle-click,
+# Ctrl/Cmd/Shift+click and the context menu keep the browser's own meaning (new tab, copy link).
+PLAIN_CLICK = """(e) => {
+  if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  emit();
+}"""
+
+
+def result_grid(ctx: GuiContext, answered: Answered, viewer: Viewer, key_item: ViewItem) -> None:
+    """The answer's images, best first, each a link to its own search (a plain click opens the viewer
+    beside the key), with its score and, for the duplicates question, its level and what changed; or
+    why there is none."""
+    current, result = answered.query, answered.result
+    items = [
+        ViewItem(m.image, ctx.thumbnails.url(current.join_set, m.image, full=True),
+                 caption=viewer_caption(answered, m.image, m.score),
+                 set_name=current.join_set, image=m.image, link=result_link(current, m.image))
+        for m in result.matches
+    ]
+    if no_duplicate_found(current, result):
+        with ui.row().classes("items-center gap-2 q-pa-md").mark("no-results"):
+            ui.icon("check_circle", color="positive")
+            ui.label(no_duplicate_sentence(display_name(current.join_set))).classes(
+                "text-body1").mark("no-duplicate")
+        return
+    if not result.matches:
+        with ui.row().classes("items-center gap-2 q-pa-md").mark("no-results"):
+            ui.icon("filter_alt_off", color="grey-7")
+            ui.label("No image passes this query. Try a looser threshold: the histogram shows where "
+                     "the scores lie.").classes("text-grey-8")
+        return
+    ui.label("Click an image to see it full size beside the key; middle-click or Ctrl+click opens it "
+             "as the key of a new search in a new tab.").classes("text-caption text-grey-7")
+    turns = copies_turned(answered)
+    if turns:
+        with ui.row().classes("items-center no-wrap gap-1").mark("turned-note"):
+            ui.icon("rotate_90_degrees_ccw", color="primary", size="xs")
+            ui.label(turned_sentence(turns)).classes("text-body2 text-grey-8")
+    changes = answered.answer.changes
+    with ui.element("div").classes("w-full thumb-grid").mark("results-grid"):
+        for rank, (match, item) in enumerate(zip(result.matches, items, strict=True)):
+            score = format_score(result.metric, match.score)
+            tile = ui.link(target=item.link or "#").classes("thumb-tile relative-position")
+            tile.mark(f"result:{match.image}")
+            tile.props["title"] = display_name(match.image)
+            tile.on("click", lambda _, r=rank: viewer.open(items, r, beside=key_item),
+                    js_handler=PLAIN_CLICK)
+            with tile:
+                img = thumbnail_img(ctx.thumbnails.url(current.join_set, match.image))
+                shown_name = display_name(match.image)
+                img.props["alt"] = f"{shown_name}, {score_label(result.metric)} {score}"
+                ui.label(str(rank + 1)).classes("thumb-rank")
+                name_caption(match.image)
+                ui.label(score).classes("thumb-score").mark("score")
+            if answered.levels is not None:
+                level_chip(pair_level(match.score, result.metric, answered.levels))
+            if match.image in turns:
+                ui.label(f"found with the key turned {turns[match.image]}°").classes(
+                    "text-caption text-primary").mark(f"turned:{match.image}")
+            if changes.get(match.image):
+                changed = ui.label(f"changed: {describe_changes(changes[match.image])}")
+                changed.classes("text-caption text-grey-8").style("max-width: 190px").mark(
+                    f"changed:{match.image}")
+
+
+def viewer_caption(answered: Answered, image: str, score: float) -> str:
+    """The score; for the duplicates question also the level, its meaning and what changed."""
+    metric = answered.result.metric
+    caption = f"{score_label(metric)} {format_score(metric, score)}"
+    if answered.levels is None:
+        return caption
+    level = pair_level(score, metric, answered.levels)
+    caption = f"{caption} · {level.title}: {level.meaning}"
+    changes = answered.answer.changes.get(image)
+    return f"{caption} · changed: {describe_changes(changes)}" if changes else caption
+
+
+def result_link(state: QueryState, image: str) -> str:
+    """A result's own results page: the same search with that image of the searched set as the key."""
+    return results_url(state.with_(key_set=state.join_set, image=image, upload=None))
