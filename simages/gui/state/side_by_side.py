@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simages.operations.compare import Setting, Side
+from simages.wording import plural
 
 SIDES = ("left", "right")
 
@@ -38,4 +39,5 @@ def comparison_summary(left: Side, right: Side) -> str:
     """The line above the two answers: whether they list the same images."""
     if not left.only_here and not right.only_here:
         return "Both settings list the same images."
-    return f"{len(left.only_here)} images only on the left, {len(right.only_here)} only on the right."
+    left_only = plural(len(left.only_here), "image")
+    return f"{left_only} only on the left, {len(right.only_here)} only on the right."
