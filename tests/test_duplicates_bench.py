@@ -120,7 +120,7 @@ def test_bench_duplicates_with_the_strong_edits_on_a_small_sample(weights_path: 
                                                                    tmp_path, capsys):
     args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "duplicates", "--strong",
             "--no-hash", "--data", str(corel_path), "--per-class", "2", "--searched-per-class", "4",
-            "--sizes", "none"]
+            "--sizes", "none", "--no-copy-space"]  # the copy space's own row: the small-sample test
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "20 edited copies" in out and "turned9" in out  # kinds in turn: the turns are among the first 20
@@ -136,7 +136,7 @@ def test_bench_duplicates_rows_for_collections_uploads_and_all_other_sets(
     classes) photos, two uploads per class, and all other sets; the cost lines."""
     args = ["--root", str(tmp_path), "--weights", str(weights_path), "bench", "duplicates", "--no-hash",
             "--data", str(corel_path), "--per-class", "2", "--searched-per-class", "12", "--sizes", "10,30",
-            "--uploads-per-class", "2"]
+            "--uploads-per-class", "2", "--no-copy-space"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "Describing 20 photos kept out of the collections" in out
