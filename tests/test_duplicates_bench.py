@@ -66,7 +66,7 @@ def test_bench_duplicates_on_a_small_sample(weights_path: Path, corel_path: Path
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "10 edited copies" in out and "40 searched" in out
-    duplicates = _row(out, "duplicates intent (gap+sqrt+l2+whiten)")
+    duplicates = _row(out, "duplicates intent (gap+trim+sqrt+l2+whiten)")
     assert float(duplicates[0]) >= 0.9 and float(duplicates[1]) == 1.0  # top-1, recall@5
     pairs = _row(out, "duplicates intent, default threshold")
     assert float(pairs[-11]) >= 0.8  # F1, before the ten per-kind recalls
@@ -77,7 +77,7 @@ def test_bench_duplicates_on_a_small_sample(weights_path: Path, corel_path: Path
     copy_ranks = re.findall(r"\d+\.\d+", rank_line.split(")", 1)[1])
     copy_pairs = re.findall(r"\d+\.\d+", pair_line.split(")", 1)[1])
     assert float(copy_ranks[0]) >= 0.9 and float(copy_pairs[-11]) >= 0.8
-    assert "similar intent (gap+l2+pca128+qe10)" in out and "Duplicates space" in out
+    assert "similar intent (gap+trim+l2+pca128+qe10)" in out and "Duplicates space" in out
     suggested = [line for line in out.splitlines() if "the key's own top 1% (1-50 images): " in line]
     assert len(suggested) == 2 and all("1.000 of keys" in line for line in suggested)
     import_or_missing("imagehash", "imagehash (the test extra) is not installed")
@@ -90,7 +90,7 @@ def test_bench_duplicates_meets_the_floors_on_corel(weights_path: Path, corel_pa
             "--data", str(corel_path), "--no-hash"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    top1, recall5 = (float(v) for v in _row(out, "duplicates intent (gap+sqrt+l2+whiten)")[:2])
+    top1, recall5 = (float(v) for v in _row(out, "duplicates intent (gap+trim+sqrt+l2+whiten)")[:2])
     assert top1 >= 0.97 and recall5 >= 0.99
     assert float(_row(out, "duplicates intent, default threshold")[-11]) >= 0.85
     for line in (line for line in out.splitlines() if "the key's own top 1% (1-50 images): " in line):

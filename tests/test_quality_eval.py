@@ -173,3 +173,26 @@ def test_eval_says_what_its_table_cannot_show_on_a_small_folder(
     run_cli(settings, [str(labeled), "-d", "gap+l2", "--metric", "cosine", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert [note.split(":")[0] for note in report["caveats"]] == ["P@10", "P@20"]
+
+
+def test_trimmed_options_are_evaluated_on_maps_of_the_trimmed_images(
+    settings: Settings, labeled: Path, network: CountingNetwork, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A letterboxed copy of a red image in the blue class: trimmed, it is the red image again.
+    red = Image.open(labeled / "reds" / "reds_0.png").convert("RGB")
+    canvas = Image.new("RGB", (160, 160), (0, 0, 0))
+    canvas.paste(red, (0, 20))
+    canvas.save(labeled / "blues" / "boxed.png")
+    argv = [str(labeled), "-d", "gap+trim+l2+flip", "-d", "gap+l2+flip", "--json", "--metric", "cosine"]
+    assert run_cli(settings, argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["descriptor"] for row in report["results"]] == ["gap+trim+flip+l2", "gap+flip+l2"]
+    assert network.images == 4 * 14  # both kinds of maps, each with its mirrors
+    assert all(path.is_file() for path in runner.eval_store_paths(settings, labeled, trim=True))
+    store = runner.load_maps(labeled, settings, False)[0]
+    trimmed = runner.load_maps(labeled, settings, False, trim=True)[0]
+    row = {name: i for i, name in enumerate(store.names)}
+    assert np.allclose(trimmed.vectors[row["reds/reds_1.png"]], store.vectors[row["reds/reds_1.png"]])
+    boxed, red_row = row["blues/boxed.png"], row["reds/reds_0.png"]
+    assert np.abs(trimmed.vectors[boxed] - trimmed.vectors[red_row]).mean() < np.abs(
+        store.vectors[boxed] - store.vectors[red_row]).mean()

@@ -4,7 +4,8 @@ The folder's sub-folders are the classes. It is indexed once, through the normal
 `flat` descriptor: the stored 25088-d vector is the whole 7x7x512 map, which is all that every pooling
 needs, so each option is then derived in memory. Options with `flip` also need the maps of the mirrored
 images; those live in a second store beside the first. Both stores are incremental, so running eval again
-on the same folder costs no network pass at all.
+on the same folder costs no network pass at all. Options with `trim` (margins cut off before the network)
+read a second pair of stores made the same way from the trimmed images.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from simages.extraction.describe import mirror, network_for
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.images import load_for_network
 from simages.extraction.network import MAP_SHAPE, Network
+from simages.extraction.trimming import trim_inputs
 from simages.jobs.indexer import Known, index_folder
 from simages.naming import derived_name
 from simages.settings import Settings
@@ -89,9 +91,9 @@ def store_name(folder: Path) -> str:
     return f"eval-{folder.name or 'root'}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
 
 
-def eval_store_paths(settings: Settings, folder: Path) -> tuple[Path, Path]:
+def eval_store_paths(settings: Settings, folder: Path, trim: bool = False) -> tuple[Path, Path]:
     base = settings.features / ".eval"
-    name = store_name(folder)
+    name = store_name(folder) + ("-trim" if trim else "")
     return base / derived_name(name, ".npz"), base / derived_name(name, ".mirrored.npz")
 
 
@@ -106,17 +108,19 @@ def load_maps(
     need_mirrored: bool,
     network_factory: NetworkFactory | None = None,
     progress: Callable[[str], None] | None = None,
+    trim: bool = False,
 ) -> tuple[FeatureStore, np.ndarray | None, dict[str, str]]:
-    """The folder's maps store (indexed or updated now), its mirrored maps if asked, unreadable images."""
-    store_path, mirrored_path = eval_store_paths(settings, folder)
-    flat = settings.with_(descriptor=DescriptorSpec(pooling="flat"))
+    """The folder's maps store (indexed or updated now), its mirrored maps if asked, unreadable images;
+    with `trim`, of the images with their margins cut off (simages.extraction.trimming)."""
+    store_path, mirrored_path = eval_store_paths(settings, folder, trim)
+    flat = settings.with_(descriptor=DescriptorSpec(pooling="flat", trim=trim))
     if progress:
         progress(f"indexing {folder} (maps of every image, cached in {store_path.parent})")
     summary = index_folder(folder, store_path, flat, network_factory=network_factory)
     store = load_store(store_path)
     mirrored = None
     if need_mirrored:
-        mirrored = _mirrored_maps(folder, store, mirrored_path, settings, network_factory, progress)
+        mirrored = _mirrored_maps(folder, store, mirrored_path, settings, network_factory, progress, trim)
     return store, mirrored, summary.unreadable
 
 
@@ -127,10 +131,11 @@ def _mirrored_maps(
     settings: Settings,
     network_factory: NetworkFactory | None,
     progress: Callable[[str], None] | None,
+    trim: bool = False,
 ) -> np.ndarray:
     """Maps of the mirrored images, in the order of `store`; only new or changed images are computed."""
     # A missing weights file raises MissingWeightsError here (and already did in index_folder).
-    expected = expected_meta(_MIRRORED_KEY, settings.weights_id())
+    expected = expected_meta(_MIRRORED_KEY + ("+trim" if trim else ""), settings.weights_id())
     known = Known()
     try:
         previous = load_store(path)
@@ -154,7 +159,8 @@ def _mirrored_maps(
             images = np.stack(
                 [load_for_network(folder / store.names[row], settings.max_image_pixels) for row in rows]
             )
-            maps = network.maps(mirror(images))
+            # Trimming keeps pairs of margins, so it commutes with the mirror.
+            maps = network.maps(mirror(trim_inputs(images) if trim else images))
             vectors[rows] = maps.reshape(len(rows), -1)
         meta = {**expected, "updated": time.time(), "network": network.description}
         save_store(path, FeatureStore(list(store.names), list(store.fingerprints), vectors, meta))
@@ -200,8 +206,41 @@ def run_eval(
     progress: Callable[[str], None] | None = None,
 ) -> EvalReport:
     """Index `folder` (cached), then evaluate every option x metric leave-one-out."""
+    report: EvalReport | None = None
+    rows_by_option: dict[DescriptorSpec, list[EvalRow]] = {}
+    for trim in sorted({spec.trim for spec in options}):
+        group = [spec for spec in options if spec.trim == trim]
+        part = _run_group(folder, settings, group, metrics, curve, network_factory, progress, trim)
+        report = report or part
+        for spec in group:
+            rows_by_option[spec] = [row for row in part.rows if row.descriptor == spec.key()]
+    if report is None:
+        store, _, unreadable = load_maps(folder, settings, False, network_factory, progress)
+        return _empty_report(folder, store, unreadable)
+    report.rows = [row for spec in options for row in rows_by_option.get(spec, [])]
+    return report
+
+
+def _empty_report(folder: Path, store: FeatureStore, unreadable: dict[str, str]) -> EvalReport:
+    labels = labels_of(store.names)
+    kept = [label for label in labels if label is not None]
+    return EvalReport(str(folder), len(kept), dict(sorted(Counter(kept).items())),
+                      unlabeled=len(labels) - len(kept), unreadable=unreadable)
+
+
+def _run_group(
+    folder: Path,
+    settings: Settings,
+    options: Sequence[DescriptorSpec],
+    metrics: Sequence[str],
+    curve: bool,
+    network_factory: NetworkFactory | None,
+    progress: Callable[[str], None] | None,
+    trim: bool,
+) -> EvalReport:
+    """The report of the options that share `trim`, from the maps of that kind."""
     need_mirrored = any(spec.flip for spec in options)
-    store, mirrored, unreadable = load_maps(folder, settings, need_mirrored, network_factory, progress)
+    store, mirrored, unreadable = load_maps(folder, settings, need_mirrored, network_factory, progress, trim)
     labels = labels_of(store.names)
     rows = [row for row, label in enumerate(labels) if label is not None]
     kept_labels = [labels[row] for row in rows]
@@ -210,6 +249,13 @@ def run_eval(
     report = EvalReport(str(folder), len(rows), classes, unlabeled=unlabeled, unreadable=unreadable)
     if len(rows) < 2:
         return report
+    maps = store.vectors[rows]
+    mirrored_rows = mirrored[rows] if mirrored is not None else None
+    if progress:
+        progress(f"evaluating {plural(len(options), 'option')} x {plural(len(metrics), 'metric')} on "
+                 f"{plural(len(rows), 'image')}")
+    report.rows = evaluate(maps, mirrored_rows, kept_labels, options, metrics, curve, settings.features)
+    return report
     maps = store.vectors[rows]
     mirrored_rows = mirrored[rows] if mirrored is not None else None
     if progress:

@@ -11,11 +11,17 @@ from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.extraction.images import load_for_network
 from simages.extraction.network import Network, load_network
 from simages.extraction.pooling import pool_with_mirror
+from simages.extraction.trimming import trim_inputs
 from simages.settings import Settings
 
 
 def describe_images(network: Network, images: np.ndarray, spec: DescriptorSpec) -> np.ndarray:
-    """(n, 224, 224, 3) uint8 -> (n, d) float32 descriptors as stored (before any whitening)."""
+    """(n, 224, 224, 3) uint8 -> (n, d) float32 descriptors as stored (before any whitening).
+
+    Every path that describes an image comes here (indexing, keys, uploads, turned keys, calibration
+    copies), so a spec with `trim` cuts the same margins off a stored image and off a key."""
+    if spec.trim:
+        images = trim_inputs(images)
     maps = network.maps(images)
     mirrored = network.maps(mirror(images)) if spec.flip else None
     return pool_with_mirror(maps, mirrored, spec)
