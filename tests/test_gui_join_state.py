@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from simages.gui.context import GuiContext
 from simages.gui.join.views import GROUPS_PER_PAGE, PAIRS_PER_PAGE
 from simages.gui.pages import join as join_page
 from simages.gui.state import join as state
@@ -98,3 +99,22 @@ async def test_two_tabs_get_their_own_state(tmp_path, monkeypatch):
         with first:
             only(first, "view").value = "knn"
         assert made[0].listed.view == "knn" and made[1].listed.view == "pairs"
+
+
+async def test_a_join_waits_for_a_set_being_indexed_and_starts_by_itself(tmp_path):
+    settings, manager = demo_root(tmp_path)
+    store = settings.store_path("plants")
+    kept = store.read_bytes()
+    store.unlink()
+    manager.set("plants", state="indexing", done=2, total=7)
+    ctx = GuiContext(settings, manager)
+    assert not state.sets_ready(ctx, ("plants",)) and state.sets_ready(ctx, ("animals",))
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=animals&b=plants&predicate=knn&param=2")
+        await user.should_see(marker="waiting", retries=50)
+        await user.should_see("plants is not indexed yet")
+        await user.should_see("The join starts by itself as soon as the sets are ready.")
+        store.write_bytes(kept)  # indexed meanwhile
+        manager.set("plants", state="indexed", count=7)
+        await user.should_see(marker="histogram", retries=300)
+        await user.should_not_see(marker="waiting")

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from nicegui import ui
 
 from simages.copies.levels import LevelThresholds, is_duplicate
+from simages.gui.context import GuiContext
 from simages.gui.pages.common import name_caption, thumbnail_img
 from simages.gui.state.join_views import GROUPS_PER_PAGE, KEYS_PER_PAGE, PAIRS_PER_PAGE, listed_keys
+from simages.gui.state.sets import status_of
 from simages.gui.urls.image import thumb_url
 from simages.gui.urls.query import QueryState, results_url
 from simages.gui.widgets.controls import format_score, score_label
 from simages.gui.widgets.levels import level_chip, pair_level
+from simages.gui.widgets.status_panel import describe_status
 from simages.naming import display_name
 from simages.nearest.core.display import format_threshold
 from simages.nearest.core.query_spec import QuerySpec
@@ -200,3 +203,20 @@ def summary_text(pairs: JoinPairs, spec: QuerySpec) -> str:
         text += (" (directed: each image's own nearest, so a pair of images can be listed from both "
                  "ends, and y can be among x's nearest without x among y's)")
     return text
+
+
+def waiting_card(ctx: GuiContext, names: tuple[str, ...]) -> ui.card:
+    """The card shown while the sets a join needs are being indexed: each set's progress, and that the
+    join starts by itself (the page adds the timer that starts it, inside the card)."""
+    card = ui.card().classes("q-pa-md").props("flat bordered").mark("waiting")
+    with card, ui.row().classes("items-center gap-3 no-wrap"):
+        ui.spinner(size="lg")
+        with ui.column().classes("gap-1"):
+            lines = []
+            for name in names:
+                status = status_of(ctx, name)
+                lines.append(f"{name}: {describe_status(status) if status else 'not indexed yet'}.")
+            ui.label(" ".join(lines)).classes("text-body1")
+            ui.label("The join starts by itself as soon as the sets are ready.").classes(
+                "text-body2 text-grey-8")
+    return card

@@ -39,7 +39,8 @@ from simages.gui.urls.query import (
     results_url,
 )
 from simages.gui.widgets.controls import QueryControls
-from simages.gui.widgets.status_panel import StatusPanel, describe_status, loose_note
+from simages.gui.widgets.home_notes import key_set_note_row, no_sets_message, weights_banner
+from simages.gui.widgets.status_panel import StatusPanel
 from simages.naming import display_name
 
 log = logging.getLogger(__name__)
@@ -108,15 +109,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
     limit_mb = ctx.max_upload_bytes // (1024 * 1024)
     with ui.column().classes("w-full q-px-md q-pb-md q-pt-sm gap-3 page-body"):
         if weights_problem:
-            banner = ui.card().classes("w-full bg-orange-1").props("flat bordered").mark("weights-banner")
-            with banner, ui.row().classes("items-center no-wrap gap-3"):
-                ui.icon("warning", color="warning", size="md")
-                with ui.column().classes("gap-0"):
-                    ui.label("Descriptors cannot be computed: the network weights are missing").classes(
-                        "text-weight-medium"
-                    )
-                    ui.label(weights_problem).classes("text-body2")
-                    ui.label("Sets indexed earlier can still be searched.").classes("text-caption")
+            weights_banner(weights_problem)
 
         with ui.row().classes("w-full items-start gap-4 page-columns"):
             with ui.column().classes("gap-3 side-column"):
@@ -211,22 +204,8 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
         note = key_set_note(getattr(status, "state", None), load_index(ctx, key_set) is not None)
         if note is None:
             return
-        with note_area, ui.row().classes("items-center no-wrap gap-2 q-py-xs").mark("not-indexed"):
-            if note == "indexing":
-                ui.spinner(size="sm")
-                text = display_name(f"{key_set} is {describe_status(status)}. You can pick a key image "
-                                    "already: its search starts as soon as the set is ready.")
-                ui.label(text).classes("text-body2 text-grey-8")
-            elif note == "failed":
-                ui.icon("error", color="negative", size="sm")
-                reason = f": {status.message}" if status.message else ""
-                failed = display_name(f"{key_set} could not be indexed{reason}")
-                ui.label(failed).classes("text-body2 text-negative")
-            else:
-                ui.icon("hourglass_empty", color="grey-7", size="sm")
-                waiting = f"{display_name(key_set)} is not indexed yet; its images can be browsed already."
-                ui.label(waiting).classes(
-                    "text-body2 text-grey-8")
+        with note_area:
+            key_set_note_row(key_set, note, status)
 
     def draw_grid() -> None:
         grid_area.clear()
@@ -237,11 +216,7 @@ def build_home(ctx: GuiContext, params: dict[str, str]) -> None:
         with grid_area:
             if key_set is None:
                 grid_title.text = "No image sets yet"
-                ui.label("Put a folder of images into image_sets/; it appears here and is indexed "
-                         "without restarting the app.").classes("text-grey-8")
-                loose = loose_note(loose_images(ctx.settings.image_sets))
-                if loose:
-                    ui.label(loose).classes("text-body2 text-warning").mark("loose-files-main")
+                no_sets_message(loose_images(ctx.settings.image_sets))
                 return
             names = ordered_names()
             grid_title.text = f"Images of {display_name(key_set)} ({len(names):,})"

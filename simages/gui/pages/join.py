@@ -15,7 +15,7 @@ import logging
 import threading
 from typing import Any
 
-from nicegui import run, ui
+from nicegui import background_tasks, run, ui
 
 from simages.gui.context import GuiContext
 from simages.gui.join.compare import open_compare
@@ -28,6 +28,7 @@ from simages.gui.join.views import (
     draw_pairs,
     group_summary,
     summary_text,
+    waiting_card,
 )
 from simages.gui.pages.common import error_page, page_header, removed_sets_banner
 from simages.gui.state.join import (
@@ -42,12 +43,13 @@ from simages.gui.state.join import (
     join_levels,
     pair_changes,
     picked,
+    sets_ready,
     view_choices,
     view_page,
     waiting_summary,
 )
 from simages.gui.state.join import progress_text as progress_text_of
-from simages.gui.state.sets import known_sets, load_index, set_choices, status_of
+from simages.gui.state.sets import known_sets, set_choices
 from simages.gui.urls.atlas import join_atlas_url
 from simages.gui.urls.join import JoinState, csv_url, groups_url, join_from_params, join_params, join_url
 from simages.gui.urls.query import InvalidQuery, home_url
@@ -62,7 +64,6 @@ from simages.gui.widgets.histogram import (
     threshold_control,
 )
 from simages.gui.widgets.intent_picker import follow_intent, intent_picker
-from simages.gui.widgets.status_panel import describe_status
 from simages.gui.widgets.teaching_panel import mount_join_request_panel
 from simages.gui.widgets.viewer import Viewer
 from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinOutcome
@@ -329,24 +330,14 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
     def show_waiting(names: tuple[str, ...]) -> None:
         summary.text = waiting_summary(names)
         view_bar.set_visibility(False)
-        with content, ui.card().classes("q-pa-md").props("flat bordered").mark("waiting"):
-            with ui.row().classes("items-center gap-3 no-wrap"):
-                ui.spinner(size="lg")
-                with ui.column().classes("gap-1"):
-                    lines = []
-                    for name in names:
-                        status = status_of(ctx, name)
-                        lines.append(f"{name}: {describe_status(status) if status else 'not indexed yet'}.")
-                    ui.label(" ".join(lines)).classes("text-body1")
-                    ui.label("The join starts by itself as soon as the sets are ready.").classes(
-                        "text-body2 text-grey-8")
+        with content, waiting_card(ctx, names):
 
-            async def check() -> None:
-                ready = all(load_index(ctx, n) is not None for n in names)
-                busy = any(getattr(status_of(ctx, n), "state", None) == "indexing" for n in names)
-                if ready and not busy:
+            def check() -> None:
+                if sets_ready(ctx, names):
                     waiting_timer.cancel()
-                    await start()
+                    # start() clears the card that holds this timer, and deleting a timer cancels its
+                    # running callback: awaited here, the join never started. It runs on its own.
+                    background_tasks.create(start(), name="join start")
 
             waiting_timer = ui.timer(1.0, check)
 

@@ -21,7 +21,7 @@ from simages.gui.state.join_views import (
     listed_keys,
     page_count,
 )
-from simages.gui.state.sets import DUPLICATES_NO_EXPANSION, Expansion
+from simages.gui.state.sets import DUPLICATES_NO_EXPANSION, Expansion, load_index, status_of
 from simages.gui.state.teaching import TeachingMemory
 from simages.gui.urls.join import JoinState, join_url
 from simages.jobs.join_runner import JoinJob, JoinOutcome
@@ -159,6 +159,13 @@ def progress_text(job: JoinJob) -> str:
     if job.total:
         return f"Joining: {job.done:,} of {plural(job.total, 'image')} of {job.request.a}"
     return f"{job.phase[:1].upper()}{job.phase[1:]}…"
+
+
+def sets_ready(ctx: GuiContext, names: tuple[str, ...]) -> bool:
+    """Whether the sets a waiting join needs are indexed and none is being indexed again: it starts."""
+    ready = all(load_index(ctx, n) is not None for n in names)
+    busy = any(getattr(status_of(ctx, n), "state", None) == "indexing" for n in names)
+    return ready and not busy
 
 
 def waiting_summary(names: tuple[str, ...]) -> str:
