@@ -49,8 +49,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def triage_root(tmp_path: Path) -> Settings:
-    """coll: 30 photos; new: an exact copy of p03 (same bytes), p05 enlarged (the new copy is the better
-    one), p07 shrunk (the collection's copy is), and two new photos."""
+    """coll: 30 photos; new: an exact copy of p03 (same bytes), p05 enlarged (an upscale: the collection's
+    photo is still the one to keep), p07 shrunk, and two new photos."""
     settings = Settings(root=tmp_path)
     coll = settings.image_sets / "coll"
     new = settings.image_sets / "new"
@@ -102,9 +102,9 @@ def test_the_table_has_the_headline_buckets_and_keepers_with_reasons(settings, c
     headline = "3 of 5 new photos are already in your collection (1 exact, 2 edited)"
     assert out.splitlines()[0].startswith(headline)
     assert "Exact copy (1)" in out and "Edited copy (2)" in out
-    # The enlarged new copy is the better one; the shrunk one is not; identical files: the collection's.
-    assert "keep new/big_p05.jpg (largest picture: 192x128, others 96x64); move coll/p05.jpg" in out
-    assert "keep coll/p07.jpg (largest picture: 96x64, others 48x32); move new/small_p07.jpg" in out
+    # The collection's photo is kept whatever the copy: an enlarged, shrunk or identical new copy.
+    assert "keep coll/p05.jpg (already in the collection" in out and "move new/big_p05.jpg" in out
+    assert "keep coll/p07.jpg (already in the collection" in out and "move new/small_p07.jpg" in out
     assert "keep coll/p03.jpg (" in out and "already in the collection" in out
 
 
@@ -135,20 +135,20 @@ def test_plan_apply_undo_moves_copies_and_brings_them_back_byte_identical(settin
     assert snapshot(settings.image_sets) == before
     plan = json.loads(plan_file.read_text())
     assert {(m["set"], m["image"]) for m in plan["moves"]} == {
-        ("new", "same_p03.jpg"), ("coll", "p05.jpg"), ("new", "small_p07.jpg")}
+        ("new", "same_p03.jpg"), ("new", "big_p05.jpg"), ("new", "small_p07.jpg")}
     assert (tmp_path / "plan.json.csv").read_text().count("\n") == 4
     assert b"mv -n -- " in (tmp_path / "plan.json.sh").read_bytes()
 
     code, out, _ = run(settings, capsys, "--apply", str(plan_file))
     assert code == 0 and "3 of 3 files moved to the quarantine folder" in out
     quarantine = settings.root / "quarantine" / plan["id"]
-    assert (quarantine / "coll" / "p05.jpg").read_bytes() == before["coll/p05.jpg"]
+    assert (quarantine / "new" / "big_p05.jpg").read_bytes() == before["new/big_p05.jpg"]
     assert not (settings.image_sets / "new" / "same_p03.jpg").exists()
     # The stores follow: the moved images are no longer answers.
-    assert "p05.jpg" not in load_store(settings.store_path("coll")).names
+    assert "big_p05.jpg" not in load_store(settings.store_path("new")).names
     assert "same_p03.jpg" not in load_store(settings.store_path("new")).names
     code, out, _ = run(settings, capsys, "new", "--format", "json")
-    assert json.loads(out)["counts"]["total"] == 3
+    assert json.loads(out)["counts"]["total"] == 2  # the three copies left the new folder
 
     code, out, _ = run(settings, capsys, "--history")
     assert plan["id"] in out and "applied" in out
@@ -200,7 +200,7 @@ def test_dry_run_prints_the_moves_and_writes_nothing(settings, capsys) -> None:
     code, out, err = run(settings, capsys, "new", "--dry-run")
     assert code == 0 and "3 files would move (nothing was moved or written)" in err
     moves = [line for line in out.splitlines() if line.startswith("mv -n -- ")]
-    assert len(moves) == 3 and any("image_sets/coll/p05.jpg" in line for line in moves)
+    assert len(moves) == 3 and any("image_sets/new/big_p05.jpg" in line for line in moves)
     assert snapshot(settings.image_sets) == before and not (settings.root / "quarantine").exists()
 
 
@@ -245,7 +245,49 @@ def test_user_errors_say_what_is_wrong(settings, capsys, tmp_path) -> None:
     assert code == 2 and "not a SIMages triage plan" in err
 
 
-def test_keeper_rule_prefers_quality_then_metadata_then_date(tmp_path: Path) -> None:
+def test_the_collection_photo_is_kept_against_every_edited_or_better_looking_copy(tmp_path: Path) -> None:
+    """Finding 1 of walk 3: a grayscale, captioned, mirrored, cropped, turned or upscaled copy, a higher
+    quality re-encode, a lossless or EXIF-tagged copy must never push the collection's photo out."""
+    from PIL import ImageDraw, ImageOps
+
+    from simages.triage.exif import photo_facts
+    from simages.triage.keeper import Candidate, suggest_keeper
+
+    image = photo(3, (96, 64))
+    original = tmp_path / "original.jpg"
+    image.save(original, quality=75)
+    os.utime(original, (2_000_000_000, 2_000_000_000))  # the original is not even the earliest file
+    captioned = image.copy()
+    ImageDraw.Draw(captioned).rectangle((0, 50, 96, 64), fill=(0, 0, 0))
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    edits = {
+        "gray.jpg": (ImageOps.grayscale(image).convert("RGB"), {"quality": 95}),
+        "caption.jpg": (captioned, {"quality": 95}),
+        "mirror.jpg": (ImageOps.mirror(image), {"quality": 95}),
+        "crop.jpg": (image.crop((10, 5, 90, 60)), {"quality": 95}),
+        "turned.jpg": (image.rotate(90, expand=True), {"quality": 95}),
+        "upscaled.jpg": (image.resize((192, 128)), {"quality": 90}),
+        "requality.jpg": (image, {"quality": 98}),
+        "tagged.jpg": (image, {"quality": 75, "exif": exif}),
+        "lossless.png": (image.resize((144, 96)), {}),
+    }
+    for name, (edited, options) in edits.items():
+        edited.save(tmp_path / name, **options)
+    facts = {name: photo_facts(tmp_path / name) for name in [*edits, "original.jpg"]}
+    for name in edits:
+        group = [Candidate("coll/original.jpg", facts["original.jpg"], True),
+                 Candidate(f"new/{name}", facts[name], False)]
+        for order in (group, group[::-1]):
+            choice = suggest_keeper(order)
+            assert choice.keeper == "coll/original.jpg", name
+            assert "already in the collection" in choice.reason
+    everything = [Candidate(f"new/{name}", facts[name], False) for name in edits]
+    choice = suggest_keeper([*everything, Candidate("coll/original.jpg", facts["original.jpg"], True)])
+    assert choice.keeper == "coll/original.jpg"
+
+
+def test_keeper_rule_among_new_copies_prefers_quality_then_metadata_then_date(tmp_path: Path) -> None:
     from simages.triage.exif import photo_facts
     from simages.triage.keeper import Candidate, suggest_keeper
 
@@ -253,7 +295,7 @@ def test_keeper_rule_prefers_quality_then_metadata_then_date(tmp_path: Path) -> 
     high, low = tmp_path / "high.jpg", tmp_path / "low.jpg"
     image.save(high, quality=95)
     image.save(low, quality=40)
-    choice = suggest_keeper([Candidate("s/low.jpg", photo_facts(low), True),
+    choice = suggest_keeper([Candidate("s/low.jpg", photo_facts(low), False),
                              Candidate("s/high.jpg", photo_facts(high), False)])
     assert choice.keeper == "s/high.jpg" and "JPEG quality ~95" in choice.reason
     exif = Image.Exif()
@@ -263,14 +305,14 @@ def test_keeper_rule_prefers_quality_then_metadata_then_date(tmp_path: Path) -> 
     image.save(tagged, quality=95, exif=exif)
     facts = photo_facts(tagged)
     assert facts.camera == "Canon EOS 5D" and facts.taken == "2020-01-02 03:04:05"
-    choice = suggest_keeper([Candidate("s/high.jpg", photo_facts(high), True),
+    choice = suggest_keeper([Candidate("s/high.jpg", photo_facts(high), False),
                              Candidate("s/tagged.jpg", facts, False)])
     assert choice.keeper == "s/tagged.jpg" and "most metadata" in choice.reason
     # Same pixels, quality and tags: the earliest date wins, file size never decides on its own.
     older = tmp_path / "older.jpg"
     shutil.copyfile(high, older)
     os.utime(older, (1_000_000_000, 1_000_000_000))
-    choice = suggest_keeper([Candidate("s/high.jpg", photo_facts(high), True),
+    choice = suggest_keeper([Candidate("s/high.jpg", photo_facts(high), False),
                              Candidate("s/older.jpg", photo_facts(older), False)])
     assert choice.keeper == "s/older.jpg" and "earliest" in choice.reason
 

@@ -4,8 +4,8 @@ moving the extra copies to the quarantine folder safely.
 Each photo of the NEW sets gets its best match in the collection (the --against sets, by default every
 other indexed set) and a level: exact (the same pixels), edited (the same photo after edits), look-alike
 (the same scene, not a copy) or new. The headline counts them. Copies (exact, edited) of one collection
-photo form a group with a suggested keeper: the largest picture, then the least compressed, then the most
-metadata, then the earliest date (never file size alone); --keep SET/IMAGE overrides it.
+photo form a group with a suggested keeper: the collection's photo (an edited, enlarged or re-saved copy
+never replaces it); --keep SET/IMAGE overrides it.
 
   --dry-run       prints what an apply would move, as `mkdir -p` / `mv -n` commands; nothing is written
   --plan FILE     writes the plan (JSON, what --apply reads) and beside it FILE.csv and FILE.sh (a dry

@@ -1,6 +1,11 @@
 """Which copy of a photo to keep: the suggested keeper of a copy group, by one stated rule.
 
-The rule, criterion after criterion, each deciding only among the copies tied on the ones before:
+The rule: the photo already in the collection is kept. A new copy that scores as the same photo may be an
+edit that removes information (grayscale, a caption burnt in, a crop, a mirror) or adds none (an upscale,
+a re-encode at a higher quality setting); no fact read from the files tells such an edit from a better
+original, so the suggestion never moves the collection's photo out -- the user may choose another keeper.
+Among copies that are all new (or all in the collection), criterion after criterion, each deciding only
+among the copies tied on the ones before:
 1. the largest picture (pixel area): a resized copy lost detail;
 2. the least compressed: for JPEGs the highest estimated quality (exif.jpeg_quality), for two files of
    another same format the most bytes per pixel; a lossless format (PNG, TIFF, BMP, WebP lossless is not
@@ -20,6 +25,8 @@ from dataclasses import dataclass
 from simages.triage.exif import PhotoFacts
 
 _LOSSLESS = {"PNG", "TIFF", "BMP", "GIF"}
+_KEEP_EXISTING = ("already in the collection: a copy never replaces the collection's photo (an edit or "
+                  "an enlargement can look better by size or quality); choose another keeper if it is better")
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,11 @@ def suggest_keeper(candidates: Sequence[Candidate]) -> KeeperChoice:
     tied = list(candidates)
     if len(tied) == 1:
         return KeeperChoice(tied[0].name, "the only copy")
+    existing = [c for c in tied if c.existing]
+    if existing and len(existing) < len(tied):
+        if len(existing) == 1:
+            return KeeperChoice(existing[0].name, _KEEP_EXISTING)
+        tied = existing
     for criterion in (_area, _compression, _metadata, _date):
         tied, reason = criterion(tied)
         if reason:
