@@ -237,11 +237,11 @@ async def test_upload_post_handler_with_hostile_file_names_places_no_file(tmp_pa
             headers={"Content-Type": "multipart/form-data; boundary=B"})
         assert response.status_code == 200 and "Traceback" not in response.text
         if kind == "image":
-            await user.should_see(marker="upload-note", retries=50)  # the handler ended on the results page
+            await user.should_see(marker="upload-note", retries=300)  # the handler ended on the results page
             (used,) = manager.described
             assert not used.exists() and not used.is_relative_to(root)
         else:
-            await user.should_see("is not an image we can read", retries=50)
+            await user.should_see("is not an image we can read", retries=300)
             assert manager.described == []
     assert placed_files(tmp_path, before) == set()
     assert not (tmp_path.parent / "escaped.png").exists()
