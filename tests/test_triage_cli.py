@@ -346,3 +346,34 @@ def test_the_headline_says_none_in_words(levels, headline) -> None:
 
     rows = [TriageRow(f"new/p{i}.jpg", Level(level), None, None) for i, level in enumerate(levels)]
     assert TriageAnswer(("new",), ("coll",), rows, []).headline() == headline
+
+
+def test_an_exact_only_plan_moves_only_files_with_the_same_pixels(settings, capsys, tmp_path) -> None:
+    """Finding 2 of walk 3: an upscaled copy scoring as high as an exact one (here: the very same stored
+    descriptor) was called an exact copy and an exact-only plan moved it, with the collection's original.
+    Exact is the same pixels: byte-identical or the same decoded pixels; anything else is edited."""
+    new = settings.image_sets / "new"
+    coll = settings.image_sets / "coll"
+    store = load_store(settings.store_path("new"))
+    with Image.open(coll / "p03.jpg") as original:
+        original.resize((192, 128)).save(new / "up_p03.jpg", quality=95)  # an upscale: not the same pixels
+        original.save(new / "lossless_p03.png")  # the same decoded pixels in another file: exact
+    row = store.names.index("same_p03.jpg")
+    write_store(settings, "new", [*store.names, "up_p03.jpg", "lossless_p03.png"],
+                np.vstack([store.vectors, store.vectors[row], store.vectors[row]]))
+    data = json.loads(run(settings, capsys, "new", "--format", "json")[1])
+    levels = {row["image"]: row["level"] for row in data["new"]}
+    assert levels["new/same_p03.jpg"] == "exact" and levels["new/lossless_p03.png"] == "exact"
+    assert levels["new/up_p03.jpg"] == "edited"
+    plan_file = tmp_path / "exact.json"
+    code, _, _ = run(settings, capsys, "new", "--plan", str(plan_file), "--levels", "exact")
+    assert code == 0
+    moves = {(m["set"], m["image"]): m for m in json.loads(plan_file.read_text())["moves"]}
+    assert set(moves) == {("new", "same_p03.jpg"), ("new", "lossless_p03.png")}
+    assert all(m["level"] == "exact" and m["reason"].startswith("Exact copy of coll/p03.jpg")
+               for m in moves.values())
+    code, _, _ = run(settings, capsys, "new", "--plan", str(plan_file))  # exact and edited
+    moves = {(m["set"], m["image"]): m for m in json.loads(plan_file.read_text())["moves"]}
+    assert moves[("new", "up_p03.jpg")]["level"] == "edited"
+    assert moves[("new", "up_p03.jpg")]["reason"].startswith("Edited copy of coll/p03.jpg")
+    assert ("coll", "p03.jpg") not in moves

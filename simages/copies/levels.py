@@ -3,7 +3,8 @@
 A pair of images is one of four levels (`Level`):
 
 - **exact** copy: the same pixels (identical stored descriptors, or a score that only identical
-  descriptors reach);
+  descriptors reach; where the pair's files are known, confirmed by them: byte-identical, or the same
+  size and decoded pixels -- `level_of`'s `same_pixels`);
 - **edited** copy: the same photo after edits (resized, re-encoded, cropped, mirrored, recoloured...);
 - **look-alike**: the same scene or subject, but not a copy: never called a duplicate;
 - **new**: no match at all.
@@ -23,6 +24,8 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
 
@@ -121,13 +124,18 @@ def level_of(
     *,
     metric: str = "cosine",
     thresholds: LevelThresholds = DEFAULT_THRESHOLDS,
+    same_pixels: Callable[[], bool | None] | None = None,
 ) -> Level:
     """The level of a pair whose duplicates-space score is `score`: a cosine similarity (`metric`
     "cosine", unitless, in [-1, 1]) or a Euclidean distance between unit vectors ("euclidean", in [0, 2]).
     `identical`: the two stored descriptors (or files) are identical, which makes the pair EXACT whatever
-    the score. NaN scores are NEW. ValueError for another metric."""
+    the score. `same_pixels`, when the pair's files are known: called only for a pair that would be EXACT
+    (simages.copies.pixels.same_pixels on its two files); the pair stays EXACT only when it says True,
+    is EDITED when it says False (a score near 1 is not the same pixels: an upscale can score 0.998), and
+    when it cannot tell (None) identical descriptors still make it EXACT and a score alone EDITED.
+    NaN scores are NEW. ValueError for another metric."""
     if identical:
-        return Level.EXACT
+        return _confirmed(same_pixels, unsure=Level.EXACT)
     if metric == "euclidean":
         cosine = cosine_from_distance(score)
     elif metric == "cosine":
@@ -137,12 +145,20 @@ def level_of(
     if math.isnan(cosine):
         return Level.NEW
     if cosine >= thresholds.exact:
-        return Level.EXACT
+        return Level.EXACT if same_pixels is None else _confirmed(same_pixels, unsure=Level.EDITED)
     if cosine >= thresholds.edited:
         return Level.EDITED
     if cosine >= thresholds.look_alike:
         return Level.LOOK_ALIKE
     return Level.NEW
+
+
+def _confirmed(same_pixels: Callable[[], bool | None] | None, unsure: Level) -> Level:
+    """EXACT when the files are the same pixels, EDITED when not, `unsure` when they cannot be read."""
+    same = same_pixels() if same_pixels is not None else None
+    if same is None:
+        return unsure if same_pixels is not None else Level.EXACT
+    return Level.EXACT if same else Level.EDITED
 
 
 def identical_vectors(a: np.ndarray, b: np.ndarray) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from simages.copies import changes as copy_changes
 from simages.copies.calibration import CalibrationStatus
 from simages.copies.calibration import status as calibration_status
+from simages.copies.pixels import image_files
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.set_index import SetIndex
@@ -108,7 +109,7 @@ def run_duplicates(
         how = f"each image's {GRAPH_K} nearest (ANN index)"
         return DuplicatesAnswer(report, indexes, chosen, ANN_GRAPH, how, calibration,
                                 pair_changes(report, settings))
-    report = find_duplicates(indexes, threshold, request.metric)
+    report = find_duplicates(indexes, threshold, request.metric, image_files(settings.image_sets))
     return DuplicatesAnswer(report, indexes, chosen, EXACT, "every pair", calibration,
                             pair_changes(report, settings))
 
@@ -153,4 +154,5 @@ def _graph(
             notice(f"comparing every pair of {plural(len(stored), 'image')} (slow), because {found}")
         return None
     searched, index = found
-    return graph_duplicates(stored, searched, index, threshold, request.metric, progress=progress)
+    return graph_duplicates(stored, searched, index, threshold, request.metric, progress=progress,
+                            files=image_files(settings.image_sets))

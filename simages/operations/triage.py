@@ -14,6 +14,7 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from simages.copies.levels import (
@@ -22,6 +23,7 @@ from simages.copies.levels import (
     is_duplicate,
     level_of,
 )
+from simages.copies.pixels import same_pixels
 from simages.naming import list_sets, validate_set_name
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
@@ -194,7 +196,7 @@ def triage(settings: Settings, request: TriageRequest, cache: DescriptorCache,
         raise ValueError("no indexed collection set to check against: index the collection first "
                          "(`simages index`)")
     decisions = Decisions(settings.root).all()
-    rows = [row for index in new_indexes for row in _rows(index, collection, decisions)]
+    rows = [row for index in new_indexes for row in _rows(index, collection, decisions, settings.root)]
     rows.sort(key=lambda row: (row.level.rank, -(row.score or 0.0), row.image))
     answer = TriageAnswer(new_sets, tuple(index.set_name for index in collection), rows, _groups(rows),
                           left_out, settings.root, _within_new(new_indexes, decisions))
@@ -214,7 +216,7 @@ def _within_new(new_indexes: list[SetIndex], decisions: list) -> list[list[str]]
     return duplicate_groups(kept)
 
 
-def _rows(new: SetIndex, collection: list[SetIndex], decisions: list) -> list[TriageRow]:
+def _rows(new: SetIndex, collection: list[SetIndex], decisions: list, root: Path) -> list[TriageRow]:
     spec = QuerySpec.parse("cosine", "knn", CANDIDATES, expand=False)
     found: dict[str, list[tuple[int, float, str]]] = {name: [] for name in new.names}
     for other in collection:
@@ -224,7 +226,9 @@ def _rows(new: SetIndex, collection: list[SetIndex], decisions: list) -> list[Tr
                 # Identical stored vectors score 1 up to rounding: only near-1 scores need the check.
                 identical = match.score >= _NEAR_ONE and identical_vectors(
                     new.raw_vector(image), other.raw_vector(match.image))
-                level = level_of(match.score, identical, thresholds=thresholds)
+                level = level_of(match.score, identical, thresholds=thresholds, same_pixels=partial(
+                    same_pixels, image_file(root, f"{new.set_name}/{image}"),
+                    image_file(root, f"{other.set_name}/{match.image}")))
                 found[image].append((level.rank, -float(match.score), f"{other.set_name}/{match.image}"))
     rows = []
     for image in new.names:
@@ -284,6 +288,9 @@ def plan_for(settings: Settings, answer: TriageAnswer, keepers: Mapping[str, str
     keepers = dict(keepers or {})
     moves: list[Move] = []
     scores = {row.image: row.score for row in answer.rows}
+    # Each new copy moves only when its own level is asked for: a group holding an exact and an edited
+    # copy is not an exact group for the edited one (an exact-only plan never touches an edit).
+    member_levels = {row.image: row.level for row in answer.rows}
     for group in answer.groups:
         if group.level not in levels:
             continue
@@ -295,12 +302,15 @@ def plan_for(settings: Settings, answer: TriageAnswer, keepers: Mapping[str, str
         for member in group.members:
             if member == keeper:
                 continue
+            level = member_levels.get(member, member_levels.get(keeper, group.level))
+            if level not in levels:
+                continue
             set_name, _, image = member.partition("/")
             score = scores.get(member, scores.get(keeper))
             try:
                 moves.append(planned_move(settings.root, set_name, image, keeper=keeper,
-                                          level=group.level.value, score=score,
-                                          reason=f"{group.level.title} of {keeper}; kept: {why}"))
+                                          level=level.value, score=score,
+                                          reason=f"{level.title} of {keeper}; kept: {why}"))
             except OSError:
                 continue
     return Plan(new_plan_id(), _now(), tuple(moves))

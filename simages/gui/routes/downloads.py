@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from simages.copies.levels import Level
+from simages.copies.pixels import image_files
 from simages.gui.context import GuiContext
 from simages.gui.join.setup import JoinProblem, ResolvedJoin, resolve
 from simages.gui.routes.image import query_values
@@ -98,7 +99,7 @@ def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | Non
     levels: tuple[Level, ...] = ()
     if request.intent == DUPLICATES.name:  # scores in the duplicates space: each pair has its level
         indexes = [ctx.descriptors.get(ctx.settings, name, DUPLICATES) for name in (request.a, *request.bs)]
-        levels = tuple(pair_levels(pairs, indexes, spec.metric))
+        levels = tuple(pair_levels(pairs, indexes, spec.metric, image_files(ctx.settings.image_sets)))
     body = DuplicateReport(spec.metric, threshold, pairs, outcome.groups, sets, within, levels).to_json()
     index = schema.ANN if outcome.search == "ann-graph" else schema.BRUTE
     # The JSON schema of every answer (operations.schema), then the report's own keys.

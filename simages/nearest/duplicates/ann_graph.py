@@ -15,6 +15,7 @@ measures the recall of pairs against the exact self-join.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -86,12 +87,14 @@ def graph_duplicates(
     *,
     k: int = GRAPH_K,
     progress: Callable[[int, int], None] | None = None,
+    files: Callable[[str], Path] | None = None,
 ) -> DuplicateReport:
-    """`duplicates.find_duplicates([stored])` through the kNN graph (see `graph_duplicate_pairs`)."""
+    """`duplicates.find_duplicates([stored])` through the kNN graph (see `graph_duplicate_pairs`);
+    `files` confirms exact pairs by their pixels (`pair_levels`)."""
     if threshold is None:
         threshold = duplicate_threshold(metric, stored)
     pairs = graph_duplicate_pairs(stored, searched, ann_index, threshold, metric, k=k, progress=progress)
-    return report_of([stored], pairs, threshold, metric)
+    return report_of([stored], pairs, threshold, metric, files)
 
 
 def iter_graph_join(

@@ -18,8 +18,10 @@ stay unambiguous.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +35,7 @@ from simages.copies.levels import (
     is_duplicate,
     level_of,
 )
+from simages.copies.pixels import same_pixels
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.nearest.core.display import full_precision
 from simages.nearest.core.intents import DUPLICATE_COSINE, UNWHITENED_DUPLICATE_COSINE
@@ -171,15 +174,19 @@ def duplicate_groups(pairs: Iterable[Pair], higher_is_better: bool = True) -> li
     return sorted(groups, key=lambda group: (-len(group), group[0]))
 
 
-def pair_levels(pairs: Sequence[Pair], indexes: Sequence[SetIndex], metric: str) -> list[Level]:
+def pair_levels(pairs: Sequence[Pair], indexes: Sequence[SetIndex], metric: str,
+                files: Callable[[str], Path] | None = None) -> list[Level]:
     """The level of each pair (simages.copies.levels): EXACT when the two stored vectors are identical,
-    else from its score with the thresholds of the space the sets are compared in (`level_thresholds`)."""
+    else from its score with the thresholds of the space the sets are compared in (`level_thresholds`).
+    `files` (qualified name -> image file, `simages.copies.pixels.image_files`): an EXACT pair is
+    confirmed by its files (the same pixels), else it is EDITED."""
     by_set = {index.set_name: index for index in indexes}
     thresholds = level_thresholds(indexes[-1] if indexes else None)
     levels = []
     for pair in pairs:
+        check = None if files is None else partial(same_pixels, files(pair.a), files(pair.b))
         levels.append(level_of(pair.score, _identical(pair, by_set), metric=_level_metric(metric),
-                               thresholds=thresholds))
+                               thresholds=thresholds, same_pixels=check))
     return levels
 
 
@@ -253,7 +260,8 @@ class DuplicateReport:
 
 
 def find_duplicates(
-    indexes: Sequence[SetIndex], threshold: float | None = None, metric: str = "cosine"
+    indexes: Sequence[SetIndex], threshold: float | None = None, metric: str = "cosine",
+    files: Callable[[str], Path] | None = None,
 ) -> DuplicateReport:
     """Duplicates within `indexes[0]` when it is the only set, else between `indexes[0]` and each of the
     others (not within any of them). The default threshold is `duplicate_threshold(metric, indexes[0])`.
@@ -268,15 +276,16 @@ def find_duplicates(
     else:
         pairs = [pair for other in indexes[1:] for pair in duplicate_pairs(first, other, threshold, metric)]
         pairs = sort_pairs(pairs, metric)
-    return report_of(indexes, pairs, threshold, metric)
+    return report_of(indexes, pairs, threshold, metric, files)
 
 
 def report_of(
-    indexes: Sequence[SetIndex], pairs: list[Pair], threshold: float, metric: str
+    indexes: Sequence[SetIndex], pairs: list[Pair], threshold: float, metric: str,
+    files: Callable[[str], Path] | None = None,
 ) -> DuplicateReport:
     """The report of `pairs` (best first) found in `indexes` at `threshold`: their levels, and groups of
     copies (pairs of a duplicate level only: look-alikes never group) that do not chain."""
-    levels = pair_levels(pairs, indexes, metric)
+    levels = pair_levels(pairs, indexes, metric, files)
     copies = [pair for pair, level in zip(pairs, levels, strict=True) if is_duplicate(level)]
     groups = duplicate_groups(copies, higher_is_better(metric))
     names = tuple(index.set_name for index in indexes)
