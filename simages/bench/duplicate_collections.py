@@ -4,10 +4,12 @@ that are *not* in the collection left alone, when the collection is small and fu
 From the benchmark's descriptors (its labeled photos and their edited copies, computed once), each draw
 builds a collection of N photos of few classes - one class up to 20 photos, three up to 45, five up to
 150, all beyond - so that the photos that are not copies are look-alikes of the same kind. About a third
-of it are photos that have edited copies. It is written as a real SIMages collection (image_sets/ and
-features/ in a temporary folder) and searched only through the product's own API (the duplicates intent
-of `DescriptorCache`, its collection space, `duplicate_threshold` and the duplicate levels), so these
-rows follow whatever the default is:
+of it are photos that have edited copies. It is written as a real SIMages collection (image_sets/ with
+links to the photos and features/ in a temporary folder), gets what the app makes in the background after
+indexing (the synthetic edits its duplicates space is learned from, simages.copies.copy_pairs), and is
+searched only through the product's own API (the duplicates intent of `DescriptorCache`, its collection
+space, `duplicate_threshold` and the duplicate levels), so these rows follow whatever the default is (the
+space each row was searched in is named beside it):
 
 - each copy of a collection photo is a key searched in the collection (as `simages duplicates NEW COLL`
   and the triage do: no turned key): top-1, and the pairs of the edited or exact level - right when they
@@ -26,9 +28,10 @@ pair figures do not depend on how many uploads a draw has.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +89,7 @@ class CollectionRow:
     uploads: int = 0
     uploads_false: int = 0
     uploads_false_unturned: int = 0
+    method: str = ""  # the duplicates space the last draw was searched in
 
     @property
     def upload_rate(self) -> float:
@@ -99,13 +103,18 @@ class CollectionRow:
 @dataclass(frozen=True)
 class BenchVectors:
     """The benchmark's descriptors: the photos' store, the copies' store, each copy's original and kind,
-    and, for each photo that may be uploaded, its descriptors turned by 0/90/180/270 degrees (4, d)."""
+    and, for each photo that may be uploaded, its descriptors turned by 0/90/180/270 degrees (4, d); the
+    folders of the photos and copies (linked into each collection, so the app's background job can edit
+    them), and the network that job describes them with (None: collections keep the plain whitening)."""
 
     photos: FeatureStore
     copies: FeatureStore
     truth: dict[str, str]
     kinds: dict[str, str]
     turned_uploads: dict[str, np.ndarray]
+    photo_dir: Path | None = None
+    copy_dir: Path | None = None
+    network: Callable[[], Any] | None = None
 
 
 def class_of(name: str) -> str:
@@ -143,16 +152,34 @@ def draw_collection(names: Sequence[str], originals: set[str], uploads: set[str]
     return sorted(collection), sorted(n for n in uploads if class_of(n) in chosen)
 
 
-def write_collection(root: Path, sets: dict[str, list[str]], store: FeatureStore) -> Settings:
-    """A SIMages collection at `root`: one empty folder and one store per set, rows taken from `store`."""
+def write_collection(root: Path, sets: dict[str, list[str]], store: FeatureStore,
+                     files: Path | None = None) -> Settings:
+    """A SIMages collection at `root`: one folder and one store per set, rows taken from `store`; with
+    `files`, each image is a link to its file there (the app's background job edits them)."""
     settings = Settings(root=root)
     row = {name: number for number, name in enumerate(store.names)}
     for set_name, names in sets.items():
         (settings.image_sets / set_name).mkdir(parents=True, exist_ok=True)
+        if files is not None:
+            for name in names:
+                link = settings.image_sets / set_name / name
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(files / name)
         rows = [row[n] for n in names]
         save_store(settings.store_path(set_name), FeatureStore(
             list(names), [store.fingerprints[r] for r in rows], store.vectors[rows], dict(store.meta)))
     return settings
+
+
+def learn_as_the_app_does(settings: Settings, vectors: BenchVectors) -> None:
+    """What the app does in the background after indexing (simages.jobs.worker): synthetic edits of a
+    sample of the collection's photos, from which its duplicates space is learned (simages.copies
+    .copy_pairs). Nothing without a network (the plain whitening is then measured)."""
+    if vectors.network is None:
+        return
+    from simages.copies.copy_pairs import refresh_pairs
+
+    refresh_pairs(settings, vectors.network)
 
 
 def _copy_pairs(index, raw: np.ndarray, threshold: float, thresholds) -> list[tuple[str, float]]:
@@ -184,8 +211,12 @@ def collection_rows(vectors: BenchVectors, sizes: Sequence[int] = SIZES, seed: i
             if len(collection) != size:  # all the folder's photos but the uploads
                 row.label = f"collection of {len(collection)} (all but the uploads)"
             with tempfile.TemporaryDirectory(prefix="simages-collection-") as tmp:
-                settings = write_collection(Path(tmp), {"coll": collection}, vectors.photos)
-                index = DescriptorCache().get(settings, "coll", DUPLICATES)
+                settings = write_collection(Path(tmp), {"coll": collection}, vectors.photos,
+                                            vectors.photo_dir)
+                learn_as_the_app_does(settings, vectors)
+                cache = DescriptorCache()
+                index = cache.get(settings, "coll", DUPLICATES)
+                row.method = space_method(settings, cache)
                 threshold = duplicate_threshold("cosine", index)
                 thresholds = level_thresholds(index)
                 for original in collection:
@@ -236,10 +267,20 @@ def all_other_sets_row(vectors: BenchVectors, size: int = ALL_OTHER_SETS_SIZE, s
         dict(vectors.photos.meta))
     row = CollectionRow(f"all other sets ({len(by_class)} sets, {size} photos)", size, draws=1)
     with tempfile.TemporaryDirectory(prefix="simages-collection-") as tmp:
-        settings = write_collection(Path(tmp), by_class, vectors.photos)
+        settings = write_collection(Path(tmp), by_class, vectors.photos, vectors.photo_dir)
         (settings.image_sets / "new").mkdir(parents=True)
+        if vectors.copy_dir is not None and vectors.photo_dir is not None:
+            for name in copies:
+                (settings.image_sets / "new" / name).parent.mkdir(parents=True, exist_ok=True)
+                (settings.image_sets / "new" / name).symlink_to(vectors.copy_dir / name)
+            for name in uploaded:
+                (settings.image_sets / "new" / name).parent.mkdir(parents=True, exist_ok=True)
+                (settings.image_sets / "new" / name).symlink_to(vectors.photo_dir / name)
         save_store(settings.store_path("new"), new_store)
-        answer = run_duplicates(DuplicatesRequest(("new", *sorted(by_class))), settings, DescriptorCache())
+        learn_as_the_app_does(settings, vectors)
+        cache = DescriptorCache()
+        answer = run_duplicates(DuplicatesRequest(("new", *sorted(by_class))), settings, cache)
+        method = space_method(settings, cache)
     pairs = [(p.a.split("/", 1)[1], p.b.split("/", 1)[1]) for number, p in enumerate(answer.report.pairs)
              if is_duplicate(answer.report.level(number))]
     called = {a for a, _ in pairs}
@@ -253,9 +294,17 @@ def all_other_sets_row(vectors: BenchVectors, size: int = ALL_OTHER_SETS_SIZE, s
             counts.true_pairs += right
             counts.false_pairs += not right
 
+    row.method = method
     row.uploads = len(uploaded)
     row.uploads_false = row.uploads_false_unturned = sum(1 for u in uploaded if u in called)
     return row
+
+
+def space_method(settings: Settings, cache: DescriptorCache) -> str:
+    """The kind of duplicates space the collection is searched in: "copy-whitening" (learned from edited
+    copies too), "whitening", or "unwhitened" (under 20 images)."""
+    spaces = cache.duplicates_spaces(settings)
+    return str(getattr(next(iter(spaces.values())), "method", "whitening")) if spaces else "unwhitened"
 
 
 def print_collection_rows(rows: Sequence[CollectionRow]) -> None:
@@ -267,16 +316,17 @@ def print_collection_rows(rows: Sequence[CollectionRow]) -> None:
           "intent and levels;\ncopies searched as a new folder is, uploads of photos not in the collection "
           f"as an upload is; floors: mild F1 >= {FLOORS['mild F1']}, strong F1 >= {FLOORS['strong F1']}, "
           f"uploads <= {FLOORS['uploads']:.0%})")
-    width = max(len(r.label) for r in rows)
+    width = max(len(r.label) + (len(r.method) + 3 if r.method else 0) for r in rows)
     print(f"{'collection':<{width}}  {'draws':>5}  {'mild P':>6}  {'R':>5}  {'F1':>5}  {'strong P':>8}  "
           f"{'R':>5}  {'F1':>5}  {'top-1':>5}  {'uploads called dup.':>19}  {'(unturned)':>10}")
     for row in rows:
         top1 = float(np.mean(row.top1)) if row.top1 else float("nan")
+        label = f"{row.label} [{row.method}]" if row.method else row.label
         strong = (f"{row.strong.precision:8.3f}  {row.strong.recall:5.3f}  {row.strong.f1:5.3f}"
                   if row.strong.keys else f"{'-':>8}  {'-':>5}  {'-':>5}")
         uploads = f"{row.uploads_false}/{row.uploads} = {row.upload_rate:.1%}" if row.uploads else "-"
         unturned = f"{row.upload_rate_unturned:.1%}" if row.uploads else "-"
-        print(f"{row.label:<{width}}  {row.draws:>5}  {row.mild.precision:6.3f}  {row.mild.recall:5.3f}  "
+        print(f"{label:<{width}}  {row.draws:>5}  {row.mild.precision:6.3f}  {row.mild.recall:5.3f}  "
               f"{row.mild.f1:5.3f}  {strong}  {top1:5.3f}  {uploads:>19}  {unturned:>10}")
     print("(strong columns are empty without --strong; the all-other-sets row compares sets as indexed, so "
           "its uploads are not turned and it has no top-1)\n")

@@ -99,7 +99,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-copy-space", action="store_true",
                         help="leave out the copy space (the app's duplicates space once it has indexed: "
                              "learned from 4 edits each of 300 of the searched photos, 1,200 more network "
-                             "passes; simages.copies.learned_space)")
+                             "passes; simages.copies.learned_space), here and in the collection rows (which "
+                             "then keep the plain whitening)")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed of the photos chosen and their edits (default 0)")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
@@ -379,7 +380,8 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
                   "0/90/180/270 degrees)...", flush=True)
             source_of = sample if args.searched_per_class is not None else source
             vectors = BenchVectors(photos_store, copy_store, truth, kinds,
-                                   turned_descriptors(source_of, uploads, shared_network(), stored))
+                                   turned_descriptors(source_of, uploads, shared_network(), stored),
+                                   source_of, copies_dir, None if args.no_copy_space else shared_network)
             rows = collection_rows(vectors, sizes, args.seed)
             other_sets = all_other_sets_row(vectors, min(ALL_OTHER_SETS_SIZE, max(sizes)), args.seed)
             print_collection_rows(rows + ([other_sets] if other_sets is not None else []))
