@@ -27,6 +27,25 @@ def photo(seed: int, size: tuple[int, int] = (96, 64), hue: int | None = None) -
     return Image.fromarray(np.clip(base + waves + noise, 0, 255).astype(np.uint8), "RGB")
 
 
+def scene(seed: int, size: tuple[int, int] = (240, 160)) -> Image.Image:
+    """A photo-like image with structure that does not repeat (`photo` and 40 random coloured boxes and
+    ellipses): no part of it looks like another, as in a real photo, so a crop is found only where it was
+    cut."""
+    from PIL import ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(seed + 1000)
+    image = photo(seed, size)
+    draw = ImageDraw.Draw(image)
+    width, height = size
+    for number in range(40):
+        x, y = int(rng.integers(-20, width)), int(rng.integers(-20, height))
+        box = (x, y, x + int(rng.integers(8, width // 3)), y + int(rng.integers(8, height // 3)))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.rectangle if number % 2 else draw.ellipse)(box, fill=colour)
+    # Soft edges, as a lens gives: hard drawn edges alias at every scale as no photo does.
+    return image.filter(ImageFilter.GaussianBlur(1.5))
+
+
 def save(image: Image.Image, path: Path, **params: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, **params)

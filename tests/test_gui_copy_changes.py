@@ -31,7 +31,7 @@ async def test_a_copy_pair_says_it_is_smaller(tmp_path):
         await user.should_see(marker="pairs-view", retries=50)
         (card,) = user.find(marker=f"pair:{mine[0]}|animals/{first}").elements
         said = [e.text for e in card.descendants() if "pair-changed" in e._markers]
-        assert said == ["changed: smaller (30×20 vs 60×40)"]
+        assert said == [f"changed: mine/{mine[0]} is smaller (30×20 vs 60×40), resized"]
         await user.open("/join?a=mine&b=animals&intent=similar")
         await user.should_see(marker="pairs-view", retries=50)
         await user.should_not_see(marker="pair-changed")
@@ -54,4 +54,4 @@ async def test_compare_gives_the_pairs_level_its_meaning_and_what_changed(tmp_pa
         assert dialog.value
         caption = user.find(marker="viewer-caption").elements.pop().text
         assert f"{Level.EXACT.title}: {Level.EXACT.meaning}" in caption
-        assert "changed: smaller (30×20 vs 60×40)" in caption
+        assert f"changed: mine/{mine[0]} is smaller (30×20 vs 60×40), resized" in caption

@@ -126,7 +126,7 @@ def pair_changes(report: DuplicateReport, settings: Settings) -> tuple[list[copy
             found.append([])
             continue
         a, b = (cache.facts(settings.image_sets / name) for name in (pair.a, pair.b))
-        found.append(copy_changes.changes_between(a, b, cache=cache))
+        found.append(copy_changes.changes_between(a, b, cache=cache, names=(pair.a, pair.b)))
     return tuple(found)
 
 

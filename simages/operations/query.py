@@ -386,5 +386,6 @@ def copy_changes_of(result: KeyResult, index: SetIndex, settings: Settings, key:
             continue
         facts = cache.facts(settings.image_sets / index.set_name / match.image)
         found[match.image] = changes_between(key_facts, facts, turn=turns.get(match.image, 0),
-                                             mirrored=match.image in mirrored, cache=cache)
+                                             mirrored=match.image in mirrored, cache=cache,
+                                             names=("the key", match.image))
     return found

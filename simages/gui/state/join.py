@@ -140,7 +140,7 @@ def pair_changes(ctx: GuiContext) -> Callable[[str, str, str, str], str]:
     def changed(a_set: str, a: str, b_set: str, b: str) -> str:
         root = ctx.settings.image_sets
         return describe_changes(changes_between(cache.facts(root / a_set / a), cache.facts(root / b_set / b),
-                                                cache=cache))
+                                                cache=cache, names=(f"{a_set}/{a}", f"{b_set}/{b}")))
 
     return changed
 

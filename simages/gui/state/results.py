@@ -145,7 +145,7 @@ def request_for(ctx: GuiContext, query: QueryState, spec: QuerySpec) -> QueryReq
         # Turned and mirrored too (a duplicates search tries the turns and says what changed), with the
         # facts of the uploaded file (simages.copies.changes).
         facts = None if item.width is None or item.height is None else ImageFacts(
-            item.width, item.height, item.format, item.size_bytes or 0, None, item.sha256)
+            item.width, item.height, item.format, item.size_bytes or 0, None, item.sha256, item.thumbnail)
         key: StoredKey | VectorKey = VectorKey(item.filename, item.vector, item.oriented, facts)
     else:
         assert query.key_set is not None and query.image is not None
