@@ -38,9 +38,9 @@ def test_calibrate_on_the_users_photos_is_kept_and_shown(weights_path: Path, tmp
     assert "is not estimated yet" in capsys.readouterr().out and "--calibrate" in out_of_last(capsys, base)
     assert main([*base, "duplicates", "holidays", "--calibrate"]) == 0
     out = capsys.readouterr().out
-    line = next(line for line in out.splitlines() if line.startswith("At this threshold"))
-    assert "estimated on 24 edited copies of your own photos" in line and "among 24 photos" in line
-    assert "of pairs are copies" in line and "of copies found" in line
+    line = next(line for line in out.splitlines() if line.startswith("At the default threshold"))
+    assert "estimated on 24 copies of your own photos with everyday edits (resized, re-encoded" in line
+    assert "among 24 photos" in line and "of pairs are copies" in line and "of such copies found" in line
     assert calibration_path_for(tmp_path).is_file()
     # Kept: a later answer shows it without measuring again.
     assert main([*base, "duplicates", "holidays"]) == 0

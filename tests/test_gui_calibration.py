@@ -61,8 +61,8 @@ async def test_the_join_page_says_the_estimate_follows_it_and_marks_the_levels(t
         with measuring(settings):
             await user.should_see("is being estimated now", retries=60)
         measured(ctx, settings)
-        await user.should_see("At this threshold: about 97% of pairs are copies, 95% of copies found",
-                              retries=60)
+        await user.should_see("At the default threshold (0.5): about 97% of pairs are copies, "
+                              "95% of such copies found", retries=60)
         lines = level_lines(only(user, "histogram"))
         assert [x for x, _ in lines] == [DEFAULT_THRESHOLDS.exact, DEFAULT_THRESHOLDS.edited,
                                          DEFAULT_THRESHOLDS.look_alike]

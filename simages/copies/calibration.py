@@ -41,8 +41,13 @@ from simages.store.atomic import write_atomically
 from simages.store.lock import exclusive_lock
 from simages.wording import plural
 
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2  # 2: the new-photo estimate (simages.copies.new_photos)
 DEFAULT_SAMPLE = 40
+# Above this share of new photos called copies (the issue's floor is 2 in 100) the sentence says to check
+# pairs by eye before acting on them.
+WARN_NEW_RATE = 0.02
+# The edits the estimate makes, named in its sentence (simages.copies.edits.EDITS, the mild kinds).
+EVERYDAY_EDITS = ", ".join(kind.replace("reencoded", "re-encoded") for kind in EDITS)
 
 
 @dataclass(frozen=True)
@@ -57,15 +62,44 @@ class Calibration:
     false_pairs: int
     precision: float
     measured_at: float  # seconds since the epoch
+    # Photos of the collection set aside (never learned on) and searched as new ones: how many were
+    # called a copy of a photo they are not (simages.copies.new_photos); 0 searched when not measured.
+    new_searched: int = 0
+    new_called: int = 0
+
+    @property
+    def new_rate(self) -> float:
+        """The share of new photos wrongly called a copy (nan when not measured)."""
+        return self.new_called / self.new_searched if self.new_searched else float("nan")
 
     def sentence(self) -> str:
-        """One line for people: what the threshold gives on their own photos."""
-        sample = f"estimated on {plural(self.copies, 'edited copy', 'edited copies')} of your own photos, " \
-                 f"searched among {plural(self.photos, 'photo')}"
+        """One line for people: what the default threshold gives on their own photos (it was measured at
+        that threshold with everyday edits only, and says so: a stronger edit or another threshold is not
+        covered by it)."""
+        sample = (f"estimated on {plural(self.copies, 'copy', 'copies')} of your own photos with everyday "
+                  f"edits ({EVERYDAY_EDITS}), searched among {plural(self.photos, 'photo')}")
+        at = f"At the default threshold ({self.threshold:g})"
         if math.isnan(self.precision):  # no pair passed at all
-            return f"At this threshold: no copy was found and no false pair passed ({sample})."
-        return (f"At this threshold: about {self.precision:.0%} of pairs are copies, {self.recall:.0%} of "
-                f"copies found ({sample}).")
+            said = f"{at}: no copy was found and no false pair passed ({sample})."
+        else:
+            said = (f"{at}: about {self.precision:.0%} of pairs are copies, "
+                    f"{self.recall:.0%} of such copies found ({sample}).")
+        return f"{said} {self.new_photo_sentence()}".rstrip()
+
+    def new_photo_sentence(self) -> str:
+        """What the threshold does with photos it has never seen ("" when not measured): the curator's
+        question is about new photos, and a small collection's space fits its own photos."""
+        if not self.new_searched:
+            return ""
+        aside = f"{plural(self.new_searched, 'photo')} of yours set aside and searched as new ones"
+        if not self.new_called:
+            return f"No new photo was called a copy of a photo it is not ({aside})."
+        said = (f"New photos: about {max(self.new_rate, 0.01):.0%} are called a copy of a photo they are "
+                f"not ({self.new_called} of {aside}).")
+        if self.new_rate > WARN_NEW_RATE:
+            said += (" Look at such pairs side by side before acting: this collection is too small or too "
+                     "uniform for the duplicates space to tell another shot of the same scene from a copy.")
+        return said
 
 
 def calibration_path(settings: Settings) -> Path:
@@ -170,8 +204,10 @@ def estimate(settings: Settings, cache, sample: int = DEFAULT_SAMPLE, seed: int 
     copies = copies / np.maximum(np.linalg.norm(copies, axis=1, keepdims=True), 1e-12)
     photos = np.vstack([index.vectors * index.inv_norms[:, None] for index in indexes])
     recall, false_pairs, precision = score_copies(copies, photos, np.array(chosen))
+    new = _new_photo_estimate(settings, space, seed)
     calibration = Calibration(space.fingerprint, DEFAULT_THRESHOLDS.edited, len(chosen), len(names), recall,
-                              false_pairs, precision, time.time())
+                              false_pairs, precision, time.time(), new.searched if new else 0,
+                              new.called if new else 0)
     save_calibration(settings, calibration)
     return calibration
 
@@ -244,7 +280,8 @@ class CalibrationStatus:
 
     def to_json(self) -> dict[str, Any]:
         """{"state", "sentence"} and, when measured, "precision", "recall", "copies", "photos",
-        "threshold", "measured_at" (seconds since the epoch; NaN precision as null)."""
+        "threshold", "measured_at" (seconds since the epoch; NaN precision as null) and "new_photos"
+        ({"searched", "called_copies", "rate"}: photos set aside and searched as new ones)."""
         body: dict[str, Any] = {"state": self.state, "sentence": self.sentence()}
         if self.calibration is not None:
             c = self.calibration
@@ -252,6 +289,9 @@ class CalibrationStatus:
                         recall=None if math.isnan(c.recall) else c.recall, copies=c.copies,
                         photos=c.photos, false_pairs=c.false_pairs, threshold=c.threshold,
                         measured_at=c.measured_at)
+            if c.new_searched:
+                body["new_photos"] = {"searched": c.new_searched, "called_copies": c.new_called,
+                                      "rate": c.new_rate}
         return body
 
 
@@ -263,6 +303,28 @@ def status(settings: Settings, cache) -> CalibrationStatus:
     if running(settings):
         return CalibrationStatus("running")
     return CalibrationStatus("absent" if has_space else "small")
+
+
+def _new_photo_estimate(settings: Settings, space: CollectionSpace, seed: int):
+    """The collection's cross-validated new-photo estimate in the way `space` was learned (its copy pairs
+    too), on at most the rows the learning and the search use; None when too small to tell."""
+    from simages.copies.learned_space import load_pairs, pairs_path
+    from simages.copies.new_photos import MAX_SET_ASIDE, estimate_new_photos
+    from simages.copies.space import MAX_LEARNING_ROWS, _read_rows
+
+    blocks = []
+    for _, path in _stores(settings):
+        kind, rows = _read_rows(path)
+        if kind == space.stored and rows is not None and len(rows):
+            blocks.append(rows)
+    if not blocks:
+        return None
+    rows = np.concatenate(blocks)
+    limit = MAX_LEARNING_ROWS + MAX_SET_ASIDE
+    if len(rows) > limit:  # a million-image collection: a seeded draw is as good and fits in memory
+        rows = rows[np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))]
+    pairs = load_pairs(pairs_path(settings, space.stored)) if space.method == "copy-whitening" else None
+    return estimate_new_photos(space.stored, rows, len(blocks), pairs=pairs, seed=seed)
 
 
 def _stores(settings: Settings) -> list[tuple[str, Path]]:

@@ -1,8 +1,9 @@
 """How well the duplicate threshold works on the user's own photos, where duplicate answers are read.
 
 The estimate (simages.copies.calibration) is measured in the background after indexing; this note says it
-("At this threshold: about 97% of pairs are copies, ...") or, honestly, that it is being measured or not
-yet, and follows the background work: while it is not measured it looks again every few seconds.
+("At the default threshold (0.5): about 97% of pairs are copies, ...") or, honestly, that it is being
+measured or not yet, and follows the background work: while it is not measured it looks again every
+few seconds.
 """
 
 from __future__ import annotations

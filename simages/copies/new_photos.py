@@ -1,0 +1,93 @@
+"""How often a *new* photo is wrongly called a copy: the duplicate threshold judged out of sample.
+
+The calibration's precision (simages.copies.calibration) searches edited copies among photos the duplicates
+space was learned on. A curator's question is about photos the space has never seen ("is this new photo
+already here?"), and a space learned on few photos fits them: a new photo of the same kind (the next
+frame of a burst, another shot of the same scene) can score like a copy although nothing in the
+collection is a copy of it. This module measures that directly, by K-fold cross-validation (Hastie,
+Tibshirani & Friedman, "The Elements of Statistical Learning", 7.10): each fold of the collection is set
+aside, the space is learned again without it exactly as the collection's own is (simages.copies.space.
+learn_space, with the copy pairs of the photos kept), and each photo set aside is searched among the
+others as a new photo would be. A photo set aside whose best score passes the threshold counts as a
+new photo called a copy — unless it is an exact copy (a photo stored twice is a duplicate, rightly
+found). Edited copies already inside the collection also count, so the figure is an upper bound on
+collections that hold copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from simages.copies.learned_space import CopyPairs
+from simages.copies.levels import DEFAULT_THRESHOLDS
+
+FOLDS = 5
+# Photos searched as new in all, at most (drawn with the seed): enough for a rate in percent, and the
+# learning stays a few seconds on a million-image collection (learn_space itself draws 20k rows).
+MAX_SET_ASIDE = 1_000
+
+
+@dataclass(frozen=True)
+class NewPhotoEstimate:
+    """`called` of `searched` photos set aside (never learned on) passed the threshold against the rest."""
+
+    searched: int
+    called: int
+
+    @property
+    def rate(self) -> float:
+        """The share of new photos wrongly called a copy (nan when none was searched)."""
+        return self.called / self.searched if self.searched else float("nan")
+
+
+def estimate_new_photos(stored: str, vectors: np.ndarray, sets: int, pairs: CopyPairs | None = None,
+                        threshold: float = DEFAULT_THRESHOLDS.edited,
+                        exact: float = DEFAULT_THRESHOLDS.exact, folds: int = FOLDS,
+                        seed: int = 0) -> NewPhotoEstimate | None:
+    """Cross-validated false-copy rate of new photos (see the module docstring).
+
+    stored: the extraction key of `vectors` (n, d), the collection's stored rows as its store keeps them;
+    sets: how many sets they come from; pairs: the collection's copy pairs (or None); threshold / exact:
+    cosines in the duplicates space (the edited and exact levels). None when a fold's remaining photos are
+    too few to learn a space (simages.copies.space.MIN_IMAGES_TO_LEARN). ValueError for folds < 2."""
+    from simages.copies.space import MIN_IMAGES_TO_LEARN, _rooted, learn_space
+
+    if folds < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
+    n = len(vectors)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    aside_all = order[: min(n, MAX_SET_ASIDE)]
+    searched = called = 0
+    for fold in np.array_split(aside_all, folds):
+        if not len(fold):
+            continue
+        keep = np.ones(n, dtype=bool)
+        keep[fold] = False
+        if keep.sum() < MIN_IMAGES_TO_LEARN:
+            return None
+        kept_pairs = _pairs_without(pairs, _rooted(stored, vectors[fold])) if pairs is not None else None
+        space = learn_space(stored, vectors[keep], sets, seed=seed, pairs=kept_pairs)
+        if space is None:
+            return None
+        new = space.whitening.apply(_rooted(stored, vectors[fold]))
+        known = space.whitening.apply(_rooted(stored, vectors[keep]))
+        best = (new @ known.T).max(axis=1)
+        searched += len(fold)
+        called += int(np.count_nonzero((best >= threshold) & (best < exact)))
+    return NewPhotoEstimate(searched, called)
+
+
+def _pairs_without(pairs: CopyPairs, aside: np.ndarray) -> CopyPairs | None:
+    """The copy pairs whose original is none of the photos set aside (rooted unit rows `aside`), so the
+    space learned for a fold has seen nothing of them; None when too few remain to learn from."""
+    from simages.copies.learned_space import MIN_PAIRS
+    from simages.copies.space import _rooted
+
+    originals = _rooted(pairs.stored, pairs.originals)
+    same = (originals @ aside.T).max(axis=1) >= 1.0 - 1e-6 if len(aside) else np.zeros(len(originals), bool)
+    if np.count_nonzero(~same) < MIN_PAIRS:
+        return None
+    return replace(pairs, originals=pairs.originals[~same], edits=pairs.edits[~same])

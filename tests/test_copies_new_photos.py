@@ -1,0 +1,79 @@
+"""New photos judged out of sample: how often the duplicate threshold calls a photo the collection has
+never seen a copy (simages.copies.new_photos), and the calibration's sentence that tells a curator.
+
+A duplicates space learned on few or very alike photos fits them: the next frame of a burst scores like a
+copy. The estimate sets photos aside, learns without them and searches them as new ones, so it must be high
+on a collection of bursts, low on one of distinct photos, and must not count a photo stored twice.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simages.copies.calibration import WARN_NEW_RATE, Calibration
+from simages.copies.new_photos import estimate_new_photos
+
+DIM = 64
+
+
+def _distinct(n: int, seed: int = 0) -> np.ndarray:
+    rows = np.abs(np.random.default_rng(seed).normal(size=(n, DIM))).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def _bursts(scenes: int, frames: int, seed: int = 0) -> np.ndarray:
+    """`frames` shots of each scene, a little apart: look-alikes, not copies."""
+    rng = np.random.default_rng(seed)
+    base = np.abs(rng.normal(size=(scenes, DIM)))
+    rows = np.repeat(base, frames, axis=0) + 0.08 * np.abs(rng.normal(size=(scenes * frames, DIM)))
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_new_shots_of_the_same_scenes_are_counted_as_wrongly_called_copies():
+    bursty = estimate_new_photos("gap+l2", _bursts(40, 3), sets=1)
+    distinct = estimate_new_photos("gap+l2", _distinct(120), sets=1)
+    assert bursty is not None and distinct is not None
+    assert bursty.searched == distinct.searched == 120  # every photo set aside once
+    assert bursty.rate > 0.5
+    assert distinct.rate < 0.05
+
+
+def test_a_photo_stored_twice_is_a_duplicate_not_a_false_one():
+    rows = _distinct(100)
+    twice = np.vstack([rows, rows[:20]])  # 20 photos kept twice: an exact copy is rightly found
+    estimate = estimate_new_photos("gap+l2", twice, sets=2)
+    assert estimate is not None
+    assert estimate.called <= 0.05 * estimate.searched
+
+
+def test_too_few_photos_to_learn_without_the_ones_set_aside_gives_no_estimate():
+    assert estimate_new_photos("gap+l2", _distinct(21), sets=1) is None
+    with pytest.raises(ValueError, match="2 folds"):
+        estimate_new_photos("gap+l2", _distinct(50), sets=1, folds=1)
+
+
+def _calibration(searched: int, called: int) -> Calibration:
+    return Calibration("f" * 16, 0.5, 40, 300, 0.95, 1, 0.97, 0.0, searched, called)
+
+
+def test_the_sentence_says_what_happens_to_new_photos_and_warns_when_many_are_called_copies():
+    quiet = _calibration(300, 0)
+    assert "No new photo was called a copy" in quiet.sentence()
+    assert "side by side" not in quiet.sentence()
+    few = _calibration(300, 3)  # 1%: under the warning
+    assert "about 1% are called a copy of a photo they are not (3 of 300 photos" in few.sentence()
+    assert "side by side" not in few.sentence()
+    many = _calibration(60, 18)
+    assert many.new_rate > WARN_NEW_RATE
+    assert "about 30% are called a copy" in many.sentence()
+    assert "side by side before acting" in many.sentence()
+    assert many.sentence().startswith("At the default threshold (0.5): about 97% of pairs are copies")
+
+
+def test_an_estimate_without_the_new_photo_measure_says_nothing_about_it():
+    old = Calibration("f" * 16, 0.5, 40, 300, 0.95, 1, 0.97, 0.0)
+    assert math.isnan(old.new_rate)
+    assert "new photo" not in old.sentence().lower()
