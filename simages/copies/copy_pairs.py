@@ -24,6 +24,7 @@ from simages.copies.learned_space import CopyPairs, load_pairs, pairs_fingerprin
 from simages.copies.space import MIN_IMAGES_TO_LEARN, RELEARN_GROWTH, collection_stores
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.settings import Settings
+from simages.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -140,5 +141,6 @@ def refresh_pairs(settings: Settings, network: Callable[[], Any], photos: int = 
         pairs = make_pairs(settings, stored, rows, network, photos, per_photo)
         if pairs is not None:
             save_pairs(path, pairs)
-            made.append(f"{len(pairs.edits)} edited copies of {pairs.photos} photos ({stored})")
+            made.append(f"{plural(len(pairs.edits), 'edited copy', 'edited copies')} of "
+                        f"{plural(pairs.photos, 'photo')} ({stored})")
     return made

@@ -116,8 +116,8 @@ def learn_copy_whitening(
     originals = np.asarray(originals, np.float64)
     edits = np.asarray(edits, np.float64)
     if len(photos) < MIN_PHOTOS or len(originals) < MIN_PAIRS:
-        raise ValueError(f"a copy space needs {MIN_PHOTOS} photos and {MIN_PAIRS} edited pairs, got "
-                         f"{len(photos)} and {len(originals)}")
+        raise ValueError(f"a copy space needs {MIN_PHOTOS} photos and {MIN_PAIRS} edited pairs, "
+                         f"got {len(photos)} and {len(originals)}")  # plural-ok: constants above 1
     if originals.shape != edits.shape or originals.shape[1] != photos.shape[1]:
         raise ValueError(f"shapes do not match: photos {photos.shape}, originals {originals.shape}, "
                          f"edits {edits.shape}")
