@@ -79,6 +79,7 @@ def test_ctrl_c_part_way_leaves_the_earlier_export_whole_and_exits_130(root, tmp
         raise KeyboardInterrupt
 
     monkeypatch.setattr("simages.nearest.duplicates.exact.duplicate_groups", interrupted)
+    monkeypatch.setattr("simages.nearest.duplicates.exact.linked_groups", interrupted)  # similar images
     capsys.readouterr()
     assert export(root, out, 5, "--format", "json") == 130
     err = capsys.readouterr().err

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from simages.nearest.core import display
+from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.results import Match, Pair
 from simages.nearest.core.set_index import SetIndex
@@ -87,8 +88,10 @@ def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[s
 def join_json(answer: JoinAnswer) -> dict[str, Any]:
     """The join as JSON (`operations.schema`): the header, "self_join", "expansion", every pair
     {"a", "b", "score"} with names `set/image` (a range self-join: each pair of images once), and
-    "groups", the connected components of the pairs, largest first. Holds all pairs: the CSV streams."""
-    from simages.nearest.duplicates.exact import duplicate_groups
+    "groups", largest first: for the duplicates intent groups of copies (`duplicate_groups`, as
+    `simages duplicates` and the join page), else the connected components of the pairs. Holds all
+    pairs: the CSV streams."""
+    from simages.nearest.duplicates.exact import compared_pairs, duplicate_groups, linked_groups
 
     a, bs, spec = answer.a, answer.bs, answer.spec
     once = lists_pairs_once(a, bs, spec)
@@ -98,6 +101,11 @@ def join_json(answer: JoinAnswer) -> dict[str, Any]:
             if once:  # listed with plain names: all from A itself
                 x, y = node(a.set_name, x), node(a.set_name, y)
             pairs.append(Pair(x, y, score))
+    if answer.intent.name == DUPLICATES.name:
+        searched = compared_pairs(a.set_name, [b.set_name for b in bs])
+        groups = duplicate_groups(pairs, spec.higher_is_better, searched)
+    else:
+        groups = linked_groups(pairs)
     index = {ANN_GRAPH: schema.ANN, PIVOTS: schema.PIVOTS}.get(answer.search, schema.BRUTE)
     sets = [a.set_name, *(b.set_name for b in bs if b is not a)] if len(bs) > 1 or bs[0] is not a \
         else [a.set_name]
@@ -106,5 +114,5 @@ def join_json(answer: JoinAnswer) -> dict[str, Any]:
         "self_join": len(bs) == 1 and is_self_join(a, bs[0]),
         "expansion": max((b.expansion_for(spec.expand) for b in bs), default=0),
         "pairs": [pair.to_json() for pair in pairs],
-        "groups": duplicate_groups(pairs),
+        "groups": groups,
     }

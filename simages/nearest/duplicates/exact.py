@@ -136,17 +136,22 @@ def linked_groups(pairs: Iterable[Pair]) -> list[list[str]]:
     return sorted(groups, key=lambda group: (-len(group), group[0]))
 
 
-def duplicate_groups(pairs: Iterable[Pair], higher_is_better: bool = True) -> list[list[str]]:
+def duplicate_groups(pairs: Iterable[Pair], higher_is_better: bool = True,
+                     compared: Callable[[str, str], bool] | None = None) -> list[list[str]]:
     """Groups of copies that do not chain: complete-link clustering of the graph whose edges are `pairs`,
-    cut where a pair is missing. Every two images of a group form a pair (a photo and its copies are
-    all copies of one another), so a chain of look-alikes (A~B, B~C, but not A~C) never makes one group.
+    cut where a pair is missing. Every two images of a group that were compared form a pair (a photo and
+    its copies are all copies of one another), so a chain of look-alikes (A~B, B~C, but not A~C) never
+    makes one group. `compared(x, y)`: whether the search compared those two images (`compared_pairs`;
+    None: every two were, a self-join); a pair never searched for (two images of the new set in a join
+    of the new set against the collection) is no evidence against a group.
     Edges are taken strongest first: most shared partners first (the images both are paired with: an edge
     inside a group of copies shares the rest of the group, a stray look-alike pair shares nothing;
     shared-neighbour support, Jarvis & Patrick, IEEE Trans. Computers 1973), then best score
-    (`higher_is_better`: scores are similarities, else distances); two groups merge when every image of
-    one pairs with every image of the other. Each group is a sorted list of names, largest first (then by
-    first name); groups have at least two images, so an image whose pairs all went to tighter groups is
-    in none.
+    (`higher_is_better`: scores are similarities, else distances); two groups merge when every compared
+    image of one pairs with every image of the other. Complete linkage splits, it never drops: an image
+    of a pair whose partners all went to groups it cannot join forms a group of two with its best
+    partner, who is then in two groups (both pairs are copies; the two others were not found alike).
+    Each group is a sorted list of names, largest first (then by first name).
 
     Complete linkage: e.g. Manning, Raghavan & Schuetze, "Introduction to Information Retrieval", 17.2."""
     pairs = list(pairs)
@@ -161,17 +166,42 @@ def duplicate_groups(pairs: Iterable[Pair], higher_is_better: bool = True) -> li
         shared = len(neighbours[pair.a] & neighbours[pair.b])
         return (-shared, sign * pair.score, pair.a, pair.b)
 
+    def linked(member: str, other: str) -> bool:
+        return other in neighbours[member] or (compared is not None and not compared(member, other))
+
     for pair in sorted(pairs, key=strength):
         first, second = group_of[pair.a], group_of[pair.b]
         if first == second:
             continue
         big, small = (first, second) if len(members[first]) >= len(members[second]) else (second, first)
-        if all(other in neighbours[member] for other in members[small] for member in members[big]):
+        if all(linked(member, other) for other in members[small] for member in members[big]):
             for name in members[small]:
                 group_of[name] = big
             members[big].extend(members.pop(small))
     groups = [sorted(group) for group in members.values() if len(group) > 1]
+    alone = sorted(name for name, group in members.items() if len(group) == 1)
+    groups += [sorted((name, best_by_score(name, pairs, higher_is_better))) for name in alone]
     return sorted(groups, key=lambda group: (-len(group), group[0]))
+
+
+def best_by_score(name: str, pairs: Sequence[Pair], higher_is_better: bool = True) -> str:
+    """The partner of `name` in its best-scoring pair among `pairs` (ties: the first name)."""
+    sign = -1.0 if higher_is_better else 1.0
+    scored = [(sign * p.score, p.b if p.a == name else p.a) for p in pairs if name in (p.a, p.b)]
+    return min(scored)[1]
+
+
+def compared_pairs(a_set: str, b_sets: Iterable[str]) -> Callable[[str, str], bool]:
+    """Which two images (qualified `set/image`) a join of `a_set` against `b_sets` compared: one of A with
+    one of a searched set (A with itself when A is among them, a self-join); two images of A in a join
+    against other sets, or of two searched sets, never were."""
+    searched = frozenset(b_sets)
+
+    def were_compared(x: str, y: str) -> bool:
+        x_set, y_set = x.partition("/")[0], y.partition("/")[0]
+        return (x_set == a_set and y_set in searched) or (y_set == a_set and x_set in searched)
+
+    return were_compared
 
 
 def pair_levels(pairs: Sequence[Pair], indexes: Sequence[SetIndex], metric: str,
@@ -287,6 +317,8 @@ def report_of(
     copies (pairs of a duplicate level only: look-alikes never group) that do not chain."""
     levels = pair_levels(pairs, indexes, metric, files)
     copies = [pair for pair, level in zip(pairs, levels, strict=True) if is_duplicate(level)]
-    groups = duplicate_groups(copies, higher_is_better(metric))
+    compared = None if len(indexes) == 1 else compared_pairs(indexes[0].set_name,
+                                                             [index.set_name for index in indexes[1:]])
+    groups = duplicate_groups(copies, higher_is_better(metric), compared)
     names = tuple(index.set_name for index in indexes)
     return DuplicateReport(metric, float(threshold), pairs, groups, names, len(indexes) == 1, tuple(levels))
