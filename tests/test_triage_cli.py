@@ -377,3 +377,11 @@ def test_an_exact_only_plan_moves_only_files_with_the_same_pixels(settings, caps
     assert moves[("new", "up_p03.jpg")]["level"] == "edited"
     assert moves[("new", "up_p03.jpg")]["reason"].startswith("Edited copy of coll/p03.jpg")
     assert ("coll", "p03.jpg") not in moves
+
+
+def test_a_mistyped_set_name_gets_a_suggestion_as_in_the_other_commands(settings, capsys) -> None:
+    """Finding 14 of walk 3: `simages triage inbx` said only that there is no such set."""
+    code, _, err = run(settings, capsys, "nwe")
+    assert code == 2 and "there is no image set 'nwe'" in err and "did you mean 'new'?" in err
+    code, _, err = run(settings, capsys, "new", "--against", "col")
+    assert code == 2 and "there is no image set 'col'" in err and "did you mean 'coll'?" in err

@@ -36,6 +36,7 @@ from simages.nearest.duplicates.exact import (
 from simages.nearest.joins.join import iter_set_join
 from simages.nearest.sets.cache import DescriptorCache, NotIndexed
 from simages.operations.schema import BRUTE, header
+from simages.operations.sets import read_set
 from simages.settings import Settings
 from simages.triage.decisions import Decisions
 from simages.triage.exif import PhotoFacts, photo_facts
@@ -182,12 +183,12 @@ def triage(settings: Settings, request: TriageRequest, cache: DescriptorCache,
     overlap = set(new_sets) & set(named)
     if overlap:
         raise ValueError(f"{sorted(overlap)[0]!r} is named both as new photos and as the collection")
-    new_indexes = [cache.get(settings, name, DUPLICATES) for name in new_sets]
+    new_indexes = [read_set(cache, settings, name, DUPLICATES) for name in new_sets]
     left_out: dict[str, str] = {}
     collection: list[SetIndex] = []
     for name in named or tuple(s for s in list_sets(settings.image_sets) if s not in new_sets):
         try:
-            collection.append(cache.get(settings, name, DUPLICATES))
+            collection.append(read_set(cache, settings, name, DUPLICATES))
         except NotIndexed as error:
             if named:
                 raise
