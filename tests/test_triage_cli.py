@@ -385,3 +385,14 @@ def test_a_mistyped_set_name_gets_a_suggestion_as_in_the_other_commands(settings
     assert code == 2 and "there is no image set 'nwe'" in err and "did you mean 'new'?" in err
     code, _, err = run(settings, capsys, "new", "--against", "col")
     assert code == 2 and "there is no image set 'col'" in err and "did you mean 'coll'?" in err
+
+
+def test_the_answer_says_how_well_the_threshold_works_on_the_users_photos(settings, capsys) -> None:
+    # As `simages duplicates` and the pages do: the table and the JSON carry the calibration's status.
+    code, out, _ = run(settings, capsys, "new", "--against", "coll")
+    assert code == 0
+    assert "threshold works on your own photos" in out or "At the default threshold" in out
+    code, out, _ = run(settings, capsys, "new", "--format", "json")
+    assert code == 0
+    calibration = json.loads(out)["calibration"]
+    assert calibration["state"] in ("measured", "absent", "small", "running") and calibration["sentence"]

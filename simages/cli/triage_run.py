@@ -9,7 +9,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from simages.cli.common import USER_ERRORS, again, fail, user_error
 from simages.cli.exits import EXIT_FAILURE
@@ -26,6 +26,9 @@ from simages.triage.plan import quarantine_source, read_plan
 from simages.triage.quarantine import Outcome, TriageError, apply_plan, plans, undo_last, undo_plan
 from simages.triage.stores import drop_moved, restore_moved
 from simages.wording import plural
+
+if TYPE_CHECKING:
+    from simages.copies.calibration import CalibrationStatus
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -46,18 +49,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return _write_plan(settings, answer, args)
     except (TriageError, *USER_ERRORS) as error:
         return user_error(error)
+    from simages.copies.calibration import status as calibration_status
+
+    calibration = calibration_status(settings, default_cache)
     try:
         with output_to(args.output) as out:
-            write_answer(answer, args.format, out, args.compare)
+            write_answer(answer, args.format, out, args.compare, calibration)
     except OSError as error:
         return fail(f"cannot write {args.output}: {error.strerror or error}", EXIT_FAILURE)
     return 0
 
 
-def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = False) -> None:
-    """The answer as a table (for people), CSV (image,level,match,score) or JSON (TriageAnswer.to_json)."""
+def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = False,
+                 calibration: CalibrationStatus | None = None) -> None:
+    """The answer as a table (for people), CSV (image,level,match,score) or JSON (TriageAnswer.to_json,
+    with "calibration" when given: how well the threshold works on the user's own photos, as
+    `simages duplicates` says it)."""
     if fmt == "json":
-        json.dump(answer.to_json(), out, indent=2)
+        body = answer.to_json()
+        if calibration is not None:
+            body["calibration"] = calibration.to_json()
+        json.dump(body, out, indent=2)
         out.write("\n")
         return
     if fmt == "csv":
@@ -72,6 +84,8 @@ def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = Fa
               f"{', '.join(map(display_name, answer.against))}\n")
     for name, why in answer.left_out.items():
         out.write(f"(left out: {display_name(name)}: {why})\n")
+    if calibration is not None:
+        out.write(calibration.sentence() + "\n")
     for level in Level:
         rows = answer.bucket(level)
         if not rows:
