@@ -111,15 +111,20 @@ def test_drop_a_folder_triage_it_apply_and_undo_leaves_it_byte_identical(triage_
             groups = int(re.search(r"\d+", apply.inner_text()).group())
             assert groups >= 3
             apply.click()
-            done = page.get_by_text(re.compile(r"files moved to the quarantine folder"))
+            page.get_by_text(re.compile(r"Move \d+ files of \d+ groups to the quarantine folder\?")
+                             ).wait_for(timeout=20_000)
+            page.get_by_role("button", name=re.compile(r"^Move \d+ files$")).click()
+            done = page.get_by_text(re.compile(r"files moved to the quarantine folder")).first
             done.wait_for(timeout=60_000)
+            box = page.get_by_text(re.compile(r"files moved to the quarantine folder")).first.bounding_box()
+            assert box and 0 <= box["y"] <= page.viewport_size["height"] - box["height"]  # in view
             moved = list((root / "quarantine").rglob("*.jpg"))
             assert len(moved) >= 3
             assert snapshot(root / "image_sets") != before
             page.screenshot(path=str(OUTPUT / "triage-applied.png"))
 
             page.get_by_role("button", name="Undo last apply").click()
-            page.get_by_text(re.compile(r"files restored to their places")).wait_for(timeout=60_000)
+            page.get_by_text(re.compile(r"files restored to their places")).first.wait_for(timeout=60_000)
             page.get_by_text(re.compile(r"of 8 new photos")).wait_for(timeout=60_000)
         finally:
             browser.close()

@@ -49,6 +49,15 @@ async def test_mark_apply_then_undo_restores_the_folders_byte_identical(tmp_path
         user.find(marker="mark-page").click()
         await user.should_see("marked: 3", retries=20)
         user.find(marker="triage-apply").click()
+        # Apply asks first, saying how many files move where; Cancel moves nothing.
+        await user.should_see("Move 3 files of 3 groups to the quarantine folder?", retries=50)
+        await user.should_see("Undo last apply” brings them back", retries=5)
+        user.find(marker="triage-cancel").click()
+        await user.should_not_see("Move 3 files of 3 groups to the quarantine folder?", retries=20)
+        assert snapshot(settings.image_sets) == before and not (settings.root / "quarantine").exists()
+        user.find(marker="triage-apply").click()
+        await user.should_see(marker="triage-confirm", retries=50)
+        user.find(marker="triage-confirm").click()
         await user.should_see("3 of 3 files moved to the quarantine folder", retries=100)
         assert not (settings.image_sets / "new" / "same_p03.jpg").exists()
         assert not (settings.image_sets / "new" / "big_p05.jpg").exists()
@@ -137,5 +146,7 @@ async def test_the_keyboard_moves_marks_compares_and_applies(tmp_path: Path) -> 
         _key(user, "m")
         await user.should_see("marked: 2", retries=20)
         _key(user, "a")
+        await user.should_see(marker="triage-confirm", retries=50)
+        user.find(marker="triage-confirm").click()
         await user.should_see("2 of 2 files moved to the quarantine folder", retries=100)
     assert len(list((settings.root / "quarantine").rglob("*.jpg"))) == 2

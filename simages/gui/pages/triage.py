@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from nicegui import run, ui
@@ -30,6 +31,7 @@ from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, pl
 from simages.triage.decisions import Decisions
 from simages.triage.quarantine import Outcome, TriageError, apply_plan, undo_last
 from simages.triage.stores import drop_moved, restore_moved
+from simages.wording import plural
 
 FOLLOW_SECONDS = 2.0
 
@@ -292,11 +294,13 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             ui.notify("Mark at least one copy group first")
             return
         chosen, chosen_keepers = to_apply
+        plan = await run.io_bound(plan_for, ctx.settings, chosen, chosen_keepers)
+        if not await _confirmed(ctx.settings.root, plan, len(chosen.groups)):
+            return
         outcome_box.clear()
         with outcome_box:
             working = ui.label(f"Applying {len(chosen.groups)} groups: checking each file, then moving it "
                                "through the journal").classes("text-body1").mark("outcome-working")
-        plan = await run.io_bound(plan_for, ctx.settings, chosen, chosen_keepers)
         tab.busy = True
         try:
             with _progress_shown(working, "Moving") as progress:
@@ -332,6 +336,10 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         outcome_box.clear()
         with outcome_box:
             outcome_lines(ctx.settings.root, outcome, problem)
+        # The groups list below may have scrolled the line out of view: bring it back, and say it once.
+        outcome_box.run_method("scrollIntoView", {"block": "center"})
+        ui.notify(problem if outcome is None else outcome.summary(),
+                  type="negative" if outcome is None else "positive")
 
     def key(event: Any) -> None:
         if not event.action.keydown or event.modifiers.ctrl or event.modifiers.alt:
@@ -354,6 +362,31 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
     ui.timer(FOLLOW_SECONDS, follow)
     if new_pick.value:
         ui.timer(0, refresh, once=True)
+
+
+async def _confirmed(root: Path, plan: Any, groups: int) -> bool:
+    """Ask before moving: how many files go where (the first few named), and that Undo brings them back.
+    True when the user confirms."""
+    count = len(plan.moves)
+    files = plural(count, "file")
+    with ui.dialog() as dialog, ui.card().mark("triage-confirm-dialog"):
+        ui.label(f"Move {files} of {plural(groups, 'group')} to the quarantine folder?").classes("text-h6")
+        ui.label(f"To {root / 'quarantine' / plan.id}/ -- moved, never deleted; “Undo last apply” brings "
+                 "them back to their places.").classes("text-body2")
+        for move in plan.moves[:_CONFIRM_LISTED]:
+            ui.label(f"{move.set}/{move.image} (kept: {move.keeper})").classes("text-caption")
+        if count > _CONFIRM_LISTED:
+            ui.label(f"... and {count - _CONFIRM_LISTED} more").classes("text-caption")
+        with ui.row().classes("w-full justify-end gap-2"):
+            ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat").mark("triage-cancel")
+            ui.button(f"Move {files}", on_click=lambda: dialog.submit(True)
+                      ).props("unelevated color=negative").mark("triage-confirm")
+    answer = await dialog
+    dialog.delete()
+    return bool(answer)
+
+
+_CONFIRM_LISTED = 8
 
 
 @contextmanager
