@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from simages.cli import main
+from simages.cli.duplicates_cmd import SPACE_RELEARNED
 from simages.copies.calibration import calibration_path, score_copies
 from tests.imagegen import photo
 
@@ -36,8 +37,13 @@ def test_calibrate_on_the_users_photos_is_kept_and_shown(weights_path: Path, tmp
     capsys.readouterr()
     assert main([*base, "duplicates", "holidays"]) == 0
     assert "is not estimated yet" in capsys.readouterr().out and "--calibrate" in out_of_last(capsys, base)
+    assert main([*base, "duplicates", "holidays"]) == 0
+    assert "PCA-whitened once on the whole collection (24 images of 1 set)" in capsys.readouterr().out
     assert main([*base, "duplicates", "holidays", "--calibrate"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    # Learned again from edited copies: the scores moved, and the answer says so and what the space is now.
+    assert SPACE_RELEARNED in err
+    assert "copy-aware: learned from edited copies of the collection's own photos" in out
     line = next(line for line in out.splitlines() if line.startswith("At the default threshold"))
     assert "estimated on 24 copies of your own photos with everyday edits (resized, re-encoded" in line
     assert "among 24 photos" in line and "of pairs are copies" in line and "of such copies found" in line
@@ -45,6 +51,10 @@ def test_calibrate_on_the_users_photos_is_kept_and_shown(weights_path: Path, tmp
     # Kept: a later answer shows it without measuring again.
     assert main([*base, "duplicates", "holidays"]) == 0
     assert line in capsys.readouterr().out
+    # Calibrated again with nothing new to learn from: the space and the scores stay, and nothing says
+    # they changed.
+    assert main([*base, "duplicates", "holidays", "--calibrate"]) == 0
+    assert SPACE_RELEARNED not in capsys.readouterr().err
 
 
 def calibration_path_for(root: Path) -> Path:

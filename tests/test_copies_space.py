@@ -122,3 +122,26 @@ def test_the_memory_mapped_duplicates_copy_is_made_in_the_collection_space(colle
     assert copy is not None and in_space(copy, spaces)
     index = DescriptorCache().get(settings, "small", DUPLICATES)
     np.testing.assert_array_equal(index.vectors, copy.vectors)  # the cache serves that copy
+
+
+def test_the_descriptors_line_says_the_whitening_is_the_collections(collection) -> None:
+    """Read from the store or from its memory-mapped copy, a duplicates answer's "Descriptors" line says the
+    whitening was learned once on the collection, never "on the set searched" (it is not)."""
+    from dataclasses import replace
+
+    from simages.jobs.derived import refresh_derived
+
+    settings, _ = collection
+    said = DescriptorCache().get(settings, "small", DUPLICATES).explain(False)
+    assert "PCA-whitened once on the whole collection (1,010 images of 2 sets)" in said
+    assert "on the set searched" not in said.replace("not on the set searched", "")
+    refresh_derived(settings, "small", build_ann=False)
+    mapped = DescriptorCache().get(settings, "small", DUPLICATES)
+    assert isinstance(mapped.vectors, np.memmap) and mapped.explain(False) == said
+    # The similar-images reading still learns on the set searched, and says so.
+    from simages.nearest.core.intents import SIMILAR
+
+    assert "learned on the set searched" in DescriptorCache().get(settings, "big", SIMILAR).explain(False)
+    kept = load_space(space_path(settings, "gap+l2"))
+    copy_aware = replace(kept, method="copy-whitening").whitened_on()
+    assert copy_aware.endswith("copy-aware: learned from edited copies of the collection's own photos")

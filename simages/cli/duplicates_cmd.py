@@ -70,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+# Said when --calibrate learned the duplicates space again: every duplicates score moves with it.
+SPACE_RELEARNED = ("the duplicates space was learned again: scores changed (a threshold or score copied from "
+                   "an earlier answer may now keep other pairs)")
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from simages.nearest.sets.cache import default_cache
     from simages.operations.duplicates import DuplicatesRequest, run_duplicates
@@ -80,7 +85,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.calibrate:
             from simages.copies.calibration import refresh
             from simages.copies.copy_pairs import refresh_pairs, settings_network
+            from simages.copies.space import kept_fingerprints
 
+            before = kept_fingerprints(settings)
             print("learning the duplicates space: describing edited copies of your own photos...",
                   file=sys.stderr)
             for made in refresh_pairs(settings, settings_network(settings)):
@@ -90,6 +97,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 print("calibration: the collection is too small to have a duplicates space", file=sys.stderr)
         answer = run_duplicates(request, settings, default_cache, progress=progress_bar(),
                                 notice=lambda text: print(text, file=sys.stderr))
+        if args.calibrate and before and kept_fingerprints(settings) != before:
+            print(SPACE_RELEARNED, file=sys.stderr)
     except USER_ERRORS as error:
         return user_error(error)
     try:

@@ -83,6 +83,14 @@ class CollectionSpace:
     method: str = "whitening"  # or "copy-whitening": learned from copy pairs too (learned_space)
     pairs: str = ""  # the fingerprint of the copy pairs it was learned from ("" for none)
 
+    def whitened_on(self) -> str:
+        """Where this whitening was learned, in words, for the "Descriptors" line (SetIndex.whitened_on)."""
+        text = (f"once on the whole collection ({self.images:,} images of {self.sets:,} "
+                f"set{'s' if self.sets != 1 else ''}), not on the set searched")
+        if self.method == "copy-whitening":
+            text += ", copy-aware: learned from edited copies of the collection's own photos"
+        return text
+
 
 def space_path(settings: Settings, stored: str) -> Path:
     """Where the collection's space for stored vectors `stored` is kept."""
@@ -229,6 +237,18 @@ def outgrown(space: CollectionSpace | None, images_now: int) -> bool:
     if space is None:
         return images_now >= MIN_IMAGES_TO_LEARN
     return images_now >= RELEARN_GROWTH * space.images
+
+
+def kept_fingerprints(settings: Settings) -> dict[str, str]:
+    """The fingerprint of each kept space by kind of stored vectors, read from features/.cache without
+    learning anything (to tell, after `--calibrate`, whether the space and so the scores changed)."""
+    kinds = {kind for _, path in collection_stores(settings) for kind in [_store_summary(path)[0]] if kind}
+    found = {}
+    for stored in sorted(kinds):
+        kept = load_space(space_path(settings, stored))
+        if kept is not None:
+            found[stored] = kept.fingerprint
+    return found
 
 
 def collection_spaces(settings: Settings) -> dict[str, CollectionSpace]:

@@ -112,9 +112,11 @@ class DescriptorSpec:
         }
         return self.with_(**later, qe_k=DEFAULT_QE_K).key()
 
-    def explain(self, expand: bool = True) -> str:
+    def explain(self, expand: bool = True, whitened_on: str = "") -> str:
         """One sentence for people (results page, CLI): what the descriptor is and what a score measures.
-        `expand=False` describes a query run with query expansion switched off (it matters only with `qe`)."""
+        `expand=False` describes a query run with query expansion switched off (it matters only with `qe`);
+        `whitened_on` says where a whitening learned elsewhere than the set searched came from (e.g. "once
+        on the whole collection"): the default is the set searched."""
         pooling = {
             "flat": "the flattened 7x7x512 VGG-16 map",
             "gap": "VGG-16 features, average-pooled",
@@ -132,7 +134,7 @@ class DescriptorSpec:
         if self.l2:
             steps.append("scaled to unit length")
         if self.whiten:
-            steps.append("PCA-whitened on the set searched")
+            steps.append(f"PCA-whitened {whitened_on or 'on the set searched'}")
         elif self.pca:
             kept = plural(self.pca_dim, "dimension") if self.pca_dim else "all dimensions"
             steps.append(f"reduced by PCA to {kept} learned on the set searched")

@@ -146,6 +146,9 @@ class SetIndex:
     # Signed square root and unit length applied to stored vectors before anything else (a `sqrt` asked for
     # at query time on a store without it: see root_at_load_time).
     root: bool = False
+    # Where `whitening` was learned when not on this set, in words ("once on the whole collection...": the
+    # duplicates space, simages.copies.space); "" for this set's own.
+    whitened_on: str = ""
     vectors: np.ndarray = field(init=False)
     inv_norms: np.ndarray = field(init=False)
     sq_norms: np.ndarray = field(init=False)
@@ -292,7 +295,7 @@ class SetIndex:
         if not self.applied:
             return ""
         try:
-            text = DescriptorSpec.parse(self.applied).explain(expand)
+            text = DescriptorSpec.parse(self.applied).explain(expand, self.whitened_on)
         except ValueError:
             return self.applied
         if self.applied != self.descriptor:

@@ -111,6 +111,9 @@ class DescriptorCache:
                 mapped = open_mapped(set_name, path, identity, reading) if reading is not None else None
                 if mapped is not None and spaces and not in_space(mapped, spaces):
                     mapped = None  # a copy made in an earlier duplicates space: read the store instead
+                if mapped is not None and spaces:  # in the collection's space (checked just above)
+                    kept = spaces.get(stored_kind(mapped.descriptor, mapped.root))
+                    mapped.whitened_on = kept.whitened_on() if kept is not None else ""
                 if mapped is not None and _identity_or_none(path) == identity:
                     with self._guard:
                         self.loads += 1
@@ -136,6 +139,8 @@ class DescriptorCache:
                         whitening=space.whitening if space is not None else None,
                     )
                     index.store_path = path
+                    if space is not None and index.whitening is space.whitening:
+                        index.whitened_on = space.whitened_on()
                     with self._guard:
                         self._entries[(path, wanted)] = index
                     return index
