@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+from simages.store.npz_store import load_store
 from simages.triage.decisions import Decisions
 from tests.gui_fixtures import FakeManager, gui_app
-from tests.test_triage_cli import snapshot, triage_root
+from tests.test_triage_cli import snapshot, triage_root, write_store
 
 
 def _root(tmp_path: Path):
@@ -150,3 +154,19 @@ async def test_the_keyboard_moves_marks_compares_and_applies(tmp_path: Path) -> 
         user.find(marker="triage-confirm").click()
         await user.should_see("2 of 2 files moved to the quarantine folder", retries=100)
     assert len(list((settings.root / "quarantine").rglob("*.jpg"))) == 2
+
+
+async def test_a_group_with_an_exact_and_an_edited_copy_says_which_is_which(tmp_path: Path) -> None:
+    """Walk 3: an "Exact copy" group showed an upscaled (edited) copy as if it were exact."""
+    settings, manager = _root(tmp_path)
+    new = settings.image_sets / "new"
+    with Image.open(settings.image_sets / "coll" / "p03.jpg") as original:
+        original.resize((192, 128)).save(new / "up_p03.jpg", quality=95)
+    store = load_store(settings.store_path("new"))
+    row = store.names.index("same_p03.jpg")
+    write_store(settings, "new", [*store.names, "up_p03.jpg"], np.vstack([store.vectors, store.vectors[row]]))
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/triage?new=new")
+        await user.should_see("Exact copy + Edited copy", retries=50)
+        labels = _texts(user, "member-level")
+        assert labels.count("Exact copy") == 1 and labels.count("Edited copy") == 3

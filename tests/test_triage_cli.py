@@ -372,6 +372,8 @@ def test_an_exact_only_plan_moves_only_files_with_the_same_pixels(settings, caps
     assert set(moves) == {("new", "same_p03.jpg"), ("new", "lossless_p03.png")}
     assert all(m["level"] == "exact" and m["reason"].startswith("Exact copy of coll/p03.jpg")
                for m in moves.values())
+    out = run(settings, capsys, "new")[1]  # the group's line says which copy is which
+    assert "new/same_p03.jpg (exact copy)" in out and "new/up_p03.jpg (edited copy)" in out
     code, _, _ = run(settings, capsys, "new", "--plan", str(plan_file))  # exact and edited
     moves = {(m["set"], m["image"]): m for m in json.loads(plan_file.read_text())["moves"]}
     assert moves[("new", "up_p03.jpg")]["level"] == "edited"

@@ -107,11 +107,16 @@ def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = Fa
     if answer.groups:
         out.write(f"\nCopy groups ({len(answer.groups)}), suggested keeper first:\n")
         for group in answer.groups:
-            others = [m for m in group.members if m != group.keeper]
-            out.write(f"  keep {display_name(group.keeper)} ({group.reason}); move "
-                      f"{', '.join(map(display_name, others))}\n")
+            others = [_with_level(answer, m) for m in group.members if m != group.keeper]
+            out.write(f"  keep {display_name(group.keeper)} ({group.reason}); move {', '.join(others)}\n")
             if compare:
                 write_compare(group, out)
+
+
+def _with_level(answer: TriageAnswer, name: str) -> str:
+    """`inbox/IMG_1.jpg (edited copy)`: a group holds exact and edited copies alike, each says which."""
+    level = answer.member_level(name)
+    return display_name(name) if level is None else f"{display_name(name)} ({level.title.lower()})"
 
 
 def write_compare(group: CopyGroup, out: TextIO) -> None:

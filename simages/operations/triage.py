@@ -136,7 +136,7 @@ class TriageAnswer:
         total, already = c["total"], c["already"]
         photos = "photo" if total == 1 else "photos"
         if not total:
-            return "No new photos to check."
+            return "No new photos to check"  # callers end the sentence
         verb = "is" if already == 1 else "are"
         if not already:  # "0 of 2 ... (0 exact, 0 edited)" made a reader count zeros to learn "none"
             text = ("The new photo is not in your collection" if total == 1 else
@@ -157,6 +157,11 @@ class TriageAnswer:
 
     def bucket(self, level: Level) -> list[TriageRow]:
         return [row for row in self.rows if row.level == level]
+
+    def member_level(self, name: str) -> Level | None:
+        """The level of a new photo `name` (qualified) against its match; None for a collection photo. A
+        group's level is its strongest member's: an exact and an edited copy of one photo share a group."""
+        return next((row.level for row in self.rows if row.image == name), None)
 
     def to_json(self) -> dict:
         """The schema's common keys (simages.operations.schema: the sets new first, each new photo's

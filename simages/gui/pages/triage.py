@@ -194,12 +194,15 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         border = "border-2 border-primary" if focused else ""
         with ui.card().classes(f"w-full q-pa-sm {border}").mark("triage-group"):
             with ui.row().classes("items-center gap-2 w-full"):
-                ui.badge(group.level.title, color="primary" if group.level == Level.EXACT else "orange")
+                levels = {tab.answer.member_level(m) for m in group.members} if tab.answer else set()
+                title = " + ".join(level.title for level in Level if level in levels) or group.level.title
+                colour = "primary" if group.level == Level.EXACT else "orange"
+                ui.badge(title, color=colour).mark("group-level")
                 ui.label(f"Suggested keeper: {display_name(group.keeper)} — {group.reason}"
                          ).classes("text-body2").mark("keeper-reason")
                 ui.space()
                 if not ctx.read_only:
-                    ui.checkbox("marked: move the others", value=marked,
+                    ui.checkbox("move the others", value=marked,
                                 on_change=lambda e, g=group: mark(g, e.value)).mark("group-mark")
                 ui.button("Compare", on_click=lambda g=group: compare(g)
                           ).props("flat dense").mark("compare", f"compare-{number}")
@@ -212,6 +215,9 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                 for member in group.members:
                     with ui.column().classes("items-center gap-0"):
                         tile(member, existing=member == group.existing)
+                        level = tab.answer.member_level(member) if tab.answer else None
+                        if level is not None:
+                            ui.label(level.title).classes("text-caption").mark("member-level")
                         if member == keeper:
                             ui.label("kept").classes("text-weight-bold text-positive").mark("kept")
                         elif not ctx.read_only:
