@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args([*argv, "serve"])
+    from simages.cli.common import resolve_output_format  # the commands import it anyway
+
+    resolve_output_format(args)
     try:
         settings = Settings.from_env(root=args.root, weights=args.weights, descriptor=args.descriptor)
     except ValueError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simages.cli.deprecation import DeprecatedAliases
@@ -70,14 +71,35 @@ def add_predicate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# The format an --output file's suffix names when --format is not given (resolve_output_format).
+SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".txt": "table"}
+
+
 def add_output_arguments(parser: argparse.ArgumentParser, default: str | None = "table") -> None:
-    """--format table|csv|json and --output FILE, the same in every command that answers."""
-    parser.add_argument("--format", choices=("table", "csv", "json"), default=default,
-                        help=f"how the answer is written (default: {default or 'table; csv with --output'}); "
-                        "JSON: the schema of docs/json.md")
+    """--format table|csv|json and --output FILE, the same in every command that answers. Without
+    --format, the format is the one --output's suffix names, else `default` (None: table, or CSV with
+    --output); main() settles it once for every command (resolve_output_format)."""
+    otherwise = default or "table; csv with --output"
+    parser.add_argument("--format", choices=("table", "csv", "json"), default=None,
+                        help="how the answer is written (default: the one the --output FILE's suffix names, "
+                        f".json, .csv or .txt for table; otherwise {otherwise}); JSON: the schema of "
+                        "docs/json.md")
     parser.add_argument("--output", metavar="FILE",
                         help="write the answer to FILE (written atomically: an earlier FILE stays whole "
-                        "until the new one is complete), '-' for standard output (default)")
+                        "until the new one is complete), '-' for standard output (default); its suffix "
+                        "sets the format when --format is not given")
+    parser.set_defaults(format_otherwise=default)
+
+
+def resolve_output_format(args: argparse.Namespace) -> None:
+    """Sets `args.format` for a command with add_output_arguments when --format was not given: the format
+    the --output file's suffix names (SUFFIX_FORMATS, any case), else the command's default (CSV for a
+    command whose default is None and an --output). Commands without those arguments are left alone."""
+    if not hasattr(args, "format_otherwise") or args.format is not None:
+        return
+    output = getattr(args, "output", None)
+    named = SUFFIX_FORMATS.get(Path(output).suffix.lower()) if output not in (None, "-") else None
+    args.format = named or args.format_otherwise or ("csv" if output is not None else "table")
 
 
 def spec_from_args(
