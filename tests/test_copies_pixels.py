@@ -91,3 +91,26 @@ def test_duplicates_call_a_pair_exact_only_when_its_files_are_the_same_pixels(tm
     unchecked = find_duplicates([index])
     mine = {"s/a.jpg", "s/b.jpg", "s/c.png"}
     assert {unchecked.level(n) for n, p in enumerate(unchecked.pairs) if {p.a, p.b} <= mine} == {Level.EXACT}
+
+
+def test_the_join_page_calls_a_pair_exact_only_when_its_files_are_the_same_pixels(tmp_path: Path) -> None:
+    """The /join pairs and Compare captions (pair_level with the pair's files): a pair scoring 1 is an
+    exact copy when its files are the same pixels, an edited copy otherwise."""
+    from simages.copies.levels import DEFAULT_THRESHOLDS
+    from simages.gui.join.compare import view_pair
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.joins.pairs import JoinPair
+
+    for name in ("inbox", "archive"):
+        (tmp_path / name).mkdir()
+    photo(5, (96, 64)).save(tmp_path / "archive" / "1_100.jpg", quality=90)
+    shutil.copyfile(tmp_path / "archive" / "1_100.jpg", tmp_path / "inbox" / "IMG_1.jpg")
+    with Image.open(tmp_path / "archive" / "1_100.jpg") as decoded:
+        decoded.resize((144, 96)).save(tmp_path / "inbox" / "IMG_10.jpg", quality=95)
+    spec = QuerySpec.parse("cosine", "range", 0.5)
+    files = image_files(tmp_path)
+    captions = {image: view_pair("inbox", JoinPair(image, "archive", "1_100.jpg", 1.0), spec,
+                                 DEFAULT_THRESHOLDS, files=files).caption
+                for image in ("IMG_1.jpg", "IMG_10.jpg")}
+    assert "Exact copy" in captions["IMG_1.jpg"]
+    assert "Edited copy" in captions["IMG_10.jpg"] and "Exact copy" not in captions["IMG_10.jpg"]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from nicegui import ui
 
 from simages.copies.levels import LevelThresholds, is_duplicate
 from simages.gui.context import GuiContext
+from simages.gui.join.compare import pair_files
 from simages.gui.pages.common import name_caption, thumbnail_img
 from simages.gui.state.join_views import GROUPS_PER_PAGE, KEYS_PER_PAGE, PAIRS_PER_PAGE, listed_keys
 from simages.gui.state.sets import status_of
@@ -60,6 +62,8 @@ class ViewContext:
     # For a duplicates join: what changed between the two images of a copy pair (a_set, a, b_set, b) in
     # words, "" when nothing can be told (simages.copies.changes).
     changed: Callable[[str, str, str, str], str] | None = None
+    # Qualified name -> its file, so an exact level is confirmed by the pair's pixels (None: by score).
+    files: Callable[[str], Path] | None = None
 
 
 def split_node(name: str) -> tuple[str, str]:
@@ -102,7 +106,8 @@ def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, sp
         with ui.row().classes("items-center justify-between no-wrap"):
             ui.label(f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}").classes(
                 "join-score").mark("pair-score")
-            level = pair_level(pair.score, spec.metric, view.levels) if view.levels is not None else None
+            level = None if view.levels is None else pair_level(pair.score, spec.metric, view.levels,
+                                                                 pair_files(view.files, a_set, pair))
             if level is not None:
                 level_chip(level)
             ui.label(f"#{number}").classes("text-caption text-grey-6")

@@ -17,6 +17,7 @@ from typing import Any
 
 from nicegui import background_tasks, run, ui
 
+from simages.copies.pixels import image_files
 from simages.gui.context import GuiContext
 from simages.gui.join.compare import open_compare
 from simages.gui.join.setup import JoinProblem, ResolvedJoin, resolve, suggested_threshold
@@ -277,8 +278,10 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         pager_area.clear()
         thresholds = join_levels(ctx, resolved.request)
         changed = pair_changes(ctx) if thresholds is not None else None
+        files = image_files(ctx.settings.image_sets)
         view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
-            viewer, outcome.pairs, position, spec, thresholds, changed), levels=thresholds, changed=changed)
+            viewer, outcome.pairs, position, spec, thresholds, changed, files), levels=thresholds,
+            changed=changed, files=files)
         shown = view_page(state, outcome, spec)
         page = shown.page
         if page != state.page:

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
+
 from nicegui import ui
 
 from simages.copies.levels import Level, LevelThresholds, level_of
+from simages.copies.pixels import same_pixels
 from simages.nearest.core.query_spec import higher_is_better
 
 LEVEL_COLOURS = {Level.EXACT: "#2e7d32", Level.EDITED: "#1565c0", Level.LOOK_ALIKE: "#757575",
                  Level.NEW: "#9e9e9e"}
 
 
-def pair_level(score: float, metric: str, thresholds: LevelThresholds) -> Level:
-    """The level of a pair scored in the duplicates space (an exact copy scores 1 / distance 0)."""
+def pair_level(score: float, metric: str, thresholds: LevelThresholds,
+               files: tuple[Path, Path] | None = None) -> Level:
+    """The level of a pair scored in the duplicates space (an exact copy scores 1 / distance 0); with the
+    pair's `files`, an exact level is confirmed by them (simages.copies.pixels.same_pixels), else it is
+    an edited copy."""
     kind = "cosine" if higher_is_better(metric) else "euclidean"
-    return level_of(score, metric=kind, thresholds=thresholds)
+    check = None if files is None else partial(same_pixels, *files)
+    return level_of(score, metric=kind, thresholds=thresholds, same_pixels=check)
 
 
 def level_chip(level: Level) -> ui.label:
