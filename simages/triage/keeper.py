@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from simages.triage.exif import PhotoFacts
 
 _LOSSLESS = {"PNG", "TIFF", "BMP", "GIF"}
-_KEEP_EXISTING = ("already in the collection: a copy never replaces the collection's photo (an edit or "
-                  "an enlargement can look better by size or quality); choose another keeper if it is better")
+# Short: it is printed once per group. Why an edit cannot win is in the module docstring and docs/triage.md.
+_KEEP_EXISTING = "already in the collection: a new copy never replaces it unless you choose it"
 
 
 @dataclass(frozen=True)
