@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from simages.cli.commands import help_of
+from simages.cli.exits import EXIT_BAD_INPUT, EXIT_FAILURE
 from simages.settings import Settings
 
 
@@ -24,9 +25,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+# uvicorn's exit status when it cannot start (e.g. the port was taken after port_problem looked).
+UVICORN_STARTUP_FAILURE = 3
+
+
+def port_problem(host: str, port: int) -> tuple[str, int] | None:
+    """Why the app could not listen on `host`:`port`, as (message, exit code), or None when it can: checked
+    by binding a socket as the server will (SO_REUSEADDR, so a port in TIME_WAIT is free) and closing it,
+    before anything says the app is ready."""
+    import errno
+    import socket
+
+    if not 0 < port < 65536:
+        return f"port {port} is not a port number (1-65535)", EXIT_BAD_INPUT
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as error:
+        return f"cannot listen on {host!r}: {error}", EXIT_BAD_INPUT
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (f"port {port} on {host} is in use (another SIMages, or another program): stop it, "
+                        f"or choose another port with --port"), EXIT_FAILURE
+            if error.errno == errno.EACCES:
+                return f"port {port} on {host} needs more rights: choose a port above 1023", EXIT_FAILURE
+            return f"cannot listen on {host} port {port}: {error.strerror or error}", EXIT_BAD_INPUT
+    return None
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import sys
 
+    from simages.cli.common import fail
     from simages.gui.native import native_problem
 
     if args.native:
@@ -36,8 +69,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(problem, file=sys.stderr)
             return 2
 
+    problem = port_problem(args.host, args.port)
+    if problem is not None:
+        return fail(*problem)
+
     from simages.gui.app import run_app
 
-    run_app(settings, host=args.host, port=args.port, native=args.native, show=args.show,
-            read_only=args.read_only)
+    try:
+        run_app(settings, host=args.host, port=args.port, native=args.native, show=args.show,
+                read_only=args.read_only)
+    except SystemExit as stop:
+        if stop.code != UVICORN_STARTUP_FAILURE:
+            raise
+        # Taken between the check and the start: uvicorn has said why; the status is one --help lists.
+        return fail(f"could not start the app on {args.host} port {args.port}", EXIT_FAILURE)
     return 0
