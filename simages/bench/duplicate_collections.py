@@ -52,6 +52,17 @@ ALL_OTHER_SETS_SIZE = 150
 FLOORS = {"mild F1": 0.95, "strong F1": 0.85, "uploads": 0.02}
 
 
+def pair_precision(true_pairs: int, false_pairs: int) -> float:
+    """The share of returned pairs that are right (nan when none was returned)."""
+    total = true_pairs + false_pairs
+    return true_pairs / total if total else float("nan")
+
+
+def f1_score(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall (0 when both are 0 or either is undefined)."""
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+
+
 @dataclass
 class Counts:
     """True and false duplicate pairs, and the keys they come from."""
@@ -62,8 +73,7 @@ class Counts:
 
     @property
     def precision(self) -> float:
-        total = self.true_pairs + self.false_pairs
-        return self.true_pairs / total if total else float("nan")
+        return pair_precision(self.true_pairs, self.false_pairs)
 
     @property
     def recall(self) -> float:
@@ -71,8 +81,7 @@ class Counts:
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r > 0 else 0.0
+        return f1_score(self.precision, self.recall)
 
 
 @dataclass

@@ -39,6 +39,8 @@ from simages.bench.duplicate_collections import (
     all_other_sets_row,
     collection_rows,
     draw_collection,
+    f1_score,
+    pair_precision,
     print_collection_rows,
     upload_candidates,
 )
@@ -140,8 +142,7 @@ class PairReport:
 
     @property
     def precision(self) -> float:
-        total = self.true_pairs + self.false_pairs
-        return self.true_pairs / total if total else float("nan")
+        return pair_precision(self.true_pairs, self.false_pairs)
 
     @property
     def recall(self) -> float:
@@ -149,8 +150,7 @@ class PairReport:
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r > 0 else 0.0
+        return f1_score(self.precision, self.recall)
 
 
 def bench_store_path(settings: Settings, folder: Path) -> Path:

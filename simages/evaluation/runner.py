@@ -256,10 +256,3 @@ def _run_group(
                  f"{plural(len(rows), 'image')}")
     report.rows = evaluate(maps, mirrored_rows, kept_labels, options, metrics, curve, settings.features)
     return report
-    maps = store.vectors[rows]
-    mirrored_rows = mirrored[rows] if mirrored is not None else None
-    if progress:
-        progress(f"evaluating {plural(len(options), 'option')} x {plural(len(metrics), 'metric')} on "
-                 f"{plural(len(rows), 'image')}")
-    report.rows = evaluate(maps, mirrored_rows, kept_labels, options, metrics, curve, settings.features)
-    return report
