@@ -258,3 +258,10 @@ def test_duplicates_and_join_groups_between_two_sets_keep_both_new_copies_of_a_p
                       [JoinPair("IMG_1.jpg", "archive", "a00.jpg", 1.0),
                        JoinPair("IMG_10.jpg", "archive", "a00.jpg", 0.998)], 2, 80)
     assert join_groups(pairs, copies=True) == [["archive/a00.jpg", "inbox/IMG_1.jpg", "inbox/IMG_10.jpg"]]
+
+
+def test_the_groups_summary_counts_each_image_once():
+    from simages.gui.join.views import group_summary
+
+    groups = duplicate_groups([Pair("s/x", "s/y", 0.8), Pair("s/y", "s/z", 0.7)])  # y is in both groups
+    assert group_summary(groups) == "2 groups, 3 images"

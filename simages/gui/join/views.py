@@ -162,8 +162,8 @@ def draw_knn(view: ViewContext, page: int) -> None:
 
 
 def group_summary(groups: list[list[str]]) -> str:
-    """`41 groups, 312 images`."""
-    images = sum(len(g) for g in groups)
+    """`41 groups, 312 images`: distinct images (a copy grouped with two partners counts once)."""
+    images = len({name for group in groups for name in group})
     groups_word = "group" if len(groups) == 1 else "groups"
     images_word = "image" if images == 1 else "images"
     return f"{len(groups):,} {groups_word}, {images:,} {images_word}"
