@@ -52,6 +52,28 @@ def test_first_index_says_it_calibrates_before_the_bar(root, monkeypatch, capsys
     # time (and the rate and ETA drawn from it) leaves the calibration out.
     assert "12/12" in renders[-1]
     assert all(_elapsed_seconds(line) < CALIBRATION_SECONDS - 1 for line in renders), renders
+    # The summary gives the images' own time, and the network's preparation apart from it.
+    summary = next(line for line in captured.out.splitlines() if line.startswith("demo: 12 images"))
+    computed, preparing = re.search(r"12 computed in ([\d.]+) s, .*after ([\d.]+) s preparing the network",
+                                    summary).groups()
+    assert float(computed) < CALIBRATION_SECONDS - 1 and float(preparing) >= CALIBRATION_SECONDS - 0.5
+
+
+def test_a_byte_copy_of_an_image_of_another_set_is_reused_and_not_called_renamed(root, monkeypatch, capsys):
+    monkeypatch.setattr(manager_module, "IndexManager",
+                        functools.partial(IndexManager, network_factory=TinyNetwork))
+    for i in range(4):
+        save(photo(i), root / "image_sets" / "archive" / f"{i:02d}.jpg")
+    assert main(["--root", str(root), "index", "archive"]) == 0
+    inbox = root / "image_sets" / "inbox"
+    inbox.mkdir(parents=True)
+    (inbox / "IMG_0001.jpg").write_bytes((root / "image_sets" / "archive" / "01.jpg").read_bytes())
+    save(photo(50), inbox / "IMG_0002.jpg")
+    capsys.readouterr()
+    assert main(["--root", str(root), "index", "inbox"]) == 0
+    summary = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("inbox: "))
+    assert "1 reused by content (the same bytes as an image already described: renamed, moved or copied)" in (
+        summary)
 
 
 def test_the_app_says_it_calibrates_and_its_eta_leaves_the_calibration_out(settings):

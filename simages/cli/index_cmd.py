@@ -149,12 +149,13 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool, verbose: bool 
                 # The network is being built (the first run also calibrates the engines, a minute or
                 # more): say why nothing moves, and start the bar, its rate and its ETA only once images
                 # are described.
-                if notice and name not in announced and not quiet:
-                    tqdm.write(notice)
-                    announced.add(name)
+                # The bar goes first: a line written beside a drawn bar lands inside it on a terminal.
                 if bar is not None and bar_name == name and bar.n == 0:
                     bar.close()
                     bar, bar_name = None, ""
+                if notice and name not in announced and not quiet:
+                    tqdm.write(notice)
+                    announced.add(name)
                 continue
             if status.state == st.INDEXING and status.total and not quiet and not finished:
                 if bar_name != name:
@@ -187,6 +188,10 @@ def _follow_derived(manager: IndexManager, names: list[str]) -> None:
     waiting = [name for name in names if manager.status(name).state == st.INDEXED]
     announced = False
     while waiting and manager.indexer_alive():
+        if not announced and any(manager.derived(name) is None for name in waiting):
+            # Said before any set's outcome, not after the first ones are already written.
+            tqdm.write("Preparing the search files (memory-mapped copy, ANN index for large sets)...")
+            announced = True
         for name in list(waiting):
             message = manager.derived(name)
             if message is None:
@@ -194,9 +199,6 @@ def _follow_derived(manager: IndexManager, names: list[str]) -> None:
             waiting.remove(name)
             if message:
                 tqdm.write(f"{name}: {message}")
-        if waiting and not announced:
-            tqdm.write("Preparing the search files (memory-mapped copy, ANN index for large sets)...")
-            announced = True
         time.sleep(0.1)
 
 
@@ -213,7 +215,11 @@ def _report(manager: IndexManager, name: str, status: st.SetStatus, verbose: boo
     assert summary is not None
     line = summary.describe()
     if summary.computed:
-        line += f" ({summary.computed} computed in {summary.seconds:.1f} s, {summary.network}"
+        # The images' own time: the first run's engine choice (a minute or more) is said apart.
+        images = max(summary.seconds - summary.preparing_seconds, 0.0)
+        line += f" ({summary.computed} computed in {images:.1f} s, {summary.network}"
+        if summary.preparing_seconds >= 1:
+            line += f", after {summary.preparing_seconds:.1f} s preparing the network"
         if summary.distributor and summary.distributor != "in-process":
             line += f", on the {summary.distributor}"
         line += ")"

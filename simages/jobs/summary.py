@@ -35,6 +35,9 @@ class IndexSummary:
     distributor: str | None = None  # where the mappers ran (in-process, a Dask cluster)
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage over all batches
     seconds: float = 0.0
+    # Of `seconds`, the time spent building the network before the first image (on the first run, choosing
+    # the engine for this CPU: a minute or more), so the images' own time is said apart from it.
+    preparing_seconds: float = 0.0
 
     @property
     def nothing_to_do(self) -> bool:
@@ -63,7 +66,8 @@ class IndexSummary:
                 f"{self.removed} removed"
             )
             if self.reused:
-                head += f", {self.reused} reused by content (renamed or moved)"
+                head += (f", {self.reused} reused by content (the same bytes as an image already described: "
+                         "renamed, moved or copied)")
             if self.resumed:
                 head += f", {self.resumed} resumed from an interrupted run"
             if self.rebuilt_because:
