@@ -69,6 +69,22 @@ async def test_a_sideways_upload_is_found_turned_and_the_page_says_so(tmp_path):
         assert changed.startswith("changed: turned 270°")
         # The copy is exact once turned back: its level says so.
         await user.should_see(marker="pair-level:exact")
+        # One grid cell per result, its level, turn and what changed under its own tile: none of them is a
+        # cell of the grid by itself.
+        grid = user.find(marker="results-grid").elements.pop()
+        cells = list(grid.default_slot.children)
+        assert cells and all("result-cell" in cell.classes for cell in cells)
+        (cell,) = [c for c in cells if f"cell:{target}" in c._markers]
+        inside = {marker for e in cell.descendants() for marker in e._markers}
+        assert {f"result:{target}", f"turned:{target}", f"changed:{target}", "pair-level:exact"} <= inside
+        # The histogram counts each image at the score it is listed with (its best over the turns): the
+        # copy found turned is on it, not only the upright key's scores.
+        from simages.gui.state.results import search
+        from simages.gui.urls.query import from_params
+
+        answered = search(ctx, from_params({"set": "mine", "upload": item.id, "intent": "duplicates"}))
+        listed = max(m.score for m in answered.result.matches)
+        assert answered.distribution.maximum >= listed - 1e-6
         # Similar images: the key as it is, nothing said about turns.
         await user.open(f"/similar?set=mine&upload={item.id}")
         await user.should_see(marker="results-grid", retries=50)

@@ -6,6 +6,9 @@ CSS = """
 .border-b { border-bottom: 1px solid #e0e0e0; }
 .thumb-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 12px; }
 .page-body { max-width: 1400px; margin: 0 auto; }
+/* One grid cell per result: its tile, then its level, turn and what changed (not grid cells of their own). */
+.result-cell { display: flex; flex-direction: column; align-items: flex-start; gap: 4px; min-width: 0; }
+.result-cell > .thumb-tile { align-self: stretch; }
 /* Tiles are <a href> links: no link colour or underline, and a clear ring when reached with Tab. */
 .thumb-tile { display: block; background: white; border: 1px solid #e0e0e0; border-radius: 8px;
               overflow: hidden;

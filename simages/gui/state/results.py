@@ -14,7 +14,12 @@ from simages.gui.context import GuiContext
 from simages.gui.state.sets import key_threshold_for, load_index, status_of
 from simages.gui.state.teaching import TeachingMemory
 from simages.gui.urls.query import QueryState, results_url
-from simages.nearest.core.distribution import ScoreDistribution, key_distribution, key_threshold
+from simages.nearest.core.distribution import (
+    ScoreDistribution,
+    key_distribution,
+    key_threshold,
+    turned_key_distribution,
+)
 from simages.nearest.core.intents import DUPLICATES, SIMILAR
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.results import KeyResult
@@ -174,13 +179,31 @@ def search(ctx: GuiContext, query: QueryState) -> Outcome:
     try:
         spec = query.spec(default_threshold(query, index, vector))
         answer = run_query(request_for(ctx, query, spec), ctx.settings, ctx.descriptors)
-        distribution = key_distribution(index, vector, query.metric, exclude=excluded(query),
-                                        expand=spec.expand)
+        turned = turned_key(ctx, query)
+        if turned is not None:  # each image's score as listed: its best over the key's turns
+            distribution = turned_key_distribution(index, turned, query.metric, exclude=excluded(query),
+                                                   expand=spec.expand)
+        else:
+            distribution = key_distribution(index, vector, query.metric, exclude=excluded(query),
+                                            expand=spec.expand)
     except (ValueError, LookupError, StoreError) as error:  # a bad parameter, descriptors that differ
         return Problem(str(error))
     marked = level_thresholds(index) if in_duplicates_space(query) else None
     return Answered(query, answer, index, vector, excluded(query), distribution, levels_of(ctx, query),
                     marked)
+
+
+def turned_key(ctx: GuiContext, query: QueryState) -> np.ndarray | None:
+    """The uploaded key described turned (t, d) when the duplicates question searches its turns
+    (operations.query: an upload's `oriented` descriptors), else None."""
+    from simages.copies.turns import TURNS
+
+    if query.upload is None or not in_duplicates_space(query):
+        return None
+    item = ctx.uploads.get(query.upload)
+    if item is None or item.oriented is None:
+        return None
+    return np.asarray(item.oriented[: len(TURNS)], dtype=np.float32)
 
 
 def levels_of(ctx: GuiContext, query: QueryState) -> LevelThresholds | None:

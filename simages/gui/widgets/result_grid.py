@@ -59,7 +59,10 @@ def result_grid(ctx: GuiContext, answered: Answered, viewer: Viewer, key_item: V
     with ui.element("div").classes("w-full thumb-grid").mark("results-grid"):
         for rank, (match, item) in enumerate(zip(result.matches, items, strict=True)):
             score = format_score(result.metric, match.score)
-            tile = ui.link(target=item.link or "#").classes("thumb-tile relative-position")
+            # One grid cell per result: its level, turn and what changed sit under its tile.
+            cell = ui.element("div").classes("result-cell").mark(f"cell:{match.image}")
+            with cell:
+                tile = ui.link(target=item.link or "#").classes("thumb-tile relative-position")
             tile.mark(f"result:{match.image}")
             tile.props["title"] = display_name(match.image)
             tile.on("click", lambda _, r=rank: viewer.open(items, r, beside=key_item),
@@ -71,15 +74,16 @@ def result_grid(ctx: GuiContext, answered: Answered, viewer: Viewer, key_item: V
                 ui.label(str(rank + 1)).classes("thumb-rank")
                 name_caption(match.image)
                 ui.label(score).classes("thumb-score").mark("score")
-            if answered.levels is not None:
-                level_chip(pair_level(match.score, result.metric, answered.levels))
-            if match.image in turns:
-                ui.label(f"found with the key turned {turns[match.image]}°").classes(
-                    "text-caption text-primary").mark(f"turned:{match.image}")
-            if changes.get(match.image):
-                changed = ui.label(f"changed: {describe_changes(changes[match.image])}")
-                changed.classes("text-caption text-grey-8").style("max-width: 190px").mark(
-                    f"changed:{match.image}")
+            with cell:
+                if answered.levels is not None:
+                    level_chip(pair_level(match.score, result.metric, answered.levels))
+                if match.image in turns:
+                    ui.label(f"found with the key turned {turns[match.image]}°").classes(
+                        "text-caption text-primary").mark(f"turned:{match.image}")
+                if changes.get(match.image):
+                    changed = ui.label(f"changed: {describe_changes(changes[match.image])}")
+                    changed.classes("text-caption text-grey-8").style("max-width: 190px").mark(
+                        f"changed:{match.image}")
 
 
 def viewer_caption(answered: Answered, image: str, score: float) -> str:

@@ -103,6 +103,25 @@ def key_distribution(
     return summarize(key_scores(index, key_vector, metric, exclude, expand=expand), metric, bins)
 
 
+def turned_key_distribution(
+    index: SetIndex,
+    key_vectors: np.ndarray,
+    metric: str,
+    exclude: str | None = None,
+    bins: int = 40,
+    *,
+    expand: bool = True,
+) -> ScoreDistribution:
+    """Distribution of each image's best score over a key described under several orientations
+    (`key_vectors` (t, d): the key turned, simages.copies.turns), as a duplicates search of that key lists
+    them: a copy found turned scores as it is listed, not as the key upright sees it."""
+    from simages.nearest.core.query_spec import higher_is_better
+
+    scores = np.stack([key_scores(index, vector, metric, exclude, expand=expand) for vector in key_vectors])
+    best = scores.max(axis=0) if higher_is_better(metric) else scores.min(axis=0)
+    return summarize(best, metric, bins)
+
+
 def sample_pair_scores(index: SetIndex, metric: str, seed: int = 0, *, expand: bool = True) -> np.ndarray:
     """Scores of up to ~1M pairs of distinct images of the set, drawn reproducibly (fixed seed)."""
     n = len(index)
