@@ -84,6 +84,13 @@ def test_each_change_is_told_from_the_pixels_and_headers_and_nothing_is_guessed(
     sideways = saved(original.transpose(Image.Transpose.ROTATE_90), tmp_path / "side.jpg", quality=92)
     assert between(sideways, a, turn=270) == [TURNED, REENCODED]
     assert between(sideways, a) == [ASPECT]  # without the turn that matched: only what the headers say
+    # A turn the scores found is dropped when the pixels explain the copy as it is, and kept when only the
+    # turned key explains it (even with an edit on top).
+    assert between(crop, a, turn=180) == [CROPPED]
+    assert between(a, png, turn=90) == [REENCODED]
+    bright_side = saved(ImageEnhance.Brightness(original).enhance(1.3).transpose(Image.Transpose.ROTATE_90),
+                        tmp_path / "bright_side.jpg", quality=92)
+    assert between(bright_side, a, turn=270) == [TURNED, EDITED]
     # Unreadable: only what the scores told.
     assert between(a, tmp_path / "gone.jpg", turn=90, mirrored=True) == [TURNED, MIRRORED]
 

@@ -158,8 +158,25 @@ def changes_between(
     `names` where it matters which one (the smaller, the cropped, the grayscale one): `turn` is the quarter
     turn (degrees, counter-clockwise) of `a` that matched `b`, `mirrored` whether the mirrored `a` matched
     clearly better. Missing facts (an unreadable header) leave the size changes unsaid; unreadable pixels
-    leave unsaid what only the pixels tell (module docstring)."""
+    leave unsaid what only the pixels tell (module docstring). A turn the scores found is dropped when the
+    pixels explain the copy as it is (a crop, a resize, a re-encoding) and not turned."""
     cache = cache or FactsCache()
+    found = _changes(a, b, turn, mirrored, cache, names)
+    if turn and not _explained(found):
+        upright = _changes(a, b, 0, mirrored, cache, names)
+        if _explained(upright):
+            return upright
+    return found
+
+
+def _explained(changes: list[Change]) -> bool:
+    """Whether the pixels told what the copy is (not just "edited" or "different aspect")."""
+    return not any(change.code in (EDITED, ASPECT) for change in changes)
+
+
+def _changes(a: ImageFacts | None, b: ImageFacts | None, turn: int, mirrored: bool, cache: FactsCache,
+             names: tuple[str, str]) -> list[Change]:
+    """changes_between for one turn of `a`."""
     found: list[Change] = []
     if turn:
         found.append(Change(TURNED, f"turned {turn}°"))
