@@ -173,3 +173,17 @@ def test_the_cli_says_what_changed_for_copies_in_a_set_and_for_a_file_key(
     assert main([*query, str(plain)]) == 0
     first = json.loads(capsys.readouterr().out)["results"][0]
     assert first["image"] == "p09.jpg" and first["changes"] == [REENCODED]  # not called mirrored
+
+
+def test_the_answer_says_a_copy_was_found_turned_only_when_what_changed_says_so(tmp_path: Path):
+    from simages.operations.query import turns_confirmed
+
+    original = scene(4)
+    a = saved(original, tmp_path / "a.jpg", quality=92)
+    crop = saved(original.crop((30, 20, 212, 141)), tmp_path / "crop.jpg", quality=92)
+    side = saved(original.transpose(Image.Transpose.ROTATE_90), tmp_path / "side.jpg", quality=92)
+    changes = {"crop.jpg": changes_between(image_facts(crop), image_facts(a), turn=180),
+               "side.jpg": changes_between(image_facts(side), image_facts(a), turn=270)}
+    # "look-alike.jpg": no copy, so nothing was checked: its turn is what the scores found.
+    turns = {"crop.jpg": 180, "side.jpg": 270, "look-alike.jpg": 90}
+    assert turns_confirmed(turns, changes) == {"side.jpg": 270, "look-alike.jpg": 90}

@@ -334,6 +334,7 @@ def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache)
         key.facts if isinstance(key, VectorKey) else settings.image_sets / key.set_name / key.image
     )
     changes = copy_changes_of(result, searched, settings, facts, turns, mirrored)
+    turns = turns_confirmed(turns, changes)
     return QueryAnswer(result, spec, intent, searched.explain(spec.expand), costs[0], turns, changes)
 
 
@@ -363,7 +364,17 @@ def _turned_file_query(request: QueryRequest, settings: Settings, index: SetInde
 
     merged, turns, mirrored = search_oriented(search, np.asarray(raws, dtype=np.float32), request.limit)
     changes = copy_changes_of(merged, index, settings, key.path, turns, mirrored)
+    turns = turns_confirmed(turns, changes)
     return QueryAnswer(merged, spec, intent, index.explain(spec.expand), costs[0], turns, changes)
+
+
+def turns_confirmed(turns: dict[str, int], changes: dict[str, list[Change]]) -> dict[str, int]:
+    """The turns the answer says copies were found with, less those the pixels showed the copy is not
+    turned (simages.copies.changes drops them: e.g. a crop that scored a little better turned)."""
+    from simages.copies.changes import TURNED
+
+    return {image: turn for image, turn in turns.items()
+            if image not in changes or any(change.code == TURNED for change in changes[image])}
 
 
 def copy_changes_of(result: KeyResult, index: SetIndex, settings: Settings, key: Path | ImageFacts | None,
