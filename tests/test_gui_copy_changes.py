@@ -53,5 +53,5 @@ async def test_compare_gives_the_pairs_level_its_meaning_and_what_changed(tmp_pa
         UserInteraction(user, {images}, None).click()
         assert dialog.value
         caption = user.find(marker="viewer-caption").elements.pop().text
-        assert f"{Level.EXACT.title}: {Level.EXACT.meaning}" in caption
+        assert f"{Level.EDITED.title}: {Level.EDITED.meaning}" in caption  # a resize: not the same pixels
         assert f"changed: mine/{mine[0]} is smaller (30×20 vs 60×40), resized" in caption
