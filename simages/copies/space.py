@@ -54,6 +54,7 @@ from simages.extraction.postprocess import Whitening, learn_whitening
 from simages.naming import derived_name, list_sets
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
+from simages.wording import plural
 
 if TYPE_CHECKING:  # the nearest package reads sets through this module: no import of it at run time
     from simages.nearest.core.set_index import SetIndex
@@ -85,8 +86,8 @@ class CollectionSpace:
 
     def whitened_on(self) -> str:
         """Where this whitening was learned, in words, for the "Descriptors" line (SetIndex.whitened_on)."""
-        text = (f"once on the whole collection ({self.images:,} images of {self.sets:,} "
-                f"set{'s' if self.sets != 1 else ''}), not on the set searched")
+        text = (f"once on the whole collection ({plural(self.images, 'image')} of "
+                f"{plural(self.sets, 'set')}), not on the set searched")
         if self.method == "copy-whitening":
             text += ", copy-aware: learned from edited copies of the collection's own photos"
         return text
