@@ -77,3 +77,14 @@ def test_an_estimate_without_the_new_photo_measure_says_nothing_about_it():
     old = Calibration("f" * 16, 0.5, 40, 300, 0.95, 1, 0.97, 0.0)
     assert math.isnan(old.new_rate)
     assert "new photo" not in old.sentence().lower()
+
+
+def test_with_copy_pairs_the_estimate_learns_the_copy_space_and_still_sees_the_bursts():
+    from simages.copies.learned_space import CopyPairs
+
+    rows = _bursts(40, 3)
+    noise = 0.02 * np.abs(np.random.default_rng(1).normal(size=(60, DIM))).astype(np.float32)
+    pairs = CopyPairs("gap+l2", rows[:60], rows[:60] + noise, len(rows), 60, "f" * 16)
+    estimate = estimate_new_photos("gap+l2", rows, sets=1, pairs=pairs)
+    assert estimate is not None and estimate.searched == 120
+    assert estimate.rate > 0.5

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -40,6 +40,9 @@ from simages.settings import Settings
 from simages.store.atomic import write_atomically
 from simages.store.lock import exclusive_lock
 from simages.wording import plural
+
+if TYPE_CHECKING:
+    from simages.copies.new_photos import NewPhotoEstimate
 
 CALIBRATION_VERSION = 2  # 2: the new-photo estimate (simages.copies.new_photos)
 DEFAULT_SAMPLE = 40
@@ -305,7 +308,7 @@ def status(settings: Settings, cache) -> CalibrationStatus:
     return CalibrationStatus("absent" if has_space else "small")
 
 
-def _new_photo_estimate(settings: Settings, space: CollectionSpace, seed: int):
+def _new_photo_estimate(settings: Settings, space: CollectionSpace, seed: int) -> NewPhotoEstimate | None:
     """The collection's cross-validated new-photo estimate in the way `space` was learned (its copy pairs
     too), on at most the rows the learning and the search use; None when too small to tell."""
     from simages.copies.learned_space import load_pairs, pairs_path

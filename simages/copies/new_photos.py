@@ -60,6 +60,9 @@ def estimate_new_photos(stored: str, vectors: np.ndarray, sets: int, pairs: Copy
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     aside_all = order[: min(n, MAX_SET_ASIDE)]
+    # As every space reads them; the root does not depend on the fold, so it is taken once.
+    rooted = _rooted(stored, vectors)
+    originals = _rooted(pairs.stored, pairs.originals) if pairs is not None else None
     searched = called = 0
     for fold in np.array_split(aside_all, folds):
         if not len(fold):
@@ -68,25 +71,24 @@ def estimate_new_photos(stored: str, vectors: np.ndarray, sets: int, pairs: Copy
         keep[fold] = False
         if keep.sum() < MIN_IMAGES_TO_LEARN:
             return None
-        kept_pairs = _pairs_without(pairs, _rooted(stored, vectors[fold])) if pairs is not None else None
+        kept_pairs = _pairs_without(pairs, originals, rooted[fold]) if pairs is not None else None
         space = learn_space(stored, vectors[keep], sets, seed=seed, pairs=kept_pairs)
         if space is None:
             return None
-        new = space.whitening.apply(_rooted(stored, vectors[fold]))
-        known = space.whitening.apply(_rooted(stored, vectors[keep]))
+        new = space.whitening.apply(rooted[fold])
+        known = space.whitening.apply(rooted[keep])
         best = (new @ known.T).max(axis=1)
         searched += len(fold)
         called += int(np.count_nonzero((best >= threshold) & (best < exact)))
     return NewPhotoEstimate(searched, called)
 
 
-def _pairs_without(pairs: CopyPairs, aside: np.ndarray) -> CopyPairs | None:
-    """The copy pairs whose original is none of the photos set aside (rooted unit rows `aside`), so the
-    space learned for a fold has seen nothing of them; None when too few remain to learn from."""
+def _pairs_without(pairs: CopyPairs, originals: np.ndarray, aside: np.ndarray) -> CopyPairs | None:
+    """The copy pairs whose original is none of the photos set aside (rooted unit rows `aside`; `originals`:
+    the pairs' originals rooted alike), so the space learned for a fold has seen nothing of them; None when
+    too few remain to learn from."""
     from simages.copies.learned_space import MIN_PAIRS
-    from simages.copies.space import _rooted
 
-    originals = _rooted(pairs.stored, pairs.originals)
     same = (originals @ aside.T).max(axis=1) >= 1.0 - 1e-6 if len(aside) else np.zeros(len(originals), bool)
     if np.count_nonzero(~same) < MIN_PAIRS:
         return None
