@@ -14,6 +14,7 @@ it has validated) or a `VectorKey` (an uploaded image's descriptor, kept in memo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,13 +312,7 @@ def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache)
     if request.include_self:
         exclude = None
     searched = viewed(index, request.view)  # after the key's descriptor was checked against the set's own
-    costs: list[QueryCost] = []
-
-    def search(vector: np.ndarray) -> KeyResult:
-        result, spent = explained_key_join(searched, vector, spec, choice, key=key.label(), exclude=exclude,
-                                           limit=request.limit, settings=settings, exact=request.exact)
-        costs.append(spent)
-        return result
+    search, costs = _searcher(request, settings, searched, spec, choice, key.label(), exclude)
 
     if not copies:
         result = search(raw)
@@ -354,18 +349,28 @@ def _turned_file_query(request: QueryRequest, settings: Settings, index: SetInde
     with open_rgb(key.path, settings.max_image_pixels) as image:
         inputs = stack_inputs(oriented(image))
     raws = describe_images(network_for(settings.weights, settings.model_cache), inputs, descriptor)
-    costs: list[QueryCost] = []
-
-    def search(raw: np.ndarray) -> KeyResult:
-        result, spent = explained_key_join(index, raw, spec, choice, key=key.label(), exclude=None,
-                                           limit=request.limit, settings=settings, exact=request.exact)
-        costs.append(spent)
-        return result
+    search, costs = _searcher(request, settings, index, spec, choice, key.label(), None)
 
     merged, turns, mirrored = search_oriented(search, np.asarray(raws, dtype=np.float32), request.limit)
     changes = copy_changes_of(merged, index, settings, key.path, turns, mirrored)
     turns = turns_confirmed(turns, changes)
     return QueryAnswer(merged, spec, intent, index.explain(spec.expand), costs[0], turns, changes)
+
+
+def _searcher(request: QueryRequest, settings: Settings, index: SetIndex, spec: QuerySpec,
+              choice: IndexChoice, label: str, exclude: str | None,
+              ) -> tuple[Callable[[np.ndarray], KeyResult], list[QueryCost]]:
+    """One search of `index` per key vector (the key as it is, or each of its turns), all with the request's
+    options, and the list its costs are gathered in, in the order searched."""
+    costs: list[QueryCost] = []
+
+    def search(vector: np.ndarray) -> KeyResult:
+        result, spent = explained_key_join(index, vector, spec, choice, key=label, exclude=exclude,
+                                           limit=request.limit, settings=settings, exact=request.exact)
+        costs.append(spent)
+        return result
+
+    return search, costs
 
 
 def turns_confirmed(turns: dict[str, int], changes: dict[str, list[Change]]) -> dict[str, int]:
