@@ -85,7 +85,9 @@ def test_query_of_a_set_that_is_not_indexed_suggests_indexing(settings, capsys):
         (["query", "pets/../../secret.jpg", "--set", "pets", "--knn", "3"], "invalid image name"),
         (["query", "pets/cats/9.jpg", "--set", "pets", "--knn", "3"],
          "there is no image 'cats/9.jpg' in set 'pets'"),
-        (["query", "zoo/cat.jpg", "--set", "pets", "--knn", "3"], "neither an image of a known set"),
+        (["query", "zoo/cat.jpg", "--set", "pets", "--knn", "3"], "no such file: zoo/cat.jpg, and no set"),
+        (["query", "root/image_sets/pets/nope.jpg", "--set", "pets", "--knn", "3"],
+         "no such file: root/image_sets/pets/nope.jpg ("),
         (["query", "pets/cats/1.jpg", "--set", "pets", "--knn", "0"], "k must be a positive integer"),
         (["query", "pets/cats/1.jpg", "--set", "pets", "--range", "2"], "between -1 and 1"),
         (["join", "pets", "..", "--knn", "1"], "invalid set name"),
@@ -232,3 +234,49 @@ def test_duplicates_intent_defaults_to_the_duplicate_threshold_and_says_when_non
     assert capsys.readouterr().out.startswith("a,b,score")
     assert cli(settings, "join", "pets", "pets") == 0
     assert "Join of pets against pets: 10 nearest" in capsys.readouterr().out
+
+
+def _index_real_files(settings, names):
+    """The pets store with real files behind NAMES, each stored with the fingerprint indexing would keep."""
+    fingerprints = []
+    for name in names:
+        path = settings.image_sets / "pets" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 4), (len(name), 0, 0)).save(path, "PNG")
+        fingerprints.append(Fingerprint.of(path.stat(), path))
+    save_store(settings.store_path("pets"), FeatureStore(list(names), fingerprints, VECTORS,
+                                                         {"descriptor": "gap+l2"}))
+
+
+@pytest.mark.parametrize("state", ["indexed", "not indexed yet", "changed since"])
+def test_a_key_path_to_an_image_of_a_set_uses_its_stored_descriptor_while_it_is_that_file(
+        settings, monkeypatch, capsys, state):
+    """`query image_sets/SET/IMAGE` answers as `query SET/IMAGE` does, from the stored descriptor, while the
+    store's entry is of this very file (the check indexing makes); otherwise it is described, and stderr
+    says why before the work."""
+    described = []
+
+    def describe_file(path, _settings):
+        described.append(path)
+        return VECTORS[0]
+
+    monkeypatch.setitem(sys.modules, "simages.extraction.describe",
+                        types.SimpleNamespace(describe_file=describe_file))
+    _index_real_files(settings, NAMES)
+    key = settings.image_sets / "pets" / "cats" / "1.jpg"
+    if state == "not indexed yet":
+        key = settings.image_sets / "pets" / "cats" / "new.jpg"
+        Image.new("RGB", (4, 4)).save(key, "PNG")
+    elif state == "changed since":
+        Image.new("RGB", (6, 6)).save(key, "PNG")
+    assert cli(settings, "query", str(key.relative_to(settings.root.parent)), "--set", "pets", "--knn", "2",
+               "--format", "json") == 0
+    captured = capsys.readouterr()
+    names = [r["image"] for r in json.loads(captured.out)["results"]]
+    if state == "indexed":
+        assert described == [] and captured.err == ""
+        assert names == ["cats/2.jpg", "dogs/2.jpg"]  # the key itself left out, as for pets/cats/1.jpg
+    else:
+        assert len(described) == 1
+        assert f"{state}" in captured.err and captured.err.rstrip().endswith("describing it")
+        assert names[0] == "cats/1.jpg"

@@ -6,6 +6,9 @@ How KEY is read, in this order:
      stored descriptor is used. IMAGE may contain '/'.
   2. otherwise, a path to an existing image file anywhere on disk: its descriptor is computed on the
      fly with the searched set's descriptor settings.
+  A path to an image of a set's folder is answered from its stored descriptor while the store's entry
+  is of this very file (the check indexing makes); otherwise (not indexed yet, changed since, or
+  searched turned for duplicates) it is described, and stderr says why.
   To force the file reading for a relative path whose first folder is also a set name, write `./path`.
 When the set's descriptor has query expansion (`qe`), the key is averaged with its nearest images of the
 set before scoring; --no-expansion scores from the key itself (an exact copy of the key then scores 1.0).
@@ -101,7 +104,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         check_target(args.output)  # a missing folder is said before the work, not after it
-        answer = run_query(request, settings, default_cache)
+        answer = run_query(request, settings, default_cache,
+                           tell=lambda line: print(f"simages: {line}", file=sys.stderr, flush=True))
     except UnreadableImage as error:
         return fail(f"{args.key} is not an image SIMages can read ({error})")
     except USER_ERRORS as error:

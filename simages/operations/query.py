@@ -5,6 +5,9 @@ How a key is named, in this order:
      stored descriptor is used. IMAGE may contain '/'.
   2. otherwise, a path to an existing image file anywhere on disk: its descriptor is computed on the
      fly with the searched set's descriptor settings (the only path that loads the network).
+  A path to an image of a set's folder is answered from its stored descriptor while the store's entry
+  is of this very file (the check indexing makes); otherwise (not indexed yet, changed since, or
+  searched turned for duplicates) it is described, and stderr says why.
   To force the file reading for a relative path whose first folder is also a set name, write `./path`.
 Without a predicate the intent's default: kNN with k = `DEFAULT_KNN` for similar images, the range at the
 duplicate threshold for duplicates (is this photo already in the set?).
@@ -14,6 +17,7 @@ it has validated) or a `VectorKey` (an uploaded image's descriptor, kept in memo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +40,8 @@ from simages.nearest.teaching.views import UNSCALED, VIEWS, unscaled_index
 from simages.operations import schema
 from simages.operations.sets import did_you_mean, open_set, read_set, require_same_descriptor
 from simages.settings import Settings
-from simages.store.npz_store import read_failed
+from simages.store.fingerprint import Fingerprint, same_version
+from simages.store.npz_store import read_failed, read_fingerprint
 
 # The predicate when none is given (the app's results page uses the same k).
 DEFAULT_KNN = 10
@@ -76,9 +81,13 @@ class StoredKey:
 
 @dataclass(frozen=True)
 class FileKey:
-    """A key that is an image file outside the sets: its descriptor is computed."""
+    """A key that is an image file given by its path: its descriptor is computed, unless the file is an
+    image of a set's folder (`in_set`) whose stored descriptor is of this very version of the file
+    (`why` empty); `why` says otherwise why it is described ("not indexed yet", "changed since ...")."""
 
     path: Path
+    in_set: StoredKey | None = None
+    why: str = ""
 
     def label(self) -> str:
         return str(self.path)
@@ -115,12 +124,48 @@ def parse_key(text: str, settings: Settings) -> StoredKey | FileKey:
         return StoredKey(first, validate_image_name(rest))
     path = Path(text).expanduser()
     if path.is_file():
-        return FileKey(path)
-    if slash and rest and not text.startswith(("/", "./", "../", "~")):
+        return file_key(path, settings)
+    if slash and rest and not text.startswith(("/", "./", "../", "~")) and not Path(first).is_dir():
         hint = did_you_mean(first, list_sets(settings.image_sets))
-        raise LookupError(f"{text!r} is neither an image of a known set (no set named {first!r}) nor a "
-                          f"file{hint}")
-    raise LookupError(f"no such image file: {text} (an image of a set is written SET/IMAGE)")
+        raise LookupError(f"no such file: {text}, and no set named {first!r} for a SET/IMAGE key{hint}")
+    raise LookupError(f"no such file: {text} (an image of a set is written SET/IMAGE)")
+
+
+def set_image_at(path: Path, settings: Settings) -> StoredKey | None:
+    """The image of a set that the file at `path` is, when it lies in a set's folder of image_sets/
+    (its path as written, or with links resolved); None otherwise."""
+    for place, root in ((Path(os.path.abspath(path)), Path(os.path.abspath(settings.image_sets))),
+                        (path.resolve(), settings.image_sets.resolve())):
+        try:
+            parts = place.relative_to(root).parts
+        except ValueError:
+            continue
+        if len(parts) < 2:
+            return None
+        try:
+            return StoredKey(validate_set_name(parts[0]), validate_image_name("/".join(parts[1:])))
+        except InvalidName:
+            return None
+    return None
+
+
+def file_key(path: Path, settings: Settings) -> FileKey:
+    """A key file, with the set image it is and whether its stored descriptor is of this very version of
+    the file: the check indexing makes to reuse a descriptor (size and modification time, the content
+    sampled when the inode changed: store.fingerprint.same_version)."""
+    image = set_image_at(path, settings)
+    if image is None:
+        return FileKey(path)
+    known = read_fingerprint(settings.store_path(image.set_name), image.image)
+    if known is None:
+        return FileKey(path, image, f"{image.label()} is not indexed yet")
+    try:
+        fresh = same_version(Fingerprint.of(path.stat()), known, path)
+    except OSError:
+        fresh = None
+    if fresh is None:
+        return FileKey(path, image, f"{image.label()} changed since its set was indexed")
+    return FileKey(path, image)
 
 
 def refuse_non_image(path: Path, max_pixels: int | None = None) -> None:
@@ -296,19 +341,37 @@ def viewed(index: SetIndex, view: str) -> SetIndex:
     return unscaled_index(index) if view == UNSCALED else index
 
 
-def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache) -> QueryAnswer:
+def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache,
+              tell: Callable[[str], None] | None = None) -> QueryAnswer:
     """Answer one query. Raises (never prints): ValueError / LookupError / StoreError / InvalidName for
     bad input, UnreadableImage for a key file that is no image, ImportError / OSError / RuntimeError when
-    the descriptor of a key file cannot be computed."""
+    the descriptor of a key file cannot be computed. A key file that is an image of a set is answered
+    from its stored descriptor when that is of this very file (as `SET/IMAGE` would be); when it is
+    described instead (not indexed yet, changed since, another descriptor, or searched turned for
+    duplicates), `tell` is given why, before the work."""
     intent, choice = check_request(request)  # a bad K or T is reported before the set is read
     reading = reading_of(request, settings, intent)
     index = read_set(cache, settings, request.set_name, reading)
     spec = query_spec(request.metric, request.knn, request.range_threshold, request.expand, intent, index)
     key = parse_key(request.key, settings) if isinstance(request.key, str) else request.key
     copies = intent.collection_space and not request.view  # the duplicates question, in its own space
+    stored: tuple[np.ndarray, str | None] | None = None
+    if isinstance(key, FileKey) and key.in_set is not None:
+        why = key.why
+        if not why and copies:
+            why = f"copies are searched turned too (the stored descriptor of {key.in_set.label()} is upright)"
+        elif not why:
+            try:
+                stored = key_vector(key.in_set, settings, index, intent, cache, reading)
+            except ValueError:  # its set was indexed with another descriptor than the set searched
+                why = f"{key.in_set.set_name!r} was indexed with another descriptor than {index.set_name!r}"
+        if stored is not None:
+            key = key.in_set
+        elif tell is not None:
+            tell(f"{key.path}: {why}: describing it")
     if isinstance(key, FileKey) and copies:
         return _turned_file_query(request, settings, index, intent, spec, choice, key)
-    raw, exclude = key_vector(key, settings, index, intent, cache, reading)
+    raw, exclude = stored or key_vector(key, settings, index, intent, cache, reading)
     if request.include_self:
         exclude = None
     searched = viewed(index, request.view)  # after the key's descriptor was checked against the set's own

@@ -205,6 +205,24 @@ def read_versions(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     return names, sizes, mtimes
 
 
+def read_fingerprint(path: Path, name: str) -> Fingerprint | None:
+    """The fingerprint the store at `path` keeps for image `name` (what indexing compares to reuse its
+    descriptor), without decompressing its vectors; None when the store has no such image, is missing or
+    cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = [str(n) for n in data["names"]]
+            if name not in names:
+                return None
+            row = names.index(name)
+            contents = _optional(data, "contents", len(names), 0)
+            ctimes = _optional(data, "ctimes", len(names), 0)
+            return Fingerprint(int(data["sizes"][row]), int(data["mtimes"][row]), int(contents[row]),
+                               int(ctimes[row]))
+    except (OSError, KeyError, ValueError, IndexError, zipfile.BadZipFile, EOFError):
+        return None
+
+
 def read_failed(path: Path) -> dict[str, str]:
     """The store's unreadable files and their reasons (name -> reason), without its vectors; {} when the
     store is missing or cannot be read."""
