@@ -43,6 +43,13 @@ def test_calibrate_on_the_users_photos_is_kept_and_shown(weights_path: Path, tmp
     out, err = capsys.readouterr()
     # Learned again from edited copies: the scores moved, and the answer says so and what the space is now.
     assert SPACE_RELEARNED in err
+    # Each stage is said as it starts, and the network's work has a bar (images described, of how many).
+    stages = [line.split(" ", 1)[0] for line in err.splitlines() if line[:4] in ("1/3 ", "2/3 ", "3/3 ")]
+    assert stages == ["1/3", "2/3", "3/3"]
+    assert "edited copies: 100%" in err and "96/96" in err  # 24 photos, 4 edits each
+    assert "calibration copies: 100%" in err and "24/24" in err
+    assert err.index("1/3 ") < err.index("edited copies: ") < err.index("2/3 ") < err.index(
+        "calibration copies: ") < err.index("3/3 ")
     assert "copy-aware: learned from edited copies of the collection's own photos" in out
     line = next(line for line in out.splitlines() if line.startswith("At the default threshold"))
     assert "estimated on 24 copies of your own photos with everyday edits (resized, re-encoded" in line
@@ -54,7 +61,9 @@ def test_calibrate_on_the_users_photos_is_kept_and_shown(weights_path: Path, tmp
     # Calibrated again with nothing new to learn from: the space and the scores stay, and nothing says
     # they changed.
     assert main([*base, "duplicates", "holidays", "--calibrate"]) == 0
-    assert SPACE_RELEARNED not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert SPACE_RELEARNED not in err
+    assert "nothing to learn" in err and "edited copies: " not in err and "calibration copies: 100%" in err
 
 
 def calibration_path_for(root: Path) -> Path:

@@ -24,7 +24,8 @@ import argparse
 import csv
 import json
 import sys
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO
 
 from simages.cli.commands import help_of
 from simages.cli.common import USER_ERRORS, add_output_arguments, fail, user_error
@@ -62,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a set of 50,000+ images: compare every pair instead of each image's nearest "
                         "images from its ANN index")
     parser.add_argument("--calibrate", action="store_true",
-                        help="first learn the duplicates space from edited copies of 200 of your own photos "
+                        help="first learn the duplicates space from edited copies of 300 of your own photos "
                         "(4 edits each, once, and again when the collection has doubled; the app does it "
                         "after indexing), then estimate how well the threshold works on your own photos: "
                         "edited copies of 40 of them are described and searched in the collection (a minute "
@@ -73,6 +74,68 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # Said when --calibrate learned the duplicates space again: every duplicates score moves with it.
 SPACE_RELEARNED = ("the duplicates space was learned again: scores changed (a threshold or score copied from "
                    "an earlier answer may now keep other pairs)")
+
+
+def calibration_sizes(settings: Settings) -> tuple[int, int]:
+    """How many edited copies `--calibrate` describes at most: (to learn the duplicates space, to
+    estimate the threshold), from the collection's size (the bars' totals)."""
+    from simages.copies.calibration import DEFAULT_SAMPLE
+    from simages.copies.copy_pairs import DEFAULT_PHOTOS, EDITS_PER_PHOTO
+    from simages.copies.edits import ALL_EDITS
+    from simages.copies.space import collection_stores
+    from simages.store.npz_store import read_names_count
+
+    images = sum(read_names_count(path) for _, path in collection_stores(settings))
+    return min(DEFAULT_PHOTOS, images) * min(EDITS_PER_PHOTO, len(ALL_EDITS)), min(DEFAULT_SAMPLE, images)
+
+
+class CopiesBar:
+    """A progress bar (tqdm on stderr, as indexing draws it) of the images a network describes: opened when
+    the network is first built, so nothing is drawn when there is nothing to describe. `total` is what is
+    expected; a descriptor that also describes each image mirrored counts both passes (the total grows)."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total = label, total
+        self.bar: Any = None
+
+    def network(self, build: Callable[[], Any]) -> Callable[[], Any]:
+        """`build` (a network factory), its network counting the images it describes on this bar."""
+
+        def counted() -> Any:
+            from tqdm import tqdm
+
+            built = build()
+            if self.bar is None:
+                self.bar = tqdm(total=self.total, desc=self.label, unit="img", file=sys.stderr,
+                                dynamic_ncols=True)
+            return _Counted(built, self.bar)
+
+        return counted
+
+    def __enter__(self) -> CopiesBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.bar is not None:
+            self.bar.total = self.bar.n  # fewer when photos could not be read: the work is done
+            self.bar.close()
+
+
+class _Counted:
+    """A network whose `maps` advances a bar by the images it was given; everything else is the network's."""
+
+    def __init__(self, network: Any, bar: Any) -> None:
+        self._network, self._bar = network, bar
+
+    def maps(self, images: Any) -> Any:
+        found = self._network.maps(images)
+        if self._bar.n + len(images) > self._bar.total:
+            self._bar.total = self._bar.n + len(images)
+        self._bar.update(len(images))
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._network, name)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,13 +151,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             from simages.copies.space import kept_fingerprints
 
             before = kept_fingerprints(settings)
-            print("learning the duplicates space: describing edited copies of your own photos...",
-                  file=sys.stderr)
-            for made in refresh_pairs(settings, settings_network(settings)):
-                print(f"learned from {made}", file=sys.stderr)
-            print("calibrating: describing edited copies of your own photos...", file=sys.stderr)
-            if refresh(settings, default_cache, force=True) is None:
+            learning, calibrating = calibration_sizes(settings)
+            print("1/3 learning the duplicates space: edited copies of your own photos (once, and again "
+                  "when the collection has doubled)...", file=sys.stderr, flush=True)
+            network = settings_network(settings)
+            with CopiesBar("edited copies", learning) as bar:
+                made = refresh_pairs(settings, bar.network(network))
+            for kind in made:
+                print(f"learned from {kind}", file=sys.stderr)
+            if not made:
+                print("the kept duplicates space is still current: nothing to learn", file=sys.stderr)
+            print(f"2/3 calibrating: edited copies of {plural(calibrating, 'photo')} searched in the "
+                  "collection, and photos set aside searched as new ones...", file=sys.stderr, flush=True)
+            with CopiesBar("calibration copies", calibrating) as bar:
+                calibrated = refresh(settings, default_cache, network=bar.network(network), force=True)
+            if calibrated is None:
                 print("calibration: the collection is too small to have a duplicates space", file=sys.stderr)
+            print("3/3 searching for duplicates...", file=sys.stderr, flush=True)
         answer = run_duplicates(request, settings, default_cache, progress=progress_bar(),
                                 notice=lambda text: print(text, file=sys.stderr))
         if args.calibrate and before and kept_fingerprints(settings) != before:
