@@ -92,15 +92,56 @@ def command_in(argv: list[str]) -> str | None:
     return None
 
 
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """`parser.parse_args(argv)`, except that arguments nobody knows are refused by the (sub-)command they
+    were given to: its usage, not the top-level one, and "did you mean --X?" for a mistyped option (exit
+    code 2)."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        owner = command_parser(parser, argv)
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}{option_hint(owner, unknown)}")
+    return args
+
+
+def command_parser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The parser of the innermost command `argv` names (`simages bench duplicates ...` -> bench
+    duplicates'), or `parser` itself."""
+    current, rest = parser, argv
+    command = command_in(argv)
+    while True:
+        commands = next((action for action in current._actions
+                         if isinstance(action, argparse._SubParsersAction)), None)
+        if commands is None:
+            return current
+        name = command if current is parser else next(
+            (token for token in rest if not token.startswith("-") and token in commands.choices), None)
+        if name is None or name not in commands.choices:
+            return current
+        current, rest = commands.choices[name], rest[rest.index(name) + 1:]
+
+
+def option_hint(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
+    """"; did you mean --threshold?" for the first unknown option close to one of `parser`'s, else ""."""
+    import difflib
+
+    known = [option for action in parser._actions for option in action.option_strings]
+    for token in unknown:
+        if token.startswith("-"):
+            close = difflib.get_close_matches(token.split("=", 1)[0], known, n=1, cutoff=0.6)
+            if close:
+                return f"; did you mean {close[0]}?"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = attach_negative_values(list(argv if argv is not None else sys.argv[1:]))
     command = command_in(argv)
     asks_help = any(token in ("-h", "--help") for token in argv)
     # A bare `simages` serves (what a newcomer wants); `simages --help` loads no command at all.
     parser = build_parser(command or (None if asks_help else "serve"), argv)
-    args = parser.parse_args(argv)
+    args = parse_arguments(parser, argv)
     if args.command is None:
-        args = parser.parse_args([*argv, "serve"])
+        args = parse_arguments(parser, [*argv, "serve"])
     from simages.cli.common import resolve_output_format  # the commands import it anyway
 
     resolve_output_format(args)
