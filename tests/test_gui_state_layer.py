@@ -28,3 +28,14 @@ def test_the_state_layer_draws_nothing():
     drawing = sorted(m for m in modules if m == "nicegui" or m.startswith(("nicegui.", "simages.gui.pages",
                                                                           "simages.gui.widgets")))
     assert drawing == []
+
+
+def test_a_sets_images_are_browsed_in_name_order_whatever_its_store_row_order():
+    """A store written before restored rows were put back in their places held them last: the grid on `/`
+    still lists the set in one order, the names' (walk 3: the list changed order after an undo)."""
+    from types import SimpleNamespace
+
+    from simages.gui.state.sets import browsable_images
+
+    index = SimpleNamespace(names=["b.jpg", "d/e.jpg", "a.jpg", "c.jpg"])
+    assert browsable_images(None, "s", index) == ["a.jpg", "b.jpg", "c.jpg", "d/e.jpg"]

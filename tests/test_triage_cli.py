@@ -34,8 +34,10 @@ def edited(vector: np.ndarray, seed: int) -> np.ndarray:
 
 def write_store(settings: Settings, name: str, names: list[str], rows: np.ndarray) -> None:
     meta = {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca128+qe10"}
+    order = sorted(range(len(names)), key=names.__getitem__)  # rows in name order, as indexing writes them
+    names = [names[i] for i in order]
     prints = [Fingerprint.of(os.stat(settings.image_sets / name / n)) for n in names]
-    store = FeatureStore(list(names), prints, np.asarray(rows, np.float32), meta)
+    store = FeatureStore(names, prints, np.asarray(rows, np.float32)[order], meta)
     save_store(settings.store_path(name), store)
 
 
@@ -128,6 +130,7 @@ def test_csv_lists_every_new_photo(settings, capsys, tmp_path) -> None:
 
 def test_plan_apply_undo_moves_copies_and_brings_them_back_byte_identical(settings, capsys, tmp_path) -> None:
     before = snapshot(settings.image_sets)
+    stored = {name: load_store(settings.store_path(name)) for name in ("coll", "new")}
     first = json.loads(run(settings, capsys, "new", "--format", "json")[1])
     plan_file = tmp_path / "plan.json"
     code, out, _ = run(settings, capsys, "new", "--plan", str(plan_file))
@@ -156,6 +159,11 @@ def test_plan_apply_undo_moves_copies_and_brings_them_back_byte_identical(settin
     assert code == 0 and "3 of 3 files restored" in out
     assert snapshot(settings.image_sets) == before
     assert sorted(load_store(settings.store_path("coll")).names) == sorted(f"p{i:02d}.jpg" for i in range(30))
+    # The restored rows are back in their places (name order, as indexing writes), each with its vector.
+    for name, old in stored.items():
+        store = load_store(settings.store_path(name))
+        assert store.names == sorted(old.names) == old.names
+        assert np.array_equal(store.vectors, old.vectors)
     code, out, _ = run(settings, capsys, "new", "--format", "json")
     assert json.loads(out)["new"] == first["new"]
 

@@ -87,8 +87,12 @@ def restore_moved(settings: Settings, plan_id: str, restored: Iterable[Move]) ->
                 store.digests[move.image] = move.digest
             if len(names) == len(store.names):
                 continue
-            save_store(path, FeatureStore(names, prints, np.vstack(vectors).astype(np.float32), store.meta,
-                                          store.failed, store.digests))
+            # Rows in name order, as indexing writes them: every list of the set's images (the app's grid,
+            # joins, maps) keeps one order, not the restored images last.
+            order = sorted(range(len(names)), key=names.__getitem__)
+            stacked = np.vstack(vectors).astype(np.float32)[order]
+            save_store(path, FeatureStore([names[i] for i in order], [prints[i] for i in order], stacked,
+                                          store.meta, store.failed, store.digests))
             changed.append(set_name)
     return changed
 

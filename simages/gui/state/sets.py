@@ -92,7 +92,7 @@ def browsable_images(ctx: GuiContext, name: str, index: SetIndex | None) -> list
     """The images to show for browsing a set, sorted: the indexed names when its index is usable (exactly the
     images a search can use), otherwise the image files in its folder -- browsing needs no descriptors."""
     if index is not None:
-        return list(index.names)
+        return sorted(index.names)  # a store written by an older version may hold restored images last
     try:
         folder = set_dir(ctx.settings.image_sets, name)
     except (InvalidName, LookupError):
