@@ -406,3 +406,44 @@ def test_the_answer_says_how_well_the_threshold_works_on_the_users_photos(settin
     assert code == 0
     calibration = json.loads(out)["calibration"]
     assert calibration["state"] in ("measured", "absent", "small", "running") and calibration["sentence"]
+
+
+def _gray(image: Image.Image) -> Image.Image:
+    return image.convert("L")
+
+
+@pytest.mark.parametrize(("name", "make", "options", "colour"), [
+    ("colour.jpg", lambda im: im, {"quality": 60}, "colour (RGB)"),
+    ("colour.png", lambda im: im.convert("P"), {}, "colour (P)"),
+    ("gray.jpg", _gray, {"quality": 90}, "grayscale (L)"),
+    ("gray_rgb.jpg", lambda im: _gray(im).convert("RGB"), {"quality": 60}, "grayscale, stored as RGB"),
+    ("gray_rgb_q95.jpg", lambda im: _gray(im).convert("RGB"), {"quality": 95}, "grayscale, stored as RGB"),
+    ("gray_rgb.png", lambda im: _gray(im).convert("RGB"), {}, "grayscale, stored as RGB"),
+    ("gray_alpha.png", lambda im: _gray(im).convert("LA"), {}, "grayscale (LA)"),
+    ("bw.png", lambda im: im.convert("1"), {}, "black and white (1-bit)"),
+])
+def test_the_colour_fact_tells_a_grayscale_copy_however_it_is_stored(tmp_path, name, make, options, colour):
+    """Walk 3: a grayscale copy was invisible in `triage --compare` (no colour row); whatever its mode."""
+    from simages.triage.exif import differences, photo_facts
+
+    make(photo(9, (96, 64))).save(tmp_path / name, **options)
+    photo(9, (96, 64)).save(tmp_path / "original.jpg", quality=75)
+    facts = photo_facts(tmp_path / name)
+    assert facts.colour == colour and facts.rows()["colour"] == colour
+    assert (facts.width, facts.height) == (96, 64)  # read before the reduced decoding
+    differs = "colour" in differences(facts, photo_facts(tmp_path / "original.jpg"))
+    assert differs == (colour != "colour (RGB)")
+
+
+def test_compare_has_a_colour_row_that_marks_a_grayscale_copy(settings, capsys) -> None:
+    new = settings.image_sets / "new"
+    store = load_store(settings.store_path("new"))
+    photo(9, (96, 64)).convert("L").save(new / "gray_p09.jpg", quality=90)
+    coll = load_store(settings.store_path("coll"))
+    write_store(settings, "new", [*store.names, "gray_p09.jpg"],
+                np.vstack([store.vectors, edited(coll.vectors[coll.names.index("p09.jpg")], 9)]))
+    code, out, _ = run(settings, capsys, "new", "--compare")
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.lstrip(" *").startswith("colour ")]
+    assert any(line.strip().startswith("*") and "grayscale (L)" in line and "colour (RGB)" in line
+               for line in rows), out

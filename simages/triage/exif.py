@@ -1,18 +1,19 @@
 """What a curator compares between two copies of a photo, read with Pillow's EXIF reader.
 
 `photo_facts(path)` gives the pixel size, format, file size, JPEG quality estimate, the number of EXIF
-tags, camera, date taken (EXIF DateTimeOriginal, else DateTime), orientation and the file's modification
-time; `differences(a, b)` names the facts that differ. Reading never fails: an unreadable file gets
-empty facts with the reason.
+tags, camera, date taken (EXIF DateTimeOriginal, else DateTime), orientation, colour (a grayscale copy
+shows) and the file's modification time; `differences(a, b)` names the facts that differ. Reading never
+fails: an unreadable file gets empty facts with the reason.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 _EXIF_IFD = 0x8769
@@ -39,6 +40,8 @@ class PhotoFacts:
     camera: str = ""
     taken: str | None = None
     orientation: str = ""
+    # "colour (RGB)", "grayscale (L)", "grayscale, stored as RGB"...: a grayscale copy shows here.
+    colour: str = ""
     modified: str = ""
     mtime: float = 0.0
     error: str = ""
@@ -60,6 +63,7 @@ class PhotoFacts:
             "camera": self.camera or "-",
             "date taken": self.taken or "-",
             "orientation": self.orientation or "-",
+            "colour": self.colour or "-",
             "EXIF tags": str(self.tags),
             "modified": self.modified,
         }
@@ -80,13 +84,41 @@ def photo_facts(path: Path) -> PhotoFacts:
             camera = model if make and model.startswith(make) else " ".join(p for p in (make, model) if p)
             taken = detail.get(0x9003) or exif.get(0x0132)
             orientation = exif.get(0x0112)
-            return PhotoFacts(
+            facts = PhotoFacts(
                 width=image.width, height=image.height, format=image.format or "", size=stat.st_size,
                 quality=jpeg_quality(image), tags=len(exif) + len(detail), camera=camera,
                 taken=_date(taken), orientation=_ORIENTATIONS.get(orientation, "") if orientation else "",
                 modified=modified, mtime=stat.st_mtime)
+            return replace(facts, colour=colour_of(image))  # last: it decodes (a reduced draft)
     except (OSError, ValueError, SyntaxError) as error:
         return PhotoFacts(size=stat.st_size, modified=modified, mtime=stat.st_mtime, error=str(error))
+
+
+# Modes whose pixels have no colour at all (Pillow's mode names).
+_GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
+# A pixel whose channels differ by at most this much (0-255) shows no colour: JPEG rounding of a gray image
+# saved as RGB stays within 1-3.
+_NEUTRAL = 6
+
+
+def colour_of(image: Image.Image) -> str:
+    """The image's colour in words, from its mode, and for a colour mode from its pixels (read reduced: a
+    JPEG is decoded at 1/8 scale): "grayscale (L)", "grayscale, stored as RGB" when 99% of the pixels have
+    equal channels, else "colour (RGB)". Changes `image`'s decoding size (Image.draft): call it last."""
+    mode = image.mode
+    if mode in _GRAY_MODES:
+        return "black and white (1-bit)" if mode == "1" else f"grayscale ({mode})"
+    try:
+        image.draft("RGB", (64, 64))
+        small = image.convert("RGB")
+        small.thumbnail((64, 64))
+        pixels = np.asarray(small, dtype=np.int16)
+    except (OSError, ValueError):
+        return f"colour ({mode})"
+    spread = pixels.max(axis=2) - pixels.min(axis=2)
+    if spread.size and np.percentile(spread, 99) <= _NEUTRAL:
+        return f"grayscale, stored as {mode}"
+    return f"colour ({mode})"
 
 
 def jpeg_quality(image: Image.Image) -> int | None:
