@@ -3,8 +3,11 @@ or "is this photo already in the set?" (review finding 3). The intent is part of
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from simages.gui.urls.query import InvalidQuery, QueryState, from_params, results_url, to_params
 from simages.nearest.core.intents import DUPLICATES
@@ -32,6 +35,8 @@ def collection_with_a_copy(tmp_path):
     animals = sorted(p.relative_to(settings.image_sets / "animals").as_posix()
                      for p in (settings.image_sets / "animals").rglob("*.png"))
     names = make_images(tmp_path, "mine", 2, prefix="min")
+    # The copy is the same file (an exact copy is the same pixels, not only the same descriptor).
+    shutil.copyfile(settings.image_sets / "animals" / animals[0], settings.image_sets / "mine" / names[0])
     vectors = np.stack([vectors_for(animals)[0], -vectors_for(animals)[1]])
     write_store(settings, "mine", names, vectors)
     manager.set("mine", state="indexed", count=2)
@@ -72,3 +77,27 @@ async def test_switching_the_intent_makes_a_new_duplicates_query(tmp_path):
         await user.should_see(marker="stale")
         user.find(marker="rerun").click()
         await user.should_see("No duplicate of this photo in animals.")
+
+
+async def test_a_result_is_an_exact_copy_only_when_its_file_has_the_keys_pixels(tmp_path):
+    """Walk 3: the /similar chips gave "Exact copy" by the score alone, while the join pairs, the CLI and
+    triage ask the files (simages.copies.pixels.same_pixels): an enlarged copy scoring 1 is an edited one."""
+    settings, manager = demo_root(tmp_path)
+    animals = sorted(p.relative_to(settings.image_sets / "animals").as_posix()
+                     for p in (settings.image_sets / "animals").rglob("*.png"))
+    folder = settings.image_sets / "mine"
+    folder.mkdir(parents=True)
+    shutil.copyfile(settings.image_sets / "animals" / animals[0], folder / "same.png")
+    with Image.open(settings.image_sets / "animals" / animals[1]) as image:
+        image.resize((120, 80)).save(folder / "bigger.png")
+    write_store(settings, "mine", ["bigger.png", "same.png"],
+                np.stack([vectors_for(animals)[1], vectors_for(animals)[0]]))  # each scores 1 with its own
+    manager.set("mine", state="indexed", count=2)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/similar?key_set=mine&image=same.png&set=animals&intent=duplicates")
+        await user.should_see(marker=f"result:{animals[0]}")
+        await user.should_see(marker="pair-level:exact")
+        await user.open("/similar?key_set=mine&image=bigger.png&set=animals&intent=duplicates")
+        await user.should_see(marker=f"result:{animals[1]}")
+        await user.should_see(marker="pair-level:edited")
+        await user.should_not_see(marker="pair-level:exact")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -16,12 +17,14 @@ LEVEL_COLOURS = {Level.EXACT: "#2e7d32", Level.EDITED: "#1565c0", Level.LOOK_ALI
 
 
 def pair_level(score: float, metric: str, thresholds: LevelThresholds,
-               files: tuple[Path, Path] | None = None) -> Level:
+               files: tuple[Path, Path] | None = None,
+               same: Callable[[], bool | None] | None = None) -> Level:
     """The level of a pair scored in the duplicates space (an exact copy scores 1 / distance 0); with the
     pair's `files`, an exact level is confirmed by them (simages.copies.pixels.same_pixels), else it is
-    an edited copy."""
+    an edited copy. `same` replaces that check where one side is no file (an upload: its bytes' digest);
+    None from it (cannot tell) makes a score alone an edited copy."""
     kind = "cosine" if higher_is_better(metric) else "euclidean"
-    check = None if files is None else partial(same_pixels, *files)
+    check = same if same is not None else None if files is None else partial(same_pixels, *files)
     return level_of(score, metric=kind, thresholds=thresholds, same_pixels=check)
 
 

@@ -3,9 +3,15 @@ level, turn and what changed (the duplicates question), and the viewer's caption
 
 from __future__ import annotations
 
+import hashlib
+from functools import partial
+from pathlib import Path
+
 from nicegui import ui
 
 from simages.copies.changes import describe as describe_changes
+from simages.copies.levels import Level
+from simages.copies.pixels import same_pixels
 from simages.gui.context import GuiContext
 from simages.gui.pages.common import name_caption, thumbnail_img
 from simages.gui.state.results import Answered, copies_turned, no_duplicate_found, turned_sentence
@@ -30,9 +36,10 @@ def result_grid(ctx: GuiContext, answered: Answered, viewer: Viewer, key_item: V
     beside the key), with its score and, for the duplicates question, its level and what changed; or
     why there is none."""
     current, result = answered.query, answered.result
+    levels = result_levels(ctx, answered)
     items = [
         ViewItem(m.image, ctx.thumbnails.url(current.join_set, m.image, full=True),
-                 caption=viewer_caption(answered, m.image, m.score),
+                 caption=viewer_caption(answered, m.image, m.score, levels.get(m.image)),
                  set_name=current.join_set, image=m.image, link=result_link(current, m.image))
         for m in result.matches
     ]
@@ -75,8 +82,8 @@ def result_grid(ctx: GuiContext, answered: Answered, viewer: Viewer, key_item: V
                 name_caption(match.image)
                 ui.label(score).classes("thumb-score").mark("score")
             with cell:
-                if answered.levels is not None:
-                    level_chip(pair_level(match.score, result.metric, answered.levels))
+                if levels:
+                    level_chip(levels[match.image])
                 if match.image in turns:
                     ui.label(f"found with the key turned {turns[match.image]}°").classes(
                         "text-caption text-primary").mark(f"turned:{match.image}")
@@ -86,13 +93,51 @@ def result_grid(ctx: GuiContext, answered: Answered, viewer: Viewer, key_item: V
                         f"changed:{match.image}")
 
 
-def viewer_caption(answered: Answered, image: str, score: float) -> str:
-    """The score; for the duplicates question also the level, its meaning and what changed."""
+def result_levels(ctx: GuiContext, answered: Answered) -> dict[str, Level]:
+    """Each result's duplicate level ({} for the similar question): an exact copy only when its file is
+    the key's pixels (simages.copies.pixels.same_pixels, as the join pairs and the CLI decide), or, for an
+    uploaded key whose original is not kept, the very same bytes (its SHA-256); a score alone is an edited
+    copy."""
+    if answered.levels is None:
+        return {}
+    state, metric = answered.query, answered.result.metric
+    image_sets = ctx.settings.image_sets
+    upload = ctx.uploads.get(state.upload) if state.upload is not None else None
+    key = (None if state.upload is not None or not state.key_set or not state.image
+           else image_sets / state.key_set / Path(*state.image.split("/")))
+    levels = {}
+    for match in answered.result.matches:
+        found = image_sets / state.join_set / Path(*match.image.split("/"))
+        same = (partial(same_pixels, key, found) if key is not None
+                else partial(_same_bytes, upload.sha256, found) if upload is not None and upload.sha256
+                else _cannot_tell)
+        levels[match.image] = pair_level(match.score, metric, answered.levels, same=same)
+    return levels
+
+
+def _same_bytes(sha256: str, path: Path) -> bool | None:
+    """Whether the file's SHA-256 is `sha256`: True, else None (other bytes may still be the same
+    pixels, which an upload's kept thumbnail cannot tell)."""
+    try:
+        with open(path, "rb") as stream:
+            return True if hashlib.file_digest(stream, "sha256").hexdigest() == sha256 else None
+    except OSError:
+        return None
+
+
+def _cannot_tell() -> None:
+    return None
+
+
+def viewer_caption(answered: Answered, image: str, score: float, level: Level | None = None) -> str:
+    """The score; for the duplicates question also the level (`level`, else by the score alone), its
+    meaning and what changed."""
     metric = answered.result.metric
     caption = f"{score_label(metric)} {format_score(metric, score)}"
     if answered.levels is None:
         return caption
-    level = pair_level(score, metric, answered.levels)
+    if level is None:
+        level = pair_level(score, metric, answered.levels, same=_cannot_tell)
     caption = f"{caption} · {level.title}: {level.meaning}"
     changes = answered.answer.changes.get(image)
     return f"{caption} · changed: {describe_changes(changes)}" if changes else caption
