@@ -148,7 +148,7 @@ def test_join_of_two_sets_prints_a_table(settings, capsys):
     write_store(settings, "queries", ["q.jpg"], [[0, 0, 1]])
     assert cli(settings, "join", "queries", "pets", "--range", "0.2", "--metric", "cosine") == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[1:] == ["q.jpg", "      0.242535  dogs/3.jpg", "1 pair for 1 image"]
+    assert out.splitlines()[2:] == ["q.jpg", "      0.242535  dogs/3.jpg", "1 pair for 1 image"]
 
 
 def test_join_with_unindexed_set_exits_2(settings, capsys):
@@ -195,7 +195,7 @@ def test_tables_say_whether_query_expansion_was_used(settings, capsys):
     assert cli(settings, "join", "qepets", "qepets", "--knn", "1", "--no-expansion") == 0
     lines = capsys.readouterr().out.splitlines()
     assert "without query expansion" in lines[0]
-    assert lines[1:3] == ["cats/1.jpg", "      1.000000  copy/cats-1.jpg"]
+    assert lines[2:4] == ["cats/1.jpg", "      1.000000  copy/cats-1.jpg"]
 
 
 @pytest.mark.parametrize("content", [b"hello\n", b"", b"\x89PNG\r\n\x1a\n broken"])
@@ -280,3 +280,59 @@ def test_a_key_path_to_an_image_of_a_set_uses_its_stored_descriptor_while_it_is_
         assert len(described) == 1
         assert f"{state}" in captured.err and captured.err.rstrip().endswith("describing it")
         assert names[0] == "cats/1.jpg"
+
+
+def _copies_root(settings):
+    """archive: three photos; inbox: a byte copy of a.png, b.png enlarged (the same stored vector: a score
+    of 1 is not the same pixels) and another photo; mixed: all of them, for a self-join; extra: one more."""
+    def save(set_name, name, image):
+        path = settings.image_sets / set_name / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, "PNG")
+
+    photos = {n: Image.new("RGB", (8, 6), colour) for n, colour in
+              (("a.png", (200, 10, 10)), ("b.png", (10, 200, 10)), ("c.png", (10, 10, 200)))}
+    vector = {"a.png": [1, 0, 0, 0], "b.png": [0, 1, 0, 0], "c.png": [0, 0, 1, 0]}
+    inbox = {"copy.png": (photos["a.png"], vector["a.png"]), "bigger.png": (photos["b.png"].resize((16, 12)),
+             vector["b.png"]), "other.png": (Image.new("RGB", (8, 6), (90, 90, 90)), [0, 0, 0, 1])}
+    for name, image in photos.items():
+        save("archive", name, image)
+        save("mixed", name, image)
+    for name, (image, _) in inbox.items():
+        save("inbox", name, image)
+        save("mixed", name, image)
+    save("extra", "d.png", Image.new("RGB", (8, 6), (0, 0, 0)))
+    write_store(settings, "archive", list(vector), list(vector.values()))
+    write_store(settings, "inbox", list(inbox), [v for _, v in inbox.values()])
+    mixed = {**vector, **{n: v for n, (_, v) in inbox.items()}}
+    write_store(settings, "mixed", list(mixed), list(mixed.values()))
+    write_store(settings, "extra", ["d.png"], [[0.5, 0.5, 0.5, 0.5]])
+
+
+@pytest.mark.parametrize(("sets", "lines"), [
+    (["inbox", "archive"], ["Exact copy   a.png", "Edited copy  b.png"]),
+    (["inbox", "archive", "extra"], ["Exact copy   archive/a.png", "Edited copy  archive/b.png"]),
+    (["mixed", "mixed"], ["Exact copy   a.png  copy.png", "Edited copy  b.png  bigger.png"]),
+])
+def test_a_duplicates_join_names_its_intent_and_each_pairs_level(settings, capsys, sets, lines):
+    """Walk 3: `join --intent duplicates` printed neither, unlike `simages duplicates` and /join; exact
+    only for the same pixels, as they decide."""
+    _copies_root(settings)
+    assert cli(settings, "join", *sets, "--intent", "duplicates", "--threshold", "0.9") == 0
+    out = capsys.readouterr().out
+    assert "Intent: Duplicates: copies of the same photo" in out
+    for line in lines:
+        assert any(row.strip().endswith(line) for row in out.splitlines()), out
+    assert cli(settings, "join", *sets, "--threshold", "0.9") == 0
+    out = capsys.readouterr().out
+    assert "Intent: Similar images" in out and "copy" not in out.replace("copy.png", "")
+
+
+def test_a_duplicates_join_in_json_gives_each_pairs_level(settings, capsys):
+    _copies_root(settings)
+    assert cli(settings, "join", "inbox", "archive", "--intent", "duplicates", "--knn", "1",
+               "--format", "json") == 0
+    levels = {(p["a"], p["b"]): p["level"] for p in json.loads(capsys.readouterr().out)["pairs"]}
+    assert levels[("inbox/copy.png", "archive/a.png")] == "exact"
+    assert levels[("inbox/bigger.png", "archive/b.png")] == "edited"
+    assert levels[("inbox/other.png", "archive/a.png")] == "new"

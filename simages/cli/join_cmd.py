@@ -29,6 +29,7 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from simages.cli.commands import help_of
@@ -44,7 +45,8 @@ from simages.cli.common import (
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.index_option import add_index_arguments, index_choice_from_args
 from simages.cli.output import check_target, output_to
-from simages.nearest.core.intents import DEFAULT_INTENT, INTENTS, intent_named
+from simages.copies.pixels import image_files
+from simages.nearest.core.intents import DEFAULT_INTENT, INTENTS, Intent, intent_named
 from simages.settings import Settings
 from simages.wording import plural
 
@@ -104,13 +106,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         fmt = args.format or ("csv" if args.output is not None else "table")
         with output_to(args.output) as out:
             if fmt == "table":
-                pairs = write_table(a, bs, spec, out, groups)
+                pairs = write_table(a, bs, spec, out, groups, intent, image_files(settings.image_sets))
                 if args.explain and tally is not None:
                     out.write(f"Cost: {tally.cost.describe()}\n")
             elif fmt == "csv":
                 pairs = write_csv(a, bs, spec, out, groups)
             else:
-                pairs = write_json(answer, out)
+                pairs = write_json(answer, out, image_files(settings.image_sets))
     except USER_ERRORS as error:
         return user_error(error)
     except OSError as error:
@@ -168,12 +170,20 @@ def write_csv(
 
 
 def write_table(
-    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, out: TextIO, groups: Groups | None = None
+    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, out: TextIO, groups: Groups | None = None,
+    intent: Intent | None = None, files: Callable[[str], Path] | None = None,
 ) -> int:
     """The join as a table: each image of A and its matches, best first; a range self-join lists each
-    pair of images once (score, a, b). Returns the number of pairs written."""
+    pair of images once (score, a, b). `intent`, when given, is named; for duplicates each pair's level
+    is written after its score (exact confirmed by the pair's `files`: qualified name -> file, as
+    `simages duplicates` does). Returns the number of pairs written."""
     from simages.nearest.joins.join import is_self_join
-    from simages.operations.join_listing import as_set_list, iter_listed_pairs, lists_pairs_once
+    from simages.operations.join_listing import (
+        as_set_list,
+        iter_listed_pairs,
+        lists_pairs_once,
+        pair_level_reader,
+    )
 
     bs = as_set_list(b)
     self_join = len(bs) == 1 and is_self_join(a, bs[0])
@@ -190,18 +200,31 @@ def write_table(
     expansion = f", with query expansion (each key averaged with its {k} nearest images)" if k else ""
     searched = ", ".join(b.set_name for b in bs)
     out.write(f"Join of {a.set_name} against {searched}: {spec.describe()}{expansion}{note}\n")
+    if intent is not None:
+        out.write(f"Intent: {intent.describe()}\n")
+    qualified = len(bs) > 1
+    copies = intent is not None and intent.collection_space
+    level_of = pair_level_reader(a, bs, spec, files) if copies else None
+
+    def level(x: str, y: str, score: float) -> str:
+        if level_of is None:
+            return ""
+        if not qualified:  # plain names: x of A, y of the one set B
+            x, y = f"{a.set_name}/{x}", f"{bs[0].set_name}/{y}"
+        return f"{level_of(x, y, score).title:<11}  "
+
     pairs = 0
     # The table's header names A, and names B when it is one set: only several sets need set/image.
-    for a_image, listed in iter_listed_pairs(a, bs, spec, groups, qualify=len(bs) > 1):
+    for a_image, listed in iter_listed_pairs(a, bs, spec, groups, qualify=qualified):
         if once:
             for x, y, score in listed:
-                out.write(f"    {format_score(score, spec.metric):>10}  {x}  {y}\n")
+                out.write(f"    {format_score(score, spec.metric):>10}  {level(x, y, score)}{x}  {y}\n")
         else:
             out.write(f"{a_image}\n")
             if not listed:
                 out.write("    (no match)\n")
-            for _, y, score in listed:
-                out.write(f"    {format_score(score, spec.metric):>10}  {y}\n")
+            for x, y, score in listed:
+                out.write(f"    {format_score(score, spec.metric):>10}  {level(x, y, score)}{y}\n")
         pairs += len(listed)
     if once:
         compared = len(a) * (len(a) - 1) // 2
@@ -212,13 +235,14 @@ def write_table(
     return pairs
 
 
-def write_json(answer: JoinAnswer, out: TextIO) -> int:
+def write_json(answer: JoinAnswer, out: TextIO, files: Callable[[str], Path] | None = None) -> int:
     """The join in the JSON schema of `operations.schema` (the shape of the app's /join.json): every pair
-    with its names `set/image`, best first per image of A (a range self-join: each pair once), and the
-    groups (connected components of the pairs). Returns the number of pairs."""
+    with its names `set/image` (and its "level" for the duplicates intent, exact confirmed by `files`),
+    best first per image of A (a range self-join: each pair once), and the groups. Returns the number
+    of pairs."""
     from simages.operations.join_listing import join_json
 
-    body = join_json(answer)
+    body = join_json(answer, files)
     json.dump(body, out, indent=2)
     out.write("\n")
     return len(body["pairs"])

@@ -3,9 +3,11 @@ once. The one source of the CLI's CSV and table and the app's /join.csv, so all 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+from simages.copies.levels import Level
 from simages.nearest.core import display
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
@@ -85,13 +87,34 @@ def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[s
     return [a_image, b_image, display.format_score(score, spec.metric)]
 
 
-def join_json(answer: JoinAnswer) -> dict[str, Any]:
+def pair_level_reader(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec,
+                      files: Callable[[str], Path] | None) -> Callable[[str, str, float], Level]:
+    """The duplicate level of a pair of the join (qualified names `set/image`, its score), as `simages
+    duplicates` gives it (nearest.duplicates.exact.pair_levels: exact only for the same pixels when the
+    pair's `files` are known)."""
+    from simages.nearest.duplicates.exact import pair_levels
+
+    indexes = [a, *bs]
+
+    def level(x: str, y: str, score: float) -> Level:
+        return pair_levels([Pair(x, y, score)], indexes, spec.metric, files)[0]
+
+    return level
+
+
+def join_json(answer: JoinAnswer, files: Callable[[str], Path] | None = None) -> dict[str, Any]:
     """The join as JSON (`operations.schema`): the header, "self_join", "expansion", every pair
-    {"a", "b", "score"} with names `set/image` (a range self-join: each pair of images once), and
+    {"a", "b", "score"} with names `set/image` (a range self-join: each pair of images once; for the
+    duplicates intent also its "level", exact confirmed by `files`: qualified name -> file), and
     "groups", largest first: for the duplicates intent groups of copies (`duplicate_groups`, as
     `simages duplicates` and the join page), else the connected components of the pairs. Holds all
     pairs: the CSV streams."""
-    from simages.nearest.duplicates.exact import compared_pairs, duplicate_groups, linked_groups
+    from simages.nearest.duplicates.exact import (
+        compared_pairs,
+        duplicate_groups,
+        linked_groups,
+        pair_levels,
+    )
 
     a, bs, spec = answer.a, answer.bs, answer.spec
     once = lists_pairs_once(a, bs, spec)
@@ -101,9 +124,12 @@ def join_json(answer: JoinAnswer) -> dict[str, Any]:
             if once:  # listed with plain names: all from A itself
                 x, y = node(a.set_name, x), node(a.set_name, y)
             pairs.append(Pair(x, y, score))
+    listed = [pair.to_json() for pair in pairs]
     if answer.intent.name == DUPLICATES.name:
         searched = compared_pairs(a.set_name, [b.set_name for b in bs])
         groups = duplicate_groups(pairs, spec.higher_is_better, searched)
+        for row, level in zip(listed, pair_levels(pairs, [a, *bs], spec.metric, files), strict=True):
+            row["level"] = level.value
     else:
         groups = linked_groups(pairs)
     index = {ANN_GRAPH: schema.ANN, PIVOTS: schema.PIVOTS}.get(answer.search, schema.BRUTE)
@@ -113,6 +139,6 @@ def join_json(answer: JoinAnswer) -> dict[str, Any]:
         **schema.header(answer.intent.name, sets, index, spec),
         "self_join": len(bs) == 1 and is_self_join(a, bs[0]),
         "expansion": max((b.expansion_for(spec.expand) for b in bs), default=0),
-        "pairs": [pair.to_json() for pair in pairs],
+        "pairs": listed,
         "groups": groups,
     }
