@@ -96,6 +96,12 @@ def test_json_gives_each_new_photo_its_best_match_and_level(settings, capsys) ->
     assert (data["schema"], data["intent"], data["sets"], data["index"]) == (1, "duplicates", ["new", "coll"],
                                                                              "brute")
     assert data["headline"].startswith("3 of 5 new photos are already in your collection (1 exact, 2 edited)")
+    # Each copy says what changed, as `simages duplicates` does for its pairs (walk 3); other rows do not.
+    assert (rows["new/same_p03.jpg"]["changes"], rows["new/same_p03.jpg"]["changed"]) == ([], "")
+    for name, smaller in (("new/big_p05.jpg", "coll/p05.jpg"), ("new/small_p07.jpg", "new/small_p07.jpg")):
+        assert rows[name]["changes"][0] == "smaller"
+        assert rows[name]["changed"].startswith(f"{smaller} is smaller")
+    assert "changed" not in rows["new/fresh_1.jpg"] and "changes" not in rows["new/fresh_2.jpg"]
 
 
 def test_the_table_has_the_headline_buckets_and_keepers_with_reasons(settings, capsys) -> None:
