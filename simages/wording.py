@@ -24,6 +24,12 @@ def plural_of(noun: str) -> str:
     return f"{head} {word}" if head else word
 
 
+def agree(number: int | float, one: str, many: str) -> str:
+    """The word that agrees with `number` as its subject: agree(1, "has", "have") is "has" ("1 of 51
+    images has ..."), agree(2, "its place", "their places") is "their places"."""
+    return one if number == 1 else many
+
+
 def plural(number: int | float, noun: str, many: str | None = None) -> str:
     """`number` and the noun agreeing with it, the number with thousands separators: plural(1, "pivot") is
     "1 pivot", plural(1234, "image") is "1,234 images", plural(2, "pair of images", "pairs of images")."""

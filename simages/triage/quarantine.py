@@ -45,7 +45,7 @@ from simages.triage.journal import (
 )
 from simages.triage.moves import Refused, transfer
 from simages.triage.plan import Move, Plan, PlanError, parse_plan, quarantine_source, quarantine_target
-from simages.wording import plural
+from simages.wording import agree, plural
 
 PLAN_NAME = "plan.json"
 # Room kept for the journal's records beyond the copied bytes: generous, records are ~200 bytes.
@@ -78,7 +78,8 @@ class Outcome:
         return {move.set for move in self.done}
 
     def summary(self) -> str:
-        verb = "moved to the quarantine folder" if self.kind == "apply" else "restored to their places"
+        places = agree(len(self.done), "its place", "their places")
+        verb = "moved to the quarantine folder" if self.kind == "apply" else f"restored to {places}"
         if self.already:
             done = "applied" if self.kind == "apply" else "undone"
             return f"Plan {self.plan_id} was already {done}; nothing to do."

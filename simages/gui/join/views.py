@@ -27,7 +27,7 @@ from simages.naming import display_name
 from simages.nearest.core.display import format_threshold
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.joins.pairs import JoinPair, JoinPairs
-from simages.wording import plural
+from simages.wording import agree, plural
 
 # Thumbnails in one row of the kNN view or one group strip; the rest is counted ("+ 12 more").
 STRIP_LIMIT = 24
@@ -135,7 +135,8 @@ def draw_knn(view: ViewContext, page: int) -> None:
     start = (page - 1) * KEYS_PER_PAGE
     with ui.column().classes("w-full gap-2").mark("knn-view"):
         if spec.predicate == "range":
-            ui.label(f"{len(keys):,} of the {plural(len(pairs.keys), 'image')} of {pairs.a_set} have a match"
+            ui.label(f"{len(keys):,} of the {plural(len(pairs.keys), 'image')} of {pairs.a_set} "
+                     f"{agree(len(keys), 'has', 'have')} a match"
                      + ("" if pairs.complete else " among the pairs kept")).classes("text-body1").mark(
                 "match-summary")
         for key in keys[start : start + KEYS_PER_PAGE]:
@@ -197,9 +198,10 @@ def summary_text(pairs: JoinPairs, spec: QuerySpec) -> str:
             kept = "" if pairs.complete else f" (showing the best {len(pairs.distinct):,})"
             compared = plural(pairs.images_compared_once, "pair of images", "pairs of images")
             return (f"{pairs.pairs_of_images:,} of {compared} of "
-                    f"{pairs.a_set} have {condition}{kept}, each pair listed once")
-        return (f"{pairs.passed:,} of {plural(pairs.total, 'pair')} of {pairs.a_set} × {searched} have "
-                f"{condition}{kept}")
+                    f"{pairs.a_set} {agree(pairs.pairs_of_images, 'has', 'have')} {condition}{kept}, "
+                    "each pair listed once")
+        return (f"{pairs.passed:,} of {plural(pairs.total, 'pair')} of {pairs.a_set} × {searched} "
+                f"{agree(pairs.passed, 'has', 'have')} {condition}{kept}")
     best = "most similar" if spec.higher_is_better else "nearest"
     text = (f"The {plural(int(spec.param), best + ' image')} in {searched} of each of the "
             f"{plural(len(pairs.keys), 'image')} of "

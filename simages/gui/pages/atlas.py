@@ -38,6 +38,7 @@ from simages.operations.atlas import (
     nearest_to_selection,
     set_atlas,
 )
+from simages.wording import agree, plural
 
 # A palette readable on white (Tableau 10 and its light companions); folders beyond it share "other".
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
@@ -327,8 +328,8 @@ def _build_join_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
                  else f"{len(layer.a_names):,} + {len(layer.b_names):,}")
         note.text = display_name(
             f"{what} of {sizes} images; {drawn.pairs:,} pairs pass "
-            f"({predicate_text(spec)}); {len(layer.new_in_b):,} "
-            f"images of {layer.b_set} have no match in {layer.a_set}."
+            f"({predicate_text(spec)}); {plural(len(layer.new_in_b), 'image')} "
+            f"of {layer.b_set} {agree(len(layer.new_in_b), 'has', 'have')} no match in {layer.a_set}."
             + ("" if drawn.final else " The UMAP map is being computed; it replaces this view when ready."))
         chart_box.clear()
         with chart_box:

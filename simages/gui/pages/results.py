@@ -60,7 +60,7 @@ from simages.nearest.core.display import format_threshold
 from simages.nearest.core.intents import SIMILAR
 from simages.nearest.core.results import KeyResult
 from simages.nearest.teaching.views import VIEWS
-from simages.wording import plural
+from simages.wording import agree, plural
 
 
 def _check_link(ctx: GuiContext, state: QueryState) -> tuple[str, str] | None:
@@ -343,7 +343,8 @@ def summary_text(result: KeyResult) -> str:
     if result.predicate == "range":
         op = "≥" if result.metric == "cosine" else "≤"
         where = display_name(result.set)
-        return (f"{result.passed:,} of {plural(result.total, 'image')} in {where} have {kind} {op} "
+        return (f"{result.passed:,} of {plural(result.total, 'image')} in {where} "
+                f"{agree(result.passed or 0, 'has', 'have')} {kind} {op} "
                 f"{format_threshold(float(result.param))}{cut}")
     best = "most similar" if result.metric == "cosine" else "nearest"
     measure = "cosine similarity" if result.metric == "cosine" else "Euclidean distance"

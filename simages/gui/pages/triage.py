@@ -181,11 +181,11 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         ui.button("Keep suggested in this page", on_click=lambda: mark_many(tab.page_groups())
                   ).props("outline dense").mark("mark-page")
         for level in (Level.EXACT, Level.EDITED):
-            ui.button(f"... in all {level.value} groups",
+            ui.button(f"... in all {level.value} groups",  # plural-ok: a level's name, not a count
                       on_click=lambda level=level: mark_many(
                           [g for g in answer.groups if g.level == level])
                       ).props("outline dense").mark(f"mark-{level.value}")
-        ui.button(f"Apply ({len(tab.marked)} groups)", on_click=lambda: apply()
+        ui.button(f"Apply ({plural(len(tab.marked), 'group')})", on_click=lambda: apply()
                   ).props("unelevated color=negative").mark("triage-apply")
 
     def draw_group(group: CopyGroup, number: int, focused: bool) -> None:
@@ -305,8 +305,8 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         outcome_box.clear()
         with outcome_box:
-            working = ui.label(f"Applying {len(chosen.groups)} groups: checking each file, then moving it "
-                               "through the journal").classes("text-body1").mark("outcome-working")
+            working = ui.label(f"Applying {plural(len(chosen.groups), 'group')}: checking each file, then "
+                               "moving it through the journal").classes("text-body1").mark("outcome-working")
         tab.busy = True
         try:
             with _progress_shown(working, "Moving") as progress:
@@ -406,8 +406,8 @@ def _progress_shown(label: ui.label, verb: str) -> Iterator[Callable[[int, int],
 
     def show() -> None:
         if counts["total"]:
-            label.set_text(f"{verb}: {counts['done']:,} of {counts['total']:,} files checked and moved "
-                           "through the journal")
+            label.set_text(f"{verb}: {counts['done']:,} of {plural(counts['total'], 'file')} checked and "
+                           "moved through the journal")
 
     timer = ui.timer(0.5, show)
     try:

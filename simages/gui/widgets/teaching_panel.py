@@ -36,7 +36,7 @@ from simages.nearest.teaching.pruning import (
     explain_pruning,
 )
 from simages.nearest.teaching.reduced import DIMENSIONS
-from simages.wording import plural
+from simages.wording import agree, plural
 
 PIVOT_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 COLOURS = {"pivot": "#6a1b9a", "answer": "#2e7d32", "computed": "#ef6c00", "pruned": "#9e9e9e"}
@@ -422,7 +422,8 @@ def _nice_ceiling(value: float) -> float:
 
 def scatter_caption(picture: PruningPicture) -> str:
     shown = len(picture.images)
-    sample = (f" {shown:,} of the {plural(picture.images_total, 'image')} are drawn (every pivot and "
+    sample = (f" {shown:,} of the {plural(picture.images_total, 'image')} {agree(shown, 'is', 'are')} drawn "
+              "(every pivot and "
               "answer, a "
               "sample of the rest)." if shown < picture.images_total else "")
     knn = (" With kNN the line is the final k-th distance: dots a little above it were computed while the "
