@@ -61,3 +61,27 @@ def test_thresholds_must_be_ordered():
     assert DEFAULT_THRESHOLDS.of(Level.NEW) is None
     with pytest.raises(ValueError, match="exact >= edited"):
         LevelThresholds(exact=0.9, edited=0.95, look_alike=0.3)
+
+
+def test_keypoints_that_show_two_photos_make_a_passing_pair_a_look_alike():
+    from simages.copies.verification import Verdict, Verification
+
+    asked = []
+
+    def saying(verdict):
+        def verified():
+            asked.append(verdict)
+            return Verification(verdict)
+        return verified
+
+    assert level_of(0.8, verified=saying(Verdict.NOT_COPY)) is Level.LOOK_ALIKE
+    assert level_of(0.8, verified=saying(Verdict.UNSURE)) is Level.EDITED  # the score decides
+    assert level_of(0.8, verified=saying(Verdict.COPY)) is Level.EDITED
+    assert level_of(0.8, verified=lambda: None) is Level.EDITED
+    asked.clear()
+    # Only a pair that would be an edited copy is verified: not an exact one, not one below the threshold.
+    assert level_of(1.0, verified=saying(Verdict.NOT_COPY)) is Level.EXACT
+    assert level_of(0.9, identical=True, verified=saying(Verdict.NOT_COPY)) is Level.EXACT
+    assert level_of(0.4, verified=saying(Verdict.NOT_COPY)) is Level.LOOK_ALIKE
+    assert level_of(0.1, verified=saying(Verdict.NOT_COPY)) is Level.NEW
+    assert asked == []

@@ -37,6 +37,7 @@ import numpy as np
 
 from simages.copies.edits import EDITS
 from simages.copies.levels import is_duplicate, level_of
+from simages.copies.verification import LocalFeatureCache, file_verifier
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.duplicates.exact import duplicate_threshold, level_thresholds
@@ -191,11 +192,26 @@ def learn_as_the_app_does(settings: Settings, vectors: BenchVectors) -> None:
     refresh_pairs(settings, vectors.network)
 
 
-def _copy_pairs(index, raw: np.ndarray, threshold: float, thresholds) -> list[tuple[str, float]]:
-    """The collection images a key (raw stored-style vector) is a duplicate of, best first, and the score."""
+def _copy_pairs(index, raw: np.ndarray, threshold: float, thresholds, key_file: Path | None = None,
+                files: Callable[[str], Path] | None = None, local: LocalFeatureCache | None = None
+                ) -> list[tuple[str, float]]:
+    """The collection images a key (raw stored-style vector) is a duplicate of, best first, and the score:
+    the level as the product decides it (simages.copies.levels.level_of), its edited copies verified on
+    the key's file `key_file` and each image's (`files`: collection image name -> file) keypoints."""
     result = key_join(index, raw, QuerySpec("cosine", "range", threshold, False))
-    return [(m.image, m.score) for m in result.matches
-            if is_duplicate(level_of(m.score, thresholds=thresholds))]
+    found = []
+    for m in result.matches:
+        verified = None
+        if key_file is not None and files is not None:
+            verified = file_verifier(key_file, files(m.image), local)
+        if is_duplicate(level_of(m.score, thresholds=thresholds, verified=verified)):
+            found.append((m.image, m.score))
+    return found
+
+
+def file_of(folder: Path | None, name: str) -> Path | None:
+    """`folder / name`, None without a folder (vectors given without their files)."""
+    return None if folder is None else folder / name
 
 
 def collection_rows(vectors: BenchVectors, sizes: Sequence[int] = SIZES, seed: int = 0
@@ -228,10 +244,14 @@ def collection_rows(vectors: BenchVectors, sizes: Sequence[int] = SIZES, seed: i
                 row.method = space_method(settings, cache)
                 threshold = duplicate_threshold("cosine", index)
                 thresholds = level_thresholds(index)
+                local = LocalFeatureCache(capacity=len(collection) + 8)
+                files = None if vectors.photo_dir is None else (lambda name: vectors.photo_dir / name)
+
                 for original in collection:
                     for copy in copies_of.get(original, []):
                         raw = vectors.copies.vectors[copy_row[copy]]
-                        found = _copy_pairs(index, raw, threshold, thresholds)
+                        found = _copy_pairs(index, raw, threshold, thresholds,
+                                            file_of(vectors.copy_dir, copy), files, local)
                         counts = row.mild if vectors.kinds[copy] in EDITS else row.strong
                         counts.keys += 1
                         hit = any(image == original for image, _ in found)
@@ -240,7 +260,8 @@ def collection_rows(vectors: BenchVectors, sizes: Sequence[int] = SIZES, seed: i
                         best = key_join(index, raw, QuerySpec("cosine", "knn", 1, False))
                         row.top1.append(bool(best.matches) and best.matches[0].image == original)
                 for upload in uploaded:
-                    turned = [_copy_pairs(index, raw, threshold, thresholds)
+                    turned = [_copy_pairs(index, raw, threshold, thresholds,
+                                          file_of(vectors.photo_dir, upload), files, local)
                               for raw in vectors.turned_uploads[upload]]
                     row.uploads += 1
                     row.uploads_false += any(turned)

@@ -43,6 +43,7 @@ from simages.cli.common import (
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.index_option import add_index_arguments
 from simages.cli.output import check_target, output_to
+from simages.copies.levels import is_duplicate
 from simages.extraction.image_errors import UnreadableImage
 from simages.nearest.core.intents import (
     DUPLICATE_COSINE,
@@ -56,6 +57,7 @@ from simages.settings import Settings
 from simages.wording import plural
 
 if TYPE_CHECKING:
+    from simages.copies.levels import Level
     from simages.nearest.core.query_spec import QuerySpec
     from simages.nearest.core.results import KeyResult
     from simages.nearest.teaching.query_cost import QueryCost
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 out.write("\n")
             else:
                 write_result(answer.result, answer.spec, args.format, out, answer.descriptors,
-                             answer.cost if args.explain else None, answer.intent)
+                             answer.cost if args.explain else None, answer.intent, answer.levels)
                 if args.format == "table" and answer.turns:
                     from simages.copies.turns import turned_note
 
@@ -146,10 +148,13 @@ def write_result(
     descriptors: str = "",
     cost: QueryCost | None = None,
     intent: Intent | None = None,
+    levels: dict[str, Level] | None = None,
 ) -> None:
     """`descriptors` says in words which descriptor made the scores (SetIndex.explain); `cost`, when
     given, is reported (JSON: a "cost" object; table: a line; CSV: a line on stderr, the file stays
-    pairs only); `intent`, when given, is named in the table."""
+    pairs only); `intent`, when given, is named in the table; `levels` (the duplicates question: each
+    match's level) add a level column, and a search whose matches are all look-alikes answers that the
+    photo has no duplicate."""
     if fmt == "json":
         payload = result.to_json()
         if cost is not None:
@@ -161,6 +166,11 @@ def write_result(
         print(f"cost: {cost.describe()}", file=sys.stderr)
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
+        if levels:
+            writer.writerow(["image", "score", "level"])
+            writer.writerows([m.image, format_score(m.score, result.metric), levels[m.image].value]
+                             for m in result.matches)
+            return
         writer.writerow(["image", "score"])
         writer.writerows([m.image, format_score(m.score, result.metric)] for m in result.matches)
         return
@@ -187,6 +197,16 @@ def write_result(
             out.write("No image matches.\n")
         return
     width = len(str(len(result.matches)))
+    if levels:
+        if spec.predicate == "range" and not any(is_duplicate(level) for level in levels.values()):
+            out.write(f"{no_duplicate_sentence(result.set)} Above the threshold, only look-alikes (the same "
+                      "scene or subject, not a copy: their keypoints show different photos):\n")
+        out.write(f"{'#':>{width}}  {'score':>10}  {'level':<11}  image\n")
+        for rank, match in enumerate(result.matches, 1):
+            level = levels[match.image].title
+            out.write(f"{rank:>{width}}  {format_score(match.score, result.metric):>10}  {level:<11}  "
+                      f"{match.image}\n")
+        return
     out.write(f"{'#':>{width}}  {'score':>10}  image\n")
     for rank, match in enumerate(result.matches, 1):
         out.write(f"{rank:>{width}}  {format_score(match.score, result.metric):>10}  {match.image}\n")

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from simages.copies.verification import Verification
+
 
 class Level(str, Enum):
     """How a pair of images relate as copies, strongest first. The value is the word used in JSON
@@ -128,6 +130,7 @@ def level_of(
     metric: str = "cosine",
     thresholds: LevelThresholds = DEFAULT_THRESHOLDS,
     same_pixels: Callable[[], bool | None] | None = None,
+    verified: Callable[[], Verification | None] | None = None,
 ) -> Level:
     """The level of a pair whose duplicates-space score is `score`: a cosine similarity (`metric`
     "cosine", unitless, in [-1, 1]) or a Euclidean distance between unit vectors ("euclidean", in [0, 2]).
@@ -136,6 +139,10 @@ def level_of(
     (simages.copies.pixels.same_pixels on its two files); the pair stays EXACT only when it says True,
     is EDITED when it says False (a score near 1 is not the same pixels: an upscale can score 0.998), and
     when it cannot tell (None) identical descriptors still make it EXACT and a score alone EDITED.
+    `verified`, when the pair's images are at hand: called only for a pair that would be EDITED
+    (simages.copies.verification on its two images); when its local features say the two are different
+    photos (NOT_COPY: burst frames, one scene from two places) the pair is a LOOK_ALIKE, whatever its
+    score; when they cannot tell (UNSURE, None), the score decides.
     NaN scores are NEW. ValueError for another metric."""
     if identical:
         return _confirmed(same_pixels, unsure=Level.EXACT)
@@ -150,10 +157,20 @@ def level_of(
     if cosine >= thresholds.exact:
         return Level.EXACT if same_pixels is None else _confirmed(same_pixels, unsure=Level.EDITED)
     if cosine >= thresholds.edited:
-        return Level.EDITED
+        return _verified(verified)
     if cosine >= thresholds.look_alike:
         return Level.LOOK_ALIKE
     return Level.NEW
+
+
+def _verified(verified: Callable[[], Verification | None] | None) -> Level:
+    """EDITED unless the pair's local features show two different photos (then a LOOK_ALIKE)."""
+    from simages.copies.verification import Verdict
+
+    outcome = verified() if verified is not None else None
+    if outcome is not None and outcome.verdict is Verdict.NOT_COPY:
+        return Level.LOOK_ALIKE
+    return Level.EDITED
 
 
 def _confirmed(same_pixels: Callable[[], bool | None] | None, unsure: Level) -> Level:

@@ -16,11 +16,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from simages.copies.levels import Level
+from simages.copies.pixels import image_files
 from simages.nearest.core.distribution import ScoreDistribution
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.results import Match
 from simages.nearest.core.set_index import SetIndex
-from simages.nearest.duplicates.groups import join_groups
+from simages.nearest.duplicates.groups import join_groups, join_pair_levels
 from simages.nearest.joins.distribution import join_distribution
 from simages.nearest.joins.join import is_self_join
 from simages.nearest.joins.multi import SetMatch, iter_multi_join
@@ -51,6 +53,9 @@ class JoinOutcome:
     join_seconds: float
     # The search used: "exact" (every pair), or "ann-graph" (each image's nearest from the ANN index).
     search: str = "exact"
+    # The duplicates intent: each kept pair's level (same order as `pairs.pairs`; exact for the same
+    # pixels, look-alike where the images' keypoints show two photos); None for similar images.
+    levels: tuple[Level, ...] | None = None
 
 
 @dataclass(eq=False)
@@ -108,7 +113,7 @@ class JoinRunner:
         workers: int = 2,
         cache_entries: int = 8,
         keep: int = DEFAULT_KEEP,
-        groups: Callable[[JoinPairs, bool], list[list[str]]] = join_groups,
+        groups: Callable[[JoinPairs, bool, Sequence[Level] | None], list[list[str]]] = join_groups,
     ) -> None:
         self.settings = settings
         self.descriptors = descriptors
@@ -211,7 +216,11 @@ class JoinRunner:
             pairs_of_images=None if once is None else once.count,
         )
         distribution = join_distribution(a, bs, spec.metric, expand=spec.expand)
-        groups = self.groups(pairs, request.intent == DUPLICATES.name)
+        levels = None
+        if request.intent == DUPLICATES.name:
+            job.phase = "checking the candidate copies on their keypoints"
+            levels = tuple(join_pair_levels(pairs, spec.metric, image_files(self.settings.image_sets)))
+        groups = self.groups(pairs, request.intent == DUPLICATES.name, levels)
         job.finished_at = time.perf_counter()
         return JoinOutcome(
             pairs=pairs,
@@ -222,6 +231,7 @@ class JoinRunner:
             load_seconds=joined_start - load_start,
             join_seconds=join_seconds,
             search="exact" if graph is None else "ann-graph",
+            levels=levels,
         )
 
     def _graph_rows(self, job: JoinJob, a: SetIndex, bs: list[SetIndex]) -> GraphRows | None:

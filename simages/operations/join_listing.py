@@ -90,14 +90,16 @@ def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[s
 def pair_level_reader(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec,
                       files: Callable[[str], Path] | None) -> Callable[[str, str, float], Level]:
     """The duplicate level of a pair of the join (qualified names `set/image`, its score), as `simages
-    duplicates` gives it (nearest.duplicates.exact.pair_levels: exact only for the same pixels when the
-    pair's `files` are known)."""
+    duplicates` gives it (nearest.duplicates.exact.pair_levels: exact only for the same pixels, edited
+    only when not shown to be two photos, when the pair's `files` are known)."""
+    from simages.copies.verification import LocalFeatureCache
     from simages.nearest.duplicates.exact import pair_levels
 
     indexes = [a, *bs]
+    local = LocalFeatureCache()  # an image in several pairs is read once
 
     def level(x: str, y: str, score: float) -> Level:
-        return pair_levels([Pair(x, y, score)], indexes, spec.metric, files)[0]
+        return pair_levels([Pair(x, y, score)], indexes, spec.metric, files, local)[0]
 
     return level
 

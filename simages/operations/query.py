@@ -27,6 +27,7 @@ import numpy as np
 
 from simages.copies.changes import Change, ImageFacts
 from simages.copies.changes import to_json as changes_json
+from simages.copies.levels import Level, is_duplicate
 from simages.naming import InvalidName, list_sets, validate_image_name, validate_set_name
 from simages.nearest.core import display
 from simages.nearest.core.intents import SIMILAR, Intent, descriptor_for, intent_named
@@ -38,6 +39,7 @@ from simages.nearest.sets.cache import DescriptorCache
 from simages.nearest.teaching.query_cost import IndexChoice, QueryCost, explained_key_join
 from simages.nearest.teaching.views import UNSCALED, VIEWS, unscaled_index
 from simages.operations import schema
+from simages.operations.query_levels import match_levels
 from simages.operations.sets import did_you_mean, open_set, read_set, require_same_descriptor
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint, same_version
@@ -286,6 +288,13 @@ class QueryAnswer:
     turns: dict[str, int] = field(default_factory=dict)
     # What changed between the key file and each copy found (exact or edited level; simages.copies.changes).
     changes: dict[str, list[Change]] = field(default_factory=dict)
+    # Each match's duplicate level (the duplicates question only; simages.operations.query_levels).
+    levels: dict[str, Level] = field(default_factory=dict)
+
+    def duplicates(self) -> list[str]:
+        """The matches that are copies of the key (exact or edited level), best first."""
+        return [m.image for m in self.result.matches
+                if m.image in self.levels and is_duplicate(self.levels[m.image])]
 
     @property
     def index(self) -> str:
@@ -302,6 +311,7 @@ class QueryAnswer:
         old = result.to_json()
         old["results"] = [{"name": schema.qualified(result.set, m.image), **m.to_json(),
                            **({"turned": self.turns[m.image]} if m.image in self.turns else {}),
+                           **({"level": self.levels[m.image].value} if m.image in self.levels else {}),
                            **(changes_json(self.changes[m.image]) if m.image in self.changes else {})}
                           for m in result.matches]
         payload.update({key: value for key, value in old.items() if key not in payload})
@@ -391,9 +401,10 @@ def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache,
     facts: Path | ImageFacts | None = (
         key.facts if isinstance(key, VectorKey) else settings.image_sets / key.set_name / key.image
     )
-    changes = copy_changes_of(result, searched, settings, facts, turns, mirrored)
+    levels = match_levels(result, searched, settings, facts)
+    changes = copy_changes_of(result, searched, settings, facts, turns, mirrored, levels)
     turns = turns_confirmed(turns, changes)
-    return QueryAnswer(result, spec, intent, searched.explain(spec.expand), costs[0], turns, changes)
+    return QueryAnswer(result, spec, intent, searched.explain(spec.expand), costs[0], turns, changes, levels)
 
 
 def _turned_file_query(request: QueryRequest, settings: Settings, index: SetIndex, intent: Intent,
@@ -415,9 +426,10 @@ def _turned_file_query(request: QueryRequest, settings: Settings, index: SetInde
     search, costs = _searcher(request, settings, index, spec, choice, key.label(), None)
 
     merged, turns, mirrored = search_oriented(search, np.asarray(raws, dtype=np.float32), request.limit)
-    changes = copy_changes_of(merged, index, settings, key.path, turns, mirrored)
+    levels = match_levels(merged, index, settings, key.path)
+    changes = copy_changes_of(merged, index, settings, key.path, turns, mirrored, levels)
     turns = turns_confirmed(turns, changes)
-    return QueryAnswer(merged, spec, intent, index.explain(spec.expand), costs[0], turns, changes)
+    return QueryAnswer(merged, spec, intent, index.explain(spec.expand), costs[0], turns, changes, levels)
 
 
 def _searcher(request: QueryRequest, settings: Settings, index: SetIndex, spec: QuerySpec,
@@ -446,22 +458,25 @@ def turns_confirmed(turns: dict[str, int], changes: dict[str, list[Change]]) -> 
 
 
 def copy_changes_of(result: KeyResult, index: SetIndex, settings: Settings, key: Path | ImageFacts | None,
-                    turns: dict[str, int], mirrored: set[str]) -> dict[str, list[Change]]:
+                    turns: dict[str, int], mirrored: set[str], levels: dict[str, Level] | None = None
+                    ) -> dict[str, list[Change]]:
     """What changed between the key (its file, or its facts) and each copy found in `result` (the pairs
-    of the exact or edited level in `index`'s duplicates space), where it can be told
-    (simages.copies.changes)."""
+    of the exact or edited level in `index`'s duplicates space: `levels`, else by score alone), where it
+    can be told (simages.copies.changes)."""
     from simages.copies.changes import FactsCache, changes_between, image_facts
-    from simages.copies.levels import is_duplicate, level_of
+    from simages.copies.levels import level_of
     from simages.nearest.core.query_spec import higher_is_better
     from simages.nearest.duplicates.exact import level_thresholds
 
     thresholds = level_thresholds(index)
     kind = "cosine" if higher_is_better(result.metric) else "euclidean"
+    if levels is None:
+        levels = {m.image: level_of(m.score, metric=kind, thresholds=thresholds) for m in result.matches}
     key_facts = image_facts(key) if isinstance(key, Path) else key
     cache = FactsCache()
     found: dict[str, list[Change]] = {}
     for match in result.matches:
-        if not is_duplicate(level_of(match.score, metric=kind, thresholds=thresholds)):
+        if match.image not in levels or not is_duplicate(levels[match.image]):
             continue
         facts = cache.facts(settings.image_sets / index.set_name / match.image)
         found[match.image] = changes_between(key_facts, facts, turn=turns.get(match.image, 0),

@@ -25,6 +25,7 @@ from simages.copies.levels import (
     level_of,
 )
 from simages.copies.pixels import same_pixels
+from simages.copies.verification import LocalFeatureCache, file_verifier
 from simages.naming import list_sets, validate_set_name
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
@@ -33,6 +34,7 @@ from simages.nearest.duplicates.exact import (
     duplicate_groups,
     duplicate_pairs,
     level_thresholds,
+    pair_levels,
 )
 from simages.nearest.joins.join import iter_set_join
 from simages.nearest.sets.cache import DescriptorCache, NotIndexed
@@ -228,25 +230,28 @@ def triage(settings: Settings, request: TriageRequest, cache: DescriptorCache,
     rows = [row for index in new_indexes for row in _rows(index, collection, decisions, settings.root)]
     rows.sort(key=lambda row: (row.level.rank, -(row.score or 0.0), row.image))
     answer = TriageAnswer(new_sets, tuple(index.set_name for index in collection), rows, _groups(rows),
-                          left_out, settings.root, _within_new(new_indexes, decisions))
+                          left_out, settings.root, _within_new(new_indexes, decisions, settings.root))
     if keepers:
         answer.suggest_all()
     return answer
 
 
-def _within_new(new_indexes: list[SetIndex], decisions: list) -> list[list[str]]:
+def _within_new(new_indexes: list[SetIndex], decisions: list, root: Path) -> list[list[str]]:
     """Groups of copies among the new photos: each new set with itself and with the other new sets, at
-    the duplicate threshold, less the pairs the user marked "not a duplicate" or "keep both"."""
+    the duplicate threshold, less the pairs the user marked "not a duplicate" or "keep both" and those
+    whose images show two different photos (simages.copies.verification)."""
     pairs = []
     for number, index in enumerate(new_indexes):
         for other in new_indexes[number:]:
             pairs += duplicate_pairs(index, other if other is not index else None)
     kept = [pair for pair in pairs if not any(d.covers(pair.a, pair.b) for d in decisions)]
-    return duplicate_groups(kept)
+    levels = pair_levels(kept, new_indexes, "cosine", lambda name: image_file(root, name))
+    return duplicate_groups([pair for pair, level in zip(kept, levels, strict=True) if is_duplicate(level)])
 
 
 def _rows(new: SetIndex, collection: list[SetIndex], decisions: list, root: Path) -> list[TriageRow]:
     spec = QuerySpec.parse("cosine", "knn", CANDIDATES, expand=False)
+    local = LocalFeatureCache()  # a new photo is verified against each of its candidates
     found: dict[str, list[tuple[int, float, str]]] = {name: [] for name in new.names}
     for other in collection:
         thresholds = level_thresholds(other)  # the space's own (simages.nearest.duplicates.exact)
@@ -255,9 +260,11 @@ def _rows(new: SetIndex, collection: list[SetIndex], decisions: list, root: Path
                 # Identical stored vectors score 1 up to rounding: only near-1 scores need the check.
                 identical = match.score >= _NEAR_ONE and identical_vectors(
                     new.raw_vector(image), other.raw_vector(match.image))
-                level = level_of(match.score, identical, thresholds=thresholds, same_pixels=partial(
-                    same_pixels, image_file(root, f"{new.set_name}/{image}"),
-                    image_file(root, f"{other.set_name}/{match.image}")))
+                new_file = image_file(root, f"{new.set_name}/{image}")
+                old_file = image_file(root, f"{other.set_name}/{match.image}")
+                level = level_of(match.score, identical, thresholds=thresholds,
+                                 same_pixels=partial(same_pixels, new_file, old_file),
+                                 verified=file_verifier(new_file, old_file, local))
                 found[image].append((level.rank, -float(match.score), f"{other.set_name}/{match.image}"))
     rows = []
     for image in new.names:

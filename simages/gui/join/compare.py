@@ -4,10 +4,10 @@ left/right steps through the pairs, Esc closes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from simages.copies.levels import LevelThresholds, is_duplicate
+from simages.copies.levels import Level, LevelThresholds, is_duplicate
 from simages.gui.urls.image import full_url
 from simages.gui.widgets.controls import format_score, score_label
 from simages.gui.widgets.levels import pair_level
@@ -22,13 +22,15 @@ WINDOW = 500
 
 def view_pair(a_set: str, pair: JoinPair, spec: QuerySpec, levels: LevelThresholds | None = None,
               changed: Callable[[str, str, str, str], str] | None = None,
-              files: Callable[[str], Path] | None = None) -> ViewPair:
+              files: Callable[[str], Path] | None = None, level: Level | None = None) -> ViewPair:
     """The pair in the viewer; with `levels` (a duplicates join) its caption also gives the pair's level
-    and meaning (an exact level confirmed by the pair's `files`, qualified name -> file), and what changed
-    for a copy (`changed`, as the pairs view says it)."""
+    (`level`, the join's own; else from its score, an exact level confirmed by the pair's `files`,
+    qualified name -> file) and meaning, and what changed for a copy (`changed`, as the pairs view says
+    it)."""
     score = f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}"
     if levels is not None:
-        level = pair_level(pair.score, spec.metric, levels, pair_files(files, a_set, pair))
+        if level is None:
+            level = pair_level(pair.score, spec.metric, levels, pair_files(files, a_set, pair))
         score = f"{score} · {level.title}: {level.meaning}"
         copy = changed is not None and is_duplicate(level)
         said = changed(a_set, pair.a, pair.b_set, pair.b) if copy else ""
@@ -43,14 +45,16 @@ def view_pair(a_set: str, pair: JoinPair, spec: QuerySpec, levels: LevelThreshol
 def open_compare(viewer: Viewer, pairs: JoinPairs, position: int, spec: QuerySpec,
                  levels: LevelThresholds | None = None,
                  changed: Callable[[str, str, str, str], str] | None = None,
-                 files: Callable[[str], Path] | None = None) -> None:
+                 files: Callable[[str], Path] | None = None, known: Sequence[Level] | None = None) -> None:
     """Open the viewer on pair `position` (of all kept pairs, best first) with its neighbours in the list
-    the pairs view shows (a self-join's x ~ y and y ~ x once) to step through."""
+    the pairs view shows (a self-join's x ~ y and y ~ x once) to step through; `known`: the join's level
+    of each kept pair (by position)."""
     shown = pairs.distinct if position in pairs.distinct_set else list(range(len(pairs.pairs)))
     index = shown.index(position)
     start = max(0, index - WINDOW)
-    window = [pairs.pairs[p] for p in shown[start : index + WINDOW]]
-    viewer.open([view_pair(pairs.a_set, p, spec, levels, changed, files) for p in window], index - start)
+    window = shown[start : index + WINDOW]
+    viewer.open([view_pair(pairs.a_set, pairs.pairs[p], spec, levels, changed, files,
+                           None if known is None else known[p]) for p in window], index - start)
 
 
 def pair_files(files: Callable[[str], Path] | None, a_set: str, pair: JoinPair) -> tuple[Path, Path] | None:

@@ -6,13 +6,13 @@ join of 10,000 x 10,000 images draws as fast as one of ten.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from nicegui import ui
 
-from simages.copies.levels import LevelThresholds, is_duplicate
+from simages.copies.levels import Level, LevelThresholds, is_duplicate
 from simages.gui.context import GuiContext
 from simages.gui.join.compare import pair_files
 from simages.gui.pages.common import name_caption, thumbnail_img
@@ -64,6 +64,9 @@ class ViewContext:
     changed: Callable[[str, str, str, str], str] | None = None
     # Qualified name -> its file, so an exact level is confirmed by the pair's pixels (None: by score).
     files: Callable[[str], Path] | None = None
+    # The join's own level of each kept pair (JoinOutcome.levels, by position): pixels and keypoints
+    # checked once for the whole join, so the pairs, Compare and the groups agree.
+    known: Sequence[Level] | None = None
 
 
 def split_node(name: str) -> tuple[str, str]:
@@ -106,8 +109,11 @@ def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, sp
         with ui.row().classes("items-center justify-between no-wrap"):
             ui.label(f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}").classes(
                 "join-score").mark("pair-score")
-            level = None if view.levels is None else pair_level(pair.score, spec.metric, view.levels,
-                                                                 pair_files(view.files, a_set, pair))
+            level = None
+            if view.levels is not None:
+                files = pair_files(view.files, a_set, pair)
+                level = (view.known[position] if view.known is not None
+                         else pair_level(pair.score, spec.metric, view.levels, files))
             if level is not None:
                 level_chip(level)
             ui.label(f"#{number}").classes("text-caption text-grey-6")

@@ -280,8 +280,8 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         changed = pair_changes(ctx) if thresholds is not None else None
         files = image_files(ctx.settings.image_sets)
         view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
-            viewer, outcome.pairs, position, spec, thresholds, changed, files), levels=thresholds,
-            changed=changed, files=files)
+            viewer, outcome.pairs, position, spec, thresholds, changed, files, outcome.levels),
+            levels=thresholds, changed=changed, files=files, known=outcome.levels)
         shown = view_page(state, outcome, spec)
         page = shown.page
         if page != state.page:

@@ -93,13 +93,15 @@ def groups_json(ctx: GuiContext, resolved: ResolvedJoin) -> dict[str, Any] | Non
     # A self-join's x ~ y and y ~ x once, as `simages duplicates` lists them.
     pairs = [Pair(node(outcome.pairs.a_set, p.a), node(p.b_set, p.b), p.score)
              for p in (outcome.pairs.pairs[i] for i in outcome.pairs.distinct)]
+    known = [outcome.levels[i] for i in outcome.pairs.distinct] if outcome.levels is not None else None
     threshold = float(spec.param) if spec.predicate == "range" else float("nan")
     within = request.bs == (request.a,)
     sets = (request.a,) if within else (request.a, *request.bs)
     levels: tuple[Level, ...] = ()
     if request.intent == DUPLICATES.name:  # scores in the duplicates space: each pair has its level
         indexes = [ctx.descriptors.get(ctx.settings, name, DUPLICATES) for name in (request.a, *request.bs)]
-        levels = tuple(pair_levels(pairs, indexes, spec.metric, image_files(ctx.settings.image_sets)))
+        levels = tuple(known) if known is not None else tuple(
+            pair_levels(pairs, indexes, spec.metric, image_files(ctx.settings.image_sets)))
     body = DuplicateReport(spec.metric, threshold, pairs, outcome.groups, sets, within, levels).to_json()
     index = schema.ANN if outcome.search == "ann-graph" else schema.BRUTE
     # The JSON schema of every answer (operations.schema), then the report's own keys.

@@ -100,6 +100,8 @@ def result_levels(ctx: GuiContext, answered: Answered) -> dict[str, Level]:
     copy."""
     if answered.levels is None:
         return {}
+    if answered.answer.levels:  # the query's own (simages.operations.query_levels), keypoints checked
+        return dict(answered.answer.levels)
     state, metric = answered.query, answered.result.metric
     image_sets = ctx.settings.image_sets
     upload = ctx.uploads.get(state.upload) if state.upload is not None else None

@@ -36,6 +36,7 @@ from simages.copies.levels import (
     level_of,
 )
 from simages.copies.pixels import same_pixels
+from simages.copies.verification import LocalFeatureCache, file_verifier
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.nearest.core.display import full_precision
 from simages.nearest.core.intents import DUPLICATE_COSINE, UNWHITENED_DUPLICATE_COSINE
@@ -205,18 +206,26 @@ def compared_pairs(a_set: str, b_sets: Iterable[str]) -> Callable[[str, str], bo
 
 
 def pair_levels(pairs: Sequence[Pair], indexes: Sequence[SetIndex], metric: str,
-                files: Callable[[str], Path] | None = None) -> list[Level]:
+                files: Callable[[str], Path] | None = None,
+                local: LocalFeatureCache | None = None) -> list[Level]:
     """The level of each pair (simages.copies.levels): EXACT when the two stored vectors are identical,
     else from its score with the thresholds of the space the sets are compared in (`level_thresholds`).
     `files` (qualified name -> image file, `simages.copies.pixels.image_files`): an EXACT pair is
-    confirmed by its files (the same pixels), else it is EDITED."""
+    confirmed by its files (the same pixels), else it is EDITED; an EDITED pair is verified on the files'
+    local features (simages.copies.verification, features kept in `local`, one cache for the whole call
+    when None): two different photos are a LOOK_ALIKE."""
     by_set = {index.set_name: index for index in indexes}
     thresholds = level_thresholds(indexes[-1] if indexes else None)
+    if files is not None and local is None:
+        local = LocalFeatureCache()
     levels = []
     for pair in pairs:
-        check = None if files is None else partial(same_pixels, files(pair.a), files(pair.b))
+        check = verified = None
+        if files is not None:
+            check = partial(same_pixels, files(pair.a), files(pair.b))
+            verified = file_verifier(files(pair.a), files(pair.b), local)
         levels.append(level_of(pair.score, _identical(pair, by_set), metric=_level_metric(metric),
-                               thresholds=thresholds, same_pixels=check))
+                               thresholds=thresholds, same_pixels=check, verified=verified))
     return levels
 
 

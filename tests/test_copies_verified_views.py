@@ -1,0 +1,115 @@
+"""A pair its descriptors call a copy but whose images are two different photos (burst frames, look-alikes
+of a small collection) is a look-alike in every view: `simages duplicates`, `join`, `query`, `triage`,
+the app's join (pairs, groups, download) -- and a real edited copy stays an edited copy. The descriptors
+are planted (the stored vectors of the look-alike equal the original's, up to noise); the images are real
+photos the repository ships, so only their keypoints can tell."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from simages.cli import main
+from simages.settings import Settings
+from simages.store.fingerprint import Fingerprint
+from simages.store.npz_store import FeatureStore, save_store
+
+DEMO = Path(__file__).resolve().parents[1] / "image_sets" / "demo"
+
+
+def write_store(settings: Settings, name: str, names: list[str], vectors: np.ndarray) -> None:
+    meta = {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca128+qe10"}
+    save_store(settings.store_path(name), FeatureStore(list(names), [Fingerprint(1, 1)] * len(names),
+                                                       np.asarray(vectors, np.float32), meta))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    settings = Settings(root=tmp_path)
+    rng = np.random.default_rng(3)
+    base = np.abs(rng.standard_normal((3, 64))).astype(np.float32) ** 3
+
+    def near(vector):
+        noisy = np.abs(vector * (1 + 0.2 * rng.standard_normal(64))).astype(np.float32)
+        return noisy / np.linalg.norm(noisy)
+
+    archive, inbox = settings.image_sets / "archive", settings.image_sets / "inbox"
+    archive.mkdir(parents=True)
+    inbox.mkdir(parents=True)
+    shutil.copy(DEMO / "people" / "astronaut.jpg", archive / "astronaut.jpg")
+    shutil.copy(DEMO / "space" / "rocket.jpg", archive / "rocket.jpg")
+    with Image.open(DEMO / "people" / "astronaut.jpg") as image:
+        ImageOps.mirror(image.convert("RGB")).resize((384, 384)).save(inbox / "mirrored.jpg", quality=85)
+    shutil.copy(DEMO / "people" / "cameraman.jpg", inbox / "cameraman.jpg")  # another photo
+    unit = base[:2] / np.linalg.norm(base[:2], axis=1, keepdims=True)
+    write_store(settings, "archive", ["astronaut.jpg", "rocket.jpg"], unit)
+    # Both inbox photos score as copies of the astronaut; only the mirrored one is.
+    both = np.vstack([near(base[0]), near(base[0])])
+    write_store(settings, "inbox", ["cameraman.jpg", "mirrored.jpg"], both)
+    return settings
+
+
+def run_json(settings, capsys, *argv):
+    code = main(["--root", str(settings.root), *argv, "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def test_simages_duplicates_calls_the_other_photo_a_look_alike_and_never_groups_it(settings, capsys):
+    data = run_json(settings, capsys, "duplicates", "inbox", "archive")
+    levels = {(p["a"], p["b"]): p["level"] for p in data["pairs"]}
+    assert all(p["score"] < 0.9999 for p in data["pairs"])  # scores of edited copies, not of the same pixels
+    assert levels == {("inbox/cameraman.jpg", "archive/astronaut.jpg"): "look-alike",
+                      ("inbox/mirrored.jpg", "archive/astronaut.jpg"): "edited"}
+    assert data["groups"] == [["archive/astronaut.jpg", "inbox/mirrored.jpg"]]
+
+
+def test_simages_join_with_the_duplicates_intent_says_the_same_levels(settings, capsys):
+    data = run_json(settings, capsys, "join", "inbox", "archive", "--intent", "duplicates")
+    levels = {(p["a"], p["b"]): p["level"] for p in data["pairs"]}
+    assert levels["inbox/cameraman.jpg", "archive/astronaut.jpg"] == "look-alike"
+    assert levels["inbox/mirrored.jpg", "archive/astronaut.jpg"] == "edited"
+
+
+def test_a_duplicates_query_answers_no_duplicate_when_only_look_alikes_pass(settings, capsys):
+    data = run_json(settings, capsys, "query", "inbox/cameraman.jpg", "--set", "archive", "--intent",
+                    "duplicates")
+    assert [(r["name"], r["level"]) for r in data["results"]] == [("archive/astronaut.jpg", "look-alike")]
+    code = main(["--root", str(settings.root), "query", "inbox/cameraman.jpg", "--set", "archive",
+                 "--intent", "duplicates"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "No duplicate of this photo in archive" in out
+    assert "Look-alike" in out
+    copy = run_json(settings, capsys, "query", "inbox/mirrored.jpg", "--set", "archive", "--intent",
+                    "duplicates")
+    assert [(r["name"], r["level"]) for r in copy["results"]] == [("archive/astronaut.jpg", "edited")]
+
+
+def test_triage_moves_the_copy_and_keeps_the_other_photo(settings, capsys):
+    data = run_json(settings, capsys, "triage", "inbox", "--against", "archive")
+    rows = {row["image"]: row for row in data["new"]}
+    assert rows["inbox/mirrored.jpg"]["level"] == "edited"
+    assert rows["inbox/cameraman.jpg"]["level"] == "look-alike"
+
+
+def test_the_apps_join_gives_each_pair_the_same_level_and_groups_copies_only(settings):
+    from simages.jobs.join_runner import DONE, JoinRequest, JoinRunner, run_join
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.sets.cache import DescriptorCache
+
+    runner = JoinRunner(settings, DescriptorCache())
+    spec = QuerySpec.parse("cosine", "range", "0.5", expand=False)
+    job = run_join(runner, JoinRequest("inbox", ("archive",), spec, "duplicates"), timeout=60)
+    assert job.state == DONE, job.error
+    outcome = job.outcome
+    levels = {(p.a, p.b): level.value for p, level in zip(outcome.pairs.pairs, outcome.levels, strict=True)}
+    assert levels == {("cameraman.jpg", "astronaut.jpg"): "look-alike",
+                      ("mirrored.jpg", "astronaut.jpg"): "edited"}
+    assert outcome.groups == [["archive/astronaut.jpg", "inbox/mirrored.jpg"]]
