@@ -85,3 +85,16 @@ def test_keypoints_that_show_two_photos_make_a_passing_pair_a_look_alike():
     assert level_of(0.4, verified=saying(Verdict.NOT_COPY)) is Level.LOOK_ALIKE
     assert level_of(0.1, verified=saying(Verdict.NOT_COPY)) is Level.NEW
     assert asked == []
+
+
+def test_a_candidate_below_the_threshold_is_an_edited_copy_only_on_proof():
+    from simages.copies.verification import PROOF_AGREEMENT, PROOF_INLIERS, Verdict, Verification
+
+    proof = Verification(Verdict.COPY, inliers=PROOF_INLIERS, agreement=PROOF_AGREEMENT)
+    weak = Verification(Verdict.COPY, inliers=PROOF_INLIERS - 1, agreement=1.0)
+    blurry = Verification(Verdict.COPY, inliers=200, agreement=1.0, detailed=False)
+    assert level_of(0.1, verified=lambda: proof, promote=True) is Level.EDITED
+    assert level_of(0.1, verified=lambda: proof) is Level.NEW  # not a candidate: the score decides
+    assert level_of(0.4, verified=lambda: weak, promote=True) is Level.LOOK_ALIKE
+    assert level_of(0.1, verified=lambda: blurry, promote=True) is Level.NEW
+    assert level_of(0.1, verified=lambda: Verification(Verdict.NOT_COPY), promote=True) is Level.NEW

@@ -46,11 +46,14 @@ def settings(tmp_path):
     with Image.open(DEMO / "people" / "astronaut.jpg") as image:
         ImageOps.mirror(image.convert("RGB")).resize((384, 384)).save(inbox / "mirrored.jpg", quality=85)
     shutil.copy(DEMO / "people" / "cameraman.jpg", inbox / "cameraman.jpg")  # another photo
+    with Image.open(DEMO / "space" / "rocket.jpg") as image:  # a turned copy its descriptor misses
+        image.convert("RGB").transpose(Image.Transpose.ROTATE_90).save(inbox / "turned.jpg", quality=90)
     unit = base[:2] / np.linalg.norm(base[:2], axis=1, keepdims=True)
     write_store(settings, "archive", ["astronaut.jpg", "rocket.jpg"], unit)
     # Both inbox photos score as copies of the astronaut; only the mirrored one is.
-    both = np.vstack([near(base[0]), near(base[0])])
-    write_store(settings, "inbox", ["cameraman.jpg", "mirrored.jpg"], both)
+    far = np.abs(rng.standard_normal(64)).astype(np.float32) ** 3
+    both = np.vstack([near(base[0]), near(base[0]), far / np.linalg.norm(far)])
+    write_store(settings, "inbox", ["cameraman.jpg", "mirrored.jpg", "turned.jpg"], both)
     return settings
 
 
@@ -97,6 +100,9 @@ def test_triage_moves_the_copy_and_keeps_the_other_photo(settings, capsys):
     rows = {row["image"]: row for row in data["new"]}
     assert rows["inbox/mirrored.jpg"]["level"] == "edited"
     assert rows["inbox/cameraman.jpg"]["level"] == "look-alike"
+    # Among its nearest collection photos, the turned copy's keypoints prove it is the rocket.
+    assert (rows["inbox/turned.jpg"]["level"], rows["inbox/turned.jpg"]["match"]) == ("edited",
+                                                                                      "archive/rocket.jpg")
 
 
 def test_the_apps_join_gives_each_pair_the_same_level_and_groups_copies_only(settings):
@@ -104,8 +110,12 @@ def test_the_apps_join_gives_each_pair_the_same_level_and_groups_copies_only(set
     from simages.nearest.core.query_spec import QuerySpec
     from simages.nearest.sets.cache import DescriptorCache
 
+    from simages.nearest.core.intents import DUPLICATES
+    from simages.nearest.duplicates.exact import duplicate_threshold
+
     runner = JoinRunner(settings, DescriptorCache())
-    spec = QuerySpec.parse("cosine", "range", "0.5", expand=False)
+    threshold = duplicate_threshold("cosine", DescriptorCache().get(settings, "archive", DUPLICATES))
+    spec = QuerySpec.parse("cosine", "range", str(threshold), expand=False)  # as `simages duplicates`
     job = run_join(runner, JoinRequest("inbox", ("archive",), spec, "duplicates"), timeout=60)
     assert job.state == DONE, job.error
     outcome = job.outcome

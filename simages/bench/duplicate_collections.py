@@ -43,6 +43,7 @@ from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.duplicates.exact import duplicate_threshold, level_thresholds
 from simages.nearest.joins.join import key_join
 from simages.nearest.sets.cache import DescriptorCache
+from simages.operations.triage import PROMOTED
 from simages.settings import Settings
 from simages.store.npz_store import FeatureStore, save_store
 
@@ -99,6 +100,8 @@ class CollectionRow:
     uploads: int = 0
     uploads_false: int = 0
     uploads_false_unturned: int = 0
+    # The same photos as new photos of a triage (upright, the nearest few verified below the threshold).
+    uploads_false_triage: int = 0
     method: str = ""  # the duplicates space the last draw was searched in
 
     @property
@@ -108,6 +111,10 @@ class CollectionRow:
     @property
     def upload_rate_unturned(self) -> float:
         return self.uploads_false_unturned / self.uploads if self.uploads else float("nan")
+
+    @property
+    def upload_rate_triage(self) -> float:
+        return self.uploads_false_triage / self.uploads if self.uploads else float("nan")
 
 
 @dataclass(frozen=True)
@@ -193,19 +200,29 @@ def learn_as_the_app_does(settings: Settings, vectors: BenchVectors) -> None:
 
 
 def _copy_pairs(index, raw: np.ndarray, threshold: float, thresholds, key_file: Path | None = None,
-                files: Callable[[str], Path] | None = None, local: LocalFeatureCache | None = None
-                ) -> list[tuple[str, float]]:
+                files: Callable[[str], Path] | None = None, local: LocalFeatureCache | None = None,
+                promote: int = 0) -> list[tuple[str, float]]:
     """The collection images a key (raw stored-style vector) is a duplicate of, best first, and the score:
     the level as the product decides it (simages.copies.levels.level_of), its edited copies verified on
-    the key's file `key_file` and each image's (`files`: collection image name -> file) keypoints."""
+    the key's file `key_file` and each image's (`files`: collection image name -> file) keypoints; with
+    `promote`, the key's `promote` nearest images are verified even below the threshold, as a triage of a
+    new folder does (simages.operations.triage.PROMOTED)."""
     result = key_join(index, raw, QuerySpec("cosine", "range", threshold, False))
+    matches = {m.image: m.score for m in result.matches}
+    nearest = []
+    if promote:
+        near = key_join(index, raw, QuerySpec("cosine", "knn", promote, False)).matches
+        nearest = [m.image for m in near]
+        for m in near:
+            matches.setdefault(m.image, m.score)
     found = []
-    for m in result.matches:
+    for image, score in sorted(matches.items(), key=lambda item: -item[1]):
         verified = None
         if key_file is not None and files is not None:
-            verified = file_verifier(key_file, files(m.image), local)
-        if is_duplicate(level_of(m.score, thresholds=thresholds, verified=verified)):
-            found.append((m.image, m.score))
+            verified = file_verifier(key_file, files(image), local)
+        level = level_of(score, thresholds=thresholds, verified=verified, promote=image in nearest)
+        if is_duplicate(level):
+            found.append((image, score))
     return found
 
 
@@ -251,7 +268,7 @@ def collection_rows(vectors: BenchVectors, sizes: Sequence[int] = SIZES, seed: i
                     for copy in copies_of.get(original, []):
                         raw = vectors.copies.vectors[copy_row[copy]]
                         found = _copy_pairs(index, raw, threshold, thresholds,
-                                            file_of(vectors.copy_dir, copy), files, local)
+                                            file_of(vectors.copy_dir, copy), files, local, PROMOTED)
                         counts = row.mild if vectors.kinds[copy] in EDITS else row.strong
                         counts.keys += 1
                         hit = any(image == original for image, _ in found)
@@ -266,6 +283,9 @@ def collection_rows(vectors: BenchVectors, sizes: Sequence[int] = SIZES, seed: i
                     row.uploads += 1
                     row.uploads_false += any(turned)
                     row.uploads_false_unturned += bool(turned[0])
+                    row.uploads_false_triage += bool(_copy_pairs(
+                        index, vectors.turned_uploads[upload][0], threshold, thresholds,
+                        file_of(vectors.photo_dir, upload), files, local, PROMOTED))
             row.draws += 1
         if row.draws:
             rows.append(row)
@@ -348,7 +368,8 @@ def print_collection_rows(rows: Sequence[CollectionRow]) -> None:
           f"uploads <= {FLOORS['uploads']:.0%})")
     width = max(len(r.label) + (len(r.method) + 3 if r.method else 0) for r in rows)
     print(f"{'collection':<{width}}  {'draws':>5}  {'mild P':>6}  {'R':>5}  {'F1':>5}  {'strong P':>8}  "
-          f"{'R':>5}  {'F1':>5}  {'top-1':>5}  {'uploads called dup.':>19}  {'(unturned)':>10}")
+          f"{'R':>5}  {'F1':>5}  {'top-1':>5}  {'uploads called dup.':>19}  {'(unturned)':>10}  "
+          f"{'(in a triage)':>13}")
     for row in rows:
         top1 = float(np.mean(row.top1)) if row.top1 else float("nan")
         label = f"{row.label} [{row.method}]" if row.method else row.label
@@ -356,7 +377,8 @@ def print_collection_rows(rows: Sequence[CollectionRow]) -> None:
                   if row.strong.keys else f"{'-':>8}  {'-':>5}  {'-':>5}")
         uploads = f"{row.uploads_false}/{row.uploads} = {row.upload_rate:.1%}" if row.uploads else "-"
         unturned = f"{row.upload_rate_unturned:.1%}" if row.uploads else "-"
+        triage = f"{row.upload_rate_triage:.1%}" if row.uploads else "-"
         print(f"{label:<{width}}  {row.draws:>5}  {row.mild.precision:6.3f}  {row.mild.recall:5.3f}  "
-              f"{row.mild.f1:5.3f}  {strong}  {top1:5.3f}  {uploads:>19}  {unturned:>10}")
+              f"{row.mild.f1:5.3f}  {strong}  {top1:5.3f}  {uploads:>19}  {unturned:>10}  {triage:>13}")
     print("(strong columns are empty without --strong; the all-other-sets row compares sets as indexed, so "
           "its uploads are not turned and it has no top-1)\n")

@@ -131,6 +131,7 @@ def level_of(
     thresholds: LevelThresholds = DEFAULT_THRESHOLDS,
     same_pixels: Callable[[], bool | None] | None = None,
     verified: Callable[[], Verification | None] | None = None,
+    promote: bool = False,
 ) -> Level:
     """The level of a pair whose duplicates-space score is `score`: a cosine similarity (`metric`
     "cosine", unitless, in [-1, 1]) or a Euclidean distance between unit vectors ("euclidean", in [0, 2]).
@@ -142,7 +143,10 @@ def level_of(
     `verified`, when the pair's images are at hand: called only for a pair that would be EDITED
     (simages.copies.verification on its two images); when its local features say the two are different
     photos (NOT_COPY: burst frames, one scene from two places) the pair is a LOOK_ALIKE, whatever its
-    score; when they cannot tell (UNSURE, None), the score decides.
+    score; when they cannot tell (UNSURE, None), the score decides. `promote` (a pair that is one of a
+    key's few nearest candidates, simages.operations.triage): a pair below the edited threshold is also
+    verified, and is EDITED when its keypoints prove a copy beyond doubt (`Verification.proves_copy`: a
+    turned, collaged or pillarboxed copy the global descriptor scores low).
     NaN scores are NEW. ValueError for another metric."""
     if identical:
         return _confirmed(same_pixels, unsure=Level.EXACT)
@@ -158,6 +162,10 @@ def level_of(
         return Level.EXACT if same_pixels is None else _confirmed(same_pixels, unsure=Level.EDITED)
     if cosine >= thresholds.edited:
         return _verified(verified)
+    if promote and verified is not None:
+        outcome = verified()
+        if outcome is not None and outcome.proves_copy:
+            return Level.EDITED
     if cosine >= thresholds.look_alike:
         return Level.LOOK_ALIKE
     return Level.NEW

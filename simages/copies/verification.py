@@ -66,6 +66,11 @@ BLOCK_BLUR = 1.5
 # nothing (a blurred copy, a sky, a 64-px thumbnail): the pair is UNSURE, and its score alone decides.
 MIN_KEYPOINTS = 100
 MIN_SOURCE_PIXELS = 128 * 128
+# A pair whose global score is *below* the duplicate threshold is called a copy only on stronger proof,
+# since it is looked for among several candidates of each key (simages.copies.levels.level_of's
+# `promote`): PROOF_INLIERS matches on one homography and PROOF_AGREEMENT of the blocks.
+PROOF_INLIERS = 25
+PROOF_AGREEMENT = 0.6
 _MIN_MATCHES = 8
 
 
@@ -89,10 +94,20 @@ class Verification:
     agreement: float = 0.0
     mirrored: bool = False
     turn: int | None = None
+    # Both images had enough pixels to be compared (MIN_SOURCE_PIXELS): a small thumbnail's match can be
+    # a chance one.
+    detailed: bool = True
 
     @property
     def is_copy(self) -> bool:
         return self.verdict is Verdict.COPY
+
+    @property
+    def proves_copy(self) -> bool:
+        """A copy beyond doubt (PROOF_INLIERS, PROOF_AGREEMENT, both images detailed): enough to call a
+        pair a copy that its global score missed (a turned, collaged or pillarboxed copy)."""
+        return (self.is_copy and self.detailed and self.inliers >= PROOF_INLIERS
+                and self.agreement >= PROOF_AGREEMENT)
 
 
 @dataclass(frozen=True)
@@ -163,15 +178,16 @@ def verify(a: LocalFeatures, b: LocalFeatures) -> Verification:
         found = _homography(view, b.view)
         if found is not None and (best is None or found[0] > best[0]):
             best = (found[0], mirrored, found[1])
-            if found[0] >= MIN_INLIERS and _agreement(view.grey, b.view.grey, found[1]) >= MIN_AGREEMENT:
-                break  # a copy as it is: no need to try the mirror image
+            if found[0] >= PROOF_INLIERS and _agreement(view.grey, b.view.grey, found[1]) >= PROOF_AGREEMENT:
+                break  # a copy as it is beyond doubt: the mirror image would not match better
     if best is not None:
         inliers, mirrored, homography = best
         agreement = _agreement((a.mirrored if mirrored else a.view).grey, b.view.grey, homography)
         if inliers >= MIN_INLIERS and agreement >= MIN_AGREEMENT:
             if np.linalg.det(homography[:2, :2]) < 0:  # the homography itself mirrors
                 mirrored, homography = not mirrored, homography @ np.diag([-1.0, 1.0, 1.0])
-            return Verification(Verdict.COPY, inliers, agreement, mirrored, _turn(homography))
+            detailed = min(a.source_pixels, b.source_pixels) >= MIN_SOURCE_PIXELS
+            return Verification(Verdict.COPY, inliers, agreement, mirrored, _turn(homography), detailed)
     else:
         inliers, mirrored, agreement = 0, False, 0.0
     enough = (min(len(a), len(b)) >= MIN_KEYPOINTS

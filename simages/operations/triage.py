@@ -48,6 +48,10 @@ from simages.triage.plan import Move, Plan, new_plan_id, planned_move
 
 # Candidates looked at per new photo in each collection set: the best one may be marked "not a duplicate".
 CANDIDATES = 5
+# Of those, over all collection sets, the nearest few are verified on their keypoints even below the
+# duplicate threshold (simages.copies.levels.level_of's `promote`): a turned, collaged or pillarboxed copy
+# scores low but is near; more would cost a verification each (about 0.1 s) for little.
+PROMOTED = 3
 _NEAR_ONE = 0.99
 
 
@@ -252,20 +256,23 @@ def _within_new(new_indexes: list[SetIndex], decisions: list, root: Path) -> lis
 def _rows(new: SetIndex, collection: list[SetIndex], decisions: list, root: Path) -> list[TriageRow]:
     spec = QuerySpec.parse("cosine", "knn", CANDIDATES, expand=False)
     local = LocalFeatureCache()  # a new photo is verified against each of its candidates
-    found: dict[str, list[tuple[int, float, str]]] = {name: [] for name in new.names}
+    candidates: dict[str, list[tuple[float, SetIndex, str]]] = {name: [] for name in new.names}
     for other in collection:
-        thresholds = level_thresholds(other)  # the space's own (simages.nearest.duplicates.exact)
         for image, matches in iter_set_join(new, other, spec):
-            for match in matches:
-                # Identical stored vectors score 1 up to rounding: only near-1 scores need the check.
-                identical = match.score >= _NEAR_ONE and identical_vectors(
-                    new.raw_vector(image), other.raw_vector(match.image))
-                new_file = image_file(root, f"{new.set_name}/{image}")
-                old_file = image_file(root, f"{other.set_name}/{match.image}")
-                level = level_of(match.score, identical, thresholds=thresholds,
-                                 same_pixels=partial(same_pixels, new_file, old_file),
-                                 verified=file_verifier(new_file, old_file, local))
-                found[image].append((level.rank, -float(match.score), f"{other.set_name}/{match.image}"))
+            candidates[image] += [(float(match.score), other, match.image) for match in matches]
+    found: dict[str, list[tuple[int, float, str]]] = {name: [] for name in new.names}
+    for image, scored in candidates.items():
+        new_file = image_file(root, f"{new.set_name}/{image}")
+        scored.sort(key=lambda candidate: -candidate[0])
+        for number, (score, other, match) in enumerate(scored):
+            # Identical stored vectors score 1 up to rounding: only near-1 scores need the check.
+            identical = score >= _NEAR_ONE and identical_vectors(new.raw_vector(image),
+                                                                 other.raw_vector(match))
+            old_file = image_file(root, f"{other.set_name}/{match}")
+            level = level_of(score, identical, thresholds=level_thresholds(other),
+                             same_pixels=partial(same_pixels, new_file, old_file),
+                             verified=file_verifier(new_file, old_file, local), promote=number < PROMOTED)
+            found[image].append((level.rank, -score, f"{other.set_name}/{match}"))
     rows = []
     for image in new.names:
         name = f"{new.set_name}/{image}"
