@@ -107,11 +107,10 @@ def test_triage_moves_the_copy_and_keeps_the_other_photo(settings, capsys):
 
 def test_the_apps_join_gives_each_pair_the_same_level_and_groups_copies_only(settings):
     from simages.jobs.join_runner import DONE, JoinRequest, JoinRunner, run_join
-    from simages.nearest.core.query_spec import QuerySpec
-    from simages.nearest.sets.cache import DescriptorCache
-
     from simages.nearest.core.intents import DUPLICATES
+    from simages.nearest.core.query_spec import QuerySpec
     from simages.nearest.duplicates.exact import duplicate_threshold
+    from simages.nearest.sets.cache import DescriptorCache
 
     runner = JoinRunner(settings, DescriptorCache())
     threshold = duplicate_threshold("cosine", DescriptorCache().get(settings, "archive", DUPLICATES))
@@ -123,3 +122,32 @@ def test_the_apps_join_gives_each_pair_the_same_level_and_groups_copies_only(set
     assert levels == {("cameraman.jpg", "astronaut.jpg"): "look-alike",
                       ("mirrored.jpg", "astronaut.jpg"): "edited"}
     assert outcome.groups == [["archive/astronaut.jpg", "inbox/mirrored.jpg"]]
+
+
+def test_the_apps_join_shows_its_pairs_before_their_keypoints_are_checked(settings, monkeypatch):
+    import threading
+
+    from simages.jobs import join_runner
+    from simages.jobs.join_runner import DONE, JoinRequest, JoinRunner
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.sets.cache import DescriptorCache
+
+    release, entered = threading.Event(), threading.Event()
+    checked = join_runner.join_pair_levels
+
+    def slow_check(*args, **kwargs):
+        entered.set()
+        release.wait(30)
+        return checked(*args, **kwargs)
+
+    monkeypatch.setattr(join_runner, "join_pair_levels", slow_check)
+    runner = JoinRunner(settings, DescriptorCache())
+    job = runner.start(JoinRequest("inbox", ("archive",), QuerySpec.parse("cosine", "range", "0.5"),
+                                   "duplicates"))
+    assert entered.wait(30)  # the keypoints are being checked: the pairs are already out
+    assert job.state == DONE and job.outcome.checking
+    assert job.outcome.levels is None and job.outcome.groups == [] and job.outcome.pairs.pairs
+    release.set()
+    assert job.wait(30)
+    assert not job.outcome.checking and len(job.outcome.levels) == len(job.outcome.pairs.pairs)
+    assert ["archive/astronaut.jpg", "inbox/mirrored.jpg"] in job.outcome.groups

@@ -10,6 +10,7 @@ joined again. Two tabs asking for the same join share one job.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import OrderedDict
@@ -54,8 +55,11 @@ class JoinOutcome:
     # The search used: "exact" (every pair), or "ann-graph" (each image's nearest from the ANN index).
     search: str = "exact"
     # The duplicates intent: each kept pair's level (same order as `pairs.pairs`; exact for the same
-    # pixels, look-alike where the images' keypoints show two photos); None for similar images.
+    # pixels, look-alike where the images' keypoints show two photos); None for similar images, and while
+    # `checking`: the pairs are shown at once, their keypoints checked after (about 0.1 s a pair of
+    # photos), then the outcome is replaced by one with the levels and the groups of verified copies.
     levels: tuple[Level, ...] | None = None
+    checking: bool = False
 
 
 @dataclass(eq=False)
@@ -160,7 +164,8 @@ class JoinRunner:
         try:
             with self._slots:
                 job.outcome = self._compute(job)
-                job.state = DONE
+                job.state = DONE  # the pairs are shown; a duplicates join's keypoints are checked next
+                self._verify(job)
         except JoinCancelled:
             job.state = CANCELLED
             self._forget(job)
@@ -216,11 +221,8 @@ class JoinRunner:
             pairs_of_images=None if once is None else once.count,
         )
         distribution = join_distribution(a, bs, spec.metric, expand=spec.expand)
-        levels = None
-        if request.intent == DUPLICATES.name:
-            job.phase = "checking the candidate copies on their keypoints"
-            levels = tuple(join_pair_levels(pairs, spec.metric, image_files(self.settings.image_sets)))
-        groups = self.groups(pairs, request.intent == DUPLICATES.name, levels)
+        copies = request.intent == DUPLICATES.name
+        groups = [] if copies else self.groups(pairs, False, None)
         job.finished_at = time.perf_counter()
         return JoinOutcome(
             pairs=pairs,
@@ -231,8 +233,20 @@ class JoinRunner:
             load_seconds=joined_start - load_start,
             join_seconds=join_seconds,
             search="exact" if graph is None else "ann-graph",
-            levels=levels,
+            checking=copies,
         )
+
+    def _verify(self, job: JoinJob) -> None:
+        """The levels of a finished duplicates join's pairs (keypoints checked) and its groups of verified
+        copies, published as a new outcome once all are known."""
+        outcome = job.outcome
+        if outcome is None or not outcome.checking:
+            return
+        pairs = outcome.pairs
+        files = image_files(self.settings.image_sets)
+        levels = tuple(join_pair_levels(pairs, job.request.spec.metric, files))
+        job.outcome = dataclasses.replace(outcome, levels=levels, groups=self.groups(pairs, True, levels),
+                                          checking=False)
 
     def _graph_rows(self, job: JoinJob, a: SetIndex, bs: list[SetIndex]) -> GraphRows | None:
         """Duplicates within one large set through its ANN kNN graph (`operations.join.graph_search`), or

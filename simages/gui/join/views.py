@@ -67,6 +67,8 @@ class ViewContext:
     # The join's own level of each kept pair (JoinOutcome.levels, by position): pixels and keypoints
     # checked once for the whole join, so the pairs, Compare and the groups agree.
     known: Sequence[Level] | None = None
+    # The join's keypoints are still being checked: levels are the scores' until they are.
+    checking: bool = False
 
 
 def split_node(name: str) -> tuple[str, str]:
@@ -116,6 +118,8 @@ def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, sp
                          else pair_level(pair.score, spec.metric, view.levels, files))
             if level is not None:
                 level_chip(level)
+                if view.checking:
+                    ui.label("checking keypoints…").classes("text-caption text-grey-6").mark("pair-checking")
             ui.label(f"#{number}").classes("text-caption text-grey-6")
         if level is not None and is_duplicate(level) and view.changed is not None:
             said = view.changed(a_set, pair.a, pair.b_set, pair.b)

@@ -222,7 +222,8 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             summary.text = "Joining…"
             timer.active = True
             return
-        timer.active = False
+        # A duplicates join's pairs are shown while their keypoints are checked; drawn again after.
+        timer.active = job.state == DONE and job.outcome is not None and job.outcome.checking
         progress_box.set_visibility(False)
         if not tab.to_draw(job):
             return
@@ -279,9 +280,12 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         thresholds = join_levels(ctx, resolved.request)
         changed = pair_changes(ctx) if thresholds is not None else None
         files = image_files(ctx.settings.image_sets)
+        # While the keypoints are checked (a background step), pairs show the level of their score alone.
+        checked_files = None if outcome.checking else files
         view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
-            viewer, outcome.pairs, position, spec, thresholds, changed, files, outcome.levels),
-            levels=thresholds, changed=changed, files=files, known=outcome.levels)
+            viewer, outcome.pairs, position, spec, thresholds, changed, checked_files, outcome.levels),
+            levels=thresholds, changed=changed, files=checked_files, known=outcome.levels,
+            checking=outcome.checking)
         shown = view_page(state, outcome, spec)
         page = shown.page
         if page != state.page:
@@ -292,7 +296,10 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                               on_change=lambda e: go_to_page(e.value)).props(
                     "max-pages=9 boundary-numbers").mark("pager")
         with content:
-            if state.view == "groups":
+            if state.view == "groups" and outcome.checking:
+                ui.label("Checking each pair's keypoints before grouping the copies…").classes(
+                    "text-body1").mark("groups-checking")
+            elif state.view == "groups":
                 ui.label(group_summary(outcome.groups)).classes("text-body1").mark("group-summary")
                 if not outcome.groups:
                     ui.label("No two images are linked by a passing pair.").classes("text-grey-7")

@@ -46,7 +46,7 @@ class JoinTab:
     listed: JoinState
     resolved: ResolvedJoin | None = None
     job: JoinJob | None = None
-    drawn: JoinJob | None = None
+    drawn: tuple[JoinJob, object] | None = None
     teaching: TeachingMemory = field(default_factory=TeachingMemory)
 
     def started(self, job: JoinJob) -> None:
@@ -54,10 +54,12 @@ class JoinTab:
         self.job, self.drawn = job, None
 
     def to_draw(self, job: JoinJob) -> bool:
-        """Whether the finished `job` still has to be drawn (True once per job)."""
-        if self.drawn is job:
+        """Whether the finished `job` still has to be drawn: once per job, and once more when its outcome
+        is replaced (a duplicates join whose keypoints were checked after its pairs were shown)."""
+        outcome = getattr(job, "outcome", None)
+        if self.drawn is not None and self.drawn[0] is job and self.drawn[1] is outcome:
             return False
-        self.drawn = job
+        self.drawn = (job, outcome)
         return True
 
 
