@@ -173,7 +173,9 @@ def verify(a: LocalFeatures, b: LocalFeatures) -> Verification:
     """Whether `a` and `b` show one photo (COPY), two (NOT_COPY), or too little texture to tell (UNSURE).
     `a` is tried as it is and mirrored; turns, crops, resizes and perspective come with the homography."""
     best: tuple[int, bool, Any] | None = None
-    for mirrored in (False, True):
+    # Too few keypoints to fit a homography (a flat image): no need to find the mirror image's.
+    views = (False, True) if min(len(a), len(b)) >= _MIN_MATCHES else ()
+    for mirrored in views:
         view = a.mirrored if mirrored else a.view
         found = _homography(view, b.view)
         if found is not None and (best is None or found[0] > best[0]):
