@@ -69,8 +69,11 @@ def test_simages_duplicates_calls_the_other_photo_a_look_alike_and_never_groups_
     levels = {(p["a"], p["b"]): p["level"] for p in data["pairs"]}
     assert all(p["score"] < 0.9999 for p in data["pairs"])  # scores of edited copies, not of the same pixels
     assert levels == {("inbox/cameraman.jpg", "archive/astronaut.jpg"): "look-alike",
-                      ("inbox/mirrored.jpg", "archive/astronaut.jpg"): "edited"}
-    assert data["groups"] == [["archive/astronaut.jpg", "inbox/mirrored.jpg"]]
+                      ("inbox/mirrored.jpg", "archive/astronaut.jpg"): "edited",
+                      # below the threshold, but one of the new photo's nearest and proved by keypoints
+                      ("inbox/turned.jpg", "archive/rocket.jpg"): "edited"}
+    assert data["groups"] == [["archive/astronaut.jpg", "inbox/mirrored.jpg"],
+                              ["archive/rocket.jpg", "inbox/turned.jpg"]]
 
 
 def test_simages_join_with_the_duplicates_intent_says_the_same_levels(settings, capsys):
@@ -151,3 +154,12 @@ def test_the_apps_join_shows_its_pairs_before_their_keypoints_are_checked(settin
     assert job.wait(30)
     assert not job.outcome.checking and len(job.outcome.levels) == len(job.outcome.pairs.pairs)
     assert ["archive/astronaut.jpg", "inbox/mirrored.jpg"] in job.outcome.groups
+
+
+def test_the_duplicates_table_marks_a_copy_found_below_the_threshold(settings, capsys):
+    code = main(["--root", str(settings.root), "duplicates", "inbox", "archive"])
+    out = capsys.readouterr().out
+    assert code == 0
+    turned = next(line for line in out.splitlines() if "inbox/turned.jpg  archive/rocket.jpg" in line)
+    assert "Edited copy" in turned and turned.endswith(" *")
+    assert "* below the threshold, but one of the new photo's nearest and a copy by its keypoints" in out

@@ -206,7 +206,7 @@ def _copy_pairs(index, raw: np.ndarray, threshold: float, thresholds, key_file: 
     the level as the product decides it (simages.copies.levels.level_of), its edited copies verified on
     the key's file `key_file` and each image's (`files`: collection image name -> file) keypoints; with
     `promote`, the key's `promote` nearest images are verified even below the threshold, as a triage of a
-    new folder does (simages.operations.triage.PROMOTED)."""
+    new folder does (simages.copies.verification.PROMOTED)."""
     result = key_join(index, raw, QuerySpec("cosine", "range", threshold, False))
     matches = {m.image: m.score for m in result.matches}
     nearest = []

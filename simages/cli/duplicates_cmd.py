@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
@@ -34,7 +35,7 @@ from simages.cli.join_cmd import progress_bar
 from simages.cli.output import check_target, output_to
 from simages.copies.levels import Level
 from simages.nearest.core.intents import DUPLICATES
-from simages.nearest.core.query_spec import METRICS
+from simages.nearest.core.query_spec import METRICS, higher_is_better
 from simages.settings import Settings
 from simages.wording import plural
 
@@ -248,8 +249,16 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     for number, group in enumerate(groups, 1):
         out.write(f"{number:>{width}}. {plural(len(group), 'image')}: {', '.join(group)}\n")
     out.write(f"\nPairs, best first:\n{'score':>10}  {'level':<11}  a  b\n")
+    below = False
     for number, pair in enumerate(report.pairs):
         level = report.level(number).title
-        out.write(f"{format_score(pair.score, report.metric):>10}  {level:<11}  {pair.a}  {pair.b}\n")
+        passed = pair.score >= report.threshold if higher_is_better(report.metric) else (
+            pair.score <= report.threshold)
+        mark = "" if passed or math.isnan(report.threshold) else " *"
+        below = below or bool(mark)
+        out.write(f"{format_score(pair.score, report.metric):>10}  {level:<11}  {pair.a}  {pair.b}{mark}\n")
         if changed[number]:
             out.write(f"{'':>10}  {'':<11}  changed: {describe(changed[number])}\n")
+    if below:
+        out.write("* below the threshold, but one of the new photo's nearest and a copy by its keypoints (a "
+                  "turned, collaged or framed copy scores low)\n")

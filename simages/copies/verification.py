@@ -71,6 +71,10 @@ MIN_SOURCE_PIXELS = 128 * 128
 # `promote`): PROOF_INLIERS matches on one homography and PROOF_AGREEMENT of the blocks.
 PROOF_INLIERS = 25
 PROOF_AGREEMENT = 0.6
+# How many of a new photo's nearest collection photos are verified even below the threshold (triage,
+# `simages duplicates NEW SET ...`): a turned, collaged or pillarboxed copy scores low but is near; each
+# one more costs a verification (about 0.1 s) for little.
+PROMOTED = 3
 _MIN_MATCHES = 8
 
 

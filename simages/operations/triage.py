@@ -25,7 +25,7 @@ from simages.copies.levels import (
     level_of,
 )
 from simages.copies.pixels import same_pixels
-from simages.copies.verification import LocalFeatureCache, file_verifier
+from simages.copies.verification import PROMOTED, LocalFeatureCache, file_verifier
 from simages.naming import list_sets, validate_set_name
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
@@ -48,10 +48,6 @@ from simages.triage.plan import Move, Plan, new_plan_id, planned_move
 
 # Candidates looked at per new photo in each collection set: the best one may be marked "not a duplicate".
 CANDIDATES = 5
-# Of those, over all collection sets, the nearest few are verified on their keypoints even below the
-# duplicate threshold (simages.copies.levels.level_of's `promote`): a turned, collaged or pillarboxed copy
-# scores low but is near; more would cost a verification each (about 0.1 s) for little.
-PROMOTED = 3
 _NEAR_ONE = 0.99
 
 

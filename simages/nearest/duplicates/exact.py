@@ -17,6 +17,7 @@ stay unambiguous.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from simages.copies.levels import (
     level_of,
 )
 from simages.copies.pixels import same_pixels
-from simages.copies.verification import LocalFeatureCache, file_verifier
+from simages.copies.verification import PROMOTED, LocalFeatureCache, file_verifier
 from simages.extraction.descriptor_spec import DescriptorSpec
 from simages.nearest.core.display import full_precision
 from simages.nearest.core.intents import DUPLICATE_COSINE, UNWHITENED_DUPLICATE_COSINE
@@ -207,13 +208,15 @@ def compared_pairs(a_set: str, b_sets: Iterable[str]) -> Callable[[str, str], bo
 
 def pair_levels(pairs: Sequence[Pair], indexes: Sequence[SetIndex], metric: str,
                 files: Callable[[str], Path] | None = None,
-                local: LocalFeatureCache | None = None) -> list[Level]:
+                local: LocalFeatureCache | None = None,
+                promoted: set[tuple[str, str]] | None = None) -> list[Level]:
     """The level of each pair (simages.copies.levels): EXACT when the two stored vectors are identical,
     else from its score with the thresholds of the space the sets are compared in (`level_thresholds`).
     `files` (qualified name -> image file, `simages.copies.pixels.image_files`): an EXACT pair is
     confirmed by its files (the same pixels), else it is EDITED; an EDITED pair is verified on the files'
     local features (simages.copies.verification, features kept in `local`, one cache for the whole call
-    when None): two different photos are a LOOK_ALIKE."""
+    when None): two different photos are a LOOK_ALIKE. A pair in `promoted` (one of a new photo's nearest)
+    is verified even below the threshold, and is EDITED when its keypoints prove a copy."""
     by_set = {index.set_name: index for index in indexes}
     thresholds = level_thresholds(indexes[-1] if indexes else None)
     if files is not None and local is None:
@@ -225,7 +228,8 @@ def pair_levels(pairs: Sequence[Pair], indexes: Sequence[SetIndex], metric: str,
             check = partial(same_pixels, files(pair.a), files(pair.b))
             verified = file_verifier(files(pair.a), files(pair.b), local)
         levels.append(level_of(pair.score, _identical(pair, by_set), metric=_level_metric(metric),
-                               thresholds=thresholds, same_pixels=check, verified=verified))
+                               thresholds=thresholds, same_pixels=check, verified=verified,
+                               promote=promoted is not None and (pair.a, pair.b) in promoted))
     return levels
 
 
@@ -312,19 +316,49 @@ def find_duplicates(
         threshold = duplicate_threshold(metric, first)
     if len(indexes) == 1:
         pairs = duplicate_pairs(first, None, threshold, metric)
-    else:
-        pairs = [pair for other in indexes[1:] for pair in duplicate_pairs(first, other, threshold, metric)]
-        pairs = sort_pairs(pairs, metric)
-    return report_of(indexes, pairs, threshold, metric, files)
+        return report_of(indexes, pairs, threshold, metric, files)
+    pairs = [pair for other in indexes[1:] for pair in duplicate_pairs(first, other, threshold, metric)]
+    candidates: list[Pair] = []
+    if files is not None:  # new photos against the collection: their nearest are verified too
+        candidates = nearest_candidates(first, indexes[1:], metric, PROMOTED, {(p.a, p.b) for p in pairs})
+    below = {(p.a, p.b) for p in candidates}
+    report = report_of(indexes, sort_pairs(pairs + candidates, metric), threshold, metric, files, below)
+    if not candidates:
+        return report
+    # A candidate below the threshold is listed only when its keypoints made it a copy.
+    kept = [number for number, pair in enumerate(report.pairs)
+            if (pair.a, pair.b) not in below or is_duplicate(report.levels[number])]
+    return dataclasses.replace(report, pairs=[report.pairs[n] for n in kept],
+                               levels=tuple(report.levels[n] for n in kept))
+
+
+def nearest_candidates(a: SetIndex, others: Sequence[SetIndex], metric: str, count: int,
+                       known: set[tuple[str, str]]) -> list[Pair]:
+    """Each image of `a`'s `count` nearest images over all of `others` (qualified names), less the pairs
+    already `known`: the candidates a question about new photos verifies below the threshold."""
+    spec = QuerySpec.parse(metric, "knn", count, expand=False)
+    nearest: dict[str, list[Pair]] = {}
+    for other in others:
+        for a_image, matches in iter_set_join(a, other, spec):
+            left = qualified(a.set_name, a_image)
+            nearest.setdefault(left, []).extend(
+                Pair(left, qualified(other.set_name, m.image), m.score) for m in matches)
+    chosen = []
+    for found in nearest.values():
+        for pair in sort_pairs(found, metric)[:count]:
+            if (pair.a, pair.b) not in known:
+                chosen.append(pair)
+    return chosen
 
 
 def report_of(
     indexes: Sequence[SetIndex], pairs: list[Pair], threshold: float, metric: str,
-    files: Callable[[str], Path] | None = None,
+    files: Callable[[str], Path] | None = None, promoted: set[tuple[str, str]] | None = None,
 ) -> DuplicateReport:
-    """The report of `pairs` (best first) found in `indexes` at `threshold`: their levels, and groups of
-    copies (pairs of a duplicate level only: look-alikes never group) that do not chain."""
-    levels = pair_levels(pairs, indexes, metric, files)
+    """The report of `pairs` (best first) found in `indexes` at `threshold`: their levels (`promoted`:
+    the pairs verified even below the threshold), and groups of copies (pairs of a duplicate level only:
+    look-alikes never group) that do not chain."""
+    levels = pair_levels(pairs, indexes, metric, files, promoted=promoted)
     copies = [pair for pair, level in zip(pairs, levels, strict=True) if is_duplicate(level)]
     compared = None if len(indexes) == 1 else compared_pairs(indexes[0].set_name,
                                                              [index.set_name for index in indexes[1:]])
