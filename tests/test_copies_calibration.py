@@ -27,6 +27,16 @@ def test_recall_false_pairs_and_precision_are_counted_at_the_threshold():
     assert recall == pytest.approx(2 / 3) and false_pairs == 2 and precision == pytest.approx(2 / 4)
 
 
+def test_pairs_whose_images_show_two_photos_are_neither_found_nor_false():
+    photos = np.eye(4)
+    copies = unit(np.array([[1.0, 0.1, 0, 0], [0, 1.0, 0.9, 0], [0, 0, 0.2, 1.0]]))
+    # The keypoints say copy 1 ~ photo 2 and copy 2 ~ photo 3 are two photos: only true pairs remain.
+    shown = {(1, 2), (2, 3)}
+    recall, false_pairs, precision = score_copies(copies, photos, np.array([0, 1, 2]), threshold=0.5,
+                                                  two_photos=lambda copy, photo: (copy, photo) in shown)
+    assert recall == pytest.approx(2 / 3) and false_pairs == 0 and precision == 1.0
+
+
 def test_calibrate_on_the_users_photos_is_kept_and_shown(weights_path: Path, tmp_path: Path, capsys):
     folder = tmp_path / "image_sets" / "holidays"
     folder.mkdir(parents=True)

@@ -41,6 +41,22 @@ def test_new_shots_of_the_same_scenes_are_counted_as_wrongly_called_copies():
     assert distinct.rate < 0.05
 
 
+def test_new_shots_whose_images_show_other_photos_are_not_called_copies():
+    vectors = _bursts(40, 3)
+    scored = estimate_new_photos("gap+l2", vectors, sets=1)
+    asked = []
+
+    def two_photos(i, j):
+        asked.append((i, j))
+        return True
+
+    verified = estimate_new_photos("gap+l2", vectors, sets=1, two_photos=two_photos)
+    unsure = estimate_new_photos("gap+l2", vectors, sets=1, two_photos=lambda i, j: False)
+    assert scored.called > 0 and verified.called == 0 and unsure.called == scored.called
+    # Only passing pairs are verified, each between a photo set aside and one of the others.
+    assert asked and all(i != j for i, j in asked)
+
+
 def test_a_photo_stored_twice_is_a_duplicate_not_a_false_one():
     rows = _distinct(100)
     twice = np.vstack([rows, rows[:20]])  # 20 photos kept twice: an exact copy is rightly found

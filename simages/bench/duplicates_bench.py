@@ -52,9 +52,8 @@ from simages.extraction.descriptor_spec import DEFAULT_DESCRIPTOR, DescriptorSpe
 from simages.nearest.core.distribution import default_threshold, key_threshold
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
-from simages.nearest.core.results import Pair
 from simages.nearest.core.set_index import SetIndex
-from simages.nearest.duplicates.exact import duplicate_pairs, duplicate_threshold, pair_levels
+from simages.nearest.duplicates.exact import duplicate_pairs, duplicate_threshold, find_duplicates
 from simages.nearest.joins.join import iter_set_join, key_join
 from simages.settings import Settings
 from simages.store.npz_store import FeatureStore, load_store
@@ -235,22 +234,28 @@ def copy_space_reports(photos_store: FeatureStore, copy_store: FeatureStore, sou
     print(f"copy space: {label.split('(', 1)[1][:-1]}, made and learned in {took:.0f} s", flush=True)
     ranks = rank_report(label, copies, photos, truth, kinds, False)
     threshold = duplicate_threshold("cosine", photos)
-    found = verified_pairs(duplicate_pairs(copies, photos, threshold), source, copies_dir)
+    found = verified_pairs(copies, photos, threshold, source, copies_dir)
     return ranks, pair_report(label, f"cosine >= {threshold:g}, verified", found, truth, kinds)
 
 
-def verified_pairs(pairs: Sequence[Pair], source: Path, copies_dir: Path | None) -> list[tuple[str, str]]:
-    """The (copy, photo) names of `pairs` (`copies/x`, `photos/y`) the product calls copies: their level
-    with their files (exact for the same pixels, edited unless the keypoints show two photos:
-    simages.nearest.duplicates.exact.pair_levels); all of them without the copies' folder."""
+def verified_pairs(copies: SetIndex, photos: SetIndex, threshold: float, source: Path,
+                   copies_dir: Path | None) -> list[tuple[str, str]]:
+    """The (copy, photo) names `simages duplicates copies photos` calls copies: the pairs at `threshold`
+    and each copy's nearest photos, at their level with their files (exact for the same pixels, edited
+    when the keypoints do not show two photos or prove a copy below the threshold:
+    simages.nearest.duplicates.exact.find_duplicates); the pairs at the threshold without the copies'
+    folder."""
+    if copies_dir is None:
+        scored = duplicate_pairs(copies, photos, threshold)
+        return [(p.a.split("/", 1)[1], p.b.split("/", 1)[1]) for p in scored]
+
     def file_of(name: str) -> Path:
         folder, _, image = name.partition("/")
         return (copies_dir if folder == "copies" else source) / image
 
-    files = None if copies_dir is None else file_of
-    levels = pair_levels(list(pairs), [], "cosine", files)
+    report = find_duplicates([copies, photos], threshold, "cosine", file_of)
     return [(p.a.split("/", 1)[1], p.b.split("/", 1)[1])
-            for p, level in zip(pairs, levels, strict=True) if is_duplicate(level)]
+            for number, p in enumerate(report.pairs) if is_duplicate(report.level(number))]
 
 
 def hash_reports(source: Path, photo_names: Sequence[str], copies_dir: Path, copies: Sequence[EditedCopy],
@@ -359,7 +364,9 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         pair_rows.append(pair_report("duplicates intent, default threshold, score alone",
                                      f"cosine >= {threshold:g}", pairs, truth, kinds))
         pair_rows.append(pair_report("duplicates intent, default threshold", f"cosine >= {threshold:g}, "
-                                     "verified", verified_pairs(scored, source, copies_dir), truth, kinds))
+                                     "verified", verified_pairs(duplicates_copies, duplicates_photos,
+                                                                threshold, source, copies_dir),
+                                     truth, kinds))
         if not args.no_copy_space:
             copy_ranks, copy_pairs = copy_space_reports(photos_store, copy_store, source, stored, settings,
                                                         shared_network, truth, kinds, copies_dir)

@@ -134,13 +134,19 @@ def load_calibration(settings: Settings, space: CollectionSpace | None) -> Calib
 
 
 def score_copies(copy_vectors: np.ndarray, photo_vectors: np.ndarray, originals: np.ndarray,
-                 threshold: float = DEFAULT_THRESHOLDS.edited) -> tuple[float, int, float]:
+                 threshold: float = DEFAULT_THRESHOLDS.edited,
+                 two_photos: Callable[[int, int], bool] | None = None) -> tuple[float, int, float]:
     """(recall, false pairs, precision) of copies (m, r) against photos (n, r), both unit rows of the
-    duplicates space, where `originals` (m,) gives each copy's photo row. Cosine >= `threshold` passes."""
+    duplicates space, where `originals` (m,) gives each copy's photo row. Cosine >= `threshold` passes,
+    unless `two_photos(copy row, photo row)` says the pair's images are two different photos (as every
+    duplicates answer verifies its pairs, simages.copies.verification)."""
     scores = copy_vectors @ photo_vectors.T
     rows = np.arange(len(copy_vectors))
-    true = scores[rows, originals] >= threshold
     passing = scores >= threshold
+    if two_photos is not None:
+        for copy, photo in zip(*np.nonzero(passing), strict=True):
+            passing[copy, photo] = not two_photos(int(copy), int(photo))
+    true = passing[rows, originals]
     false_pairs = int(passing.sum() - true.sum())
     found = int(true.sum())
     recall = found / len(copy_vectors) if len(copy_vectors) else float("nan")
@@ -182,12 +188,13 @@ def estimate(settings: Settings, cache, sample: int = DEFAULT_SAMPLE, seed: int 
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(len(names), size=min(sample, len(names)), replace=False).tolist())
     kinds = list(EDITS)
-    inputs, used = [], []
+    inputs, used, edited = [], [], []
     for number, row in enumerate(chosen):
         index, image = names[row]
         try:
             with open_rgb(settings.image_sets / index.set_name / image, settings.max_image_pixels) as photo:
-                inputs.append(network_input(apply_edit(kinds[number % len(kinds)], photo, seed + number)))
+                edited.append(apply_edit(kinds[number % len(kinds)], photo, seed + number))
+                inputs.append(network_input(edited[-1]))
         except (OSError, ValueError):  # moved or damaged since indexing (UnreadableImage is an OSError)
             continue
         used.append(row)
@@ -206,7 +213,8 @@ def estimate(settings: Settings, cache, sample: int = DEFAULT_SAMPLE, seed: int 
     copies = indexes[0].project(raw)
     copies = copies / np.maximum(np.linalg.norm(copies, axis=1, keepdims=True), 1e-12)
     photos = np.vstack([index.vectors * index.inv_norms[:, None] for index in indexes])
-    recall, false_pairs, precision = score_copies(copies, photos, np.array(chosen))
+    recall, false_pairs, precision = score_copies(copies, photos, np.array(chosen),
+                                                  two_photos=_verifier(settings, names, edited))
     new = _new_photo_estimate(settings, space, seed)
     calibration = Calibration(space.fingerprint, DEFAULT_THRESHOLDS.edited, len(chosen), len(names), recall,
                               false_pairs, precision, time.time(), new.searched if new else 0,
@@ -314,20 +322,60 @@ def _new_photo_estimate(settings: Settings, space: CollectionSpace, seed: int) -
     from simages.copies.learned_space import load_pairs, pairs_path
     from simages.copies.new_photos import MAX_SET_ASIDE, estimate_new_photos
     from simages.copies.space import MAX_LEARNING_ROWS, _read_rows
+    from simages.copies.verification import LocalFeatureCache, Verdict, verify_files
 
-    blocks = []
-    for _, path in _stores(settings):
+    blocks, files = [], []
+    for set_name, path in _stores(settings):
         kind, rows = _read_rows(path)
         if kind == space.stored and rows is not None and len(rows):
             blocks.append(rows)
+            files += _files_of(settings, set_name, path, len(rows))
     if not blocks:
         return None
     rows = np.concatenate(blocks)
     limit = MAX_LEARNING_ROWS + MAX_SET_ASIDE
     if len(rows) > limit:  # a million-image collection: a seeded draw is as good and fits in memory
-        rows = rows[np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))]
+        chosen = np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))
+        rows, files = rows[chosen], [files[i] for i in chosen]
     pairs = load_pairs(pairs_path(settings, space.stored)) if space.method == "copy-whitening" else None
-    return estimate_new_photos(space.stored, rows, len(blocks), pairs=pairs, seed=seed)
+    local = LocalFeatureCache()
+
+    def two_photos(i: int, j: int) -> bool:
+        if files[i] is None or files[j] is None:
+            return False
+        return verify_files(files[i], files[j], local).verdict is Verdict.NOT_COPY
+
+    return estimate_new_photos(space.stored, rows, len(blocks), pairs=pairs, seed=seed, two_photos=two_photos)
+
+
+def _verifier(settings: Settings, names: list, edited: list[Image.Image]) -> Callable[[int, int], bool]:
+    """two_photos(copy row, photo row) for `score_copies`: the edited copy's and the photo's keypoints show
+    two different photos (names: (index, image) of each photo row)."""
+    from simages.copies.verification import LocalFeatureCache, Verdict, local_features, verify
+
+    local = LocalFeatureCache()
+    features: dict[int, object] = {}
+
+    def two_photos(copy: int, photo: int) -> bool:
+        if copy not in features:
+            features[copy] = local_features(edited[copy])
+        index, image = names[photo]
+        other = local.of_file(settings.image_sets / index.set_name / Path(*image.split("/")))
+        return other is not None and verify(features[copy], other).verdict is Verdict.NOT_COPY
+
+    return two_photos
+
+
+def _files_of(settings: Settings, set_name: str, path: Path, count: int) -> list[Path | None]:
+    """The image file of each row of a store (None for all when its names cannot be read)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = [str(name) for name in data["names"]]
+    except (OSError, KeyError, ValueError, EOFError):
+        return [None] * count
+    if len(names) != count:
+        return [None] * count
+    return [settings.image_sets / set_name / Path(*name.split("/")) for name in names]
 
 
 def _stores(settings: Settings) -> list[tuple[str, Path]]:

@@ -10,12 +10,14 @@ aside, the space is learned again without it exactly as the collection's own is 
 learn_space, with the copy pairs of the photos kept), and each photo set aside is searched among the
 others as a new photo would be. A photo set aside whose best score passes the threshold counts as a
 new photo called a copy — unless it is an exact copy (a photo stored twice is a duplicate, rightly
-found). Edited copies already inside the collection also count, so the figure is an upper bound on
-collections that hold copies.
+found), or, given the photos' files, the two images' keypoints show two different photos (as every
+duplicates answer verifies its pairs: simages.copies.verification). Edited copies already inside the
+collection also count, so the figure is an upper bound on collections that hold copies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,13 +47,16 @@ class NewPhotoEstimate:
 def estimate_new_photos(stored: str, vectors: np.ndarray, sets: int, pairs: CopyPairs | None = None,
                         threshold: float = DEFAULT_THRESHOLDS.edited,
                         exact: float = DEFAULT_THRESHOLDS.exact, folds: int = FOLDS,
-                        seed: int = 0) -> NewPhotoEstimate | None:
+                        seed: int = 0, two_photos: Callable[[int, int], bool] | None = None
+                        ) -> NewPhotoEstimate | None:
     """Cross-validated false-copy rate of new photos (see the module docstring).
 
     stored: the extraction key of `vectors` (n, d), the collection's stored rows as its store keeps them;
     sets: how many sets they come from; pairs: the collection's copy pairs (or None); threshold / exact:
-    cosines in the duplicates space (the edited and exact levels). None when a fold's remaining photos are
-    too few to learn a space (simages.copies.space.MIN_IMAGES_TO_LEARN). ValueError for folds < 2."""
+    cosines in the duplicates space (the edited and exact levels); two_photos(i, j): whether rows i and j
+    are shown by their images to be two different photos (such a pair is not called a copy). None when a
+    fold's remaining photos are too few to learn a space (simages.copies.space.MIN_IMAGES_TO_LEARN).
+    ValueError for folds < 2."""
     from simages.copies.space import MIN_IMAGES_TO_LEARN, _rooted, learn_space
 
     if folds < 2:
@@ -77,9 +82,17 @@ def estimate_new_photos(stored: str, vectors: np.ndarray, sets: int, pairs: Copy
             return None
         new = space.whitening.apply(rooted[fold])
         known = space.whitening.apply(rooted[keep])
-        best = (new @ known.T).max(axis=1)
+        scores = new @ known.T
+        best = scores.max(axis=1)
         searched += len(fold)
-        called += int(np.count_nonzero((best >= threshold) & (best < exact)))
+        passing = np.flatnonzero((best >= threshold) & (best < exact))
+        if two_photos is not None:
+            kept_rows = np.flatnonzero(keep)
+            # Every passing photo of the collection, best first, until one is not shown to be another photo.
+            passing = [i for i in passing if not all(
+                two_photos(int(fold[i]), int(kept_rows[j]))
+                for j in np.argsort(-scores[i]) if threshold <= scores[i, j] < exact)]
+        called += len(passing)
     return NewPhotoEstimate(searched, called)
 
 
