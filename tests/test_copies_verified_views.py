@@ -163,3 +163,13 @@ def test_the_duplicates_table_marks_a_copy_found_below_the_threshold(settings, c
     turned = next(line for line in out.splitlines() if "inbox/turned.jpg  archive/rocket.jpg" in line)
     assert "Edited copy" in turned and turned.endswith(" *")
     assert "* below the threshold, but one of the new photo's nearest and a copy by its keypoints" in out
+
+
+def test_a_duplicates_query_finds_a_copy_its_score_misses_among_the_keys_nearest(settings, capsys):
+    data = run_json(settings, capsys, "query", "inbox/turned.jpg", "--set", "archive", "--intent",
+                    "duplicates")
+    assert [(r["name"], r["level"]) for r in data["results"]] == [("archive/rocket.jpg", "edited")]
+    assert data["results"][0]["score"] < 0.9  # below the (unwhitened) threshold of this small collection
+    other = run_json(settings, capsys, "query", "inbox/cameraman.jpg", "--set", "archive", "--intent",
+                     "duplicates")
+    assert [r["name"] for r in other["results"]] == ["archive/astronaut.jpg"]  # no nearest is proved a copy

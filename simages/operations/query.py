@@ -39,7 +39,7 @@ from simages.nearest.sets.cache import DescriptorCache
 from simages.nearest.teaching.query_cost import IndexChoice, QueryCost, explained_key_join
 from simages.nearest.teaching.views import UNSCALED, VIEWS, unscaled_index
 from simages.operations import schema
-from simages.operations.query_levels import match_levels
+from simages.operations.query_levels import keep_copies, match_levels, with_nearest
 from simages.operations.sets import did_you_mean, open_set, read_set, require_same_descriptor
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint, same_version
@@ -378,6 +378,7 @@ def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache,
         if stored is not None:
             key = key.in_set
         elif tell is not None:
+            refuse_non_image(key.path, settings.max_image_pixels)  # no "describing it" for a non-image
             tell(f"{key.path}: {why}: describing it")
     if isinstance(key, FileKey) and copies:
         return _turned_file_query(request, settings, index, intent, spec, choice, key)
@@ -401,10 +402,26 @@ def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache,
     facts: Path | ImageFacts | None = (
         key.facts if isinstance(key, VectorKey) else settings.image_sets / key.set_name / key.image
     )
-    levels = match_levels(result, searched, settings, facts)
+    result, levels = copy_levels(result, searched, settings, facts, raw, exclude)
     changes = copy_changes_of(result, searched, settings, facts, turns, mirrored, levels)
     turns = turns_confirmed(turns, changes)
     return QueryAnswer(result, spec, intent, searched.explain(spec.expand), costs[0], turns, changes, levels)
+
+
+def copy_levels(result: KeyResult, index: SetIndex, settings: Settings, facts: Path | ImageFacts | None,
+                raw: np.ndarray, exclude: str | None) -> tuple[KeyResult, dict[str, Level]]:
+    """The duplicates answer's matches and their levels: the key's `PROMOTED` nearest images (raw: its
+    upright stored-style descriptor) are verified even below the threshold, as triage verifies a new
+    photo's, and listed when their keypoints prove a copy (simages.operations.query_levels)."""
+    from simages.copies.verification import PROMOTED
+    from simages.nearest.joins.join import key_join
+
+    nearest = key_join(index, raw, QuerySpec.parse(result.metric, "knn", PROMOTED, expand=False),
+                       exclude=exclude)
+    merged, added = with_nearest(result, nearest)
+    levels = match_levels(merged, index, settings, facts,
+                          promoted=frozenset(m.image for m in nearest.matches))
+    return keep_copies(merged, levels, added), levels
 
 
 def _turned_file_query(request: QueryRequest, settings: Settings, index: SetIndex, intent: Intent,
@@ -426,7 +443,7 @@ def _turned_file_query(request: QueryRequest, settings: Settings, index: SetInde
     search, costs = _searcher(request, settings, index, spec, choice, key.label(), None)
 
     merged, turns, mirrored = search_oriented(search, np.asarray(raws, dtype=np.float32), request.limit)
-    levels = match_levels(merged, index, settings, key.path)
+    merged, levels = copy_levels(merged, index, settings, key.path, np.asarray(raws[0], np.float32), None)
     changes = copy_changes_of(merged, index, settings, key.path, turns, mirrored, levels)
     turns = turns_confirmed(turns, changes)
     return QueryAnswer(merged, spec, intent, index.explain(spec.expand), costs[0], turns, changes, levels)

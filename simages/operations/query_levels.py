@@ -7,11 +7,12 @@ frames and look-alikes; their keypoints tell them apart)."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from simages.copies.changes import ImageFacts
-from simages.copies.levels import Level, level_of
+from simages.copies.levels import Level, is_duplicate, level_of
 from simages.copies.pixels import same_pixels
 from simages.copies.verification import LocalFeatureCache, Verdict, Verification, verify
 from simages.nearest.core.query_spec import higher_is_better
@@ -22,10 +23,12 @@ from simages.settings import Settings
 
 
 def match_levels(result: KeyResult, index: SetIndex, settings: Settings, key: Path | ImageFacts | None,
-                 local: LocalFeatureCache | None = None) -> dict[str, Level]:
+                 local: LocalFeatureCache | None = None, promoted: frozenset[str] = frozenset()
+                 ) -> dict[str, Level]:
     """Each match's level (match name -> Level). `key`: the key's file, or an upload's facts (its SHA-256
     tells the same bytes, its kept preview is verified), None when nothing of the key is at hand (the
-    score alone decides). `local` keeps the images' local features (one per call when None)."""
+    score alone decides). `local` keeps the images' local features (one per call when None). Matches in
+    `promoted` (the key's nearest) are verified even below the threshold."""
     local = local if local is not None else LocalFeatureCache()
     thresholds = level_thresholds(index)
     kind = "cosine" if higher_is_better(result.metric) else "euclidean"
@@ -47,7 +50,8 @@ def match_levels(result: KeyResult, index: SetIndex, settings: Settings, key: Pa
         else:
             same = _cannot_tell
         levels[match.image] = level_of(match.score, metric=kind, thresholds=thresholds, same_pixels=same,
-                                       verified=partial(_verified, key_features, found, local))
+                                       verified=partial(_verified, key_features, found, local),
+                                       promote=match.image in promoted)
     return levels
 
 
@@ -71,3 +75,25 @@ def _same_bytes(sha256: str, path: Path) -> bool | None:
 
 def _cannot_tell() -> None:
     return None
+
+
+def with_nearest(result: KeyResult, nearest: KeyResult) -> tuple[KeyResult, frozenset[str]]:
+    """`result` with the key's `nearest` images (a kNN result) that it does not hold, best first, and the
+    names added: the candidates a duplicates question verifies below its threshold."""
+    held = {m.image for m in result.matches}
+    added = [m for m in nearest.matches if m.image not in held]
+    if not added:
+        return result, frozenset()
+    sign = -1.0 if higher_is_better(result.metric) else 1.0
+    matches = sorted([*result.matches, *added], key=lambda m: (sign * m.score, m.image))
+    return replace(result, matches=matches), frozenset(m.image for m in added)
+
+
+def keep_copies(result: KeyResult, levels: dict[str, Level], added: frozenset[str]) -> KeyResult:
+    """`result` without the nearest images added for verification that did not prove to be copies."""
+    if not added:
+        return result
+    kept = [m for m in result.matches if m.image not in added or is_duplicate(levels[m.image])]
+    proved = sum(1 for m in kept if m.image in added)
+    passed = None if result.passed is None else result.passed + proved  # passed, or proved a copy
+    return replace(result, matches=kept, passed=passed)
