@@ -92,9 +92,10 @@ def test_a_candidate_below_the_threshold_is_an_edited_copy_only_on_proof():
 
     proof = Verification(Verdict.COPY, inliers=PROOF_INLIERS, agreement=PROOF_AGREEMENT)
     weak = Verification(Verdict.COPY, inliers=PROOF_INLIERS - 1, agreement=1.0)
-    blurry = Verification(Verdict.COPY, inliers=200, agreement=1.0, detailed=False)
+    thumbnail = Verification(Verdict.COPY, inliers=42, agreement=0.92, detailed=False)
     assert level_of(0.1, verified=lambda: proof, promote=True) is Level.EDITED
     assert level_of(0.1, verified=lambda: proof) is Level.NEW  # not a candidate: the score decides
-    assert level_of(0.4, verified=lambda: weak, promote=True) is Level.LOOK_ALIKE
-    assert level_of(0.1, verified=lambda: blurry, promote=True) is Level.NEW
+    assert level_of(0.1, verified=lambda: thumbnail, promote=True) is Level.EDITED
+    assert level_of(0.1, verified=lambda: weak, promote=True) is Level.NEW  # too weak to prove a copy
+    assert level_of(0.4, verified=lambda: weak, promote=True) is Level.EDITED  # a look-alike score agrees
     assert level_of(0.1, verified=lambda: Verification(Verdict.NOT_COPY), promote=True) is Level.NEW

@@ -173,3 +173,33 @@ def test_a_duplicates_query_finds_a_copy_its_score_misses_among_the_keys_nearest
     other = run_json(settings, capsys, "query", "inbox/cameraman.jpg", "--set", "archive", "--intent",
                      "duplicates")
     assert [r["name"] for r in other["results"]] == ["archive/astronaut.jpg"]  # no nearest is proved a copy
+
+
+def test_a_join_that_lists_a_low_scored_copy_gives_it_the_level_duplicates_gives(settings, capsys):
+    from simages.jobs.join_runner import DONE, JoinRequest, JoinRunner, run_join
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.sets.cache import DescriptorCache
+
+    data = run_json(settings, capsys, "join", "inbox", "archive", "--intent", "duplicates",
+                    "--threshold", "0.0001")
+    levels = {(p["a"], p["b"]): p["level"] for p in data["pairs"]}
+    assert levels["inbox/turned.jpg", "archive/rocket.jpg"] == "edited"
+    assert levels["inbox/cameraman.jpg", "archive/astronaut.jpg"] == "look-alike"
+    runner = JoinRunner(settings, DescriptorCache())
+    request = JoinRequest("inbox", ("archive",), QuerySpec.parse("cosine", "range", "0.0001"), "duplicates")
+    job = run_join(runner, request, timeout=60)
+    assert job.state == DONE, job.error
+    outcome = job.outcome
+    app = {(p.a, p.b): level.value for p, level in zip(outcome.pairs.pairs, outcome.levels, strict=True)}
+    assert app["turned.jpg", "rocket.jpg"] == "edited"
+    assert app["cameraman.jpg", "astronaut.jpg"] == "look-alike"
+
+
+def test_a_query_table_says_why_a_low_scored_copy_is_listed(settings, capsys):
+    code = main(["--root", str(settings.root), "query", "inbox/turned.jpg", "--set", "archive",
+                 "--intent", "duplicates"])
+    out = capsys.readouterr().out
+    assert code == 0
+    row = next(line for line in out.splitlines() if "rocket.jpg" in line)
+    assert "Edited copy" in row and row.endswith(" *")
+    assert "* below the threshold, but one of the key's nearest and a copy by its keypoints" in out

@@ -3,7 +3,10 @@ files' headers and bytes, and nothing for look-alikes or similar-images joins.""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.gui_fixtures import demo_root, gui_app, make_images, vectors_for, write_store
@@ -37,12 +40,19 @@ async def test_a_copy_pair_says_it_is_smaller(tmp_path):
         await user.should_not_see(marker="pair-changed")
 
 
-async def test_compare_gives_the_pairs_level_its_meaning_and_what_changed(tmp_path):
+@pytest.mark.parametrize("checked", [True, False], ids=["keypoints-checked", "while-checking"])
+async def test_compare_gives_the_pairs_level_its_meaning_and_what_changed(tmp_path, monkeypatch, checked):
     from nicegui import ui
     from nicegui.testing.user_interaction import UserInteraction
 
     from simages.copies.levels import Level
+    from simages.jobs import join_runner
 
+    release = threading.Event()
+    if not checked:  # the keypoint check (a background step) still running while the pair is compared
+        check = join_runner.join_pair_levels
+        monkeypatch.setattr(join_runner, "join_pair_levels",
+                            lambda *args, **kwargs: release.wait(30) and check(*args, **kwargs))
     settings, manager, first, mine = collection(tmp_path)
     async with gui_app(settings, manager) as (_, user):
         await user.open("/join?a=mine&b=animals&intent=duplicates")
@@ -55,3 +65,4 @@ async def test_compare_gives_the_pairs_level_its_meaning_and_what_changed(tmp_pa
         caption = user.find(marker="viewer-caption").elements.pop().text
         assert f"{Level.EDITED.title}: {Level.EDITED.meaning}" in caption  # a resize: not the same pixels
         assert f"changed: mine/{mine[0]} is smaller (30×20 vs 60×40), resized" in caption
+        release.set()

@@ -33,7 +33,7 @@ from simages.cli.common import USER_ERRORS, add_output_arguments, fail, user_err
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.join_cmd import progress_bar
 from simages.cli.output import check_target, output_to
-from simages.copies.levels import Level
+from simages.copies.levels import BELOW_THRESHOLD_NOTE, Level
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import METRICS, higher_is_better
 from simages.settings import Settings
@@ -260,5 +260,4 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
         if changed[number]:
             out.write(f"{'':>10}  {'':<11}  changed: {describe(changed[number])}\n")
     if below:
-        out.write("* below the threshold, but one of the new photo's nearest and a copy by its keypoints (a "
-                  "turned, collaged or framed copy scores low)\n")
+        out.write(BELOW_THRESHOLD_NOTE + "\n")

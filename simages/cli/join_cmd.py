@@ -205,13 +205,15 @@ def write_table(
     qualified = len(bs) > 1
     copies = intent is not None and intent.collection_space
     level_of = pair_level_reader(a, bs, spec, files) if copies else None
+    from simages.copies.verification import PROMOTED  # numpy and Pillow only
 
-    def level(x: str, y: str, score: float) -> str:
+    def level(x: str, y: str, score: float, rank: int = PROMOTED) -> str:
         if level_of is None:
             return ""
         if not qualified:  # plain names: x of A, y of the one set B
             x, y = f"{a.set_name}/{x}", f"{bs[0].set_name}/{y}"
-        return f"{level_of(x, y, score).title:<11}  "
+        # An A image's nearest few are verified below the threshold too (not in a self-join).
+        return f"{level_of(x, y, score, nearest=not once and rank < PROMOTED).title:<11}  "
 
     pairs = 0
     # The table's header names A, and names B when it is one set: only several sets need set/image.
@@ -223,8 +225,8 @@ def write_table(
             out.write(f"{a_image}\n")
             if not listed:
                 out.write("    (no match)\n")
-            for x, y, score in listed:
-                out.write(f"    {format_score(score, spec.metric):>10}  {level(x, y, score)}{y}\n")
+            for rank, (x, y, score) in enumerate(listed):
+                out.write(f"    {format_score(score, spec.metric):>10}  {level(x, y, score, rank)}{y}\n")
         pairs += len(listed)
     if once:
         compared = len(a) * (len(a) - 1) // 2

@@ -43,7 +43,7 @@ from simages.cli.common import (
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.index_option import add_index_arguments
 from simages.cli.output import check_target, output_to
-from simages.copies.levels import is_duplicate
+from simages.copies.levels import BELOW_THRESHOLD_NOTE, is_duplicate
 from simages.extraction.image_errors import UnreadableImage
 from simages.nearest.core.intents import (
     DUPLICATE_COSINE,
@@ -202,10 +202,17 @@ def write_result(
             out.write(f"{no_duplicate_sentence(result.set)} Above the threshold, only look-alikes (the same "
                       "scene or subject, not a copy: their keypoints show different photos):\n")
         out.write(f"{'#':>{width}}  {'score':>10}  {'level':<11}  image\n")
+        below = False
         for rank, match in enumerate(result.matches, 1):
-            level = levels[match.image].title
-            out.write(f"{rank:>{width}}  {format_score(match.score, result.metric):>10}  {level:<11}  "
-                      f"{match.image}\n")
+            level = levels[match.image]
+            passed = (match.score >= float(spec.param) if result.metric == "cosine"
+                      else match.score <= float(spec.param)) if spec.predicate == "range" else True
+            mark = " *" if is_duplicate(level) and not passed else ""
+            below = below or bool(mark)
+            out.write(f"{rank:>{width}}  {format_score(match.score, result.metric):>10}  {level.title:<11}  "
+                      f"{match.image}{mark}\n")
+        if below:
+            out.write(BELOW_THRESHOLD_NOTE.replace("new photo", "key") + "\n")
         return
     out.write(f"{'#':>{width}}  {'score':>10}  image\n")
     for rank, match in enumerate(result.matches, 1):

@@ -145,8 +145,8 @@ def level_of(
     photos (NOT_COPY: burst frames, one scene from two places) the pair is a LOOK_ALIKE, whatever its
     score; when they cannot tell (UNSURE, None), the score decides. `promote` (a pair that is one of a
     key's few nearest candidates, simages.operations.triage): a pair below the edited threshold is also
-    verified, and is EDITED when its keypoints prove a copy beyond doubt (`Verification.proves_copy`: a
-    turned, collaged or pillarboxed copy the global descriptor scores low).
+    verified, and is EDITED when its keypoints show a copy (a look-alike score) or prove one beyond doubt
+    (lower: `Verification.proves_copy`, a turned, collaged or pillarboxed copy the descriptor scores low).
     NaN scores are NEW. ValueError for another metric."""
     if identical:
         return _confirmed(same_pixels, unsure=Level.EXACT)
@@ -164,7 +164,10 @@ def level_of(
         return _verified(verified)
     if promote and verified is not None:
         outcome = verified()
-        if outcome is not None and outcome.proves_copy:
+        # A look-alike score with keypoints that agree is a copy (a blurred copy, a thumbnail); lower, the
+        # keypoints must prove it (1.0% of a photo's nearest others pass the proof, 1.4% the plain check).
+        agrees = cosine >= thresholds.look_alike and outcome is not None and outcome.is_copy
+        if agrees or (outcome is not None and outcome.proves_copy):
             return Level.EDITED
     if cosine >= thresholds.look_alike:
         return Level.LOOK_ALIKE
@@ -201,3 +204,15 @@ def identical_vectors(a: np.ndarray, b: np.ndarray) -> bool:
 def is_duplicate(level: Level) -> bool:
     """Whether `level` is a copy (EXACT or EDITED). Look-alikes and new photos are not duplicates."""
     return level in (Level.EXACT, Level.EDITED)
+
+
+# Said wherever a copy is listed with a score below the duplicate threshold (a new photo's nearest,
+# proved a copy by its keypoints: simages.copies.verification).
+BELOW_THRESHOLD_NOTE = ("* below the threshold, but one of the new photo's nearest and a copy by its "
+                        "keypoints (a turned, collaged or framed copy scores low)")
+
+
+def below_threshold(score: float, level: Level, threshold: float = EDITED_COSINE) -> bool:
+    """Whether a pair of a duplicate level scores under the duplicate `threshold` (cosine): a copy the
+    keypoints found among a new photo's nearest, whose low score needs saying."""
+    return is_duplicate(level) and not math.isnan(score) and score < threshold

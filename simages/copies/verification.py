@@ -108,10 +108,10 @@ class Verification:
 
     @property
     def proves_copy(self) -> bool:
-        """A copy beyond doubt (PROOF_INLIERS, PROOF_AGREEMENT, both images detailed): enough to call a
-        pair a copy that its global score missed (a turned, collaged or pillarboxed copy)."""
-        return (self.is_copy and self.detailed and self.inliers >= PROOF_INLIERS
-                and self.agreement >= PROOF_AGREEMENT)
+        """A copy beyond doubt (PROOF_INLIERS on the homography, PROOF_AGREEMENT of the blocks): enough to
+        call a pair a copy that its global score missed (a turned, collaged or pillarboxed copy, a small
+        thumbnail: chance matches do not reach that many on one homography with that much agreement)."""
+        return self.is_copy and self.inliers >= PROOF_INLIERS and self.agreement >= PROOF_AGREEMENT
 
 
 @dataclass(frozen=True)

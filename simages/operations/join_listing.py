@@ -88,18 +88,21 @@ def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[s
 
 
 def pair_level_reader(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec,
-                      files: Callable[[str], Path] | None) -> Callable[[str, str, float], Level]:
+                      files: Callable[[str], Path] | None) -> Callable[..., Level]:
     """The duplicate level of a pair of the join (qualified names `set/image`, its score), as `simages
     duplicates` gives it (nearest.duplicates.exact.pair_levels: exact only for the same pixels, edited
-    only when not shown to be two photos, when the pair's `files` are known)."""
+    only when not shown to be two photos, when the pair's `files` are known). `nearest`: the pair is one
+    of its A image's PROMOTED best in a join of A against other sets, verified even below the
+    threshold, as `simages duplicates A B` and triage verify a new photo's nearest."""
     from simages.copies.verification import LocalFeatureCache
     from simages.nearest.duplicates.exact import pair_levels
 
     indexes = [a, *bs]
     local = LocalFeatureCache()  # an image in several pairs is read once
 
-    def level(x: str, y: str, score: float) -> Level:
-        return pair_levels([Pair(x, y, score)], indexes, spec.metric, files, local)[0]
+    def level(x: str, y: str, score: float, nearest: bool = False) -> Level:
+        promoted = {(x, y)} if nearest else None
+        return pair_levels([Pair(x, y, score)], indexes, spec.metric, files, local, promoted)[0]
 
     return level
 
@@ -111,10 +114,12 @@ def join_json(answer: JoinAnswer, files: Callable[[str], Path] | None = None) ->
     "groups", largest first: for the duplicates intent groups of copies (`duplicate_groups`, as
     `simages duplicates` and the join page), else the connected components of the pairs. Holds all
     pairs: the CSV streams."""
+    from simages.copies.verification import PROMOTED
     from simages.nearest.duplicates.exact import (
         compared_pairs,
         duplicate_groups,
         linked_groups,
+        nearest_pairs,
         pair_levels,
     )
 
@@ -130,7 +135,9 @@ def join_json(answer: JoinAnswer, files: Callable[[str], Path] | None = None) ->
     if answer.intent.name == DUPLICATES.name:
         searched = compared_pairs(a.set_name, [b.set_name for b in bs])
         groups = duplicate_groups(pairs, spec.higher_is_better, searched)
-        for row, level in zip(listed, pair_levels(pairs, [a, *bs], spec.metric, files), strict=True):
+        promoted = None if once else nearest_pairs(pairs, spec.higher_is_better, PROMOTED)
+        levels = pair_levels(pairs, [a, *bs], spec.metric, files, promoted=promoted)
+        for row, level in zip(listed, levels, strict=True):
             row["level"] = level.value
     else:
         groups = linked_groups(pairs)
@@ -144,3 +151,4 @@ def join_json(answer: JoinAnswer, files: Callable[[str], Path] | None = None) ->
         "pairs": listed,
         "groups": groups,
     }
+

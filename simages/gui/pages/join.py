@@ -280,11 +280,11 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         thresholds = join_levels(ctx, resolved.request)
         changed = pair_changes(ctx) if thresholds is not None else None
         files = image_files(ctx.settings.image_sets)
-        # While the keypoints are checked (a background step), pairs show the level of their score alone.
-        checked_files = None if outcome.checking else files
+        # While the keypoints are checked (a background step), pairs show the level of their score (exact
+        # still confirmed by the pixels, a quick check), then the verified one.
         view = ViewContext(outcome.pairs, spec, on_compare=lambda position: open_compare(
-            viewer, outcome.pairs, position, spec, thresholds, changed, checked_files, outcome.levels),
-            levels=thresholds, changed=changed, files=checked_files, known=outcome.levels,
+            viewer, outcome.pairs, position, spec, thresholds, changed, files, outcome.levels),
+            levels=thresholds, changed=changed, files=files, known=outcome.levels,
             checking=outcome.checking)
         shown = view_page(state, outcome, spec)
         page = shown.page

@@ -365,3 +365,15 @@ def report_of(
     groups = duplicate_groups(copies, higher_is_better(metric), compared)
     names = tuple(index.set_name for index in indexes)
     return DuplicateReport(metric, float(threshold), pairs, groups, names, len(indexes) == 1, tuple(levels))
+
+
+def nearest_pairs(pairs: Sequence[Pair], higher_is_better: bool = True, count: int = PROMOTED
+                  ) -> set[tuple[str, str]]:
+    """The (a, b) of each image a's `count` best pairs among `pairs`: the candidates a join of new photos
+    against other sets verifies even below its threshold (simages.copies.verification.PROMOTED)."""
+    sign = -1.0 if higher_is_better else 1.0
+    by_a: dict[str, list[Pair]] = {}
+    for pair in pairs:
+        by_a.setdefault(pair.a, []).append(pair)
+    return {(p.a, p.b) for found in by_a.values()
+            for p in sorted(found, key=lambda p: sign * p.score)[:count]}

@@ -11,7 +11,13 @@ from pathlib import Path
 from simages.copies.levels import Level, is_duplicate
 from simages.copies.verification import LocalFeatureCache
 from simages.nearest.core.results import Pair
-from simages.nearest.duplicates.exact import compared_pairs, duplicate_groups, linked_groups, pair_levels
+from simages.nearest.duplicates.exact import (
+    compared_pairs,
+    duplicate_groups,
+    linked_groups,
+    nearest_pairs,
+    pair_levels,
+)
 from simages.nearest.joins.pairs import JoinPairs, node
 
 
@@ -23,8 +29,12 @@ def join_pair_levels(pairs: JoinPairs, metric: str, files: Callable[[str], Path]
                      local: LocalFeatureCache | None = None) -> list[Level]:
     """The level of each kept pair of a duplicates join (same order as `pairs.pairs`), as `simages
     duplicates` gives it: exact for the same pixels, and look-alike for a pair whose images' keypoints
-    show two different photos (`pair_levels` with the pairs' `files`: qualified name -> image file)."""
-    return pair_levels(_rows(pairs), [], metric, files, local)
+    show two different photos (`pair_levels` with the pairs' `files`: qualified name -> image file); in a
+    join of A against other sets each A image's PROMOTED best pairs are verified below the threshold too."""
+    rows = _rows(pairs)
+    # New photos against other sets: each one's nearest are verified below the threshold too.
+    promoted = None if pairs.self_join else nearest_pairs(rows, pairs.higher_is_better)
+    return pair_levels(rows, [], metric, files, local, promoted)
 
 
 def join_groups(pairs: JoinPairs, copies: bool = False, levels: Sequence[Level] | None = None
