@@ -135,10 +135,19 @@ async def gui_app(settings: Settings, manager: object | None) -> AsyncIterator[t
             import httpx
             from nicegui import core
 
+            failed: BaseException | None = None
             async with core.app.router.lifespan_context(core.app):
                 transport = httpx.ASGITransport(core.app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                    yield ctx, User(client)
+                    try:
+                        yield ctx, User(client)
+                    except BaseException as error:
+                        # A failing test must still shut the app down as a passing one does: handed to the
+                        # lifespan's exit, the failure skipped NiceGUI's shutdown, a timer's task outlived
+                        # the test and the event loop's teardown waited for it for ever (CI hung).
+                        failed = error
+            if failed is not None:
+                raise failed
         finally:
             os.environ.pop("NICEGUI_USER_SIMULATION", None)
             ui.navigate = Navigate()
