@@ -46,9 +46,9 @@ def match_levels(result: KeyResult, index: SetIndex, settings: Settings, key: Pa
         if isinstance(key, Path):
             same = partial(same_pixels, key, found)
         elif isinstance(key, ImageFacts) and key.sha256:
-            same = partial(_same_bytes, key.sha256, found)
+            same = partial(same_bytes, key.sha256, found)
         else:
-            same = _cannot_tell
+            same = cannot_tell
         levels[match.image] = level_of(match.score, metric=kind, thresholds=thresholds, same_pixels=same,
                                        verified=partial(_verified, key_features, found, local),
                                        promote=match.image in promoted)
@@ -63,7 +63,7 @@ def _verified(key_features, found: Path, local: LocalFeatureCache) -> Verificati
     return verify(first, second)
 
 
-def _same_bytes(sha256: str, path: Path) -> bool | None:
+def same_bytes(sha256: str, path: Path) -> bool | None:
     """True when the file's SHA-256 is `sha256`, else None (other bytes may be the same pixels, which an
     upload's kept preview cannot tell)."""
     try:
@@ -73,7 +73,8 @@ def _same_bytes(sha256: str, path: Path) -> bool | None:
         return None
 
 
-def _cannot_tell() -> None:
+def cannot_tell() -> None:
+    """A pixel check that cannot tell (no file of the key at hand): a score alone is an edited copy."""
     return None
 
 

@@ -3,7 +3,6 @@ level, turn and what changed (the duplicates question), and the viewer's caption
 
 from __future__ import annotations
 
-import hashlib
 from functools import partial
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from simages.gui.widgets.levels import level_chip, pair_level
 from simages.gui.widgets.viewer import Viewer, ViewItem
 from simages.naming import display_name
 from simages.nearest.core.intents import no_duplicate_sentence
+from simages.operations.query_levels import cannot_tell, same_bytes
 
 # A plain left click (or Enter) runs the element's handler instead of following the link; middle-click,
 # Ctrl/Cmd/Shift+click and the context menu keep the browser's own meaning (new tab, copy link).
@@ -111,24 +111,10 @@ def result_levels(ctx: GuiContext, answered: Answered) -> dict[str, Level]:
     for match in answered.result.matches:
         found = image_sets / state.join_set / Path(*match.image.split("/"))
         same = (partial(same_pixels, key, found) if key is not None
-                else partial(_same_bytes, upload.sha256, found) if upload is not None and upload.sha256
-                else _cannot_tell)
+                else partial(same_bytes, upload.sha256, found) if upload is not None and upload.sha256
+                else cannot_tell)
         levels[match.image] = pair_level(match.score, metric, answered.levels, same=same)
     return levels
-
-
-def _same_bytes(sha256: str, path: Path) -> bool | None:
-    """Whether the file's SHA-256 is `sha256`: True, else None (other bytes may still be the same
-    pixels, which an upload's kept thumbnail cannot tell)."""
-    try:
-        with open(path, "rb") as stream:
-            return True if hashlib.file_digest(stream, "sha256").hexdigest() == sha256 else None
-    except OSError:
-        return None
-
-
-def _cannot_tell() -> None:
-    return None
 
 
 def viewer_caption(answered: Answered, image: str, score: float, level: Level | None = None) -> str:
@@ -139,7 +125,7 @@ def viewer_caption(answered: Answered, image: str, score: float, level: Level | 
     if answered.levels is None:
         return caption
     if level is None:
-        level = pair_level(score, metric, answered.levels, same=_cannot_tell)
+        level = pair_level(score, metric, answered.levels, same=cannot_tell)
     caption = f"{caption} · {level.title}: {level.meaning}"
     changes = answered.answer.changes.get(image)
     return f"{caption} · changed: {describe_changes(changes)}" if changes else caption
