@@ -126,6 +126,7 @@ async def gui_app(settings: Settings, manager: object | None) -> AsyncIterator[t
     # NiceGUI's reset drops the modules of page functions from sys.modules (meant for main files);
     # putting them back keeps one identity for our classes across tests.
     modules = dict(sys.modules)
+    failed: BaseException | None = None
     with nicegui_reset_globals():
         os.environ["NICEGUI_USER_SIMULATION"] = "true"
         try:
@@ -135,26 +136,24 @@ async def gui_app(settings: Settings, manager: object | None) -> AsyncIterator[t
             import httpx
             from nicegui import core
 
-            failed: BaseException | None = None
             async with core.app.router.lifespan_context(core.app):
                 transport = httpx.ASGITransport(core.app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                     try:
                         yield ctx, User(client)
                     except BaseException as error:
-                        # A failing test must still shut the app down as a passing one does: handed to the
-                        # lifespan's exit, the failure skipped NiceGUI's shutdown, a timer's task outlived
-                        # the test and the event loop's teardown waited for it for ever (CI hung).
+                        # A failing test must leave as a passing one does: passed through NiceGUI's
+                        # shutdown and its globals' reset, the failure skipped them, the next GUI test
+                        # failed (or CI hung in the event loop's teardown) and modules were imported anew.
                         failed = error
-            if failed is not None:
-                raise failed
         finally:
             os.environ.pop("NICEGUI_USER_SIMULATION", None)
             ui.navigate = Navigate()
             ui.notify = notify
             ui.download = download
     sys.modules.update(modules)
-
+    if failed is not None:
+        raise failed
 
 def new_user(user: User) -> User:
     """A second browser tab of the same app (same server, its own page state)."""
