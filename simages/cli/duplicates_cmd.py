@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
@@ -33,7 +32,7 @@ from simages.cli.common import USER_ERRORS, add_output_arguments, fail, user_err
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.join_cmd import progress_bar
 from simages.cli.output import check_target, output_to
-from simages.copies.levels import BELOW_THRESHOLD_NOTE, Level
+from simages.copies.levels import BELOW_THRESHOLD_NOTE, Level, below_threshold
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import METRICS, higher_is_better
 from simages.settings import Settings
@@ -252,9 +251,9 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     below = False
     for number, pair in enumerate(report.pairs):
         level = report.level(number).title
-        passed = pair.score >= report.threshold if higher_is_better(report.metric) else (
-            pair.score <= report.threshold)
-        mark = "" if passed or math.isnan(report.threshold) else " *"
+        below_it = below_threshold(pair.score, report.level(number), report.threshold,
+                                   higher_is_better(report.metric))
+        mark = " *" if below_it else ""
         below = below or bool(mark)
         out.write(f"{format_score(pair.score, report.metric):>10}  {level:<11}  {pair.a}  {pair.b}{mark}\n")
         if changed[number]:

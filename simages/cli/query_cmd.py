@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -43,7 +44,7 @@ from simages.cli.common import (
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.index_option import add_index_arguments
 from simages.cli.output import check_target, output_to
-from simages.copies.levels import BELOW_THRESHOLD_NOTE, is_duplicate
+from simages.copies.levels import BELOW_THRESHOLD_NOTE, below_threshold, is_duplicate
 from simages.extraction.image_errors import UnreadableImage
 from simages.nearest.core.intents import (
     DUPLICATE_COSINE,
@@ -205,9 +206,8 @@ def write_result(
         below = False
         for rank, match in enumerate(result.matches, 1):
             level = levels[match.image]
-            passed = (match.score >= float(spec.param) if result.metric == "cosine"
-                      else match.score <= float(spec.param)) if spec.predicate == "range" else True
-            mark = " *" if is_duplicate(level) and not passed else ""
+            threshold = float(spec.param) if spec.predicate == "range" else math.nan
+            mark = " *" if below_threshold(match.score, level, threshold, result.metric == "cosine") else ""
             below = below or bool(mark)
             out.write(f"{rank:>{width}}  {format_score(match.score, result.metric):>10}  {level.title:<11}  "
                       f"{match.image}{mark}\n")

@@ -212,7 +212,11 @@ BELOW_THRESHOLD_NOTE = ("* below the threshold, but one of the new photo's neare
                         "keypoints (a turned, collaged or framed copy scores low)")
 
 
-def below_threshold(score: float, level: Level, threshold: float = EDITED_COSINE) -> bool:
-    """Whether a pair of a duplicate level scores under the duplicate `threshold` (cosine): a copy the
-    keypoints found among a new photo's nearest, whose low score needs saying."""
-    return is_duplicate(level) and not math.isnan(score) and score < threshold
+def below_threshold(score: float, level: Level, threshold: float = EDITED_COSINE,
+                    higher_is_better: bool = True) -> bool:
+    """Whether a pair of a duplicate level did not pass the duplicate `threshold` (a similarity when
+    `higher_is_better`, else a distance; NaN: no threshold, a kNN list): a copy the keypoints found among a
+    new photo's nearest, whose low score needs saying."""
+    if not is_duplicate(level) or math.isnan(score) or math.isnan(threshold):
+        return False
+    return score < threshold if higher_is_better else score > threshold

@@ -176,19 +176,18 @@ def local_features(image: Image.Image) -> LocalFeatures:
 def verify(a: LocalFeatures, b: LocalFeatures) -> Verification:
     """Whether `a` and `b` show one photo (COPY), two (NOT_COPY), or too little texture to tell (UNSURE).
     `a` is tried as it is and mirrored; turns, crops, resizes and perspective come with the homography."""
-    best: tuple[int, bool, Any] | None = None
+    best: tuple[int, bool, Any, float] | None = None
     # Too few keypoints to fit a homography (a flat image): no need to find the mirror image's.
     views = (False, True) if min(len(a), len(b)) >= _MIN_MATCHES else ()
     for mirrored in views:
         view = a.mirrored if mirrored else a.view
         found = _homography(view, b.view)
         if found is not None and (best is None or found[0] > best[0]):
-            best = (found[0], mirrored, found[1])
-            if found[0] >= PROOF_INLIERS and _agreement(view.grey, b.view.grey, found[1]) >= PROOF_AGREEMENT:
+            best = (found[0], mirrored, found[1], _agreement(view.grey, b.view.grey, found[1]))
+            if best[0] >= PROOF_INLIERS and best[3] >= PROOF_AGREEMENT:
                 break  # a copy as it is beyond doubt: the mirror image would not match better
     if best is not None:
-        inliers, mirrored, homography = best
-        agreement = _agreement((a.mirrored if mirrored else a.view).grey, b.view.grey, homography)
+        inliers, mirrored, homography, agreement = best
         if inliers >= MIN_INLIERS and agreement >= MIN_AGREEMENT:
             if np.linalg.det(homography[:2, :2]) < 0:  # the homography itself mirrors
                 mirrored, homography = not mirrored, homography @ np.diag([-1.0, 1.0, 1.0])
@@ -230,7 +229,6 @@ def _agreement(a: np.ndarray, b: np.ndarray, homography: np.ndarray) -> float:
     warped = cv2.warpPerspective(a, homography, (width, height), flags=cv2.INTER_LINEAR)
     covered = cv2.warpPerspective(np.ones(a.shape, np.uint8), homography, (width, height),
                                   flags=cv2.INTER_NEAREST) > 0
-    target = b
     rows = np.linspace(0, height, GRID + 1).astype(int)
     cols = np.linspace(0, width, GRID + 1).astype(int)
     agree = blocks = 0
@@ -241,7 +239,7 @@ def _agreement(a: np.ndarray, b: np.ndarray, homography: np.ndarray) -> float:
                 continue
             blocks += 1
             p = warped[top:bottom, left:right][inside]
-            q = target[top:bottom, left:right][inside]
+            q = b[top:bottom, left:right][inside]
             p = p - p.mean()
             q = q - q.mean()
             energy = math.sqrt(float((p * p).sum()) * float((q * q).sum()))
