@@ -29,9 +29,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from simages.copies.verification import Verification
 
 SMALLER_AREA = 0.1  # a tenth fewer pixels: resizing, not the rounding of a re-save
 ASPECT_TOLERANCE = 0.03  # 3% in width / height: a crop or a border, not rounding to whole pixels
@@ -151,22 +154,40 @@ def changes_between(
     *,
     turn: int = 0,
     mirrored: bool = False,
+    verification: Verification | None = None,
     cache: FactsCache | None = None,
     names: tuple[str, str] = ("the first", "the second"),
 ) -> list[Change]:
     """What changed between two copies of a photo, `a` (the key, or the first of a pair) and `b`, named
     `names` where it matters which one (the smaller, the cropped, the grayscale one): `turn` is the quarter
     turn (degrees, counter-clockwise) of `a` that matched `b`, `mirrored` whether the mirrored `a` matched
-    clearly better. Missing facts (an unreadable header) leave the size changes unsaid; unreadable pixels
-    leave unsaid what only the pixels tell (module docstring). A turn the scores found is dropped when the
-    pixels explain the copy as it is (a crop, a resize, a re-encoding) and not turned."""
+    clearly better. `verification`, the keypoints' verdict on `a` against `b` when the pair was verified
+    (simages.copies.verification): when it is a copy, its homography's turn and mirror replace those the
+    scores found, so a pair is described alike however its key arrived (an upload searched turned, or a
+    stored upright descriptor that found the copy only by its keypoints). Missing facts (an unreadable
+    header) leave the size changes unsaid; unreadable pixels leave unsaid what only the pixels tell (module
+    docstring). A turn the scores found is dropped when the pixels explain the copy as it is (a crop, a
+    resize, a re-encoding) and not turned."""
     cache = cache or FactsCache()
+    if verification is not None and verification.is_copy:
+        turn, mirrored = geometry(verification, turn)
     found = _changes(a, b, turn, mirrored, cache, names)
     if turn and not _explained(found):
         upright = _changes(a, b, 0, mirrored, cache, names)
         if _explained(upright):
             return upright
     return found
+
+
+def geometry(verification: Verification, turn: int = 0) -> tuple[int, bool]:
+    """The quarter turn (degrees counter-clockwise) of the first image and whether it is mirrored, in
+    `changes_between`'s terms, from a copy's verification; `turn` stays when the homography is no quarter
+    turn (a copy rotated by a few degrees). The verification mirrors the first image before its homography
+    turns it; here the turned image is mirrored: turning then mirroring undoes the opposite turn."""
+    if verification.turn is None:
+        return turn, verification.mirrored
+    quarter = verification.turn % 360
+    return ((-quarter) % 360 if verification.mirrored else quarter), verification.mirrored
 
 
 def _explained(changes: list[Change]) -> bool:

@@ -260,25 +260,64 @@ def _turn(homography: np.ndarray) -> int | None:
     return quarter * 90 if off <= 10.0 else None
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """An encoded image held in memory (an upload's kept preview), named for the cache."""
+
+    name: str
+    data: bytes
+
+
 class LocalFeatureCache:
     """The local features of image files, kept for the `capacity` most recently used (about 0.3 MB
-    each), keyed by path, size and modification time so a changed file is read again. One per search or
-    per browser tab: callers pass it in."""
+    each), keyed by path, size and modification time so a changed file is read again; and the verdict of
+    every pair verified through it (a few dozen bytes each, `verdicts` of them kept), so that what changed
+    in a copy is told from the geometry its verification found (`known`) without verifying it twice. One
+    per search or per browser tab: callers pass it in."""
 
-    def __init__(self, capacity: int = 128, max_pixels: int = 120_000_000) -> None:
+    def __init__(self, capacity: int = 128, max_pixels: int = 120_000_000, verdicts: int = 100_000) -> None:
         self.capacity = capacity
         self.max_pixels = max_pixels
+        self.verdicts = verdicts
         self._kept: OrderedDict[tuple, LocalFeatures | None] = OrderedDict()
+        self._verified: OrderedDict[tuple, Verification] = OrderedDict()
+
+    def verify(self, a: Path | Encoded, b: Path | Encoded) -> Verification:
+        """`verify` of two images (files or encoded bytes), once per pair while neither file changes;
+        UNSURE when either cannot be read."""
+        pair = (_source_key(a), _source_key(b))
+        if pair[0] is None or pair[1] is None:
+            return Verification(Verdict.UNSURE)
+        if pair in self._verified:
+            self._verified.move_to_end(pair)
+            return self._verified[pair]
+        first = self.of(a)
+        second = self.of(b) if first is not None else None
+        outcome = Verification(Verdict.UNSURE) if first is None or second is None else verify(first, second)
+        self._verified[pair] = outcome
+        while len(self._verified) > self.verdicts:
+            self._verified.popitem(last=False)
+        return outcome
+
+    def known(self, a: Path | Encoded, b: Path | Encoded) -> Verification | None:
+        """The verdict on `a` against `b` when this cache verified that pair (None when it did not: nothing
+        is verified here)."""
+        pair = (_source_key(a), _source_key(b))
+        return self._verified.get(pair) if None not in pair else None
+
+    def of(self, source: Path | Encoded) -> LocalFeatures | None:
+        """The features of a file or of encoded bytes (None when unreadable)."""
+        if isinstance(source, Encoded):
+            return self.of_bytes(source.name, source.data)
+        return self.of_file(source)
 
     def of_file(self, path: Path) -> LocalFeatures | None:
         """The features of the image at `path`; None when it cannot be read (missing, not an image)."""
         from simages.extraction.images import UnreadableImage, open_rgb
 
-        try:
-            stat = os.stat(path)
-        except OSError:
+        key = _source_key(path)
+        if key is None:
             return None
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
         if key in self._kept:
             self._kept.move_to_end(key)
             return self._kept[key]
@@ -291,7 +330,7 @@ class LocalFeatureCache:
 
     def of_bytes(self, name: str, encoded: bytes) -> LocalFeatures | None:
         """The features of an encoded image held in memory (an upload's preview); None if unreadable."""
-        key = ("bytes", name, len(encoded), hash(encoded))
+        key = _source_key(Encoded(name, encoded))
         if key in self._kept:
             self._kept.move_to_end(key)
             return self._kept[key]
@@ -309,13 +348,21 @@ class LocalFeatureCache:
         return features
 
 
+def _source_key(source: Path | Encoded) -> tuple | None:
+    """What a cache knows an image by: a file's path, size and modification time (None when it cannot be
+    read), or encoded bytes' name, length and hash."""
+    if isinstance(source, Encoded):
+        return ("bytes", source.name, len(source.data), hash(source.data))
+    try:
+        stat = os.stat(source)
+    except OSError:
+        return None
+    return (str(source), stat.st_size, stat.st_mtime_ns)
+
+
 def verify_files(a: Path, b: Path, cache: LocalFeatureCache) -> Verification:
-    """`verify` of two image files (UNSURE when either cannot be read)."""
-    first = cache.of_file(a)
-    second = cache.of_file(b) if first is not None else None
-    if first is None or second is None:
-        return Verification(Verdict.UNSURE)
-    return verify(first, second)
+    """`verify` of two image files (UNSURE when either cannot be read), remembered by `cache`."""
+    return cache.verify(a, b)
 
 
 def file_verifier(a: Path, b: Path, cache: LocalFeatureCache | None = None) -> Callable[[], Verification]:

@@ -17,6 +17,7 @@ from simages.copies import changes as copy_changes
 from simages.copies.calibration import CalibrationStatus
 from simages.copies.calibration import status as calibration_status
 from simages.copies.pixels import image_files
+from simages.copies.verification import LocalFeatureCache
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.core.set_index import SetIndex
@@ -99,8 +100,9 @@ def run_duplicates(
     if request.threshold is not None:
         threshold = float(QuerySpec.parse(request.metric, "range", request.threshold).param)
     report = None
+    local = LocalFeatureCache()  # the pairs' verifications, kept to say what changed
     if len(indexes) == 1:
-        report = _graph(cache, settings, indexes[0], threshold, request, progress, notice)
+        report = _graph(cache, settings, indexes[0], threshold, request, progress, notice, local)
     chosen = request.threshold is not None
     calibration = calibration_status(settings, cache)
     if report is not None:
@@ -108,15 +110,17 @@ def run_duplicates(
 
         how = f"each image's {GRAPH_K} nearest (ANN index)"
         return DuplicatesAnswer(report, indexes, chosen, ANN_GRAPH, how, calibration,
-                                pair_changes(report, settings))
-    report = find_duplicates(indexes, threshold, request.metric, image_files(settings.image_sets))
+                                pair_changes(report, settings, local))
+    report = find_duplicates(indexes, threshold, request.metric, image_files(settings.image_sets), local)
     return DuplicatesAnswer(report, indexes, chosen, EXACT, "every pair", calibration,
-                            pair_changes(report, settings))
+                            pair_changes(report, settings, local))
 
 
-def pair_changes(report: DuplicateReport, settings: Settings) -> tuple[list[copy_changes.Change], ...]:
-    """What changed between the images of each copy pair (exact or edited level), from their files'
-    headers (simages.copies.changes); nothing for look-alikes, which are not copies."""
+def pair_changes(report: DuplicateReport, settings: Settings, local: LocalFeatureCache | None = None
+                 ) -> tuple[list[copy_changes.Change], ...]:
+    """What changed between the images of each copy pair (exact or edited level), from their files
+    (simages.copies.changes; the turn and mirror of a pair `local` verified, from its keypoints); nothing
+    for look-alikes, which are not copies."""
     from simages.copies.levels import is_duplicate
 
     cache = copy_changes.FactsCache()
@@ -125,8 +129,10 @@ def pair_changes(report: DuplicateReport, settings: Settings) -> tuple[list[copy
         if not is_duplicate(report.level(number)):
             found.append([])
             continue
-        a, b = (cache.facts(settings.image_sets / name) for name in (pair.a, pair.b))
-        found.append(copy_changes.changes_between(a, b, cache=cache, names=(pair.a, pair.b)))
+        first, second = (settings.image_sets / name for name in (pair.a, pair.b))
+        known = local.known(first, second) if local is not None else None
+        found.append(copy_changes.changes_between(cache.facts(first), cache.facts(second), verification=known,
+                                                  cache=cache, names=(pair.a, pair.b)))
     return tuple(found)
 
 
@@ -138,6 +144,7 @@ def _graph(
     request: DuplicatesRequest,
     progress: Progress | None,
     notice: Notice | None,
+    local: LocalFeatureCache,
 ) -> DuplicateReport | None:
     """Duplicates within one large set through its ANN kNN graph; None for the exact self-join (saying
     why through `notice` when a graph could have run)."""
@@ -155,4 +162,4 @@ def _graph(
         return None
     searched, index = found
     return graph_duplicates(stored, searched, index, threshold, request.metric, progress=progress,
-                            files=image_files(settings.image_sets))
+                            files=image_files(settings.image_sets), local=local)

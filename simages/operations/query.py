@@ -28,6 +28,7 @@ import numpy as np
 from simages.copies.changes import Change, ImageFacts
 from simages.copies.changes import to_json as changes_json
 from simages.copies.levels import Level, is_duplicate
+from simages.copies.verification import LocalFeatureCache
 from simages.naming import InvalidName, list_sets, validate_image_name, validate_set_name
 from simages.nearest.core import display
 from simages.nearest.core.intents import SIMILAR, Intent, descriptor_for, intent_named
@@ -39,7 +40,7 @@ from simages.nearest.sets.cache import DescriptorCache
 from simages.nearest.teaching.query_cost import IndexChoice, QueryCost, explained_key_join
 from simages.nearest.teaching.views import UNSCALED, VIEWS, unscaled_index
 from simages.operations import schema
-from simages.operations.query_levels import keep_copies, match_levels, with_nearest
+from simages.operations.query_levels import keep_copies, key_source, match_levels, with_nearest
 from simages.operations.sets import did_you_mean, open_set, read_set, require_same_descriptor
 from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint, same_version
@@ -402,24 +403,27 @@ def run_query(request: QueryRequest, settings: Settings, cache: DescriptorCache,
     facts: Path | ImageFacts | None = (
         key.facts if isinstance(key, VectorKey) else settings.image_sets / key.set_name / key.image
     )
-    result, levels = copy_levels(result, searched, settings, facts, raw, exclude)
-    changes = copy_changes_of(result, searched, settings, facts, turns, mirrored, levels)
+    local = LocalFeatureCache()  # the copies' verifications, kept to say what changed
+    result, levels = copy_levels(result, searched, settings, facts, raw, exclude, local)
+    changes = copy_changes_of(result, searched, settings, facts, turns, mirrored, levels, local)
     turns = turns_confirmed(turns, changes)
     return QueryAnswer(result, spec, intent, searched.explain(spec.expand), costs[0], turns, changes, levels)
 
 
 def copy_levels(result: KeyResult, index: SetIndex, settings: Settings, facts: Path | ImageFacts | None,
-                raw: np.ndarray, exclude: str | None) -> tuple[KeyResult, dict[str, Level]]:
+                raw: np.ndarray, exclude: str | None, local: LocalFeatureCache | None = None
+                ) -> tuple[KeyResult, dict[str, Level]]:
     """The duplicates answer's matches and their levels: the key's `PROMOTED` nearest images (raw: its
     upright stored-style descriptor) are verified even below the threshold, as triage verifies a new
-    photo's, and listed when their keypoints prove a copy (simages.operations.query_levels)."""
+    photo's, and listed when their keypoints prove a copy (simages.operations.query_levels). `local`
+    keeps the verifications (one per call when None)."""
     from simages.copies.verification import PROMOTED
     from simages.nearest.joins.join import key_join
 
     nearest = key_join(index, raw, QuerySpec.parse(result.metric, "knn", PROMOTED, expand=False),
                        exclude=exclude)
     merged, added = with_nearest(result, nearest)
-    levels = match_levels(merged, index, settings, facts,
+    levels = match_levels(merged, index, settings, facts, local,
                           promoted=frozenset(m.image for m in nearest.matches))
     return keep_copies(merged, levels, added), levels
 
@@ -443,8 +447,10 @@ def _turned_file_query(request: QueryRequest, settings: Settings, index: SetInde
     search, costs = _searcher(request, settings, index, spec, choice, key.label(), None)
 
     merged, turns, mirrored = search_oriented(search, np.asarray(raws, dtype=np.float32), request.limit)
-    merged, levels = copy_levels(merged, index, settings, key.path, np.asarray(raws[0], np.float32), None)
-    changes = copy_changes_of(merged, index, settings, key.path, turns, mirrored, levels)
+    local = LocalFeatureCache()
+    merged, levels = copy_levels(merged, index, settings, key.path, np.asarray(raws[0], np.float32), None,
+                                 local)
+    changes = copy_changes_of(merged, index, settings, key.path, turns, mirrored, levels, local)
     turns = turns_confirmed(turns, changes)
     return QueryAnswer(merged, spec, intent, index.explain(spec.expand), costs[0], turns, changes, levels)
 
@@ -475,11 +481,12 @@ def turns_confirmed(turns: dict[str, int], changes: dict[str, list[Change]]) -> 
 
 
 def copy_changes_of(result: KeyResult, index: SetIndex, settings: Settings, key: Path | ImageFacts | None,
-                    turns: dict[str, int], mirrored: set[str], levels: dict[str, Level] | None = None
-                    ) -> dict[str, list[Change]]:
+                    turns: dict[str, int], mirrored: set[str], levels: dict[str, Level] | None = None,
+                    local: LocalFeatureCache | None = None) -> dict[str, list[Change]]:
     """What changed between the key (its file, or its facts) and each copy found in `result` (the pairs
     of the exact or edited level in `index`'s duplicates space: `levels`, else by score alone), where it
-    can be told (simages.copies.changes)."""
+    can be told (simages.copies.changes): the turn and mirror of a copy whose keypoints `local` verified
+    are its homography's, else those the scores found (`turns`, `mirrored`)."""
     from simages.copies.changes import FactsCache, changes_between, image_facts
     from simages.copies.levels import level_of
     from simages.nearest.core.query_spec import higher_is_better
@@ -490,13 +497,15 @@ def copy_changes_of(result: KeyResult, index: SetIndex, settings: Settings, key:
     if levels is None:
         levels = {m.image: level_of(m.score, metric=kind, thresholds=thresholds) for m in result.matches}
     key_facts = image_facts(key) if isinstance(key, Path) else key
+    source = key_source(key)
     cache = FactsCache()
     found: dict[str, list[Change]] = {}
     for match in result.matches:
         if match.image not in levels or not is_duplicate(levels[match.image]):
             continue
-        facts = cache.facts(settings.image_sets / index.set_name / match.image)
-        found[match.image] = changes_between(key_facts, facts, turn=turns.get(match.image, 0),
-                                             mirrored=match.image in mirrored, cache=cache,
-                                             names=("the key", match.image))
+        path = settings.image_sets / index.set_name / match.image
+        known = local.known(source, path) if local is not None and source is not None else None
+        found[match.image] = changes_between(key_facts, cache.facts(path), turn=turns.get(match.image, 0),
+                                             mirrored=match.image in mirrored, verification=known,
+                                             cache=cache, names=("the key", match.image))
     return found

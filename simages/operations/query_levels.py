@@ -14,7 +14,7 @@ from pathlib import Path
 from simages.copies.changes import ImageFacts
 from simages.copies.levels import Level, is_duplicate, level_of
 from simages.copies.pixels import same_pixels
-from simages.copies.verification import LocalFeatureCache, Verdict, Verification, verify
+from simages.copies.verification import Encoded, LocalFeatureCache
 from simages.nearest.core.query_spec import higher_is_better
 from simages.nearest.core.results import KeyResult
 from simages.nearest.core.set_index import SetIndex
@@ -32,14 +32,7 @@ def match_levels(result: KeyResult, index: SetIndex, settings: Settings, key: Pa
     local = local if local is not None else LocalFeatureCache()
     thresholds = level_thresholds(index)
     kind = "cosine" if higher_is_better(result.metric) else "euclidean"
-
-    def key_features():
-        if isinstance(key, Path):
-            return local.of_file(key)
-        if isinstance(key, ImageFacts) and key.preview:
-            return local.of_bytes(f"upload:{key.sha256}", key.preview)
-        return None
-
+    source = key_source(key)
     levels = {}
     for match in result.matches:
         found = settings.image_sets / index.set_name / Path(*match.image.split("/"))
@@ -49,18 +42,19 @@ def match_levels(result: KeyResult, index: SetIndex, settings: Settings, key: Pa
             same = partial(same_bytes, key.sha256, found)
         else:
             same = cannot_tell
+        verified = partial(local.verify, source, found) if source is not None else None
         levels[match.image] = level_of(match.score, metric=kind, thresholds=thresholds, same_pixels=same,
-                                       verified=partial(_verified, key_features, found, local),
-                                       promote=match.image in promoted)
+                                       verified=verified, promote=match.image in promoted)
     return levels
 
 
-def _verified(key_features, found: Path, local: LocalFeatureCache) -> Verification | None:
-    first = key_features()
-    second = local.of_file(found) if first is not None else None
-    if first is None or second is None:
-        return Verification(Verdict.UNSURE)
-    return verify(first, second)
+def key_source(key: Path | ImageFacts | None) -> Path | Encoded | None:
+    """What a key's keypoints are read from: its file, or an upload's kept preview (None: nothing)."""
+    if isinstance(key, Path):
+        return key
+    if isinstance(key, ImageFacts) and key.preview:
+        return Encoded(f"upload:{key.sha256}", key.preview)
+    return None
 
 
 def same_bytes(sha256: str, path: Path) -> bool | None:

@@ -25,7 +25,7 @@ from simages.copies.levels import (
     level_of,
 )
 from simages.copies.pixels import same_pixels
-from simages.copies.verification import PROMOTED, LocalFeatureCache, file_verifier
+from simages.copies.verification import PROMOTED, LocalFeatureCache, Verification, file_verifier
 from simages.naming import list_sets, validate_set_name
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
@@ -64,13 +64,15 @@ class TriageRequest:
 class TriageRow:
     """One new photo: `image` qualified `set/image`; its best existing match (qualified, None for NEW) and
     the duplicates-space cosine similarity of that pair (None for NEW); `kept_both`: the id of a "keep
-    both" decision covering the pair (it is then in no copy group and no plan)."""
+    both" decision covering the pair (it is then in no copy group and no plan); `verification`: what the
+    pair's keypoints said when they were checked (its turn and mirror say what changed)."""
 
     image: str
     level: Level
     match: str | None
     score: float | None
     kept_both: str | None = None
+    verification: Verification | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         return {"image": self.image, "level": self.level.value, "match": self.match,
@@ -181,8 +183,8 @@ class TriageAnswer:
             if row.match is None or row.level not in (Level.EXACT, Level.EDITED):
                 continue
             new, existing = (cache.facts(image_file(self.root, name)) for name in (row.image, row.match))
-            found[row.image] = changes_json(changes_between(new, existing, cache=cache,
-                                                            names=(row.image, row.match)))
+            found[row.image] = changes_json(changes_between(new, existing, verification=row.verification,
+                                                            cache=cache, names=(row.image, row.match)))
         return found
 
     def to_json(self) -> dict:
@@ -285,7 +287,8 @@ def _rows(new: SetIndex, collection: list[SetIndex], decisions: list, root: Path
         if level == Level.NEW:
             rows.append(TriageRow(name, Level.NEW, None, None))
         else:
-            rows.append(TriageRow(name, level, best[2], best[1], kept_both))
+            known = local.known(image_file(root, name), image_file(root, best[2]))
+            rows.append(TriageRow(name, level, best[2], best[1], kept_both, known))
     return rows
 
 

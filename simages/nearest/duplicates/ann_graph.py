@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simages.copies.verification import LocalFeatureCache
 from simages.nearest.ann import index as ann
 from simages.nearest.ann.search import knn_graph
 from simages.nearest.core.display import passes
@@ -88,13 +89,15 @@ def graph_duplicates(
     k: int = GRAPH_K,
     progress: Callable[[int, int], None] | None = None,
     files: Callable[[str], Path] | None = None,
+    local: LocalFeatureCache | None = None,
 ) -> DuplicateReport:
     """`duplicates.find_duplicates([stored])` through the kNN graph (see `graph_duplicate_pairs`);
-    `files` confirms exact pairs by their pixels (`pair_levels`)."""
+    `files` confirms exact pairs by their pixels and verifies edited ones (`pair_levels`, the verdicts
+    kept in `local`)."""
     if threshold is None:
         threshold = duplicate_threshold(metric, stored)
     pairs = graph_duplicate_pairs(stored, searched, ann_index, threshold, metric, k=k, progress=progress)
-    return report_of([stored], pairs, threshold, metric, files)
+    return report_of([stored], pairs, threshold, metric, files, local=local)
 
 
 def iter_graph_join(

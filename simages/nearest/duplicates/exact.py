@@ -304,10 +304,11 @@ class DuplicateReport:
 
 def find_duplicates(
     indexes: Sequence[SetIndex], threshold: float | None = None, metric: str = "cosine",
-    files: Callable[[str], Path] | None = None,
+    files: Callable[[str], Path] | None = None, local: LocalFeatureCache | None = None,
 ) -> DuplicateReport:
     """Duplicates within `indexes[0]` when it is the only set, else between `indexes[0]` and each of the
     others (not within any of them). The default threshold is `duplicate_threshold(metric, indexes[0])`.
+    `files` and `local`: as `pair_levels` takes them (the verifications are kept in `local`).
     ValueError for no set, a bad threshold or sets with different descriptors."""
     if not indexes:
         raise ValueError("name at least one set")
@@ -316,13 +317,14 @@ def find_duplicates(
         threshold = duplicate_threshold(metric, first)
     if len(indexes) == 1:
         pairs = duplicate_pairs(first, None, threshold, metric)
-        return report_of(indexes, pairs, threshold, metric, files)
+        return report_of(indexes, pairs, threshold, metric, files, local=local)
     pairs = [pair for other in indexes[1:] for pair in duplicate_pairs(first, other, threshold, metric)]
     candidates: list[Pair] = []
     if files is not None:  # new photos against the collection: their nearest are verified too
         candidates = nearest_candidates(first, indexes[1:], metric, PROMOTED, {(p.a, p.b) for p in pairs})
     below = {(p.a, p.b) for p in candidates}
-    report = report_of(indexes, sort_pairs(pairs + candidates, metric), threshold, metric, files, below)
+    report = report_of(indexes, sort_pairs(pairs + candidates, metric), threshold, metric, files, below,
+                       local)
     if not candidates:
         return report
     # A candidate below the threshold is listed only when its keypoints made it a copy.
@@ -354,11 +356,12 @@ def nearest_candidates(a: SetIndex, others: Sequence[SetIndex], metric: str, cou
 def report_of(
     indexes: Sequence[SetIndex], pairs: list[Pair], threshold: float, metric: str,
     files: Callable[[str], Path] | None = None, promoted: set[tuple[str, str]] | None = None,
+    local: LocalFeatureCache | None = None,
 ) -> DuplicateReport:
     """The report of `pairs` (best first) found in `indexes` at `threshold`: their levels (`promoted`:
     the pairs verified even below the threshold), and groups of copies (pairs of a duplicate level only:
     look-alikes never group) that do not chain."""
-    levels = pair_levels(pairs, indexes, metric, files, promoted=promoted)
+    levels = pair_levels(pairs, indexes, metric, files, local, promoted)
     copies = [pair for pair, level in zip(pairs, levels, strict=True) if is_duplicate(level)]
     compared = None if len(indexes) == 1 else compared_pairs(indexes[0].set_name,
                                                              [index.set_name for index in indexes[1:]])

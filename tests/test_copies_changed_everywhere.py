@@ -1,0 +1,136 @@
+"""What changed in a copy is said alike in every view, however its key arrived: a turned copy is "turned
+270°" and a mirrored one "mirrored" in `simages duplicates`, `query` (a stored key and an upload), and
+`triage` -- the geometry comes from the pair's keypoints (simages.copies.verification), not only from a
+search of the key's turns, which a stored upright descriptor never had. The descriptors are planted (the
+turned copy's is far from its original's, as a stored upright descriptor of a turned photo is); the images
+are real photos the repository ships, so only their keypoints can tell."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from simages.cli import main
+from simages.settings import Settings
+from simages.store.fingerprint import Fingerprint
+from simages.store.npz_store import FeatureStore, save_store
+
+DEMO = Path(__file__).resolve().parents[1] / "image_sets" / "demo"
+TURNED, MIRRORED = "turned 270°", "mirrored"
+
+
+def write_store(settings: Settings, name: str, names: list[str], vectors: np.ndarray) -> None:
+    meta = {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca128+qe10"}
+    save_store(settings.store_path(name), FeatureStore(list(names), [Fingerprint(1, 1)] * len(names),
+                                                       np.asarray(vectors, np.float32), meta))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    settings = Settings(root=tmp_path)
+    rng = np.random.default_rng(5)
+    base = np.abs(rng.standard_normal((3, 64))).astype(np.float32) ** 3
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    archive, inbox = settings.image_sets / "archive", settings.image_sets / "inbox"
+    archive.mkdir(parents=True)
+    inbox.mkdir(parents=True)
+    shutil.copy(DEMO / "people" / "astronaut.jpg", archive / "astronaut.jpg")
+    shutil.copy(DEMO / "space" / "rocket.jpg", archive / "rocket.jpg")
+    with Image.open(DEMO / "people" / "astronaut.jpg") as image:
+        ImageOps.mirror(image.convert("RGB")).save(inbox / "mirrored.jpg", quality=90)
+    with Image.open(DEMO / "space" / "rocket.jpg") as image:  # turned a quarter turn counter-clockwise
+        image.convert("RGB").transpose(Image.Transpose.ROTATE_90).save(inbox / "turned.jpg", quality=90)
+    write_store(settings, "archive", ["astronaut.jpg", "rocket.jpg"], base[:2])
+    near = np.abs(base[0] * (1 + 0.05 * rng.standard_normal(64))).astype(np.float32)
+    write_store(settings, "inbox", ["mirrored.jpg", "turned.jpg"],
+                np.vstack([near / np.linalg.norm(near), base[2]]))  # the turned copy scores low
+    return settings
+
+
+def run_json(settings, capsys, *argv):
+    code = main(["--root", str(settings.root), *argv, "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def said(changed: str) -> tuple[bool, bool]:
+    return TURNED in changed, MIRRORED in changed
+
+
+def test_simages_duplicates_says_the_turn_and_the_mirror_its_keypoints_found(settings, capsys):
+    data = run_json(settings, capsys, "duplicates", "inbox", "archive")
+    changed = {(p["a"], p["b"]): p.get("changed", "") for p in data["pairs"]}
+    assert said(changed["inbox/turned.jpg", "archive/rocket.jpg"]) == (True, False)
+    assert said(changed["inbox/mirrored.jpg", "archive/astronaut.jpg"]) == (False, True)
+    code = main(["--root", str(settings.root), "duplicates", "inbox", "archive"])
+    out = capsys.readouterr().out
+    assert code == 0 and TURNED in out and "different aspect" not in out
+
+
+def test_a_stored_key_query_says_what_an_upload_of_the_same_file_says(settings, capsys):
+    from simages.copies.changes import image_facts
+    from simages.nearest.sets.cache import DescriptorCache
+    from simages.operations.query import QueryRequest, VectorKey, run_query
+
+    stored = run_json(settings, capsys, "query", "inbox/turned.jpg", "--set", "archive", "--intent",
+                      "duplicates")
+    assert [(r["name"], r["level"]) for r in stored["results"]] == [("archive/rocket.jpg", "edited")]
+    assert said(stored["results"][0]["changed"]) == (True, False)
+    # The same file uploaded: its kept preview is verified, its descriptor as stored (no turns searched).
+    path = settings.image_sets / "inbox" / "turned.jpg"
+    preview = io.BytesIO()
+    with Image.open(path) as image:
+        image.convert("RGB").save(preview, "JPEG", quality=90)
+    facts = image_facts(path)
+    data = path.read_bytes()
+    upload_facts = type(facts)(facts.width, facts.height, facts.format, facts.bytes, None,
+                               hashlib.sha256(data).hexdigest(), preview.getvalue())
+    cache = DescriptorCache()
+    vector = cache.get(settings, "inbox").raw_vector("turned.jpg")
+    key = VectorKey("upload:turned.jpg", vector, None, upload_facts)
+    answer = run_query(QueryRequest(key, "archive", intent="duplicates"), settings, cache)
+    assert [(m.image, answer.levels[m.image].value) for m in answer.result.matches] == [("rocket.jpg",
+                                                                                          "edited")]
+    upload = "; ".join(change.text for change in answer.changes["rocket.jpg"])
+    assert said(upload) == (True, False)
+    mirrored = run_json(settings, capsys, "query", "inbox/mirrored.jpg", "--set", "archive", "--intent",
+                        "duplicates")
+    assert said(mirrored["results"][0]["changed"]) == (False, True)
+
+
+def test_triage_says_the_turn_and_the_mirror_its_keypoints_found(settings, capsys):
+    data = run_json(settings, capsys, "triage", "inbox", "--against", "archive")
+    rows = {row["image"]: row for row in data["new"]}
+    assert rows["inbox/turned.jpg"]["match"] == "archive/rocket.jpg"
+    assert said(rows["inbox/turned.jpg"]["changed"]) == (True, False)
+    assert said(rows["inbox/mirrored.jpg"]["changed"]) == (False, True)
+
+
+@pytest.mark.parametrize("turn", [Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180,
+                                  Image.Transpose.ROTATE_270])
+def test_a_mirrored_and_turned_copy_is_described_by_its_homography(tmp_path, turn):
+    from simages.copies.changes import FactsCache, changes_between, describe
+    from simages.copies.verification import LocalFeatureCache
+
+    original = tmp_path / "original.jpg"
+    shutil.copy(DEMO / "people" / "astronaut.jpg", original)
+    copy = tmp_path / "copy.png"  # lossless: the pixels say "mirrored" only when the turn is right
+    with Image.open(original) as image:
+        ImageOps.mirror(image.convert("RGB")).transpose(turn).save(copy)
+    verification = LocalFeatureCache().verify(copy, original)
+    assert verification.is_copy and verification.mirrored
+    cache = FactsCache()
+    text = describe(changes_between(cache.facts(copy), cache.facts(original), verification=verification,
+                                    cache=cache))
+    # The copy turned back by the opposite of its turn, then mirrored, is the original.
+    degrees = {Image.Transpose.ROTATE_90: 270, Image.Transpose.ROTATE_180: 180,
+               Image.Transpose.ROTATE_270: 90}[turn]
+    assert f"turned {degrees}°" in text and "mirrored" in text and "edited" not in text, text
