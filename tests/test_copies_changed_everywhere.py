@@ -47,10 +47,13 @@ def settings(tmp_path):
         ImageOps.mirror(image.convert("RGB")).save(inbox / "mirrored.jpg", quality=90)
     with Image.open(DEMO / "space" / "rocket.jpg") as image:  # turned a quarter turn counter-clockwise
         image.convert("RGB").transpose(Image.Transpose.ROTATE_90).save(inbox / "turned.jpg", quality=90)
+    shutil.copy(DEMO / "people" / "cameraman.jpg", inbox / "cameraman.jpg")  # not in the archive
     write_store(settings, "archive", ["astronaut.jpg", "rocket.jpg"], base[:2])
     near = np.abs(base[0] * (1 + 0.05 * rng.standard_normal(64))).astype(np.float32)
-    write_store(settings, "inbox", ["mirrored.jpg", "turned.jpg"],
-                np.vstack([near / np.linalg.norm(near), base[2]]))  # the turned copy scores low
+    other = -base[0] - base[1]  # scores below zero with both archive photos: new
+    write_store(settings, "inbox", ["cameraman.jpg", "mirrored.jpg", "turned.jpg"],
+                np.vstack([other / np.linalg.norm(other), near / np.linalg.norm(near),
+                           base[2]]))  # the turned copy scores low
     return settings
 
 
@@ -134,3 +137,13 @@ def test_a_mirrored_and_turned_copy_is_described_by_its_homography(tmp_path, tur
     degrees = {Image.Transpose.ROTATE_90: 270, Image.Transpose.ROTATE_180: 180,
                Image.Transpose.ROTATE_270: 90}[turn]
     assert f"turned {degrees}°" in text and "mirrored" in text and "edited" not in text, text
+
+
+def test_triage_says_which_copies_its_new_photos_can_hide_and_not_those_it_finds(settings, capsys):
+    code = main(["--root", str(settings.root), "triage", "inbox", "--against", "archive"])
+    out = capsys.readouterr().out
+    assert code == 0
+    heading = next(line for line in out.splitlines() if line.startswith("New (1):"))
+    assert "inbox/turned.jpg" in out.split("New (1):")[0]  # the turned copy is found, above "New"
+    assert "sideways" not in heading and "screenshot" not in heading and "collage" not in heading
+    assert "blurred" in heading and "thumbnail" in heading

@@ -67,10 +67,11 @@ _MEANINGS = {
     Level.EXACT: "the same pixels: a second file of the same photo",
     Level.EDITED: "the same photo after edits (resized, re-encoded, cropped, mirrored, recoloured...)",
     Level.LOOK_ALIKE: "the same scene or subject, but not a copy: a look-alike is never called a duplicate",
-    # Not "the photo is not in the collection": turned, screenshot and collaged copies can score this low
-    # (docs/duplicates.md measures how often), so the meaning says what was found, not what exists.
-    Level.NEW: ("no copy or look-alike found (copies shown sideways, inside a screenshot or in a collage "
-                "can be missed: compare by eye when in doubt)"),
+    # Not "the photo is not in the collection": a copy whose score is low is found only when its keypoints
+    # prove it (turned, screenshot and collaged copies are); a strongly blurred copy or a tiny thumbnail
+    # has too few of them (simages.copies.verification: UNSURE), so the meaning names those.
+    Level.NEW: ("no copy or look-alike found (a strongly blurred copy or a tiny thumbnail can be missed: "
+                "too few keypoints to prove a low-scored copy; compare by eye when in doubt)"),
 }
 
 # Cosine similarity (duplicates space) at or above which a pair is an exact copy even when the two
