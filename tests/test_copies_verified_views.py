@@ -123,8 +123,11 @@ def test_the_apps_join_gives_each_pair_the_same_level_and_groups_copies_only(set
     outcome = job.outcome
     levels = {(p.a, p.b): level.value for p, level in zip(outcome.pairs.pairs, outcome.levels, strict=True)}
     assert levels == {("cameraman.jpg", "astronaut.jpg"): "look-alike",
-                      ("mirrored.jpg", "astronaut.jpg"): "edited"}
-    assert outcome.groups == [["archive/astronaut.jpg", "inbox/mirrored.jpg"]]
+                      ("mirrored.jpg", "astronaut.jpg"): "edited",
+                      # below the threshold: one of the new photo's nearest, proved by its keypoints
+                      ("turned.jpg", "rocket.jpg"): "edited"}
+    assert outcome.groups == [["archive/astronaut.jpg", "inbox/mirrored.jpg"],
+                              ["archive/rocket.jpg", "inbox/turned.jpg"]]
 
 
 def test_the_apps_join_shows_its_pairs_before_their_keypoints_are_checked(settings, monkeypatch):
@@ -203,3 +206,74 @@ def test_a_query_table_says_why_a_low_scored_copy_is_listed(settings, capsys):
     row = next(line for line in out.splitlines() if "rocket.jpg" in line)
     assert "Edited copy" in row and row.endswith(" *")
     assert "* below the threshold, but one of the key's nearest and a copy by its keypoints" in out
+
+
+def _app_join(settings, a, bs, param):
+    from simages.jobs.join_runner import DONE, JoinRequest, JoinRunner, run_join
+    from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.sets.cache import DescriptorCache
+
+    runner = JoinRunner(settings, DescriptorCache())
+    spec = QuerySpec.parse("cosine", "range", param, expand=False)
+    job = run_join(runner, JoinRequest(a, bs, spec, "duplicates"), timeout=60)
+    assert job.state == DONE, job.error
+    return job.outcome
+
+
+@pytest.mark.parametrize("threshold", [None, "0.0001"])
+def test_the_same_pair_gets_the_same_level_in_every_view(settings, capsys, threshold):
+    """`simages duplicates A B`, `simages join A B --intent duplicates` (JSON and table) and the app's
+    /join list the same pairs with the same levels, copies below the threshold included (walk 4: /join
+    listed 2 of 7 copies the CLI found), at the default threshold and at one that keeps every pair."""
+    chosen = [] if threshold is None else ["--threshold", threshold]
+    duplicates = run_json(settings, capsys, "duplicates", "inbox", "archive", *chosen)
+    expected = {(p["a"], p["b"]): p["level"] for p in duplicates["pairs"]}
+    assert expected[("inbox/turned.jpg", "archive/rocket.jpg")] == "edited"  # below the threshold
+    joined = run_json(settings, capsys, "join", "inbox", "archive", "--intent", "duplicates", *chosen)
+    assert {(p["a"], p["b"]): p["level"] for p in joined["pairs"]} == expected
+    assert sorted(joined["groups"]) == sorted(duplicates["groups"])
+    below = [(p["a"], p["b"]) for p in joined["pairs"] if p.get("below_threshold")]
+    assert below == ([] if threshold else [("inbox/turned.jpg", "archive/rocket.jpg")])
+    code = main(["--root", str(settings.root), "join", "inbox", "archive", "--intent", "duplicates", *chosen])
+    table = capsys.readouterr().out
+    assert code == 0
+    titles = {"Exact copy": "exact", "Edited copy": "edited", "Look-alike": "look-alike", "Different": "new"}
+    rows, key = {}, None
+    for line in table.splitlines()[2:]:
+        if line.startswith("* ") or " pairs for " in line:
+            continue
+        if not line.startswith(" "):
+            key = line
+        elif "(no match)" not in line:
+            _, title, b = (part.strip() for part in line.strip().split("  ", 2))
+            rows[(f"inbox/{key}", f"archive/{b.removesuffix(' *')}")] = titles[title]
+    assert rows == expected
+    assert ("* below the threshold, but one of the new photo's nearest" in table) == (threshold is None)
+    param = duplicates["threshold"] if threshold is None else threshold
+    outcome = _app_join(settings, "inbox", ("archive",), str(param))
+    app = {(f"inbox/{p.a}", f"{p.b_set}/{p.b}"): level.value
+           for p, level in zip(outcome.pairs.pairs, outcome.levels, strict=True)}
+    assert app == expected
+    assert sorted(outcome.groups) == sorted(duplicates["groups"])
+    listed_below = [p.b for n, p in enumerate(outcome.pairs.pairs) if outcome.pairs.is_below(n)]
+    assert listed_below == ([] if threshold else ["rocket.jpg"])
+
+
+def test_a_self_join_lists_its_threshold_only_and_the_table_says_so(settings, capsys):
+    code = main(["--root", str(settings.root), "join", "inbox", "inbox", "--intent", "duplicates"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Only pairs at the threshold are checked here" in out and " *" not in out
+
+
+def test_a_pair_listed_below_a_look_alike_is_never_called_new(settings, capsys):
+    code = main(["--root", str(settings.root), "join", "inbox", "archive", "--intent", "duplicates",
+                 "--threshold", "-1"])
+    table = capsys.readouterr().out
+    assert code == 0
+    rows = [line for line in table.splitlines() if line.startswith("    ")]
+    assert rows and not any(" New " in row for row in rows)
+    assert any("Different" in row for row in rows)
+    code = main(["--root", str(settings.root), "duplicates", "inbox", "archive", "--threshold", "-1"])
+    out = capsys.readouterr().out
+    assert code == 0 and " New " not in out and "Different" in out

@@ -230,8 +230,8 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
         out.write(f"{calibration}\n")
     groups = report.groups
     counts = report.level_counts()
-    # "3 edited copies", "2 look-alikes"; NEW is an adjective ("2 new"), not a noun to make plural.
-    by_level = ", ".join(f"{count} new" if level is Level.NEW else plural(count, level.title.lower())
+    # "3 edited copies", "2 look-alikes"; NEW is an adjective ("2 different"), not a noun to make plural.
+    by_level = ", ".join(f"{count} different" if level is Level.NEW else plural(count, level.title.lower())
                          for level, count in counts.items() if count)
     grouped = plural(len(groups), "group of copies", "groups of copies")
     out.write(f"{plural(len(report.pairs), 'pair')} ({by_level or 'none'}) in {grouped}\n")
@@ -239,7 +239,7 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     if counts[Level.LOOK_ALIKE]:
         out.write(f"{Level.LOOK_ALIKE.title}: {Level.LOOK_ALIKE.meaning}.\n")
     if counts[Level.NEW]:
-        out.write(f"{Level.NEW.title}: the two photos are neither copies nor look-alikes.\n")
+        out.write(f"{Level.NEW.pair_title}: {Level.NEW.pair_meaning}.\n")
     if not report.pairs:
         out.write("No duplicates found.\n")
         return
@@ -250,7 +250,7 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     out.write(f"\nPairs, best first:\n{'score':>10}  {'level':<11}  a  b\n")
     below = False
     for number, pair in enumerate(report.pairs):
-        level = report.level(number).title
+        level = report.level(number).pair_title
         below_it = below_threshold(pair.score, report.level(number), report.threshold,
                                    higher_is_better(report.metric))
         mark = " *" if below_it else ""

@@ -180,6 +180,7 @@ def write_table(
     from simages.nearest.joins.join import is_self_join
     from simages.operations.join_listing import (
         as_set_list,
+        copies_below,
         iter_listed_pairs,
         lists_pairs_once,
         pair_level_reader,
@@ -205,6 +206,7 @@ def write_table(
     qualified = len(bs) > 1
     copies = intent is not None and intent.collection_space
     level_of = pair_level_reader(a, bs, spec, files) if copies else None
+    from simages.copies.levels import BELOW_THRESHOLD_NOTE
     from simages.copies.verification import PROMOTED  # numpy and Pillow only
 
     def level(x: str, y: str, score: float, rank: int = PROMOTED) -> str:
@@ -213,7 +215,17 @@ def write_table(
         if not qualified:  # plain names: x of A, y of the one set B
             x, y = f"{a.set_name}/{x}", f"{bs[0].set_name}/{y}"
         # An A image's nearest few are verified below the threshold too (not in a self-join).
-        return f"{level_of(x, y, score, nearest=not once and rank < PROMOTED).title:<11}  "
+        return f"{level_of(x, y, score, nearest=not once and rank < PROMOTED).pair_title:<11}  "
+
+    # New photos against other sets: the copies their scores miss, found among each one's nearest.
+    found: dict[str, list[tuple[str, float, str]]] = {}
+    if copies and intent is not None and not self_join:
+        for pair, kind in copies_below(a, bs, spec, intent.name, files):
+            shown = pair.b if qualified else pair.b.split("/", 1)[1]
+            found.setdefault(pair.a.split("/", 1)[1], []).append((shown, pair.score, kind.pair_title))
+    elif copies and self_join and spec.predicate == "range":
+        out.write("Only pairs at the threshold are checked here: to find copies that score lower (turned, "
+                  "framed, collaged), join new photos against the collection or run `simages triage`.\n")
 
     pairs = 0
     # The table's header names A, and names B when it is one set: only several sets need set/image.
@@ -223,17 +235,25 @@ def write_table(
                 out.write(f"    {format_score(score, spec.metric):>10}  {level(x, y, score)}{x}  {y}\n")
         else:
             out.write(f"{a_image}\n")
-            if not listed:
+            below = found.get(a_image, [])
+            if not listed and not below:
                 out.write("    (no match)\n")
             for rank, (x, y, score) in enumerate(listed):
                 out.write(f"    {format_score(score, spec.metric):>10}  {level(x, y, score, rank)}{y}\n")
+            for y, score, title in below:
+                out.write(f"    {format_score(score, spec.metric):>10}  {title:<11}  {y} *\n")
+            pairs += len(below)
         pairs += len(listed)
     if once:
         compared = len(a) * (len(a) - 1) // 2
         out.write(f"{plural(pairs, 'pair of images', 'pairs of images')} of the {compared} among "
                   f"{plural(len(a), 'image')}\n")
     else:
-        out.write(f"{plural(pairs, 'pair')} for {plural(len(a), 'image')}\n")
+        below = sum(len(rows) for rows in found.values())
+        marked = f" ({below} of them copies below the threshold, marked *)" if below else ""
+        out.write(f"{plural(pairs, 'pair')} for {plural(len(a), 'image')}{marked}\n")
+    if found:
+        out.write(BELOW_THRESHOLD_NOTE + "\n")
     return pairs
 
 

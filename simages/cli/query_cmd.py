@@ -44,7 +44,7 @@ from simages.cli.common import (
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.index_option import add_index_arguments
 from simages.cli.output import check_target, output_to
-from simages.copies.levels import BELOW_THRESHOLD_NOTE, below_threshold, is_duplicate
+from simages.copies.levels import below_threshold, below_threshold_note, is_duplicate
 from simages.extraction.image_errors import UnreadableImage
 from simages.nearest.core.intents import (
     DUPLICATE_COSINE,
@@ -209,10 +209,10 @@ def write_result(
             threshold = float(spec.param) if spec.predicate == "range" else math.nan
             mark = " *" if below_threshold(match.score, level, threshold, result.metric == "cosine") else ""
             below = below or bool(mark)
-            out.write(f"{rank:>{width}}  {format_score(match.score, result.metric):>10}  {level.title:<11}  "
-                      f"{match.image}{mark}\n")
+            out.write(f"{rank:>{width}}  {format_score(match.score, result.metric):>10}  "
+                      f"{level.pair_title:<11}  {match.image}{mark}\n")
         if below:
-            out.write(BELOW_THRESHOLD_NOTE.replace("new photo", "key") + "\n")
+            out.write(below_threshold_note("key") + "\n")
         return
     out.write(f"{'#':>{width}}  {'score':>10}  image\n")
     for rank, match in enumerate(result.matches, 1):

@@ -51,6 +51,17 @@ class Level(str, Enum):
         return _MEANINGS[self]
 
     @property
+    def pair_title(self) -> str:
+        """The level's name beside a pair of images (join, duplicates and query listings, Compare): "New"
+        says a new photo has no copy (triage), so a listed pair below a look-alike is "Different"."""
+        return _PAIR_TITLES.get(self, _TITLES[self])
+
+    @property
+    def pair_meaning(self) -> str:
+        """What the level means for a pair of images (see `pair_title`)."""
+        return _PAIR_MEANINGS.get(self, _MEANINGS[self])
+
+    @property
     def rank(self) -> int:
         """0 for the strongest level (exact) to 3 (new): sorts pairs strongest first."""
         return _ORDER.index(self)
@@ -73,6 +84,10 @@ _MEANINGS = {
     Level.NEW: ("no copy or look-alike found (a strongly blurred copy or a tiny thumbnail can be missed: "
                 "too few keypoints to prove a low-scored copy; compare by eye when in doubt)"),
 }
+
+_PAIR_TITLES = {Level.NEW: "Different"}
+_PAIR_MEANINGS = {Level.NEW: ("neither a copy nor a look-alike by its score and keypoints (a turned or "
+                              "framed copy can score this low: compare by eye when in doubt)")}
 
 # Cosine similarity (duplicates space) at or above which a pair is an exact copy even when the two
 # descriptors are not bit-identical: descriptors of the same pixels differ only by float32 rounding
@@ -208,9 +223,15 @@ def is_duplicate(level: Level) -> bool:
 
 
 # Said wherever a copy is listed with a score below the duplicate threshold (a new photo's nearest,
-# proved a copy by its keypoints: simages.copies.verification).
-BELOW_THRESHOLD_NOTE = ("* below the threshold, but one of the new photo's nearest and a copy by its "
-                        "keypoints (a turned, collaged or framed copy scores low)")
+# proved a copy by its keypoints: simages.copies.verification): CLI tables and pages alike.
+BELOW_THRESHOLD_REASON = ("below the threshold, but one of the {key}'s nearest and a copy by its keypoints "
+                          "(a turned, collaged or framed copy scores low)")
+BELOW_THRESHOLD_NOTE = "* " + BELOW_THRESHOLD_REASON.format(key="new photo")
+
+
+def below_threshold_note(key: str = "new photo") -> str:
+    """BELOW_THRESHOLD_NOTE for a listing whose keys are `key`s ("new photo", "key"), with its '*'."""
+    return "* " + BELOW_THRESHOLD_REASON.format(key=key)
 
 
 def below_threshold(score: float, level: Level, threshold: float = EDITED_COSINE,

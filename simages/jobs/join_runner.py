@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from simages.copies.levels import Level
 from simages.copies.pixels import image_files
+from simages.copies.verification import LocalFeatureCache
 from simages.nearest.core.distribution import ScoreDistribution
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.results import Match
@@ -31,6 +32,7 @@ from simages.nearest.joins.pairs import DEFAULT_KEEP, JoinPairs, PairCollector
 from simages.nearest.joins.pairs_once import PairsOnce
 from simages.nearest.sets.cache import DescriptorCache, store_version
 from simages.operations.join import JoinRequest, graph_note, graph_rows, graph_search, open_sets
+from simages.operations.join_listing import as_join_pair, below_candidates, copies_below
 from simages.settings import Settings
 
 RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
@@ -78,6 +80,12 @@ class JoinJob:
     started: float = field(default_factory=time.perf_counter)
     # Set by the worker the moment the first rows are joined: when the first page could show (benchmark).
     finished_at: float | None = None
+    # A duplicates join's keypoint checks after its pairs are shown: how many pairs are checked, of how
+    # many (the kept pairs and, for new photos against other sets, each one's nearest below the threshold).
+    checked: int = 0
+    to_check: int = 0
+    # The sets as read, from the join to its keypoint checks (dropped after them).
+    _sets: tuple[SetIndex, list[SetIndex]] | None = field(default=None, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -190,6 +198,7 @@ class JoinRunner:
             raise JoinCancelled
         load_start = time.perf_counter()
         a, bs = self._load(request)
+        job._sets = (a, bs)
         joined_start = time.perf_counter()
         job.total, job.phase = len(a), "joining"
         collector = PairCollector(spec.higher_is_better, self.keep)
@@ -237,16 +246,38 @@ class JoinRunner:
         )
 
     def _verify(self, job: JoinJob) -> None:
-        """The levels of a finished duplicates join's pairs (keypoints checked) and its groups of verified
-        copies, published as a new outcome once all are known."""
-        outcome = job.outcome
-        if outcome is None or not outcome.checking:
+        """The levels of a finished duplicates join's pairs (keypoints checked), the copies below its
+        threshold among each new photo's nearest (a join of A against other sets: `copies_below`, as
+        `simages duplicates A B`), and its groups of verified copies, published as a new outcome once all
+        are known. `job.checked` of `job.to_check` counts the checks as they go."""
+        outcome, sets = job.outcome, job._sets
+        job._sets = None
+        if outcome is None or not outcome.checking or sets is None:
             return
-        pairs = outcome.pairs
+        a, bs = sets
+        request, pairs = job.request, outcome.pairs
+        spec = request.spec
         files = image_files(self.settings.image_sets)
-        levels = tuple(join_pair_levels(pairs, job.request.spec.metric, files))
-        job.outcome = dataclasses.replace(outcome, levels=levels, groups=self.groups(pairs, True, levels),
-                                          checking=False)
+        candidates = below_candidates(a, bs, spec, request.intent)
+        kept = len(pairs.pairs)
+        job.to_check = kept + len(candidates)
+        local = LocalFeatureCache()  # an image in several pairs is read once
+
+        def kept_done(done: int, _total: int) -> None:
+            job.checked = done
+
+        def candidate_done(done: int, _total: int) -> None:
+            job.checked = kept + done
+
+        levels = list(join_pair_levels(pairs, spec.metric, files, local, progress=kept_done,
+                                       indexes=[a, *bs]))
+        found = copies_below(a, bs, spec, request.intent, files, candidates=candidates, local=local,
+                             progress=candidate_done)
+        if found:
+            pairs = pairs.with_below(as_join_pair(pair) for pair, _ in found)
+            levels += [level for _, level in found]
+        job.outcome = dataclasses.replace(outcome, pairs=pairs, levels=tuple(levels),
+                                          groups=self.groups(pairs, True, levels), checking=False)
 
     def _graph_rows(self, job: JoinJob, a: SetIndex, bs: list[SetIndex]) -> GraphRows | None:
         """Duplicates within one large set through its ANN kNN graph (`operations.join.graph_search`), or

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simages.copies.levels import Level
 from simages.nearest.core import display
@@ -15,10 +15,13 @@ from simages.nearest.core.results import Match, Pair
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.joins.join import is_self_join
 from simages.nearest.joins.multi import SetMatch, iter_multi_join
-from simages.nearest.joins.pairs import node
+from simages.nearest.joins.pairs import JoinPair, node
 from simages.nearest.joins.pairs_once import iter_pairs_once
 from simages.operations import schema
 from simages.operations.join import ANN_GRAPH, PIVOTS, Groups, JoinAnswer
+
+if TYPE_CHECKING:
+    from simages.copies.verification import LocalFeatureCache
 
 
 def as_set_list(b: SetIndex | Sequence[SetIndex]) -> list[SetIndex]:
@@ -107,14 +110,59 @@ def pair_level_reader(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec,
     return level
 
 
+def finds_copies_below(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec, intent: str) -> bool:
+    """Whether the join also lists copies below its threshold: a duplicates range join of A against
+    other sets (new photos against a collection), as `simages duplicates A B` and triage. A self-join
+    does not (it would verify three pairs per image: 30,000 for 10,000 photos)."""
+    return (intent == DUPLICATES.name and spec.predicate == "range"
+            and not any(is_self_join(a, b) for b in bs))
+
+
+def copies_below(
+    a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec, intent: str, files: Callable[[str], Path] | None,
+    *, candidates: Sequence[Pair] | None = None, local: LocalFeatureCache | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[tuple[Pair, Level]]:
+    """The copies a join lists below its threshold (`finds_copies_below`; none without the `files`): of
+    each A image's nearest in the sets `bs`, those whose keypoints make them a copy, with their level,
+    best first, names `set/image` (nearest.duplicates.exact.copies_among_nearest, the rule of `simages
+    duplicates`). `candidates`: `below_candidates` already found; `progress(done, total)`: the checks."""
+    from simages.nearest.duplicates.exact import copies_among_nearest
+
+    if files is None or not finds_copies_below(a, bs, spec, intent):
+        return []
+    return copies_among_nearest(a, list(bs), spec, files, candidates=candidates, local=local,
+                                progress=progress)
+
+
+def below_candidates(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec, intent: str) -> list[Pair]:
+    """The pairs `copies_below` checks (each A image's nearest that miss the threshold), or none when the
+    join does not look below its threshold: counted before the checks start (the app says how many)."""
+    from simages.nearest.duplicates.exact import candidates_below
+
+    if not finds_copies_below(a, bs, spec, intent):
+        return []
+    return candidates_below(a, list(bs), spec)
+
+
+def as_join_pair(pair: Pair) -> JoinPair:
+    """A pair named `set/image` on both sides as the app keeps it (A's image plain, B's set apart)."""
+    _, a_image = pair.a.split("/", 1)
+    b_set, b_image = pair.b.split("/", 1)
+    return JoinPair(a_image, b_set, b_image, pair.score)
+
+
 def join_json(answer: JoinAnswer, files: Callable[[str], Path] | None = None) -> dict[str, Any]:
     """The join as JSON (`operations.schema`): the header, "self_join", "expansion", every pair
     {"a", "b", "score"} with names `set/image` (a range self-join: each pair of images once; for the
     duplicates intent also its "level", exact confirmed by `files`: qualified name -> file), and
     "groups", largest first: for the duplicates intent groups of copies (`duplicate_groups`, as
-    `simages duplicates` and the join page), else the connected components of the pairs. Holds all
-    pairs: the CSV streams."""
-    from simages.copies.verification import PROMOTED
+    `simages duplicates` and the join page), else the connected components of the pairs. A duplicates
+    join of A against other sets also lists, after each A image's pairs, the copies below the threshold
+    found among its nearest (`copies_below`, `"below_threshold": true`). Holds all pairs: the CSV
+    streams."""
+    from simages.copies.levels import is_duplicate
+    from simages.copies.verification import PROMOTED, LocalFeatureCache
     from simages.nearest.duplicates.exact import (
         compared_pairs,
         duplicate_groups,
@@ -125,20 +173,34 @@ def join_json(answer: JoinAnswer, files: Callable[[str], Path] | None = None) ->
 
     a, bs, spec = answer.a, answer.bs, answer.spec
     once = lists_pairs_once(a, bs, spec)
+    duplicates = answer.intent.name == DUPLICATES.name
+    local = LocalFeatureCache() if duplicates and files is not None else None
+    found: dict[str, list[tuple[Pair, Level]]] = {}
+    for pair, level in copies_below(a, bs, spec, answer.intent.name, files if duplicates else None,
+                                    local=local):
+        found.setdefault(pair.a, []).append((pair, level))
     pairs: list[Pair] = []
-    for _, listed in iter_listed_pairs(a, bs, spec, answer.groups, qualify=True):
+    below: list[tuple[Pair, Level]] = []  # each after its A image's passing pairs
+    for a_image, listed in iter_listed_pairs(a, bs, spec, answer.groups, qualify=True):
         for x, y, score in listed:
             if once:  # listed with plain names: all from A itself
                 x, y = node(a.set_name, x), node(a.set_name, y)
             pairs.append(Pair(x, y, score))
+        below.extend((len(pairs), row) for row in found.get(node(a.set_name, a_image), []))
     listed = [pair.to_json() for pair in pairs]
-    if answer.intent.name == DUPLICATES.name:
-        searched = compared_pairs(a.set_name, [b.set_name for b in bs])
-        groups = duplicate_groups(pairs, spec.higher_is_better, searched)
+    if duplicates:
         promoted = None if once else nearest_pairs(pairs, spec.higher_is_better, PROMOTED)
-        levels = pair_levels(pairs, [a, *bs], spec.metric, files, promoted=promoted)
+        levels = pair_levels(pairs, [a, *bs], spec.metric, files, local, promoted)
         for row, level in zip(listed, levels, strict=True):
             row["level"] = level.value
+        for offset, (at, (pair, level)) in enumerate(below):
+            row = {**pair.to_json(), "level": level.value, "below_threshold": True}
+            listed.insert(at + offset, row)
+            pairs.insert(at + offset, pair)
+            levels.insert(at + offset, level)
+        copies = [pair for pair, level in zip(pairs, levels, strict=True) if is_duplicate(level)]
+        searched = compared_pairs(a.set_name, [b.set_name for b in bs])
+        groups = duplicate_groups(copies, spec.higher_is_better, searched)
     else:
         groups = linked_groups(pairs)
     index = {ANN_GRAPH: schema.ANN, PIVOTS: schema.PIVOTS}.get(answer.search, schema.BRUTE)

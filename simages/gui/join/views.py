@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nicegui import ui
 
-from simages.copies.levels import Level, LevelThresholds, is_duplicate
+from simages.copies.levels import Level, LevelThresholds, below_threshold_note, is_duplicate
 from simages.gui.context import GuiContext
 from simages.gui.join.compare import pair_files
 from simages.gui.pages.common import name_caption, thumbnail_img
@@ -100,17 +100,23 @@ def draw_pairs(view: ViewContext, page: int) -> None:
     Compare."""
     pairs, spec = view.pairs, view.spec
     start = (page - 1) * PAIRS_PER_PAGE
+    shown = pairs.distinct[start : start + PAIRS_PER_PAGE]
     with ui.element("div").classes("w-full join-pairs").mark("pairs-view"):
-        for number, position in enumerate(pairs.distinct[start : start + PAIRS_PER_PAGE], start + 1):
+        for number, position in enumerate(shown, start + 1):
             _pair_card(view, pairs.pairs[position], position, number, spec)
+    if any(pairs.is_below(position) for position in shown):
+        ui.label(below_threshold_note()).classes("text-caption text-grey-8").mark("below-note")
 
 
 def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, spec: QuerySpec) -> None:
     a_set = view.pairs.a_set
     with ui.element("div").classes("join-pair").mark(f"pair:{pair.a}|{pair.b_set}/{pair.b}"):
         with ui.row().classes("items-center justify-between no-wrap"):
-            ui.label(f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}").classes(
-                "join-score").mark("pair-score")
+            below = view.pairs.is_below(position)
+            score = ui.label(f"{score_label(spec.metric)} {format_score(spec.metric, pair.score)}"
+                             + (" *" if below else "")).classes("join-score").mark("pair-score")
+            if below:
+                score.tooltip(below_threshold_note())
             level = None
             if view.levels is not None:
                 files = pair_files(view.files, a_set, pair)
@@ -118,8 +124,6 @@ def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, sp
                          else pair_level(pair.score, spec.metric, view.levels, files))
             if level is not None:
                 level_chip(level)
-                if view.checking:
-                    ui.label("checking keypoints…").classes("text-caption text-grey-6").mark("pair-checking")
             ui.label(f"#{number}").classes("text-caption text-grey-6")
         if level is not None and is_duplicate(level) and view.changed is not None:
             said = view.changed(a_set, pair.a, pair.b_set, pair.b)
@@ -143,13 +147,14 @@ def draw_knn(view: ViewContext, page: int) -> None:
     pairs, spec = view.pairs, view.spec
     keys = listed_keys(pairs, spec)
     start = (page - 1) * KEYS_PER_PAGE
+    shown = keys[start : start + KEYS_PER_PAGE]
     with ui.column().classes("w-full gap-2").mark("knn-view"):
         if spec.predicate == "range":
             ui.label(f"{len(keys):,} of the {plural(len(pairs.keys), 'image')} of {pairs.a_set} "
                      f"{agree(len(keys), 'has', 'have')} a match"
                      + ("" if pairs.complete else " among the pairs kept")).classes("text-body1").mark(
                 "match-summary")
-        for key in keys[start : start + KEYS_PER_PAGE]:
+        for key in shown:
             positions = pairs.by_key.get(key, [])
             matches = [pairs.pairs[i] for i in positions[:STRIP_LIMIT]]
             with ui.element("div").classes("join-row").mark(f"knn:{key}"):
@@ -164,12 +169,18 @@ def draw_knn(view: ViewContext, page: int) -> None:
                     if not positions:
                         ui.label("no match").classes("text-grey-7 self-center").mark("no-match")
                     for position, pair in zip(positions, matches, strict=False):
-                        tile = _tile(pair.b_set, pair.b, format_score(spec.metric, pair.score))
+                        below = pairs.is_below(position)
+                        tile = _tile(pair.b_set, pair.b,
+                                     format_score(spec.metric, pair.score) + (" *" if below else ""))
+                        if below:
+                            tile.tooltip(below_threshold_note())
                         tile.classes("cursor-pointer")
                         tile.on("click", lambda _, p=position: view.on_compare(p))
                     if len(positions) > STRIP_LIMIT:
                         more = len(positions) - STRIP_LIMIT
                         ui.label(f"+ {more:,} more").classes("self-center text-grey-7")
+        if any(pairs.is_below(p) for key in shown for p in pairs.by_key.get(key, [])[:STRIP_LIMIT]):
+            ui.label(below_threshold_note()).classes("text-caption text-grey-8").mark("below-note")
 
 
 def group_summary(groups: list[list[str]]) -> str:
@@ -210,8 +221,10 @@ def summary_text(pairs: JoinPairs, spec: QuerySpec) -> str:
             return (f"{pairs.pairs_of_images:,} of {compared} of "
                     f"{pairs.a_set} {agree(pairs.pairs_of_images, 'has', 'have')} {condition}{kept}, "
                     "each pair listed once")
+        below = (f"; and {plural(pairs.below, 'copy', 'copies')} below it, found among each image's nearest "
+                 "by their keypoints (marked *)") if pairs.below else ""
         return (f"{pairs.passed:,} of {plural(pairs.total, 'pair')} of {pairs.a_set} × {searched} "
-                f"{agree(pairs.passed, 'has', 'have')} {condition}{kept}")
+                f"{agree(pairs.passed, 'has', 'have')} {condition}{kept}{below}")
     best = "most similar" if spec.higher_is_better else "nearest"
     text = (f"The {plural(int(spec.param), best + ' image')} in {searched} of each of the "
             f"{plural(len(pairs.keys), 'image')} of "

@@ -39,11 +39,13 @@ from simages.gui.state.join import (
     applied,
     b_of,
     b_value,
+    checking_text,
     expansion_for,
     groups_apply,
     join_levels,
     pair_changes,
     picked,
+    self_join_note,
     sets_ready,
     view_choices,
     view_page,
@@ -68,7 +70,7 @@ from simages.gui.widgets.intent_picker import follow_intent, intent_picker
 from simages.gui.widgets.teaching_panel import mount_join_request_panel
 from simages.gui.widgets.viewer import Viewer
 from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinOutcome
-from simages.naming import display_name
+from simages.naming import display_name, url_quote
 
 _POLL_SECONDS = 0.1
 log = logging.getLogger(__name__)
@@ -146,6 +148,9 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
                 removed_sets_banner(ctx, lambda: [tab.listed.a, tab.listed.b])
                 summary = ui.label("").classes("text-subtitle1 text-weight-medium").mark("summary")
                 method = ui.label("").classes("text-caption text-grey-7").mark("method")
+                checking = ui.label("").classes("text-body2 text-grey-8").mark("checking")
+                checking.set_visibility(False)
+                scope_area = ui.row().classes("w-full items-center gap-2")
                 calibration_area = ui.column().classes("w-full gap-0")
                 notes = ui.column().classes("w-full gap-0")
                 with ui.row().classes("w-full items-center gap-3").mark("progress-box") as progress_box:
@@ -224,6 +229,9 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         # A duplicates join's pairs are shown while their keypoints are checked; drawn again after.
         timer.active = job.state == DONE and job.outcome is not None and job.outcome.checking
+        checking.set_visibility(timer.active)
+        if timer.active:
+            checking.text = checking_text(job)
         progress_box.set_visibility(False)
         if not tab.to_draw(job):
             return
@@ -242,6 +250,13 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         described = resolved.state.intent_spec.describe()
         explained = f"{described}. Descriptors: {outcome.explain}" if outcome.explain else described
         method.text = display_name(explained)
+        scope_area.clear()
+        scope = self_join_note(resolved.state)
+        if scope:
+            with scope_area:
+                ui.label(scope).classes("text-caption text-grey-8").mark("self-join-scope")
+                ui.link("Open Triage", f"/triage?new={url_quote(resolved.state.a)}").classes(
+                    "text-caption text-primary").mark("triage-link")
         chart_area.clear()
         weakest = outcome.pairs.pairs[-1].score if outcome.pairs.pairs else None
         marker, label = marker_for(spec.metric, spec.predicate, spec.param, weakest)

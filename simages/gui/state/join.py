@@ -163,6 +163,23 @@ def progress_text(job: JoinJob) -> str:
     return f"{job.phase[:1].upper()}{job.phase[1:]}…"
 
 
+def checking_text(job: JoinJob) -> str:
+    """The one line said while a duplicates join's keypoints are checked, with what is left."""
+    if not job.to_check:
+        return "Checking keypoints…"
+    return (f"Checking keypoints: {job.checked:,} of {plural(job.to_check, 'pair')}… (the levels and groups "
+            "follow)")
+
+
+def self_join_note(state: JoinState) -> str:
+    """For a duplicates range self-join: that it checks the pairs at its threshold only (None otherwise)."""
+    if state.intent != DUPLICATES.name or not state.self_join or state.predicate != "range":
+        return ""
+    return ("A self-join lists the pairs at the threshold only: a turned, framed or collaged copy that "
+            "scores lower is not looked for here (three keypoint checks per image). To check new photos "
+            "against a collection, join them with it (set B), or use Triage.")
+
+
 def sets_ready(ctx: GuiContext, names: tuple[str, ...]) -> bool:
     """Whether the sets a waiting join needs are indexed and none is being indexed again: it starts."""
     ready = all(load_index(ctx, n) is not None for n in names)

@@ -29,9 +29,10 @@ def pair_level(score: float, metric: str, thresholds: LevelThresholds,
 
 
 def level_chip(level: Level) -> ui.label:
-    """The level's title, coloured, its meaning as a tooltip (a look-alike is never called a duplicate);
-    marked `pair-level:<level>`."""
-    chip = ui.label(level.title).classes("text-caption text-weight-medium").mark(f"pair-level:{level.value}")
+    """The level of a pair (`Level.pair_title`: never "New", which says a photo has no copy), coloured, its
+    meaning as a tooltip (a look-alike is never called a duplicate); marked `pair-level:<level>`."""
+    chip = ui.label(level.pair_title).classes("text-caption text-weight-medium")
+    chip.mark(f"pair-level:{level.value}")
     chip.style(f"color: white; background: {LEVEL_COLOURS[level]}; border-radius: 10px; padding: 0 8px")
-    chip.tooltip(level.meaning)
+    chip.tooltip(level.pair_meaning)
     return chip

@@ -126,7 +126,7 @@ def viewer_caption(answered: Answered, image: str, score: float, level: Level | 
         return caption
     if level is None:
         level = pair_level(score, metric, answered.levels, same=cannot_tell)
-    caption = f"{caption} · {level.title}: {level.meaning}"
+    caption = f"{caption} · {level.pair_title}: {level.pair_meaning}"
     changes = answered.answer.changes.get(image)
     return f"{caption} · changed: {describe_changes(changes)}" if changes else caption
 

@@ -17,7 +17,6 @@ stay unambiguous.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -111,8 +110,7 @@ def duplicate_pairs(
 
 def sort_pairs(pairs: Iterable[Pair], metric: str) -> list[Pair]:
     """Best score first, then by the two names: the same pairs always list in the same order."""
-    sign = -1.0 if higher_is_better(metric) else 1.0
-    return sorted(pairs, key=lambda pair: (sign * pair.score, pair.a, pair.b))
+    return sorted(pairs, key=lambda pair: _order(pair, metric))
 
 
 def linked_groups(pairs: Iterable[Pair]) -> list[list[str]]:
@@ -209,14 +207,16 @@ def compared_pairs(a_set: str, b_sets: Iterable[str]) -> Callable[[str, str], bo
 def pair_levels(pairs: Sequence[Pair], indexes: Sequence[SetIndex], metric: str,
                 files: Callable[[str], Path] | None = None,
                 local: LocalFeatureCache | None = None,
-                promoted: set[tuple[str, str]] | None = None) -> list[Level]:
+                promoted: set[tuple[str, str]] | None = None,
+                progress: Callable[[int, int], None] | None = None) -> list[Level]:
     """The level of each pair (simages.copies.levels): EXACT when the two stored vectors are identical,
     else from its score with the thresholds of the space the sets are compared in (`level_thresholds`).
     `files` (qualified name -> image file, `simages.copies.pixels.image_files`): an EXACT pair is
     confirmed by its files (the same pixels), else it is EDITED; an EDITED pair is verified on the files'
     local features (simages.copies.verification, features kept in `local`, one cache for the whole call
     when None): two different photos are a LOOK_ALIKE. A pair in `promoted` (one of a new photo's nearest)
-    is verified even below the threshold, and is EDITED when its keypoints prove a copy."""
+    is verified even below the threshold, and is EDITED when its keypoints prove a copy. `progress(done,
+    total)` is called after each pair (the app counts the keypoint checks left)."""
     by_set = {index.set_name: index for index in indexes}
     thresholds = level_thresholds(indexes[-1] if indexes else None)
     if files is not None and local is None:
@@ -230,6 +230,8 @@ def pair_levels(pairs: Sequence[Pair], indexes: Sequence[SetIndex], metric: str,
         levels.append(level_of(pair.score, _identical(pair, by_set), metric=_level_metric(metric),
                                thresholds=thresholds, same_pixels=check, verified=verified,
                                promote=promoted is not None and (pair.a, pair.b) in promoted))
+        if progress is not None:
+            progress(len(levels), len(pairs))
     return levels
 
 
@@ -307,9 +309,11 @@ def find_duplicates(
     files: Callable[[str], Path] | None = None, local: LocalFeatureCache | None = None,
 ) -> DuplicateReport:
     """Duplicates within `indexes[0]` when it is the only set, else between `indexes[0]` and each of the
-    others (not within any of them). The default threshold is `duplicate_threshold(metric, indexes[0])`.
-    `files` and `local`: as `pair_levels` takes them (the verifications are kept in `local`).
-    ValueError for no set, a bad threshold or sets with different descriptors."""
+    others (not within any of them): there each new photo's nearest are verified below the threshold too
+    (`copies_among_nearest`, when the `files` are known). The default threshold is
+    `duplicate_threshold(metric, indexes[0])`. `files` and `local`: as `pair_levels` takes them (the
+    verifications are kept in `local`). ValueError for no set, a bad threshold or sets with different
+    descriptors."""
     if not indexes:
         raise ValueError("name at least one set")
     first = indexes[0]
@@ -319,19 +323,49 @@ def find_duplicates(
         pairs = duplicate_pairs(first, None, threshold, metric)
         return report_of(indexes, pairs, threshold, metric, files, local=local)
     pairs = [pair for other in indexes[1:] for pair in duplicate_pairs(first, other, threshold, metric)]
-    candidates: list[Pair] = []
+    pairs = sort_pairs(pairs, metric)
+    if files is not None and local is None:
+        local = LocalFeatureCache()
+    found: list[tuple[Pair, Level]] = []
     if files is not None:  # new photos against the collection: their nearest are verified too
-        candidates = nearest_candidates(first, indexes[1:], metric, PROMOTED, {(p.a, p.b) for p in pairs})
-    below = {(p.a, p.b) for p in candidates}
-    report = report_of(indexes, sort_pairs(pairs + candidates, metric), threshold, metric, files, below,
-                       local)
-    if not candidates:
-        return report
-    # A candidate below the threshold is listed only when its keypoints made it a copy.
-    kept = [number for number, pair in enumerate(report.pairs)
-            if (pair.a, pair.b) not in below or is_duplicate(report.levels[number])]
-    return dataclasses.replace(report, pairs=[report.pairs[n] for n in kept],
-                               levels=tuple(report.levels[n] for n in kept))
+        spec = QuerySpec.parse(metric, "range", threshold, expand=False)
+        found = copies_among_nearest(first, indexes[1:], spec, files, local=local)
+    promoted = nearest_pairs(pairs, higher_is_better(metric))
+    return report_of(indexes, pairs, threshold, metric, files, promoted, local, found)
+
+
+def copies_among_nearest(
+    a: SetIndex, others: Sequence[SetIndex], spec: QuerySpec, files: Callable[[str], Path], *,
+    candidates: Sequence[Pair] | None = None, local: LocalFeatureCache | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[tuple[Pair, Level]]:
+    """The copies of new photos that a range join of `a` against `others` at `spec` misses: of the
+    `candidates` (default `candidates_below`: each image of `a`'s PROMOTED nearest over all of `others`
+    whose score does not pass `spec`), those whose keypoints make them a copy (`pair_levels` with the
+    pairs promoted: a turned, framed or collaged copy scores low), each with its level (EXACT or EDITED),
+    best first. The one rule behind `simages duplicates NEW SET` and a join of A against other sets
+    (`simages join`, /join); triage and queries apply it to one photo. `progress(done, total)` follows
+    the keypoint checks."""
+    if candidates is None:
+        candidates = candidates_below(a, others, spec)
+    levels = pair_levels(candidates, [a, *others], spec.metric, files, local,
+                         {(p.a, p.b) for p in candidates}, progress=progress)
+    return [(pair, level) for pair, level in zip(candidates, levels, strict=True) if is_duplicate(level)]
+
+
+def candidates_below(a: SetIndex, others: Sequence[SetIndex], spec: QuerySpec, count: int = PROMOTED
+                     ) -> list[Pair]:
+    """Each image of `a`'s `count` nearest images over all of `others` (qualified names) whose score does
+    not pass the range `spec`, best first: what `copies_among_nearest` verifies (a kNN join: cheap
+    beside the keypoint checks, about 0.1 s a pair)."""
+    nearest = nearest_candidates(a, others, spec.metric, count, set())
+    return sort_pairs([pair for pair in nearest if not passes(spec, pair.score)], spec.metric)
+
+
+def passes(spec: QuerySpec, score: float) -> bool:
+    """Whether `score` passes the range `spec` (a similarity at least, a distance at most its parameter)."""
+    threshold = float(spec.param)
+    return score >= threshold if spec.higher_is_better else score <= threshold
 
 
 def nearest_candidates(a: SetIndex, others: Sequence[SetIndex], metric: str, count: int,
@@ -356,18 +390,28 @@ def nearest_candidates(a: SetIndex, others: Sequence[SetIndex], metric: str, cou
 def report_of(
     indexes: Sequence[SetIndex], pairs: list[Pair], threshold: float, metric: str,
     files: Callable[[str], Path] | None = None, promoted: set[tuple[str, str]] | None = None,
-    local: LocalFeatureCache | None = None,
+    local: LocalFeatureCache | None = None, found: Sequence[tuple[Pair, Level]] = (),
 ) -> DuplicateReport:
     """The report of `pairs` (best first) found in `indexes` at `threshold`: their levels (`promoted`:
-    the pairs verified even below the threshold), and groups of copies (pairs of a duplicate level only:
-    look-alikes never group) that do not chain."""
+    the pairs verified even below the threshold), the copies `found` below it (`copies_among_nearest`,
+    with their levels) merged in, and groups of copies (pairs of a duplicate level only: look-alikes
+    never group) that do not chain."""
     levels = pair_levels(pairs, indexes, metric, files, local, promoted)
+    if found:
+        merged = sorted([*zip(pairs, levels, strict=True), *found],
+                        key=lambda row: _order(row[0], metric))
+        pairs, levels = [pair for pair, _ in merged], [level for _, level in merged]
     copies = [pair for pair, level in zip(pairs, levels, strict=True) if is_duplicate(level)]
     compared = None if len(indexes) == 1 else compared_pairs(indexes[0].set_name,
                                                              [index.set_name for index in indexes[1:]])
     groups = duplicate_groups(copies, higher_is_better(metric), compared)
     names = tuple(index.set_name for index in indexes)
     return DuplicateReport(metric, float(threshold), pairs, groups, names, len(indexes) == 1, tuple(levels))
+
+
+def _order(pair: Pair, metric: str) -> tuple[float, str, str]:
+    """`sort_pairs`' key: best score first, then by the two names."""
+    return (-pair.score if higher_is_better(metric) else pair.score, pair.a, pair.b)
 
 
 def nearest_pairs(pairs: Sequence[Pair], higher_is_better: bool = True, count: int = PROMOTED

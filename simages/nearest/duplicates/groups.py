@@ -11,6 +11,7 @@ from pathlib import Path
 from simages.copies.levels import Level, is_duplicate
 from simages.copies.verification import LocalFeatureCache
 from simages.nearest.core.results import Pair
+from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.exact import (
     compared_pairs,
     duplicate_groups,
@@ -26,15 +27,19 @@ def _rows(pairs: JoinPairs) -> list[Pair]:
 
 
 def join_pair_levels(pairs: JoinPairs, metric: str, files: Callable[[str], Path],
-                     local: LocalFeatureCache | None = None) -> list[Level]:
+                     local: LocalFeatureCache | None = None,
+                     progress: Callable[[int, int], None] | None = None,
+                     indexes: Sequence[SetIndex] = ()) -> list[Level]:
     """The level of each kept pair of a duplicates join (same order as `pairs.pairs`), as `simages
     duplicates` gives it: exact for the same pixels, and look-alike for a pair whose images' keypoints
     show two different photos (`pair_levels` with the pairs' `files`: qualified name -> image file); in a
-    join of A against other sets each A image's PROMOTED best pairs are verified below the threshold too."""
+    join of A against other sets each A image's PROMOTED best pairs are verified below the threshold too.
+    `progress(done, total)` follows the checks; `indexes`: the sets joined, whose space gives the level
+    thresholds (a collection too small to whiten has its own) and whose identical vectors are exact."""
     rows = _rows(pairs)
     # New photos against other sets: each one's nearest are verified below the threshold too.
     promoted = None if pairs.self_join else nearest_pairs(rows, pairs.higher_is_better)
-    return pair_levels(rows, [], metric, files, local, promoted)
+    return pair_levels(rows, indexes, metric, files, local, promoted, progress=progress)
 
 
 def join_groups(pairs: JoinPairs, copies: bool = False, levels: Sequence[Level] | None = None

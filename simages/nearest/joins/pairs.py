@@ -7,6 +7,7 @@ counts all of them; the CSV export streams every pair from the join itself inste
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -71,7 +72,7 @@ class JoinPairs:
     `keys` are A's images in name order; `total` is how many pairs were compared (|A| x |B| summed over
     the searched sets, less the image-with-itself pairs of a self-join), both counted per direction.
     `pairs_of_images`: for a range self-join, how many pairs of images pass (each unordered pair once,
-    as its CSV lists them: nearest/pairs_once), else None."""
+    as its CSV lists them: nearest/pairs_once), else None. `below`: see `is_below`."""
 
     a_set: str
     b_sets: tuple[str, ...]
@@ -82,6 +83,10 @@ class JoinPairs:
     total: int
     self_join: bool = False
     pairs_of_images: int | None = None
+    # The last `below` of `pairs`: copies whose score misses the threshold, found among each new photo's
+    # nearest by their keypoints (a join of A against other sets, duplicates intent:
+    # simages.nearest.duplicates.exact.copies_among_nearest); not counted in `passed`.
+    below: int = 0
     # For each image of A, the positions of its pairs in `pairs` (best first).
     by_key: dict[str, list[int]] = field(init=False, repr=False, compare=False)
     # Positions of the pairs to list one per pair of images: a self-join finds x ~ y and y ~ x, and a
@@ -120,7 +125,16 @@ class JoinPairs:
     @property
     def complete(self) -> bool:
         """Whether every passing pair is kept (else only the best `len(pairs)`)."""
-        return self.passed == len(self.pairs)
+        return self.passed == len(self.pairs) - self.below
+
+    def is_below(self, position: int) -> bool:
+        """Whether `pairs[position]` is a copy listed below the threshold (one of the `below` last)."""
+        return position >= len(self.pairs) - self.below
+
+    def with_below(self, found: Iterable[JoinPair]) -> JoinPairs:
+        """These pairs and, after them, copies `found` below the threshold (best first; see `is_below`)."""
+        found = list(found)
+        return dataclasses.replace(self, pairs=[*self.pairs, *found], below=self.below + len(found))
 
     def edges(self) -> list[tuple[str, str]]:
         """The kept pairs as edges between `set/image` nodes; a self-join's A and B are the same nodes."""

@@ -1,0 +1,62 @@
+"""/join of new photos against a collection (duplicates intent) lists the copies `simages duplicates A B`
+lists, those below the threshold included, each marked '*' with the CLI's reason; while their keypoints
+are checked, one line counts the checks left (not a label on every card); a self-join says it looks at
+its threshold only and points to Triage."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from tests.gui_fixtures import FakeManager, gui_app
+from tests.test_copies_verified_views import settings  # noqa: F401  (the fixture: real photos, planted vectors)
+
+
+def _manager(settings):  # noqa: F811
+    manager = FakeManager(settings)
+    manager.set("archive", state="indexed", count=2)
+    manager.set("inbox", state="indexed", count=3)
+    return manager
+
+
+def _texts(user, marker):
+    return [element.text for element in user.find(marker=marker).elements]
+
+
+async def test_join_lists_the_turned_copy_below_the_threshold_and_counts_the_checks_once(
+        settings, monkeypatch):  # noqa: F811
+    from simages.copies.levels import BELOW_THRESHOLD_NOTE
+    from simages.jobs import join_runner
+
+    release = threading.Event()
+    check = join_runner.join_pair_levels
+    monkeypatch.setattr(join_runner, "join_pair_levels",
+                        lambda *args, **kwargs: release.wait(30) and check(*args, **kwargs))
+    async with gui_app(settings, _manager(settings)) as (_, user):
+        await user.open("/join?a=inbox&b=archive&intent=duplicates")
+        await user.should_see(marker="pairs-view", retries=50)
+        await user.should_see(marker="checking", retries=50)
+        (said,) = _texts(user, "checking")
+        assert re.fullmatch(r"Checking keypoints: 0 of \d+ pairs… \(the levels and groups follow\)", said)
+        await user.should_not_see(marker="pair-checking")  # said once, not on every card
+        release.set()
+        await user.should_see(marker="pair:turned.jpg|archive/rocket.jpg", retries=100)
+        (card,) = user.find(marker="pair:turned.jpg|archive/rocket.jpg").elements
+        scores = [e.text for e in card.descendants() if "pair-score" in e._markers]
+        assert len(scores) == 1 and scores[0].endswith(" *")
+        levels = [m for e in card.descendants() for m in e._markers if m.startswith("pair-level:")]
+        assert levels == ["pair-level:edited"]
+        assert _texts(user, "below-note") == [BELOW_THRESHOLD_NOTE]
+        (summary,) = _texts(user, "summary")
+        assert "1 copy below it" in summary
+        await user.should_not_see(marker="checking")
+
+
+async def test_a_self_join_says_it_checks_its_threshold_only(settings):  # noqa: F811
+    async with gui_app(settings, _manager(settings)) as (_, user):
+        await user.open("/join?a=inbox&b=inbox&intent=duplicates")
+        await user.should_see(marker="self-join-scope", retries=50)
+        await user.should_see(marker="triage-link")
+        await user.open("/join?a=inbox&b=archive&intent=duplicates")
+        await user.should_see(marker="summary", retries=50)
+        await user.should_not_see(marker="self-join-scope")
