@@ -57,7 +57,7 @@ def build_app(settings: Settings, manager: ManagerLike | None = None, *, read_on
         log.warning("%s", problem)
     register_image_route(app, ctx)
     register_join_exports(app, ctx)
-    app.on_shutdown(ctx.joins.cancel_all)
+    app.on_shutdown(lambda: ctx.joins.cancel_all())  # NiceGUI would pass the app as its first argument
 
     @ui.page("/", title="SIMages — find similar images")
     def home(request: Request) -> None:

@@ -264,10 +264,12 @@ class JoinRunner:
         local = LocalFeatureCache()  # an image in several pairs is read once
 
         def kept_done(done: int, _total: int) -> None:
+            if job.cancelled:  # the app is stopping: within one pair (about 0.1 s)
+                raise JoinCancelled
             job.checked = done
 
         def candidate_done(done: int, _total: int) -> None:
-            job.checked = kept + done
+            kept_done(kept + done, job.to_check)
 
         levels = list(join_pair_levels(pairs, spec.metric, files, local, progress=kept_done,
                                        indexes=[a, *bs]))
@@ -297,12 +299,16 @@ class JoinRunner:
                 for image, matches in graph_rows(a, graph, spec, progress)]
         return GraphRows(rows, graph_note())
 
-    def cancel_all(self) -> None:
-        """Cancel every running join (the app is stopping)."""
+    def cancel_all(self, *, wait: float = 5.0) -> None:
+        """Cancel every running join (the app is stopping), and wait up to `wait` seconds for them to stop:
+        a worker thread killed at exit inside OpenCV's keypoint code aborts the process."""
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:
             job.cancel()
+        deadline = time.perf_counter() + wait
+        for job in jobs:
+            job.wait(max(0.0, deadline - time.perf_counter()))
 
 
 def run_join(runner: JoinRunner, request: JoinRequest, timeout: float | None = None) -> JoinJob:
