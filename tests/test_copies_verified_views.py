@@ -277,3 +277,14 @@ def test_a_pair_listed_below_a_look_alike_is_never_called_new(settings, capsys):
     code = main(["--root", str(settings.root), "duplicates", "inbox", "archive", "--threshold", "-1"])
     out = capsys.readouterr().out
     assert code == 0 and " New " not in out and "Different" in out
+
+
+def test_the_triage_table_marks_a_copy_below_its_collections_threshold(settings, capsys):
+    """This collection is too small to whiten: its duplicate threshold is 0.9, not 0.5 (the turned copy
+    scores between them, and was listed unmarked)."""
+    code = main(["--root", str(settings.root), "triage", "inbox", "--against", "archive"])
+    out = capsys.readouterr().out
+    assert code == 0
+    turned = next(line for line in out.splitlines() if "inbox/turned.jpg  ==  archive/rocket.jpg" in line)
+    assert turned.endswith(" *")
+    assert "* below the threshold, but one of the new photo's nearest and a copy by its keypoints" in out

@@ -1,7 +1,8 @@
 """/join of new photos against a collection (duplicates intent) lists the copies `simages duplicates A B`
 lists, those below the threshold included, each marked '*' with the CLI's reason; while their keypoints
 are checked, one line counts the checks left (not a label on every card); a self-join says it looks at
-its threshold only and points to Triage."""
+its threshold only and points to Triage. /similar and /triage mark a copy listed below its threshold with
+the same '*' and reason as the CLI's tables."""
 
 from __future__ import annotations
 
@@ -60,3 +61,31 @@ async def test_a_self_join_says_it_checks_its_threshold_only(settings):  # noqa:
         await user.open("/join?a=inbox&b=archive&intent=duplicates")
         await user.should_see(marker="summary", retries=50)
         await user.should_not_see(marker="self-join-scope")
+
+
+async def test_similar_marks_a_copy_listed_below_the_threshold_and_says_why(settings):  # noqa: F811
+    from simages.copies.levels import below_threshold_note
+
+    async with gui_app(settings, _manager(settings)) as (_, user):
+        await user.open("/similar?key_set=inbox&image=turned.jpg&set=archive&intent=duplicates")
+        await user.should_see(marker="result:rocket.jpg", retries=100)
+        (tile,) = user.find(marker="result:rocket.jpg").elements
+        scores = [e.text for e in tile.descendants() if "score" in e._markers]
+        assert len(scores) == 1 and scores[0].endswith(" *")
+        assert _texts(user, "below-note") == [below_threshold_note("key")]
+        await user.open("/similar?key_set=inbox&image=mirrored.jpg&set=archive&intent=duplicates")
+        await user.should_see(marker="result:astronaut.jpg", retries=100)
+        await user.should_not_see(marker="below-note")
+
+
+async def test_triage_marks_a_copy_found_below_the_threshold_and_says_why(settings):  # noqa: F811
+    from simages.copies.levels import BELOW_THRESHOLD_NOTE
+
+    async with gui_app(settings, _manager(settings)) as (_, user):
+        await user.open("/triage?new=inbox")
+        await user.should_see(marker="bucket-edited", retries=100)
+        user.find(marker="bucket-edited").click()
+        await user.should_see(marker="below-note", retries=20)
+        assert _texts(user, "below-note") == [BELOW_THRESHOLD_NOTE]
+        marked = [text for text in _texts(user, "tile-score") if text.endswith(" *")]
+        assert len(marked) == 1  # the turned copy; the mirrored one passes the threshold

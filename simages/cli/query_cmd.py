@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -44,7 +43,7 @@ from simages.cli.common import (
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.index_option import add_index_arguments
 from simages.cli.output import check_target, output_to
-from simages.copies.levels import below_threshold, below_threshold_note, is_duplicate
+from simages.copies.levels import below_threshold_note, is_duplicate
 from simages.extraction.image_errors import UnreadableImage
 from simages.nearest.core.intents import (
     DUPLICATE_COSINE,
@@ -203,12 +202,12 @@ def write_result(
             out.write(f"{no_duplicate_sentence(result.set)} Above the threshold, only look-alikes (the same "
                       "scene or subject, not a copy: their keypoints show different photos):\n")
         out.write(f"{'#':>{width}}  {'score':>10}  {'level':<11}  image\n")
-        below = False
+        from simages.operations.query_levels import listed_below
+
+        below = listed_below(result, levels)
         for rank, match in enumerate(result.matches, 1):
             level = levels[match.image]
-            threshold = float(spec.param) if spec.predicate == "range" else math.nan
-            mark = " *" if below_threshold(match.score, level, threshold, result.metric == "cosine") else ""
-            below = below or bool(mark)
+            mark = " *" if match.image in below else ""
             out.write(f"{rank:>{width}}  {format_score(match.score, result.metric):>10}  "
                       f"{level.pair_title:<11}  {match.image}{mark}\n")
         if below:

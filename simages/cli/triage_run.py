@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from simages.cli.common import USER_ERRORS, again, fail, user_error
 from simages.cli.exits import EXIT_FAILURE
 from simages.cli.output import check_target, output_to
-from simages.copies.levels import BELOW_THRESHOLD_NOTE, Level, below_threshold
+from simages.copies.levels import BELOW_THRESHOLD_NOTE, Level
 from simages.naming import display_name
 from simages.nearest.core.display import format_score
 from simages.nearest.sets.cache import default_cache
@@ -97,7 +97,7 @@ def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = Fa
                 out.write(f"  {display_name(row.image)}\n")
                 continue
             both = "  [keep both]" if row.kept_both else ""
-            mark = " *" if below_threshold(row.score, row.level) else ""
+            mark = " *" if row.below_threshold else ""
             below = below or bool(mark)
             out.write(f"  {format_score(row.score, 'cosine')}  {display_name(row.image)}  ==  "
                       f"{display_name(row.match)}{both}{mark}\n")

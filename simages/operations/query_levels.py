@@ -7,12 +7,14 @@ frames and look-alikes; their keypoints tell them apart)."""
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from simages.copies.changes import ImageFacts
-from simages.copies.levels import Level, is_duplicate, level_of
+from simages.copies.levels import Level, below_threshold, is_duplicate, level_of
 from simages.copies.pixels import same_pixels
 from simages.copies.verification import Encoded, LocalFeatureCache
 from simages.nearest.core.query_spec import higher_is_better
@@ -20,6 +22,15 @@ from simages.nearest.core.results import KeyResult
 from simages.nearest.core.set_index import SetIndex
 from simages.nearest.duplicates.exact import level_thresholds
 from simages.settings import Settings
+
+
+def listed_below(result: KeyResult, levels: Mapping[str, Level]) -> set[str]:
+    """The matches listed as copies although their score does not pass a range query's threshold (the
+    key's nearest, found a copy by their keypoints): marked '*' with `below_threshold_note("key")` by the
+    CLI's table and the results page alike. A kNN list has no threshold: none."""
+    threshold = float(result.param) if result.predicate == "range" else math.nan
+    return {match.image for match in result.matches if match.image in levels
+            and below_threshold(match.score, levels[match.image], threshold, higher_is_better(result.metric))}
 
 
 def match_levels(result: KeyResult, index: SetIndex, settings: Settings, key: Path | ImageFacts | None,

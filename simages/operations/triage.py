@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from simages.copies.levels import (
+    EDITED_COSINE,
     Level,
     identical_vectors,
     is_duplicate,
     level_of,
 )
+from simages.copies.levels import below_threshold as scored_below
 from simages.copies.pixels import same_pixels
 from simages.copies.verification import PROMOTED, LocalFeatureCache, Verification, file_verifier
 from simages.naming import list_sets, validate_set_name
@@ -73,6 +75,14 @@ class TriageRow:
     score: float | None
     kept_both: str | None = None
     verification: Verification | None = field(default=None, compare=False)
+    # The edited-copy threshold of the match's space (a collection too small to whiten has its own).
+    threshold: float = field(default=EDITED_COSINE, compare=False)
+
+    @property
+    def below_threshold(self) -> bool:
+        """A copy whose score misses its duplicate `threshold` (one of the photo's nearest, found a copy by
+        its keypoints): marked '*' with BELOW_THRESHOLD_NOTE by the CLI's table and /triage alike."""
+        return self.score is not None and scored_below(self.score, self.level, self.threshold)
 
     def to_json(self) -> dict:
         return {"image": self.image, "level": self.level.value, "match": self.match,
@@ -259,6 +269,7 @@ def _rows(new: SetIndex, collection: list[SetIndex], decisions: list, root: Path
         for image, matches in iter_set_join(new, other, spec):
             candidates[image] += [(float(match.score), other, match.image) for match in matches]
     found: dict[str, list[tuple[int, float, str]]] = {name: [] for name in new.names}
+    edited = {other.set_name: level_thresholds(other).edited for other in collection}
     for image, scored in candidates.items():
         new_file = image_file(root, f"{new.set_name}/{image}")
         scored.sort(key=lambda candidate: -candidate[0])
@@ -288,7 +299,8 @@ def _rows(new: SetIndex, collection: list[SetIndex], decisions: list, root: Path
             rows.append(TriageRow(name, Level.NEW, None, None))
         else:
             known = local.known(image_file(root, name), image_file(root, best[2]))
-            rows.append(TriageRow(name, level, best[2], best[1], kept_both, known))
+            rows.append(TriageRow(name, level, best[2], best[1], kept_both, known,
+                                  edited[best[2].partition("/")[0]]))
     return rows
 
 

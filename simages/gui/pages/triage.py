@@ -18,7 +18,7 @@ from typing import Any
 
 from nicegui import run, ui
 
-from simages.copies.levels import Level
+from simages.copies.levels import BELOW_THRESHOLD_NOTE, Level
 from simages.gui.context import GuiContext
 from simages.gui.pages.common import page_header
 from simages.gui.state.sets import known_sets, set_choices
@@ -145,7 +145,13 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                         if row.match:
                             tile(row.match, existing=True)
                     if row.score is not None:
-                        ui.label(f"{tab.bucket.title}: {row.score:.3f}").classes("text-caption")
+                        said = ui.label(f"{tab.bucket.title}: {row.score:.3f}"
+                                        + (" *" if row.below_threshold else "")).classes("text-caption")
+                        said.mark("tile-score")
+                        if row.below_threshold:
+                            said.tooltip(BELOW_THRESHOLD_NOTE)
+            if any(row.below_threshold for row in shown.rows[shown.start:shown.stop]):
+                ui.label(BELOW_THRESHOLD_NOTE).classes("text-caption text-grey-8").mark("below-note")
             if shown.paged:
                 with ui.row().classes("items-center gap-2"):
                     ui.button("Previous", on_click=lambda: tile_page(-1)).props("flat dense")

@@ -9,7 +9,7 @@ from pathlib import Path
 from nicegui import ui
 
 from simages.copies.changes import describe as describe_changes
-from simages.copies.levels import Level
+from simages.copies.levels import Level, below_threshold_note
 from simages.copies.pixels import same_pixels
 from simages.gui.context import GuiContext
 from simages.gui.pages.common import name_caption, thumbnail_img
@@ -20,7 +20,7 @@ from simages.gui.widgets.levels import level_chip, pair_level
 from simages.gui.widgets.viewer import Viewer, ViewItem
 from simages.naming import display_name
 from simages.nearest.core.intents import no_duplicate_sentence
-from simages.operations.query_levels import cannot_tell, same_bytes
+from simages.operations.query_levels import cannot_tell, listed_below, same_bytes
 
 # A plain left click (or Enter) runs the element's handler instead of following the link; middle-click,
 # Ctrl/Cmd/Shift+click and the context menu keep the browser's own meaning (new tab, copy link).
@@ -63,6 +63,7 @@ def result_grid(ctx: GuiContext, answered: Answered, viewer: Viewer, key_item: V
             ui.icon("rotate_90_degrees_ccw", color="primary", size="xs")
             ui.label(turned_sentence(turns)).classes("text-body2 text-grey-8")
     changes = answered.answer.changes
+    below = listed_below(result, levels)
     with ui.element("div").classes("w-full thumb-grid").mark("results-grid"):
         for rank, (match, item) in enumerate(zip(result.matches, items, strict=True)):
             score = format_score(result.metric, match.score)
@@ -80,7 +81,10 @@ def result_grid(ctx: GuiContext, answered: Answered, viewer: Viewer, key_item: V
                 img.props["alt"] = f"{shown_name}, {score_label(result.metric)} {score}"
                 ui.label(str(rank + 1)).classes("thumb-rank")
                 name_caption(match.image)
-                ui.label(score).classes("thumb-score").mark("score")
+                shown_score = ui.label(score + (" *" if match.image in below else "")).classes(
+                    "thumb-score").mark("score")
+                if match.image in below:
+                    shown_score.tooltip(below_threshold_note("key"))
             with cell:
                 if levels:
                     level_chip(levels[match.image])
@@ -91,6 +95,8 @@ def result_grid(ctx: GuiContext, answered: Answered, viewer: Viewer, key_item: V
                     changed = ui.label(f"changed: {describe_changes(changes[match.image])}")
                     changed.classes("text-caption text-grey-8").style("max-width: 190px").mark(
                         f"changed:{match.image}")
+    if below:
+        ui.label(below_threshold_note("key")).classes("text-caption text-grey-8").mark("below-note")
 
 
 def result_levels(ctx: GuiContext, answered: Answered) -> dict[str, Level]:
