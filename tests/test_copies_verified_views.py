@@ -234,6 +234,7 @@ def test_the_same_pair_gets_the_same_level_in_every_view(settings, capsys, thres
     assert sorted(joined["groups"]) == sorted(duplicates["groups"])
     below = [(p["a"], p["b"]) for p in joined["pairs"] if p.get("below_threshold")]
     assert below == ([] if threshold else [("inbox/turned.jpg", "archive/rocket.jpg")])
+    assert [(p["a"], p["b"]) for p in duplicates["pairs"] if p.get("below_threshold")] == below
     code = main(["--root", str(settings.root), "join", "inbox", "archive", "--intent", "duplicates", *chosen])
     table = capsys.readouterr().out
     assert code == 0

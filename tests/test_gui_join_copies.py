@@ -38,7 +38,8 @@ async def test_join_lists_the_turned_copy_below_the_threshold_and_counts_the_che
         await user.should_see(marker="pairs-view", retries=50)
         await user.should_see(marker="checking", retries=50)
         (said,) = _texts(user, "checking")
-        assert re.fullmatch(r"Checking keypoints: 0 of \d+ pairs… \(the levels and groups follow\)", said)
+        assert re.fullmatch(r"Checking keypoints: 0 of \d+ pairs… \(the levels, the groups and any copy "
+                            r"scoring below the threshold follow\)", said)
         await user.should_not_see(marker="pair-checking")  # said once, not on every card
         release.set()
         await user.should_see(marker="pair:turned.jpg|archive/rocket.jpg", retries=100)

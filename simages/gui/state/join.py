@@ -165,10 +165,13 @@ def progress_text(job: JoinJob) -> str:
 
 def checking_text(job: JoinJob) -> str:
     """The one line said while a duplicates join's keypoints are checked, with what is left."""
+    request = job.request
+    follow = ("the levels, the groups and any copy scoring below the threshold follow"
+              if request.a not in request.bs and request.spec.predicate == "range"
+              else "the levels and groups follow")
     if not job.to_check:
-        return "Checking keypoints…"
-    return (f"Checking keypoints: {job.checked:,} of {plural(job.to_check, 'pair')}… (the levels and groups "
-            "follow)")
+        return f"Checking keypoints… ({follow})"
+    return f"Checking keypoints: {job.checked:,} of {plural(job.to_check, 'pair')}… ({follow})"
 
 
 def self_join_note(state: JoinState) -> str:

@@ -31,6 +31,7 @@ from simages.copies.levels import (
     UNWHITENED_THRESHOLDS,
     Level,
     LevelThresholds,
+    below_threshold,
     identical_vectors,
     is_duplicate,
     level_of,
@@ -276,7 +277,8 @@ class DuplicateReport:
         """`{"threshold", "metric", "sets", "pairs": [{"a", "b", "score", "level"}], "levels": {level:
         pairs}, "groups": [[...]]}`, scores at full precision (a threshold equal to one keeps that pair).
         Levels are "exact", "edited", or "look-alike" / "new" for a pair kept by a threshold chosen below
-        the edited one (not a duplicate); a report without levels (a similar-images join) has neither
+        the edited one (not a duplicate; "Different" in tables); a copy listed below the threshold has
+        `"below_threshold": true`; a report without levels (a similar-images join) has neither
         "level" nor "levels"."""
         pairs: list[dict[str, Any]] = [
             {"a": p.a, "b": p.b, "score": full_precision(p.score)} for p in self.pairs
@@ -289,9 +291,11 @@ class DuplicateReport:
         }
         if self.levels:
             counts = {level.value: 0 for level in Level}
-            for row, level in zip(pairs, self.levels, strict=True):
+            for row, pair, level in zip(pairs, self.pairs, self.levels, strict=True):
                 row["level"] = level.value
                 counts[level.value] += 1
+                if below_threshold(pair.score, level, self.threshold, higher_is_better(self.metric)):
+                    row["below_threshold"] = True  # a new photo's nearest, a copy by its keypoints
             body["levels"] = counts
         body["groups"] = self.groups
         return body
