@@ -17,7 +17,10 @@ pivot-filtered nested-loop join (one pivot-table search in B per image of A; the
 --intent says which question the scores answer: `similar` (default: the store's full descriptor) or
 `duplicates` (copies of one photo, edited or not); the app's /join.csv passes the same.
 Without --knn or --threshold the intent's default: kNN with k = 10 for similar images, the range at the
-duplicate threshold (as `simages duplicates`) for duplicates.
+duplicate threshold (as `simages duplicates`) for duplicates. Duplicates of A against other sets: the table
+and the JSON also list, marked *, each A image's nearest that miss the threshold but whose keypoints make
+them copies (turned, framed, collaged), as `simages duplicates A B` does (the CSV: the passing pairs only);
+a self-join lists the pairs at its threshold only.
 Duplicates within one set of 50,000+ images with a fresh ANN index go through its kNN graph (each image's
 10 nearest, then the threshold: docs/ann.md), with a progress bar; --exact compares every pair instead.
 """
