@@ -147,3 +147,38 @@ def test_triage_says_which_copies_its_new_photos_can_hide_and_not_those_it_finds
     assert "inbox/turned.jpg" in out.split("New (1):")[0]  # the turned copy is found, above "New"
     assert "sideways" not in heading and "screenshot" not in heading and "collage" not in heading
     assert "blurred" in heading and "thumbnail" in heading
+    lines = out.splitlines()
+    row = next(number for number, line in enumerate(lines) if "inbox/turned.jpg  ==" in line)
+    assert lines[row + 1].strip().startswith(f"changed: {TURNED}"), lines[row + 1]  # as `duplicates` says
+    code = main(["--root", str(settings.root), "triage", "inbox", "--against", "archive", "--compare"])
+    out = capsys.readouterr().out
+    assert code == 0 and "archive/rocket.jpg: in the collection" in out
+    assert "inbox/turned.jpg: Edited copy: " in out and TURNED in out.split("inbox/turned.jpg: ")[1]
+
+
+async def test_the_triage_page_shows_each_copys_score_and_what_changed(settings):
+    from tests.gui_fixtures import FakeManager, gui_app
+
+    manager = FakeManager(settings)
+    for name in ("archive", "inbox"):
+        manager.set(name, state="indexed")
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/triage?new=inbox&against=archive")
+        await user.should_see(marker="triage-group", retries=50)
+        await user.should_see(TURNED, retries=50)  # said once the pixels are read, after the cards
+        members = [element.text for element in user.find(marker="member-level").elements]
+        turned = next(text for text in members if TURNED in text)
+        assert turned.startswith("Edited copy: 0.") and "different aspect" not in turned
+        assert any(MIRRORED in text for text in members)
+        user.find(marker="bucket-edited").click()
+        await user.should_see(marker="tile-summary", retries=20)
+        tiles = [element.text for element in user.find(marker="tile-summary").elements]
+        assert any(TURNED in text for text in tiles) and any(MIRRORED in text for text in tiles)
+        said = []
+        for number in range(len(user.find(marker="triage-group").elements)):
+            user.find(marker=f"compare-{number}").click()
+            await user.should_see(marker="triage-compare", retries=20)
+            table = user.find(marker="triage-compare").elements.pop()
+            said.append(next(row for row in table.rows if row["fact"] == "copy"))
+        assert all("in the collection" in what.values() for what in said)
+        assert any(TURNED in str(text) for what in said for text in what.values())

@@ -87,6 +87,7 @@ def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = Fa
     if calibration is not None:
         out.write(calibration.sentence() + "\n")
     below = False
+    changed = answer.changes()
     for level in Level:
         rows = answer.bucket(level)
         if not rows:
@@ -101,6 +102,8 @@ def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = Fa
             below = below or bool(mark)
             out.write(f"  {format_score(row.score, 'cosine')}  {display_name(row.image)}  ==  "
                       f"{display_name(row.match)}{both}{mark}\n")
+            if changed.get(row.image, {}).get("changed"):
+                out.write(f"            changed: {changed[row.image]['changed']}\n")
     if below:
         out.write(BELOW_THRESHOLD_NOTE + "\n")
     if answer.within_new:
@@ -115,7 +118,7 @@ def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = Fa
             others = [_with_level(answer, m) for m in group.members if m != group.keeper]
             out.write(f"  keep {display_name(group.keeper)} ({group.reason}); move {', '.join(others)}\n")
             if compare:
-                write_compare(group, out)
+                write_compare(group, out, answer.what_each_is(group))
 
 
 def _with_level(answer: TriageAnswer, name: str) -> str:
@@ -124,9 +127,12 @@ def _with_level(answer: TriageAnswer, name: str) -> str:
     return display_name(name) if level is None else f"{display_name(name)} ({level.title.lower()})"
 
 
-def write_compare(group: CopyGroup, out: TextIO) -> None:
-    """The members' facts side by side; `*` marks a row that differs."""
+def write_compare(group: CopyGroup, out: TextIO, what: dict[str, str] | None = None) -> None:
+    """What each member is (`what`: "Edited copy: 0.18 · turned 270°", "in the collection"), then their
+    facts side by side; `*` marks a row that differs."""
     members = list(group.members)
+    for name in members if what else ():
+        out.write(f"      {display_name(name)}: {what[name]}\n")
     rows = {name: group.facts[name].rows() for name in members}
     first = rows[members[0]]
     width = max(len(text) for name in members for text in (display_name(name), *rows[name].values())) + 2

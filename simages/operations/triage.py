@@ -125,6 +125,7 @@ class TriageAnswer:
     # not planned (`simages duplicates NEW` lists their pairs).
     within_new: list[list[str]] = field(default_factory=list)
     _suggested: dict[str, CopyGroup] = field(default_factory=dict, repr=False, compare=False)
+    _changes: dict[str, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def suggested(self, group: CopyGroup) -> CopyGroup:
         """`group` with its suggested keeper, reason and facts (computed once per answer)."""
@@ -180,10 +181,50 @@ class TriageAnswer:
 
     def changes(self) -> dict[str, dict[str, Any]]:
         """What changed between each copy (exact or edited) and its match, where the pixels tell
-        (simages.copies.changes, about 30 ms a pair): new photo -> {"changes": [codes], "changed":
-        "phrase"}; {} without the root to read the files from."""
+        (simages.copies.changes, about 30 ms a pair, read once per answer; the turn and mirror from the
+        pair's keypoints): new photo -> {"changes": [codes], "changed": "phrase"}; {} without the root to
+        read the files from."""
         if self.root is None:
             return {}
+        if self._changes is None:
+            self._changes = self._read_changes(self.root)
+        return self._changes
+
+    @property
+    def changes_read(self) -> bool:
+        """Whether `changes` has read what changed (a page draws its cards before, and again after)."""
+        return self._changes is not None
+
+    def row_of(self, name: str) -> TriageRow | None:
+        """The row of the new photo `name` (qualified); None for a collection photo."""
+        return next((row for row in self.rows if row.image == name), None)
+
+    def summary_of(self, name: str) -> str:
+        """What a new photo is, for a card or a compare view: "Edited copy: 0.181692 · turned 270°;
+        re-encoded" (the level, its score against its match, and what changed once `changes` has read
+        it: never read here, so a page can draw before the files are read); "" for a collection photo."""
+        from simages.nearest.core.display import format_score
+
+        row = self.row_of(name)
+        if row is None:
+            return ""
+        text = row.level.title
+        if row.score is not None:
+            text += f": {format_score(row.score, 'cosine')}" + (" *" if row.below_threshold else "")
+        changed = self.changed_of(name)
+        return f"{text} · {changed}" if changed else text
+
+    def changed_of(self, name: str) -> str:
+        """What changed in the new photo `name` against its match, once `changes` has read it ("" before,
+        and for a photo that is no copy)."""
+        return (self._changes or {}).get(name, {}).get("changed", "")
+
+    def what_each_is(self, group: CopyGroup) -> dict[str, str]:
+        """Each member of a copy group in words, for its compare view: a new photo's `summary_of`, a
+        collection photo "in the collection"."""
+        return {member: self.summary_of(member) or "in the collection" for member in group.members}
+
+    def _read_changes(self, root: Path) -> dict[str, dict[str, Any]]:
         from simages.copies.changes import FactsCache, changes_between
         from simages.copies.changes import to_json as changes_json
 
@@ -192,7 +233,7 @@ class TriageAnswer:
         for row in self.rows:
             if row.match is None or row.level not in (Level.EXACT, Level.EDITED):
                 continue
-            new, existing = (cache.facts(image_file(self.root, name)) for name in (row.image, row.match))
+            new, existing = (cache.facts(image_file(root, name)) for name in (row.image, row.match))
             found[row.image] = changes_json(changes_between(new, existing, verification=row.verification,
                                                             cache=cache, names=(row.image, row.match)))
         return found

@@ -92,6 +92,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             return
         tab.answered(answer, versions(answer))
         headline.set_text(answer.headline() + ".")
+        reading = not answer.changes_read
         calibration_box.clear()
         with calibration_box:  # how far the levels can be trusted on this collection
             calibration_note(ctx)
@@ -103,6 +104,13 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                                                                      else ""))
         left_out.set_text("; ".join(notes))
         draw()
+        if reading and tab.answer is answer:
+            # What changed in each copy reads its pixels (about 30 ms a copy): the cards are drawn first,
+            # with their levels and scores, and say it once it is read.
+            await run.io_bound(answer.changes)
+            if tab.answer is answer:
+                draw_buckets()
+                draw_groups()
 
     def versions(answer: TriageAnswer) -> tuple:
         return tuple(store_version(ctx.settings, name) for name in (*answer.new_sets, *answer.against))
@@ -150,6 +158,9 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                         said.mark("tile-score")
                         if row.below_threshold:
                             said.tooltip(BELOW_THRESHOLD_NOTE)
+                        changed = answer.changed_of(row.image)
+                        if changed:
+                            ui.label(changed).classes("text-caption max-w-[220px]").mark("tile-summary")
             if any(row.below_threshold for row in shown.rows[shown.start:shown.stop]):
                 ui.label(BELOW_THRESHOLD_NOTE).classes("text-caption text-grey-8").mark("below-note")
             if shown.paged:
@@ -221,16 +232,17 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
                 for member in group.members:
                     with ui.column().classes("items-center gap-0"):
                         tile(member, existing=member == group.existing)
-                        level = tab.answer.member_level(member) if tab.answer else None
-                        if level is not None:
-                            ui.label(level.title).classes("text-caption").mark("member-level")
+                        summary = tab.answer.summary_of(member) if tab.answer else ""
+                        if summary:
+                            ui.label(summary).classes("text-caption max-w-[220px] text-center"
+                                                      ).mark("member-level")
                         if member == keeper:
                             ui.label("kept").classes("text-weight-bold text-positive").mark("kept")
                         elif not ctx.read_only:
                             ui.button("keep this", on_click=lambda g=group, m=member: choose(g, m)
                                       ).props("flat dense no-caps").mark("keep-this")
-            if tab.compared == group.existing:
-                compare_table(group)
+            if tab.compared == group.existing and tab.answer is not None:
+                compare_table(group, tab.answer.what_each_is(group))
 
     def mark(group: CopyGroup, value: bool) -> None:
         if ctx.read_only:

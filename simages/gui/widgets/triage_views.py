@@ -28,8 +28,9 @@ def tile(qualified: str, existing: bool) -> None:
         name_caption(image)
 
 
-def compare_table(group: CopyGroup) -> None:
-    """The facts of every member of a copy group side by side, those that differ said so."""
+def compare_table(group: CopyGroup, what: dict[str, str] | None = None) -> None:
+    """The facts of every member of a copy group side by side, those that differ said so, after what each
+    member is (`what`: "Edited copy: 0.18 · turned 270°", "in the collection")."""
     first = group.facts[group.members[0]]
     differing: set[str] = set()
     for member in group.members[1:]:
@@ -38,6 +39,8 @@ def compare_table(group: CopyGroup) -> None:
     columns += [{"name": str(i), "label": display_name(m), "field": str(i), "align": "left"}
                 for i, m in enumerate(group.members)]
     rows = []
+    if what:
+        rows.append({"fact": "copy", **{str(i): what[m] for i, m in enumerate(group.members)}})
     for fact in first.rows():
         row = {"fact": fact + (" (differs)" if fact in differing else "")}
         row.update({str(i): group.facts[m].rows()[fact] for i, m in enumerate(group.members)})
