@@ -182,3 +182,22 @@ async def test_the_triage_page_shows_each_copys_score_and_what_changed(settings)
             said.append(next(row for row in table.rows if row["fact"] == "copy"))
         assert all("in the collection" in what.values() for what in said)
         assert any(TURNED in str(text) for what in said for text in what.values())
+
+
+async def test_the_join_page_says_the_turn_and_the_mirror_its_keypoints_found(settings):
+    """/join of the new photos against the archive lists the turned copy (below the threshold, found by its
+    keypoints) and says what changed as `simages duplicates` does, from the join's own keypoint check."""
+    from tests.gui_fixtures import FakeManager, gui_app
+
+    manager = FakeManager(settings)
+    manager.set("archive", state="indexed", count=2)
+    manager.set("inbox", state="indexed", count=3)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/join?a=inbox&b=archive&intent=duplicates")
+        await user.should_see(marker="pair:turned.jpg|archive/rocket.jpg", retries=100)
+        said = {}
+        for name in ("turned.jpg|archive/rocket.jpg", "mirrored.jpg|archive/astronaut.jpg"):
+            (card,) = user.find(marker=f"pair:{name}").elements
+            said[name] = [e.text for e in card.descendants() if "pair-changed" in e._markers]
+        assert said["turned.jpg|archive/rocket.jpg"][0].startswith(f"changed: {TURNED}")
+        assert MIRRORED in said["mirrored.jpg|archive/astronaut.jpg"][0]

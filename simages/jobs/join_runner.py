@@ -14,12 +14,12 @@ import dataclasses
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from simages.copies.levels import Level
 from simages.copies.pixels import image_files
-from simages.copies.verification import LocalFeatureCache
+from simages.copies.verification import LocalFeatureCache, Verification
 from simages.nearest.core.distribution import ScoreDistribution
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.results import Match
@@ -28,7 +28,7 @@ from simages.nearest.duplicates.groups import join_groups, join_pair_levels
 from simages.nearest.joins.distribution import join_distribution
 from simages.nearest.joins.join import is_self_join
 from simages.nearest.joins.multi import SetMatch, iter_multi_join
-from simages.nearest.joins.pairs import DEFAULT_KEEP, JoinPairs, PairCollector
+from simages.nearest.joins.pairs import DEFAULT_KEEP, JoinPairs, PairCollector, node
 from simages.nearest.joins.pairs_once import PairsOnce
 from simages.nearest.sets.cache import DescriptorCache, store_version
 from simages.operations.join import JoinRequest, graph_note, graph_rows, graph_search, open_sets
@@ -62,6 +62,9 @@ class JoinOutcome:
     # photos), then the outcome is replaced by one with the levels and the groups of verified copies.
     levels: tuple[Level, ...] | None = None
     checking: bool = False
+    # What the keypoints found for each verified pair, by (A's image, B's set, B's image): the turn and
+    # mirror of a copy, so the page says what changed as `simages duplicates` does ("turned 270°").
+    verified: Mapping[tuple[str, str, str], Verification] | None = None
 
 
 @dataclass(eq=False)
@@ -278,8 +281,14 @@ class JoinRunner:
         if found:
             pairs = pairs.with_below(as_join_pair(pair) for pair, _ in found)
             levels += [level for _, level in found]
+        verified = {}
+        for pair in pairs.pairs:
+            known = local.known(files(node(pairs.a_set, pair.a)), files(node(pair.b_set, pair.b)))
+            if known is not None:
+                verified[(pair.a, pair.b_set, pair.b)] = known
         job.outcome = dataclasses.replace(outcome, pairs=pairs, levels=tuple(levels),
-                                          groups=self.groups(pairs, True, levels), checking=False)
+                                          groups=self.groups(pairs, True, levels), checking=False,
+                                          verified=verified)
 
     def _graph_rows(self, job: JoinJob, a: SetIndex, bs: list[SetIndex]) -> GraphRows | None:
         """Duplicates within one large set through its ANN kNN graph (`operations.join.graph_search`), or

@@ -293,7 +293,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         content.clear()
         pager_area.clear()
         thresholds = join_levels(ctx, resolved.request)
-        changed = pair_changes(ctx) if thresholds is not None else None
+        changed = pair_changes(ctx, outcome.verified) if thresholds is not None else None
         files = image_files(ctx.settings.image_sets)
         # While the keypoints are checked (a background step), pairs show the level of their score (exact
         # still confirmed by the pixels, a quick check), then the verified one.

@@ -12,6 +12,7 @@ from typing import Any
 from simages.copies.changes import FactsCache, changes_between
 from simages.copies.changes import describe as describe_changes
 from simages.copies.levels import LevelThresholds
+from simages.copies.verification import Verification
 from simages.gui.context import GuiContext
 from simages.gui.join.setup import ResolvedJoin, load_for
 from simages.gui.state.join_views import (
@@ -134,15 +135,19 @@ def join_levels(ctx: GuiContext, request: JoinRequest) -> LevelThresholds | None
     return level_thresholds(searched)
 
 
-def pair_changes(ctx: GuiContext) -> Callable[[str, str, str, str], str]:
+def pair_changes(ctx: GuiContext, verified: Mapping[tuple[str, str, str], Verification] | None = None
+                 ) -> Callable[[str, str, str, str], str]:
     """What changed between the two images of a copy pair, in words (simages.copies.changes): read from
-    their headers when a page of pairs is drawn, each file once per page."""
+    their headers when a page of pairs is drawn, each file once per page; the turn and mirror from the
+    keypoints the join's check found (`verified`: JoinOutcome.verified), as `simages duplicates` says."""
     cache = FactsCache()
 
     def changed(a_set: str, a: str, b_set: str, b: str) -> str:
         root = ctx.settings.image_sets
+        known = verified.get((a, b_set, b)) if verified is not None else None
         return describe_changes(changes_between(cache.facts(root / a_set / a), cache.facts(root / b_set / b),
-                                                cache=cache, names=(f"{a_set}/{a}", f"{b_set}/{b}")))
+                                                verification=known, cache=cache,
+                                                names=(f"{a_set}/{a}", f"{b_set}/{b}")))
 
     return changed
 
