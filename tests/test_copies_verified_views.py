@@ -206,6 +206,8 @@ def test_a_query_table_says_why_a_low_scored_copy_is_listed(settings, capsys):
     row = next(line for line in out.splitlines() if "rocket.jpg" in line)
     assert "Edited copy" in row and row.endswith(" *")
     assert "* below the threshold, but one of the key's nearest and a copy by its keypoints" in out
+    # It is listed, but it did not pass: the count says so.
+    assert "Passed: 0 of 2; 1 more below the threshold, copies by their keypoints (marked *)" in out
 
 
 def _app_join(settings, a, bs, param):

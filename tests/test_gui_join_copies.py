@@ -74,6 +74,10 @@ async def test_similar_marks_a_copy_listed_below_the_threshold_and_says_why(sett
         scores = [e.text for e in tile.descendants() if "score" in e._markers]
         assert len(scores) == 1 and scores[0].endswith(" *")
         assert _texts(user, "below-note") == [below_threshold_note("key")]
+        (summary,) = _texts(user, "summary")  # listed, but it did not pass the threshold
+        assert summary.startswith("0 of 2 images in archive have similarity ≥ ")
+        assert summary.endswith("; and 1 copy below it, found among the key's nearest by their keypoints "
+                                "(marked *)")
         await user.open("/similar?key_set=inbox&image=mirrored.jpg&set=archive&intent=duplicates")
         await user.should_see(marker="result:astronaut.jpg", retries=100)
         await user.should_not_see(marker="below-note")

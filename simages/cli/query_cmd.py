@@ -188,8 +188,13 @@ def write_result(
     elif result.search_note:
         out.write(f"Search: exact, because {result.search_note}\n")
     if result.passed is not None:
+        from simages.operations.query_levels import listed_below
+
         shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
-        out.write(f"Passed: {result.passed} of {result.total}{shown}\n")
+        # Copies found among the key's nearest by their keypoints are listed, but did not pass.
+        below = len(listed_below(result, levels)) if levels else 0
+        found = f"; {below} more below the threshold, copies by their keypoints (marked *)" if below else ""
+        out.write(f"Passed: {result.passed - below} of {result.total}{shown}{found}\n")
     if not result.matches:
         if intent is not None and intent.name == "duplicates" and spec.predicate == "range":
             out.write(f"{no_duplicate_sentence(result.set)}\n")

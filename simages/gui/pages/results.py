@@ -60,6 +60,7 @@ from simages.nearest.core.display import format_threshold
 from simages.nearest.core.intents import SIMILAR
 from simages.nearest.core.results import KeyResult
 from simages.nearest.teaching.views import VIEWS
+from simages.operations.query_levels import listed_below
 from simages.wording import agree, plural
 
 
@@ -192,7 +193,7 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
 
     def draw_answer(answered: Answered) -> None:
         current, result, spec = answered.query, answered.result, answered.spec
-        summary.text = summary_text(result)
+        summary.text = summary_text(result, len(listed_below(result, answered.answer.levels)))
         with explanation:
             search_caption(result)
             results_explanation(current, answered.index, spec.expand)
@@ -336,16 +337,21 @@ def key_view_item(ctx: GuiContext, state: QueryState) -> ViewItem:
                     set_name=state.key_set, image=state.image)
 
 
-def summary_text(result: KeyResult) -> str:
+def summary_text(result: KeyResult, below: int = 0) -> str:
+    """What the search found, in one sentence; `below`: copies listed although their score misses the
+    threshold (the key's nearest, copies by their keypoints), said apart: they do not pass it."""
     kind = score_label(result.metric)
     shown = len(result.matches)
     cut = f" (showing the first {shown})" if shown < (result.passed or 0) else ""
     if result.predicate == "range":
         op = "≥" if result.metric == "cosine" else "≤"
         where = display_name(result.set)
-        return (f"{result.passed:,} of {plural(result.total, 'image')} in {where} "
-                f"{agree(result.passed or 0, 'has', 'have')} {kind} {op} "
-                f"{format_threshold(float(result.param))}{cut}")
+        passed = (result.passed or 0) - below
+        found = (f"; and {plural(below, 'copy', 'copies')} below it, found among the key's nearest by "
+                 "their keypoints (marked *)") if below else ""
+        return (f"{passed:,} of {plural(result.total, 'image')} in {where} "
+                f"{agree(passed, 'has', 'have')} {kind} {op} "
+                f"{format_threshold(float(result.param))}{cut}{found}")
     best = "most similar" if result.metric == "cosine" else "nearest"
     measure = "cosine similarity" if result.metric == "cosine" else "Euclidean distance"
     return (f"The {shown} {best} of {plural(result.total, 'image')} in {display_name(result.set)}, "
