@@ -89,6 +89,8 @@ async def test_triage_marks_a_copy_found_below_the_threshold_and_says_why(settin
     async with gui_app(settings, _manager(settings)) as (_, user):
         await user.open("/triage?new=inbox")
         await user.should_see(marker="bucket-edited", retries=100)
+        # The copy groups, listed first, say why the turned copy's score is marked too.
+        assert _texts(user, "groups-below-note") == [BELOW_THRESHOLD_NOTE]
         user.find(marker="bucket-edited").click()
         await user.should_see(marker="below-note", retries=20)
         assert _texts(user, "below-note") == [BELOW_THRESHOLD_NOTE]

@@ -193,6 +193,9 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         with groups_box:
             for number, group in enumerate(tab.page_groups()):
                 draw_group(group, number, number == tab.focus)
+            rows = [answer.row_of(member) for group in tab.page_groups() for member in group.members]
+            if any(row is not None and row.below_threshold for row in rows):
+                ui.label(BELOW_THRESHOLD_NOTE).classes("text-caption text-grey-8").mark("groups-below-note")
 
     def draw_bulk(answer: TriageAnswer) -> None:
         ui.button("Keep suggested in this page", on_click=lambda: mark_many(tab.page_groups())
