@@ -51,6 +51,9 @@ async def test_join_lists_the_turned_copy_below_the_threshold_and_counts_the_che
         assert _texts(user, "below-note") == [BELOW_THRESHOLD_NOTE]
         (summary,) = _texts(user, "summary")
         assert "1 copy below it" in summary
+        (csv_link,) = user.find(marker="csv-link").elements  # it streams the passing pairs only: says so
+        assert csv_link.props["title"] == ("The pairs that pass the threshold; the 1 copy below it "
+                                           "(marked *) are in the JSON")
         await user.should_not_see(marker="checking")
 
 

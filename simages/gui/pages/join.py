@@ -71,6 +71,7 @@ from simages.gui.widgets.teaching_panel import mount_join_request_panel
 from simages.gui.widgets.viewer import Viewer
 from simages.jobs.join_runner import CANCELLED, DONE, FAILED, RUNNING, JoinOutcome
 from simages.naming import display_name, url_quote
+from simages.wording import plural
 
 _POLL_SECONDS = 0.1
 log = logging.getLogger(__name__)
@@ -278,6 +279,12 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         options, shown = view_choices(resolved.state)
         view_toggle.set_options(options, value=shown)
         json_link.set_visibility(groups_apply(resolved.state))
+        # The CSV streams the pairs that pass; the copies found below the threshold are in the JSON.
+        below = outcome.pairs.below
+        copies = plural(below, "copy", "copies")
+        csv_link.props["title"] = (f"The pairs that pass the threshold; the {copies} below it (marked *) are "
+                                   "in the JSON" if below else "")
+        csv_link.update()
         draw_view()
         # "How was this computed?" (issue 18), below the views: the pairs come first.
         teaching_area.clear()
