@@ -17,6 +17,7 @@ it has validated) or a `VectorKey` (an uploaded image's descriptor, kept in memo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -418,10 +419,15 @@ def copy_levels(result: KeyResult, index: SetIndex, settings: Settings, facts: P
     photo's, and listed when their keypoints prove a copy (simages.operations.query_levels). `local`
     keeps the verifications (one per call when None)."""
     from simages.copies.verification import PROMOTED
+    from simages.nearest.duplicates.plain_nearest import plain_nearest_matches
     from simages.nearest.joins.join import key_join
 
     nearest = key_join(index, raw, QuerySpec.parse(result.metric, "knn", PROMOTED, expand=False),
                        exclude=exclude)
+    # The nearest on the square-rooted vectors too: a relearned duplicates space never hides an original.
+    plain = [m for m in plain_nearest_matches(raw, index, result.metric, PROMOTED, exclude)
+             if m.image not in {n.image for n in nearest.matches}]
+    nearest = dataclasses.replace(nearest, matches=[*nearest.matches, *plain])
     merged, added = with_nearest(result, nearest)
     levels = match_levels(merged, index, settings, facts, local,
                           promoted=frozenset(m.image for m in nearest.matches))

@@ -38,6 +38,7 @@ from simages.nearest.duplicates.exact import (
     level_thresholds,
     pair_levels,
 )
+from simages.nearest.duplicates.plain_nearest import plain_nearest_pairs
 from simages.nearest.joins.join import iter_set_join
 from simages.nearest.sets.cache import DescriptorCache, NotIndexed
 from simages.operations.schema import BRUTE, header
@@ -309,19 +310,28 @@ def _rows(new: SetIndex, collection: list[SetIndex], decisions: list, root: Path
     for other in collection:
         for image, matches in iter_set_join(new, other, spec):
             candidates[image] += [(float(match.score), other, match.image) for match in matches]
+    # The nearest on the square-rooted vectors are verified too: a relearned space never hides an original.
+    plain: dict[str, set[tuple[str, str]]] = {name: set() for name in new.names}
+    by_name = {other.set_name: other for other in collection}
+    for pair in plain_nearest_pairs(new, collection, "cosine", PROMOTED):
+        image, (set_name, _, match) = pair.a.partition("/")[2], pair.b.partition("/")
+        plain[image].add((set_name, match))
+        if not any(o.set_name == set_name and m == match for _, o, m in candidates[image]):
+            candidates[image].append((pair.score, by_name[set_name], match))
     found: dict[str, list[tuple[int, float, str]]] = {name: [] for name in new.names}
     edited = {other.set_name: level_thresholds(other).edited for other in collection}
     for image, scored in candidates.items():
         new_file = image_file(root, f"{new.set_name}/{image}")
         scored.sort(key=lambda candidate: -candidate[0])
         for number, (score, other, match) in enumerate(scored):
+            nearest = number < PROMOTED or (other.set_name, match) in plain[image]
             # Identical stored vectors score 1 up to rounding: only near-1 scores need the check.
             identical = score >= _NEAR_ONE and identical_vectors(new.raw_vector(image),
                                                                  other.raw_vector(match))
             old_file = image_file(root, f"{other.set_name}/{match}")
             level = level_of(score, identical, thresholds=level_thresholds(other),
                              same_pixels=partial(same_pixels, new_file, old_file),
-                             verified=file_verifier(new_file, old_file, local), promote=number < PROMOTED)
+                             verified=file_verifier(new_file, old_file, local), promote=nearest)
             found[image].append((level.rank, -score, f"{other.set_name}/{match}"))
     rows = []
     for image in new.names:

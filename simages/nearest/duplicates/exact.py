@@ -44,6 +44,7 @@ from simages.nearest.core.intents import DUPLICATE_COSINE, UNWHITENED_DUPLICATE_
 from simages.nearest.core.query_spec import QuerySpec, higher_is_better
 from simages.nearest.core.results import Pair
 from simages.nearest.core.set_index import SetIndex
+from simages.nearest.duplicates.plain_nearest import plain_nearest_pairs
 from simages.nearest.joins.join import is_self_join, iter_set_join
 
 # DUPLICATE_COSINE and UNWHITENED_DUPLICATE_COSINE (nearest.core.intents, where the CLI's help reads them):
@@ -374,8 +375,10 @@ def passes(spec: QuerySpec, score: float) -> bool:
 
 def nearest_candidates(a: SetIndex, others: Sequence[SetIndex], metric: str, count: int,
                        known: set[tuple[str, str]]) -> list[Pair]:
-    """Each image of `a`'s `count` nearest images over all of `others` (qualified names), less the pairs
-    already `known`: the candidates a question about new photos verifies below the threshold."""
+    """Each image of `a`'s `count` nearest images over all of `others` (qualified names) in their
+    duplicates space, and its `count` nearest on the square-rooted vectors alone (plain_nearest: a
+    relearned space never hides an original), less the pairs already `known`: the candidates a question
+    about new photos verifies below the threshold, scored in the duplicates space."""
     spec = QuerySpec.parse(metric, "knn", count, expand=False)
     nearest: dict[str, list[Pair]] = {}
     for other in others:
@@ -383,12 +386,13 @@ def nearest_candidates(a: SetIndex, others: Sequence[SetIndex], metric: str, cou
             left = qualified(a.set_name, a_image)
             nearest.setdefault(left, []).extend(
                 Pair(left, qualified(other.set_name, m.image), m.score) for m in matches)
-    chosen = []
+    chosen: dict[tuple[str, str], Pair] = {}
     for found in nearest.values():
         for pair in sort_pairs(found, metric)[:count]:
-            if (pair.a, pair.b) not in known:
-                chosen.append(pair)
-    return chosen
+            chosen.setdefault((pair.a, pair.b), pair)
+    for pair in plain_nearest_pairs(a, others, metric, count):
+        chosen.setdefault((pair.a, pair.b), pair)
+    return [pair for key, pair in chosen.items() if key not in known]
 
 
 def report_of(
