@@ -55,6 +55,11 @@ async def test_join_lists_the_turned_copy_below_the_threshold_and_counts_the_che
         assert csv_link.props["title"] == ("The pairs that pass the threshold; the 1 copy below it "
                                            "(marked *) are in the JSON")
         await user.should_not_see(marker="checking")
+        await user.open("/join?a=inbox&b=archive&intent=duplicates&view=knn")  # matches per image
+        await user.should_see(marker="knn:turned.jpg", retries=100)
+        (row,) = user.find(marker="knn:turned.jpg").elements
+        assert [e.text for e in row.descendants() if "score" in e._markers] == [scores[0].split()[-2] + " *"]
+        assert _texts(user, "below-note") == [BELOW_THRESHOLD_NOTE]
 
 
 async def test_a_self_join_says_it_checks_its_threshold_only(settings):  # noqa: F811
