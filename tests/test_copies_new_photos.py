@@ -80,11 +80,11 @@ def test_the_sentence_says_what_happens_to_new_photos_and_warns_when_many_are_ca
     assert "No new photo was called a copy" in quiet.sentence()
     assert "side by side" not in quiet.sentence()
     few = _calibration(300, 3)  # 1%: under the warning
-    assert "about 1% are called a copy of a photo they are not (3 of 300 photos" in few.sentence()
+    assert "about 1% are still called a copy of a photo they are not (3 of 300 photos" in few.sentence()
     assert "side by side" not in few.sentence()
     many = _calibration(60, 18)
     assert many.new_rate > WARN_NEW_RATE
-    assert "about 30% are called a copy" in many.sentence()
+    assert "about 30% are still called a copy" in many.sentence()
     assert "side by side before acting" in many.sentence()
     assert many.sentence().startswith("At the default threshold (0.5): about 97% of pairs are copies")
 

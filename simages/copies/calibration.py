@@ -44,11 +44,15 @@ from simages.wording import plural
 if TYPE_CHECKING:
     from simages.copies.new_photos import NewPhotoEstimate
 
-CALIBRATION_VERSION = 2  # 2: the new-photo estimate (simages.copies.new_photos)
+# 2: the new-photo estimate (simages.copies.new_photos); 3: a photo set aside that its keypoints prove a
+# copy of another photo of the collection is a copy rightly found, not a false one.
+CALIBRATION_VERSION = 3
 DEFAULT_SAMPLE = 40
 # Above this share of new photos called copies (the issue's floor is 2 in 100) the sentence says to check
-# pairs by eye before acting on them.
+# pairs by eye before acting on them: when even the lower end of the share's 95% interval (Wilson) is
+# above it, so a few calls among few photos set aside do not raise it by chance.
 WARN_NEW_RATE = 0.02
+WILSON_Z = 1.96
 # The edits the estimate makes, named in its sentence (simages.copies.edits.EDITS, the mild kinds).
 EVERYDAY_EDITS = ", ".join(kind.replace("reencoded", "re-encoded") for kind in EDITS)
 
@@ -75,12 +79,27 @@ class Calibration:
         """The share of new photos wrongly called a copy (nan when not measured)."""
         return self.new_called / self.new_searched if self.new_searched else float("nan")
 
-    def sentence(self) -> str:
+    def new_rate_lower(self) -> float:
+        """The lower end of the 95% Wilson score interval of `new_rate` (Wilson, JASA 1927; nan when not
+        measured): how low the share can be given how few photos were set aside."""
+        n = self.new_searched
+        if not n:
+            return float("nan")
+        p, z = self.new_called / n, WILSON_Z
+        centre = p + z * z / (2 * n)
+        spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return max(0.0, (centre - spread) / (1 + z * z / n))
+
+    def sentence(self, photos_now: int = 0) -> str:
         """One line for people: what the default threshold gives on their own photos (it was measured at
         that threshold with everyday edits only, and says so: a stronger edit or another threshold is not
-        covered by it)."""
+        covered by it). `photos_now`: the collection's photos today, when known: an estimate made on a
+        smaller or larger collection says so rather than pass for one of today's."""
+        among = plural(self.photos, "photo")
+        if photos_now and photos_now != self.photos:
+            among = f"the {among} the collection had then; it now has {photos_now:,}"
         sample = (f"estimated on {plural(self.copies, 'copy', 'copies')} of your own photos with everyday "
-                  f"edits ({EVERYDAY_EDITS}), searched among {plural(self.photos, 'photo')}")
+                  f"edits ({EVERYDAY_EDITS}), searched among {among}")
         at = f"At the default threshold ({self.threshold:g})"
         if math.isnan(self.precision):  # no pair passed at all
             said = f"{at}: no copy was found and no false pair passed ({sample})."
@@ -94,14 +113,21 @@ class Calibration:
         question is about new photos, and a small collection's space fits its own photos."""
         if not self.new_searched:
             return ""
-        aside = f"{plural(self.new_searched, 'photo')} of yours set aside and searched as new ones"
+        aside = (f"{plural(self.new_searched, 'photo')} of yours set aside and searched as new ones, "
+                 "counted after the keypoint check as answers are given")
         if not self.new_called:
             return f"No new photo was called a copy of a photo it is not ({aside})."
-        said = (f"New photos: about {max(self.new_rate, 0.01):.0%} are called a copy of a photo they are "
-                f"not ({self.new_called} of {aside}).")
-        if self.new_rate > WARN_NEW_RATE:
-            said += (" Look at such pairs side by side before acting: this collection is too small or too "
-                     "uniform for the duplicates space to tell another shot of the same scene from a copy.")
+        said = (f"New photos: about {max(self.new_rate, 0.01):.0%} are still called a copy of a photo they "
+                f"are not ({self.new_called} of {aside}).")
+        if self.new_rate_lower() > WARN_NEW_RATE:
+            from simages.copies.learned_space import MIN_PHOTOS_TO_HOLD_OUT
+
+            said += " Look at such pairs side by side before acting"
+            if self.photos < MIN_PHOTOS_TO_HOLD_OUT:  # too few to hold photos out when the space is learned
+                said += (f": on {plural(self.photos, 'photo')} the duplicates space is learned from few, and "
+                         "another shot of the same scene can pass as a copy.")
+            else:
+                said += ": another shot of the same scene can pass as a copy."
         return said
 
 
@@ -245,12 +271,20 @@ def running(settings: Settings) -> bool:
 
 def current(settings: Settings, cache) -> tuple[bool, Calibration | None]:
     """(whether the collection has a duplicates space, the kept estimate for it or None)."""
+    _, calibration, has_space = _current_space(settings, cache)
+    return has_space, calibration
+
+
+def _current_space(settings: Settings, cache) -> tuple[CollectionSpace | None, Calibration | None, bool]:
+    """(the space the estimate was measured in, else the first one; the estimate or None; whether there
+    is a space at all)."""
     spaces = cache.duplicates_spaces(settings)
     for space in spaces.values():
         calibration = load_calibration(settings, space)
         if calibration is not None:
-            return True, calibration
-    return bool(spaces), None
+            return space, calibration, True
+    first = next(iter(spaces.values()), None)
+    return first, None, bool(spaces)
 
 
 def refresh(settings: Settings, cache, network: Callable[[], Any] | None = None,
@@ -276,10 +310,23 @@ class CalibrationStatus:
 
     state: str
     calibration: Calibration | None = None
+    # The duplicates space the scores are in (None: none, a collection under 20 images, or not known).
+    space: CollectionSpace | None = None
 
     def sentence(self) -> str:
+        """The estimate, or what is happening to it; then which space the scores are in (`space_sentence`)."""
+        return f"{self.estimate_sentence()} {self.space_sentence()}".rstrip()
+
+    def space_sentence(self) -> str:
+        """Which duplicates space the scores are in and whether they will move (CollectionSpace.sentence);
+        "" without one."""
+        return self.space.sentence() if self.space is not None else ""
+
+    def estimate_sentence(self) -> str:
+        """The estimate of the threshold on the user's own photos, or what is happening to it."""
         if self.calibration is not None:
-            return self.calibration.sentence()
+            now = self.space.images_now if self.space is not None else 0
+            return self.calibration.sentence(now)
         if self.state == "running":
             return ("How well this threshold works on your own photos is being estimated now (edited copies "
                     f"of {DEFAULT_SAMPLE} of them, in the background).")
@@ -294,6 +341,9 @@ class CalibrationStatus:
         "threshold", "measured_at" (seconds since the epoch; NaN precision as null) and "new_photos"
         ({"searched", "called_copies", "rate"}: photos set aside and searched as new ones)."""
         body: dict[str, Any] = {"state": self.state, "sentence": self.sentence()}
+        if self.space is not None:
+            body["space"] = {"method": self.space.method, "learned_on": self.space.images,
+                             "images_now": self.space.images_now or self.space.images}
         if self.calibration is not None:
             c = self.calibration
             body.update(precision=None if math.isnan(c.precision) else c.precision,
@@ -308,12 +358,12 @@ class CalibrationStatus:
 
 def status(settings: Settings, cache) -> CalibrationStatus:
     """The estimate's status for the collection's current duplicates space (`cache`: a DescriptorCache)."""
-    has_space, kept = current(settings, cache)
+    space, kept, has_space = _current_space(settings, cache)
     if kept is not None:
-        return CalibrationStatus("measured", kept)
+        return CalibrationStatus("measured", kept, space)
     if running(settings):
-        return CalibrationStatus("running")
-    return CalibrationStatus("absent" if has_space else "small")
+        return CalibrationStatus("running", space=space)
+    return CalibrationStatus("absent" if has_space else "small", space=space)
 
 
 def _new_photo_estimate(settings: Settings, space: CollectionSpace, seed: int) -> NewPhotoEstimate | None:
@@ -345,7 +395,13 @@ def _new_photo_estimate(settings: Settings, space: CollectionSpace, seed: int) -
             return False
         return verify_files(files[i], files[j], local).verdict is Verdict.NOT_COPY
 
-    return estimate_new_photos(space.stored, rows, len(blocks), pairs=pairs, seed=seed, two_photos=two_photos)
+    def proven_copy(i: int, j: int) -> bool:  # verified once: the cache keeps the verdict
+        if files[i] is None or files[j] is None:
+            return False
+        return verify_files(files[i], files[j], local).proves_copy
+
+    return estimate_new_photos(space.stored, rows, len(blocks), pairs=pairs, seed=seed, two_photos=two_photos,
+                               proven_copy=proven_copy)
 
 
 def _verifier(settings: Settings, names: list, edited: list[Image.Image]) -> Callable[[int, int], bool]:

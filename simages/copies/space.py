@@ -29,13 +29,15 @@ from).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,14 +85,40 @@ class CollectionSpace:
     fingerprint: str
     method: str = "whitening"  # or "copy-whitening": learned from copy pairs too (learned_space)
     pairs: str = ""  # the fingerprint of the copy pairs it was learned from ("" for none)
+    # How many images of this kind the collection holds now (set when read, never kept: 0 unknown).
+    images_now: int = field(default=0, compare=False)
 
     def whitened_on(self) -> str:
-        """Where this whitening was learned, in words, for the "Descriptors" line (SetIndex.whitened_on)."""
-        text = (f"once on the whole collection ({plural(self.images, 'image')} of "
-                f"{plural(self.sets, 'set')}), not on the set searched")
+        """Where this whitening was learned, in words, for the "Descriptors" line (SetIndex.whitened_on):
+        the collection as it was then, and how it differs now."""
+        text = (f"once on the whole collection as it was then ({plural(self.images, 'image')} of "
+                f"{plural(self.sets, 'set')}{self.grown()}), not on the set searched")
         if self.method == "copy-whitening":
             text += ", copy-aware: learned from edited copies of the collection's own photos"
+        else:
+            text += ", not yet copy-aware (scores move once it is learned from edited copies of your photos)"
         return text
+
+    def grown(self) -> str:
+        """"; it now has 85: learned again at 110" when the collection differs from the one learned on
+        ("" when it does not, or is not known)."""
+        if not self.images_now or self.images_now == self.images:
+            return ""
+        again = math.ceil(RELEARN_GROWTH * self.images)
+        return f"; it now has {self.images_now:,}: learned again at {again:,}"
+
+    def sentence(self) -> str:
+        """Which duplicates space the scores shown are in, and whether they will move: "Scores: the plain
+        duplicates space ...; they move once the app learns the copy-aware space ..." (said wherever
+        duplicate scores are shown, beside the estimate of the threshold)."""
+        learned = f"learned on {plural(self.images, 'photo')} of {plural(self.sets, 'set')}{self.grown()}"
+        if self.method == "copy-whitening":
+            return (f"Scores: the copy-aware duplicates space ({learned}, and edited copies of them); they "
+                    "differ from the plain space's scores shown before it was learned (copies keep their "
+                    "levels: their keypoints are checked).")
+        return (f"Scores: the plain duplicates space ({learned}); they will move once the copy-aware space "
+                "is learned from edited copies of your photos (by the app after indexing, or `simages "
+                "duplicates SET --calibrate`); copies keep their levels (their keypoints are checked).")
 
 
 def space_path(settings: Settings, stored: str) -> Path:
@@ -278,7 +306,7 @@ def collection_spaces(settings: Settings) -> dict[str, CollectionSpace]:
                     log.warning("could not keep the duplicates space in %s: %s", path, error)
                 kept = learned
         if kept is not None:
-            spaces[stored] = kept
+            spaces[stored] = dataclasses.replace(kept, images_now=images)
     return spaces
 
 

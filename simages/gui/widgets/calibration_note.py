@@ -2,8 +2,9 @@
 
 The estimate (simages.copies.calibration) is measured in the background after indexing; this note says it
 ("At the default threshold (0.5): about 97% of pairs are copies, ...") or, honestly, that it is being
-measured or not yet, and follows the background work: while it is not measured it looks again every
-few seconds.
+measured or not yet, which duplicates space the scores are in, and follows the background work every few
+seconds: when the space is learned again (copy-aware, after the app made edited copies of the photos)
+while the page is open, it says first that the scores shown are out of date.
 """
 
 from __future__ import annotations
@@ -35,16 +36,30 @@ def _failure(ctx: GuiContext) -> str:
     return message if state == "failed" else ""
 
 
-def sentence_for(ctx: GuiContext, found: CalibrationStatus) -> str:
+def sentence_for(ctx: GuiContext, found: CalibrationStatus, drawn: str | None = None) -> str:
+    """The status's sentence, why the last background estimate failed, and, when the duplicates space is
+    no longer the one whose fingerprint is `drawn` (the scores on the page were drawn in), that they moved."""
     text = found.sentence()
     failure = _failure(ctx) if found.state == "absent" else ""
-    return f"{text} (The last attempt failed: {failure}.)" if failure else text
+    if failure:
+        text += f" (The last attempt failed: {failure}.)"
+    now = found.space.fingerprint if found.space is not None else None
+    if drawn is not None and now != drawn:
+        text = f"{MOVED} {text}"
+    return text
+
+
+# Said first on a page whose scores were drawn in a space since learned again (the app learns the copy-aware
+# space in the background after indexing): the scores it shows are not today's.
+MOVED = ("The duplicates space was learned again since this page was drawn: the scores shown here are out of "
+         "date (search again, or reload the page).")
 
 
 def calibration_note(ctx: GuiContext) -> ui.row:
     """A line with an icon: the estimate, or what is happening to it; marked `calibration` with the state
     as `calibration-<state>` on the text."""
     found = calibration_status(ctx)
+    drawn = found.space.fingerprint if found.space is not None else None
     row = ui.row().classes("items-start no-wrap gap-1").mark("calibration")
     with row:
         icon = ui.icon("fact_check" if found.state == "measured" else "hourglass_empty", color="primary",
@@ -57,11 +72,14 @@ def calibration_note(ctx: GuiContext) -> ui.row:
 
     def follow() -> None:
         fresh = calibration_status(ctx)
-        text.text = sentence_for(ctx, fresh)
+        text.text = sentence_for(ctx, fresh, drawn)
         text.mark(f"calibration-{fresh.state}")
-        icon.name = "fact_check" if fresh.state == "measured" else "hourglass_empty"
-        if fresh.state in ("measured", "small"):
-            timer.active = False
+        moved = (fresh.space.fingerprint if fresh.space is not None else None) != drawn
+        measured = "fact_check" if fresh.state == "measured" else "hourglass_empty"
+        icon.name = "sync_problem" if moved else measured
+        if moved:
+            text.mark(f"calibration-{fresh.state}", "scores-moved")
 
-    timer = ui.timer(POLL_SECONDS, follow, active=found.state not in ("measured", "small"))
+    # Kept following once measured too: the app may learn the space again (copy-aware) while the page is open.
+    ui.timer(POLL_SECONDS, follow)
     return row

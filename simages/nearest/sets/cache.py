@@ -98,6 +98,9 @@ class DescriptorCache:
                 wanted += f"@{head_version(settings.features, descriptor.head)}"
         identity, cached = self._current(settings, path, set_name, wanted)
         if cached is not None:
+            if spaces and cached.whitened_on:  # the collection may have grown since: say it as it is now
+                kept = spaces.get(stored_kind(cached.descriptor, cached.root))
+                cached.whitened_on = kept.whitened_on() if kept is not None else cached.whitened_on
             return cached
         with self._lock_for(path):
             for _ in range(self._MAX_RELOADS):
