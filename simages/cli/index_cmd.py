@@ -138,6 +138,7 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool, verbose: bool 
     bar: tqdm | None = None
     bar_name = ""
     announced: set[str] = set()
+    drawn: set[str] = set()  # the sets whose bar was drawn while their images were described
     while pending:
         for name in list(pending):
             status = manager.status(name)
@@ -153,6 +154,7 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool, verbose: bool 
                 if bar is not None and bar_name == name and bar.n == 0:
                     bar.close()
                     bar, bar_name = None, ""
+                    drawn.discard(name)  # its bar is drawn again once images are described
                 if notice and name not in announced and not quiet:
                     tqdm.write(notice)
                     announced.add(name)
@@ -164,6 +166,7 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool, verbose: bool 
                     bar = tqdm(total=status.total, initial=status.done, desc=name, unit="img",
                                dynamic_ncols=True)
                     bar_name = name
+                    drawn.add(name)
                 if bar is not None and status.done > bar.n:
                     bar.update(status.done - bar.n)
             if not finished:
@@ -172,6 +175,13 @@ def _follow(manager: IndexManager, names: list[str], quiet: bool, verbose: bool 
                 bar.update(bar.total - bar.n)
                 bar.close()
                 bar, bar_name = None, ""
+            elif not quiet and name not in drawn and status.state == st.INDEXED:
+                # Described between two looks (a small set, or a busy machine that ran this loop late): its
+                # bar is still drawn, complete, like every other set's.
+                summary = manager.summary(name)
+                if summary is not None and summary.computed:
+                    total = status.total or summary.computed
+                    tqdm(total=total, initial=total, desc=name, unit="img", dynamic_ncols=True).close()
             pending.remove(name)
             failed += _report(manager, name, status, verbose)
         time.sleep(0.1)
