@@ -253,7 +253,7 @@ def write_table(
                   f"{plural(len(a), 'image')}\n")
     else:
         below = sum(len(rows) for rows in found.values())
-        marked = f" ({below} of them copies below the threshold, marked *)" if below else ""
+        marked = f" (of them, {plural(below, 'copy')} below the threshold, marked *)" if below else ""
         out.write(f"{plural(pairs, 'pair')} for {plural(len(a), 'image')}{marked}\n")
     if found:
         out.write(BELOW_THRESHOLD_NOTE + "\n")
