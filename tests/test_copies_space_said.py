@@ -137,3 +137,15 @@ async def test_an_open_page_says_its_scores_are_out_of_date_once_the_space_is_le
             pairs_fingerprint(rows, edits)))  # the app's background work: the copy-aware space follows
         await user.should_see(MOVED, retries=100)
         await user.should_see("Scores: the copy-aware duplicates space", retries=5)
+
+
+def test_another_copy_of_the_same_photo_in_the_collection_is_no_false_pair():
+    from simages.copies.calibration import score_copies
+
+    kept = np.eye(4)  # photo 3 is a copy of photo 0 kept in the collection (walk 4's `batch` set)
+    copies = np.array([[0.8, 0, 0, 0.6], [0, 1.0, 0, 0]])  # the first edited copy passes with both
+    before = score_copies(copies, kept, np.array([0, 1]), threshold=0.5)
+    after = score_copies(copies, kept, np.array([0, 1]), threshold=0.5,
+                         proven_copy=lambda copy, photo: (copy, photo) == (0, 3))
+    assert before[1] == 1 and before[2] == pytest.approx(2 / 3)
+    assert after == (1.0, 0, 1.0)

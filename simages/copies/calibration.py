@@ -161,17 +161,23 @@ def load_calibration(settings: Settings, space: CollectionSpace | None) -> Calib
 
 def score_copies(copy_vectors: np.ndarray, photo_vectors: np.ndarray, originals: np.ndarray,
                  threshold: float = DEFAULT_THRESHOLDS.edited,
-                 two_photos: Callable[[int, int], bool] | None = None) -> tuple[float, int, float]:
+                 two_photos: Callable[[int, int], bool] | None = None,
+                 proven_copy: Callable[[int, int], bool] | None = None) -> tuple[float, int, float]:
     """(recall, false pairs, precision) of copies (m, r) against photos (n, r), both unit rows of the
     duplicates space, where `originals` (m,) gives each copy's photo row. Cosine >= `threshold` passes,
     unless `two_photos(copy row, photo row)` says the pair's images are two different photos (as every
-    duplicates answer verifies its pairs, simages.copies.verification)."""
+    duplicates answer verifies its pairs, simages.copies.verification). A passing pair with another photo
+    than the original that `proven_copy` says is a copy beyond doubt (another copy of the same photo kept
+    in the collection) is a copy rightly found: neither false nor counted."""
     scores = copy_vectors @ photo_vectors.T
     rows = np.arange(len(copy_vectors))
     passing = scores >= threshold
-    if two_photos is not None:
+    if two_photos is not None or proven_copy is not None:
         for copy, photo in zip(*np.nonzero(passing), strict=True):
-            passing[copy, photo] = not two_photos(int(copy), int(photo))
+            shown = two_photos is not None and two_photos(int(copy), int(photo))
+            also = (proven_copy is not None and photo != originals[copy]
+                    and proven_copy(int(copy), int(photo)))
+            passing[copy, photo] = not (shown or also)
     true = passing[rows, originals]
     false_pairs = int(passing.sum() - true.sum())
     found = int(true.sum())
@@ -239,8 +245,9 @@ def estimate(settings: Settings, cache, sample: int = DEFAULT_SAMPLE, seed: int 
     copies = indexes[0].project(raw)
     copies = copies / np.maximum(np.linalg.norm(copies, axis=1, keepdims=True), 1e-12)
     photos = np.vstack([index.vectors * index.inv_norms[:, None] for index in indexes])
-    recall, false_pairs, precision = score_copies(copies, photos, np.array(chosen),
-                                                  two_photos=_verifier(settings, names, edited))
+    two_photos, proven_copy = _verifier(settings, names, edited)
+    recall, false_pairs, precision = score_copies(copies, photos, np.array(chosen), two_photos=two_photos,
+                                                  proven_copy=proven_copy)
     new = _new_photo_estimate(settings, space, seed)
     calibration = Calibration(space.fingerprint, DEFAULT_THRESHOLDS.edited, len(chosen), len(names), recall,
                               false_pairs, precision, time.time(), new.searched if new else 0,
@@ -404,22 +411,35 @@ def _new_photo_estimate(settings: Settings, space: CollectionSpace, seed: int) -
                                proven_copy=proven_copy)
 
 
-def _verifier(settings: Settings, names: list, edited: list[Image.Image]) -> Callable[[int, int], bool]:
-    """two_photos(copy row, photo row) for `score_copies`: the edited copy's and the photo's keypoints show
-    two different photos (names: (index, image) of each photo row)."""
-    from simages.copies.verification import LocalFeatureCache, Verdict, local_features, verify
+def _verifier(settings: Settings, names: list, edited: list[Image.Image]
+              ) -> tuple[Callable[[int, int], bool], Callable[[int, int], bool]]:
+    """(two_photos, proven_copy)(copy row, photo row) for `score_copies`: the edited copy's and the
+    photo's keypoints show two different photos, or prove one photo beyond doubt (names: (index, image) of
+    each photo row). Each pair is verified once."""
+    from simages.copies.verification import LocalFeatureCache, Verdict, Verification, local_features, verify
 
     local = LocalFeatureCache()
     features: dict[int, object] = {}
+    verdicts: dict[tuple[int, int], Verification | None] = {}
+
+    def verdict(copy: int, photo: int) -> Verification | None:
+        if (copy, photo) not in verdicts:
+            if copy not in features:
+                features[copy] = local_features(edited[copy])
+            index, image = names[photo]
+            other = local.of_file(settings.image_sets / index.set_name / Path(*image.split("/")))
+            verdicts[copy, photo] = None if other is None else verify(features[copy], other)
+        return verdicts[copy, photo]
 
     def two_photos(copy: int, photo: int) -> bool:
-        if copy not in features:
-            features[copy] = local_features(edited[copy])
-        index, image = names[photo]
-        other = local.of_file(settings.image_sets / index.set_name / Path(*image.split("/")))
-        return other is not None and verify(features[copy], other).verdict is Verdict.NOT_COPY
+        found = verdict(copy, photo)
+        return found is not None and found.verdict is Verdict.NOT_COPY
 
-    return two_photos
+    def proven_copy(copy: int, photo: int) -> bool:
+        found = verdict(copy, photo)
+        return found is not None and found.proves_copy
+
+    return two_photos, proven_copy
 
 
 def _files_of(settings: Settings, set_name: str, path: Path, count: int) -> list[Path | None]:

@@ -111,12 +111,14 @@ class CollectionSpace:
         """Which duplicates space the scores shown are in, and whether they will move: "Scores: the plain
         duplicates space ...; they move once the app learns the copy-aware space ..." (said wherever
         duplicate scores are shown, beside the estimate of the threshold)."""
-        learned = f"learned on {plural(self.images, 'photo')} of {plural(self.sets, 'set')}{self.grown()}"
+        learned = f"learned on {plural(self.images, 'photo')} of {plural(self.sets, 'set')}"
         if self.method == "copy-whitening":
-            return (f"Scores: the copy-aware duplicates space ({learned}, and edited copies of them); they "
+            return (f"Scores: the copy-aware duplicates space ({learned} and edited copies of them"
+                    f"{self.grown()}); they "
                     "differ from the plain space's scores shown before it was learned (copies keep their "
                     "levels: their keypoints are checked).")
-        return (f"Scores: the plain duplicates space ({learned}); they will move once the copy-aware space "
+        return (f"Scores: the plain duplicates space ({learned}{self.grown()}); they will move once the "
+                "copy-aware space "
                 "is learned from edited copies of your photos (by the app after indexing, or `simages "
                 "duplicates SET --calibrate`); copies keep their levels (their keypoints are checked).")
 
