@@ -41,6 +41,7 @@ from simages.copies.verification import LocalFeatureCache, file_verifier
 from simages.nearest.core.intents import DUPLICATES
 from simages.nearest.core.query_spec import QuerySpec
 from simages.nearest.duplicates.exact import duplicate_threshold, level_thresholds
+from simages.nearest.duplicates.plain_nearest import plain_nearest_matches
 from simages.nearest.joins.join import key_join
 from simages.nearest.sets.cache import DescriptorCache
 from simages.operations.triage import PROMOTED
@@ -205,13 +206,16 @@ def _copy_pairs(index, raw: np.ndarray, threshold: float, thresholds, key_file: 
     """The collection images a key (raw stored-style vector) is a duplicate of, best first, and the score:
     the level as the product decides it (simages.copies.levels.level_of), its edited copies verified on
     the key's file `key_file` and each image's (`files`: collection image name -> file) keypoints; with
-    `promote`, the key's `promote` nearest images are verified even below the threshold, as a triage of a
-    new folder does (simages.copies.verification.PROMOTED)."""
+    `promote`, the key's `promote` nearest images (in the space and on the unwhitened vectors) are verified
+    even below the threshold, as a triage of a new folder does (simages.copies.verification.PROMOTED)."""
     result = key_join(index, raw, QuerySpec("cosine", "range", threshold, False))
     matches = {m.image: m.score for m in result.matches}
     nearest = []
     if promote:
         near = key_join(index, raw, QuerySpec("cosine", "knn", promote, False)).matches
+        # And the nearest on the unwhitened vectors, as the product picks them (plain_nearest).
+        near = [*near, *(m for m in plain_nearest_matches(raw, index, "cosine", promote)
+                         if m.image not in {n.image for n in near})]
         nearest = [m.image for m in near]
         for m in near:
             matches.setdefault(m.image, m.score)

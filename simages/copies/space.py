@@ -91,7 +91,8 @@ class CollectionSpace:
     def whitened_on(self) -> str:
         """Where this whitening was learned, in words, for the "Descriptors" line (SetIndex.whitened_on):
         the collection as it was then, and how it differs now."""
-        text = (f"once on the whole collection as it was then ({plural(self.images, 'image')} of "
+        then = " as it was then" if self.grown() else ""
+        text = (f"once on the whole collection{then} ({plural(self.images, 'image')} of "
                 f"{plural(self.sets, 'set')}{self.grown()}), not on the set searched")
         if self.method == "copy-whitening":
             text += ", copy-aware: learned from edited copies of the collection's own photos"
