@@ -105,3 +105,25 @@ def test_a_duplicates_query_finds_it(settings, capsys):
     data = run_json(settings, capsys, "query", "inbox/turned.jpg", "--set", "archive", "--intent",
                     "duplicates")
     assert [(r["name"], r["level"]) for r in data["results"]] == [("archive/rocket.jpg", "edited")]
+
+
+def test_the_rooted_nearest_are_the_brute_force_ones_across_chunks_and_sets(monkeypatch):
+    from simages.nearest.core.set_index import SetIndex
+    from simages.nearest.duplicates import plain_nearest
+
+    monkeypatch.setattr(plain_nearest, "_CHUNK", 7)  # many chunks and key blocks on a few rows
+    monkeypatch.setattr(plain_nearest, "_KEYS", 3)
+    rng = np.random.default_rng(2)
+    sets = [SetIndex(f"s{n}", [f"{i}.jpg" for i in range(size)], rng.standard_normal((size, 16)), "gap+l2",
+                     root=True) for n, size in enumerate((30, 11))]
+    keys = rng.standard_normal((8, 16)).astype(np.float32)
+    exclude = [(0, 4)] + [None] * 7
+    found = plain_nearest.rooted_nearest(keys, sets[0], sets, 3, exclude)
+    every = np.vstack([rooted(s.raw) for s in sets])
+    where = [(n, i) for n, s in enumerate(sets) for i in range(len(s))]
+    for k, key in enumerate(keys):
+        scores = every @ rooted(key[None, :])[0]
+        if exclude[k] is not None:
+            scores[where.index(exclude[k])] = -np.inf
+        best = [where[j] for j in np.argsort(-scores)[:3]]
+        assert [(n, i) for n, i, _ in found[k]] == best
