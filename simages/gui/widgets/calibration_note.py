@@ -74,7 +74,7 @@ def calibration_note(ctx: GuiContext) -> ui.row:
         fresh = calibration_status(ctx)
         text.text = sentence_for(ctx, fresh, drawn)
         text.mark(f"calibration-{fresh.state}")
-        moved = (fresh.space.fingerprint if fresh.space is not None else None) != drawn
+        moved = drawn is not None and (fresh.space.fingerprint if fresh.space is not None else None) != drawn
         measured = "fact_check" if fresh.state == "measured" else "hourglass_empty"
         icon.name = "sync_problem" if moved else measured
         if moved:
