@@ -201,3 +201,30 @@ async def test_the_join_page_says_the_turn_and_the_mirror_its_keypoints_found(se
             said[name] = [e.text for e in card.descendants() if "pair-changed" in e._markers]
         assert said["turned.jpg|archive/rocket.jpg"][0].startswith(f"changed: {TURNED}")
         assert MIRRORED in said["mirrored.jpg|archive/astronaut.jpg"][0]
+
+
+def test_a_framed_copy_is_said_to_hold_the_photo_and_a_resized_one_is_no_crop(tmp_path):
+    from simages.copies.changes import FactsCache, changes_between, describe
+    from simages.copies.verification import LocalFeatureCache
+
+    original = tmp_path / "rocket.jpg"
+    shutil.copy(DEMO / "space" / "rocket.jpg", original)
+    framed, smaller = tmp_path / "screenshot.png", tmp_path / "small.jpg"
+    with Image.open(original) as image:  # the photo inside a window frame, as a screenshot shows it
+        photo = image.convert("RGB")
+        frame = Image.new("RGB", (photo.width + 160, photo.height + 200), (230, 230, 230))
+        frame.paste((40, 60, 120), (0, 0, frame.width, 50))
+        frame.paste(photo, (80, 90))
+        frame.save(framed)
+        photo.resize((photo.width // 3, photo.height // 3)).save(smaller, quality=85)
+    local, cache = LocalFeatureCache(), FactsCache()
+    said = {}
+    for copy in (framed, smaller):
+        verification = local.verify(copy, original)
+        assert verification.is_copy
+        said[copy] = describe(changes_between(cache.facts(copy), cache.facts(original),
+                                              verification=verification, cache=cache,
+                                              names=(copy.name, "rocket.jpg")))
+    assert "cropped: rocket.jpg is part of the other" in said[framed], said[framed]
+    assert "different aspect" not in said[framed]
+    assert "cropped" not in said[smaller] and "small.jpg is smaller" in said[smaller], said[smaller]

@@ -6,7 +6,8 @@ said to be:
 
 - **smaller** (resized): fewer pixels (upright width x height) than the other, by more than `SMALLER_AREA`
   of the area, saying *which* image is the smaller one; "resized" only when their pixels are nearly the same;
-- **cropped**: the smaller image is found, pixel for pixel, inside the larger one (at the same scale);
+- **cropped**: the smaller image is found, pixel for pixel, inside the larger one (at the same scale), or
+  a verified copy's homography lays one image over a part of the other (a frame, a screenshot, a collage);
 - **different-aspect**: the width-to-height ratios differ by more than `ASPECT_TOLERANCE` and no crop was
   found (cropped and resized, or padded with borders: which is not told);
 - **turned**: found with the key turned by a quarter turn (simages.copies.turns), and by how much;
@@ -58,6 +59,10 @@ GRAY_LEVEL, COLOUR_LEVEL = 2.0, 8.0
 # CROP_PSNR dB. Measured on the same 10 photos: a 76% crop 29.9-32.1 dB; that crop then halved 15.1-22.0;
 # another photo 5.2-16.2.
 CROP_SIDE, CROP_BLUR, CROP_PSNR = 64, 1.0, 26.0
+# A verified copy's homography that lays one image over less than this share of the other's area shows a
+# crop or a frame (walk 4's screenshot: 47%, collage 50%, half crop 50%, 50-px caption 84%; resized,
+# turned, mirrored and grayscale copies 100%), said when the pixels found no crop.
+PART_SHARE = 0.9
 PREVIEW = 256  # the longest side of the preview each file is decoded to
 
 SMALLER, ASPECT, TURNED, MIRRORED = "smaller", "different-aspect", "turned", "mirrored"
@@ -169,11 +174,13 @@ def changes_between(
     docstring). A turn the scores found is dropped when the pixels explain the copy as it is (a crop, a
     resize, a re-encoding) and not turned."""
     cache = cache or FactsCache()
+    shares = None
     if verification is not None and verification.is_copy:
         turn, mirrored = geometry(verification, turn)
-    found = _changes(a, b, turn, mirrored, cache, names)
+        shares = (verification.first_share, verification.second_share)
+    found = _changes(a, b, turn, mirrored, cache, names, shares)
     if turn and not _explained(found):
-        upright = _changes(a, b, 0, mirrored, cache, names)
+        upright = _changes(a, b, 0, mirrored, cache, names, shares)
         if _explained(upright):
             return upright
     return found
@@ -195,14 +202,29 @@ def _explained(changes: list[Change]) -> bool:
     return not any(change.code in (EDITED, ASPECT) for change in changes)
 
 
+def _part(shares: tuple[float, float] | None, names: tuple[str, str]) -> Change | None:
+    """A crop or a frame the homography of a verified copy shows (`shares`: Verification.first_share,
+    second_share), when the pixels found none: the image that is a part of the other, and how much of it."""
+    if shares is None:
+        return None
+    first, second = shares
+    if second < PART_SHARE and second <= first:
+        return Change(CROPPED, f"cropped: {names[1]} is part of the other ({second:.0%} of its area: a "
+                               "frame, a caption, a screenshot or a collage around it)")
+    if first < PART_SHARE:
+        return Change(CROPPED, f"cropped: {names[0]} is part of the other ({first:.0%} of its area)")
+    return None
+
+
 def _changes(a: ImageFacts | None, b: ImageFacts | None, turn: int, mirrored: bool, cache: FactsCache,
-             names: tuple[str, str]) -> list[Change]:
+             names: tuple[str, str], shares: tuple[float, float] | None = None) -> list[Change]:
     """changes_between for one turn of `a`."""
     found: list[Change] = []
     if turn:
         found.append(Change(TURNED, f"turned {turn}°"))
     if a is None or b is None or not a.area or not b.area:
         return found + ([Change(MIRRORED, "mirrored")] if mirrored else [])
+    part = _part(shares, names)
     aw, ah = (a.height, a.width) if turn in (90, 270) else (a.width, a.height)
     ratio = (aw / ah) / (b.width / b.height)
     other_aspect = abs(math.log(ratio)) > math.log1p(ASPECT_TOLERANCE)
@@ -224,9 +246,13 @@ def _changes(a: ImageFacts | None, b: ImageFacts | None, turn: int, mirrored: bo
         small = (aw, ah) if a_smaller else (b.width, b.height)
         # A resize (the same aspect, nearly the same pixels) is no crop, however alike its parts look.
         resized = not other_aspect and _nearly_same(_common(pixels_a), _common(pixels_b))
-        if not resized and _is_crop(larger, big, smaller, small):
+        # A homography laying each image over all of the other says it is no crop, whatever the pixels.
+        whole = shares is not None and part is None
+        if not resized and not whole and _is_crop(larger, big, smaller, small):
             found.append(Change(CROPPED, f"cropped: {small_name} is part of the other ({sizes})"))
             return found + ([Change(MIRRORED, "mirrored")] if mirrored else [])
+    if other_aspect and part is not None:
+        return [*found, part, *([Change(MIRRORED, "mirrored")] if mirrored else [])]
     if other_aspect:
         # Pixels of two aspects compared at one size would differ for the aspect alone: only sizes said.
         both = (aw < b.width and ah < b.height) or (b.width < aw and b.height < ah)
@@ -254,7 +280,9 @@ def _changes(a: ImageFacts | None, b: ImageFacts | None, turn: int, mirrored: bo
         found.append(Change(MIRRORED, "mirrored"))
     if fewer:
         found.append(Change(SMALLER, f"{small_name} is smaller ({sizes}){', resized' if same else ''}"))
-    if not same:
+    if not same and part is not None:
+        found.append(part)
+    elif not same:
         found.append(Change(EDITED, "edited: the pixels differ by more than a re-encoding"
                             + (" (same size)" if not fewer else "")))
     elif not fewer and not mirrored and not any(c.code == GRAYSCALE for c in found):

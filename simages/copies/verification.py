@@ -101,6 +101,12 @@ class Verification:
     # Both images had enough pixels to be compared (MIN_SOURCE_PIXELS): a small thumbnail's match can be
     # a chance one.
     detailed: bool = True
+    # A copy's homography laid each image's outline on the other: the share of the second image's area the
+    # first covers (`first_share`, under 1: the first is a part of the second, a crop) and of the first's
+    # the second covers (`second_share`, under 1: the first holds the second in a frame, a screenshot or
+    # a collage). 1.0 when not a copy, or when the mapping cannot be inverted.
+    first_share: float = 1.0
+    second_share: float = 1.0
 
     @property
     def is_copy(self) -> bool:
@@ -192,7 +198,9 @@ def verify(a: LocalFeatures, b: LocalFeatures) -> Verification:
             if np.linalg.det(homography[:2, :2]) < 0:  # the homography itself mirrors
                 mirrored, homography = not mirrored, homography @ np.diag([-1.0, 1.0, 1.0])
             detailed = min(a.source_pixels, b.source_pixels) >= MIN_SOURCE_PIXELS
-            return Verification(Verdict.COPY, inliers, agreement, mirrored, _turn(homography), detailed)
+            first, second = _shares(homography, a.grey.shape, b.view.grey.shape)
+            return Verification(Verdict.COPY, inliers, agreement, mirrored, _turn(homography), detailed,
+                                first, second)
     else:
         inliers, mirrored, agreement = 0, False, 0.0
     enough = (min(len(a), len(b)) >= MIN_KEYPOINTS
@@ -249,6 +257,30 @@ def _agreement(a: np.ndarray, b: np.ndarray, homography: np.ndarray) -> float:
                 continue
             agree += float((p * q).sum()) / energy >= BLOCK_NCC
     return agree / blocks if blocks else 0.0
+
+
+def _outline_share(homography: np.ndarray, source: tuple[int, ...], target: tuple[int, ...]) -> float:
+    """The area of the `source` image's outline (height, width) mapped by `homography`, as a share of the
+    `target` image's area (shoelace formula on the four mapped corners; capped at 1)."""
+    cv2 = _cv2()
+    height, width = source[:2]
+    corners = np.array([[[0, 0]], [[width, 0]], [[width, height]], [[0, height]]], dtype=np.float64)
+    mapped = cv2.perspectiveTransform(corners, homography)[:, 0, :]
+    x, y = mapped[:, 0], mapped[:, 1]
+    area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    return min(1.0, area / max(float(target[0] * target[1]), 1.0))
+
+
+def _shares(homography: np.ndarray, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[float, float]:
+    """(share of b that a covers, share of a that b covers) under `homography` (a's pixels to b's); (1, 1)
+    when it cannot be inverted."""
+    try:
+        inverse = np.linalg.inv(homography)
+    except np.linalg.LinAlgError:
+        return 1.0, 1.0
+    if not np.all(np.isfinite(inverse)):
+        return 1.0, 1.0
+    return _outline_share(homography, a, b), _outline_share(inverse, b, a)
 
 
 def _turn(homography: np.ndarray) -> int | None:
