@@ -16,10 +16,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import numpy as np
-from nicegui import events, run, ui
+from nicegui import events, ui
 
 from simages.gui.context import GuiContext
 from simages.gui.join.setup import JoinProblem, load_for, resolve
+from simages.gui.offload import in_thread
 from simages.gui.pages.common import error_page, page_header
 from simages.gui.state.atlas import AtlasTab, key_answers
 from simages.gui.state.sets import load_index, missing_set_message, set_exists
@@ -273,7 +274,7 @@ def build_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
         if tab.final or chart_box.is_deleted:
             timer.deactivate()
             return
-        fresh = await run.io_bound(kept_set_atlas, ctx.settings, index, ctx.maps)
+        fresh = await in_thread(kept_set_atlas, ctx.settings, index, ctx.maps)
         if fresh is not None and not chart_box.is_deleted:
             draw(fresh)
             show_selection([])
@@ -345,12 +346,12 @@ def _build_join_atlas(ctx: GuiContext, params: dict[str, str]) -> None:
             chart.on_point_click(opened)
 
     async def start() -> None:
-        drawn = await run.io_bound(lambda: join_atlas(ctx.settings, a, b, spec, maps=ctx.maps))
+        drawn = await in_thread(lambda: join_atlas(ctx.settings, a, b, spec, maps=ctx.maps))
         if chart_box.is_deleted:
             return
         draw(drawn)
         if not drawn.final:
-            final = await run.io_bound(lambda: join_atlas(ctx.settings, a, b, spec, compute=True,
+            final = await in_thread(lambda: join_atlas(ctx.settings, a, b, spec, compute=True,
                                                                   maps=ctx.maps))
             if not chart_box.is_deleted:
                 draw(final)
@@ -424,7 +425,7 @@ def _build_head_atlas(ctx: GuiContext, set_name: str, params: dict[str, str]) ->
 
     async def start() -> None:
         try:
-            drawn = await run.io_bound(build_head_atlas, ctx.settings, untrained, trained, head, ctx.maps)
+            drawn = await in_thread(build_head_atlas, ctx.settings, untrained, trained, head, ctx.maps)
         except HeadError as error:  # removed or replaced while the page was opening
             if not note.is_deleted:
                 note.text = str(error)

@@ -15,7 +15,7 @@ import logging
 import threading
 from typing import Any
 
-from nicegui import background_tasks, run, ui
+from nicegui import background_tasks, ui
 
 from simages.copies.pixels import image_files
 from simages.gui.context import GuiContext
@@ -31,6 +31,7 @@ from simages.gui.join.views import (
     summary_text,
     waiting_card,
 )
+from simages.gui.offload import in_thread
 from simages.gui.pages.common import error_page, page_header, removed_sets_banner
 from simages.gui.state.join import (
     ALL_OTHERS,
@@ -189,7 +190,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         notes.clear()
         teaching_area.clear()
         try:
-            resolved: ResolvedJoin = await run.io_bound(resolve, ctx, state)
+            resolved: ResolvedJoin = await in_thread(resolve, ctx, state)
         except JoinProblem as problem:
             if problem.waiting:
                 show_waiting(problem.waiting)

@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nicegui import run, ui
+from nicegui import ui
 
 from simages.copies.levels import BELOW_THRESHOLD_NOTE, Level
 from simages.gui.context import GuiContext
+from simages.gui.offload import in_thread
 from simages.gui.pages.common import page_header
 from simages.gui.state.sets import known_sets, set_choices
 from simages.gui.state.triage import TriageTab
@@ -84,7 +85,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         try:
             request = TriageRequest(new, tuple(against_pick.value or ()))
             # Off the event loop: thousands of groups read thousands of file headers (EXIF, sizes).
-            answer = await run.io_bound(triage, ctx.settings, request, ctx.descriptors, False)
+            answer = await in_thread(triage, ctx.settings, request, ctx.descriptors, False)
         except (ValueError, LookupError) as error:
             headline.set_text(f"Cannot check: {error}")
             tab.answered(None)
@@ -107,7 +108,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         if reading and tab.answer is answer:
             # What changed in each copy reads its pixels (about 30 ms a copy): the cards are drawn first,
             # with their levels and scores, and say it once it is read.
-            await run.io_bound(answer.changes)
+            await in_thread(answer.changes)
             if tab.answer is answer:
                 draw_buckets()
                 draw_groups()
@@ -321,7 +322,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             ui.notify("Mark at least one copy group first")
             return
         chosen, chosen_keepers = to_apply
-        plan = await run.io_bound(plan_for, ctx.settings, chosen, chosen_keepers)
+        plan = await in_thread(plan_for, ctx.settings, chosen, chosen_keepers)
         if not await _confirmed(ctx.settings.root, plan, len(chosen.groups)):
             return
         outcome_box.clear()
@@ -331,7 +332,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         tab.busy = True
         try:
             with _progress_shown(working, "Moving") as progress:
-                outcome = await run.io_bound(_apply_and_follow, ctx, plan, progress)
+                outcome = await in_thread(_apply_and_follow, ctx, plan, progress)
         except TriageError as error:
             show_outcome(None, str(error))
             return
@@ -350,7 +351,7 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
         tab.busy = True
         try:
             with _progress_shown(working, "Restoring") as progress:
-                outcome = await run.io_bound(_undo_and_follow, ctx, progress)
+                outcome = await in_thread(_undo_and_follow, ctx, progress)
         except TriageError as error:
             show_outcome(None, str(error))
             return

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from nicegui import run, ui
+from nicegui import ui
 
 from simages.gui.context import GuiContext
+from simages.gui.offload import in_thread
 from simages.naming import display_name
 from simages.nearest.core.set_index import SetIndex
 from simages.operations.race import GENERATED_SIZE, generated_set, race, race_table
@@ -47,7 +48,7 @@ class RacePanel:
         with self.body:
             ui.spinner(size="md").mark("race-busy")
         try:
-            result, rows = await run.io_bound(self._compute, generated)
+            result, rows = await in_thread(self._compute, generated)
             problem = ""
         except (ValueError, RuntimeError, LookupError) as error:
             result, rows, problem = None, [], str(error)

@@ -18,9 +18,10 @@ import math
 from typing import Any
 
 import numpy as np
-from nicegui import background_tasks, run, ui
+from nicegui import background_tasks, ui
 
 from simages.gui.context import GuiContext
+from simages.gui.offload import in_thread
 from simages.gui.state.teaching import AS_SEARCHED, TeachingMemory, memory_of
 from simages.gui.widgets.race_panel import RacePanel
 from simages.nearest.core.display import format_score_short
@@ -192,7 +193,7 @@ class TeachingPanel:
         with self.body:
             ui.spinner(size="md").mark("teaching-busy")
         try:
-            picture, join = await run.io_bound(self._compute, pivots, dimension)
+            picture, join = await in_thread(self._compute, pivots, dimension)
             problem = None
         except (ValueError, LookupError) as error:
             picture, join, problem = None, None, str(error)
