@@ -1,9 +1,10 @@
-"""What changed in a copy is said alike in every view, however its key arrived: a turned copy is "turned
-270°" and a mirrored one "mirrored" in `simages duplicates`, `query` (a stored key and an upload), and
-`triage` -- the geometry comes from the pair's keypoints (simages.copies.verification), not only from a
-search of the key's turns, which a stored upright descriptor never had. The descriptors are planted (the
-turned copy's is far from its original's, as a stored upright descriptor of a turned photo is); the images
-are real photos the repository ships, so only their keypoints can tell."""
+"""What changed in a copy is said alike in every view, however its key arrived: a turned copy is
+"inbox/turned.jpg is archive/rocket.jpg turned 90° counter-clockwise" and a mirrored one "mirrored" in
+`simages duplicates`, `query` (a stored key and an upload), and `triage` -- the geometry comes from the
+pair's keypoints (simages.copies.verification), not only from a search of the key's turns, which a stored
+upright descriptor never had. The descriptors are planted (the turned copy's is far from its original's,
+as a stored upright descriptor of a turned photo is); the images are real photos the repository ships, so
+only their keypoints can tell."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store
 
 DEMO = Path(__file__).resolve().parents[1] / "image_sets" / "demo"
-TURNED, MIRRORED = "turned 270°", "mirrored"
+TURNED, MIRRORED = "turned 90° counter-clockwise", "mirrored"
+SAID = f"inbox/turned.jpg is archive/rocket.jpg {TURNED}"  # the copy's edit, from the copy's side
 
 
 def write_store(settings: Settings, name: str, names: list[str], vectors: np.ndarray) -> None:
@@ -75,7 +77,7 @@ def test_simages_duplicates_says_the_turn_and_the_mirror_its_keypoints_found(set
     assert said(changed["inbox/mirrored.jpg", "archive/astronaut.jpg"]) == (False, True)
     code = main(["--root", str(settings.root), "duplicates", "inbox", "archive"])
     out = capsys.readouterr().out
-    assert code == 0 and TURNED in out and "different aspect" not in out
+    assert code == 0 and SAID in out and "different aspect" not in out
 
 
 def test_a_stored_key_query_says_what_an_upload_of_the_same_file_says(settings, capsys):
@@ -87,6 +89,7 @@ def test_a_stored_key_query_says_what_an_upload_of_the_same_file_says(settings, 
                       "duplicates")
     assert [(r["name"], r["level"]) for r in stored["results"]] == [("archive/rocket.jpg", "edited")]
     assert said(stored["results"][0]["changed"]) == (True, False)
+    assert f"the key is rocket.jpg {TURNED}" in stored["results"][0]["changed"]
     # The same file uploaded: its kept preview is verified, its descriptor as stored (no turns searched).
     path = settings.image_sets / "inbox" / "turned.jpg"
     preview = io.BytesIO()
@@ -132,11 +135,47 @@ def test_a_mirrored_and_turned_copy_is_described_by_its_homography(tmp_path, tur
     assert verification.is_copy and verification.mirrored
     cache = FactsCache()
     text = describe(changes_between(cache.facts(copy), cache.facts(original), verification=verification,
-                                    cache=cache))
-    # The copy turned back by the opposite of its turn, then mirrored, is the original.
-    degrees = {Image.Transpose.ROTATE_90: 270, Image.Transpose.ROTATE_180: 180,
-               Image.Transpose.ROTATE_270: 90}[turn]
-    assert f"turned {degrees}°" in text and "mirrored" in text and "edited" not in text, text
+                                    cache=cache, names=("copy.png", "original.jpg")))
+    # The copy is the original mirrored, then turned as PIL's transpose turned it (ROTATE_90: a quarter
+    # turn counter-clockwise); said once, in that order.
+    how = {Image.Transpose.ROTATE_90: "turned 90° counter-clockwise",
+           Image.Transpose.ROTATE_180: "turned upside down (180°)",
+           Image.Transpose.ROTATE_270: "turned 90° clockwise"}[turn]
+    assert f"copy.png is original.jpg mirrored, then {how}" in text and "edited" not in text, text
+    assert text.count("mirrored") == 1, text
+
+
+@pytest.mark.parametrize(("edit", "how"), [
+    (lambda image: image.rotate(270, expand=True), "turned 90° clockwise"),  # walk 5's copy
+    (lambda image: image.rotate(90, expand=True), "turned 90° counter-clockwise"),  # walk 4's copy
+    (lambda image: image.transpose(Image.Transpose.ROTATE_270), "turned 90° clockwise"),
+    (lambda image: image.transpose(Image.Transpose.ROTATE_180), "turned upside down (180°)"),
+], ids=["rotate270", "rotate90", "ROTATE_270", "ROTATE_180"])
+def test_a_turned_copy_is_said_with_the_direction_it_was_turned(tmp_path, edit, how):
+    """PIL turns counter-clockwise (rotate(270) and transpose(ROTATE_270) are a quarter turn clockwise):
+    the copy is said to be the original turned the way it was, not by the turn that restores it, and a
+    sideways copy is not "same size" as if nothing had turned (walk 5: "turned 90°" for a clockwise turn,
+    "same size" for 256x384 vs 384x256)."""
+    from simages.copies.changes import FactsCache, changes_between, describe
+    from simages.copies.verification import LocalFeatureCache
+
+    original = tmp_path / "rocket.jpg"
+    shutil.copy(DEMO / "space" / "rocket.jpg", original)
+    copy = tmp_path / "copy.png"  # lossless: only the turn changed
+    with Image.open(original) as image:
+        edit(image.convert("RGB")).save(copy)
+        width, height = image.size
+    verification = LocalFeatureCache().verify(copy, original)
+    assert verification.is_copy and not verification.mirrored
+    cache = FactsCache()
+    text = describe(changes_between(cache.facts(copy), cache.facts(original), verification=verification,
+                                    cache=cache, names=("inbox/copy.png", "archive/rocket.jpg")))
+    assert text.startswith(f"inbox/copy.png is archive/rocket.jpg {how}"), text
+    assert "mirrored" not in text and "edited" not in text, text
+    sideways = "upside down" not in how
+    assert ("same size, turned (" in text) == sideways, text
+    if sideways:
+        assert f"({height}×{width} vs {width}×{height})" in text, text
 
 
 def test_triage_says_which_copies_its_new_photos_can_hide_and_not_those_it_finds(settings, capsys):
@@ -149,7 +188,7 @@ def test_triage_says_which_copies_its_new_photos_can_hide_and_not_those_it_finds
     assert "blurred" in heading and "thumbnail" in heading
     lines = out.splitlines()
     row = next(number for number, line in enumerate(lines) if "inbox/turned.jpg  ==" in line)
-    assert lines[row + 1].strip().startswith(f"changed: {TURNED}"), lines[row + 1]  # as `duplicates` says
+    assert lines[row + 1].strip().startswith(f"changed: {SAID}"), lines[row + 1]  # as `duplicates` says
     code = main(["--root", str(settings.root), "triage", "inbox", "--against", "archive", "--compare"])
     out = capsys.readouterr().out
     assert code == 0 and "archive/rocket.jpg: in the collection" in out
@@ -199,7 +238,7 @@ async def test_the_join_page_says_the_turn_and_the_mirror_its_keypoints_found(se
         for name in ("turned.jpg|archive/rocket.jpg", "mirrored.jpg|archive/astronaut.jpg"):
             (card,) = user.find(marker=f"pair:{name}").elements
             said[name] = [e.text for e in card.descendants() if "pair-changed" in e._markers]
-        assert said["turned.jpg|archive/rocket.jpg"][0].startswith(f"changed: {TURNED}")
+        assert said["turned.jpg|archive/rocket.jpg"][0].startswith(f"changed: {SAID}")
         assert MIRRORED in said["mirrored.jpg|archive/astronaut.jpg"][0]
 
 

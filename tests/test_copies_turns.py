@@ -45,4 +45,4 @@ def test_a_sideways_upload_is_found_as_a_copy(weights_path: Path, tmp_path: Path
     first = answer["results"][0]
     assert first["image"] == "p05.png" and first["score"] >= 0.999 and first["turned"] == 270
     assert main(query) == 0
-    assert "turned 270 degrees: p05.png" in capsys.readouterr().out
+    assert "the key is p05.png turned 90° counter-clockwise" in capsys.readouterr().out

@@ -61,12 +61,14 @@ async def test_a_sideways_upload_is_found_turned_and_the_page_says_so(tmp_path):
         await user.open(f"/similar?set=mine&upload={item.id}&intent=duplicates")
         await user.should_see(marker=f"result:{target}", retries=50)
         await user.should_see(marker=f"turned:{target}")
-        await user.should_see("found with the key turned 270°")
+        # The upload is the photo turned a quarter turn counter-clockwise (PIL's ROTATE_90): said so, from
+        # the key's side, not as the turn that found it (270°).
+        await user.should_see("the key is this photo turned 90° counter-clockwise")
         note = user.find(marker="turned-note").elements.pop()
-        assert "found with the key turned 270°" in " ".join(e.text for e in note.descendants()
-                                                            if hasattr(e, "text"))
+        noted = " ".join(e.text for e in note.descendants() if hasattr(e, "text"))
+        assert "below turned 90° counter-clockwise" in noted and "270" not in noted, noted
         changed = user.find(marker=f"changed:{target}").elements.pop().text
-        assert changed.startswith("changed: turned 270°")
+        assert changed.startswith(f"changed: the key is {target} turned 90° counter-clockwise"), changed
         # Turned, it is not the same pixels: an edited copy, as the join pairs, the CLI and triage say
         # (exact needs the same pixels; the upload's original is not kept, its bytes' digest is).
         await user.should_see(marker="pair-level:edited")

@@ -128,8 +128,8 @@ def _with_level(answer: TriageAnswer, name: str) -> str:
 
 
 def write_compare(group: CopyGroup, out: TextIO, what: dict[str, str] | None = None) -> None:
-    """What each member is (`what`: "Edited copy: 0.18 · turned 270°", "in the collection"), then their
-    facts side by side; `*` marks a row that differs."""
+    """What each member is (`what`: "Edited copy: 0.18 · a.jpg is b.jpg turned 90° clockwise", "in the
+    collection"), then their facts side by side; `*` marks a row that differs."""
     members = list(group.members)
     for name in members if what else ():
         out.write(f"      {display_name(name)}: {what[name]}\n")

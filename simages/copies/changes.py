@@ -10,7 +10,9 @@ said to be:
   a verified copy's homography lays one image over a part of the other (a frame, a screenshot, a collage);
 - **different-aspect**: the width-to-height ratios differ by more than `ASPECT_TOLERANCE` and no crop was
   found (cropped and resized, or padded with borders: which is not told);
-- **turned**: found with the key turned by a quarter turn (simages.copies.turns), and by how much;
+- **turned**: found with the key turned by a quarter turn (simages.copies.turns) or by the keypoints'
+  homography, said from the first image's side with its direction ("inbox/a.jpg is archive/a.jpg turned
+  90° clockwise");
 - **mirrored**: the mirrored pixels match, or the mirrored key matched clearly better (`MIRROR_MARGIN`);
 - **grayscale**: one image has no colour and the other has (which one is said);
 - **re-encoded**: other bytes, but the pixels nearly the same (`SAME_PSNR`, a JPEG-level difference);
@@ -183,7 +185,7 @@ def changes_between(
         upright = _changes(a, b, 0, mirrored, cache, names, shares)
         if _explained(upright):
             return upright
-    return found
+    return _worded(found, turn, names)
 
 
 def geometry(verification: Verification, turn: int = 0) -> tuple[int, bool]:
@@ -195,6 +197,32 @@ def geometry(verification: Verification, turn: int = 0) -> tuple[int, bool]:
         return turn, verification.mirrored
     quarter = verification.turn % 360
     return ((-quarter) % 360 if verification.mirrored else quarter), verification.mirrored
+
+
+def turn_words(clockwise: int) -> str:
+    """A quarter turn said with its direction, as a person turns a photo: "turned 90° clockwise", "turned
+    90° counter-clockwise" or "turned upside down (180°)" (`clockwise`: degrees, a multiple of 90)."""
+    quarter = clockwise % 360
+    if quarter == 180:
+        return "turned upside down (180°)"
+    return f"turned 90° {'clockwise' if quarter == 90 else 'counter-clockwise'}"
+
+
+def _turn_text(turn: int, mirrored: bool, names: tuple[str, str]) -> str:
+    """The turn said from the first image's side: `turn` (degrees counter-clockwise) turns it into the
+    second (mirrored after, when `mirrored`), so the first is the second mirrored, then turned `turn`
+    clockwise ("inbox/a.jpg is archive/a.jpg turned 90° clockwise": the edit a copy was made with)."""
+    return f"{names[0]} is {names[1]} {'mirrored, then ' if mirrored else ''}{turn_words(turn)}"
+
+
+def _worded(found: list[Change], turn: int, names: tuple[str, str]) -> list[Change]:
+    """`found` with its turn said once the mirror is known (the pixels may have found or ruled it out):
+    a mirrored turned copy is said in one phrase, as the order of the two edits matters."""
+    if not turn or not any(change.code == TURNED for change in found):
+        return found
+    mirrored = any(change.code == MIRRORED for change in found)
+    return [Change(TURNED, _turn_text(turn, mirrored, names)) if change.code == TURNED
+            else Change(MIRRORED, "") if change.code == MIRRORED else change for change in found]
 
 
 def _explained(changes: list[Change]) -> bool:
@@ -221,7 +249,7 @@ def _changes(a: ImageFacts | None, b: ImageFacts | None, turn: int, mirrored: bo
     """changes_between for one turn of `a`."""
     found: list[Change] = []
     if turn:
-        found.append(Change(TURNED, f"turned {turn}°"))
+        found.append(Change(TURNED, "turned"))  # worded once the mirror is known (_worded)
     if a is None or b is None or not a.area or not b.area:
         return found + ([Change(MIRRORED, "mirrored")] if mirrored else [])
     part = _part(shares, names)
@@ -284,12 +312,19 @@ def _changes(a: ImageFacts | None, b: ImageFacts | None, turn: int, mirrored: bo
         found.append(part)
     elif not same:
         found.append(Change(EDITED, "edited: the pixels differ by more than a re-encoding"
-                            + (" (same size)" if not fewer else "")))
+                            + (f" ({_same_size(a, turn)})" if not fewer else "")))
     elif not fewer and not mirrored and not any(c.code == GRAYSCALE for c in found):
         formats = f" ({a.format} vs {b.format})" if a.format != b.format else ""
-        found.append(Change(REENCODED, f"re-encoded: same size, nearly the same pixels, other bytes"
-                                       f"{formats}"))
+        found.append(Change(REENCODED, f"re-encoded: {_same_size(a, turn)}, nearly the same pixels, "
+                                       f"other bytes{formats}"))
     return found
+
+
+def _same_size(a: ImageFacts, turn: int) -> str:
+    """"same size", or "same size, turned (W×H vs H×W)" when a quarter turn swapped width and height."""
+    if turn in (90, 270) and a.width != a.height:
+        return f"same size, turned ({a.width}×{a.height} vs {a.height}×{a.width})"
+    return "same size"
 
 
 def _read_preview(facts: ImageFacts) -> np.ndarray | None:
@@ -399,7 +434,7 @@ def codes(changes: Iterable[Change]) -> list[str]:
 
 def describe(changes: list[Change]) -> str:
     """One phrase for tables and tiles ("" when nothing can be told)."""
-    return "; ".join(c.text for c in sorted(changes, key=lambda c: ORDER.index(c.code)))
+    return "; ".join(c.text for c in sorted(changes, key=lambda c: ORDER.index(c.code)) if c.text)
 
 
 def to_json(changes: list[Change]) -> dict[str, Any]:

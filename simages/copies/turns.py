@@ -5,7 +5,8 @@ Corel-1k's 1,000 photos only 63-78% of the time and passes the duplicate thresho
 (docs/duplicates.md). A lossless quarter turn of the key undoes it exactly, so an uploaded key (a file,
 described anyway) is described under the four turns in one batch and each image of the set keeps its best
 score over them (the query-time dihedral trick of copy detection; mirrors are already matched). The
-turn that gave an image its score is said ("turned 90 degrees"), the "what changed" of the match.
+turn that gave an image its score is said from the key's side ("the key is p05.png turned 90° clockwise":
+turning the key back by 90° counter-clockwise found it), the "what changed" of the match.
 
 The key is also described mirrored (`oriented`: the four turns, then the mirror), not to find more (the
 descriptors are nearly mirror-invariant, so mirrored copies are found anyway) but to *say* that a copy is
@@ -108,8 +109,12 @@ def turned_note(turns: dict[str, int]) -> str:
     by_turn: dict[int, list[str]] = {}
     for image, turn in sorted(turns.items()):
         by_turn.setdefault(turn, []).append(image)
-    parts = [f"turned {turn} degrees: {', '.join(images)}" for turn, images in sorted(by_turn.items())]
-    return "Copies found with the key turned (the copy is shown sideways): " + "; ".join(parts)
+    from simages.copies.changes import turn_words
+
+    # The key turned `turn` degrees counter-clockwise matched the image: the key is it turned clockwise.
+    parts = [f"the key is {'each of ' if len(images) > 1 else ''}{', '.join(images)} {turn_words(turn)}"
+             for turn, images in sorted(by_turn.items())]
+    return "Copies found turned (shown as stored): " + "; ".join(parts)
 
 
 def stack_inputs(images: Sequence[Image.Image], size: int = 224) -> np.ndarray:

@@ -63,7 +63,7 @@ class JoinOutcome:
     levels: tuple[Level, ...] | None = None
     checking: bool = False
     # What the keypoints found for each verified pair, by (A's image, B's set, B's image): the turn and
-    # mirror of a copy, so the page says what changed as `simages duplicates` does ("turned 270°").
+    # mirror of a copy, so the page says what changed as `simages duplicates` does ("turned 90° clockwise").
     verified: Mapping[tuple[str, str, str], Verification] | None = None
 
 

@@ -201,9 +201,10 @@ class TriageAnswer:
         return next((row for row in self.rows if row.image == name), None)
 
     def summary_of(self, name: str) -> str:
-        """What a new photo is, for a card or a compare view: "Edited copy: 0.181692 · turned 270°;
-        re-encoded" (the level, its score against its match, and what changed once `changes` has read
-        it: never read here, so a page can draw before the files are read); "" for a collection photo."""
+        """What a new photo is, for a card or a compare view: "Edited copy: 0.181692 · a.jpg is b.jpg turned
+        90° clockwise; re-encoded" (the level, its score against its match, and what changed once
+        `changes` has read it: never read here, so a page can draw before the files are read); "" for a
+        collection photo."""
         from simages.nearest.core.display import format_score
 
         row = self.row_of(name)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simages.copies.changes import ImageFacts
+from simages.copies.changes import ImageFacts, turn_words
 from simages.copies.levels import LevelThresholds
 from simages.gui.context import GuiContext
 from simages.gui.state.sets import key_threshold_for, load_index, status_of
@@ -224,13 +224,14 @@ def copies_turned(answered: Answered) -> dict[str, int]:
 
 
 def turned_sentence(turns: dict[str, int]) -> str:
-    """"1 copy found with the key turned 270° (the copy is shown sideways)." for the turns of copies."""
+    """"The key is 1 photo below turned 90° clockwise (shown as stored)." for the turns of copies (the key
+    turned `turn` degrees counter-clockwise matched the copy: the key is the copy turned clockwise)."""
     by_turn: dict[int, int] = {}
     for turn in turns.values():
         by_turn[turn] = by_turn.get(turn, 0) + 1
-    said = "; ".join(f"{plural(count, 'copy', 'copies')} found with the key turned {turn}°"
-                     for turn, count in sorted(by_turn.items()))
-    return f"{said} (the copy is shown sideways)."
+    said = "; ".join(f"the key is {'each of ' if count > 1 else ''}{plural(count, 'photo')} below "
+                     f"{turn_words(turn)}" for turn, count in sorted(by_turn.items()))
+    return f"{said[0].upper()}{said[1:]} (shown as stored)."
 
 
 def suggested_threshold(

@@ -9,6 +9,7 @@ from pathlib import Path
 from nicegui import ui
 
 from simages.copies.changes import describe as describe_changes
+from simages.copies.changes import turn_words
 from simages.copies.levels import Level, below_threshold_note
 from simages.copies.pixels import same_pixels
 from simages.gui.context import GuiContext
@@ -89,7 +90,7 @@ def result_grid(ctx: GuiContext, answered: Answered, viewer: Viewer, key_item: V
                 if levels:
                     level_chip(levels[match.image])
                 if match.image in turns:
-                    ui.label(f"found with the key turned {turns[match.image]}°").classes(
+                    ui.label(f"the key is this photo {turn_words(turns[match.image])}").classes(
                         "text-caption text-primary").mark(f"turned:{match.image}")
                 if changes.get(match.image):
                     changed = ui.label(f"changed: {describe_changes(changes[match.image])}")

@@ -30,7 +30,7 @@ def tile(qualified: str, existing: bool) -> None:
 
 def compare_table(group: CopyGroup, what: dict[str, str] | None = None) -> None:
     """The facts of every member of a copy group side by side, those that differ said so, after what each
-    member is (`what`: "Edited copy: 0.18 · turned 270°", "in the collection")."""
+    member is (`what`: "Edited copy: 0.18 · a.jpg is b.jpg turned 90° clockwise", "in the collection")."""
     first = group.facts[group.members[0]]
     differing: set[str] = set()
     for member in group.members[1:]:
