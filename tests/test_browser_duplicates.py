@@ -47,11 +47,12 @@ def test_the_estimate_and_the_level_marks_on_the_join_page(collection_server):
             page.goto(collection_server + "/join?a=demo&b=more&intent=duplicates")
             page.locator("canvas").first.wait_for(timeout=60_000)
             # Measured in the background after indexing; the open page follows until it is there.
-            page.get_by_text("At the default threshold (0.5): about").wait_for(timeout=120_000)
-            sentence = page.get_by_text("At the default threshold (0.5): about").inner_text()
-            assert "of pairs are copies" in sentence and "of such copies found" in sentence
-            assert "of your own photos with everyday edits" in sentence
-            assert "searched among 34 photos" in sentence
+            page.get_by_text("Threshold 0.5, tested on").wait_for(timeout=120_000)
+            sentence = page.get_by_text("Threshold 0.5, tested on").inner_text()
+            assert "were found by their score alone" in sentence
+            assert "of the pairs that passed were real copies" in sentence
+            assert "copies of your photos with everyday edits" in sentence
+            assert "searched among all 34 indexed photos" in sentence
             labels = page.wait_for_function(LEVEL_LABELS, timeout=20_000).json_value()
             assert [label.split(" ")[0] for label in labels] == ["exact", "edited", "look-alike"]
         finally:

@@ -49,7 +49,8 @@ def test_calibrate_on_the_users_photos_is_kept_and_shown(weights_path: Path, tmp
     assert "is not estimated yet" in capsys.readouterr().out and "--calibrate" in out_of_last(capsys, base)
     assert main([*base, "duplicates", "holidays"]) == 0
     said = capsys.readouterr().out
-    assert "PCA-whitened once on the whole collection (24 images of 1 set)" in said
+    assert "PCA-whitened on all your indexed photos together" in said
+    assert "learned when 24 photos were indexed" in said
     assert main([*base, "duplicates", "holidays", "--calibrate"]) == 0
     out, err = capsys.readouterr()
     # Learned again from edited copies: the scores moved, and the answer says so and what the space is now.
@@ -61,10 +62,12 @@ def test_calibrate_on_the_users_photos_is_kept_and_shown(weights_path: Path, tmp
     assert "calibration copies: 100%" in err and "24/24" in err
     assert err.index("1/3 ") < err.index("edited copies: ") < err.index("2/3 ") < err.index(
         "calibration copies: ") < err.index("3/3 ")
-    assert "copy-aware: learned from edited copies of the collection's own photos" in out
-    line = next(line for line in out.splitlines() if line.startswith("At the default threshold"))
-    assert "estimated on 24 copies of your own photos with everyday edits (resized, re-encoded" in line
-    assert "among 24 photos" in line and "of pairs are copies" in line and "of such copies found" in line
+    assert "tuned on edited copies of them to find copies" in out
+    line = next(line for line in out.splitlines() if line.startswith("Threshold 0.5, tested on"))
+    assert ("tested on 24 copies of your photos with everyday edits, searched among all 24 indexed "
+            "photos") in line
+    assert "were found by their score alone" in line and "of the pairs that passed were real copies" in line
+    assert "Scores come from the copy-aware space" in line
     assert calibration_path_for(tmp_path).is_file()
     # Kept: a later answer shows it without measuring again.
     assert main([*base, "duplicates", "holidays"]) == 0

@@ -59,13 +59,15 @@ def test_after_a_set_is_added_the_space_and_the_estimate_say_the_collection_they
                                                                                                capsys):
     measured(settings)
     out = out_of(settings, capsys, "duplicates", "archive")
-    assert "searched among 30 photos" in out and "it now has" not in out
+    assert "searched among all 30 indexed photos" in out and "(now " not in out
     write_store(settings, "batch", photos(25, 2))  # 55 images: under twice 30, the space is kept
     out = out_of(settings, capsys, "duplicates", "batch", "archive")
-    assert "searched among the 30 photos the collection had then; it now has 55" in out
-    assert "searched among 30 photos)" not in out
+    assert "searched among the 30 photos indexed then:" in out and "all 30 indexed photos" not in out
+    # How many there are now, and when the space is learned again, said once, in plain words.
+    assert out.count("now 55") == 1
+    assert "learned when 30 photos were indexed (now 55; learned again at 60 photos)" in out
     descriptors = next(line for line in out.splitlines() if line.startswith("Descriptors:"))
-    assert "as it was then (30 images of 1 set; it now has 55: learned again at 60)" in descriptors
+    assert "PCA-whitened on all your indexed photos together" in descriptors and "55" not in descriptors
     data = json.loads(out_of(settings, capsys, "duplicates", "batch", "archive", "--format", "json"))
     assert data["calibration"]["space"] == {"method": "whitening", "learned_on": 30, "images_now": 55}
 
@@ -74,20 +76,22 @@ def test_scores_are_said_to_move_until_the_copy_aware_space_is_learned_and_then_
                                                                                             capsys):
     measured(settings)
     out = out_of(settings, capsys, "duplicates", "archive")
-    assert "Scores: the plain duplicates space" in out and "they will move once the copy-aware" in out
+    assert "Scores come from the plain space" in out and "will change once the copy-aware space" in out
+    assert "keep their level" not in out  # a blurred copy went from New to Edited copy (walk 5)
     query = out_of(settings, capsys, "query", "archive/archive_000.jpg", "--set", "archive", "--intent",
                    "duplicates")
-    assert "not yet copy-aware (scores move once it is learned" in query
+    assert "not yet tuned on edited copies" in query
     rows = photos(30, 1)
     edits = rows + 0.05 * photos(30, 3)
     pairs = CopyPairs("gap+l2", np.vstack([rows, rows]), np.vstack([edits, edits * 1.01]), 30, 30,
                       pairs_fingerprint(rows, edits))
     save_pairs(pairs_path(settings, "gap+l2"), pairs)  # what the app makes in the background
     out = out_of(settings, capsys, "duplicates", "archive")
-    assert "Scores: the copy-aware duplicates space" in out and "they will move" not in out
+    assert "Scores come from the copy-aware space" in out and "will change once" not in out
+    assert "keep their level" not in out
     query = out_of(settings, capsys, "query", "archive/archive_000.jpg", "--set", "archive", "--intent",
                    "duplicates")
-    assert "copy-aware: learned from edited copies" in query and "not yet copy-aware" not in query
+    assert "tuned on edited copies of them to find copies" in query and "not yet tuned" not in query
 
 
 def _calibration(photos_searched: int, searched: int, called: int) -> Calibration:
@@ -96,13 +100,14 @@ def _calibration(photos_searched: int, searched: int, called: int) -> Calibratio
 
 def test_the_new_photo_figure_says_it_counts_after_the_keypoint_check_and_warns_only_on_evidence():
     small = _calibration(55, 55, 11).sentence()  # walk 4's root: 20%, on 55 photos
-    assert "counted after the keypoint check" in small and "side by side before acting" in small
+    assert "wrongly called a copy, even after the keypoint check (11 of 55 photos tried)" in small
+    assert "side by side before acting" in small and "set aside" not in small
     assert "on 55 photos the duplicates space is learned from few" in small
     large = _calibration(355, 355, 18).sentence()  # 5% of 355: warranted, but not "too small"
     assert "side by side before acting" in large and "learned from few" not in large
     assert "too small or too uniform" not in large
     chance = _calibration(20, 20, 1).sentence()  # 1 of 20: 5%, but as likely under 2% as over it
-    assert "about 5% are still called a copy" in chance and "side by side" not in chance
+    assert "about 5% were wrongly called a copy" in chance and "side by side" not in chance
 
 
 def test_a_copy_already_in_the_collection_is_not_a_new_photo_wrongly_called_a_copy():
@@ -128,7 +133,7 @@ async def test_an_open_page_says_its_scores_are_out_of_date_once_the_space_is_le
         manager.set(name, state="indexed")
     async with gui_app(settings, manager) as (_, user):
         await user.open("/triage?new=batch&against=archive")
-        await user.should_see("Scores: the plain duplicates space", retries=100)
+        await user.should_see("Scores come from the plain space", retries=100)
         await user.should_not_see(MOVED)
         rows = photos(30, 1)
         edits = rows + 0.05 * photos(30, 3)
@@ -136,7 +141,7 @@ async def test_an_open_page_says_its_scores_are_out_of_date_once_the_space_is_le
             "gap+l2", np.vstack([rows, rows]), np.vstack([edits, edits * 1.01]), 35, 30,
             pairs_fingerprint(rows, edits)))  # the app's background work: the copy-aware space follows
         await user.should_see(MOVED, retries=100)
-        await user.should_see("Scores: the copy-aware duplicates space", retries=5)
+        await user.should_see("Scores come from the copy-aware space", retries=5)
 
 
 def test_another_copy_of_the_same_photo_in_the_collection_is_no_false_pair():

@@ -61,8 +61,9 @@ async def test_the_join_page_says_the_estimate_follows_it_and_marks_the_levels(t
         with measuring(settings):
             await user.should_see("is being estimated now", retries=60)
         measured(ctx, settings)
-        await user.should_see("At the default threshold (0.5): about 97% of pairs are copies, "
-                              "95% of such copies found", retries=60)
+        await user.should_see("95% were found by their score alone; about 97% of the pairs that passed "
+                              "were real copies", retries=60)
+        await user.should_see("found by their keypoints instead (marked *)")
         lines = level_lines(only(user, "histogram"))
         assert [x for x, _ in lines] == [DEFAULT_THRESHOLDS.exact, DEFAULT_THRESHOLDS.edited,
                                          DEFAULT_THRESHOLDS.look_alike]
@@ -87,7 +88,7 @@ async def test_the_results_page_for_duplicates_shows_the_estimate_and_the_levels
         measured(ctx, settings)
         await user.open(f"/similar?key_set=mine&image={mine[0]}&set=animals&intent=duplicates")
         await user.should_see(marker="histogram", retries=50)
-        await user.should_see("about 97% of pairs are copies")
+        await user.should_see("about 97% of the pairs that passed were real copies")
         assert [x for x, _ in level_lines(only(user, "histogram"))][1] == DEFAULT_THRESHOLDS.edited
         await user.open(f"/similar?key_set=mine&image={mine[0]}&set=animals")
         await user.should_see(marker="histogram", retries=50)
@@ -110,4 +111,4 @@ async def test_the_triage_page_shows_the_estimate(tmp_path):
         await user.open("/triage?new=mine")
         user.find(marker="triage-check").click()
         await user.should_see(marker="triage-headline", retries=50)
-        await user.should_see("about 97% of pairs are copies", retries=60)
+        await user.should_see("about 97% of the pairs that passed were real copies", retries=60)

@@ -407,7 +407,7 @@ def test_the_answer_says_how_well_the_threshold_works_on_the_users_photos(settin
     # As `simages duplicates` and the pages do: the table and the JSON carry the calibration's status.
     code, out, _ = run(settings, capsys, "new", "--against", "coll")
     assert code == 0
-    assert "threshold works on your own photos" in out or "At the default threshold" in out
+    assert "threshold works on your own photos" in out or "Threshold 0.5, tested on" in out
     code, out, _ = run(settings, capsys, "new", "--format", "json")
     assert code == 0
     calibration = json.loads(out)["calibration"]

@@ -64,9 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "images from its ANN index")
     parser.add_argument("--calibrate", action="store_true",
                         help="first learn the duplicates space from edited copies of 300 of your own photos "
-                        "(4 edits each, once, and again when the collection has doubled; the app does it "
-                        "after indexing), then estimate how well the threshold works on your own photos: "
-                        "edited copies of 40 of them are described and searched in the collection (a minute "
+                        "(4 edits each, once, and again when the indexed photos have doubled; the app does "
+                        "it after indexing), then estimate how well the threshold works on your own photos: "
+                        "edited copies of 40 of them are described and searched among all of them (a minute "
                         "or two; kept in features/.cache and shown with every later answer)")
     parser.set_defaults(func=run)
 
@@ -161,8 +161,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"learned from {kind}", file=sys.stderr)
             if not made:
                 print("the kept duplicates space is still current: nothing to learn", file=sys.stderr)
-            print(f"2/3 calibrating: edited copies of {plural(calibrating, 'photo')} searched in the "
-                  "collection, and photos set aside searched as new ones...", file=sys.stderr, flush=True)
+            print(f"2/3 calibrating: edited copies of {plural(calibrating, 'photo')} searched among your "
+                  "photos, and some of your photos searched as if they were new...", file=sys.stderr,
+                  flush=True)
             with CopiesBar("calibration copies", calibrating) as bar:
                 calibrated = refresh(settings, default_cache, network=bar.network(network), force=True)
             if calibrated is None:

@@ -90,35 +90,40 @@ class Calibration:
         spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
         return max(0.0, (centre - spread) / (1 + z * z / n))
 
-    def sentence(self, photos_now: int = 0) -> str:
-        """One line for people: what the default threshold gives on their own photos (it was measured at
-        that threshold with everyday edits only, and says so: a stronger edit or another threshold is not
-        covered by it). `photos_now`: the collection's photos today, when known: an estimate made on a
-        smaller or larger collection says so rather than pass for one of today's."""
-        among = plural(self.photos, "photo")
+    def sentence(self, photos_now: int = 0, now_said: bool = False) -> str:
+        """One line for people: what the default threshold gives on their own photos. It says what it
+        counts: copies found by their score alone (the keypoint check only removes pairs here, it finds
+        none), with everyday edits only; harder edits are found by their keypoints below the threshold,
+        and the line says so rather than promise them. `photos_now`: the indexed photos today, when known:
+        an estimate made when there were more or fewer says so rather than pass for one of today's, and how
+        many there are now unless `now_said` (the space's sentence beside it says it)."""
+        among = f"all {plural(self.photos, 'indexed photo')}"
         if photos_now and photos_now != self.photos:
-            among = f"the {among} the collection had then; it now has {photos_now:,}"
-        sample = (f"estimated on {plural(self.copies, 'copy', 'copies')} of your own photos with everyday "
-                  f"edits ({EVERYDAY_EDITS}), searched among {among}")
-        at = f"At the default threshold ({self.threshold:g})"
+            among = f"the {plural(self.photos, 'photo')} indexed then"
+            among += "" if now_said else f" (now {photos_now:,})"
+        tested = (f"Threshold {self.threshold:g}, tested on {plural(self.copies, 'copy', 'copies')} of your "
+                  f"photos with everyday edits, searched among {among}")
         if math.isnan(self.precision):  # no pair passed at all
-            said = f"{at}: no copy was found and no false pair passed ({sample})."
+            said = f"{tested}: none was found by its score, and no wrong pair passed."
         else:
-            said = (f"{at}: about {self.precision:.0%} of pairs are copies, "
-                    f"{self.recall:.0%} of such copies found ({sample}).")
+            said = (f"{tested}: {self.recall:.0%} were found by their score alone; about "
+                    f"{self.precision:.0%} of the pairs that passed were real copies.")
+        said += (" Harder edits (large crops, collages, screenshots, tiny thumbnails) often score lower and "
+                 "are found by their keypoints instead (marked *).")
         return f"{said} {self.new_photo_sentence()}".rstrip()
 
     def new_photo_sentence(self) -> str:
         """What the threshold does with photos it has never seen ("" when not measured): the curator's
-        question is about new photos, and a small collection's space fits its own photos."""
+        question is about new photos, and a small collection's space fits its own photos. Each photo tried
+        was left out of the space's learning and searched among the others, and is counted as answers are
+        given: after the keypoint check."""
         if not self.new_searched:
             return ""
-        aside = (f"{plural(self.new_searched, 'photo')} of yours set aside and searched as new ones, "
-                 "counted after the keypoint check as answers are given")
+        tried = plural(self.new_searched, "photo")
         if not self.new_called:
-            return f"No new photo was called a copy of a photo it is not ({aside})."
-        said = (f"New photos: about {max(self.new_rate, 0.01):.0%} are still called a copy of a photo they "
-                f"are not ({self.new_called} of {aside}).")
+            return f"New photos with no copy among yours: none was wrongly called a copy ({tried} tried)."
+        said = (f"New photos with no copy among yours: about {max(self.new_rate, 0.01):.0%} were wrongly "
+                f"called a copy, even after the keypoint check ({self.new_called} of {tried} tried).")
         if self.new_rate_lower() > WARN_NEW_RATE:
             from simages.copies.learned_space import MIN_PHOTOS_TO_HOLD_OUT
 
@@ -332,14 +337,17 @@ class CalibrationStatus:
     def estimate_sentence(self) -> str:
         """The estimate of the threshold on the user's own photos, or what is happening to it."""
         if self.calibration is not None:
-            now = self.space.images_now if self.space is not None else 0
-            return self.calibration.sentence(now)
+            space = self.space
+            now = space.images_now if space is not None else 0
+            # The space sentence that follows says how many photos there are now when it was learned on as
+            # many as the estimate was measured on: said once.
+            said_beside = space is not None and space.images == self.calibration.photos
+            return self.calibration.sentence(now, now_said=said_beside)
         if self.state == "running":
             return ("How well this threshold works on your own photos is being estimated now (edited copies "
                     f"of {DEFAULT_SAMPLE} of them, in the background).")
         if self.state == "small":
-            return ("No estimate of this threshold on your own photos: the collection has fewer than 20 "
-                    "photos.")
+            return "No estimate of this threshold on your own photos: fewer than 20 photos are indexed."
         return ("How well this threshold works on your own photos is not estimated yet: the app measures "
                 "it after indexing, or run `simages duplicates SET --calibrate`.")
 

@@ -89,39 +89,38 @@ class CollectionSpace:
     images_now: int = field(default=0, compare=False)
 
     def whitened_on(self) -> str:
-        """Where this whitening was learned, in words, for the "Descriptors" line (SetIndex.whitened_on):
-        the collection as it was then, and how it differs now."""
-        then = " as it was then" if self.grown() else ""
-        text = (f"once on the whole collection{then} ({plural(self.images, 'image')} of "
-                f"{plural(self.sets, 'set')}{self.grown()}), not on the set searched")
+        """Where this whitening was learned, in words, for the "Descriptors" line (SetIndex.whitened_on).
+        The counts (learned on how many photos, how many now) are said once, in the Scores sentence
+        (`sentence`), not here."""
+        text = "on all your indexed photos together (the same for every set)"
         if self.method == "copy-whitening":
-            text += ", copy-aware: learned from edited copies of the collection's own photos"
-        else:
-            text += ", not yet copy-aware (scores move once it is learned from edited copies of your photos)"
-        return text
+            return f"{text}, tuned on edited copies of them to find copies"
+        return f"{text}, not yet tuned on edited copies of them"
 
     def grown(self) -> str:
-        """"; it now has 85: learned again at 110" when the collection differs from the one learned on
-        ("" when it does not, or is not known)."""
+        """" (now 85; learned again at 110 photos)" when the indexed photos differ from those learned on
+        ("" when they do not, or it is not known)."""
         if not self.images_now or self.images_now == self.images:
             return ""
         again = math.ceil(RELEARN_GROWTH * self.images)
-        return f"; it now has {self.images_now:,}: learned again at {again:,}"
+        return f" (now {self.images_now:,}; learned again at {plural(again, 'photo')})"
 
     def sentence(self) -> str:
-        """Which duplicates space the scores shown are in, and whether they will move: "Scores: the plain
-        duplicates space ...; they move once the app learns the copy-aware space ..." (said wherever
-        duplicate scores are shown, beside the estimate of the threshold)."""
-        learned = f"learned on {plural(self.images, 'photo')} of {plural(self.sets, 'set')}"
+        """Which duplicates space the scores shown are in, learned on how many photos, and whether they
+        will move: "Scores come from the plain
+        space, learned when 55 photos were indexed (now 85; learned again at 110 photos). ..." (said wherever
+        duplicate scores are shown, beside the estimate of the threshold). It promises nothing about levels:
+        a copy found in one space can be missed in the other, and the copy-aware space finds more (a blurred
+        copy, for one)."""
+        photos = plural(self.images, "photo")
         if self.method == "copy-whitening":
-            return (f"Scores: the copy-aware duplicates space ({learned} and edited copies of them"
-                    f"{self.grown()}); they "
-                    "differ from the plain space's scores shown before it was learned (copies keep their "
-                    "levels: their keypoints are checked).")
-        return (f"Scores: the plain duplicates space ({learned}{self.grown()}); they will move once the "
-                "copy-aware space "
-                "is learned from edited copies of your photos (by the app after indexing, or `simages "
-                "duplicates SET --calibrate`); copies keep their levels (their keypoints are checked).")
+            return (f"Scores come from the copy-aware space, learned from your photos and edited copies of "
+                    f"them when {photos} were indexed{self.grown()}; they differ from scores shown before it "
+                    "was learned.")
+        return (f"Scores come from the plain space, learned when {photos} were indexed{self.grown()}. "
+                "Scores and the copies found will change once the copy-aware space is learned from edited "
+                "copies of your photos (by the app after indexing, or `simages duplicates SET --calibrate`); "
+                "it may find copies this one misses.")
 
 
 def space_path(settings: Settings, stored: str) -> Path:

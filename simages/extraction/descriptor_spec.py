@@ -115,8 +115,8 @@ class DescriptorSpec:
     def explain(self, expand: bool = True, whitened_on: str = "") -> str:
         """One sentence for people (results page, CLI): what the descriptor is and what a score measures.
         `expand=False` describes a query run with query expansion switched off (it matters only with `qe`);
-        `whitened_on` says where a whitening learned elsewhere than the set searched came from (e.g. "once
-        on the whole collection"): the default is the set searched."""
+        `whitened_on` says where a whitening learned elsewhere than the set searched came from (e.g. "on all
+        your indexed photos together"): the default is the set searched."""
         pooling = {
             "flat": "the flattened 7x7x512 VGG-16 map",
             "gap": "VGG-16 features, average-pooled",

@@ -146,8 +146,8 @@ class SetIndex:
     # Signed square root and unit length applied to stored vectors before anything else (a `sqrt` asked for
     # at query time on a store without it: see root_at_load_time).
     root: bool = False
-    # Where `whitening` was learned when not on this set, in words ("once on the whole collection...": the
-    # duplicates space, simages.copies.space); "" for this set's own.
+    # Where `whitening` was learned when not on this set, in words ("on all your indexed photos
+    # together...": the duplicates space, simages.copies.space); "" for this set's own.
     whitened_on: str = ""
     vectors: np.ndarray = field(init=False)
     inv_norms: np.ndarray = field(init=False)
