@@ -242,28 +242,55 @@ async def test_the_join_page_says_the_turn_and_the_mirror_its_keypoints_found(se
         assert MIRRORED in said["mirrored.jpg|archive/astronaut.jpg"][0]
 
 
-def test_a_framed_copy_is_said_to_hold_the_photo_and_a_resized_one_is_no_crop(tmp_path):
-    from simages.copies.changes import FactsCache, changes_between, describe
-    from simages.copies.verification import LocalFeatureCache
-
-    original = tmp_path / "rocket.jpg"
+@pytest.fixture(scope="module")
+def framings(tmp_path_factory):
+    """The rocket photo and copies of it: things added around it (a screenshot's window, a caption bar, a
+    collage beside another photo), a half of it, and a third of its size (walk 5's edits)."""
+    folder = tmp_path_factory.mktemp("framings")
+    original = folder / "rocket.jpg"
     shutil.copy(DEMO / "space" / "rocket.jpg", original)
-    framed, smaller = tmp_path / "screenshot.png", tmp_path / "small.jpg"
-    with Image.open(original) as image:  # the photo inside a window frame, as a screenshot shows it
+    with Image.open(original) as image, Image.open(DEMO / "people" / "astronaut.jpg") as other:
         photo = image.convert("RGB")
         frame = Image.new("RGB", (photo.width + 160, photo.height + 200), (230, 230, 230))
         frame.paste((40, 60, 120), (0, 0, frame.width, 50))
         frame.paste(photo, (80, 90))
-        frame.save(framed)
-        photo.resize((photo.width // 3, photo.height // 3)).save(smaller, quality=85)
-    local, cache = LocalFeatureCache(), FactsCache()
-    said = {}
-    for copy in (framed, smaller):
-        verification = local.verify(copy, original)
-        assert verification.is_copy
-        said[copy] = describe(changes_between(cache.facts(copy), cache.facts(original),
-                                              verification=verification, cache=cache,
-                                              names=(copy.name, "rocket.jpg")))
-    assert "cropped: rocket.jpg is part of the other" in said[framed], said[framed]
-    assert "different aspect" not in said[framed]
-    assert "cropped" not in said[smaller] and "small.jpg is smaller" in said[smaller], said[smaller]
+        frame.save(folder / "screenshot.png")
+        caption = Image.new("RGB", (photo.width, photo.height + 50), (0, 0, 0))
+        caption.paste(photo, (0, 0))
+        caption.save(folder / "caption.jpg", quality=92)
+        collage = Image.new("RGB", (photo.width * 2, photo.height))
+        collage.paste(photo, (0, 0))
+        collage.paste(other.convert("RGB").resize(photo.size), (photo.width, 0))
+        collage.save(folder / "collage.jpg", quality=92)
+        photo.crop((0, 0, photo.width // 2, photo.height)).save(folder / "half.jpg", quality=92)
+        photo.resize((photo.width // 3, photo.height // 3)).save(folder / "small.jpg", quality=85)
+    return original
+
+
+@pytest.mark.parametrize(("copy", "said"), [
+    ("screenshot.png", "framed: rocket.jpg fills "),
+    ("caption.jpg", "framed: rocket.jpg fills "),
+    ("collage.jpg", "framed: rocket.jpg fills 50% of collage.jpg"),
+    ("half.jpg", "cropped: half.jpg is part of rocket.jpg (50% of it"),
+    ("small.jpg", "small.jpg is smaller"),
+])
+def test_a_copy_with_something_added_around_is_framed_and_a_part_is_cropped(framings, copy, said):
+    """Something added around the photo (a screenshot, a caption, a collage) is "framed", with the share
+    of the copy the photo fills, whichever finds it (the pixels or the keypoints' homography); "cropped"
+    is kept for a copy that is a part of the photo, and a resized copy is neither (walk 5: a caption and a
+    collage were "cropped: ... is part of the other")."""
+    from simages.copies.changes import FactsCache, changes_between, describe
+    from simages.copies.verification import LocalFeatureCache
+
+    path = framings.parent / copy
+    verification = LocalFeatureCache().verify(path, framings)
+    assert verification.is_copy
+    cache = FactsCache()
+    text = describe(changes_between(cache.facts(path), cache.facts(framings), verification=verification,
+                                    cache=cache, names=(copy, "rocket.jpg")))
+    assert text.startswith(said) or f"; {said}" in text, text
+    assert "the other" not in text and "different aspect" not in text, text
+    if said.startswith("framed"):
+        assert "cropped" not in text and "a caption, a screenshot or a collage around it)" in text, text
+    if copy == "small.jpg":
+        assert "cropped" not in text and "framed" not in text, text

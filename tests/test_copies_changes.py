@@ -1,6 +1,6 @@
 """Where a copy is found, SIMages says what changed, deciding from the two images' pixels and headers
-(smaller and which, cropped, different aspect, turned, mirrored, grayscale, re-encoded, edited), and names
-nothing it cannot tell."""
+(smaller and which, cropped, framed, different aspect, turned, mirrored, grayscale, re-encoded, edited),
+and names nothing it cannot tell."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from simages.copies.changes import (
     ASPECT,
     CROPPED,
     EDITED,
+    FRAMED,
     GRAYSCALE,
     MIRRORED,
     REENCODED,
@@ -56,13 +57,17 @@ def test_each_change_is_told_from_the_pixels_and_headers_and_nothing_is_guessed(
     assert said == "small.jpg is smaller (120×80 vs 240×160), resized"
     said = describe(changes_between(image_facts(small), image_facts(a), names=("small.jpg", "a.jpg")))
     assert said == "small.jpg is smaller (120×80 vs 240×160), resized"
-    # Cropped, keeping the aspect or not: found inside the other, and said which one.
+    # Cropped, keeping the aspect or not: the first (the copy) found inside the second; the other way
+    # round, the second is framed in the first (something was added around it, walk 5).
     crop = saved(original.crop((30, 20, 212, 141)), tmp_path / "crop.jpg", quality=92)
-    assert between(a, crop) == [CROPPED]
+    assert between(crop, a) == [CROPPED] and between(a, crop) == [FRAMED]
     said = describe(changes_between(image_facts(crop), image_facts(a), names=("crop.jpg", "a.jpg")))
-    assert said.startswith("cropped: crop.jpg is part of the other (182×121 vs 240×160)")
+    assert said.startswith("cropped: crop.jpg is part of a.jpg (57% of it; 182×121 in 240×160)"), said
+    said = describe(changes_between(image_facts(a), image_facts(crop), names=("a.jpg", "crop.jpg")))
+    assert said.startswith("framed: crop.jpg fills 57% of a.jpg (182×121 in 240×160: a frame, a caption, "
+                           "a screenshot or a collage around it)"), said
     square = saved(original.crop((40, 0, 200, 160)), tmp_path / "square.jpg", quality=92)
-    assert between(a, square) == [CROPPED]
+    assert between(square, a) == [CROPPED] and between(a, square) == [FRAMED]
     # Cropped and resized: no longer the same pixels at any offset, so neither "resized" nor "cropped".
     both = saved(original.crop((30, 20, 212, 141)).resize((120, 80)), tmp_path / "both.jpg", quality=92)
     assert between(a, both) == [SMALLER, EDITED]

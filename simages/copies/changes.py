@@ -6,8 +6,10 @@ said to be:
 
 - **smaller** (resized): fewer pixels (upright width x height) than the other, by more than `SMALLER_AREA`
   of the area, saying *which* image is the smaller one; "resized" only when their pixels are nearly the same;
-- **cropped**: the smaller image is found, pixel for pixel, inside the larger one (at the same scale), or
-  a verified copy's homography lays one image over a part of the other (a frame, a screenshot, a collage);
+- **cropped**: the first image is found, pixel for pixel, inside the second (at the same scale), or a
+  verified copy's homography lays it over a part of the second: the copy is part of the photo;
+- **framed**: the other way round, the second image is part of the first: something was added around the
+  photo (a frame, a caption, a screenshot, a collage), said with the share of the first it fills;
 - **different-aspect**: the width-to-height ratios differ by more than `ASPECT_TOLERANCE` and no crop was
   found (cropped and resized, or padded with borders: which is not told);
 - **turned**: found with the key turned by a quarter turn (simages.copies.turns) or by the keypoints'
@@ -68,9 +70,9 @@ PART_SHARE = 0.9
 PREVIEW = 256  # the longest side of the preview each file is decoded to
 
 SMALLER, ASPECT, TURNED, MIRRORED = "smaller", "different-aspect", "turned", "mirrored"
-CROPPED, GRAYSCALE, REENCODED, EDITED = "cropped", "grayscale", "re-encoded", "edited"
+CROPPED, FRAMED, GRAYSCALE, REENCODED, EDITED = "cropped", "framed", "grayscale", "re-encoded", "edited"
 # Strongest evidence first: the order changes are listed in.
-ORDER = (TURNED, MIRRORED, GRAYSCALE, CROPPED, SMALLER, ASPECT, REENCODED, EDITED)
+ORDER = (TURNED, MIRRORED, GRAYSCALE, CROPPED, FRAMED, SMALLER, ASPECT, REENCODED, EDITED)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,17 @@ def _explained(changes: list[Change]) -> bool:
     return not any(change.code in (EDITED, ASPECT) for change in changes)
 
 
+def _part_of(second_is_part: bool, share: float, names: tuple[str, str], sizes: str = "") -> Change:
+    """One image found as a part of the other, `share` of its area: the first (the copy) "cropped" from
+    the second, or the second "framed" in the first (something added around it); `sizes` as said."""
+    if second_is_part:
+        within = f"{sizes}: " if sizes else ""
+        return Change(FRAMED, f"framed: {names[1]} fills {share:.0%} of {names[0]} ({within}a frame, a "
+                              "caption, a screenshot or a collage around it)")
+    return Change(CROPPED, f"cropped: {names[0]} is part of {names[1]} ({share:.0%} of it"
+                           f"{'; ' + sizes if sizes else ''})")
+
+
 def _part(shares: tuple[float, float] | None, names: tuple[str, str]) -> Change | None:
     """A crop or a frame the homography of a verified copy shows (`shares`: Verification.first_share,
     second_share), when the pixels found none: the image that is a part of the other, and how much of it."""
@@ -237,10 +250,9 @@ def _part(shares: tuple[float, float] | None, names: tuple[str, str]) -> Change 
         return None
     first, second = shares
     if second < PART_SHARE and second <= first:
-        return Change(CROPPED, f"cropped: {names[1]} is part of the other ({second:.0%} of its area: a "
-                               "frame, a caption, a screenshot or a collage around it)")
+        return _part_of(True, second, names)
     if first < PART_SHARE:
-        return Change(CROPPED, f"cropped: {names[0]} is part of the other ({first:.0%} of its area)")
+        return _part_of(False, first, names)
     return None
 
 
@@ -277,7 +289,9 @@ def _changes(a: ImageFacts | None, b: ImageFacts | None, turn: int, mirrored: bo
         # A homography laying each image over all of the other says it is no crop, whatever the pixels.
         whole = shares is not None and part is None
         if not resized and not whole and _is_crop(larger, big, smaller, small):
-            found.append(Change(CROPPED, f"cropped: {small_name} is part of the other ({sizes})"))
+            share = small[0] * small[1] / (big[0] * big[1])
+            within = f"{small[0]}×{small[1]} in {big[0]}×{big[1]}"
+            found.append(_part_of(not a_smaller, share, names, within))
             return found + ([Change(MIRRORED, "mirrored")] if mirrored else [])
     if other_aspect and part is not None:
         return [*found, part, *([Change(MIRRORED, "mirrored")] if mirrored else [])]
