@@ -207,7 +207,7 @@ def test_a_query_table_says_why_a_low_scored_copy_is_listed(settings, capsys):
     assert "Edited copy" in row and row.endswith(" *")
     assert "* below the threshold, but one of the key's nearest and a copy by its keypoints" in out
     # It is listed, but it did not pass: the count says so.
-    assert "Passed: 0 of 2; 1 more below the threshold, copies by their keypoints (marked *)" in out
+    assert "Passed: 0 of 2; 1 copy below the threshold, found by its keypoints (marked *)" in out
 
 
 def _app_join(settings, a, bs, param):
@@ -252,6 +252,8 @@ def test_the_same_pair_gets_the_same_level_in_every_view(settings, capsys, thres
             rows[(f"inbox/{key}", f"archive/{b.removesuffix(' *')}")] = titles[title]
     assert rows == expected
     assert ("* below the threshold, but one of the new photo's nearest" in table) == (threshold is None)
+    counted = "(of them, 1 copy below the threshold, found by its keypoints, marked *)"
+    assert (counted in table) == (threshold is None)
     param = duplicates["threshold"] if threshold is None else threshold
     outcome = _app_join(settings, "inbox", ("archive",), str(param))
     app = {(f"inbox/{p.a}", f"{p.b_set}/{p.b}"): level.value

@@ -253,7 +253,9 @@ def write_table(
                   f"{plural(len(a), 'image')}\n")
     else:
         below = sum(len(rows) for rows in found.values())
-        marked = f" (of them, {plural(below, 'copy')} below the threshold, marked *)" if below else ""
+        its = "its" if below == 1 else "their"
+        marked = (f" (of them, {plural(below, 'copy')} below the threshold, found by {its} keypoints, "
+                  "marked *)" if below else "")
         out.write(f"{plural(pairs, 'pair')} for {plural(len(a), 'image')}{marked}\n")
     if found:
         out.write(BELOW_THRESHOLD_NOTE + "\n")

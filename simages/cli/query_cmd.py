@@ -193,7 +193,9 @@ def write_result(
         shown = "" if len(result.matches) == result.passed else f", showing the first {len(result.matches)}"
         # Copies found among the key's nearest by their keypoints are listed, but did not pass.
         below = len(listed_below(result, levels)) if levels else 0
-        found = f"; {below} more below the threshold, copies by their keypoints (marked *)" if below else ""
+        its = "its" if below == 1 else "their"
+        found = (f"; {plural(below, 'copy', 'copies')} below the threshold, found by {its} keypoints "
+                 "(marked *)" if below else "")
         out.write(f"Passed: {result.passed - below} of {result.total}{shown}{found}\n")
     if not result.matches:
         if intent is not None and intent.name == "duplicates" and spec.predicate == "range":
