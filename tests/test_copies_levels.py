@@ -99,3 +99,21 @@ def test_a_candidate_below_the_threshold_is_an_edited_copy_only_on_proof():
     assert level_of(0.1, verified=lambda: weak, promote=True) is Level.NEW  # too weak to prove a copy
     assert level_of(0.4, verified=lambda: weak, promote=True) is Level.EDITED  # a look-alike score agrees
     assert level_of(0.1, verified=lambda: Verification(Verdict.NOT_COPY), promote=True) is Level.NEW
+
+
+@pytest.mark.parametrize(("starred", "named"), [
+    ("a turned copy (changes: turned)", "turns"),
+    ("a half crop (changes: cropped)", "crops"),
+    ("a screenshot or a caption (changes: framed)", "frames"),
+    ("a collage (changes: framed)", "collages"),
+    ("a grey copy (changes: grayscale)", "grey"),
+    ("a 64-px thumbnail (changes: smaller)", "thumbnails"),
+])
+def test_the_star_s_reason_names_every_kind_of_copy_it_marks(starred, named):
+    """The '*' reason is true of every copy so marked: walk 5's starred copies were grey, a half crop, a
+    thumbnail, a collage and a screenshot, under a reason naming only "a turned, collaged or framed copy"."""
+    from simages.copies.levels import BELOW_THRESHOLD_NOTE, below_threshold_note
+
+    for note in (BELOW_THRESHOLD_NOTE, below_threshold_note("key")):
+        assert note.startswith("* scored below the threshold, but one of the "), note
+        assert f" {named}" in note.split("(", 1)[1], (starred, note)

@@ -19,6 +19,8 @@ from simages.settings import Settings
 from simages.store.fingerprint import Fingerprint
 from simages.store.npz_store import FeatureStore, save_store
 
+STAR_NOTE = "* scored below the threshold, but one of the new photo's nearest and a copy by its keypoints"
+
 DEMO = Path(__file__).resolve().parents[1] / "image_sets" / "demo"
 
 
@@ -70,7 +72,7 @@ def test_simages_duplicates_calls_the_other_photo_a_look_alike_and_never_groups_
     assert all(p["score"] < 0.9999 for p in data["pairs"])  # scores of edited copies, not of the same pixels
     assert levels == {("inbox/cameraman.jpg", "archive/astronaut.jpg"): "look-alike",
                       ("inbox/mirrored.jpg", "archive/astronaut.jpg"): "edited",
-                      # below the threshold, but one of the new photo's nearest and proved by keypoints
+                      # scored below the threshold, but one of the new photo's nearest and proved by keypoints
                       ("inbox/turned.jpg", "archive/rocket.jpg"): "edited"}
     assert data["groups"] == [["archive/astronaut.jpg", "inbox/mirrored.jpg"],
                               ["archive/rocket.jpg", "inbox/turned.jpg"]]
@@ -165,7 +167,7 @@ def test_the_duplicates_table_marks_a_copy_found_below_the_threshold(settings, c
     assert code == 0
     turned = next(line for line in out.splitlines() if "inbox/turned.jpg  archive/rocket.jpg" in line)
     assert "Edited copy" in turned and turned.endswith(" *")
-    assert "* below the threshold, but one of the new photo's nearest and a copy by its keypoints" in out
+    assert STAR_NOTE in out
 
 
 def test_a_duplicates_query_finds_a_copy_its_score_misses_among_the_keys_nearest(settings, capsys):
@@ -205,7 +207,7 @@ def test_a_query_table_says_why_a_low_scored_copy_is_listed(settings, capsys):
     assert code == 0
     row = next(line for line in out.splitlines() if "rocket.jpg" in line)
     assert "Edited copy" in row and row.endswith(" *")
-    assert "* below the threshold, but one of the key's nearest and a copy by its keypoints" in out
+    assert "* scored below the threshold, but one of the key's nearest and a copy by its keypoints" in out
     # It is listed, but it did not pass: the count says so.
     assert "Passed: 0 of 2; 1 copy below the threshold, found by its keypoints (marked *)" in out
 
@@ -251,7 +253,7 @@ def test_the_same_pair_gets_the_same_level_in_every_view(settings, capsys, thres
             _, title, b = (part.strip() for part in line.strip().split("  ", 2))
             rows[(f"inbox/{key}", f"archive/{b.removesuffix(' *')}")] = titles[title]
     assert rows == expected
-    assert ("* below the threshold, but one of the new photo's nearest" in table) == (threshold is None)
+    assert (STAR_NOTE in table) == (threshold is None)
     counted = "(of them, 1 copy below the threshold, found by its keypoints, marked *)"
     assert (counted in table) == (threshold is None)
     param = duplicates["threshold"] if threshold is None else threshold
@@ -292,4 +294,4 @@ def test_the_triage_table_marks_a_copy_below_its_collections_threshold(settings,
     assert code == 0
     turned = next(line for line in out.splitlines() if "inbox/turned.jpg  ==  archive/rocket.jpg" in line)
     assert turned.endswith(" *")
-    assert "* below the threshold, but one of the new photo's nearest and a copy by its keypoints" in out
+    assert STAR_NOTE in out

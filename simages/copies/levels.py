@@ -224,8 +224,11 @@ def is_duplicate(level: Level) -> bool:
 
 # Said wherever a copy is listed with a score below the duplicate threshold (a new photo's nearest,
 # proved a copy by its keypoints: simages.copies.verification): CLI tables and pages alike.
-BELOW_THRESHOLD_REASON = ("below the threshold, but one of the {key}'s nearest and a copy by its keypoints "
-                          "(a turned, collaged or framed copy scores low)")
+# The reason names every kind of strong edit that lands a copy below the threshold (walk 5: grey, half-crop,
+# thumbnail, collage and screenshot copies were starred under a reason naming turned, collaged or framed).
+BELOW_THRESHOLD_REASON = ("scored below the threshold, but one of the {key}'s nearest and a copy by its "
+                          "keypoints (strong edits such as turns, crops, frames, collages, grey and tiny "
+                          "thumbnails often score low)")
 BELOW_THRESHOLD_NOTE = "* " + BELOW_THRESHOLD_REASON.format(key="new photo")
 
 
