@@ -41,7 +41,11 @@ async def test_triage_page_shows_the_headline_buckets_and_badges(tmp_path: Path)
         assert len(user.find(marker="triage-tile").elements) == 2
         reasons = _texts(user, "keeper-reason")
         assert len(reasons) == 3
-        assert any("coll/p05.jpg — already in the collection" in r for r in reasons)
+        assert "Suggested keeper: coll/p05.jpg — in the collection" in reasons
+        # The rule is said once above the groups, not on each card (walk 5).
+        assert _texts(user, "keeper-rule") == [
+            "The collection's photo is always suggested as the keeper: a new copy replaces it only if you "
+            "choose it."]
 
 
 async def test_mark_apply_then_undo_restores_the_folders_byte_identical(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, pl
 from simages.settings import Settings
 from simages.store.atomic import write_atomically
 from simages.triage.decisions import Decisions
+from simages.triage.keeper import KEEP_EXISTING, KEEPER_RULE
 from simages.triage.plan import quarantine_source, read_plan
 from simages.triage.quarantine import Outcome, TriageError, apply_plan, plans, undo_last, undo_plan
 from simages.triage.stores import drop_moved, restore_moved
@@ -114,6 +115,8 @@ def write_answer(answer: TriageAnswer, fmt: str, out: TextIO, compare: bool = Fa
             out.write(f"  {', '.join(map(display_name, group))}\n")
     if answer.groups:
         out.write(f"\nCopy groups ({len(answer.groups)}), suggested keeper first:\n")
+        if any(group.reason == KEEP_EXISTING for group in answer.groups):
+            out.write(f"  {KEEPER_RULE}\n")  # said once, not on every group
         for group in answer.groups:
             others = [_with_level(answer, m) for m in group.members if m != group.keeper]
             out.write(f"  keep {display_name(group.keeper)} ({group.reason}); move {', '.join(others)}\n")

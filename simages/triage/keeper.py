@@ -25,8 +25,11 @@ from dataclasses import dataclass
 from simages.triage.exif import PhotoFacts
 
 _LOSSLESS = {"PNG", "TIFF", "BMP", "GIF"}
-# Short: it is printed once per group. Why an edit cannot win is in the module docstring and docs/triage.md.
-_KEEP_EXISTING = "already in the collection: a new copy never replaces it unless you choose it"
+# Short: it is printed once per group; the rule behind it once per view (KEEPER_RULE). Why an edit cannot
+# win is in the module docstring and docs/triage.md.
+KEEP_EXISTING = "in the collection"
+KEEPER_RULE = ("The collection's photo is always suggested as the keeper: a new copy replaces it only if you "
+               "choose it.")
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def suggest_keeper(candidates: Sequence[Candidate]) -> KeeperChoice:
     existing = [c for c in tied if c.existing]
     if existing and len(existing) < len(tied):
         if len(existing) == 1:
-            return KeeperChoice(existing[0].name, _KEEP_EXISTING)
+            return KeeperChoice(existing[0].name, KEEP_EXISTING)
         tied = existing
     for criterion in (_area, _compression, _metadata, _date):
         tied, reason = criterion(tied)

@@ -30,6 +30,7 @@ from simages.naming import display_name
 from simages.nearest.sets.cache import store_version
 from simages.operations.triage import CopyGroup, TriageAnswer, TriageRequest, plan_for, triage
 from simages.triage.decisions import Decisions
+from simages.triage.keeper import KEEP_EXISTING, KEEPER_RULE
 from simages.triage.quarantine import Outcome, TriageError, apply_plan, undo_last
 from simages.triage.stores import drop_moved, restore_moved
 from simages.wording import plural
@@ -192,6 +193,8 @@ def build_triage(ctx: GuiContext, params: dict[str, str]) -> None:
             ui.label(f"page {tab.page + 1} of {tab.pages()}")
             ui.button(">", on_click=lambda: go_page(1)).props("flat dense")
         with groups_box:
+            if any(group.reason == KEEP_EXISTING for group in tab.page_groups()):  # said once, not per card
+                ui.label(KEEPER_RULE).classes("text-body2 text-grey-8").mark("keeper-rule")
             for number, group in enumerate(tab.page_groups()):
                 draw_group(group, number, number == tab.focus)
             rows = [answer.row_of(member) for group in tab.page_groups() for member in group.members]
