@@ -168,6 +168,9 @@ def test_the_duplicates_table_marks_a_copy_found_below_the_threshold(settings, c
     turned = next(line for line in out.splitlines() if "inbox/turned.jpg  archive/rocket.jpg" in line)
     assert "Edited copy" in turned and turned.endswith(" *")
     assert STAR_NOTE in out
+    # The headline counts it as the join and the triage do (walk 5: only the join's did).
+    headline = next(line for line in out.splitlines() if " in " in line and "group" in line)
+    assert "; of them, 1 copy below the threshold, found by its keypoints, marked *)" in headline
 
 
 def test_a_duplicates_query_finds_a_copy_its_score_misses_among_the_keys_nearest(settings, capsys):
@@ -295,3 +298,5 @@ def test_the_triage_table_marks_a_copy_below_its_collections_threshold(settings,
     turned = next(line for line in out.splitlines() if "inbox/turned.jpg  ==  archive/rocket.jpg" in line)
     assert turned.endswith(" *")
     assert STAR_NOTE in out
+    headline = out.splitlines()[0]
+    assert "edited; of them, 1 below the threshold, found by its keypoints, marked *)" in headline

@@ -235,6 +235,13 @@ def write_report(report: DuplicateReport, indexes: list[SetIndex], fmt: str, out
     by_level = ", ".join(f"{count} different" if level is Level.NEW else plural(count, level.title.lower())
                          for level, count in counts.items() if count)
     grouped = plural(len(groups), "group of copies", "groups of copies")
+    starred = sum(below_threshold(pair.score, report.level(number), report.threshold,
+                                  higher_is_better(report.metric))
+                  for number, pair in enumerate(report.pairs))
+    if starred:  # the same count as the join's and the triage's: copies scoring below, found by keypoints
+        its = "its" if starred == 1 else "their"
+        by_level += (f"; of them, {plural(starred, 'copy')} below the threshold, found by {its} keypoints, "
+                     "marked *")
     out.write(f"{plural(len(report.pairs), 'pair')} ({by_level or 'none'}) in {grouped}\n")
     # Pairs a threshold chosen below the edited one keeps: said not to be duplicates.
     if counts[Level.LOOK_ALIKE]:

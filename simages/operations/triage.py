@@ -159,8 +159,14 @@ class TriageAnswer:
             text = ("The new photo is not in your collection" if total == 1 else
                     f"None of the {total} new photos is already in your collection")
         else:
+            copies = (Level.EXACT, Level.EDITED)
+            starred = sum(row.below_threshold for row in self.rows if row.level in copies)
+            marked = ""
+            if starred:  # the same count as the join's and duplicates': below the threshold, by keypoints
+                its = "its" if starred == 1 else "their"
+                marked = f"; of them, {starred} below the threshold, found by {its} keypoints, marked *"
             text = (f"{already} of {total} new {photos} {verb} already in your collection "
-                    f"({c['exact']} exact, {c['edited']} edited)")
+                    f"({c['exact']} exact, {c['edited']} edited{marked})")
         looks = c["look-alike"]
         if looks:
             text += f"; {looks} {'is a look-alike' if looks == 1 else 'are look-alikes'} (not copies)"
