@@ -48,6 +48,8 @@ async def test_join_lists_the_turned_copy_below_the_threshold_and_counts_the_che
         assert len(scores) == 1 and scores[0].endswith(" *")
         levels = [m for e in card.descendants() for m in e._markers if m.startswith("pair-level:")]
         assert levels == ["pair-level:edited"]
+        changed = [e.text for e in card.descendants() if "pair-changed" in e._markers]
+        assert changed and changed[0].startswith("changed: ")
         assert _texts(user, "below-note") == [BELOW_THRESHOLD_NOTE]
         (summary,) = _texts(user, "summary")
         assert "1 copy below it" in summary
@@ -59,7 +61,14 @@ async def test_join_lists_the_turned_copy_below_the_threshold_and_counts_the_che
         await user.should_see(marker="knn:turned.jpg", retries=100)
         (row,) = user.find(marker="knn:turned.jpg").elements
         assert [e.text for e in row.descendants() if "score" in e._markers] == [scores[0].split()[-2] + " *"]
+        # The same level and what changed as on its Pairs card; the count worded as the headline.
+        assert [m for e in row.descendants() for m in e._markers if m.startswith("pair-level:")] == levels
+        assert [e.text for e in row.descendants() if "pair-changed" in e._markers] == changed
         assert _texts(user, "below-note") == [BELOW_THRESHOLD_NOTE]
+        (count,) = _texts(user, "match-summary")
+        assert re.fullmatch(r"\d+ of the 3 images of inbox (has|have) a copy in archive "
+                            r"\(of them, 1 copy below the threshold, found by its keypoints, marked \*\)",
+                            count), count
 
 
 async def test_a_self_join_says_it_checks_its_threshold_only(settings):  # noqa: F811

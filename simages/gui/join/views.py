@@ -108,6 +108,29 @@ def draw_pairs(view: ViewContext, page: int) -> None:
         ui.label(below_threshold_note()).classes("text-caption text-grey-8").mark("below-note")
 
 
+def level_of_pair(view: ViewContext, position: int) -> Level | None:
+    """The level of the kept pair at `position` in a duplicates join (the join's own once its keypoints
+    are checked, its score's until then), None in a similar-images join."""
+    if view.levels is None:
+        return None
+    if view.known is not None:
+        return view.known[position]
+    pair = view.pairs.pairs[position]
+    files = pair_files(view.files, view.pairs.a_set, pair)
+    return pair_level(pair.score, view.spec.metric, view.levels, files)
+
+
+def changed_line(view: ViewContext, position: int, level: Level | None) -> None:
+    """Under a copy of a duplicates join: what changed between its two images ("changed: turned 90°
+    clockwise"), nothing when it cannot be told or the pair is no copy."""
+    if level is None or not is_duplicate(level) or view.changed is None:
+        return
+    pair = view.pairs.pairs[position]
+    said = view.changed(view.pairs.a_set, pair.a, pair.b_set, pair.b)
+    if said:
+        ui.label(f"changed: {said}").classes("text-caption text-grey-8").mark("pair-changed")
+
+
 def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, spec: QuerySpec) -> None:
     a_set = view.pairs.a_set
     with ui.element("div").classes("join-pair").mark(f"pair:{pair.a}|{pair.b_set}/{pair.b}"):
@@ -117,18 +140,11 @@ def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, sp
                              + (" *" if below else "")).classes("join-score").mark("pair-score")
             if below:
                 score.tooltip(below_threshold_note())
-            level = None
-            if view.levels is not None:
-                files = pair_files(view.files, a_set, pair)
-                level = (view.known[position] if view.known is not None
-                         else pair_level(pair.score, spec.metric, view.levels, files))
+            level = level_of_pair(view, position)
             if level is not None:
                 level_chip(level)
             ui.label(f"#{number}").classes("text-caption text-grey-6")
-        if level is not None and is_duplicate(level) and view.changed is not None:
-            said = view.changed(a_set, pair.a, pair.b_set, pair.b)
-            if said:
-                ui.label(f"changed: {said}").classes("text-caption text-grey-8").mark("pair-changed")
+        changed_line(view, position, level)
         images = ui.element("div").classes("join-pair-images").mark("pair-images")
         images.props["title"] = "Compare side by side"
         images.on("click", lambda _, p=position: view.on_compare(p))
@@ -150,10 +166,7 @@ def draw_knn(view: ViewContext, page: int) -> None:
     shown = keys[start : start + KEYS_PER_PAGE]
     with ui.column().classes("w-full gap-2").mark("knn-view"):
         if spec.predicate == "range":
-            ui.label(f"{len(keys):,} of the {plural(len(pairs.keys), 'image')} of {pairs.a_set} "
-                     f"{agree(len(keys), 'has', 'have')} a match"
-                     + ("" if pairs.complete else " among the pairs kept")).classes("text-body1").mark(
-                "match-summary")
+            ui.label(match_summary(view, keys)).classes("text-body1").mark("match-summary")
         for key in shown:
             positions = pairs.by_key.get(key, [])
             matches = [pairs.pairs[i] for i in positions[:STRIP_LIMIT]]
@@ -174,6 +187,11 @@ def draw_knn(view: ViewContext, page: int) -> None:
                                      format_score(spec.metric, pair.score) + (" *" if below else ""))
                         if below:
                             tile.tooltip(below_threshold_note())
+                        level = level_of_pair(view, position)
+                        if level is not None:
+                            with tile:
+                                level_chip(level).classes("self-start")
+                                changed_line(view, position, level)
                         tile.classes("cursor-pointer")
                         tile.on("click", lambda _, p=position: view.on_compare(p))
                     if len(positions) > STRIP_LIMIT:
@@ -181,6 +199,27 @@ def draw_knn(view: ViewContext, page: int) -> None:
                         ui.label(f"+ {more:,} more").classes("self-center text-grey-7")
         if any(pairs.is_below(p) for key in shown for p in pairs.by_key.get(key, [])[:STRIP_LIMIT]):
             ui.label(below_threshold_note()).classes("text-caption text-grey-8").mark("below-note")
+
+
+def match_summary(view: ViewContext, keys: Sequence[str]) -> str:
+    """The count over the matches per image of a range join: "9 of the 13 images of inbox have a match";
+    in a duplicates join worded as its headline, "have a copy in archive", the copies found below the
+    threshold counted apart ("(of them, 5 copies below the threshold, found by their keypoints, marked
+    *)")."""
+    pairs = view.pairs
+    kept = "" if pairs.complete else " among the pairs kept"
+    if view.levels is None:
+        return (f"{len(keys):,} of the {plural(len(pairs.keys), 'image')} of {pairs.a_set} "
+                f"{agree(len(keys), 'has', 'have')} a match{kept}")
+    searched = pairs.b_sets[0] if len(pairs.b_sets) == 1 else f"{len(pairs.b_sets)} other sets"
+    copied = [key for key in keys if any(is_duplicate(level) for level in
+                                         (level_of_pair(view, p) for p in pairs.by_key.get(key, []))
+                                         if level is not None)]
+    its = "its" if pairs.below == 1 else "their"
+    below = (f" (of them, {plural(pairs.below, 'copy', 'copies')} below the threshold, found by {its} "
+             "keypoints, marked *)") if pairs.below else ""
+    return (f"{len(copied):,} of the {plural(len(pairs.keys), 'image')} of {pairs.a_set} "
+            f"{agree(len(copied), 'has', 'have')} a copy in {searched}{kept}{below}")
 
 
 def group_summary(groups: list[list[str]]) -> str:
