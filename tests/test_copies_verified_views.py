@@ -248,7 +248,7 @@ def test_the_same_pair_gets_the_same_level_in_every_view(settings, capsys, thres
     titles = {"Exact copy": "exact", "Edited copy": "edited", "Look-alike": "look-alike", "Different": "new"}
     rows, key = {}, None
     for line in table.splitlines()[2:]:
-        if line.startswith("* ") or " pairs for " in line:
+        if line.startswith("* ") or " pairs for " in line or line.strip().startswith("changed: "):
             continue
         if not line.startswith(" "):
             key = line
@@ -267,6 +267,41 @@ def test_the_same_pair_gets_the_same_level_in_every_view(settings, capsys, thres
     assert sorted(outcome.groups) == sorted(duplicates["groups"])
     listed_below = [p.b for n, p in enumerate(outcome.pairs.pairs) if outcome.pairs.is_below(n)]
     assert listed_below == ([] if threshold else ["rocket.jpg"])
+
+
+def _changed_lines(table: str, pair_of) -> dict[tuple[str, str], str]:
+    """Each pair's "changed:" line in a table, by the pair `pair_of(line, previous lines)` names."""
+    said, lines = {}, table.splitlines()
+    for number, line in enumerate(lines):
+        if line.strip().startswith("changed: "):
+            said[pair_of(lines[number - 1], lines[:number])] = line.strip()
+    return said
+
+
+def test_a_duplicates_join_says_what_changed_and_its_csv_gives_the_level(settings, capsys):
+    """Walk 5: `simages join A B --intent duplicates` printed no "changed:" lines and its CSV had no level."""
+    root = ["--root", str(settings.root)]
+    assert main([*root, "duplicates", "inbox", "archive"]) == 0
+    duplicates = _changed_lines(capsys.readouterr().out,
+                                lambda line, _: tuple(line.removesuffix(" *").split()[-2:]))
+    assert duplicates[("inbox/turned.jpg", "archive/rocket.jpg")].startswith(
+        "changed: inbox/turned.jpg is archive/rocket.jpg turned 90°")
+    assert main([*root, "join", "inbox", "archive", "--intent", "duplicates"]) == 0
+
+    def join_pair(line, before):
+        key = next(row for row in reversed(before) if not row.startswith(" "))
+        return f"inbox/{key}", f"archive/{line.removesuffix(' *').split()[-1]}"
+
+    assert _changed_lines(capsys.readouterr().out, join_pair) == duplicates
+    joined = run_json(settings, capsys, "join", "inbox", "archive", "--intent", "duplicates")
+    # The CSV streams the passing pairs only.
+    levels = {(p["a"], p["b"]): p["level"] for p in joined["pairs"] if not p.get("below_threshold")}
+    assert main([*root, "join", "inbox", "archive", "--intent", "duplicates", "--format", "csv"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header == "a,b,score,level"
+    assert {tuple(row.split(",")[:2]): row.split(",")[3] for row in rows} == levels
+    assert main([*root, "join", "inbox", "archive", "--format", "csv"]) == 0  # similar images: no level
+    assert capsys.readouterr().out.splitlines()[0] == "a,b,score"
 
 
 def test_a_self_join_lists_its_threshold_only_and_the_table_says_so(settings, capsys):

@@ -8,7 +8,8 @@ Several sets B (e.g. a new folder against the whole collection) are each joined 
 merged per image of A, best first. Unless B is A, the names are written as set/image, so every row
 traces back to its file.
 Without --output the pairs are printed as a table grouped by A's image; with it they are streamed to a
-CSV file with columns a,b,score (`--output -` writes the CSV to standard output), so a join of large sets
+CSV file with columns a,b,score (and level for the duplicates intent; `--output -` writes the CSV to
+standard output), so a join of large sets
 never has to fit in memory (a range self-join holds the pairs whose second image is still to come).
 With a query-expansion descriptor (`qe`) every key of A is averaged with its
 nearest images of B first; --no-expansion scores from the keys themselves. --index pivots[:P] runs a
@@ -19,7 +20,8 @@ pivot-filtered nested-loop join (one pivot-table search in B per image of A; the
 Without --knn or --threshold the intent's default: kNN with k = 10 for similar images, the range at the
 duplicate threshold (as `simages duplicates`) for duplicates. Duplicates of A against other sets: the table
 and the JSON also list, marked *, each A image's nearest that miss the threshold but whose keypoints make
-them copies (turned, framed, collaged), as `simages duplicates A B` does (the CSV: the passing pairs only);
+them copies (turned, framed, collaged), as `simages duplicates A B` does (the CSV: the passing pairs only),
+and under each copy what changed ("changed: ...", as `simages duplicates` says);
 a self-join lists the pairs at its threshold only.
 Duplicates within one set of 50,000+ images with a fresh ANN index go through its kNN graph (each image's
 10 nearest, then the threshold: docs/ann.md), with a progress bar; --exact compares every pair instead.
@@ -55,6 +57,7 @@ from simages.wording import plural
 
 if TYPE_CHECKING:
     from simages.nearest.core.query_spec import QuerySpec
+    from simages.nearest.core.results import Pair
     from simages.nearest.core.set_index import SetIndex
     from simages.operations.join import Groups, JoinAnswer
 
@@ -113,7 +116,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 if args.explain and tally is not None:
                     out.write(f"Cost: {tally.cost.describe()}\n")
             elif fmt == "csv":
-                pairs = write_csv(a, bs, spec, out, groups)
+                files = image_files(settings.image_sets) if intent.collection_space else None
+                pairs = write_csv(a, bs, spec, out, groups, intent, files)
             else:
                 pairs = write_json(answer, out, image_files(settings.image_sets))
     except USER_ERRORS as error:
@@ -159,14 +163,20 @@ def progress_bar() -> Callable[[int, int], None]:
 
 
 def write_csv(
-    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, out: TextIO, groups: Groups | None = None
+    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, out: TextIO, groups: Groups | None = None,
+    intent: Intent | None = None, files: Callable[[str], Path] | None = None,
 ) -> int:
-    """Stream the join as CSV rows a,b,score (see `csv_rows`); returns the number of pairs written."""
-    from simages.operations.join_listing import csv_rows
+    """Stream the join as CSV rows a,b,score (see `csv_rows`), and level for the duplicates `intent`
+    (exact confirmed by the pair's `files`, as the table and the JSON give it); returns the number of
+    pairs written."""
+    from simages.operations.join_listing import as_set_list, csv_rows, pair_level_reader
 
+    level_of = None
+    if intent is not None and intent.collection_space:
+        level_of = pair_level_reader(a, as_set_list(b), spec, files)
     writer = csv.writer(out, lineterminator="\n")
     count = -1  # the header is not a pair
-    for rows in csv_rows(a, b, spec, groups):
+    for rows in csv_rows(a, b, spec, groups, level_of):
         writer.writerows(rows)
         count += len(rows)
     return count
@@ -186,6 +196,7 @@ def write_table(
         copies_below,
         iter_listed_pairs,
         lists_pairs_once,
+        pair_change_reader,
         pair_level_reader,
     )
 
@@ -208,24 +219,42 @@ def write_table(
         out.write(f"Intent: {intent.describe()}\n")
     qualified = len(bs) > 1
     copies = intent is not None and intent.collection_space
-    level_of = pair_level_reader(a, bs, spec, files) if copies else None
-    from simages.copies.levels import BELOW_THRESHOLD_NOTE
-    from simages.copies.verification import PROMOTED  # numpy and Pillow only
+    from simages.copies.levels import BELOW_THRESHOLD_NOTE, Level, is_duplicate
+    from simages.copies.verification import PROMOTED, LocalFeatureCache  # numpy and Pillow only
 
-    def level(x: str, y: str, score: float, rank: int = PROMOTED) -> str:
+    local = LocalFeatureCache()  # the keypoints read once for the levels, the copies below and the changes
+    level_of = pair_level_reader(a, bs, spec, files, local) if copies else None
+    change_of = pair_change_reader(files, local) if copies and files is not None else None
+
+    def named(x: str, y: str) -> tuple[str, str]:
+        if qualified:
+            return x, y
+        # Plain names: x of A, y of the one set B (A itself in a self-join).
+        return f"{a.set_name}/{x}", f"{bs[0].set_name}/{y}"
+
+    def level(x: str, y: str, score: float, rank: int = PROMOTED) -> Level | None:
         if level_of is None:
-            return ""
-        if not qualified:  # plain names: x of A, y of the one set B
-            x, y = f"{a.set_name}/{x}", f"{bs[0].set_name}/{y}"
+            return None
         # An A image's nearest few are verified below the threshold too (not in a self-join).
-        return f"{level_of(x, y, score, nearest=not once and rank < PROMOTED).pair_title:<11}  "
+        return level_of(*named(x, y), score, nearest=not once and rank < PROMOTED)
+
+    def title(found: Level | None) -> str:
+        return "" if found is None else f"{found.pair_title:<11}  "
+
+    def changed(x: str, y: str, found: Level | None, names: tuple[str, str] | None = None) -> None:
+        """Under a copy, what changed between its images, as `simages duplicates` writes it."""
+        if change_of is None or found is None or not is_duplicate(found):
+            return
+        said = change_of(*(names or named(x, y)))
+        if said:
+            out.write(f"    {'':>10}  {'':<11}  changed: {said}\n")
 
     # New photos against other sets: the copies their scores miss, found among each one's nearest.
-    found: dict[str, list[tuple[str, float, str]]] = {}
+    found: dict[str, list[tuple[str, float, Level, Pair]]] = {}
     if copies and intent is not None and not self_join:
-        for pair, kind in copies_below(a, bs, spec, intent.name, files):
+        for pair, kind in copies_below(a, bs, spec, intent.name, files, local=local):
             shown = pair.b if qualified else pair.b.split("/", 1)[1]
-            found.setdefault(pair.a.split("/", 1)[1], []).append((shown, pair.score, kind.pair_title))
+            found.setdefault(pair.a.split("/", 1)[1], []).append((shown, pair.score, kind, pair))
     elif copies and self_join and spec.predicate == "range":
         out.write("Only pairs at the threshold are checked here: to find copies that score lower (turned, "
                   "framed, collaged), join new photos against the collection or run `simages triage`.\n")
@@ -235,16 +264,21 @@ def write_table(
     for a_image, listed in iter_listed_pairs(a, bs, spec, groups, qualify=qualified):
         if once:
             for x, y, score in listed:
-                out.write(f"    {format_score(score, spec.metric):>10}  {level(x, y, score)}{x}  {y}\n")
+                found_level = level(x, y, score)
+                out.write(f"    {format_score(score, spec.metric):>10}  {title(found_level)}{x}  {y}\n")
+                changed(x, y, found_level)
         else:
             out.write(f"{a_image}\n")
             below = found.get(a_image, [])
             if not listed and not below:
                 out.write("    (no match)\n")
             for rank, (x, y, score) in enumerate(listed):
-                out.write(f"    {format_score(score, spec.metric):>10}  {level(x, y, score, rank)}{y}\n")
-            for y, score, title in below:
-                out.write(f"    {format_score(score, spec.metric):>10}  {title:<11}  {y} *\n")
+                found_level = level(x, y, score, rank)
+                out.write(f"    {format_score(score, spec.metric):>10}  {title(found_level)}{y}\n")
+                changed(x, y, found_level)
+            for y, score, kind, pair in below:
+                out.write(f"    {format_score(score, spec.metric):>10}  {title(kind)}{y} *\n")
+                changed(pair.a, pair.b, kind, (pair.a, pair.b))
             pairs += len(below)
         pairs += len(listed)
     if once:

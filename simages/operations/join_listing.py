@@ -73,16 +73,31 @@ def iter_listed_pairs(
 
 
 def csv_rows(
-    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, groups: Groups | None = None
+    a: SetIndex, b: SetIndex | Sequence[SetIndex], spec: QuerySpec, groups: Groups | None = None,
+    level_of: Callable[..., Level] | None = None,
 ) -> Iterator[list[list[str]]]:
     """The join as CSV rows: first the header, then each image of A's rows [a, b, score]. The one source
     of the CLI's CSV and the app's /join.csv, so both are the same file. `b`: one set or several (their
     rows merged per image of A); names are `set/image` unless B is A; a range self-join lists each pair
     of images once (`iter_listed_pairs`). `groups`: the join against one B already under way (e.g.
-    through a pivot table), else brute force."""
-    yield [["a", "b", "score"]]
-    for _, pairs in iter_listed_pairs(a, b, spec, groups):
-        yield [csv_row(x, y, score, spec) for x, y, score in pairs]
+    through a pivot table), else brute force. `level_of` (`pair_level_reader`, for the duplicates
+    intent): a fourth column "level" (exact, edited, look-alike, new: the JSON's words), each A image's
+    PROMOTED best verified by their keypoints as the table and the JSON verify them."""
+    from simages.copies.verification import PROMOTED  # numpy and Pillow only
+
+    bs = as_set_list(b)
+    once = lists_pairs_once(a, bs, spec)
+    yield [["a", "b", "score", *(["level"] if level_of is not None else [])]]
+    for _, pairs in iter_listed_pairs(a, bs, spec, groups):
+        if level_of is None:
+            yield [csv_row(x, y, score, spec) for x, y, score in pairs]
+            continue
+        rows = []
+        for rank, (x, y, score) in enumerate(pairs):
+            names = (x, y) if not once else (node(a.set_name, x), node(a.set_name, y))
+            level = level_of(*names, score, nearest=not once and rank < PROMOTED)
+            rows.append([*csv_row(x, y, score, spec), level.value])
+        yield rows
 
 
 def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[str]:
@@ -91,23 +106,44 @@ def csv_row(a_image: str, b_image: str, score: float, spec: QuerySpec) -> list[s
 
 
 def pair_level_reader(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec,
-                      files: Callable[[str], Path] | None) -> Callable[..., Level]:
+                      files: Callable[[str], Path] | None, local: LocalFeatureCache | None = None
+                      ) -> Callable[..., Level]:
     """The duplicate level of a pair of the join (qualified names `set/image`, its score), as `simages
     duplicates` gives it (nearest.duplicates.exact.pair_levels: exact only for the same pixels, edited
     only when not shown to be two photos, when the pair's `files` are known). `nearest`: the pair is one
     of its A image's PROMOTED best in a join of A against other sets, verified even below the
-    threshold, as `simages duplicates A B` and triage verify a new photo's nearest."""
+    threshold, as `simages duplicates A B` and triage verify a new photo's nearest. `local`: the
+    keypoints already read (shared with `pair_change_reader`, so a copy's turn is the one its level
+    found)."""
     from simages.copies.verification import LocalFeatureCache
     from simages.nearest.duplicates.exact import pair_levels
 
     indexes = [a, *bs]
-    local = LocalFeatureCache()  # an image in several pairs is read once
+    local = local if local is not None else LocalFeatureCache()  # an image in several pairs is read once
 
     def level(x: str, y: str, score: float, nearest: bool = False) -> Level:
         promoted = {(x, y)} if nearest else None
         return pair_levels([Pair(x, y, score)], indexes, spec.metric, files, local, promoted)[0]
 
     return level
+
+
+def pair_change_reader(files: Callable[[str], Path], local: LocalFeatureCache | None = None
+                       ) -> Callable[[str, str], str]:
+    """What changed between the two images of a copy pair (qualified names `set/image`), in words, as
+    `simages duplicates` lists it under the pair (simages.copies.changes; "" when nothing can be told):
+    from their files, the turn and mirror from the keypoints `local` checked for the pair's level."""
+    from simages.copies.changes import FactsCache, changes_between, describe
+
+    cache = FactsCache()  # an image in several pairs is read once
+
+    def changed(x: str, y: str) -> str:
+        first, second = files(x), files(y)
+        known = local.known(first, second) if local is not None else None
+        return describe(changes_between(cache.facts(first), cache.facts(second), verification=known,
+                                        cache=cache, names=(x, y)))
+
+    return changed
 
 
 def finds_copies_below(a: SetIndex, bs: Sequence[SetIndex], spec: QuerySpec, intent: str) -> bool:
