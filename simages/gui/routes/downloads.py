@@ -33,7 +33,7 @@ from simages.nearest.duplicates.exact import DuplicateReport, pair_levels
 from simages.nearest.joins.pairs import node
 from simages.operations import schema
 from simages.operations.join import JoinRequest, open_sets
-from simages.operations.join_listing import csv_rows
+from simages.operations.join_listing import csv_rows, pair_level_reader
 from simages.store.npz_store import StoreError
 
 # A JSON answer lists every pair; beyond the pairs the app keeps, the CSV is the way.
@@ -58,9 +58,12 @@ def _lines(rows: Iterator[list[list[str]]]) -> Iterator[bytes]:
 def join_csv_rows(ctx: GuiContext, request: JoinRequest) -> Iterator[list[list[str]]]:
     """The CSV rows of a join, its sets loaded (as its intent reads them) and checked first, so a problem
     is an HTTP error, not a broken download. NotIndexed, StoreError, or ValueError for sets of different
-    descriptors."""
+    descriptors. A duplicates join's rows end with each pair's level, as `simages join` writes them."""
     a, bs = open_sets(request, ctx.settings, ctx.descriptors, apply_chosen=False)
-    return csv_rows(a, bs, request.spec)
+    level_of = None
+    if request.intent == DUPLICATES.name:
+        level_of = pair_level_reader(a, bs, request.spec, image_files(ctx.settings.image_sets))
+    return csv_rows(a, bs, request.spec, level_of=level_of)
 
 
 def download_name(request: JoinRequest, suffix: str) -> str:
