@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import threading
 
+import pytest
+
 from tests.gui_fixtures import FakeManager, gui_app
 from tests.test_copies_verified_views import settings  # noqa: F401  (the fixture: real photos, planted vectors)
 
@@ -72,13 +74,33 @@ async def test_join_lists_the_turned_copy_below_the_threshold_and_counts_the_che
 
 
 async def test_a_self_join_says_it_checks_its_threshold_only(settings):  # noqa: F811
+    from simages.gui.join.chart import BELOW_CHART_NOTE
+
     async with gui_app(settings, _manager(settings)) as (_, user):
         await user.open("/join?a=inbox&b=inbox&intent=duplicates")
         await user.should_see(marker="self-join-scope", retries=50)
         await user.should_see(marker="triage-link")
+        await user.should_not_see(marker="chart-note")  # it looks at its threshold only
         await user.open("/join?a=inbox&b=archive&intent=duplicates")
         await user.should_see(marker="summary", retries=50)
         await user.should_not_see(marker="self-join-scope")
+        # Under the chart: its lines are score thresholds, and copies below them are found by keypoints.
+        await user.should_see(marker="chart-note", retries=50)
+        assert _texts(user, "chart-note") == [BELOW_CHART_NOTE]
+
+
+def test_the_duplicates_chart_names_its_lines_as_score_thresholds_not_levels():
+    """Walk 5: "edited copy ≥ 0.5" beside pairs listed as edited copies at 0.003."""
+    from simages.copies.levels import LevelThresholds
+    from simages.gui.join.chart import score_marks
+
+    thresholds = LevelThresholds(exact=0.9999, edited=0.5, look_alike=0.3)
+    labels = [label for _, label, _ in score_marks("cosine", thresholds)]
+    assert labels == ["similarity ≥ 0.9999: exact copies score here (same pixels)",
+                      "similarity ≥ 0.5: passes the default duplicate threshold",
+                      "similarity ≥ 0.3: look-alikes score here"]
+    (value, label, _), *_ = score_marks("euclidean", thresholds)[1:]
+    assert label.startswith("distance ≤ ") and value == pytest.approx(1.0)  # sqrt(2 - 2 * 0.5)
 
 
 async def test_similar_marks_a_copy_listed_below_the_threshold_and_says_why(settings):  # noqa: F811

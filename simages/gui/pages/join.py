@@ -19,6 +19,7 @@ from nicegui import background_tasks, ui
 
 from simages.copies.pixels import image_files
 from simages.gui.context import GuiContext
+from simages.gui.join.chart import BELOW_CHART_NOTE, score_marks
 from simages.gui.join.compare import open_compare
 from simages.gui.join.setup import JoinProblem, ResolvedJoin, resolve, suggested_threshold
 from simages.gui.join.views import (
@@ -61,7 +62,6 @@ from simages.gui.widgets.calibration_note import calibration_note
 from simages.gui.widgets.controls import QueryControls, format_score
 from simages.gui.widgets.head_picker import head_picker
 from simages.gui.widgets.histogram import (
-    level_marks,
     marker_for,
     score_histogram,
     set_range_threshold,
@@ -265,7 +265,7 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
         if spec.predicate == "knn" and marker is not None:
             label = f"weakest match: {format_score(spec.metric, marker)}"
         thresholds = join_levels(ctx, resolved.request)
-        marks = level_marks(spec.metric, thresholds) if thresholds is not None else []
+        marks = score_marks(spec.metric, thresholds) if thresholds is not None else []
         calibration_area.clear()
         if thresholds is not None:
             with calibration_area:
@@ -274,6 +274,10 @@ def build_join(ctx: GuiContext, params: dict[str, str]) -> None:
             if outcome.distribution.count:
                 chart = score_histogram(outcome.distribution, marker, label, marks).mark("histogram")
                 threshold_control(chart, spec.metric, threshold_picked)
+                if thresholds is not None and spec.predicate == "range" and not outcome.pairs.self_join:
+                    # Only a range join against other sets looks below its threshold (a self-join's
+                    # scope note says so).
+                    ui.label(BELOW_CHART_NOTE).classes("text-caption text-grey-8").mark("chart-note")
             else:
                 ui.label("No pairs to score.").classes("text-grey-7")
         view_bar.set_visibility(True)
