@@ -55,8 +55,8 @@ def test_the_estimate_and_the_level_marks_on_the_join_page(collection_server):
             assert "searched among all 34 indexed photos" in sentence
             labels = page.wait_for_function(LEVEL_LABELS, timeout=20_000).json_value()
             # Score thresholds, not levels: levels come from the keypoints too (walk 5).
-            assert [label.split(" ")[0] for label in labels] == ["similarity"] * 3
-            assert labels[1].endswith(": passes the default duplicate threshold")
-            assert page.get_by_text("copies scoring below the threshold can still be found").count() == 1
+            assert [label.split(" ")[0] for label in labels] == ["score"] * 3
+            assert labels[1].endswith(" passes")
+            assert page.get_by_text("The dashed lines are scores, not levels").count() == 1
         finally:
             browser.close()

@@ -96,9 +96,7 @@ def test_the_duplicates_chart_names_its_lines_as_score_thresholds_not_levels():
 
     thresholds = LevelThresholds(exact=0.9999, edited=0.5, look_alike=0.3)
     labels = [label for _, label, _ in score_marks("cosine", thresholds)]
-    assert labels == ["similarity ≥ 0.9999: exact copies score here (same pixels)",
-                      "similarity ≥ 0.5: passes the default duplicate threshold",
-                      "similarity ≥ 0.3: look-alikes score here"]
+    assert labels == ["score ≥ 0.9999: same pixels", "score ≥ 0.5 passes", "score ≥ 0.3: look-alikes"]
     (value, label, _), *_ = score_marks("euclidean", thresholds)[1:]
     assert label.startswith("distance ≤ ") and value == pytest.approx(1.0)  # sqrt(2 - 2 * 0.5)
 

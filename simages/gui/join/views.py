@@ -120,15 +120,18 @@ def level_of_pair(view: ViewContext, position: int) -> Level | None:
     return pair_level(pair.score, view.spec.metric, view.levels, files)
 
 
-def changed_line(view: ViewContext, position: int, level: Level | None) -> None:
+def changed_line(view: ViewContext, position: int, level: Level | None, *, narrow: bool = False) -> None:
     """Under a copy of a duplicates join: what changed between its two images ("changed: turned 90°
-    clockwise"), nothing when it cannot be told or the pair is no copy."""
+    clockwise"), nothing when it cannot be told or the pair is no copy. `narrow` (a thumbnail tile): two
+    lines at most, the whole of it as a tooltip, so a row's tiles keep one height."""
     if level is None or not is_duplicate(level) or view.changed is None:
         return
     pair = view.pairs.pairs[position]
     said = view.changed(view.pairs.a_set, pair.a, pair.b_set, pair.b)
     if said:
-        ui.label(f"changed: {said}").classes("text-caption text-grey-8").mark("pair-changed")
+        line = ui.label(f"changed: {said}").classes("text-caption text-grey-8").mark("pair-changed")
+        if narrow:
+            line.classes("ellipsis-2-lines").tooltip(f"changed: {said}")
 
 
 def _pair_card(view: ViewContext, pair: JoinPair, position: int, number: int, spec: QuerySpec) -> None:
@@ -191,7 +194,7 @@ def draw_knn(view: ViewContext, page: int) -> None:
                         if level is not None:
                             with tile:
                                 level_chip(level).classes("self-start")
-                                changed_line(view, position, level)
+                                changed_line(view, position, level, narrow=True)
                         tile.classes("cursor-pointer")
                         tile.on("click", lambda _, p=position: view.on_compare(p))
                     if len(positions) > STRIP_LIMIT:
