@@ -8,7 +8,6 @@ their keypoints can prove the copy."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -16,21 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from simages.cli import main
 from simages.copies.space import CollectionSpace, save_space, space_path, whitening_fingerprint
 from simages.extraction.postprocess import Whitening
 from simages.settings import Settings
-from simages.store.fingerprint import Fingerprint
-from simages.store.npz_store import FeatureStore, save_store
+from tests.planted import run_json, write_store
 
 DEMO = Path(__file__).resolve().parents[1] / "image_sets" / "demo"
 D, SHARED = 64, 10  # the original lives in the first SHARED dimensions, every other photo in the rest
-
-
-def write_store(settings: Settings, name: str, names: list[str], vectors: np.ndarray) -> None:
-    meta = {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca128+qe10"}
-    save_store(settings.store_path(name), FeatureStore(list(names), [Fingerprint(1, 1)] * len(names),
-                                                       np.asarray(vectors, np.float32), meta))
 
 
 def rooted(rows: np.ndarray) -> np.ndarray:
@@ -77,13 +68,6 @@ def settings(tmp_path):
     learned = whitening.apply(rooted(vectors)) @ whitening.apply(rooted(turned[None, :]))[0]
     assert int((learned > learned[-1]).sum()) >= 3 and learned.max() < 0.5  # not among its 3 nearest
     return settings
-
-
-def run_json(settings, capsys, *argv):
-    code = main(["--root", str(settings.root), *argv, "--format", "json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return json.loads(captured.out)
 
 
 def test_triage_finds_the_turned_copy_its_space_ranks_last(settings, capsys):

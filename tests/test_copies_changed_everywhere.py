@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import shutil
 from pathlib import Path
 
@@ -20,18 +19,11 @@ from PIL import Image, ImageOps
 
 from simages.cli import main
 from simages.settings import Settings
-from simages.store.fingerprint import Fingerprint
-from simages.store.npz_store import FeatureStore, save_store
+from tests.planted import run_json, write_store
 
 DEMO = Path(__file__).resolve().parents[1] / "image_sets" / "demo"
 TURNED, MIRRORED = "turned 90° counter-clockwise", "mirrored"
 SAID = f"inbox/turned.jpg is archive/rocket.jpg {TURNED}"  # the copy's edit, from the copy's side
-
-
-def write_store(settings: Settings, name: str, names: list[str], vectors: np.ndarray) -> None:
-    meta = {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca128+qe10"}
-    save_store(settings.store_path(name), FeatureStore(list(names), [Fingerprint(1, 1)] * len(names),
-                                                       np.asarray(vectors, np.float32), meta))
 
 
 @pytest.fixture
@@ -57,13 +49,6 @@ def settings(tmp_path):
                 np.vstack([other / np.linalg.norm(other), near / np.linalg.norm(near),
                            base[2]]))  # the turned copy scores low
     return settings
-
-
-def run_json(settings, capsys, *argv):
-    code = main(["--root", str(settings.root), *argv, "--format", "json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return json.loads(captured.out)
 
 
 def said(changed: str) -> tuple[bool, bool]:

@@ -6,7 +6,6 @@ photos the repository ships, so only their keypoints can tell."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -16,18 +15,11 @@ from PIL import Image, ImageOps
 
 from simages.cli import main
 from simages.settings import Settings
-from simages.store.fingerprint import Fingerprint
-from simages.store.npz_store import FeatureStore, save_store
+from tests.planted import run_json, write_store
 
 STAR_NOTE = "* scored below the threshold, but one of the new photo's nearest and a copy by its keypoints"
 
 DEMO = Path(__file__).resolve().parents[1] / "image_sets" / "demo"
-
-
-def write_store(settings: Settings, name: str, names: list[str], vectors: np.ndarray) -> None:
-    meta = {"descriptor": "gap+l2", "descriptor_spec": "gap+l2+pca128+qe10"}
-    save_store(settings.store_path(name), FeatureStore(list(names), [Fingerprint(1, 1)] * len(names),
-                                                       np.asarray(vectors, np.float32), meta))
 
 
 @pytest.fixture
@@ -57,13 +49,6 @@ def settings(tmp_path):
     both = np.vstack([near(base[0]), near(base[0]), far / np.linalg.norm(far)])
     write_store(settings, "inbox", ["cameraman.jpg", "mirrored.jpg", "turned.jpg"], both)
     return settings
-
-
-def run_json(settings, capsys, *argv):
-    code = main(["--root", str(settings.root), *argv, "--format", "json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return json.loads(captured.out)
 
 
 def test_simages_duplicates_calls_the_other_photo_a_look_alike_and_never_groups_it(settings, capsys):
