@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from simages.copies.calibration import Calibration, lock_path, save_calibration
-from simages.copies.levels import DEFAULT_THRESHOLDS, Level
+from simages.copies.levels import DEFAULT_THRESHOLDS
 from simages.store.lock import exclusive_lock
 from tests.gui_fixtures import demo_root, gui_app, make_images, only, vectors_for, write_store
 
@@ -67,14 +67,18 @@ async def test_the_join_page_says_the_estimate_follows_it_and_marks_the_levels(t
         lines = level_lines(only(user, "histogram"))
         assert [x for x, _ in lines] == [DEFAULT_THRESHOLDS.exact, DEFAULT_THRESHOLDS.edited,
                                          DEFAULT_THRESHOLDS.look_alike]
-        assert [label.split(" ≥")[0] for _, label in lines] == [
-            Level.EXACT.title.lower(), Level.EDITED.title.lower(), Level.LOOK_ALIKE.title.lower()]
+        # Named as score thresholds, not as levels (a level comes from the keypoints too).
+        assert [label for _, label in lines] == [
+            f"score ≥ {DEFAULT_THRESHOLDS.exact:g}: same pixels",
+            f"score ≥ {DEFAULT_THRESHOLDS.edited:g} passes",
+            f"score ≥ {DEFAULT_THRESHOLDS.look_alike:g}: look-alikes"]
         # Euclidean: the same levels as distances between unit vectors.
         await user.open("/join?a=mine&b=animals&intent=duplicates&metric=euclidean")
         await user.should_see(marker="histogram", retries=50)
         xs = [x for x, _ in level_lines(only(user, "histogram"))]
         assert np.allclose(xs, np.sqrt(2 - 2 * np.array([0.9999, 0.5, 0.3])))
-        assert "look-alike ≤" in level_lines(only(user, "histogram"))[2][1]
+        assert level_lines(only(user, "histogram"))[2][1].endswith(": look-alikes")
+        assert level_lines(only(user, "histogram"))[2][1].startswith("distance ≤ ")
         # Similar images: no levels, no estimate.
         await user.open("/join?a=mine&b=animals&intent=similar")
         await user.should_see(marker="histogram", retries=50)

@@ -74,7 +74,7 @@ async def test_join_lists_the_turned_copy_below_the_threshold_and_counts_the_che
 
 
 async def test_a_self_join_says_it_checks_its_threshold_only(settings):  # noqa: F811
-    from simages.gui.join.chart import BELOW_CHART_NOTE
+    from simages.gui.widgets.histogram import BELOW_CHART_NOTE
 
     async with gui_app(settings, _manager(settings)) as (_, user):
         await user.open("/join?a=inbox&b=inbox&intent=duplicates")
@@ -92,7 +92,7 @@ async def test_a_self_join_says_it_checks_its_threshold_only(settings):  # noqa:
 def test_the_duplicates_chart_names_its_lines_as_score_thresholds_not_levels():
     """Walk 5: "edited copy ≥ 0.5" beside pairs listed as edited copies at 0.003."""
     from simages.copies.levels import LevelThresholds
-    from simages.gui.join.chart import score_marks
+    from simages.gui.widgets.histogram import score_marks
 
     thresholds = LevelThresholds(exact=0.9999, edited=0.5, look_alike=0.3)
     labels = [label for _, label, _ in score_marks("cosine", thresholds)]
@@ -103,6 +103,7 @@ def test_the_duplicates_chart_names_its_lines_as_score_thresholds_not_levels():
 
 async def test_similar_marks_a_copy_listed_below_the_threshold_and_says_why(settings):  # noqa: F811
     from simages.copies.levels import below_threshold_note
+    from simages.gui.widgets.histogram import BELOW_CHART_NOTE
 
     async with gui_app(settings, _manager(settings)) as (_, user):
         await user.open("/similar?key_set=inbox&image=turned.jpg&set=archive&intent=duplicates")
@@ -111,6 +112,8 @@ async def test_similar_marks_a_copy_listed_below_the_threshold_and_says_why(sett
         scores = [e.text for e in tile.descendants() if "score" in e._markers]
         assert len(scores) == 1 and scores[0].endswith(" *")
         assert _texts(user, "below-note") == [below_threshold_note("key")]
+        # The chart's lines are score thresholds there too (the copy at 0.005 is listed as edited).
+        assert _texts(user, "chart-note") == [BELOW_CHART_NOTE]
         (summary,) = _texts(user, "summary")  # listed, but it did not pass the threshold
         assert summary.startswith("0 of 2 images in archive have similarity ≥ ")
         assert summary.endswith("; and 1 copy below it, found among the key's nearest by their keypoints "

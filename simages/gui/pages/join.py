@@ -19,7 +19,6 @@ from nicegui import background_tasks, ui
 
 from simages.copies.pixels import image_files
 from simages.gui.context import GuiContext
-from simages.gui.join.chart import BELOW_CHART_NOTE, score_marks
 from simages.gui.join.compare import open_compare
 from simages.gui.join.setup import JoinProblem, ResolvedJoin, resolve, suggested_threshold
 from simages.gui.join.views import (
@@ -62,8 +61,10 @@ from simages.gui.widgets.calibration_note import calibration_note
 from simages.gui.widgets.controls import QueryControls, format_score
 from simages.gui.widgets.head_picker import head_picker
 from simages.gui.widgets.histogram import (
+    BELOW_CHART_NOTE,
     marker_for,
     score_histogram,
+    score_marks,
     set_range_threshold,
     threshold_control,
 )

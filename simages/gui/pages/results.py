@@ -41,10 +41,11 @@ from simages.gui.widgets.calibration_note import calibration_note
 from simages.gui.widgets.controls import QueryControls, score_label
 from simages.gui.widgets.head_picker import head_picker
 from simages.gui.widgets.histogram import (
-    level_marks,
+    BELOW_CHART_NOTE,
     marker_for,
     picks_threshold,
     score_histogram,
+    score_marks,
     threshold_control,
 )
 from simages.gui.widgets.image_info import ImageInfo
@@ -202,12 +203,14 @@ def build_results(ctx: GuiContext, params: dict[str, str]) -> None:
         marker, label = marker_for(current.metric, spec.predicate, spec.param, answered.kth)
         controls.remember_kth(current.metric, spec.expand, answered.kth)
         levels = answered.histogram_levels
-        marks = level_marks(current.metric, levels) if levels is not None else []
+        marks = score_marks(current.metric, levels) if levels is not None else []
         with chart_area:
             ui.label("Scores of the key against the whole set").classes("text-caption text-grey-8")
             if answered.distribution.count:
                 chart = score_histogram(answered.distribution, marker, label, marks).mark("histogram")
                 threshold_control(chart, current.metric, picks_threshold(controls, rerun))
+                if marks:  # a duplicates answer lists copies its keypoints found below the threshold too
+                    ui.label(BELOW_CHART_NOTE).classes("text-caption text-grey-8").mark("chart-note")
             else:
                 ui.label("No other images to compare with.").classes("text-grey-7")
         mount_teaching_panel(ctx, tab.teaching, results_area, answered.index, answered.vector, spec,

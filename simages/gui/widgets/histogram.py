@@ -40,6 +40,29 @@ def level_marks(metric: str, thresholds: LevelThresholds) -> list[tuple[float, s
     return marks
 
 
+# What a score at each line means, short enough to be read along the line (the levels are the pairs' chips).
+_AT_LINE = {
+    Level.EXACT: ": same pixels",
+    Level.EDITED: " passes",
+    Level.LOOK_ALIKE: ": look-alikes",
+}
+
+# Said under a duplicates chart where copies below the threshold can be listed.
+BELOW_CHART_NOTE = ("The dashed lines are scores, not levels: a pair's level comes from its keypoints too, "
+                    "so copies scoring below the threshold can still be found (marked *).")
+
+
+def score_marks(metric: str, thresholds: LevelThresholds) -> list[tuple[float, str, str]]:
+    """(score on the chart's axis, label, colour) of the lines `level_marks` draws, each labelled as a
+    score threshold: "score ≥ 0.9999: same pixels", "score ≥ 0.5 passes" (the default duplicate
+    threshold), "score ≥ 0.3: look-alikes"; distances: "distance ≤ 1 passes"."""
+    levels = [level for level in (Level.EXACT, Level.EDITED, Level.LOOK_ALIKE)
+              if thresholds.of(level) is not None]
+    word, op = ("score", "≥") if higher_is_better(metric) else ("distance", "≤")
+    return [(value, f"{word} {op} {format_threshold(value)}{_AT_LINE[level]}", colour)
+            for level, (value, _, colour) in zip(levels, level_marks(metric, thresholds), strict=True)]
+
+
 def histogram_options(dist: ScoreDistribution, marker: float | None, marker_label: str,
                       levels: Sequence[tuple[float, str, str]] = ()) -> dict[str, Any]:
     """ECharts options: bars over score bins, a vertical line at `marker` (threshold or k-th score) and,
