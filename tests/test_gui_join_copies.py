@@ -38,7 +38,8 @@ async def test_join_lists_the_turned_copy_below_the_threshold_and_counts_the_che
     async with gui_app(settings, _manager(settings)) as (_, user):
         await user.open("/join?a=inbox&b=archive&intent=duplicates")
         await user.should_see(marker="pairs-view", retries=50)
-        await user.should_see(marker="checking", retries=50)
+        # Counted once the candidates below the threshold are known (before that: "Checking keypoints…").
+        await user.should_see("Checking keypoints: 0 of", retries=50)
         (said,) = _texts(user, "checking")
         assert re.fullmatch(r"Checking keypoints: 0 of \d+ pairs… \(the levels, the groups and any copy "
                             r"scoring below the threshold follow\)", said)

@@ -77,6 +77,27 @@ async def test_mark_apply_then_undo_restores_the_folders_byte_identical(tmp_path
     assert snapshot(settings.image_sets) == before
 
 
+async def test_the_apply_question_survives_a_redraw_of_the_groups(tmp_path: Path) -> None:
+    """CI: the groups were redrawn (what changed in each copy had just been read) while Apply asked its
+    question; the question vanished with them and nothing could be confirmed."""
+    from nicegui import ui
+
+    settings, manager = _root(tmp_path)
+    async with gui_app(settings, manager) as (_, user):
+        await user.open("/triage?new=new")
+        await user.should_see(marker="triage-group", retries=50)
+        user.find(marker="mark-page").click()
+        await user.should_see("marked: 3", retries=20)
+        user.find(marker="triage-apply").click()
+        await user.should_see(marker="triage-confirm", retries=50)
+        user.find(kind=ui.button, content=">").click()  # the page's arrows redraw the groups
+        await user.should_see(marker="triage-group", retries=50)
+        await user.should_see("Move 3 files of 3 groups to the quarantine folder?", retries=5)
+        user.find(marker="triage-confirm").click()
+        await user.should_see("3 of 3 files moved to the quarantine folder", retries=100)
+    assert not (settings.image_sets / "new" / "same_p03.jpg").exists()
+
+
 async def test_compare_shows_exif_side_by_side_and_not_a_duplicate_is_remembered(tmp_path: Path) -> None:
     settings, manager = _root(tmp_path)
     async with gui_app(settings, manager) as (_, user):

@@ -400,7 +400,9 @@ async def _confirmed(root: Path, plan: Any, groups: int) -> bool:
     True when the user confirms."""
     count = len(plan.moves)
     files = plural(count, "file")
-    with ui.dialog() as dialog, ui.card().mark("triage-confirm-dialog"):
+    # On the page itself, not in the groups area the Apply handler runs in: that area is redrawn when what
+    # changed in each copy is known, and the redraw deleted an open question (and the apply with it).
+    with ui.context.client.content, ui.dialog() as dialog, ui.card().mark("triage-confirm-dialog"):
         ui.label(f"Move {files} of {plural(groups, 'group')} to the quarantine folder?").classes("text-h6")
         ui.label(f"To {root / 'quarantine' / plan.id}/ -- moved, never deleted; “Undo last apply” brings "
                  "them back to their places.").classes("text-body2")
