@@ -48,15 +48,20 @@ async def test_triage_page_shows_the_headline_buckets_and_badges(tmp_path: Path)
             "choose it."]
 
 
+async def _mark_all_and_apply(user) -> None:
+    """Open /triage on the new photos, mark every copy group of the page and press Apply."""
+    await user.open("/triage?new=new")
+    await user.should_see(marker="triage-group", retries=50)
+    user.find(marker="mark-page").click()
+    await user.should_see("marked: 3", retries=20)
+    user.find(marker="triage-apply").click()
+
+
 async def test_mark_apply_then_undo_restores_the_folders_byte_identical(tmp_path: Path) -> None:
     settings, manager = _root(tmp_path)
     before = snapshot(settings.image_sets)
     async with gui_app(settings, manager) as (_, user):
-        await user.open("/triage?new=new")
-        await user.should_see(marker="triage-group", retries=50)
-        user.find(marker="mark-page").click()
-        await user.should_see("marked: 3", retries=20)
-        user.find(marker="triage-apply").click()
+        await _mark_all_and_apply(user)
         # Apply asks first, saying how many files move where; Cancel moves nothing.
         await user.should_see("Move 3 files of 3 groups to the quarantine folder?", retries=50)
         await user.should_see("Undo last apply” brings them back", retries=5)
@@ -84,11 +89,7 @@ async def test_the_apply_question_survives_a_redraw_of_the_groups(tmp_path: Path
 
     settings, manager = _root(tmp_path)
     async with gui_app(settings, manager) as (_, user):
-        await user.open("/triage?new=new")
-        await user.should_see(marker="triage-group", retries=50)
-        user.find(marker="mark-page").click()
-        await user.should_see("marked: 3", retries=20)
-        user.find(marker="triage-apply").click()
+        await _mark_all_and_apply(user)
         await user.should_see(marker="triage-confirm", retries=50)
         user.find(kind=ui.button, content=">").click()  # the page's arrows redraw the groups
         await user.should_see(marker="triage-group", retries=50)

@@ -39,7 +39,7 @@ from simages.copies.levels import (
 from simages.copies.pixels import same_pixels
 from simages.copies.verification import PROMOTED, LocalFeatureCache, file_verifier
 from simages.extraction.descriptor_spec import DescriptorSpec
-from simages.nearest.core.display import full_precision
+from simages.nearest.core.display import full_precision, passes
 from simages.nearest.core.intents import DUPLICATE_COSINE, UNWHITENED_DUPLICATE_COSINE
 from simages.nearest.core.query_spec import QuerySpec, higher_is_better
 from simages.nearest.core.results import Pair
@@ -364,13 +364,8 @@ def candidates_below(a: SetIndex, others: Sequence[SetIndex], spec: QuerySpec, c
     not pass the range `spec`, best first: what `copies_among_nearest` verifies (a kNN join: cheap
     beside the keypoint checks, about 0.1 s a pair)."""
     nearest = nearest_candidates(a, others, spec.metric, count, set())
-    return sort_pairs([pair for pair in nearest if not passes(spec, pair.score)], spec.metric)
-
-
-def passes(spec: QuerySpec, score: float) -> bool:
-    """Whether `score` passes the range `spec` (a similarity at least, a distance at most its parameter)."""
-    threshold = float(spec.param)
-    return score >= threshold if spec.higher_is_better else score <= threshold
+    missed = [pair for pair in nearest if not passes(pair.score, float(spec.param), spec.metric)]
+    return sort_pairs(missed, spec.metric)
 
 
 def nearest_candidates(a: SetIndex, others: Sequence[SetIndex], metric: str, count: int,
